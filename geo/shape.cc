@@ -1,0 +1,137 @@
+#include "geo/shape.h"
+
+#include <cstdio>
+
+#include "base/varint.h"
+
+namespace digonce::geo {
+
+const char* shape_type_name(ShapeType t) {
+  switch (t) {
+    case ShapeType::Point: return "Point";
+    case ShapeType::LineString: return "LineString";
+    case ShapeType::Polygon: return "Polygon";
+    case ShapeType::MultiPoint: return "MultiPoint";
+    case ShapeType::MultiLineString: return "MultiLineString";
+    case ShapeType::MultiPolygon: return "MultiPolygon";
+  }
+  return "?";
+}
+
+Shape make_point(double x, double y) {
+  return Shape{ShapeType::Point, {x, y}, {1}, {}};
+}
+
+Shape make_line(const std::vector<double>& xy) {
+  return Shape{ShapeType::LineString, xy, {static_cast<std::uint32_t>(xy.size() / 2)}, {}};
+}
+
+Shape make_polygon(const std::vector<std::vector<double>>& rings) {
+  Shape s{ShapeType::Polygon, {}, {}, {static_cast<std::uint32_t>(rings.size())}};
+  for (const auto& r : rings) {
+    s.xy.insert(s.xy.end(), r.begin(), r.end());
+    s.paths.push_back(static_cast<std::uint32_t>(r.size() / 2));
+  }
+  return s;
+}
+
+void encode_shape(const Shape& s, std::string& out) {
+  out.push_back(static_cast<char>(s.type));
+  put_varint(out, s.paths.size());
+  for (auto n : s.paths) put_varint(out, n);
+  put_varint(out, s.polygons.size());
+  for (auto n : s.polygons) put_varint(out, n);
+  put_varint(out, s.xy.size());
+  for (double d : s.xy) put_double(out, d);
+}
+
+bool decode_shape(std::string_view in, std::size_t& at, Shape& out) {
+  if (at >= in.size()) return false;
+  auto t = static_cast<std::uint8_t>(in[at++]);
+  if (t < 1 || t > 6) return false;
+  out.type = static_cast<ShapeType>(t);
+  std::uint64_t n = 0;
+  auto read_counts = [&](std::vector<std::uint32_t>& v) {
+    if (!get_varint(in, at, n) || n > in.size()) return false;
+    v.resize(n);
+    for (auto& c : v) {
+      std::uint64_t c64 = 0;
+      if (!get_varint(in, at, c64) || c64 > UINT32_MAX) return false;
+      c = static_cast<std::uint32_t>(c64);
+    }
+    return true;
+  };
+  if (!read_counts(out.paths) || !read_counts(out.polygons)) return false;
+  if (!get_varint(in, at, n) || n > (in.size() - at) / 8) return false;
+  out.xy.resize(n);
+  for (auto& d : out.xy)
+    if (!get_double(in, at, d)) return false;
+  std::uint64_t total = 0;
+  for (auto c : out.paths) total += c;
+  return total * 2 == out.xy.size();
+}
+
+namespace {
+
+void append_coord(std::string& out, double x, double y, int precision) {
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%.*g %.*g", precision, x, precision, y);
+  out += buf;
+}
+
+void append_path(std::string& out, const Shape& s, std::size_t& vertex, std::uint32_t count,
+                 int precision) {
+  out += '(';
+  for (std::uint32_t i = 0; i < count; ++i, ++vertex) {
+    if (i) out += ", ";
+    append_coord(out, s.xy[2 * vertex], s.xy[2 * vertex + 1], precision);
+  }
+  out += ')';
+}
+
+}  // namespace
+
+std::string to_wkt(const Shape& s, int precision) {
+  std::string out;
+  std::size_t vertex = 0;
+  std::size_t path = 0;
+  switch (s.type) {
+    case ShapeType::Point:
+      out = "POINT (";
+      append_coord(out, s.xy[0], s.xy[1], precision);
+      out += ')';
+      break;
+    case ShapeType::LineString:
+      out = "LINESTRING ";
+      append_path(out, s, vertex, s.paths[0], precision);
+      break;
+    case ShapeType::MultiPoint:
+    case ShapeType::MultiLineString:
+      out = s.type == ShapeType::MultiPoint ? "MULTIPOINT (" : "MULTILINESTRING (";
+      for (std::size_t i = 0; i < s.paths.size(); ++i) {
+        if (i) out += ", ";
+        append_path(out, s, vertex, s.paths[i], precision);
+      }
+      out += ')';
+      break;
+    case ShapeType::Polygon:
+    case ShapeType::MultiPolygon: {
+      bool multi = s.type == ShapeType::MultiPolygon;
+      out = multi ? "MULTIPOLYGON (" : "POLYGON ";
+      for (std::size_t p = 0; p < s.polygons.size(); ++p) {
+        if (p) out += ", ";
+        out += '(';
+        for (std::uint32_t r = 0; r < s.polygons[p]; ++r, ++path) {
+          if (r) out += ", ";
+          append_path(out, s, vertex, s.paths[path], precision);
+        }
+        out += ')';
+      }
+      if (multi) out += ')';
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace digonce::geo

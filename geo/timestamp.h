@@ -1,0 +1,31 @@
+// Timestamps: microseconds since 1970-01-01T00:00:00Z, parsed from and written as RFC 3339.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace digonce::geo {
+
+using Micros = std::int64_t;
+inline constexpr Micros kMicrosPerSecond = 1'000'000;
+inline constexpr Micros kMicrosPerDay = 86'400 * kMicrosPerSecond;
+
+/// Which end of a day a bare date (YYYY-MM-DD) stands for: 00:00:00Z for a start,
+/// 23:59:59Z for an end (the contract, section 1).
+enum class DateEnd { Start, End };
+
+/// Parses an RFC 3339 timestamp (2026-03-16T07:00:00Z, 2026-03-16T08:00:00.250+01:00; 't' and
+/// 'z' and a space for 'T' accepted) or a bare date. Years 0001-9999. The error names no field:
+/// the caller puts it under its own (Error::within).
+Result<Micros> parse_timestamp(std::string_view text, DateEnd bare_date);
+
+/// RFC 3339 in UTC: 2026-03-16T07:00:00Z, with .ffffff only when there is a fraction.
+std::string format_timestamp(Micros t);
+
+/// Days from civil date, proleptic Gregorian (Howard Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+
+}  // namespace digonce::geo

@@ -1,0 +1,144 @@
+#include "store/rocks_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+
+#include "store/keys.h"
+
+namespace digonce::store {
+namespace {
+
+Error rocks_error(const std::string& what, const rocksdb::Status& s) {
+  return error("rocksdb " + what + ": " + s.ToString());
+}
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path,
+                                                     const std::vector<std::string>& families,
+                                                     const RocksOptions& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.max_open_files = 256;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  cf_options.compression = rocksdb::kLZ4Compression;
+
+  // RocksDB must open every column family on disk, including ones this version does not use.
+  std::vector<std::string> on_disk;
+  if (!rocksdb::DB::ListColumnFamilies(db_options, path, &on_disk).ok()) on_disk.clear();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (const auto& name : families) descriptors.emplace_back(name, cf_options);
+  for (const auto& name : on_disk) {
+    bool known = name == rocksdb::kDefaultColumnFamilyName ||
+                 std::find(families.begin(), families.end(), name) != families.end();
+    if (!known) descriptors.emplace_back(name, cf_options);
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return rocks_error("open " + path, s);
+
+  std::unique_ptr<RocksStore> store(new RocksStore());
+  store->path_ = path;
+  store->options_ = options;
+  store->db_.reset(raw);
+  store->extra_handles_.push_back(handles[0]);
+  for (std::size_t i = 0; i < families.size(); ++i) store->handles_.push_back(handles[i + 1]);
+  for (std::size_t i = families.size() + 1; i < handles.size(); ++i)
+    store->extra_handles_.push_back(handles[i]);
+  return store;
+}
+
+RocksStore::~RocksStore() {
+  if (!db_) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (auto* h : extra_handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();  // nothing left to do on failure while tearing down
+}
+
+Result<std::optional<std::string>> RocksStore::get(Family f, std::string_view key) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), handles_.at(f), slice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return rocks_error("get", s);
+  return std::optional<std::string>(std::move(value));
+}
+
+Status RocksStore::scan(Family f, std::string_view prefix, const Visitor& visit) const {
+  rocksdb::ReadOptions read;
+  std::string end = prefix_end(prefix);
+  rocksdb::Slice upper(end);
+  if (!end.empty()) read.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, handles_.at(f)));
+  for (it->Seek(slice(prefix)); it->Valid(); it->Next()) {
+    auto k = it->key();
+    auto v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  if (!it->status().ok()) return rocks_error("scan", it->status());
+  return {};
+}
+
+Status RocksStore::write(const WriteBatch& batch) {
+  if (batch.empty()) return {};
+  rocksdb::WriteBatch wb;
+  for (const auto& op : batch.ops()) {
+    auto s = op.kind == Op::Kind::Put
+                 ? wb.Put(handles_.at(op.family), slice(op.key), slice(op.value))
+                 : wb.Delete(handles_.at(op.family), slice(op.key));
+    if (!s.ok()) return rocks_error("batch", s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = !options_.wal;
+  wo.sync = options_.sync && options_.wal;
+  auto s = db_->Write(wo, &wb);
+  if (!s.ok()) return rocks_error("write", s);
+  return {};
+}
+
+Status RocksStore::clear() {
+  for (auto* h : handles_) {
+    // DeleteRange over the whole key space; keys are never empty-prefixed by 0xff runs this long.
+    std::string hi(64, '\xff');
+    auto s = db_->DeleteRange(rocksdb::WriteOptions(), h, rocksdb::Slice(), rocksdb::Slice(hi));
+    if (!s.ok()) return rocks_error("clear", s);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
+    rocksdb::WriteBatch wb;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto ds = wb.Delete(h, it->key());
+      if (!ds.ok()) return rocks_error("clear", ds);
+    }
+    s = db_->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) return rocks_error("clear", s);
+  }
+  return {};
+}
+
+std::uint64_t RocksStore::approximate_size() const {
+  std::uint64_t total = 0;
+  for (auto* h : handles_) {
+    std::uint64_t v = 0;
+    if (db_->GetIntProperty(h, "rocksdb.estimate-live-data-size", &v)) total += v;
+    if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
+  }
+  return total;
+}
+
+}  // namespace digonce::store

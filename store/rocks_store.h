@@ -1,0 +1,57 @@
+// Store on RocksDB: one column family per Family, opened by name.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace digonce::store {
+
+struct RocksOptions {
+  /// Write-ahead log: on for a store that is its own source of truth; off where a Kafka changelog
+  /// (streams/) makes the store a cache of it, as Kafka Streams does.
+  bool wal = true;
+  /// fsync the WAL on every write (slow; a process crash loses nothing without it, a power cut can).
+  bool sync = false;
+  std::size_t block_cache_bytes = 64u << 20;
+  std::size_t write_buffer_bytes = 64u << 20;
+};
+
+class RocksStore final : public Store {
+ public:
+  /// Opens (creating if needed) the database at path with these column families, in this order:
+  /// Family i is families[i].
+  static Result<std::unique_ptr<RocksStore>> open(const std::string& path,
+                                                  const std::vector<std::string>& families,
+                                                  const RocksOptions& options = {});
+  ~RocksStore() override;
+  RocksStore(const RocksStore&) = delete;
+  RocksStore& operator=(const RocksStore&) = delete;
+
+  Result<std::optional<std::string>> get(Family f, std::string_view key) const override;
+  Status scan(Family f, std::string_view prefix, const Visitor& visit) const override;
+  Status write(const WriteBatch& batch) override;
+
+  /// Deletes every key of every family (used before a full restore from a changelog).
+  Status clear();
+  /// Approximate on-disk size in bytes, for metrics.
+  std::uint64_t approximate_size() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  RocksStore() = default;
+  std::string path_;
+  RocksOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by Family
+  std::vector<rocksdb::ColumnFamilyHandle*> extra_handles_;  // families on disk we do not use
+};
+
+}  // namespace digonce::store
