@@ -27,7 +27,9 @@ struct Error {
   }
 };
 
-inline Error error(std::string message) { return Error{{}, std::move(message)}; }
+inline Error error(std::string message) {
+  return Error{{}, std::move(message)};
+}
 inline Error field_error(std::string field, std::string message) {
   return Error{std::move(field), std::move(message)};
 }
@@ -41,16 +43,31 @@ class [[nodiscard]] Result {
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const& { assert(!ok()); return std::get<1>(v_); }
-  Error&& error() && { assert(!ok()); return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  Error&& error() && {
+    assert(!ok());
+    return std::get<1>(std::move(v_));
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -65,7 +82,10 @@ class [[nodiscard]] Status {
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  const Error& error() const { assert(failed_); return error_; }
+  const Error& error() const {
+    assert(failed_);
+    return error_;
+  }
   /// For the rare error that is dropped on purpose; says so where it happens.
   void ignore_error() const {}
 
@@ -77,8 +97,8 @@ class [[nodiscard]] Status {
 }  // namespace digonce
 
 /// Return early with the error of a failed Status or Result.
-#define DIGONCE_TRY(expr)                                  \
-  do {                                                     \
-    auto&& digonce_try_result_ = (expr);                   \
+#define DIGONCE_TRY(expr)                                              \
+  do {                                                                 \
+    auto&& digonce_try_result_ = (expr);                               \
     if (!digonce_try_result_.ok()) return digonce_try_result_.error(); \
   } while (0)

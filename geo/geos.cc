@@ -9,7 +9,9 @@ Geos::Geos() : h_(GEOS_init_r()) {
   GEOSContext_setErrorMessageHandler_r(h_, &Geos::on_message, this);
 }
 
-Geos::~Geos() { GEOS_finish_r(h_); }
+Geos::~Geos() {
+  GEOS_finish_r(h_);
+}
 
 void Geos::on_message(const char* message, void* self) {
   static_cast<Geos*>(self)->last_error_ = message ? message : "unknown GEOS error";
@@ -23,7 +25,7 @@ GEOSCoordSequence* make_seq(GEOSContextHandle_t h, const double* xy, std::uint32
 
 }  // namespace
 
-Result<Geos::GeomPtr> Geos::to_geos(const Shape& s) const {
+Result<Geos::GeomPtr> Geos::to_geos(const ShapeView& s) const {
   auto fail = [&](const char* what) {
     return error(std::string("cannot build ") + what + ": " + last_error_);
   };
@@ -59,17 +61,21 @@ Result<Geos::GeomPtr> Geos::to_geos(const Shape& s) const {
     return GEOSGeom_createCollection_r(h_, type, parts.data(), static_cast<unsigned>(parts.size()));
   };
 
+  if (s.xy.empty() || s.paths.empty())
+    return error(std::string("empty ") + shape_type_name(s.type));
+  if ((s.type == ShapeType::Polygon || s.type == ShapeType::MultiPolygon) && s.polygons.empty())
+    return error(std::string("empty ") + shape_type_name(s.type));
   GEOSGeometry* g = nullptr;
   std::size_t path = 0;
   switch (s.type) {
     case ShapeType::Point:
-      g = GEOSGeom_createPointFromXY_r(h_, s.xy.at(0), s.xy.at(1));
+      g = GEOSGeom_createPointFromXY_r(h_, s.xy[0], s.xy[1]);
       break;
     case ShapeType::LineString:
-      g = GEOSGeom_createLineString_r(h_, path_seq(s.paths.at(0)));
+      g = GEOSGeom_createLineString_r(h_, path_seq(s.paths[0]));
       break;
     case ShapeType::Polygon:
-      g = make_polygon(path, s.polygons.at(0));
+      g = make_polygon(path, s.polygons[0]);
       break;
     case ShapeType::MultiPoint: {
       std::vector<GEOSGeometry*> parts;
@@ -108,7 +114,8 @@ std::uint32_t append_seq(GEOSContextHandle_t h, const GEOSCoordSequence* seq, Sh
 }
 
 void append_polygon(GEOSContextHandle_t h, const GEOSGeometry* poly, Shape& out) {
-  out.paths.push_back(append_seq(h, GEOSGeom_getCoordSeq_r(h, GEOSGetExteriorRing_r(h, poly)), out));
+  out.paths.push_back(
+      append_seq(h, GEOSGeom_getCoordSeq_r(h, GEOSGetExteriorRing_r(h, poly)), out));
   int holes = GEOSGetNumInteriorRings_r(h, poly);
   for (int i = 0; i < holes; ++i)
     out.paths.push_back(

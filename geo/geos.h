@@ -48,7 +48,8 @@ class Geos {
   }
 
   /// The shape as a GEOS geometry (no validity check).
-  Result<GeomPtr> to_geos(const Shape& s) const;
+  Result<GeomPtr> to_geos(const ShapeView& s) const;
+  Result<GeomPtr> to_geos(const Shape& s) const { return to_geos(s.view()); }
   /// A GEOS geometry of one of the six GeoJSON types as a Shape; a GeometryCollection (which
   /// MakeValid can return) is flattened into the Multi type of its highest dimension.
   Result<Shape> from_geos(const GEOSGeometry* g) const;
@@ -56,8 +57,7 @@ class Geos {
   /// Minimum distance between two geometries.
   Result<double> distance(const GEOSGeometry* a, const GEOSGeometry* b) const;
   /// The two points, one on each geometry, where they come closest: ax, ay, bx, by.
-  Result<std::array<double, 4>> nearest_points(const GEOSGeometry* a,
-                                               const GEOSGeometry* b) const;
+  Result<std::array<double, 4>> nearest_points(const GEOSGeometry* a, const GEOSGeometry* b) const;
 
  private:
   static void on_message(const char* message, void* self);

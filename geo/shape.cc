@@ -1,6 +1,7 @@
 #include "geo/shape.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "base/varint.h"
 
@@ -8,12 +9,18 @@ namespace digonce::geo {
 
 const char* shape_type_name(ShapeType t) {
   switch (t) {
-    case ShapeType::Point: return "Point";
-    case ShapeType::LineString: return "LineString";
-    case ShapeType::Polygon: return "Polygon";
-    case ShapeType::MultiPoint: return "MultiPoint";
-    case ShapeType::MultiLineString: return "MultiLineString";
-    case ShapeType::MultiPolygon: return "MultiPolygon";
+    case ShapeType::Point:
+      return "Point";
+    case ShapeType::LineString:
+      return "LineString";
+    case ShapeType::Polygon:
+      return "Polygon";
+    case ShapeType::MultiPoint:
+      return "MultiPoint";
+    case ShapeType::MultiLineString:
+      return "MultiLineString";
+    case ShapeType::MultiPolygon:
+      return "MultiPolygon";
   }
   return "?";
 }
@@ -33,6 +40,43 @@ Shape make_polygon(const std::vector<std::vector<double>>& rings) {
     s.paths.push_back(static_cast<std::uint32_t>(r.size() / 2));
   }
   return s;
+}
+
+PackedShape::PackedShape(const Shape& s) {
+  Header h{s.type, static_cast<std::uint32_t>(s.paths.size()),
+           static_cast<std::uint32_t>(s.polygons.size()), static_cast<std::uint32_t>(s.xy.size())};
+  std::size_t count_bytes = (s.paths.size() + s.polygons.size()) * sizeof(std::uint32_t);
+  std::size_t head = (sizeof(Header) + count_bytes + sizeof(double) - 1) / sizeof(double);
+  std::size_t words = head + s.xy.size();
+  data_ = std::make_unique<double[]>(words);
+  bytes_ = static_cast<std::uint32_t>(words * sizeof(double));
+  auto* base = reinterpret_cast<char*>(data_.get());
+  std::memcpy(base, &h, sizeof h);
+  char* counts = base + sizeof h;
+  if (!s.paths.empty()) std::memcpy(counts, s.paths.data(), s.paths.size() * 4);
+  if (!s.polygons.empty())
+    std::memcpy(counts + s.paths.size() * 4, s.polygons.data(), s.polygons.size() * 4);
+  if (!s.xy.empty()) std::memcpy(data_.get() + head, s.xy.data(), s.xy.size() * sizeof(double));
+}
+
+ShapeView PackedShape::view() const {
+  if (!data_) return {};
+  Header h;
+  const auto* base = reinterpret_cast<const char*>(data_.get());
+  std::memcpy(&h, base, sizeof h);
+  const auto* counts = reinterpret_cast<const std::uint32_t*>(base + sizeof h);
+  std::size_t count_bytes = (std::size_t{h.paths} + h.polygons) * sizeof(std::uint32_t);
+  std::size_t head = (sizeof(Header) + count_bytes + sizeof(double) - 1) / sizeof(double);
+  return ShapeView{
+      h.type, {data_.get() + head, h.doubles}, {counts, h.paths}, {counts + h.paths, h.polygons}};
+}
+
+Shape PackedShape::unpack() const {
+  auto v = view();
+  return Shape{v.type,
+               {v.xy.begin(), v.xy.end()},
+               {v.paths.begin(), v.paths.end()},
+               {v.polygons.begin(), v.polygons.end()}};
 }
 
 void encode_shape(const Shape& s, std::string& out) {

@@ -24,9 +24,8 @@ class BufferedStore final : public Store {
 
   /// The uncommitted writes, one per key (the last one), in key order by family:
   /// value nullopt is a delete.
-  void for_each_pending(
-      const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn)
-      const;
+  void for_each_pending(const std::function<void(Family, std::string_view,
+                                                 const std::optional<std::string>&)>& fn) const;
   std::size_t pending_count() const { return count_; }
   std::size_t pending_bytes() const { return bytes_; }
 

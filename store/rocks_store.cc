@@ -16,7 +16,9 @@ Error rocks_error(const std::string& what, const rocksdb::Status& s) {
   return error("rocksdb " + what + ": " + s.ToString());
 }
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 }  // namespace
 

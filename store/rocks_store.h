@@ -18,7 +18,8 @@ struct RocksOptions {
   /// Write-ahead log: on for a store that is its own source of truth; off where a Kafka changelog
   /// (streams/) makes the store a cache of it, as Kafka Streams does.
   bool wal = true;
-  /// fsync the WAL on every write (slow; a process crash loses nothing without it, a power cut can).
+  /// fsync the WAL on every write (slow; a process crash loses nothing without it, a power cut
+  /// can).
   bool sync = false;
   std::size_t block_cache_bytes = 64u << 20;
   std::size_t write_buffer_bytes = 64u << 20;
@@ -50,7 +51,7 @@ class RocksStore final : public Store {
   std::string path_;
   RocksOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by Family
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;        // by Family
   std::vector<rocksdb::ColumnFamilyHandle*> extra_handles_;  // families on disk we do not use
 };
 

@@ -48,7 +48,10 @@ class WriteBatch {
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
   std::size_t bytes() const { return bytes_; }
-  void clear() { ops_.clear(); bytes_ = 0; }
+  void clear() {
+    ops_.clear();
+    bytes_ = 0;
+  }
 
  private:
   std::vector<Op> ops_;

@@ -1,0 +1,191 @@
+#include "geo/alert_ledger.h"
+
+#include "base/varint.h"
+#include "store/keys.h"
+
+namespace digonce::geo {
+namespace {
+
+constexpr std::uint8_t kNoKind = 0xff;
+
+// The content of an alert: the fact that last opened or updated it, without sequence numbers.
+std::string content_of(const PairFact& f) {
+  PairFact c = f;
+  c.seq_a = c.seq_b = 0;
+  std::string out;
+  encode_fact(c, out);
+  return out;
+}
+
+Alert alert_from(const PairFact& f) {
+  Alert a;
+  a.alert_id = make_alert_id(f.kind, f.a.ref, f.b.ref);
+  a.kind = f.kind;
+  a.a = f.a;
+  a.b = f.b;
+  a.distance_m = f.distance_m;
+  a.gap = f.gap;
+  a.lon = f.lon;
+  a.lat = f.lat;
+  a.authorities = f.authorities;
+  return a;
+}
+
+}  // namespace
+
+struct AlertLedger::PairState {
+  std::uint64_t seq_a = 0;
+  std::uint64_t seq_b = 0;
+  std::uint8_t open_kind = kNoKind;
+};
+
+Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key) const {
+  auto v = store_.get(family_, key);
+  if (!v) return v.error();
+  PairState s;
+  if (!*v) return s;
+  const std::string& b = **v;
+  if (b.size() != 17) return error("corrupt ledger pair record");
+  s.seq_a = store::get_u64_be(b, 0);
+  s.seq_b = store::get_u64_be(b, 8);
+  s.open_kind = static_cast<std::uint8_t>(b[16]);
+  return s;
+}
+
+// "a" record: revision (4) + state (1) + content (an encoded fact).
+Result<std::optional<Alert>> AlertLedger::load_alert(const std::string& id) const {
+  auto v = store_.get(family_, "a" + id);
+  if (!v) return v.error();
+  if (!*v) return std::optional<Alert>();
+  const std::string& b = **v;
+  PairFact f;
+  if (b.size() < 5 || !decode_fact(std::string_view(b).substr(5), f))
+    return error("corrupt alert record " + id);
+  Alert a = alert_from(f);
+  a.alert_id = id;
+  a.revision = store::get_u32_be(b, 0);
+  a.state = static_cast<AlertState>(b[4]);
+  return std::optional<Alert>(std::move(a));
+}
+
+void AlertLedger::save_alert(const Alert& a, store::WriteBatch& batch) const {
+  PairFact f;
+  f.a = a.a;
+  f.b = a.b;
+  f.related = true;
+  f.kind = a.kind;
+  f.distance_m = a.distance_m;
+  f.gap = a.gap;
+  f.lon = a.lon;
+  f.lat = a.lat;
+  f.authorities = a.authorities;
+  std::string v;
+  store::put_u32_be(v, a.revision);
+  v.push_back(static_cast<char>(a.state));
+  encode_fact(f, v);
+  batch.put(family_, "a" + a.alert_id, v);
+}
+
+Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
+  ++stats_.facts;
+  const std::string key = "p" + pair_key(fact.a.ref, fact.b.ref);
+  auto loaded = load_pair(key);
+  if (!loaded) return loaded.error();
+  PairState state = *loaded;
+  if (fact.seq_a + fact.seq_b < state.seq_a + state.seq_b) {
+    ++stats_.stale_facts;
+    return {};
+  }
+  state.seq_a = fact.seq_a;
+  state.seq_b = fact.seq_b;
+  store::WriteBatch batch;
+  std::size_t emitted = out.size();
+
+  auto close = [&](AlertKind kind, std::optional<AlertKind> now) -> Status {
+    auto old = load_alert(make_alert_id(kind, fact.a.ref, fact.b.ref));
+    if (!old) return old.error();
+    if (!*old) return error("ledger: open alert without a record");
+    Alert a = std::move(**old);
+    a.state = AlertState::Closed;
+    ++a.revision;
+    a.reason = describe_close(a, fact.cause, fact.cause_ref, now);
+    save_alert(a, batch);
+    out.push_back(std::move(a));
+    return {};
+  };
+
+  if (fact.related) {
+    Alert next = alert_from(fact);
+    auto previous = load_alert(next.alert_id);
+    if (!previous) return previous.error();
+    if (state.open_kind == static_cast<std::uint8_t>(fact.kind)) {
+      const Alert& prev = **previous;
+      // Unchanged content: nothing to say.
+      std::string prev_content;
+      {
+        PairFact p;
+        p.a = prev.a;
+        p.b = prev.b;
+        p.related = true;
+        p.kind = prev.kind;
+        p.distance_m = prev.distance_m;
+        p.gap = prev.gap;
+        p.lon = prev.lon;
+        p.lat = prev.lat;
+        p.authorities = prev.authorities;
+        prev_content = content_of(p);
+      }
+      if (prev_content != content_of(fact)) {
+        next.state = AlertState::Updated;
+        next.revision = prev.revision + 1;
+        next.reason = describe(next);
+        save_alert(next, batch);
+        out.push_back(std::move(next));
+      }
+    } else {
+      if (state.open_kind != kNoKind)
+        DIGONCE_TRY(close(static_cast<AlertKind>(state.open_kind), fact.kind));
+      next.state = AlertState::Open;
+      next.revision = *previous ? (*previous)->revision + 1 : 1;
+      next.reason = describe(next);
+      save_alert(next, batch);
+      out.push_back(std::move(next));
+      state.open_kind = static_cast<std::uint8_t>(fact.kind);
+    }
+  } else if (state.open_kind != kNoKind) {
+    DIGONCE_TRY(close(static_cast<AlertKind>(state.open_kind), std::nullopt));
+    state.open_kind = kNoKind;
+  }
+
+  std::string v;
+  store::put_u64_be(v, state.seq_a);
+  store::put_u64_be(v, state.seq_b);
+  v.push_back(static_cast<char>(state.open_kind));
+  batch.put(family_, key, v);
+  stats_.alerts += out.size() - emitted;
+  return store_.write(batch);
+}
+
+Result<std::optional<Alert>> AlertLedger::find(const std::string& alert_id) const {
+  return load_alert(alert_id);
+}
+
+Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit) const {
+  Status failed;
+  auto status = store_.scan(family_, "a", [&](std::string_view k, std::string_view) {
+    auto a = load_alert(std::string(k.substr(1)));
+    if (!a) {
+      failed = a.error();
+      return false;
+    }
+    if (*a && (*a)->state != AlertState::Closed) {
+      (*a)->reason = describe(**a);
+      visit(**a);
+    }
+    return true;
+  });
+  DIGONCE_TRY(status);
+  return failed;
+}
+
+}  // namespace digonce::geo

@@ -1,0 +1,57 @@
+// The alert ledger: turns pair facts into alert revisions (open, updated, closed), one writer per
+// pair, so that revisions count 1, 2, ... without gaps or repeats however many detector
+// partitions report facts about the pair.
+//
+// Facts about one pair can come from several detector partitions, in any interleaving. Each fact
+// carries the event sequence numbers (seq_a, seq_b) of the two works as the detector saw them;
+// both only grow. The ledger applies a fact only when seq_a + seq_b is at least the sum it last
+// applied: the fact about the latest versions of both works has the largest sum of all facts
+// about the pair, so whatever the arrival order, the ledger ends on it. A fact that repeats what
+// the alert already says changes nothing (no revision). See docs/ARCHITECTURE.md.
+//
+// State (alerts family): "p" refA "\n" refB -> seq_a, seq_b, the pair's open kind;
+//                        "a" alert_id       -> revision, state, last content.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "geo/alert.h"
+#include "store/store.h"
+
+namespace digonce::geo {
+
+struct LedgerStats {
+  std::uint64_t facts = 0;
+  std::uint64_t stale_facts = 0;  // older than what the pair already reflects
+  std::uint64_t alerts = 0;       // alert events emitted
+};
+
+class AlertLedger {
+ public:
+  AlertLedger(store::Store& store, store::Family alerts_family)
+      : store_(store), family_(alerts_family) {}
+
+  /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
+  Status apply(const PairFact& fact, std::vector<Alert>& out);
+
+  /// The current revision of an alert, or nullopt if it never existed.
+  Result<std::optional<Alert>> find(const std::string& alert_id) const;
+  /// Every alert whose current state is open or updated.
+  Status for_each_open(const std::function<void(const Alert&)>& visit) const;
+
+  const LedgerStats& stats() const { return stats_; }
+
+ private:
+  struct PairState;
+  Result<PairState> load_pair(const std::string& key) const;
+  Result<std::optional<Alert>> load_alert(const std::string& id) const;
+  void save_alert(const Alert& a, store::WriteBatch& batch) const;
+
+  store::Store& store_;
+  store::Family family_;
+  LedgerStats stats_;
+};
+
+}  // namespace digonce::geo

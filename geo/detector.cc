@@ -1,0 +1,361 @@
+#include "geo/detector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "store/keys.h"
+
+namespace digonce::geo {
+namespace {
+
+constexpr std::uint32_t kNone = UINT32_MAX;
+constexpr std::uint32_t kFlagRestriction = 1;
+constexpr std::uint32_t kFlagImmediate = 2;
+
+std::uint32_t entry_flags(WorkKind kind, Category category) {
+  return (kind == WorkKind::Restriction ? kFlagRestriction : 0) |
+         (is_immediate(category) ? kFlagImmediate : 0);
+}
+
+RuleSide side_of_entry(const SpaceTimeIndex::Entry& e) {
+  return RuleSide{(e.flags & kFlagRestriction) ? WorkKind::Restriction : WorkKind::Work,
+                  (e.flags & kFlagImmediate) ? Category::ImmediateUrgent : Category::Standard,
+                  e.start, e.end};
+}
+
+}  // namespace
+
+struct Detector::Slot {
+  std::string ref;
+  PackedShape shape;
+  Envelope env;
+  Micros start = 0;
+  Micros end = 0;
+  std::uint64_t element = 0;
+  std::uint64_t seq = 0;
+  std::uint32_t promoter = 0;
+  std::uint32_t street = 0;
+  std::uint32_t authority = 0;
+  Category category = Category::Standard;
+  WorkKind kind = WorkKind::Work;
+  bool live = false;
+  std::vector<std::uint32_t> partners;  // pairs this detector reported as related
+};
+
+struct Detector::Relation {
+  AlertKind kind;
+  double distance;
+  Micros gap;
+  double x, y;  // midpoint of the nearest points, metric CRS
+};
+
+Detector::Detector(store::Store& store, DetectorFamilies families, DetectorOptions options,
+                   Geos& geos, Locator& locator, const PairOwnership* ownership)
+    : store_(store),
+      families_(families),
+      options_(options),
+      geos_(geos),
+      locator_(locator),
+      ownership_(ownership),
+      index_(XzGrid::for_metric_crs(options.finest_cell_m)) {}
+
+Detector::~Detector() = default;
+
+std::uint32_t Detector::find(std::string_view ref) const {
+  auto it = refs_.find(ref);
+  return it == refs_.end() ? kNone : it->second;
+}
+
+WorkSummary Detector::summary(const Slot& s) const {
+  return WorkSummary{s.ref,
+                     strings_.get(s.promoter),
+                     s.category,
+                     s.kind,
+                     s.start,
+                     s.end,
+                     strings_.get(s.street),
+                     strings_.get(s.authority)};
+}
+
+WorkSummary Detector::summary_of(const WorkEvent& e) const {
+  return WorkSummary{e.work_ref, e.promoter, e.category,    e.kind,
+                     e.start,    e.end,      e.street_name, e.highway_authority};
+}
+
+RuleSide Detector::side(const Slot& s) const {
+  return RuleSide{s.kind, s.category, s.start, s.end};
+}
+
+std::string Detector::marker_key(std::string_view a, std::string_view b) const {
+  if (b < a) std::swap(a, b);
+  std::string k;
+  k.reserve(a.size() + b.size() + 2);
+  k.push_back('m');
+  k.append(a).push_back('\0');
+  k.append(b);
+  return k;
+}
+
+std::string Detector::cell_key(std::uint64_t element, Micros start, std::string_view ref) const {
+  std::string k;
+  k.reserve(12 + ref.size());
+  store::put_u64_be(k, element);
+  // The week of the start, so that a cell's works are in time order on disk.
+  std::int64_t week = start / (7 * kMicrosPerDay);
+  store::put_u32_be(k, static_cast<std::uint32_t>(std::clamp<std::int64_t>(week, 0, UINT32_MAX)));
+  k.append(ref);
+  return k;
+}
+
+void Detector::add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id) {
+  Slot& s = slots_[id];
+  s.ref = e.work_ref;
+  s.shape = PackedShape(e.geometry);
+  s.env = e.geometry.envelope();
+  s.start = e.start;
+  s.end = e.end;
+  s.seq = seq;
+  s.promoter = strings_.intern(e.promoter);
+  s.street = strings_.intern(e.street_name);
+  s.authority = strings_.intern(e.highway_authority);
+  s.category = e.category;
+  s.kind = e.kind;
+  s.live = true;
+  s.element = index_.insert(s.env, {id, entry_flags(e.kind, e.category), e.start, e.end});
+}
+
+void Detector::remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch) {
+  auto drop = [](std::vector<std::uint32_t>& v, std::uint32_t x) {
+    auto it = std::find(v.begin(), v.end(), x);
+    if (it != v.end()) {
+      *it = v.back();
+      v.pop_back();
+    }
+  };
+  drop(slots_[a].partners, b);
+  drop(slots_[b].partners, a);
+  batch.del(families_.alerts, marker_key(slots_[a].ref, slots_[b].ref));
+}
+
+Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, const RuleSide& es,
+                                                           const GEOSGeometry* eg,
+                                                           const GEOSPreparedGeometry* prepared,
+                                                           const Slot& x) {
+  ++stats_.exact_checks;
+  auto xg = geos_.to_geos(x.shape.view());
+  if (!xg) return xg.error();
+  auto* h = geos_.handle();
+  const double d = options_.rules.distance_m;
+  // The prepared test is the fast filter; a hair of slack so that it never disagrees with the
+  // canonical GEOSDistance <= d below, which decides (the contract's d is the minimum distance).
+  char within = GEOSPreparedDistanceWithin_r(h, prepared, xg->get(), d * (1 + 1e-12) + 1e-9);
+  if (within == 2)
+    return error("GEOS distance-within failed on " + e.work_ref + ": " + geos_.last_error());
+  if (within == 0) return std::optional<Relation>();
+  auto dist = geos_.distance(eg, xg->get());
+  if (!dist) return dist.error();
+  RuleSide xs = side(x);
+  auto kind = classify(options_.rules, es, xs, *dist);
+  if (!kind) return std::optional<Relation>();
+  auto np = geos_.nearest_points(eg, xg->get());
+  if (!np) return np.error();
+  const auto& p = *np;
+  return std::optional<Relation>(
+      Relation{*kind, *dist, time_gap(es, xs), (p[0] + p[2]) / 2, (p[1] + p[3]) / 2});
+}
+
+PairFact Detector::related_fact(const WorkSummary& e, std::uint64_t seq, const Slot& x,
+                                const Relation& r) {
+  PairFact f;
+  WorkSummary xs = summary(x);
+  bool e_first = e.ref < xs.ref;
+  f.a = e_first ? e : xs;
+  f.b = e_first ? xs : e;
+  f.seq_a = e_first ? seq : x.seq;
+  f.seq_b = e_first ? x.seq : seq;
+  f.related = true;
+  f.kind = r.kind;
+  f.distance_m = r.distance;
+  f.gap = r.gap;
+  locator_.locate(r.x, r.y, f.lon, f.lat, f.authorities);
+  for (const auto* given : {&f.a.authority, &f.b.authority})
+    if (!given->empty()) f.authorities.push_back(*given);
+  std::sort(f.authorities.begin(), f.authorities.end());
+  f.authorities.erase(std::unique(f.authorities.begin(), f.authorities.end()), f.authorities.end());
+  return f;
+}
+
+Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
+                       std::vector<PairFact>& facts) {
+  ++stats_.events;
+  store::WriteBatch batch;
+  std::uint32_t id = find(e.work_ref);
+  const bool upsert = e.event == EventType::Upsert;
+  const bool active = e.active() && !e.geometry.empty();
+  const bool keep = present && active;
+  const WorkSummary es = upsert || id == kNone ? summary_of(e) : summary(slots_[id]);
+
+  // Which works the event's work now relates to: owned here, or owned by another partition.
+  std::vector<std::pair<std::uint32_t, Relation>> owned;
+  std::vector<std::uint32_t> elsewhere;
+  if (active) {
+    auto eg = geos_.to_geos(e.geometry);
+    if (!eg) return eg.error().within("geometry");
+    auto prepared = geos_.prepare(eg->get());
+    if (!prepared) return error("GEOS prepare failed: " + geos_.last_error());
+    const RuleSide rs{e.kind, e.category, e.start, e.end};
+    const Envelope env = e.geometry.envelope();
+    const double d = options_.rules.distance_m;
+    Status failed;
+    auto evaluate = [&](std::uint32_t x) {
+      if (!failed.ok()) return;
+      const Slot& xs = slots_[x];
+      if (env.distance(xs.env) > d) return;
+      auto rel = relate(e, rs, eg->get(), prepared.get(), xs);
+      if (!rel) {
+        failed = rel.error();
+        return;
+      }
+      if (!*rel) return;
+      if (ownership_ && !ownership_->owns(env, xs.env)) {
+        elsewhere.push_back(x);
+      } else {
+        owned.emplace_back(x, **rel);
+      }
+    };
+    if (keep) {
+      index_.query(
+          env.expanded(d),
+          [&](const SpaceTimeIndex::Entry& entry) {
+            ++stats_.entries_visited;
+            return entry.id != id && time_may_qualify(options_.rules, rs, side_of_entry(entry));
+          },
+          [&](const SpaceTimeIndex::Entry& entry) { evaluate(entry.id); });
+    } else if (id != kNone) {
+      // The work leaves this partition: only its reported pairs need a verdict.
+      for (auto x : slots_[id].partners) evaluate(x);
+    }
+    DIGONCE_TRY(failed);
+  }
+  auto is_owned = [&](std::uint32_t x) {
+    return std::any_of(owned.begin(), owned.end(), [&](const auto& o) { return o.first == x; });
+  };
+
+  // Pairs this detector reported that no longer qualify here: close them, or hand them over.
+  if (id != kNone) {
+    auto partners = slots_[id].partners;
+    for (auto x : partners) {
+      if (is_owned(x)) continue;
+      remove_marker(id, x, batch);
+      if (std::find(elsewhere.begin(), elsewhere.end(), x) != elsewhere.end()) continue;
+      const Slot& xs = slots_[x];
+      WorkSummary other = summary(xs);
+      PairFact f;
+      bool e_first = es.ref < other.ref;
+      f.a = e_first ? es : other;
+      f.b = e_first ? other : es;
+      f.seq_a = e_first ? seq : xs.seq;
+      f.seq_b = e_first ? xs.seq : seq;
+      f.related = false;
+      f.cause = !upsert || e.status == WorkStatus::Cancelled ? CloseCause::Cancelled
+                : e.status == WorkStatus::Completed          ? CloseCause::Completed
+                                                             : CloseCause::Apart;
+      f.cause_ref = e.work_ref;
+      facts.push_back(std::move(f));
+      ++stats_.facts;
+    }
+  }
+
+  // The work itself: out of its old cell, into its new one (or gone).
+  if (id != kNone) {
+    Slot& s = slots_[id];
+    index_.remove(s.element, id);
+    batch.del(families_.cells, cell_key(s.element, s.start, s.ref));
+  }
+  if (keep) {
+    if (id == kNone) {
+      if (free_slots_.empty()) {
+        id = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+      } else {
+        id = free_slots_.back();
+        free_slots_.pop_back();
+      }
+      refs_.emplace(e.work_ref, id);
+    }
+    add_slot(e, seq, id);
+    std::string value;
+    store::put_u64_be(value, seq);
+    encode_work(e, value);
+    batch.put(families_.works, "w" + e.work_ref, value);
+    batch.put(families_.cells, cell_key(slots_[id].element, e.start, e.work_ref), "");
+  } else if (id != kNone) {
+    batch.del(families_.works, "w" + e.work_ref);
+    refs_.erase(refs_.find(e.work_ref));
+    slots_[id] = Slot{};
+    free_slots_.push_back(id);
+    id = kNone;
+  }
+
+  for (const auto& [x, rel] : owned) {
+    auto& partners = slots_[id].partners;
+    if (std::find(partners.begin(), partners.end(), x) == partners.end()) {
+      partners.push_back(x);
+      slots_[x].partners.push_back(id);
+    }
+    batch.put(families_.alerts, marker_key(e.work_ref, slots_[x].ref),
+              std::string(1, static_cast<char>(rel.kind)));
+    facts.push_back(related_fact(es, seq, slots_[x], rel));
+    ++stats_.facts;
+  }
+  return store_.write(batch);
+}
+
+Status Detector::open() {
+  Status failed;
+  auto status = store_.scan(families_.works, "w", [&](std::string_view k, std::string_view v) {
+    WorkEvent e;
+    if (v.size() < 8 || !decode_work(v.substr(8), e)) {
+      failed = error("corrupt work record " + std::string(k.substr(1)));
+      return false;
+    }
+    auto id = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+    refs_.emplace(e.work_ref, id);
+    add_slot(e, store::get_u64_be(v), id);
+    return true;
+  });
+  DIGONCE_TRY(status);
+  DIGONCE_TRY(failed);
+  status = store_.scan(families_.alerts, "m", [&](std::string_view k, std::string_view) {
+    auto zero = k.find('\0');
+    if (zero == std::string_view::npos) return true;
+    auto a = find(k.substr(1, zero - 1));
+    auto b = find(k.substr(zero + 1));
+    if (a == kNone || b == kNone) {
+      failed = error("marker for a work that is not held: " + std::string(k.substr(1)));
+      return false;
+    }
+    slots_[a].partners.push_back(b);
+    slots_[b].partners.push_back(a);
+    return true;
+  });
+  DIGONCE_TRY(status);
+  return failed;
+}
+
+std::size_t Detector::memory_bytes() const {
+  std::size_t total = index_.memory_bytes() + slots_.capacity() * sizeof(Slot) +
+                      free_slots_.capacity() * sizeof(std::uint32_t);
+  for (const auto& s : slots_) {
+    total += s.shape.bytes() + s.partners.capacity() * sizeof(std::uint32_t);
+    if (s.ref.capacity() > 15) total += s.ref.capacity() + 1;
+  }
+  // unordered_map: a node (key string + value + next + hash) and a bucket pointer per entry.
+  total += refs_.size() * (sizeof(std::string) + 8 + 8 + 8 + 8) + refs_.bucket_count() * 8;
+  for (const auto& [ref, id] : refs_)
+    if (ref.capacity() > 15) total += ref.capacity() + 1;
+  return total;
+}
+
+}  // namespace digonce::geo

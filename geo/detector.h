@@ -1,0 +1,121 @@
+// The detector: every live work of one partition (or of everything, offline) in a space-time
+// index, and for each event the pairs it makes or unmakes under the rules, as pair facts.
+//
+// State, all through the Store (so streams/ can changelog it):
+//   works family:  "w" ref  -> seq (8 bytes, big-endian) + encode_work(event)
+//   cells family:  element (8) + week of start (4) + ref -> ""     (the persistent index keys)
+//   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported)
+// The in-memory index is a cache of the works family, rebuilt by open().
+//
+// Ownership: in the stream detector a work is copied to every tile near it, so a pair can meet in
+// several partitions; only the partition that owns the pair (the reference-point rule,
+// geo/tiles.h) reports it. Each partition remembers which pairs it reported ("markers"); when a
+// pair stops qualifying, the partition holding the marker reports that, and when it still
+// qualifies but its owner changed, the marker is dropped silently (the new owner reports it).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/string_pool.h"
+#include "geo/geos.h"
+#include "geo/pair_fact.h"
+#include "geo/rules.h"
+#include "geo/space_time_index.h"
+#include "store/store.h"
+
+namespace digonce::geo {
+
+/// Where a metric point is in EPSG:4326, and which highway authorities' areas hold it.
+class Locator {
+ public:
+  virtual ~Locator() = default;
+  virtual void locate(double x, double y, double& lon, double& lat,
+                      std::vector<std::string>& authorities) = 0;
+};
+
+/// Which pairs this detector reports (geo/tiles.h); without one, it reports every pair.
+class PairOwnership {
+ public:
+  virtual ~PairOwnership() = default;
+  virtual bool owns(const Envelope& a, const Envelope& b) const = 0;
+};
+
+struct DetectorFamilies {
+  store::Family works;
+  store::Family cells;
+  store::Family alerts;
+};
+
+struct DetectorOptions {
+  Rules rules;
+  double finest_cell_m = 128.0;  // the index's finest XZ cell
+};
+
+struct DetectorStats {
+  std::uint64_t events = 0;
+  std::uint64_t entries_visited = 0;  // index entries looked at
+  std::uint64_t exact_checks = 0;     // GEOS distance-within calls
+  std::uint64_t facts = 0;
+};
+
+class Detector {
+ public:
+  Detector(store::Store& store, DetectorFamilies families, DetectorOptions options, Geos& geos,
+           Locator& locator, const PairOwnership* ownership = nullptr);
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+
+  /// Loads the index from the store.
+  Status open();
+
+  /// Applies an event in the metric CRS whose order was settled upstream (geo/work_registry.h):
+  /// an upsert, a cancel, or, with present = false, a work that left this partition's tiles.
+  /// Appends the facts it causes.
+  Status apply(const WorkEvent& e, std::uint64_t seq, bool present, std::vector<PairFact>& facts);
+
+  std::size_t live_works() const { return refs_.size(); }
+  /// Heap bytes of the in-memory index (the works, their geometry, the cells).
+  std::size_t memory_bytes() const;
+  const DetectorStats& stats() const { return stats_; }
+  const Rules& rules() const { return options_.rules; }
+
+ private:
+  struct Slot;
+  struct Relation;
+  struct RefHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  std::uint32_t find(std::string_view ref) const;
+  WorkSummary summary(const Slot& s) const;
+  WorkSummary summary_of(const WorkEvent& e) const;
+  RuleSide side(const Slot& s) const;
+  Result<std::optional<Relation>> relate(const WorkEvent& e, const RuleSide& es,
+                                         const GEOSGeometry* eg,
+                                         const GEOSPreparedGeometry* prepared, const Slot& x);
+  PairFact related_fact(const WorkSummary& e, std::uint64_t seq, const Slot& x, const Relation& r);
+  void add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id);
+  void remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch);
+  std::string marker_key(std::string_view a, std::string_view b) const;
+  std::string cell_key(std::uint64_t element, Micros start, std::string_view ref) const;
+
+  store::Store& store_;
+  DetectorFamilies families_;
+  DetectorOptions options_;
+  Geos& geos_;
+  Locator& locator_;
+  const PairOwnership* ownership_;
+  SpaceTimeIndex index_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::unordered_map<std::string, std::uint32_t, RefHash, std::equal_to<>> refs_;
+  StringPool strings_;
+  DetectorStats stats_;
+};
+
+}  // namespace digonce::geo

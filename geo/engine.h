@@ -1,0 +1,54 @@
+// The detection engine in one place: event order (registry), detection (detector) and alert
+// lifecycle (ledger) over one store. `digonce detect` and the benchmarks call it directly; the
+// stream pipeline runs the same three parts in separate stages (docs/ARCHITECTURE.md).
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "geo/alert_ledger.h"
+#include "geo/detector.h"
+#include "geo/work_registry.h"
+
+namespace digonce::geo {
+
+/// The column families of an engine store, in Family order.
+inline const std::vector<std::string> kEngineFamilies = {"works", "cells", "alerts", "meta"};
+inline constexpr store::Family kWorksFamily = 0;
+inline constexpr store::Family kCellsFamily = 1;
+inline constexpr store::Family kAlertsFamily = 2;
+inline constexpr store::Family kMetaFamily = 3;
+
+struct EngineStats {
+  std::uint64_t events = 0;
+  std::uint64_t stale = 0;
+  std::array<std::uint64_t, 3> opened{};  // by AlertKind
+  std::array<std::uint64_t, 3> updated{};
+  std::array<std::uint64_t, 3> closed{};
+};
+
+class Engine {
+ public:
+  Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator);
+
+  /// Loads the index from the store.
+  Status open() { return detector_.open(); }
+
+  /// Applies one event already in the metric CRS (geo/normalize.h); appends the alert events
+  /// it causes, in the order they happen.
+  Status apply(const WorkEvent& e, std::vector<Alert>& out);
+
+  const EngineStats& stats() const { return stats_; }
+  const Detector& detector() const { return detector_; }
+  const AlertLedger& ledger() const { return ledger_; }
+
+ private:
+  WorkRegistry registry_;
+  Detector detector_;
+  AlertLedger ledger_;
+  EngineStats stats_;
+  std::vector<PairFact> facts_;
+};
+
+}  // namespace digonce::geo

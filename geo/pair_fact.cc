@@ -1,0 +1,105 @@
+#include "geo/pair_fact.h"
+
+#include "base/varint.h"
+
+namespace digonce::geo {
+namespace {
+
+constexpr std::uint8_t kFactCodec = 1;
+
+void put_summary(std::string& out, const WorkSummary& s) {
+  put_string(out, s.ref);
+  put_string(out, s.promoter);
+  out.push_back(static_cast<char>(s.category));
+  out.push_back(static_cast<char>(s.kind));
+  put_svarint(out, s.start);
+  put_svarint(out, s.end);
+  put_string(out, s.street);
+  put_string(out, s.authority);
+}
+
+bool get_summary(std::string_view in, std::size_t& at, WorkSummary& s) {
+  if (!get_string(in, at, s.ref) || !get_string(in, at, s.promoter)) return false;
+  if (in.size() - at < 2) return false;
+  auto category = static_cast<std::uint8_t>(in[at++]);
+  auto kind = static_cast<std::uint8_t>(in[at++]);
+  if (category > static_cast<std::uint8_t>(Category::Hs2Highway) || kind > 1) return false;
+  s.category = static_cast<Category>(category);
+  s.kind = static_cast<WorkKind>(kind);
+  return get_svarint(in, at, s.start) && get_svarint(in, at, s.end) &&
+         get_string(in, at, s.street) && get_string(in, at, s.authority);
+}
+
+}  // namespace
+
+const char* alert_kind_name(AlertKind k) {
+  switch (k) {
+    case AlertKind::Clash:
+      return "clash";
+    case AlertKind::Collaboration:
+      return "collaboration";
+    case AlertKind::Restriction:
+      return "restriction";
+  }
+  return "?";
+}
+
+void encode_fact(const PairFact& f, std::string& out) {
+  out.push_back(static_cast<char>(kFactCodec));
+  put_summary(out, f.a);
+  put_summary(out, f.b);
+  put_varint(out, f.seq_a);
+  put_varint(out, f.seq_b);
+  out.push_back(f.related ? 1 : 0);
+  if (f.related) {
+    out.push_back(static_cast<char>(f.kind));
+    put_double(out, f.distance_m);
+    put_svarint(out, f.gap);
+    put_double(out, f.lon);
+    put_double(out, f.lat);
+    put_varint(out, f.authorities.size());
+    for (const auto& a : f.authorities) put_string(out, a);
+  } else {
+    out.push_back(static_cast<char>(f.cause));
+    put_string(out, f.cause_ref);
+  }
+}
+
+bool decode_fact(std::string_view in, PairFact& f) {
+  if (in.empty() || static_cast<std::uint8_t>(in[0]) != kFactCodec) return false;
+  std::size_t at = 1;
+  f = PairFact{};
+  if (!get_summary(in, at, f.a) || !get_summary(in, at, f.b)) return false;
+  if (!get_varint(in, at, f.seq_a) || !get_varint(in, at, f.seq_b) || at >= in.size()) return false;
+  f.related = in[at++] != 0;
+  if (at >= in.size()) return false;
+  if (f.related) {
+    auto kind = static_cast<std::uint8_t>(in[at++]);
+    if (kind > 2) return false;
+    f.kind = static_cast<AlertKind>(kind);
+    std::uint64_t n = 0;
+    if (!get_double(in, at, f.distance_m) || !get_svarint(in, at, f.gap) ||
+        !get_double(in, at, f.lon) || !get_double(in, at, f.lat) || !get_varint(in, at, n) ||
+        n > in.size())
+      return false;
+    f.authorities.resize(n);
+    for (auto& a : f.authorities)
+      if (!get_string(in, at, a)) return false;
+  } else {
+    auto cause = static_cast<std::uint8_t>(in[at++]);
+    if (cause > 3) return false;
+    f.cause = static_cast<CloseCause>(cause);
+    if (!get_string(in, at, f.cause_ref)) return false;
+  }
+  return at == in.size();
+}
+
+std::string pair_key(std::string_view ref_a, std::string_view ref_b) {
+  std::string k;
+  k.reserve(ref_a.size() + ref_b.size() + 1);
+  k.append(ref_a).push_back('\n');
+  k.append(ref_b);
+  return k;
+}
+
+}  // namespace digonce::geo

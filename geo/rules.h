@@ -1,0 +1,59 @@
+// The detection rules of the contract (section 2), every threshold configurable.
+//
+//   d   = minimum distance between the two geometries, metres, in the metric CRS
+//   gap = max(A.start, B.start) - min(A.end, B.end)   (negative when they overlap in time)
+//   work & work, d <= distance_m:  gap <= 0 -> clash;  0 < gap <= window -> collaboration
+//   work & Section 58 restriction, d <= distance_m, the work not immediate_*, and the work
+//   starting before the restriction ends -> restriction
+#pragma once
+
+#include <algorithm>
+#include <optional>
+
+#include "geo/work.h"
+
+namespace digonce::geo {
+
+enum class AlertKind : std::uint8_t { Clash = 0, Collaboration = 1, Restriction = 2 };
+const char* alert_kind_name(AlertKind k);
+
+struct Rules {
+  double distance_m = 25.0;
+  Micros collaboration_window = 90 * kMicrosPerDay;
+};
+
+/// The parts of a work the rules look at.
+struct RuleSide {
+  WorkKind kind;
+  Category category;
+  Micros start;
+  Micros end;
+};
+
+inline Micros time_gap(const RuleSide& a, const RuleSide& b) {
+  return std::max(a.start, b.start) - std::min(a.end, b.end);
+}
+
+/// The time and kind part of the rules: false when no distance could make the pair qualify.
+/// Used to filter index entries before any geometry is looked at.
+inline bool time_may_qualify(const Rules& r, const RuleSide& a, const RuleSide& b) {
+  bool ra = a.kind == WorkKind::Restriction, rb = b.kind == WorkKind::Restriction;
+  if (ra && rb) return false;
+  if (ra || rb) {
+    const RuleSide& work = ra ? b : a;
+    const RuleSide& restriction = ra ? a : b;
+    return !is_immediate(work.category) && work.start < restriction.end;
+  }
+  return time_gap(a, b) <= r.collaboration_window;
+}
+
+/// What the pair is at distance d, or nullopt when it is nothing.
+inline std::optional<AlertKind> classify(const Rules& r, const RuleSide& a, const RuleSide& b,
+                                         double d) {
+  if (!(d <= r.distance_m) || !time_may_qualify(r, a, b)) return std::nullopt;
+  if (a.kind == WorkKind::Restriction || b.kind == WorkKind::Restriction)
+    return AlertKind::Restriction;
+  return time_gap(a, b) <= 0 ? AlertKind::Clash : AlertKind::Collaboration;
+}
+
+}  // namespace digonce::geo

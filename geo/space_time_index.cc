@@ -1,0 +1,50 @@
+#include "geo/space_time_index.h"
+
+namespace digonce::geo {
+
+std::uint64_t SpaceTimeIndex::insert(const Envelope& env, const Entry& entry) {
+  std::uint64_t key = grid_.element(env);
+  bool inserted = false;
+  auto& bucket = elements_.get_or_insert(key, inserted);
+  if (inserted) {
+    if (free_buckets_.empty()) {
+      bucket = static_cast<std::uint32_t>(buckets_.size());
+      buckets_.emplace_back();
+    } else {
+      bucket = free_buckets_.back();
+      free_buckets_.pop_back();
+    }
+  }
+  buckets_[bucket].push_back(entry);
+  ++level_counts_[static_cast<std::size_t>(XzGrid::level_of(key))];
+  ++size_;
+  return key;
+}
+
+void SpaceTimeIndex::remove(std::uint64_t key, std::uint32_t id) {
+  auto* at = elements_.find(key);
+  if (!at) return;
+  auto& entries = buckets_[*at];
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].id != id) continue;
+    entries[i] = entries.back();
+    entries.pop_back();
+    --level_counts_[static_cast<std::size_t>(XzGrid::level_of(key))];
+    --size_;
+    break;
+  }
+  if (entries.empty()) {
+    entries.shrink_to_fit();
+    free_buckets_.push_back(*at);
+    elements_.erase(key);
+  }
+}
+
+std::size_t SpaceTimeIndex::memory_bytes() const {
+  std::size_t total = elements_.memory_bytes() + buckets_.capacity() * sizeof(buckets_[0]) +
+                      free_buckets_.capacity() * sizeof(std::uint32_t);
+  for (const auto& b : buckets_) total += b.capacity() * sizeof(Entry);
+  return total;
+}
+
+}  // namespace digonce::geo

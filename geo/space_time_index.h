@@ -1,0 +1,68 @@
+// The in-memory space-time index: XZ elements of the metric CRS (geo/xz_grid.h), each holding the
+// ids and time intervals of the works stored in it.
+//
+// Candidates are found by cell and time: the elements a query window can meet are visited level
+// by level (only levels that hold something), and each entry's interval is tested in place, before
+// anything else about the work is looked at. The index is a cache: geo/detector.h rebuilds it from
+// the store at open, and the store's cells family holds the same keys.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "base/flat_map.h"
+#include "geo/timestamp.h"
+#include "geo/xz_grid.h"
+
+namespace digonce::geo {
+
+class SpaceTimeIndex {
+ public:
+  /// What is stored per work in its element; `flags` is the caller's (kind bits, for filters).
+  struct Entry {
+    std::uint32_t id;
+    std::uint32_t flags;
+    Micros start;
+    Micros end;
+  };
+
+  explicit SpaceTimeIndex(XzGrid grid) : grid_(grid) {}
+
+  const XzGrid& grid() const { return grid_; }
+
+  /// Adds a work; returns its element key (needed to remove it).
+  std::uint64_t insert(const Envelope& env, const Entry& entry);
+  /// Removes the work `id` from element `key`.
+  void remove(std::uint64_t key, std::uint32_t id);
+
+  /// Calls visit(entry) for every entry in an element that may meet `window` and for which
+  /// keep(entry) is true. An entry is visited once.
+  template <class Keep, class Visit>
+  void query(const Envelope& window, Keep&& keep, Visit&& visit) const {
+    for (int level = 0; level <= grid_.max_level(); ++level) {
+      if (level_counts_[static_cast<std::size_t>(level)] == 0) continue;
+      grid_.for_each_element(window, level, [&](std::uint64_t key) {
+        const auto* at = elements_.find(key);
+        if (!at) return;
+        for (const Entry& e : buckets_[*at])
+          if (keep(e)) visit(e);
+      });
+    }
+  }
+
+  std::size_t size() const { return size_; }
+  std::size_t element_count() const { return elements_.size(); }
+  /// Heap bytes held by the index structures.
+  std::size_t memory_bytes() const;
+
+ private:
+  XzGrid grid_;
+  FlatMap64<std::uint32_t> elements_;        // element key -> bucket
+  std::vector<std::vector<Entry>> buckets_;  // by bucket
+  std::vector<std::uint32_t> free_buckets_;
+  std::array<std::uint32_t, 64> level_counts_{};
+  std::size_t size_ = 0;
+};
+
+}  // namespace digonce::geo

@@ -1,0 +1,226 @@
+// The detector and the alert lifecycle on hand-made cases: every rule, each change of a pair.
+#include <doctest/doctest.h>
+
+#include "detection_fixtures.h"
+#include "geo/engine.h"
+#include "store/memory_store.h"
+
+using namespace digonce;
+using namespace digonce::geo;
+using digonce::testing::cancel;
+using digonce::testing::day;
+using digonce::testing::work;
+
+namespace {
+
+struct Harness {
+  store::MemoryStore store{kEngineFamilies.size()};
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  Engine engine{store, DetectorOptions{}, geos, locator};
+  std::vector<Alert> alerts;
+
+  Harness() { REQUIRE(engine.open().ok()); }
+  std::vector<Alert> apply(const WorkEvent& e) {
+    std::vector<Alert> out;
+    auto s = engine.apply(e, out);
+    REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().what()));
+    alerts.insert(alerts.end(), out.begin(), out.end());
+    return out;
+  }
+};
+
+const Micros kT0 = day(20000);  // 2024-10-04
+
+}  // namespace
+
+TEST_CASE("clash: two works within 25 m at the same time") {
+  Harness h;
+  CHECK(h.apply(work("A", make_point(1000, 1000), kT0, kT0 + day(5))).empty());
+  auto out = h.apply(work("B", make_line({1010, 1000, 1100, 1000}), kT0 + day(2), kT0 + day(9)));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == AlertKind::Clash);
+  CHECK(out[0].state == AlertState::Open);
+  CHECK(out[0].revision == 1);
+  CHECK(out[0].a.ref == "A");
+  CHECK(out[0].b.ref == "B");
+  CHECK(out[0].distance_m == doctest::Approx(10));
+  CHECK(out[0].gap == -day(3));
+  CHECK(out[0].alert_id == make_alert_id(AlertKind::Clash, "A", "B"));
+  CHECK(out[0].lon == doctest::Approx(1005));  // midpoint of the closest points
+  CHECK(out[0].reason.find("Clash") == 0);
+}
+
+TEST_CASE("the limits: exactly 25 m and exactly 90 days qualify, a hair more does not") {
+  Harness h;
+  h.apply(work("A", make_point(0, 0), kT0, kT0 + day(1)));
+  auto at_limit = h.apply(work("B", make_point(25, 0), kT0 + day(91), kT0 + day(92)));
+  REQUIRE(at_limit.size() == 1);
+  CHECK(at_limit[0].kind == AlertKind::Collaboration);
+  CHECK(at_limit[0].gap == day(90));
+  CHECK(h.apply(work("C", make_point(-25.000001, 0), kT0, kT0 + day(1))).empty());
+  CHECK(h.apply(work("D", make_point(0, -25), kT0 + day(91) + 1, kT0 + day(92))).empty());
+  auto touching = h.apply(work("E", make_point(0, 25), kT0 + day(1), kT0 + day(3)));
+  REQUIRE(touching.size() == 1);                // with A only: B is 35 m away
+  CHECK(touching[0].kind == AlertKind::Clash);  // end == start: gap 0 is a clash
+  CHECK(touching[0].gap == 0);
+}
+
+TEST_CASE("lifecycle: update, kind change, move apart, come back, cancel") {
+  Harness h;
+  h.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)));
+  auto opened = h.apply(work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6)));
+  REQUIRE(opened.size() == 1);
+  std::string clash_id = opened[0].alert_id;
+
+  SUBCASE("same plan again: nothing") {
+    CHECK(h.apply(work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6))).empty());
+  }
+  SUBCASE("moved closer: updated") {
+    auto out = h.apply(work("B", make_point(3, 0), kT0 + day(5), kT0 + day(6)));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].state == AlertState::Updated);
+    CHECK(out[0].revision == 2);
+    CHECK(out[0].alert_id == clash_id);
+  }
+  SUBCASE("rescheduled after A: clash closed, collaboration opened") {
+    auto out = h.apply(work("B", make_point(5, 0), kT0 + day(40), kT0 + day(41)));
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].alert_id == clash_id);
+    CHECK(out[0].state == AlertState::Closed);
+    CHECK(out[0].revision == 2);
+    CHECK(out[1].kind == AlertKind::Collaboration);
+    CHECK(out[1].state == AlertState::Open);
+    CHECK(out[1].revision == 1);
+    SUBCASE("and back: collaboration closed, the clash reopens at revision 3") {
+      auto back = h.apply(work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6)));
+      REQUIRE(back.size() == 2);
+      CHECK(back[0].kind == AlertKind::Collaboration);
+      CHECK(back[0].state == AlertState::Closed);
+      CHECK(back[1].alert_id == clash_id);
+      CHECK(back[1].state == AlertState::Open);
+      CHECK(back[1].revision == 3);
+    }
+  }
+  SUBCASE("moved away: closed") {
+    auto out = h.apply(work("B", make_point(500, 0), kT0 + day(5), kT0 + day(6)));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].state == AlertState::Closed);
+    CHECK(out[0].reason.find("no longer") != std::string::npos);
+  }
+  SUBCASE("cancelled: closed, naming the cancelled work") {
+    auto out = h.apply(cancel("A"));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].state == AlertState::Closed);
+    CHECK(out[0].reason == "Closed: work A was cancelled.");
+    CHECK(h.engine.detector().live_works() == 1);
+  }
+  SUBCASE("completed: closed") {
+    auto done = work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6));
+    done.status = WorkStatus::Completed;
+    auto out = h.apply(done);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].reason == "Closed: work B was completed.");
+  }
+}
+
+TEST_CASE("versions: a lower version is stale and ignored; equal or higher applies") {
+  Harness h;
+  auto a = work("A", make_point(0, 0), kT0, kT0 + day(10));
+  a.version = 5;
+  h.apply(a);
+  auto b = work("B", make_point(5, 0), kT0, kT0 + day(1));
+  h.apply(b);
+  auto old = work("A", make_point(900, 0), kT0, kT0 + day(10));
+  old.version = 4;
+  CHECK(h.apply(old).empty());
+  CHECK(h.engine.stats().stale == 1);
+  auto old_cancel = cancel("A");
+  old_cancel.version = 3;
+  CHECK(h.apply(old_cancel).empty());
+  auto same = work("A", make_point(900, 0), kT0, kT0 + day(10));
+  same.version = 5;
+  CHECK(h.apply(same).size() == 1);  // moved away: closed
+}
+
+TEST_CASE("restriction: a work starting before a Section 58 restriction ends, not immediate") {
+  Harness h;
+  auto s58 = work("S58-1", make_line({0, 0, 200, 0}), kT0, kT0 + day(180), Category::Standard,
+                  WorkKind::Restriction);
+  h.apply(s58);
+  auto out = h.apply(work("W1", make_point(100, 10), kT0 + day(30), kT0 + day(31)));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == AlertKind::Restriction);
+  CHECK(out[0].reason.find("Section 58 restriction S58-1") != std::string::npos);
+  // Immediate works may dig; works starting after the end do not clash with it.
+  CHECK(h.apply(work("W2", make_point(100, 10), kT0 + day(30), kT0 + day(31),
+                     Category::ImmediateEmergency))
+            .size() == 1);  // only the clash with W1
+  CHECK(h.apply(work("W3", make_point(150, 10), kT0 + day(180), kT0 + day(181))).empty());
+  // Two restrictions never alert each other.
+  CHECK(h.apply(work("S58-2", make_point(0, 1), kT0, kT0 + day(10), Category::Standard,
+                     WorkKind::Restriction))
+            .empty());
+}
+
+TEST_CASE("large and long geometries are found from small ones and vice versa") {
+  Harness h;
+  // A 5 km line and a 3 km polygon, then points near their far ends.
+  h.apply(work("LINE", make_line({0, 0, 5000, 0}), kT0, kT0 + day(10)));
+  h.apply(work("POLY", make_polygon({{10000, 0, 13000, 0, 13000, 3000, 10000, 3000, 10000, 0}}),
+               kT0, kT0 + day(10)));
+  CHECK(h.apply(work("P1", make_point(4990, 20), kT0, kT0 + day(1))).size() == 1);
+  CHECK(h.apply(work("P2", make_point(12000, 1500), kT0, kT0 + day(1))).size() == 1);  // inside
+  CHECK(h.apply(work("P3", make_point(13024, 3000), kT0, kT0 + day(1))).size() == 1);
+  CHECK(h.apply(work("P4", make_point(13000, 3026), kT0, kT0 + day(1))).empty());
+}
+
+TEST_CASE("restart: a reopened store goes on where it was") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  {
+    Engine engine(store, DetectorOptions{}, geos, locator);
+    REQUIRE(engine.open().ok());
+    std::vector<Alert> out;
+    REQUIRE(engine.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)), out).ok());
+    REQUIRE(engine.apply(work("B", make_point(5, 0), kT0, kT0 + day(1)), out).ok());
+    REQUIRE(out.size() == 1);
+  }
+  Engine engine(store, DetectorOptions{}, geos, locator);
+  REQUIRE(engine.open().ok());
+  CHECK(engine.detector().live_works() == 2);
+  std::vector<Alert> out;
+  REQUIRE(engine.apply(work("C", make_point(0, 5), kT0, kT0 + day(1)), out).ok());
+  CHECK(out.size() == 2);
+  out.clear();
+  REQUIRE(engine.apply(cancel("A"), out).ok());
+  REQUIRE(out.size() == 2);  // A-B and A-C closed: the markers survived the restart
+  CHECK(out[0].state == AlertState::Closed);
+  CHECK(out[0].revision == 2);
+}
+
+TEST_CASE("alert JSON carries the contract's fields") {
+  Alert a;
+  a.alert_id = make_alert_id(AlertKind::Clash, "A", "B");
+  a.kind = AlertKind::Clash;
+  a.revision = 1;
+  a.a = WorkSummary{"A", "STPR", Category::Minor, WorkKind::Work, 0, kMicrosPerDay, "HIGH ST", ""};
+  a.b = WorkSummary{"B", "TMOB", Category::Major, WorkKind::Work, 0, kMicrosPerDay, "", "5990"};
+  a.distance_m = 12.3456;
+  a.gap = -kMicrosPerDay / 2;
+  a.lon = -0.1234567891;
+  a.lat = 51.5;
+  a.authorities = {"5990"};
+  a.reason = "r";
+  auto json = alert_to_json(a);
+  CHECK(json.find("\"alert_id\":\"clash-") != std::string::npos);
+  CHECK(json.find("\"state\":\"open\"") != std::string::npos);
+  CHECK(json.find("\"distance_m\":12.346") != std::string::npos);
+  CHECK(json.find("\"gap_days\":-0.5") != std::string::npos);
+  CHECK(json.find("\"coordinates\":[-0.1234568,51.5]") != std::string::npos);
+  CHECK(json.find("\"highway_authorities\":[\"5990\"]") != std::string::npos);
+  CHECK(json.find("\"start\":\"1970-01-01T00:00:00Z\"") != std::string::npos);
+  CHECK(make_alert_id(AlertKind::Clash, "A", "B") !=
+        make_alert_id(AlertKind::Collaboration, "A", "B"));
+}
