@@ -1,0 +1,112 @@
+#include "streams/admin.h"
+
+#include <chrono>
+#include <thread>
+
+#include "streams/kafka.h"
+
+namespace digonce::streams {
+namespace {
+
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+
+Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms) {
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
+  if (err) return kafka_error("metadata", err);
+  std::map<std::string, int> out;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (!md->topics[i].err) out[md->topics[i].topic] = md->topics[i].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+}  // namespace
+
+Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+                     int timeout_ms) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
+  if (!rk) return rk.error();
+  auto have = existing_topics(rk->get(), timeout_ms);
+  if (!have) return have.error();
+
+  std::vector<rd_kafka_NewTopic_t*> create;
+  char err[512];
+  for (const auto& t : topics) {
+    auto it = have->find(t.name);
+    if (it != have->end()) {
+      if (it->second < t.partitions)
+        return error("topic " + t.name + " has " + std::to_string(it->second) +
+                     " partitions, fewer than the " + std::to_string(t.partitions) + " configured");
+      continue;
+    }
+    auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, err, sizeof err);
+    if (!nt) return error("topic " + t.name + ": " + err);
+    for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    create.push_back(nt);
+  }
+  if (create.empty()) return {};
+
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk->get()));
+  rd_kafka_CreateTopics(rk->get(), create.data(), create.size(), nullptr, queue.get());
+  rd_kafka_NewTopic_destroy_array(create.data(), create.size());
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), timeout_ms);
+  if (!ev) return error("create topics: timed out");
+  Status result;
+  if (rd_kafka_event_error(ev)) {
+    result = error(std::string("create topics: ") + rd_kafka_event_error_string(ev));
+  } else {
+    size_t n = 0;
+    const auto* res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n && result.ok(); ++i) {
+      auto e = rd_kafka_topic_result_error(res[i]);
+      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        result = error(std::string("create topic ") + rd_kafka_topic_result_name(res[i]) + ": " +
+                       (rd_kafka_topic_result_error_string(res[i])
+                            ? rd_kafka_topic_result_error_string(res[i])
+                            : rd_kafka_err2str(e)));
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  DIGONCE_TRY(result);
+  // Wait until every topic shows in metadata with its partitions, so that stages started next
+  // see them.
+  for (const auto& t : topics) DIGONCE_TRY(partition_count(brokers, t.name, timeout_ms));
+  return {};
+}
+
+Result<int> partition_count(const std::string& brokers, const std::string& topic, int timeout_ms) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
+  if (!rk) return rk.error();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto have = existing_topics(rk->get(), 5000);
+    if (have) {
+      auto it = have->find(topic);
+      if (it != have->end() && it->second > 0) return it->second;
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return error("topic " + topic + " not found on " + brokers);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Status delete_topics(const std::string& brokers, const std::vector<std::string>& topics,
+                     int timeout_ms) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
+  if (!rk) return rk.error();
+  std::vector<rd_kafka_DeleteTopic_t*> del;
+  for (const auto& t : topics) del.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk->get()));
+  rd_kafka_DeleteTopics(rk->get(), del.data(), del.size(), nullptr, queue.get());
+  rd_kafka_DeleteTopic_destroy_array(del.data(), del.size());
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), timeout_ms);
+  if (!ev) return error("delete topics: timed out");
+  rd_kafka_event_destroy(ev);
+  return {};
+}
+
+}  // namespace digonce::streams

@@ -1,0 +1,33 @@
+// Topic administration: create the topics a deployment needs, as configured, and read back how
+// many partitions a topic has (the stages size their work by it).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace digonce::streams {
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  int replication = 1;
+  std::map<std::string, std::string> configs;  // e.g. cleanup.policy=compact
+};
+
+/// Creates every topic that does not exist yet (existing ones are left as they are, but a
+/// partition count lower than asked is reported as an error: stages would mis-route).
+Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+                     int timeout_ms = 30000);
+
+/// Partition count of a topic, waiting up to timeout_ms for it to appear in metadata.
+Result<int> partition_count(const std::string& brokers, const std::string& topic,
+                            int timeout_ms = 30000);
+
+/// Deletes topics (tests).
+Status delete_topics(const std::string& brokers, const std::vector<std::string>& topics,
+                     int timeout_ms = 30000);
+
+}  // namespace digonce::streams

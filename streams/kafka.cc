@@ -1,0 +1,115 @@
+#include "streams/kafka.h"
+
+#include <optional>
+
+namespace digonce::streams {
+
+Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
+                           void (*setup)(rd_kafka_conf_t*, void*), void* setup_arg) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : config) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return error("kafka config " + k + "=" + v + ": " + err);
+    }
+  }
+  if (setup) setup(conf, setup_arg);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return error(std::string("kafka client: ") + err);
+  }
+  return Handle(rk);
+}
+
+Config base_config(const std::string& brokers, const std::string& client_id) {
+  return {
+      {"bootstrap.servers", brokers},
+      {"client.id", client_id},
+      {"broker.address.family", "v4"},
+      {"socket.keepalive.enable", "true"},
+      {"topic.metadata.refresh.interval.ms", "30000"},
+  };
+}
+
+Config producer_config(const std::string& brokers, const std::string& client_id,
+                       const std::string& transactional_id) {
+  Config c = base_config(brokers, client_id);
+  c["enable.idempotence"] = "true";  // implies acks=all, in-order, no duplicates on retry
+  c["acks"] = "all";
+  c["partitioner"] = "murmur2_random";
+  c["linger.ms"] = "2";
+  c["compression.type"] = "lz4";
+  c["message.max.bytes"] = "10000000";
+  if (!transactional_id.empty()) {
+    c["transactional.id"] = transactional_id;
+    // Short enough that a crashed instance's open transaction, which holds back every
+    // read_committed consumer, is aborted by the broker within seconds if no one takes its id.
+    c["transaction.timeout.ms"] = "15000";
+  }
+  return c;
+}
+
+Config consumer_config(const std::string& brokers, const std::string& client_id,
+                       const std::string& group_id) {
+  Config c = base_config(brokers, client_id);
+  if (!group_id.empty()) c["group.id"] = group_id;
+  c["isolation.level"] = "read_committed";
+  c["enable.auto.commit"] = "false";
+  c["enable.auto.offset.store"] = "false";
+  c["auto.offset.reset"] = "earliest";
+  c["partition.assignment.strategy"] = "cooperative-sticky";
+  c["fetch.wait.max.ms"] = "10";
+  c["session.timeout.ms"] = "10000";
+  c["heartbeat.interval.ms"] = "1000";
+  c["max.poll.interval.ms"] = "300000";
+  return c;
+}
+
+Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
+  Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e));
+  rd_kafka_error_destroy(e);
+  return out;
+}
+
+Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
+  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e));
+}
+
+Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
+               std::string_view key, const std::string* value, const std::vector<Header>& headers,
+               void* opaque) {
+  for (;;) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const auto& h : headers)
+        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+    }
+    auto err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
+                         value ? value->size() : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    if (hdrs) rd_kafka_headers_destroy(hdrs);  // not taken over on failure
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafka_error("produce to " + topic, err);
+    rd_kafka_poll(producer, 50);  // wait for delivery reports to make room
+  }
+}
+
+std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  const void* v = nullptr;
+  size_t n = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
+  return std::string_view(static_cast<const char*>(v), n);
+}
+
+}  // namespace digonce::streams

@@ -1,0 +1,70 @@
+// librdkafka (C API) in small RAII types, with errors as values.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace digonce::streams {
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+using Config = std::map<std::string, std::string>;
+
+/// Builds a client: rd_kafka_conf_set for every entry; `setup` may add callbacks and an opaque
+/// before the handle is created.
+Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
+                           void (*setup)(rd_kafka_conf_t*, void*) = nullptr,
+                           void* setup_arg = nullptr);
+
+/// Settings every digonce client shares: the brokers, a client id, and the Java default
+/// partitioner (murmur2), so that a key lands where any other Kafka client would put it.
+Config base_config(const std::string& brokers, const std::string& client_id);
+/// An idempotent producer (acks=all), transactional when transactional_id is not empty.
+Config producer_config(const std::string& brokers, const std::string& client_id,
+                       const std::string& transactional_id);
+/// A consumer of committed data only (read_committed), offsets committed by the application.
+Config consumer_config(const std::string& brokers, const std::string& client_id,
+                       const std::string& group_id);
+
+/// Turns an rd_kafka_error_t (which it destroys) into an Error.
+Error kafka_error(const std::string& what, rd_kafka_error_t* e);
+Error kafka_error(const std::string& what, rd_kafka_resp_err_t e);
+
+/// One header of a produced record.
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+/// Produces one record (copied); waits for queue space when the local queue is full.
+Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
+               std::string_view key, const std::string* value,
+               const std::vector<Header>& headers = {}, void* opaque = nullptr);
+
+/// The value of a header of a consumed message, if present.
+std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* name);
+
+}  // namespace digonce::streams

@@ -1,0 +1,68 @@
+// The state of one input partition: a RocksDB store (one folder per task and partition) whose
+// writes stay buffered until the Kafka transaction that logs them to the changelog commits.
+//
+// Follows Kafka Streams' changelogged state stores (KIP-98/KIP-129 exactly-once, the changelog
+// as the source of truth, a local checkpoint of the changelog offset) with the transactional
+// store of KIP-892: writes are buffered in memory (store::BufferedStore) and written to RocksDB,
+// together with the checkpoint, only after the transaction committed. The local store therefore
+// never holds uncommitted state, and a restart, clean or after kill -9, only has to replay the
+// changelog from its checkpoint. A store with no checkpoint (a new machine, a lost disk) is
+// rebuilt from the whole changelog. The RocksDB write-ahead log is off: the changelog is the log.
+//
+// Changelog records: key = family byte + key, value = the value, or null for a delete (the topic
+// is compacted, so it keeps the last write of every key).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/buffered_store.h"
+#include "store/rocks_store.h"
+#include "streams/kafka.h"
+
+namespace digonce::streams {
+
+class PartitionState {
+ public:
+  /// Opens the store in `dir` with the processor's families plus one for the runtime.
+  static Result<std::unique_ptr<PartitionState>> open(const std::string& dir,
+                                                      const std::vector<std::string>& families);
+
+  /// What the processor reads and writes.
+  store::BufferedStore& store() { return *buffered_; }
+
+  /// Brings the store up to the end of the committed changelog: from the local checkpoint, or
+  /// from the beginning (after wiping the store) when there is none, when it belongs to another
+  /// cluster, or when the changelog no longer reaches back to it. `progress(done)` is called as
+  /// records are applied. Returns the number of records applied.
+  Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
+                                std::int32_t partition, const std::string& cluster_id,
+                                const std::function<void(std::uint64_t)>& progress);
+
+  /// Produces the pending writes to the changelog partition (within the current transaction).
+  Status log_pending(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition);
+  bool has_pending() const { return buffered_->pending_count() > 0; }
+  /// Called with each delivered changelog record's offset.
+  void delivered(std::int64_t offset) {
+    if (offset + 1 > next_offset_) next_offset_ = offset + 1;
+  }
+  /// The transaction committed: write the pending writes and the checkpoint to RocksDB.
+  Status commit(const std::string& cluster_id);
+  /// The transaction aborted: forget the pending writes.
+  void abort() { buffered_->abort(); }
+
+  std::uint64_t approximate_size() const { return rocks_->approximate_size(); }
+
+ private:
+  PartitionState() = default;
+  store::WriteBatch checkpoint_batch(const std::string& cluster_id) const;
+  std::unique_ptr<store::RocksStore> rocks_;
+  std::unique_ptr<store::BufferedStore> buffered_;
+  store::Family meta_ = 0;        // the runtime's own family
+  std::int64_t next_offset_ = 0;  // changelog offset to restore from next time
+};
+
+}  // namespace digonce::streams

@@ -1,0 +1,456 @@
+#include "streams/stream_task.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "streams/partition_state.h"
+
+namespace digonce::streams {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int kMaxAttempts = 3;
+
+}  // namespace
+
+struct StreamTask::Assigned {
+  std::unique_ptr<PartitionState> state;  // null when stateless
+  std::unique_ptr<PartitionProcessor> processor;
+};
+
+class StreamTask::TxnOutput final : public Output {
+ public:
+  explicit TxnOutput(StreamTask& task) : task_(task) {}
+  Status send(const std::string& topic, std::int32_t partition, std::string_view key,
+              const std::string* value, const std::vector<Header>& headers) override {
+    task_.metrics_.produced.Increment();
+    return produce(task_.producer_.get(), topic, partition, key, value, headers);
+  }
+
+ private:
+  StreamTask& task_;
+};
+
+StreamTask::StreamTask(TaskOptions options, ProcessorFactory& factory,
+                       prometheus::Registry& registry)
+    : options_(std::move(options)),
+      factory_(factory),
+      metrics_(registry, options_.name),
+      output_(std::make_unique<TxnOutput>(*this)) {
+  if (options_.group_id.empty()) options_.group_id = "digonce-" + options_.name;
+}
+
+StreamTask::~StreamTask() {
+  parts_.clear();
+  consumer_.reset();
+  restorer_.reset();
+  producer_.reset();
+}
+
+void StreamTask::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* self = static_cast<StreamTask*>(opaque);
+  if (m->err) {
+    self->delivery_failed_ = true;
+    self->delivery_error_ = rd_kafka_err2str(m->err);
+    return;
+  }
+  if (m->_private) static_cast<PartitionState*>(m->_private)->delivered(m->offset);
+}
+
+void StreamTask::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<StreamTask*>(opaque);
+  Status s;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    s = self->assign(partitions);
+  } else {
+    s = self->revoke(partitions, rd_kafka_assignment_lost(rk));
+  }
+  if (!s.ok() && self->fatal_.ok()) self->fatal_ = s;
+}
+
+Status StreamTask::start() {
+  stateful_ = !factory_.families().empty();
+  transactional_ = !options_.transactional_id.empty();
+  std::string client = "digonce-" + options_.name;
+
+  auto pconf = producer_config(options_.brokers, client, options_.transactional_id);
+  auto producer = make_client(
+      RD_KAFKA_PRODUCER, pconf,
+      [](rd_kafka_conf_t* c, void* self) {
+        rd_kafka_conf_set_dr_msg_cb(c, &StreamTask::on_delivery);
+        rd_kafka_conf_set_opaque(c, self);
+      },
+      this);
+  if (!producer) return producer.error();
+  producer_ = std::move(*producer);
+  if (transactional_) {
+    // Fences any older instance with this id and aborts its open transaction, so that
+    // read_committed readers (and our own restore) are not held back by it.
+    if (auto* e = rd_kafka_init_transactions(producer_.get(), 60000))
+      return kafka_error(options_.name + ": init transactions", e);
+  }
+  if (char* id = rd_kafka_clusterid(producer_.get(), 10000)) {
+    cluster_id_ = id;
+    rd_kafka_mem_free(producer_.get(), id);
+  }
+  DIGONCE_TRY(begin());
+
+  if (stateful_) {
+    auto rconf = consumer_config(options_.brokers, client + "-restore", "");
+    rconf["enable.partition.eof"] = "true";
+    rconf["auto.offset.reset"] = "error";
+    rconf["fetch.max.bytes"] = "104857600";
+    rconf["max.partition.fetch.bytes"] = "16777216";
+    rconf.erase("partition.assignment.strategy");
+    auto restorer = make_client(RD_KAFKA_CONSUMER, rconf);
+    if (!restorer) return restorer.error();
+    restorer_ = std::move(*restorer);
+  }
+
+  auto cconf = consumer_config(options_.brokers, client, options_.group_id);
+  auto consumer = make_client(
+      RD_KAFKA_CONSUMER, cconf,
+      [](rd_kafka_conf_t* c, void* self) {
+        rd_kafka_conf_set_rebalance_cb(c, &StreamTask::on_rebalance);
+        rd_kafka_conf_set_opaque(c, self);
+      },
+      this);
+  if (!consumer) return consumer.error();
+  consumer_ = std::move(*consumer);
+  rd_kafka_poll_set_consumer(consumer_.get());
+  PartitionList topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), options_.input_topic.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(consumer_.get(), topics.get()))
+    return kafka_error("subscribe " + options_.input_topic, err);
+  spdlog::info("{}: consuming {} as group {} ({})", options_.name, options_.input_topic,
+               options_.group_id,
+               transactional_ ? "exactly-once, transactional id " + options_.transactional_id
+                              : std::string("at-least-once"));
+  return {};
+}
+
+Status StreamTask::begin() {
+  if (!transactional_) return {};
+  if (auto* e = rd_kafka_begin_transaction(producer_.get()))
+    return kafka_error(options_.name + ": begin transaction", e);
+  return {};
+}
+
+Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
+  if (auto* e = rd_kafka_incremental_assign(consumer_.get(), partitions))
+    return kafka_error("incremental assign", e);
+  for (int i = 0; i < partitions->cnt; ++i) {
+    std::int32_t p = partitions->elems[i].partition;
+    Assigned a;
+    if (stateful_) {
+      auto dir = std::filesystem::path(options_.data_dir) / options_.name / std::to_string(p);
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      auto state = PartitionState::open(dir.string(), factory_.families());
+      if (!state) return state.error();
+      metrics_.restoring(p).Set(1);
+      auto started = std::chrono::steady_clock::now();
+      auto restored = (*state)->restore(
+          restorer_.get(), options_.changelog_topic, p, cluster_id_,
+          [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); });
+      if (!restored) return restored.error();
+      metrics_.restoring(p).Set(0);
+      metrics_.restored(p).Set(static_cast<double>(*restored));
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      spdlog::info("{}: partition {} assigned; restored {} changelog records in {:.2f} s",
+                   options_.name, p, *restored, secs);
+      a.state = std::move(*state);
+    } else {
+      spdlog::info("{}: partition {} assigned", options_.name, p);
+    }
+    auto processor = factory_.create(p, a.state ? &a.state->store() : nullptr);
+    if (!processor) return processor.error();
+    a.processor = std::move(*processor);
+    parts_[p] = std::move(a);
+  }
+  metrics_.assigned.Set(static_cast<double>(parts_.size()));
+  return {};
+}
+
+Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  if (lost) {
+    spdlog::warn("{}: assignment lost: aborting the current transaction", options_.name);
+    if (transactional_) {
+      if (auto* e = rd_kafka_abort_transaction(producer_.get(), -1))
+        return kafka_error("abort on lost assignment", e);
+    }
+    for (auto& [p, a] : parts_)
+      if (a.state) a.state->abort();
+    pending_records_ = 0;
+    pending_timestamps_.clear();
+    DIGONCE_TRY(begin());
+  } else {
+    // Hand the partitions over with everything processed so far committed.
+    DIGONCE_TRY(commit());
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    std::int32_t p = partitions->elems[i].partition;
+    parts_.erase(p);
+    metrics_.forget(p);
+    spdlog::info("{}: partition {} {}", options_.name, p, lost ? "lost" : "revoked");
+  }
+  if (lost) DIGONCE_TRY(recreate_processors());
+  metrics_.assigned.Set(static_cast<double>(parts_.size()));
+  if (auto* e = rd_kafka_incremental_unassign(consumer_.get(), partitions))
+    return kafka_error("incremental unassign", e);
+  return {};
+}
+
+Status StreamTask::recreate_processors() {
+  for (auto& [p, a] : parts_) {
+    a.processor.reset();
+    auto processor = factory_.create(p, a.state ? &a.state->store() : nullptr);
+    if (!processor) return processor.error();
+    a.processor = std::move(*processor);
+  }
+  return {};
+}
+
+Status StreamTask::handle(rd_kafka_message_t* m) {
+  auto it = parts_.find(m->partition);
+  if (it == parts_.end()) return {};  // revoked while in flight
+  auto key = std::make_pair(m->partition, m->offset);
+  InputRecord in{options_.input_topic,
+                 m->partition,
+                 m->offset,
+                 rd_kafka_message_timestamp(m, nullptr),
+                 std::string_view(static_cast<const char*>(m->key), m->key ? m->key_len : 0),
+                 m->payload ? std::optional<std::string_view>(
+                                  std::string_view(static_cast<const char*>(m->payload), m->len))
+                            : std::nullopt,
+                 m};
+  auto failed = failures_.find(key);
+  if (failed != failures_.end() && failed->second >= kMaxAttempts) {
+    // Poison: set it aside with what went wrong, and go on with the partition.
+    if (options_.dead_letter_topic.empty())
+      return error(options_.name + ": record " + std::to_string(m->offset) +
+                   " keeps failing and there is no dead-letter topic");
+    std::string value = in.value ? std::string(*in.value) : std::string();
+    DIGONCE_TRY(produce(producer_.get(), options_.dead_letter_topic, RD_KAFKA_PARTITION_UA, in.key,
+                        in.value ? &value : nullptr,
+                        {{"digonce.reason", "processing failed " + std::to_string(kMaxAttempts) +
+                                                " times: " + failure_reason_[key]},
+                         {"digonce.source.topic", options_.input_topic},
+                         {"digonce.source.partition", std::to_string(m->partition)},
+                         {"digonce.source.offset", std::to_string(m->offset)}}));
+    spdlog::error("{}: record {}[{}]@{} set aside after {} failures: {}", options_.name,
+                  options_.input_topic, m->partition, m->offset, kMaxAttempts,
+                  failure_reason_[key]);
+    failures_.erase(failed);
+    failure_reason_.erase(key);
+    metrics_.dead_lettered.Increment();
+  } else {
+    auto s = it->second.processor->process(in, *output_);
+    if (!s.ok()) {
+      int attempt = ++failures_[key];
+      failure_reason_[key] = s.error().what();
+      spdlog::warn("{}: processing {}[{}]@{} failed (attempt {}): {}", options_.name,
+                   options_.input_topic, m->partition, m->offset, attempt, s.error().what());
+      return abort_and_rewind();
+    }
+  }
+  ++pending_records_;
+  pending_timestamps_.push_back(in.timestamp_ms);
+  metrics_.consumed.Increment();
+  return {};
+}
+
+Status StreamTask::commit() {
+  if (pending_records_ == 0) return {};
+  auto s = transactional_ ? commit_transactional() : commit_at_least_once();
+  last_commit_ms_ = now_ms();
+  return s;
+}
+
+Status StreamTask::commit_transactional() {
+  for (auto& [p, a] : parts_)
+    if (a.state && a.state->has_pending())
+      DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
+
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
+  PartitionList offsets(raw);
+  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
+    return kafka_error("position", err);
+  PartitionList valid(rd_kafka_topic_partition_list_new(offsets->cnt));
+  for (int i = 0; i < offsets->cnt; ++i)
+    if (offsets->elems[i].offset >= 0)
+      rd_kafka_topic_partition_list_add(valid.get(), offsets->elems[i].topic,
+                                        offsets->elems[i].partition)
+          ->offset = offsets->elems[i].offset;
+
+  auto fail = [&](const char* what, rd_kafka_error_t* e) -> Status {
+    if (rd_kafka_error_txn_requires_abort(e)) {
+      spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
+                   rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+      return abort_and_rewind();
+    }
+    return kafka_error(options_.name + ": " + what, e);  // fatal (e.g. fenced)
+  };
+  if (valid->cnt > 0) {
+    auto* md = rd_kafka_consumer_group_metadata(consumer_.get());
+    auto* e = rd_kafka_send_offsets_to_transaction(producer_.get(), valid.get(), md, -1);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    if (e) return fail("send offsets to transaction", e);
+  }
+  for (;;) {
+    auto* e = rd_kafka_commit_transaction(producer_.get(), -1);
+    if (!e) break;
+    if (rd_kafka_error_is_retriable(e)) {
+      spdlog::warn("{}: commit: {}: retrying", options_.name, rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+      continue;
+    }
+    return fail("commit transaction", e);
+  }
+  metrics_.committed.Increment();
+  // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
+  for (auto& [p, a] : parts_)
+    if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
+  auto now = now_ms();
+  for (auto ts : pending_timestamps_)
+    metrics_.latency.Observe(static_cast<double>(std::max<std::int64_t>(0, now - ts)) / 1000.0);
+  pending_records_ = 0;
+  pending_timestamps_.clear();
+  update_lag();
+  return begin();
+}
+
+Status StreamTask::commit_at_least_once() {
+  for (auto& [p, a] : parts_)
+    if (a.state && a.state->has_pending())
+      DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
+  delivery_failed_ = false;
+  if (auto err = rd_kafka_flush(producer_.get(), 60000)) return kafka_error("flush", err);
+  if (delivery_failed_) {
+    spdlog::warn("{}: delivery failed ({}): rewinding", options_.name, delivery_error_);
+    return abort_and_rewind();
+  }
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
+  PartitionList offsets(raw);
+  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
+    return kafka_error("position", err);
+  bool any = false;
+  for (int i = 0; i < offsets->cnt; ++i) any = any || offsets->elems[i].offset >= 0;
+  if (any) {
+    if (auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0))
+      if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) return kafka_error("commit offsets", err);
+  }
+  metrics_.committed.Increment();
+  for (auto& [p, a] : parts_)
+    if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
+  auto now = now_ms();
+  for (auto ts : pending_timestamps_)
+    metrics_.latency.Observe(static_cast<double>(std::max<std::int64_t>(0, now - ts)) / 1000.0);
+  pending_records_ = 0;
+  pending_timestamps_.clear();
+  update_lag();
+  return {};
+}
+
+Status StreamTask::abort_and_rewind() {
+  metrics_.aborted.Increment();
+  if (transactional_) {
+    if (auto* e = rd_kafka_abort_transaction(producer_.get(), -1))
+      return kafka_error(options_.name + ": abort transaction", e);
+  }
+  for (auto& [p, a] : parts_)
+    if (a.state) a.state->abort();
+  pending_records_ = 0;
+  pending_timestamps_.clear();
+  DIGONCE_TRY(recreate_processors());
+
+  // Back to the committed offsets: everything since is processed again.
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
+  PartitionList offsets(raw);
+  if (offsets->cnt > 0) {
+    if (auto err = rd_kafka_committed(consumer_.get(), offsets.get(), 10000))
+      return kafka_error("committed offsets", err);
+    for (int i = 0; i < offsets->cnt; ++i)
+      if (offsets->elems[i].offset < 0) offsets->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (auto* e = rd_kafka_seek_partitions(consumer_.get(), offsets.get(), -1))
+      return kafka_error("seek", e);
+  }
+  return begin();
+}
+
+void StreamTask::update_lag() {
+  for (auto& [p, a] : parts_) {
+    std::int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.input_topic.c_str(), p, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue;
+    PartitionList one(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
+    if (rd_kafka_position(consumer_.get(), one.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        one->elems[0].offset >= 0 && hi >= 0)
+      metrics_.lag(p).Set(
+          static_cast<double>(std::max<std::int64_t>(0, hi - one->elems[0].offset)));
+    if (a.state) metrics_.store_bytes(p).Set(static_cast<double>(a.state->approximate_size()));
+  }
+}
+
+Status StreamTask::run(const std::atomic<bool>& stop) {
+  DIGONCE_TRY(start());
+  last_commit_ms_ = now_ms();
+  Status result;
+  while (!stop.load() && fatal_.ok()) {
+    auto now = now_ms();
+    if (pending_records_ > 0 && (pending_records_ >= static_cast<std::size_t>(options_.max_batch) ||
+                                 now - last_commit_ms_ >= options_.commit_interval_ms)) {
+      result = commit();
+      if (!result.ok()) break;
+      continue;
+    }
+    int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
+                                          0, options_.commit_interval_ms - (now - last_commit_ms_)))
+                                    : 100;
+    Message m(rd_kafka_consumer_poll(consumer_.get(), wait));
+    if (!m) continue;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        spdlog::warn("{}: consumer: {}", options_.name, rd_kafka_message_errstr(m.get()));
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        char reason[512];
+        rd_kafka_fatal_error(consumer_.get(), reason, sizeof reason);
+        result = error(options_.name + ": fatal consumer error: " + reason);
+        break;
+      }
+      continue;
+    }
+    result = handle(m.get());
+    if (!result.ok()) break;
+  }
+  if (!fatal_.ok() && result.ok()) result = fatal_;
+  if (result.ok()) {
+    result = commit();
+    spdlog::info("{}: stopping: leaving the group", options_.name);
+    rd_kafka_consumer_close(consumer_.get());  // revokes (and commits) what we own
+    if (!fatal_.ok()) result = fatal_;
+  } else {
+    spdlog::error("{}: {}", options_.name, result.error().what());
+    rd_kafka_consumer_close(consumer_.get());
+  }
+  parts_.clear();
+  return result;
+}
+
+}  // namespace digonce::streams

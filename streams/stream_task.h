@@ -1,0 +1,137 @@
+// A consume-process-produce loop with exactly-once semantics on a real Kafka cluster.
+//
+// The loop follows librdkafka's examples/transactions.c (KIP-447): one transactional producer
+// per task instance, input offsets sent to the transaction with the consumer's group metadata
+// (so a zombie of an older group generation is fenced), cooperative-sticky rebalancing (only
+// moved partitions stop), the current transaction committed before partitions are revoked and
+// aborted when they are lost. Each input partition has its own state store (partition_state.h)
+// whose writes go to the changelog in the same transaction as the outputs and the offsets.
+//
+// Errors: an abortable transaction error aborts, drops every uncommitted state write, recreates
+// the processors (so in-memory caches match the store again) and rewinds the consumer to the
+// committed offsets; a fatal one (fenced by a newer instance) stops the task. A record whose
+// processing fails three times is sent to the dead-letter topic with the error, so a poison
+// record never stalls its partition.
+//
+// Without a transactional id (the embedded broker, which has no transactions) the same loop runs
+// at-least-once: outputs and changelog are flushed, then offsets committed, then the state.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+#include "streams/kafka.h"
+#include "streams/task_metrics.h"
+
+namespace digonce::streams {
+
+struct InputRecord {
+  std::string_view topic;
+  std::int32_t partition;
+  std::int64_t offset;
+  std::int64_t timestamp_ms;
+  std::string_view key;
+  std::optional<std::string_view> value;
+  const rd_kafka_message_t* message;  // for headers
+};
+
+/// Where a processor sends its outputs: into the task's current transaction.
+class Output {
+ public:
+  virtual ~Output() = default;
+  /// partition RD_KAFKA_PARTITION_UA: by key, as the Java default partitioner would.
+  virtual Status send(const std::string& topic, std::int32_t partition, std::string_view key,
+                      const std::string* value, const std::vector<Header>& headers = {}) = 0;
+};
+
+/// Processes the records of one input partition.
+class PartitionProcessor {
+ public:
+  virtual ~PartitionProcessor() = default;
+  /// An error here is a failure of the processor (not of the input, which it rejects itself):
+  /// the transaction is aborted and retried, and the record set aside after three failures.
+  virtual Status process(const InputRecord& in, Output& out) = 0;
+};
+
+class ProcessorFactory {
+ public:
+  virtual ~ProcessorFactory() = default;
+  /// Column families of each partition's store; none for a stateless task.
+  virtual std::vector<std::string> families() const = 0;
+  /// The processor of a partition, over its restored store (null when stateless). Called on
+  /// assignment, and again after an abort so that no uncommitted state survives in memory.
+  virtual Result<std::unique_ptr<PartitionProcessor>> create(std::int32_t partition,
+                                                             store::Store* store) = 0;
+};
+
+struct TaskOptions {
+  std::string name;  // names the folder, the metrics, the default group
+  std::string brokers;
+  std::string input_topic;
+  std::string group_id;
+  std::string changelog_topic;    // stateful tasks
+  std::string dead_letter_topic;  // where records that keep failing go
+  std::string data_dir;           // partition stores in <data_dir>/<name>/<partition>
+  std::string transactional_id;   // empty: at-least-once
+  int commit_interval_ms = 50;
+  int max_batch = 10000;
+};
+
+class StreamTask {
+ public:
+  StreamTask(TaskOptions options, ProcessorFactory& factory, prometheus::Registry& registry);
+  ~StreamTask();
+  StreamTask(const StreamTask&) = delete;
+  StreamTask& operator=(const StreamTask&) = delete;
+
+  /// Runs until `stop` is set (then commits, leaves the group and returns ok) or a fatal error.
+  Status run(const std::atomic<bool>& stop);
+
+  const TaskOptions& options() const { return options_; }
+
+ private:
+  struct Assigned;
+  class TxnOutput;
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+
+  Status start();
+  Status assign(rd_kafka_topic_partition_list_t* partitions);
+  Status revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+  Status handle(rd_kafka_message_t* m);
+  Status commit();
+  Status commit_transactional();
+  Status commit_at_least_once();
+  Status abort_and_rewind();
+  Status begin();
+  Status recreate_processors();
+  void update_lag();
+
+  TaskOptions options_;
+  ProcessorFactory& factory_;
+  TaskMetrics metrics_;
+  bool stateful_ = false;
+  bool transactional_ = false;
+  Handle producer_;
+  Handle consumer_;
+  Handle restorer_;
+  std::string cluster_id_;
+  std::map<std::int32_t, Assigned> parts_;
+  std::unique_ptr<TxnOutput> output_;
+  std::size_t pending_records_ = 0;
+  std::vector<std::int64_t> pending_timestamps_;
+  std::int64_t last_commit_ms_ = 0;
+  bool delivery_failed_ = false;
+  std::string delivery_error_;
+  Status fatal_;                                                   // set by callbacks
+  std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
+  std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
+};
+
+}  // namespace digonce::streams
