@@ -16,14 +16,18 @@ constexpr std::uint8_t kCodecVersion = 1;
 
 }  // namespace
 
-const char* category_name(Category c) { return kCategories.at(static_cast<std::size_t>(c)); }
+const char* category_name(Category c) {
+  return kCategories.at(static_cast<std::size_t>(c));
+}
 std::optional<Category> parse_category(std::string_view s) {
   for (std::size_t i = 0; i < kCategories.size(); ++i)
     if (s == kCategories[i]) return static_cast<Category>(i);
   return std::nullopt;
 }
 
-const char* status_name(WorkStatus s) { return kStatuses.at(static_cast<std::size_t>(s)); }
+const char* status_name(WorkStatus s) {
+  return kStatuses.at(static_cast<std::size_t>(s));
+}
 std::optional<WorkStatus> parse_status(std::string_view s) {
   for (std::size_t i = 0; i < kStatuses.size(); ++i)
     if (s == kStatuses[i]) return static_cast<WorkStatus>(i);
@@ -118,8 +122,12 @@ void append_geojson_geometry(std::string& out, const Shape& s) {
   auto& c = o.key("coordinates");
   std::size_t v = 0, path = 0;
   switch (s.type) {
-    case ShapeType::Point: append_position(c, s, 0); break;
-    case ShapeType::LineString: append_path(c, s, v, s.paths[0]); break;
+    case ShapeType::Point:
+      append_position(c, s, 0);
+      break;
+    case ShapeType::LineString:
+      append_path(c, s, v, s.paths[0]);
+      break;
     case ShapeType::MultiPoint:
     case ShapeType::MultiLineString:
       c.push_back('[');

@@ -43,13 +43,13 @@ struct WorkEvent {
   std::string work_ref;
   std::string promoter;
   std::optional<std::int64_t> version;
-  Shape geometry;                  // in `crs` as parsed; in the metric CRS once normalized
-  std::string crs = "EPSG:4326";   // EPSG:<code>
+  Shape geometry;                 // in `crs` as parsed; in the metric CRS once normalized
+  std::string crs = "EPSG:4326";  // EPSG:<code>
   Micros start = 0;
   Micros end = 0;
   Category category = Category::Standard;
   WorkStatus status = WorkStatus::Planned;
-  std::string highway_authority;   // given by the submitter; empty when it is to be derived
+  std::string highway_authority;  // given by the submitter; empty when it is to be derived
   std::string promoter_name;
   std::string street_name;
   std::string usrn;

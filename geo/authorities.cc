@@ -1,0 +1,356 @@
+#include "geo/authorities.h"
+
+#include <simdjson.h>
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <set>
+
+#include "geo/parse.h"
+
+namespace digonce::geo {
+
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char p, char q) {
+           return std::tolower(static_cast<unsigned char>(p)) ==
+                  std::tolower(static_cast<unsigned char>(q));
+         });
+}
+
+/// A property as text: strings as they are, integers in decimal (codes are sometimes numbers).
+std::optional<std::string> property_text(element v) {
+  std::string_view s;
+  if (v.get_string().get(s) == simdjson::SUCCESS) return std::string(s);
+  std::int64_t i;
+  if (v.get_int64().get(i) == simdjson::SUCCESS) return std::to_string(i);
+  return std::nullopt;
+}
+
+/// A ring of a GeoJSON polygon, appended to `s`: positions [x, y] (more dimensions ignored),
+/// closed, at least four positions (RFC 7946, 3.1.6).
+Status read_ring(element ring, Shape& s, const std::string& field) {
+  array positions;
+  if (ring.get_array().get(positions) != simdjson::SUCCESS)
+    return Error{field, "is not an array of positions"};
+  std::uint32_t n = 0;
+  for (element pos : positions) {
+    array xy;
+    double c[2];
+    std::size_t k = 0;
+    if (pos.get_array().get(xy) == simdjson::SUCCESS) {
+      for (element v : xy) {
+        if (k == 2) break;
+        if (v.get_double().get(c[k]) != simdjson::SUCCESS) break;
+        ++k;
+      }
+    }
+    if (k != 2 || !std::isfinite(c[0]) || !std::isfinite(c[1]))
+      return Error{fmt::format("{}[{}]", field, n), "is not a position [x, y]"};
+    s.xy.push_back(c[0]);
+    s.xy.push_back(c[1]);
+    ++n;
+  }
+  const std::size_t first = s.xy.size() - 2 * n;
+  if (n < 4) return Error{field, "a ring needs at least 4 positions"};
+  if (s.xy[first] != s.xy[s.xy.size() - 2] || s.xy[first + 1] != s.xy.back())
+    return Error{field, "a ring must end where it starts"};
+  s.paths.push_back(n);
+  return Status::Ok();
+}
+
+Status read_polygon(element rings, Shape& s, const std::string& field) {
+  array list;
+  if (rings.get_array().get(list) != simdjson::SUCCESS || list.size() == 0)
+    return Error{field, "is not an array of rings"};
+  std::uint32_t count = 0;
+  for (element ring : list) {
+    DIGONCE_TRY(read_ring(ring, s, fmt::format("{}[{}]", field, count)));
+    ++count;
+  }
+  s.polygons.push_back(count);
+  return Status::Ok();
+}
+
+/// A Polygon or MultiPolygon geometry object as a Shape (in the file's CRS).
+Result<Shape> read_area(element geometry, const std::string& field) {
+  std::string_view type;
+  if (geometry["type"].get_string().get(type) != simdjson::SUCCESS)
+    return Error{field + ".type", "missing"};
+  element coords;
+  if (geometry["coordinates"].get(coords) != simdjson::SUCCESS)
+    return Error{field + ".coordinates", "missing"};
+  Shape s;
+  if (type == "Polygon") {
+    s.type = ShapeType::Polygon;
+    DIGONCE_TRY(read_polygon(coords, s, field + ".coordinates"));
+  } else if (type == "MultiPolygon") {
+    s.type = ShapeType::MultiPolygon;
+    array polygons;
+    if (coords.get_array().get(polygons) != simdjson::SUCCESS || polygons.size() == 0)
+      return Error{field + ".coordinates", "is not an array of polygons"};
+    std::size_t i = 0;
+    for (element p : polygons)
+      DIGONCE_TRY(read_polygon(p, s, fmt::format("{}.coordinates[{}]", field, i++)));
+  } else {
+    return Error{field + ".type",
+                 "is " + std::string(type) + "; an area is a Polygon or MultiPolygon"};
+  }
+  return s;
+}
+
+/// Polygon `p` of a (Multi)Polygon shape, as a Polygon shape of its own.
+Shape polygon_part(const Shape& s, std::size_t p, std::size_t& ring, std::size_t& vertex) {
+  Shape out;
+  out.type = ShapeType::Polygon;
+  out.polygons.push_back(s.polygons[p]);
+  for (std::uint32_t r = 0; r < s.polygons[p]; ++r, ++ring) {
+    std::uint32_t n = s.paths[ring];
+    out.paths.push_back(n);
+    out.xy.insert(out.xy.end(), s.xy.begin() + 2 * vertex, s.xy.begin() + 2 * (vertex + n));
+    vertex += n;
+  }
+  return out;
+}
+
+void collect_candidate(void* item, void* userdata) {
+  static_cast<std::vector<const void*>*>(userdata)->push_back(item);
+}
+
+}  // namespace
+
+AuthorityMap::~AuthorityMap() = default;
+
+Result<AuthorityMap> AuthorityMap::load(const AuthorityOptions& options, CrsContext& crs,
+                                        Geos& geos) {
+  simdjson::padded_string json;
+  if (auto err = simdjson::padded_string::load(options.path).get(json); err)
+    return Error{"file", "cannot read " + options.path + ": " + simdjson::error_message(err)};
+  return parse(json, options, crs, geos);
+}
+
+Result<AuthorityMap> AuthorityMap::parse(std::string_view geojson, const AuthorityOptions& options,
+                                         CrsContext& crs, Geos& geos) {
+  auto in_file = [&](Error e) {
+    if (!options.path.empty()) e.message += " (in " + options.path + ")";
+    return e;
+  };
+  simdjson::dom::parser parser;
+  element doc;
+  if (auto err = parser.parse(geojson.data(), geojson.size()).get(doc); err)
+    return in_file(error(std::string("not JSON: ") + simdjson::error_message(err)));
+  std::string_view type;
+  array features;
+  if (doc["type"].get_string().get(type) != simdjson::SUCCESS || type != "FeatureCollection" ||
+      doc["features"].get_array().get(features) != simdjson::SUCCESS)
+    return in_file(error("not a GeoJSON FeatureCollection"));
+
+  // RFC 7946 files are CRS84; older ones may name their CRS (GeoJSON 2008 "crs" member).
+  std::string source = "EPSG:4326";
+  std::string_view crs_name;
+  if (doc["crs"]["properties"]["name"].get_string().get(crs_name) == simdjson::SUCCESS) {
+    auto normalized = normalize_crs(crs_name);
+    if (!normalized.ok()) return in_file(normalized.error().within("crs"));
+    source = *normalized;
+  }
+
+  AuthorityMap map;
+  map.geos_ = &geos;
+  GEOSContextHandle_t h = geos.handle();
+  struct Raw {
+    std::string code, name;
+  };
+  std::vector<Raw> raw;                          // per authority, in order of first appearance
+  std::map<std::string, std::uint32_t> by_code;  // reported code -> index into raw
+  std::set<std::string> unmapped, mapped;
+  std::vector<Envelope> part_envelopes;
+
+  std::size_t index = 0;
+  for (element feature : features) {
+    const std::string field = fmt::format("features[{}]", index++);
+    object properties;
+    if (feature["properties"].get_object().get(properties) != simdjson::SUCCESS)
+      return in_file(Error{field + ".properties", "missing"});
+    element value;
+    std::optional<std::string> code, name;
+    if (properties[options.code_property].get(value) == simdjson::SUCCESS)
+      code = property_text(value);
+    if (!code || code->empty())
+      return in_file(Error{field + ".properties." + options.code_property, "missing"});
+    if (properties[options.name_property].get(value) == simdjson::SUCCESS)
+      name = property_text(value);
+    if (!options.codes.empty()) {
+      if (auto it = options.codes.find(*code); it != options.codes.end()) {
+        mapped.insert(*code);
+        code = it->second;
+      } else {
+        unmapped.insert(*code);
+      }
+    }
+
+    element geometry;
+    if (feature["geometry"].get(geometry) != simdjson::SUCCESS || geometry.is_null())
+      return in_file(Error{field + ".geometry", "missing"});
+    auto shape = read_area(geometry, field + ".geometry");
+    if (!shape.ok()) return in_file(shape.error());
+    if (Status st = crs.project_to_metric(*shape, source); !st.ok())
+      return in_file(st.error().within(field));
+
+    auto [it, fresh] = by_code.emplace(*code, static_cast<std::uint32_t>(raw.size()));
+    if (fresh) raw.push_back({*code, name.value_or(*code)});
+    std::size_t ring = 0, vertex = 0;
+    for (std::size_t p = 0; p < shape->polygons.size(); ++p) {
+      Shape part = polygon_part(*shape, p, ring, vertex);
+      auto g = geos.to_geos(part);
+      if (!g.ok()) return in_file(g.error().within(field + ".geometry"));
+      // Boundary files are not always valid (self-touching rings, slivers); "covers" on an
+      // invalid polygon can answer wrongly, so repair, as the Normalizer does for works.
+      if (GEOSisValid_r(h, g->get()) != 1) {
+        auto repaired = geos.own(GEOSMakeValid_r(h, g->get()));
+        if (!repaired)
+          return in_file(
+              Error{field + ".geometry", "invalid and not repairable: " + geos.last_error()});
+        spdlog::warn("{}: {} ({}) polygon {} is not valid; repaired", options.path, *code,
+                     name.value_or(""), p);
+        *g = std::move(repaired);
+      }
+      Part stored;
+      stored.authority = it->second;
+      stored.geometry = std::move(*g);
+      stored.prepared = geos.prepare(stored.geometry.get());
+      if (!stored.prepared)
+        return in_file(Error{field + ".geometry", "cannot prepare: " + geos.last_error()});
+      part_envelopes.push_back(part.envelope());
+      map.parts_.push_back(std::move(stored));
+    }
+  }
+  if (raw.empty()) return in_file(error("no features"));
+  if (!unmapped.empty())
+    spdlog::warn("{}: {} {} value(s) not in the codes map, reported as they are: {}", options.path,
+                 unmapped.size(), options.code_property, fmt::join(unmapped, ", "));
+  for (const auto& [from, to] : options.codes)
+    if (!mapped.count(from))
+      spdlog::warn("{}: codes maps {} -> {}, but no feature has {} {}", options.path, from, to,
+                   options.code_property, from);
+
+  // Authorities sorted by code, so that at() returns them sorted by sorting indices.
+  std::vector<std::uint32_t> order(raw.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return raw[a].code < raw[b].code; });
+  std::vector<std::uint32_t> rank(raw.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) {
+    rank[order[i]] = i;
+    map.authorities_.push_back({std::move(raw[order[i]].code), std::move(raw[order[i]].name)});
+  }
+  map.envelopes_.resize(map.authorities_.size());
+  for (std::size_t i = 0; i < map.parts_.size(); ++i) {
+    map.parts_[i].authority = rank[map.parts_[i].authority];
+    const Envelope& e = part_envelopes[i];
+    Envelope& total = map.envelopes_[map.parts_[i].authority];
+    total.add(e.minx, e.miny);
+    total.add(e.maxx, e.maxy);
+  }
+
+  // Node capacity 10: GEOS's own default for its C API trees.
+  map.tree_ =
+      std::unique_ptr<GEOSSTRtree, StrTreeDeleter>(GEOSSTRtree_create_r(h, 10), StrTreeDeleter{h});
+  if (!map.tree_) return in_file(error("cannot create a GEOS STRtree: " + geos.last_error()));
+  for (std::size_t i = 0; i < map.parts_.size(); ++i)
+    GEOSSTRtree_insert_r(h, map.tree_.get(), map.parts_[i].geometry.get(), &map.parts_[i]);
+  return map;
+}
+
+std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
+  std::vector<const Authority*> out;
+  if (!tree_ || !std::isfinite(x) || !std::isfinite(y)) return out;
+  GEOSContextHandle_t h = geos_->handle();
+  auto point = geos_->own(GEOSGeom_createPointFromXY_r(h, x, y));
+  if (!point) return out;
+  std::vector<const void*> candidates;
+  GEOSSTRtree_query_r(h, tree_.get(), point.get(), &collect_candidate, &candidates);
+  std::vector<std::uint32_t> hits;
+  for (const void* item : candidates) {
+    const auto* part = static_cast<const Part*>(item);
+    if (GEOSPreparedCovers_r(h, part->prepared.get(), point.get()) == 1)
+      hits.push_back(part->authority);
+  }
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  out.reserve(hits.size());
+  for (auto a : hits) out.push_back(&authorities_[a]);
+  return out;
+}
+
+std::optional<Envelope> AuthorityMap::envelope_of(std::string_view code) const {
+  auto it = std::lower_bound(authorities_.begin(), authorities_.end(), code,
+                             [](const Authority& a, std::string_view c) { return a.code < c; });
+  if (it == authorities_.end() || it->code != code) return std::nullopt;
+  return envelopes_[static_cast<std::size_t>(it - authorities_.begin())];
+}
+
+const Authority* AuthorityMap::find(std::string_view code_or_name) const {
+  auto it = std::lower_bound(authorities_.begin(), authorities_.end(), code_or_name,
+                             [](const Authority& a, std::string_view c) { return a.code < c; });
+  if (it != authorities_.end() && it->code == code_or_name) return &*it;
+  // Names: a scan, fine for the few hundred authorities of a country; lookups by point, the hot
+  // path, go through the tree.
+  for (const auto& a : authorities_)
+    if (iequals(a.name, code_or_name)) return &a;
+  return nullptr;
+}
+
+Result<AuthorityOptions> load_authority_options(const std::string& yaml_path,
+                                                const std::string& data_dir) {
+  // yaml-cpp reports everything by exception; none leaves this function.
+  try {
+    YAML::Node root = YAML::LoadFile(yaml_path);
+    if (!root.IsMap()) return error(yaml_path + ": not a YAML mapping");
+    AuthorityOptions o;
+    auto text = [&](const char* key, std::string& out) -> Status {
+      YAML::Node n = root[key];
+      if (!n) return Status::Ok();
+      if (!n.IsScalar() || n.as<std::string>().empty())
+        return Error{key, "must be a non-empty string"};
+      out = n.as<std::string>();
+      return Status::Ok();
+    };
+    std::string file;
+    DIGONCE_TRY(text("file", file));
+    if (file.empty()) return Error{"file", "missing: the GeoJSON of the authorities' areas"};
+    std::filesystem::path p(file);
+    o.path = p.is_absolute() || data_dir.empty() ? p.string()
+                                                 : (std::filesystem::path(data_dir) / p).string();
+    DIGONCE_TRY(text("code_property", o.code_property));
+    DIGONCE_TRY(text("name_property", o.name_property));
+    if (YAML::Node codes = root["codes"]; codes && !codes.IsNull()) {
+      if (!codes.IsMap()) return Error{"codes", "must be a mapping of property values to codes"};
+      for (const auto& kv : codes) {
+        auto from = kv.first.as<std::string>();
+        if (!kv.second.IsScalar() || kv.second.as<std::string>().empty())
+          return Error{"codes." + from, "must be a code (a string or a number)"};
+        o.codes[from] = kv.second.as<std::string>();
+      }
+    }
+    return o;
+  } catch (const YAML::Exception& e) {
+    return error(yaml_path + ": " + e.what());
+  } catch (const std::exception& e) {
+    return error(yaml_path + ": " + e.what());
+  }
+}
+
+}  // namespace digonce::geo

@@ -1,0 +1,209 @@
+#include "geo/json_reader.h"
+
+#include <cstring>
+
+namespace digonce::geo::json {
+
+JsonReader::JsonReader() {
+  // Fixes the parser's depth limit (later reallocations for bigger inputs keep it). Should this
+  // allocation fail, parse() allocates on demand with simdjson's default depth limit (1024),
+  // which is as safe, only more generous.
+  if (parser_.allocate(4096, kMaxDepth) != simdjson::SUCCESS) parser_ = simdjson::dom::parser();
+}
+
+Result<element> JsonReader::parse(std::string_view text) {
+  bad_numbers_.clear();
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end; the buffer keeps its capacity.
+  buffer_.assign(text);
+  buffer_.append(simdjson::SIMDJSON_PADDING, '\0');
+  element root;
+  auto code = parser_.parse(buffer_.data(), text.size(), false).get(root);
+  if (code == simdjson::SUCCESS) return root;
+
+  // simdjson says only what went wrong; the scanner says where.
+  JsonScan scan = scan_json(text, kMaxDepth);
+  if (code == simdjson::NUMBER_ERROR && !scan.syntax && scan.more_bad_numbers) {
+    // So many that standing in for each is not worth it: the whole text is rejected.
+    const auto& n = scan.bad_numbers.front();
+    return Error{n.path,
+                 "must be a finite number: " +
+                     std::string(text.substr(n.offset, std::min<std::size_t>(n.length, 40))) +
+                     " is out of range, and so are more than " +
+                     std::to_string(scan.bad_numbers.size()) + " other numbers"};
+  }
+  if (code == simdjson::NUMBER_ERROR && !scan.syntax && !scan.bad_numbers.empty()) {
+    // Well-formed numbers out of simdjson's range: stand a 0 (padded with spaces, so offsets
+    // hold) in for each, parse again, and remember where they were.
+    for (const auto& n : scan.bad_numbers) {
+      std::string literal(text.substr(n.offset, std::min<std::size_t>(n.length, 40)));
+      if (n.length > 40) literal += "...";
+      bad_numbers_.push_back(BadNumber{n.path, std::move(literal)});
+      buffer_[n.offset] = '0';
+      std::memset(buffer_.data() + n.offset + 1, ' ', n.length - 1);
+    }
+    code = parser_.parse(buffer_.data(), text.size(), false).get(root);
+    if (code == simdjson::SUCCESS) return root;
+    bad_numbers_.clear();
+  }
+  std::string message = std::string("invalid JSON: ") + simdjson::error_message(code);
+  if (scan.syntax) {
+    message += " (at byte " + std::to_string(scan.syntax->offset);
+    const std::string& path = scan.syntax->path;
+    if (!path.empty())
+      message += ", in " + (path.size() > 120 ? path.substr(0, 120) + "..." : path);
+    message += ": " + scan.syntax->message + ")";
+  }
+  return error(std::move(message));
+}
+
+std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {
+  for (const auto& n : bad_numbers_) {
+    std::string_view p = n.path;
+    bool under = path.empty() || p == path ||
+                 (p.size() > path.size() && p.substr(0, path.size()) == path &&
+                  (p[path.size()] == '.' || p[path.size()] == '['));
+    if (under) return Error{n.path, "must be a finite number: " + n.literal + " is out of range"};
+  }
+  return std::nullopt;
+}
+
+std::vector<Error> JsonReader::bad_number_errors() const {
+  std::vector<Error> out;
+  for (const auto& n : bad_numbers_)
+    out.push_back(Error{n.path, "must be a finite number: " + n.literal + " is out of range"});
+  return out;
+}
+
+const char* type_name(const element& e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::ARRAY:
+      return "an array";
+    case simdjson::dom::element_type::OBJECT:
+      return "an object";
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+      return "an integer";
+    case simdjson::dom::element_type::DOUBLE:
+      return "a number";
+    case simdjson::dom::element_type::STRING:
+      return "a string";
+    case simdjson::dom::element_type::BOOL:
+      return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+  }
+  return "a value";
+}
+
+Error wrong_type(std::string field, std::string_view what, const element& e) {
+  return Error{std::move(field), "must be " + std::string(what) + ", not " + type_name(e)};
+}
+
+std::optional<element> member(const object& o, std::string_view key) {
+  element e;
+  if (o.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return std::nullopt;
+  return e;
+}
+
+Result<std::string_view> Fields::check_string(std::string_view key, const element& e,
+                                              bool limited) const {
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS)
+    return wrong_type(std::string(key), "a string", e);
+  if (limited && s.size() > limits_.max_string) {
+    return Error{std::string(key), "is " + std::to_string(s.size()) +
+                                       " bytes long, more than the limit of " +
+                                       std::to_string(limits_.max_string)};
+  }
+  return s;
+}
+
+Result<std::string_view> Fields::required_string(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return Error{std::string(key), "is required"};
+  return check_string(key, *e, true);
+}
+
+Result<std::string_view> Fields::required_text(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return Error{std::string(key), "is required"};
+  return check_string(key, *e, false);
+}
+
+Result<std::optional<std::string_view>> Fields::optional_string(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return std::optional<std::string_view>{};
+  auto s = check_string(key, *e, true);
+  if (!s) return std::move(s).error();
+  return std::optional<std::string_view>{*s};
+}
+
+Result<std::optional<std::string>> Fields::optional_string_or_integer(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return std::optional<std::string>{};
+  if (e->is_string()) {
+    auto s = check_string(key, *e, true);
+    if (!s) return std::move(s).error();
+    return std::optional<std::string>{std::string(*s)};
+  }
+  std::int64_t i = 0;
+  std::uint64_t u = 0;
+  if (e->get_int64().get(i) == simdjson::SUCCESS && i >= 0)
+    return std::optional<std::string>{std::to_string(i)};
+  if (e->get_uint64().get(u) == simdjson::SUCCESS)
+    return std::optional<std::string>{std::to_string(u)};
+  return wrong_type(std::string(key), "a string or an integer >= 0", *e);
+}
+
+Result<std::optional<std::int64_t>> Fields::optional_count(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return std::optional<std::int64_t>{};
+  std::int64_t i = 0;
+  if (e->type() == simdjson::dom::element_type::INT64 &&
+      e->get_int64().get(i) == simdjson::SUCCESS) {
+    if (i < 0) return Error{std::string(key), "must be an integer >= 0, not " + std::to_string(i)};
+    return std::optional<std::int64_t>{i};
+  }
+  if (e->type() == simdjson::dom::element_type::UINT64)
+    return Error{std::string(key), "must be an integer >= 0 and at most 9223372036854775807"};
+  if (e->type() == simdjson::dom::element_type::DOUBLE)
+    return Error{std::string(key), "must be an integer >= 0, not a fractional number"};
+  return wrong_type(std::string(key), "an integer >= 0", *e);
+}
+
+Result<std::int64_t> Fields::required_count(std::string_view key) const {
+  auto v = optional_count(key);
+  if (!v) return std::move(v).error();
+  if (!*v) return Error{std::string(key), "is required"};
+  return **v;
+}
+
+Result<object> Fields::required_object(std::string_view key) const {
+  auto e = get(key);
+  if (!e) return Error{std::string(key), "is required"};
+  object o;
+  if (e->get_object().get(o) != simdjson::SUCCESS)
+    return wrong_type(std::string(key), "an object", *e);
+  return o;
+}
+
+Result<std::optional<Micros>> Fields::optional_timestamp(std::string_view key, DateEnd bare) const {
+  auto s = optional_string(key);
+  if (!s) return std::move(s).error();
+  if (!*s) return std::optional<Micros>{};
+  auto t = parse_timestamp(**s, bare);
+  if (!t) return std::move(t).error().within(std::string(key));
+  // An offset can carry 0001-01-01 into year 0, which no RFC 3339 timestamp can write back.
+  if (*t < kMinTime || *t > kMaxTime)
+    return Error{std::string(key), "is out of range: years 0001 to 9999 in UTC"};
+  return std::optional<Micros>{*t};
+}
+
+Status Fields::copy_string(std::string_view key, std::string& out) const {
+  auto s = optional_string(key);
+  if (!s) return std::move(s).error();
+  if (*s) out.assign(**s);
+  return {};
+}
+
+}  // namespace digonce::geo::json

@@ -1,0 +1,74 @@
+#include "geo/normalize.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+namespace digonce::geo {
+namespace {
+
+bool all_finite(const Shape& s) {
+  for (double v : s.xy)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+// Points and lines of distinct points cannot be invalid in a way that matters to distances; only
+// polygons (and lines that are one repeated point) need GEOS's validity check.
+bool needs_validity_check(const Shape& s) {
+  if (s.type == ShapeType::Polygon || s.type == ShapeType::MultiPolygon) return true;
+  if (s.type == ShapeType::LineString || s.type == ShapeType::MultiLineString) {
+    std::size_t v = 0;
+    for (auto n : s.paths) {
+      bool distinct = false;
+      for (std::uint32_t i = 1; i < n && !distinct; ++i)
+        distinct = s.xy[2 * (v + i)] != s.xy[2 * v] || s.xy[2 * (v + i) + 1] != s.xy[2 * v + 1];
+      if (!distinct) return true;
+      v += n;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Status Normalizer::normalize(WorkEvent& e) {
+  if (e.event != EventType::Upsert) return {};
+  auto transform = crs_.to_metric(e.crs);
+  if (!transform) return transform.error();
+  DIGONCE_TRY((*transform)->check_source_area(e.geometry));
+  DIGONCE_TRY((*transform)->apply(e.geometry));
+  if (!all_finite(e.geometry))
+    return field_error("geometry", "has coordinates that do not project into " + crs_.metric_crs());
+  DIGONCE_TRY(crs_.check_metric_area(e.geometry));
+  e.crs = crs_.metric_crs();
+
+  if (needs_validity_check(e.geometry)) {
+    auto g = geos_.to_geos(e.geometry);
+    if (!g) return g.error().within("geometry");
+    auto* h = geos_.handle();
+    char valid = GEOSisValid_r(h, g->get());
+    if (valid == 2)
+      return field_error("geometry", "GEOS validity check failed: " + geos_.last_error());
+    if (valid == 0) {
+      char* reason = GEOSisValidReason_r(h, g->get());
+      std::string why = reason ? reason : "invalid";
+      GEOSFree_r(h, reason);
+      auto* params = GEOSMakeValidParams_create_r(h);
+      GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_STRUCTURE);
+      GEOSMakeValidParams_setKeepCollapsed_r(h, params, 1);
+      auto repaired = geos_.own(GEOSMakeValidWithParams_r(h, g->get(), params));
+      GEOSMakeValidParams_destroy_r(h, params);
+      if (!repaired)
+        return field_error("geometry", "is invalid (" + why + ") and cannot be repaired");
+      auto shape = geos_.from_geos(repaired.get());
+      if (!shape) return field_error("geometry", "is invalid (" + why + ") and repairs to nothing");
+      spdlog::debug("work {}: invalid geometry ({}) repaired with MakeValid", e.work_ref, why);
+      e.geometry = std::move(*shape);
+      ++repaired_;
+    }
+  }
+  return {};
+}
+
+}  // namespace digonce::geo

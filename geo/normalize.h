@@ -1,0 +1,35 @@
+// From a parsed work to one the engine can index: geometry reprojected into the metric CRS,
+// inside the areas of use of its CRS and of the metric CRS, finite, valid.
+//
+// Invalid geometry (a self-intersecting polygon, a ring that touches itself, a line of one
+// repeated point) is repaired with GEOS MakeValid (the "structure" method, keeping collapsed
+// parts, so a collapsed polygon becomes a line or point rather than nothing) — one policy, for
+// every input: the work still marks a real place in the street, and rejecting it would lose a
+// plan that can clash. What cannot be repaired into a non-empty geometry is rejected. The repair
+// is counted (Normalizer::repaired) and logged.
+#pragma once
+
+#include "base/result.h"
+#include "geo/crs.h"
+#include "geo/geos.h"
+#include "geo/work.h"
+
+namespace digonce::geo {
+
+class Normalizer {
+ public:
+  Normalizer(CrsContext& crs, Geos& geos) : crs_(crs), geos_(geos) {}
+
+  /// In place, for an upsert: into the metric CRS (`crs` set to it), validated and repaired.
+  /// Cancels pass through untouched. The error names the field ("geometry", "crs").
+  Status normalize(WorkEvent& e);
+
+  std::uint64_t repaired() const { return repaired_; }
+
+ private:
+  CrsContext& crs_;
+  Geos& geos_;
+  std::uint64_t repaired_ = 0;
+};
+
+}  // namespace digonce::geo

@@ -1,0 +1,69 @@
+// The engine's input parsers: contract work JSON (contract section 1), GeoJSON Feature and
+// FeatureCollection, Street Manager notifications (bare or in their SNS envelope), and WKT.
+//
+// Parsing checks syntax and everything that needs no CRS: the geometry stays in the CRS it came in
+// (only the CRS's name is normalised); reprojection, the CRS area-of-use check and geometry
+// validity are left to normalisation. Nothing throws: every problem is an Error whose `field` is
+// the path of the culprit inside the submission ("features[2].properties.start",
+// "Message.object_data.works_location_coordinates").
+//
+// parse_submission keeps one simdjson parser per thread (simdjson wants its buffers reused), so
+// it can be called from any number of threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "geo/shape.h"
+#include "geo/work.h"
+
+namespace digonce::geo {
+
+struct ParseLimits {
+  std::size_t max_bytes = 8u << 20;    // one submission (request body, Kafka message, NDJSON line)
+  std::size_t max_vertices = 100'000;  // per geometry; configurable (detection.max_vertices)
+  std::size_t max_features = 10'000;   // per FeatureCollection
+  std::size_t max_string = 4'096;      // any string field
+};
+
+/// What one submission held: the works it carried and one error per rejected item.
+struct Parsed {
+  std::vector<WorkEvent> works;
+  /// Error::field locates the item and field: "features[2].properties.start"
+  std::vector<Error> errors;
+};
+
+enum class Format { Auto, WorkJson, GeoJson, StreetManager };
+
+/// Parses one submission. Auto detects: SNS envelope
+/// ("Type":"Notification"/"SubscriptionConfirmation"), Street Manager message (object_type +
+/// object_data), GeoJSON Feature/FeatureCollection, else contract work JSON.
+Parsed parse_submission(std::string_view bytes, const ParseLimits& limits = {},
+                        Format format = Format::Auto);
+
+/// WKT (POINT, LINESTRING, POLYGON, MULTI*; case-insensitive; Z/M dims dropped; EMPTY is an error).
+/// An EWKT "SRID=n;" prefix is accepted and ignored here (parse_ewkt returns it). Errors carry no
+/// field (the caller locates them) and give the character offset where the text went wrong.
+Result<Shape> parse_wkt(std::string_view wkt, const ParseLimits& limits = {});
+
+/// A WKT geometry with the SRID of its EWKT prefix, if it had one.
+struct WktGeometry {
+  Shape shape;
+  std::optional<std::int32_t> srid;
+};
+/// parse_wkt, keeping the SRID of an EWKT prefix ("SRID=27700;LINESTRING(...)").
+Result<WktGeometry> parse_ewkt(std::string_view wkt, const ParseLimits& limits = {});
+
+/// Normalises a CRS name to "EPSG:<n>": "EPSG:27700" (any case), "EPSG::27700",
+/// "urn:ogc:def:crs:EPSG::27700", "urn:ogc:def:crs:EPSG:9.8.15:27700",
+/// "http://www.opengis.net/def/crs/EPSG/0/27700"; CRS84 in its OGC spellings ("OGC:CRS84",
+/// "urn:ogc:def:crs:OGC:1.3:CRS84", "CRS84", the opengis.net URI) is EPSG:4326 (longitude first,
+/// which is how the contract reads EPSG:4326). Whether PROJ knows the code is checked later.
+Result<std::string> normalize_crs(std::string_view name);
+
+}  // namespace digonce::geo

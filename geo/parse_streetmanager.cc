@@ -1,0 +1,341 @@
+// Street Manager open-data notifications (DfT event notifier; the schema and samples are in
+// shared/data/streetmanager/) mapped onto work events, as the contract's section 1 lays out.
+//
+// A notification arrives in an Amazon SNS envelope ({"Type":"Notification","Message":"<the
+// notification as a JSON string>"}) or bare. It carries one object (object_type PERMIT, ACTIVITY
+// or SECTION_58) in object_data, in full, with its geometry as WKT in EPSG:27700, and an
+// event_reference that increases from event to event: it becomes the work's version, so that a
+// replayed older notification is stale. (The notification's "version" is the schema's version.)
+#include <array>
+
+#include "geo/parse_internal.h"
+
+namespace digonce::geo::detail {
+namespace {
+
+// Street Manager writes a date as the local (UK) midnight that starts it, in UTC:
+// "2020-06-27T23:00:00.000Z" is 28 June in summer time. A work planned to end on a date ends
+// when that day does, 23:59:59 later.
+constexpr Micros kRestOfDay = kMicrosPerDay - kMicrosPerSecond;
+Micros end_of_day(Micros date) {
+  return std::min(date + kRestOfDay, json::kMaxTime);
+}
+
+// What an event does to the work.
+enum class Effect { Upsert, Cancel, Planned, InProgress, Completed };
+
+struct EventRule {
+  std::string_view event_type;
+  std::string_view object_type;
+  Effect effect;
+};
+
+constexpr std::array<EventRule, 17> kEvents = {{
+    {"PERMIT_SUBMITTED", "PERMIT", Effect::Upsert},
+    {"PERMIT_GRANTED", "PERMIT", Effect::Upsert},
+    {"PERMIT_ALTERATION_GRANTED", "PERMIT", Effect::Upsert},
+    {"PERMIT_CANCELLED", "PERMIT", Effect::Cancel},
+    {"PERMIT_REVOKED", "PERMIT", Effect::Cancel},
+    {"PERMIT_REFUSED", "PERMIT", Effect::Cancel},
+    {"WORK_START", "PERMIT", Effect::InProgress},
+    {"WORK_STOP", "PERMIT", Effect::Completed},
+    {"WORK_START_REVERTED", "PERMIT", Effect::Planned},
+    {"WORK_STOP_REVERTED", "PERMIT", Effect::InProgress},
+    {"ACTIVITY_CREATED", "ACTIVITY", Effect::Upsert},
+    {"ACTIVITY_UPDATED", "ACTIVITY", Effect::Upsert},
+    {"ACTIVITY_CANCELLED", "ACTIVITY", Effect::Cancel},
+    {"SECTION_58_CREATED", "SECTION_58", Effect::Upsert},
+    {"SECTION_58_UPDATED", "SECTION_58", Effect::Upsert},
+    {"SECTION_58_CANCELLED", "SECTION_58", Effect::Cancel},
+    {"SECTION_58_CLOSED", "SECTION_58", Effect::Cancel},
+}};
+
+// Street Manager spells event types both "PERMIT_GRANTED" and "work-start".
+std::string normalize_name(std::string_view s) {
+  std::string out(s.substr(0, 64));
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c == '-') c = '_';
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto la = static_cast<char>(a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i]);
+    auto lb = static_cast<char>(b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i]);
+    if (la != lb) return false;
+  }
+  return true;
+}
+
+// The work's identity, which every object type has under its own member names.
+struct Names {
+  std::string_view ref;
+  std::string_view promoter;
+};
+
+Result<WorkEvent> identity(const json::Fields& f, const Names& names) {
+  WorkEvent w;
+  DIGONCE_PARSE_ASSIGN(ref, f.required_string(names.ref));
+  if (auto why = check_work_ref(ref)) return Error{std::string(names.ref), *why};
+  w.work_ref.assign(ref);
+  DIGONCE_PARSE_ASSIGN(promoter, f.required_string(names.promoter));
+  if (auto why = check_promoter(promoter)) return Error{std::string(names.promoter), *why};
+  w.promoter.assign(promoter);
+  return w;
+}
+
+Status geometry(const json::Fields& f, std::string_view key, const ParseLimits& limits,
+                WorkEvent& w) {
+  DIGONCE_PARSE_ASSIGN(text, f.required_text(key));
+  auto g = parse_ewkt(text, limits);
+  if (!g) return std::move(g).error().within(std::string(key));
+  w.geometry = std::move(g->shape);
+  // Street Manager's coordinates are British National Grid; an EWKT SRID would say otherwise.
+  w.crs = g->srid ? "EPSG:" + std::to_string(*g->srid) : "EPSG:27700";
+  return {};
+}
+
+// The timestamp of the first of `keys` present; each present one must be a good timestamp.
+Result<std::optional<Micros>> first_time(const json::Fields& f,
+                                         std::initializer_list<std::string_view> keys) {
+  std::optional<Micros> found;
+  for (auto key : keys) {
+    DIGONCE_PARSE_ASSIGN(t, f.optional_timestamp(key, DateEnd::Start));
+    if (t && !found) found = t;
+  }
+  return found;
+}
+
+Status ends_after_start(const WorkEvent& w, std::string_view end_key) {
+  if (w.end >= w.start) return {};
+  return Error{std::string(end_key), "is before the start (" + format_timestamp(w.end) + " < " +
+                                         format_timestamp(w.start) + ")"};
+}
+
+Status descriptive_fields(const json::Fields& f, WorkEvent& w) {
+  DIGONCE_TRY(f.copy_string("street_name", w.street_name));
+  DIGONCE_TRY(f.copy_string("highway_authority_swa_code", w.highway_authority));
+  DIGONCE_PARSE_ASSIGN(usrn, f.optional_string_or_integer("usrn"));
+  if (usrn) w.usrn = std::move(*usrn);
+  return {};
+}
+
+Result<Category> permit_category(const json::Fields& f) {
+  DIGONCE_PARSE_ASSIGN(ref, f.optional_string("work_category_ref"));
+  if (ref) {
+    if (auto c = parse_category(*ref)) return *c;
+    return Error{"work_category_ref",
+                 "must be one of minor, standard, major, immediate_urgent, immediate_emergency, "
+                 "paa, hs2_highway"};
+  }
+  DIGONCE_PARSE_ASSIGN(text, f.optional_string("work_category"));
+  if (!text) return Category::Standard;  // the contract's default
+  static constexpr std::pair<std::string_view, Category> kText[] = {
+      {"Minor", Category::Minor},
+      {"Standard", Category::Standard},
+      {"Major", Category::Major},
+      {"Major (PAA)", Category::Paa},
+      {"Major(PAA)", Category::Paa},
+      {"Immediate - urgent", Category::ImmediateUrgent},
+      {"Immediate - emergency", Category::ImmediateEmergency},
+      {"HS2 (Highway)", Category::Hs2Highway},
+  };
+  for (const auto& [name, c] : kText)
+    if (iequals(name, *text)) return c;
+  return Error{"work_category",
+               "must be one of Minor, Standard, Major, Major (PAA), Immediate - urgent, "
+               "Immediate - emergency, HS2 (Highway)"};
+}
+
+// Street Manager has eight work statuses; the ones that are not the contract's four are either
+// over (historical) or still a work in the street (unattributable, non-notifiable, section 81).
+Result<WorkStatus> permit_status(const json::Fields& f) {
+  DIGONCE_PARSE_ASSIGN(ref, f.optional_string("work_status_ref"));
+  if (ref) {
+    if (*ref == "historical") return WorkStatus::Completed;
+    return parse_status(*ref).value_or(WorkStatus::Planned);
+  }
+  DIGONCE_PARSE_ASSIGN(text, f.optional_string("work_status"));
+  if (!text) return WorkStatus::Planned;
+  if (iequals(*text, "Works in progress")) return WorkStatus::InProgress;
+  if (iequals(*text, "Works completed") || iequals(*text, "Historical works"))
+    return WorkStatus::Completed;
+  if (iequals(*text, "Works cancelled")) return WorkStatus::Cancelled;
+  return WorkStatus::Planned;
+}
+
+Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits& limits) {
+  DIGONCE_PARSE_ASSIGN(w, identity(f, {"work_reference_number", "promoter_swa_code"}));
+  if (effect == Effect::Cancel) {
+    w.event = EventType::Cancel;
+    return w;
+  }
+  DIGONCE_TRY(geometry(f, "works_location_coordinates", limits, w));
+  DIGONCE_PARSE_ASSIGN(planned_start,
+                       first_time(f, {"proposed_start_time", "proposed_start_date"}));
+  DIGONCE_PARSE_ASSIGN(planned_end_time, f.optional_timestamp("proposed_end_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(planned_end_date, f.optional_timestamp("proposed_end_date", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(actual_start,
+                       f.optional_timestamp("actual_start_date_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(actual_end, f.optional_timestamp("actual_end_date_time", DateEnd::End));
+  std::optional<Micros> planned_end = planned_end_time;
+  if (!planned_end && planned_end_date) planned_end = end_of_day(*planned_end_date);
+  if (!planned_start && !actual_start) return Error{"proposed_start_date", "is required"};
+  if (!planned_end && !actual_end) return Error{"proposed_end_date", "is required"};
+  w.start = actual_start ? *actual_start : *planned_start;
+  w.end = actual_end ? *actual_end : *planned_end;
+  if (!actual_start && !actual_end)
+    DIGONCE_TRY(ends_after_start(w, planned_end_time ? "proposed_end_time" : "proposed_end_date"));
+  // Once known, what happened replaces what was planned, and a work can start after its planned
+  // end (a late start on a permit still open). The end then moves up to the start: end >= start
+  // holds, and the work counts as in the street from its start on until a later event says more.
+  if (w.end < w.start) w.end = w.start;
+
+  DIGONCE_PARSE_ASSIGN(category, permit_category(f));
+  w.category = category;
+  DIGONCE_PARSE_ASSIGN(status, permit_status(f));
+  w.status = status;
+  if (effect == Effect::Planned) w.status = WorkStatus::Planned;
+  if (effect == Effect::InProgress) w.status = WorkStatus::InProgress;
+  if (effect == Effect::Completed) w.status = WorkStatus::Completed;
+  DIGONCE_TRY(descriptive_fields(f, w));
+  DIGONCE_TRY(f.copy_string("promoter_organisation", w.promoter_name));
+  DIGONCE_TRY(f.copy_string("traffic_management_type_ref", w.traffic_management));
+  DIGONCE_TRY(f.copy_string("activity_type", w.description));
+  return w;
+}
+
+// An activity (a street event, skips, scaffolding...) occupies the street like a work; the
+// highway authority that licenses it stands as its promoter.
+Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimits& limits) {
+  DIGONCE_PARSE_ASSIGN(w, identity(f, {"activity_reference_number", "highway_authority_swa_code"}));
+  DIGONCE_PARSE_ASSIGN(cancelled, f.optional_string("cancelled"));
+  if (effect == Effect::Cancel || (cancelled && iequals(*cancelled, "Yes"))) {
+    w.event = EventType::Cancel;
+    return w;
+  }
+  DIGONCE_TRY(geometry(f, "activity_coordinates", limits, w));
+  DIGONCE_PARSE_ASSIGN(start, first_time(f, {"start_time", "start_date"}));
+  if (!start) return Error{"start_date", "is required"};
+  w.start = *start;
+  DIGONCE_PARSE_ASSIGN(end_time, f.optional_timestamp("end_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(end_date, f.optional_timestamp("end_date", DateEnd::Start));
+  if (end_time) {
+    w.end = *end_time;
+  } else if (end_date) {
+    w.end = end_of_day(*end_date);
+  } else {
+    return Error{"end_date", "is required"};
+  }
+  DIGONCE_TRY(ends_after_start(w, end_time ? "end_time" : "end_date"));
+  DIGONCE_TRY(descriptive_fields(f, w));
+  DIGONCE_TRY(f.copy_string("highway_authority", w.promoter_name));
+  DIGONCE_TRY(f.copy_string("activity_name", w.description));
+  DIGONCE_TRY(f.copy_string("traffic_management_type", w.traffic_management));
+  return w;
+}
+
+// UK midnight in UTC: 00:00:00Z in winter, 23:00:00Z in summer.
+bool is_local_midnight(Micros t) {
+  Micros in_day = t % kMicrosPerDay;
+  if (in_day < 0) in_day += kMicrosPerDay;
+  return in_day == 0 || in_day == 23 * 3600 * kMicrosPerSecond;
+}
+
+// A Section 58 restriction bars new works from a street just resurfaced, from start to end.
+Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLimits& limits) {
+  DIGONCE_PARSE_ASSIGN(w,
+                       identity(f, {"section_58_reference_number", "highway_authority_swa_code"}));
+  w.kind = WorkKind::Restriction;
+  DIGONCE_PARSE_ASSIGN(status, f.optional_string("section_58_status"));
+  if (effect == Effect::Cancel || (status && (*status == "closed" || *status == "cancelled"))) {
+    w.event = EventType::Cancel;
+    return w;
+  }
+  if (status && *status == "in_force") w.status = WorkStatus::InProgress;
+  DIGONCE_TRY(geometry(f, "section_58_coordinates", limits, w));
+  DIGONCE_PARSE_ASSIGN(start, f.optional_timestamp("start_date", DateEnd::Start));
+  if (!start) return Error{"start_date", "is required"};
+  DIGONCE_PARSE_ASSIGN(end, f.optional_timestamp("end_date", DateEnd::Start));
+  if (!end) return Error{"end_date", "is required"};
+  w.start = *start;
+  // A restriction ending on a date (midnight, no time) lasts to the end of that day.
+  w.end = is_local_midnight(*end) ? end_of_day(*end) : *end;
+  DIGONCE_TRY(ends_after_start(w, "end_date"));
+  DIGONCE_TRY(descriptive_fields(f, w));
+  DIGONCE_TRY(f.copy_string("highway_authority", w.promoter_name));
+  return w;
+}
+
+}  // namespace
+
+Result<WorkEvent> parse_notification(const json::object& message, const ParseLimits& limits) {
+  json::Fields f(message, limits);
+  DIGONCE_PARSE_ASSIGN(object_type_text, f.required_string("object_type"));
+  std::string object_type = normalize_name(object_type_text);
+  if (object_type != "PERMIT" && object_type != "ACTIVITY" && object_type != "SECTION_58")
+    return Error{"object_type", "must be one of PERMIT, ACTIVITY, SECTION_58"};
+  DIGONCE_PARSE_ASSIGN(event_type_text, f.required_string("event_type"));
+  std::string event_type = normalize_name(event_type_text);
+  const EventRule* rule = nullptr;
+  for (const auto& r : kEvents)
+    if (r.event_type == event_type) rule = &r;
+  if (!rule) return Error{"event_type", "unknown Street Manager event type \"" + event_type + "\""};
+  if (rule->object_type != object_type) {
+    return Error{"event_type", event_type + " does not apply to object_type " + object_type};
+  }
+  DIGONCE_PARSE_ASSIGN(version, f.required_count("event_reference"));
+  DIGONCE_PARSE_ASSIGN(data, f.required_object("object_data"));
+  json::Fields d(data, limits);
+  auto w = object_type == "PERMIT"     ? permit(d, rule->effect, limits)
+           : object_type == "ACTIVITY" ? activity(d, rule->effect, limits)
+                                       : section58(d, rule->effect, limits);
+  if (!w) return std::move(w).error().within("object_data");
+  w->version = version;
+  return w;
+}
+
+void parse_streetmanager(const json::object& root, json::JsonReader& reader,
+                         const ParseLimits& limits, Parsed& out) {
+  json::Fields f(root, limits);
+  auto fail = [&](Error e) { out.errors.push_back(std::move(e)); };
+  if (auto bad = reader.bad_number_under("")) return fail(std::move(*bad));
+  if (!f.has("Type")) {  // a bare notification
+    auto w = parse_notification(root, limits);
+    if (!w) return fail(std::move(w).error());
+    return out.works.push_back(std::move(*w));
+  }
+
+  // The SNS envelope (https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html)
+  auto type = f.required_string("Type");
+  if (!type) return fail(std::move(type).error());
+  if (*type == "SubscriptionConfirmation") {
+    // SNS sends it once, when the endpoint subscribes: someone has to visit the URL.
+    auto url = f.optional_string("SubscribeURL");
+    std::string where = url && *url ? " (" + std::string(**url) + ")" : "";
+    return fail(Error{"Type",
+                      "this is an SNS subscription confirmation, not a work: confirm the "
+                      "subscription by visiting its SubscribeURL" +
+                          where});
+  }
+  if (*type == "UnsubscribeConfirmation")
+    return fail(Error{"Type", "this is an SNS unsubscribe confirmation, not a work"});
+  if (*type != "Notification") return fail(Error{"Type", "must be \"Notification\""});
+  auto text = f.required_text("Message");
+  if (!text) return fail(std::move(text).error());
+  std::string message(*text);  // parsing it reuses the reader: `root` dies here
+  auto inner = reader.parse(message);
+  if (!inner) return fail(std::move(inner).error().within("Message"));
+  json::object o;
+  if (inner->get_object().get(o) != simdjson::SUCCESS)
+    return fail(json::wrong_type("Message", "a Street Manager notification object", *inner));
+  if (auto bad = reader.bad_number_under("")) return fail(std::move(*bad).within("Message"));
+  auto w = parse_notification(o, limits);
+  if (!w) return fail(std::move(w).error().within("Message"));
+  out.works.push_back(std::move(*w));
+}
+
+}  // namespace digonce::geo::detail
