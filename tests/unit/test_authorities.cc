@@ -1,0 +1,192 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "geo/authorities.h"
+
+using namespace digonce::geo;
+
+namespace {
+
+std::unique_ptr<CrsContext> london_crs() {
+  CrsOptions o;
+  o.search_paths = {DIGONCE_SHARED_DATA "/proj"};
+  auto c = CrsContext::create(o);
+  REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().what()));
+  return std::move(*c);
+}
+
+AuthorityOptions london_options() {
+  auto o = load_authority_options(DIGONCE_SOURCE_DIR "/config/london-authorities.yaml",
+                                  DIGONCE_SHARED_DATA);
+  REQUIRE_MESSAGE(o.ok(), (o.ok() ? "" : o.error().what()));
+  return *o;
+}
+
+std::vector<std::string> codes_at(const AuthorityMap& map, CrsContext& crs, double lon,
+                                  double lat) {
+  double x = lon, y = lat;
+  REQUIRE(crs.wgs84_to_metric().apply(x, y).ok());
+  std::vector<std::string> out;
+  for (const auto* a : map.at(x, y)) out.push_back(a->code);
+  return out;
+}
+
+using Codes = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("load_authority_options: the London YAML") {
+  auto o = london_options();
+  CHECK(o.path == DIGONCE_SHARED_DATA "/london/boroughs.geojson");
+  CHECK(o.code_property == "gss_code");
+  CHECK(o.name_property == "name");
+  CHECK(o.codes.size() == 33);
+  CHECK(o.codes.at("E09000033") == "5990");
+  CHECK(o.codes.at("E09000001") == "5030");
+}
+
+TEST_CASE("load_authority_options: errors are values") {
+  auto dir = std::filesystem::temp_directory_path() / "digonce-test-authorities";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const char* name, const char* text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  auto missing = load_authority_options((dir / "absent.yaml").string(), "");
+  CHECK_FALSE(missing.ok());
+  auto broken = load_authority_options(write("broken.yaml", "file: [unclosed\n"), "");
+  CHECK_FALSE(broken.ok());
+  auto no_file = load_authority_options(write("nofile.yaml", "code_property: x\n"), "");
+  REQUIRE_FALSE(no_file.ok());
+  CHECK(no_file.error().field == "file");
+  auto bad_codes =
+      load_authority_options(write("codes.yaml", "file: a.geojson\ncodes: [1, 2]\n"), "");
+  REQUIRE_FALSE(bad_codes.ok());
+  CHECK(bad_codes.error().field == "codes");
+  auto absolute =
+      load_authority_options(write("abs.yaml", "file: /x/a.geojson\ncodes:\n  A: 12\n"), "/data");
+  REQUIRE(absolute.ok());
+  CHECK(absolute->path == "/x/a.geojson");
+  CHECK(absolute->codes.at("A") == "12");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("AuthorityMap: London boroughs by point, with Street Works Act codes") {
+  auto crs = london_crs();
+  Geos geos;
+  auto loaded = AuthorityMap::load(london_options(), *crs, geos);
+  REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().what()));
+  AuthorityMap map = std::move(*loaded);  // movable: the GEOS objects move with it
+  REQUIRE(map.all().size() == 33);
+  CHECK(std::is_sorted(map.all().begin(), map.all().end(),
+                       [](const Authority& a, const Authority& b) { return a.code < b.code; }));
+
+  CHECK(codes_at(map, *crs, -0.1281, 51.5080) == Codes{"5990"});  // Trafalgar Square: Westminster
+  CHECK(codes_at(map, *crs, -0.1057, 51.5322) == Codes{"5570"});  // Angel: Islington
+  CHECK(codes_at(map, *crs, -0.0918, 51.5138) == Codes{"5030"});  // Bank: City of London
+  CHECK(codes_at(map, *crs, -0.1426, 51.5390) == Codes{"5210"});  // Camden Town: Camden
+  CHECK(codes_at(map, *crs, -1.2577, 51.7520).empty());           // Oxford: outside London
+  CHECK(codes_at(map, *crs, 0.1218, 52.2053).empty());            // Cambridge
+
+  // A vertex the file gives both Westminster and Camden (Kilburn / Maida Vale boundary): on a
+  // shared boundary a point belongs to both, sorted by code.
+  CHECK(codes_at(map, *crs, -0.191427690716014, 51.53624175245798) == Codes{"5210", "5990"});
+  // And one of Hackney and Islington.
+  CHECK(codes_at(map, *crs, -0.104510704106447, 51.56470576362964) == Codes{"5360", "5570"});
+
+  const Authority* w = map.find("5990");
+  REQUIRE(w != nullptr);
+  CHECK(w->name == "Westminster");
+  CHECK(map.find("westminster") == w);
+  CHECK(map.find("E09000033") == nullptr);  // reported codes only
+  CHECK(map.find("nowhere") == nullptr);
+
+  auto e = map.envelope_of("5990");
+  REQUIRE(e.has_value());
+  double x = -0.1281, y = 51.5080;
+  REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
+  CHECK(e->minx <= x);
+  CHECK(x <= e->maxx);
+  CHECK(e->miny <= y);
+  CHECK(y <= e->maxy);
+  CHECK(e->width() < 10000);  // metres: Westminster is about 7 km across
+  CHECK_FALSE(map.envelope_of("9999").has_value());
+}
+
+TEST_CASE("AuthorityMap: without a codes map, the property values are the codes") {
+  auto crs = london_crs();
+  Geos geos;
+  AuthorityOptions o;
+  o.path = DIGONCE_SHARED_DATA "/london/boroughs.geojson";
+  auto map = AuthorityMap::load(o, *crs, geos);
+  REQUIRE(map.ok());
+  CHECK(codes_at(*map, *crs, -0.1281, 51.5080) == Codes{"E09000033"});
+}
+
+TEST_CASE("AuthorityMap: multipolygons, holes, shared codes, bad input") {
+  auto crs = london_crs();
+  Geos geos;
+  // In EPSG:27700 (a GeoJSON 2008 "crs" member): A is a square with a hole, and an island
+  // feature of the same code; B fills A's hole.
+  const char* json = R"({"type":"FeatureCollection",
+    "crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::27700"}},
+    "features":[
+    {"type":"Feature","properties":{"code":"A","name":"Alpha"},"geometry":{"type":"Polygon",
+      "coordinates":[[[500000,170000],[510000,170000],[510000,180000],[500000,180000],[500000,170000]],
+                     [[504000,174000],[506000,174000],[506000,176000],[504000,176000],[504000,174000]]]}},
+    {"type":"Feature","properties":{"code":"B","name":"Beta"},"geometry":{"type":"MultiPolygon",
+      "coordinates":[[[[504000,174000],[506000,174000],[506000,176000],[504000,176000],[504000,174000]]]]}},
+    {"type":"Feature","properties":{"code":"A","name":"Alpha"},"geometry":{"type":"MultiPolygon",
+      "coordinates":[[[[520000,170000],[521000,170000],[521000,171000],[520000,171000],[520000,170000]]]]}}
+  ]})";
+  AuthorityOptions o;
+  o.code_property = "code";
+  auto map = AuthorityMap::parse(json, o, *crs, geos);
+  REQUIRE_MESSAGE(map.ok(), (map.ok() ? "" : map.error().what()));
+  REQUIRE(map->all().size() == 2);
+  auto at = [&](double x, double y) {
+    Codes out;
+    for (const auto* a : map->at(x, y)) out.push_back(a->code);
+    return out;
+  };
+  CHECK(at(501000, 171000) == Codes{"A"});
+  CHECK(at(505000, 175000) == Codes{"B"});       // in A's hole
+  CHECK(at(504000, 175000) == Codes{"A", "B"});  // on the hole's edge
+  CHECK(at(520500, 170500) == Codes{"A"});       // A's island
+  CHECK(at(515000, 175000).empty());
+  auto e = map->envelope_of("A");
+  REQUIRE(e.has_value());
+  CHECK(e->minx == 500000);
+  CHECK(e->maxx == 521000);
+
+  auto bad = [&](const char* text) {
+    auto m = AuthorityMap::parse(text, o, *crs, geos);
+    REQUIRE_FALSE(m.ok());
+    return m.error();
+  };
+  CHECK_FALSE(bad("not json").message.empty());
+  CHECK(bad(R"({"type":"Feature"})").message.find("FeatureCollection") != std::string::npos);
+  CHECK(bad(R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{},
+      "geometry":{"type":"Point","coordinates":[0,51]}}]})")
+            .field == "features[0].properties.code");
+  CHECK(bad(R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X"},
+      "geometry":{"type":"Point","coordinates":[0,51]}}]})")
+            .field == "features[0].geometry.type");
+  CHECK(bad(R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X"},
+      "geometry":{"type":"Polygon","coordinates":[[[0,51],[1,51],[0,51]]]}}]})")
+            .field == "features[0].geometry.coordinates[0]");
+  // Australia is outside EPSG:27700's area of use.
+  CHECK(bad(R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X"},
+      "geometry":{"type":"Polygon","coordinates":[[[135,-25],[136,-25],[136,-24],[135,-25]]]}}]})")
+            .field == "features[0].geometry");
+  AuthorityOptions absent;
+  absent.path = "/nonexistent/areas.geojson";
+  auto m = AuthorityMap::load(absent, *crs, geos);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().field == "file");
+}

@@ -1,0 +1,255 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "geo/crs.h"
+
+using namespace digonce::geo;
+
+namespace {
+
+const std::string kGridDir = DIGONCE_SHARED_DATA "/proj";
+
+std::unique_ptr<CrsContext> make_context(const CrsOptions& options) {
+  auto c = CrsContext::create(options);
+  REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().what()));
+  return std::move(*c);
+}
+
+std::unique_ptr<CrsContext> with_grid(std::string metric = "EPSG:27700") {
+  CrsOptions o;
+  o.metric_crs = std::move(metric);
+  o.search_paths = {kGridDir};
+  return make_context(o);
+}
+
+// Ordnance Survey's OSTN15 test points: ETRS89 latitude/longitude and the National Grid
+// easting/northing OS publishes for them (OSTN15_OSGM15_TestInput_ETRStoOSGB.txt and
+// TestOutput_ETRStoOSGB.txt of the OSTN15 developer pack; also quoted in OSGeo/PROJ issue 2173).
+struct TestPoint {
+  const char* id;
+  double lat, lon, e, n;
+};
+constexpr TestPoint kOsTestPoints[] = {
+    {"TP01 St Mary's, Scilly", 49.92226393730, -6.29977752014, 91492.146, 11318.804},
+    {"TP02 Lizard Point", 49.96006137820, -5.20304609998, 170370.718, 11572.405},
+    {"TP05 former OS HQ", 50.93127937910, -1.45051433700, 438710.920, 114792.250},
+    {"TP07 North Foreland", 51.37447025550, 1.44454730409, 639821.835, 169565.858},
+    {"TP09 Lambeth", 51.48936564950, -0.11992557180, 530624.974, 178388.464},
+    {"TP10 Carmarthen", 51.85890896400, -4.30852476960, 241124.584, 220332.641},
+};
+
+}  // namespace
+
+TEST_CASE("CrsContext: OS test points, EPSG:4326 -> EPSG:27700 within 1 cm with the OSTN15 grid") {
+  auto crs = with_grid();
+  REQUIRE(crs->grid_available());
+  CHECK(crs->wgs84_to_metric().description().find("OSGB36 to WGS 84 (9)") != std::string::npos);
+  CHECK(crs->metric_to_wgs84().uses_grid());
+  CHECK_FALSE(crs->wgs84_to_metric().degraded());
+  CHECK(crs->diagnostics().warnings() == 0);
+  auto t4326 = crs->to_metric("EPSG:4326");
+  auto t4258 = crs->to_metric("EPSG:4258");  // ETRS89, the datum of OS's published input
+  REQUIRE(t4326.ok());
+  REQUIRE(t4258.ok());
+  CHECK(*t4326 == &crs->wgs84_to_metric());
+  CHECK((*t4258)->uses_grid());
+  for (const auto& tp : kOsTestPoints) {
+    CAPTURE(tp.id);
+    for (const Transform* t : {*t4326, *t4258}) {
+      CAPTURE(t->source_crs());
+      double x = tp.lon, y = tp.lat;  // GeoJSON order: longitude first
+      REQUIRE(t->apply(x, y).ok());
+      CHECK(std::fabs(x - tp.e) < 0.01);
+      CHECK(std::fabs(y - tp.n) < 0.01);
+    }
+    // And back: 1e-7 degree is about 1 cm.
+    double lon = tp.e, lat = tp.n;
+    REQUIRE(crs->metric_to_wgs84().apply(lon, lat).ok());
+    CHECK(std::fabs(lon - tp.lon) < 1e-7);
+    CHECK(std::fabs(lat - tp.lat) < 1e-7);
+  }
+}
+
+TEST_CASE("CrsContext: a shape is transformed vertex by vertex, as single points are") {
+  auto crs = with_grid();
+  Shape line = make_line({-0.1276, 51.5080, -0.1200, 51.5100, -0.1100, 51.5200});
+  Shape copy = line;
+  REQUIRE(crs->wgs84_to_metric().apply(line).ok());
+  for (std::size_t i = 0; i < copy.vertex_count(); ++i) {
+    double x = copy.xy[2 * i], y = copy.xy[2 * i + 1];
+    REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
+    CHECK(line.xy[2 * i] == x);
+    CHECK(line.xy[2 * i + 1] == y);
+  }
+  CHECK(line.paths == copy.paths);
+  Shape bad = make_line({-0.1, 51.5, std::numeric_limits<double>::quiet_NaN(), 51.5});
+  auto st = crs->wgs84_to_metric().apply(bad);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "geometry");
+  CHECK(st.error().message.find("vertex 1") != std::string::npos);
+}
+
+TEST_CASE("CrsContext: without the grid, a Helmert fallback (metres off) and one warning") {
+  auto diagnostics = std::make_shared<CrsDiagnostics>();
+  CrsOptions o;
+  o.diagnostics = diagnostics;
+  auto plain = make_context(o);
+  if (plain->grid_available()) {
+    MESSAGE("the OSTN15 grid is on PROJ's default search path here: nothing to test");
+    return;
+  }
+  const Transform& t = plain->wgs84_to_metric();
+  CHECK_FALSE(t.uses_grid());
+  CHECK(t.degraded());
+  CHECK(t.description().find("OSGB36 to WGS 84 (6)") != std::string::npos);
+  CHECK(t.accuracy_m() == doctest::Approx(2.0));
+  REQUIRE(diagnostics->warnings() == 1);
+  CHECK(diagnostics->messages()[0].find("uk_os_OSTN15_NTv2_OSGBtoETRS.tif") != std::string::npos);
+
+  // Lambeth (OS TP09): the fallback is off by metres, against the grid and OS's figure alike.
+  auto grid = with_grid();
+  const TestPoint& tp = kOsTestPoints[4];
+  double xh = tp.lon, yh = tp.lat, xg = tp.lon, yg = tp.lat;
+  REQUIRE(t.apply(xh, yh).ok());
+  REQUIRE(grid->wgs84_to_metric().apply(xg, yg).ok());
+  double off = std::hypot(xh - xg, yh - yg);
+  CHECK(off > 0.5);
+  CHECK(off < 10);
+  CHECK(std::hypot(xh - tp.e, yh - tp.n) > 0.5);
+
+  // Once per process: more transforms and more contexts sharing the diagnostics add nothing.
+  REQUIRE(plain->to_metric("EPSG:4326").ok());
+  auto second = make_context(o);
+  CHECK_FALSE(second->grid_available());
+  CHECK(diagnostics->warnings() == 1);
+  CHECK(grid->diagnostics().warnings() == 0);
+}
+
+TEST_CASE("CrsContext: axis order is x = easting/longitude, y = northing/latitude") {
+  auto crs = with_grid();
+  // EPSG:4326 in, lon/lat order (RFC 7946), whatever the EPSG axis order says.
+  Shape p = make_point(-0.1276, 51.5080);  // Trafalgar Square area
+  REQUIRE(crs->wgs84_to_metric().apply(p).ok());
+  CHECK(p.xy[0] == doctest::Approx(530000).epsilon(0.01));
+  CHECK(p.xy[1] == doctest::Approx(180400).epsilon(0.01));
+
+  // EPSG:27700 in: the identity.
+  auto bng = crs->to_metric("EPSG:27700");
+  REQUIRE(bng.ok());
+  CHECK((*bng)->description() == "identity");
+  double e = 530000, n = 180000;
+  REQUIRE((*bng)->apply(e, n).ok());
+  CHECK(e == 530000);
+  CHECK(n == 180000);
+
+  // Metric -> WGS 84 out: lon/lat order.
+  double lon = 530000, lat = 180000;
+  REQUIRE(crs->metric_to_wgs84().apply(lon, lat).ok());
+  CHECK(lon == doctest::Approx(-0.13).epsilon(0.05));
+  CHECK(lat == doctest::Approx(51.50).epsilon(0.001));
+
+  // EPSG:3857 (web Mercator, metres on the WGS 84 sphere) lands where EPSG:4326 does.
+  const double r = 6378137.0, pi = std::acos(-1.0);
+  const TestPoint& tp = kOsTestPoints[4];
+  double mx = r * tp.lon * pi / 180, my = r * std::log(std::tan(pi / 4 + tp.lat * pi / 360));
+  auto merc = crs->to_metric("EPSG:3857");
+  REQUIRE(merc.ok());
+  REQUIRE((*merc)->apply(mx, my).ok());
+  CHECK(std::fabs(mx - tp.e) < 0.05);
+  CHECK(std::fabs(my - tp.n) < 0.05);
+}
+
+TEST_CASE("CrsContext: another region, metric CRS EPSG:2154 (France, Lambert-93)") {
+  auto crs = with_grid("EPSG:2154");
+  CHECK(crs->metric_crs() == "EPSG:2154");
+  double x = 2.3499, y = 48.8530;  // Notre-Dame de Paris
+  REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
+  // Lambert-93: false easting 700 000 at 3°E, false northing 6 600 000 at 46.5°N.
+  CHECK(x == doctest::Approx(652000).epsilon(0.005));
+  CHECK(y == doctest::Approx(6862000).epsilon(0.0005));
+  auto identity = crs->to_metric("epsg:2154");
+  REQUIRE(identity.ok());
+  CHECK((*identity)->description() == "identity");
+  Shape paris = make_point(2.3499, 48.8530);
+  CHECK(crs->project_to_metric(paris, "EPSG:4326").ok());
+  // The area of use is a lon/lat box (9.86W..10.38E, 41.15N..51.56N): London is inside it,
+  // Berlin is not.
+  Shape berlin = make_point(13.4050, 52.5200);
+  auto st = crs->project_to_metric(berlin, "EPSG:4326");
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "geometry");
+}
+
+TEST_CASE("CrsContext: unknown CRSs are errors of field crs, and cached") {
+  auto crs = with_grid();
+  for (const char* name : {"EPSG:999999", "nonsense", "+proj=longlat", "EPSG:", ":4326"}) {
+    CAPTURE(name);
+    auto t = crs->to_metric(name);
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error().field == "crs");
+    CHECK(t.error().message == std::string("unknown CRS ") + name);
+    auto again = crs->to_metric(name);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().message == t.error().message);
+  }
+  auto a = crs->to_metric("EPSG:3857");
+  auto b = crs->to_metric("epsg:3857");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(*a == *b);
+
+  CrsOptions o;
+  o.metric_crs = "EPSG:999999";
+  auto bad = CrsContext::create(o);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().field == "metric_crs");
+  o.metric_crs = "EPSG:4326";  // degrees: no good for distances
+  bad = CrsContext::create(o);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().field == "metric_crs");
+}
+
+TEST_CASE("CrsContext: coordinates outside the CRS's area of use") {
+  auto crs = with_grid();
+  SUBCASE("a point in Australia given in EPSG:4326 passes the source check, not the metric one") {
+    Shape p = make_point(135.0, -25.0);
+    CHECK(crs->wgs84_to_metric().check_source_area(p).ok());  // EPSG:4326 covers the world
+    Shape q = p;
+    auto st = crs->project_to_metric(q, "EPSG:4326");
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().field == "geometry");
+    CHECK(st.error().message.find("outside the area of use of EPSG:27700") != std::string::npos);
+    CHECK(st.error().message.find("United Kingdom") != std::string::npos);
+    MESSAGE(st.error().what());
+  }
+  SUBCASE("latitude beyond 90 in EPSG:4326") {
+    Shape p = make_line({-0.1, 51.5, -0.1, 95.0});
+    auto st = crs->wgs84_to_metric().check_source_area(p);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().field == "geometry");
+    CHECK(st.error().message.find("vertex 1") != std::string::npos);
+  }
+  SUBCASE("EPSG:27700 coordinates far off the grid") {
+    Shape p = make_point(-5e6, 1e9);
+    auto t = crs->to_metric("EPSG:27700");
+    REQUIRE(t.ok());
+    auto st = (*t)->check_source_area(p);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().field == "geometry");
+    CHECK(st.error().message.find("vertex 0 (-5000000, 1000000000)") != std::string::npos);
+    CHECK_FALSE(crs->check_metric_area(p).ok());
+    CHECK_FALSE(crs->project_to_metric(p, "EPSG:27700").ok());
+  }
+  SUBCASE("London passes both") {
+    Shape p = make_point(-0.1276, 51.5080);
+    CHECK(crs->project_to_metric(p, "EPSG:4326").ok());
+    CHECK(crs->check_metric_area(p).ok());
+    // The box of EPSG:27700 in its own coordinates: the whole of Great Britain's grid.
+    CHECK(crs->metric_box().minx < 0);
+    CHECK(crs->metric_box().maxx > 650000);
+    CHECK(crs->metric_box().maxy > 1200000);
+  }
+}
