@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "streams/partition_state.h"
 
@@ -17,6 +18,9 @@ std::int64_t now_ms() {
 }
 
 constexpr int kMaxAttempts = 3;
+// A transactional call that fails with a retriable error (the coordinator moved or is
+// restarting) is tried again this many times, with a growing pause (about 30 s in all).
+constexpr int kTransactionRetries = 20;
 
 }  // namespace
 
@@ -104,7 +108,9 @@ Status StreamTask::start() {
   DIGONCE_TRY(begin());
 
   if (stateful_) {
-    auto rconf = consumer_config(options_.brokers, client + "-restore", "");
+    // The restore consumer only ever assign()s changelog partitions and never commits, but
+    // librdkafka refuses assign() without a group.id (_UNKNOWN_GROUP): give it one of its own.
+    auto rconf = consumer_config(options_.brokers, client + "-restore", client + "-restore");
     rconf["enable.partition.eof"] = "true";
     rconf["auto.offset.reset"] = "error";
     rconf["fetch.max.bytes"] = "104857600";
@@ -294,31 +300,38 @@ Status StreamTask::commit_transactional() {
                                         offsets->elems[i].partition)
           ->offset = offsets->elems[i].offset;
 
+  // What librdkafka says to do with a failed transactional call (rdkafka.h, transactions.c):
+  // retriable -> call again (the broker or coordinator is briefly away, e.g. restarting);
+  // abortable -> abort and rewind; fatal (fenced by a newer instance) -> stop this instance.
+  // Anything else is treated as abortable: the batch is processed again, nothing is lost.
   auto fail = [&](const char* what, rd_kafka_error_t* e) -> Status {
-    if (rd_kafka_error_txn_requires_abort(e)) {
-      spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
-                   rd_kafka_error_string(e));
+    if (rd_kafka_error_is_fatal(e)) return kafka_error(options_.name + ": " + what, e);
+    spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
+                 rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return abort_and_rewind();
+  };
+  auto retry = [&](const char* what, auto&& call) -> rd_kafka_error_t* {
+    for (int attempt = 1;; ++attempt) {
+      rd_kafka_error_t* e = call();
+      if (!e || !rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries) return e;
+      spdlog::warn("{}: {}: {}: retrying ({})", options_.name, what, rd_kafka_error_string(e),
+                   attempt);
       rd_kafka_error_destroy(e);
-      return abort_and_rewind();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(attempt, 10)));
     }
-    return kafka_error(options_.name + ": " + what, e);  // fatal (e.g. fenced)
   };
   if (valid->cnt > 0) {
     auto* md = rd_kafka_consumer_group_metadata(consumer_.get());
-    auto* e = rd_kafka_send_offsets_to_transaction(producer_.get(), valid.get(), md, -1);
+    auto* e = retry("send offsets to transaction", [&] {
+      return rd_kafka_send_offsets_to_transaction(producer_.get(), valid.get(), md, -1);
+    });
     rd_kafka_consumer_group_metadata_destroy(md);
     if (e) return fail("send offsets to transaction", e);
   }
-  for (;;) {
-    auto* e = rd_kafka_commit_transaction(producer_.get(), -1);
-    if (!e) break;
-    if (rd_kafka_error_is_retriable(e)) {
-      spdlog::warn("{}: commit: {}: retrying", options_.name, rd_kafka_error_string(e));
-      rd_kafka_error_destroy(e);
-      continue;
-    }
+  if (auto* e = retry("commit transaction",
+                      [&] { return rd_kafka_commit_transaction(producer_.get(), -1); }))
     return fail("commit transaction", e);
-  }
   metrics_.committed.Increment();
   // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)
@@ -368,8 +381,16 @@ Status StreamTask::commit_at_least_once() {
 Status StreamTask::abort_and_rewind() {
   metrics_.aborted.Increment();
   if (transactional_) {
-    if (auto* e = rd_kafka_abort_transaction(producer_.get(), -1))
-      return kafka_error(options_.name + ": abort transaction", e);
+    for (int attempt = 1;; ++attempt) {
+      auto* e = rd_kafka_abort_transaction(producer_.get(), -1);
+      if (!e) break;
+      if (!rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries)
+        return kafka_error(options_.name + ": abort transaction", e);
+      spdlog::warn("{}: abort transaction: {}: retrying ({})", options_.name,
+                   rd_kafka_error_string(e), attempt);
+      rd_kafka_error_destroy(e);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(attempt, 10)));
+    }
   }
   for (auto& [p, a] : parts_)
     if (a.state) a.state->abort();
