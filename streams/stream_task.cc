@@ -55,6 +55,7 @@ StreamTask::~StreamTask() {
   parts_.clear();
   consumer_.reset();
   restorer_.reset();
+  topics_.clear();  // topic handles before their producer
   producer_.reset();
 }
 
@@ -94,12 +95,26 @@ Status StreamTask::start() {
       },
       this);
   if (!producer) return producer.error();
+  topics_.clear();
   producer_ = std::move(*producer);
   if (transactional_) {
     // Fences any older instance with this id and aborts its open transaction, so that
     // read_committed readers (and our own restore) are not held back by it.
     if (auto* e = rd_kafka_init_transactions(producer_.get(), 60000))
       return kafka_error(options_.name + ": init transactions", e);
+  }
+  // Learn the output topics' leaders now: without it the first record sent to each topic waits
+  // for a metadata round (about a second per hop on the embedded broker).
+  std::vector<std::string> outputs = options_.output_topics;
+  for (const auto& t : {options_.changelog_topic, options_.dead_letter_topic})
+    if (!t.empty()) outputs.push_back(t);
+  for (const auto& t : outputs) {
+    topics_.emplace_back(rd_kafka_topic_new(producer_.get(), t.c_str(), nullptr));
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, topics_.back().get(), &md, 10000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md)
+      rd_kafka_metadata_destroy(md);
   }
   if (char* id = rd_kafka_clusterid(producer_.get(), 10000)) {
     cluster_id_ = id;
@@ -185,6 +200,7 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
     parts_[p] = std::move(a);
   }
   metrics_.assigned.Set(static_cast<double>(parts_.size()));
+  assigned_count_ = static_cast<int>(parts_.size());
   return {};
 }
 
@@ -212,6 +228,7 @@ Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost
   }
   if (lost) DIGONCE_TRY(recreate_processors());
   metrics_.assigned.Set(static_cast<double>(parts_.size()));
+  assigned_count_ = static_cast<int>(parts_.size());
   if (auto* e = rd_kafka_incremental_unassign(consumer_.get(), partitions))
     return kafka_error("incremental unassign", e);
   return {};
@@ -284,6 +301,7 @@ Status StreamTask::commit() {
 }
 
 Status StreamTask::commit_transactional() {
+  auto commit_started = std::chrono::steady_clock::now();
   for (auto& [p, a] : parts_)
     if (a.state && a.state->has_pending())
       DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
@@ -332,6 +350,8 @@ Status StreamTask::commit_transactional() {
   if (auto* e = retry("commit transaction",
                       [&] { return rd_kafka_commit_transaction(producer_.get(), -1); }))
     return fail("commit transaction", e);
+  metrics_.commit_time.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
   metrics_.committed.Increment();
   // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)

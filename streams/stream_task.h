@@ -74,10 +74,11 @@ struct TaskOptions {
   std::string brokers;
   std::string input_topic;
   std::string group_id;
-  std::string changelog_topic;    // stateful tasks
-  std::string dead_letter_topic;  // where records that keep failing go
-  std::string data_dir;           // partition stores in <data_dir>/<name>/<partition>
-  std::string transactional_id;   // empty: at-least-once
+  std::string changelog_topic;             // stateful tasks
+  std::string dead_letter_topic;           // where records that keep failing go
+  std::string data_dir;                    // partition stores in <data_dir>/<name>/<partition>
+  std::string transactional_id;            // empty: at-least-once
+  std::vector<std::string> output_topics;  // looked up at start, so a first record is not delayed
   int commit_interval_ms = 50;
   int max_batch = 10000;
 };
@@ -93,6 +94,8 @@ class StreamTask {
   Status run(const std::atomic<bool>& stop);
 
   const TaskOptions& options() const { return options_; }
+  /// Input partitions owned, restored and being processed (any thread may ask).
+  int assigned_partitions() const { return assigned_count_.load(); }
 
  private:
   struct Assigned;
@@ -121,8 +124,13 @@ class StreamTask {
   Handle producer_;
   Handle consumer_;
   Handle restorer_;
+  struct TopicDeleter {
+    void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+  };
+  std::vector<std::unique_ptr<rd_kafka_topic_t, TopicDeleter>> topics_;  // declared after producer_
   std::string cluster_id_;
   std::map<std::int32_t, Assigned> parts_;
+  std::atomic<int> assigned_count_{0};
   std::unique_ptr<TxnOutput> output_;
   std::size_t pending_records_ = 0;
   std::vector<std::int64_t> pending_timestamps_;

@@ -49,6 +49,11 @@ TaskMetrics::TaskMetrics(prometheus::Registry& r, const std::string& task)
                    .Help("Input partitions this task owns")
                    .Register(r)
                    .Add({{"task", task}})),
+      commit_time(BuildHistogram()
+                      .Name("digonce_transaction_commit_seconds")
+                      .Help("Time to commit one transaction: input offsets, then EndTxn")
+                      .Register(r)
+                      .Add({{"task", task}}, latency_buckets())),
       task_(task),
       lag_family_(BuildGauge()
                       .Name("digonce_consumer_lag")

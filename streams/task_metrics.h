@@ -22,6 +22,7 @@ class TaskMetrics {
   prometheus::Counter& dead_lettered;
   prometheus::Histogram& latency;  // seconds from a record's timestamp to its transaction's commit
   prometheus::Gauge& assigned;
+  prometheus::Histogram& commit_time;  // seconds spent committing a transaction (offsets + EndTxn)
 
   /// Per-partition gauges, created on assignment and removed on revocation.
   prometheus::Gauge& lag(int partition);
