@@ -1,1 +1,272 @@
-int main() { return 0; }
+// digonce: one binary, one subcommand per program (docs/ARCHITECTURE.md).
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "services/detect_command.h"
+#include "services/gateway.h"
+#include "services/load_command.h"
+#include "services/pipeline.h"
+#include "services/settings.h"
+#include "streams/admin.h"
+#include "streams/embedded_broker.h"
+
+namespace ds = digonce::services;
+using digonce::Status;
+
+namespace {
+
+// SIGINT and SIGTERM are blocked in every thread and taken by one waiting thread, which sets
+// the stop flag: a clean stop (commit, leave the group) without an async-signal handler.
+class SignalWatch {
+ public:
+  SignalWatch() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  void start(std::atomic<bool>& stop) {
+    thread_ = std::thread([this, &stop] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      spdlog::info("{} received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      stop = true;
+    });
+    thread_.detach();
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+int fail(const std::string& what) {
+  spdlog::error("{}", what);
+  return 1;
+}
+
+std::string dashboard_dir() {
+  return (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "dashboard").string();
+}
+
+// Waits until stop is set or the pipeline fails.
+void wait(std::atomic<bool>& stop, const ds::Pipeline* pipeline) {
+  while (!stop.load() && !(pipeline && pipeline->failed()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
+  std::unique_ptr<digonce::streams::EmbeddedBroker> broker;
+  bool embedded = settings.brokers.empty();
+  if (embedded) {
+    auto b = digonce::streams::EmbeddedBroker::start();
+    if (!b) return fail(b.error().what());
+    broker = std::move(*b);
+    settings.brokers = broker->bootstraps();
+    for (const auto& t : ds::topic_specs(settings))
+      if (auto s = broker->create_topic(t.name, t.partitions); !s.ok())
+        return fail(s.error().what());
+    // The embedded broker starts empty: state from an earlier run would not match it.
+    std::error_code ec;
+    for (const char* stage : {"ingest", "detector", "ledger"})
+      std::filesystem::remove_all(std::filesystem::path(settings.data_dir) / stage, ec);
+    spdlog::warn(
+        "embedded Kafka-protocol broker at {}: no transactions (stages run at-least-once), "
+        "everything is forgotten on exit; use --brokers for a real cluster",
+        settings.brokers);
+  } else if (auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
+             !s.ok()) {
+    return fail(s.error().what());
+  }
+
+  prometheus::Registry registry;
+  ds::Pipeline pipeline(settings, registry, !embedded);
+  if (auto s = pipeline.start({ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger}); !s.ok())
+    return fail(s.error().what());
+
+  ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys, dashboard_dir()};
+  gw.ready = [&pipeline] { return pipeline.ready(); };  // /healthz is 503 until then
+  Status gateway_status;
+  std::atomic<bool> gateway_done{false};
+  std::thread gateway([&] {
+    gateway_status = ds::run_gateway(settings, gw, registry, stop, [&](const std::string& url) {
+      std::cout << "digonce serve: HTTP API at " << url << "  (Kafka bootstrap " << settings.brokers
+                << (embedded ? ", embedded broker" : "") << ")" << std::endl;
+    });
+    gateway_done = true;
+  });
+  while (!stop.load() && !pipeline.failed() && !gateway_done.load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  gateway.join();
+  pipeline.stop();
+  if (!gateway_status.ok()) return fail("gateway: " + gateway_status.error().what());
+  if (auto s = pipeline.status(); !s.ok()) return fail(s.error().what());
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
+               const std::string& metrics_listen, std::atomic<bool>& stop) {
+  if (settings.brokers.empty()) return fail("--brokers is required");
+  if (auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
+      !s.ok())
+    return fail(s.error().what());
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+      exposer->RegisterCollectable(registry);
+      spdlog::info("metrics at http://{}/metrics", metrics_listen);
+    } catch (const std::exception& e) {
+      return fail("metrics endpoint " + metrics_listen + ": " + e.what());
+    }
+  }
+  ds::Pipeline pipeline(settings, *registry, true);
+  if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
+  wait(stop, &pipeline);
+  pipeline.stop();
+  if (auto s = pipeline.status(); !s.ok()) return fail(s.error().what());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SignalWatch signals;
+  CLI::App app{"digonce: streaming coordination of street works (clash and collaboration alerts)"};
+  app.require_subcommand(1);
+  std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
+  app.add_option("--config", config, "Configuration file (default: config/digonce.yaml)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  std::string topic_prefix;
+  app.add_option("--topic-prefix", topic_prefix, "Prefix of every topic name (default digonce.)");
+
+  auto* serve =
+      app.add_subcommand("serve", "Everything in one process (embedded broker unless --brokers)");
+  serve->add_option("--http", http, "HTTP API address, HOST:PORT (default 127.0.0.1:8080)");
+  serve->add_option("--data-dir", data_dir, "State folder (default ./digonce-data)");
+  serve->add_option("--api-keys", api_keys, "API key file (YAML)");
+  serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster");
+  serve->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
+
+  std::map<std::string, std::pair<std::vector<ds::Stage>, std::string>> stage_commands = {
+      {"ingest", {{ds::Stage::Ingest}, "127.0.0.1:9301"}},
+      {"detector", {{ds::Stage::Detector, ds::Stage::Ledger}, "127.0.0.1:9302"}},
+      {"ledger", {{ds::Stage::Ledger}, "127.0.0.1:9303"}},
+  };
+  std::map<std::string, CLI::App*> stage_apps;
+  for (auto& [name, spec] : stage_commands) {
+    const char* about = name == "ingest"     ? "The ingest stage: parse, validate, route"
+                        : name == "detector" ? "The detector and ledger stages: detect, alert"
+                                             : "The ledger stage alone";
+    auto* sub = app.add_subcommand(name, about);
+    sub->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+    sub->add_option("--data-dir", data_dir, "State folder");
+    sub->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
+    sub->add_option("--metrics", metrics,
+                    "Prometheus endpoint HOST:PORT ('' to disable; default " + spec.second + ")");
+    stage_apps[name] = sub;
+  }
+  auto* gateway = app.add_subcommand("gateway", "The HTTP API, live stream and dashboard");
+  gateway->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  gateway->add_option("--http", http, "HTTP API address, HOST:PORT");
+  gateway->add_option("--api-keys", api_keys, "API key file (YAML)");
+  gateway->add_option("--data-dir", data_dir, "State folder (unused)");
+
+  auto* topics = app.add_subcommand("topics", "Create the topics on a cluster");
+  topics->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+
+  ds::DetectOptions detect_options;
+  double distance = -1, days = -1;
+  std::string crs;
+  auto* detect = app.add_subcommand("detect", "Offline detection over an NDJSON file of works");
+  detect->add_option("--input", detect_options.input, "NDJSON of work events ('-': stdin)")
+      ->required();
+  detect->add_option("--output", detect_options.output, "NDJSON of alert events ('-': stdout)")
+      ->required();
+  detect->add_option("--distance-m", distance, "Distance threshold in metres (default 25)");
+  detect->add_option("--collaboration-days", days, "Collaboration window in days (default 90)");
+  detect->add_option("--crs", crs, "Metric CRS for distances (default EPSG:27700)");
+  detect->add_option("--data-dir", detect_options.data_dir, "Keep the engine's store here");
+  detect->add_flag(
+      "--no-progress", [&](std::int64_t) { detect_options.progress = false; }, "No progress line");
+
+  ds::LoadOptions load_options;
+  auto* load = app.add_subcommand(
+      "load", "Bounded load generator and end-to-end latency probe (pairs of clashing works)");
+  load->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  load->add_option("--events", load_options.events, "Work events to produce (default 100000)");
+  load->add_option("--rate", load_options.rate, "Events per second (default: as fast as possible)");
+  load->add_option("--timeout", load_options.timeout_s, "Seconds to wait for the alerts (300)");
+  load->add_option("--run-id", load_options.run_id, "Tag of this run's work refs");
+  load->add_option("--first-site", load_options.first_site, "First grid site of this run");
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  auto loaded = ds::load_settings(config);
+  if (!loaded) return fail(loaded.error().what());
+  ds::Settings settings = *loaded;
+  if (!brokers.empty()) settings.brokers = brokers;
+  if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
+  if (!data_dir.empty()) settings.data_dir = data_dir;
+  if (!http.empty()) settings.http_listen = http;
+  if (!instance.empty()) settings.instance_id = instance;
+  if (!api_keys.empty()) {
+    settings.api_keys = api_keys;
+  } else {
+    settings.api_keys =
+        (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "dev-api-keys.yaml")
+            .string();
+  }
+  if (distance > 0) settings.rules.distance_m = distance;
+  if (days >= 0)
+    settings.rules.collaboration_window =
+        static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
+  if (!crs.empty()) settings.metric_crs = crs;
+
+  std::atomic<bool> stop{false};
+  signals.start(stop);
+
+  if (detect->parsed()) {
+    auto s = ds::run_detect(settings, detect_options);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  if (load->parsed()) {
+    auto s = ds::run_load(settings, load_options);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  if (topics->parsed()) {
+    auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
+    if (!s.ok()) return fail(s.error().what());
+    for (const auto& t : ds::topic_specs(settings))
+      std::cout << t.name << " " << t.partitions << "\n";
+    return 0;
+  }
+  if (serve->parsed()) return run_serve(settings, stop);
+  if (gateway->parsed()) {
+    prometheus::Registry registry;
+    ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,
+                          dashboard_dir()};
+    auto s = ds::run_gateway(settings, gw, registry, stop, [](const std::string& url) {
+      std::cout << "digonce gateway: HTTP API at " << url << std::endl;
+    });
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  for (auto& [name, sub] : stage_apps) {
+    if (!sub->parsed()) continue;
+    if (sub->count("--metrics") == 0) metrics = stage_commands[name].second;
+    return run_stages(settings, stage_commands[name].first, metrics, stop);
+  }
+  return 0;
+}

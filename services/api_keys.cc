@@ -1,0 +1,149 @@
+#include "services/api_keys.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace digonce::services {
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::Promoter:
+      return "promoter";
+    case Role::Authority:
+      return "authority";
+    case Role::Ops:
+      return "ops";
+  }
+  return "?";
+}
+
+std::optional<Role> parse_role(std::string_view s) {
+  if (s == "promoter") return Role::Promoter;
+  if (s == "authority") return Role::Authority;
+  if (s == "ops") return Role::Ops;
+  return std::nullopt;
+}
+
+Result<ApiKeys> ApiKeys::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error("API key file " + path + ": cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& source) {
+  auto fail = [&](const std::string& where, const std::string& what) -> Error {
+    return error("API key file " + source + ": " + (where.empty() ? "" : where + ": ") + what);
+  };
+  ApiKeys out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return fail("", std::string("not YAML: ") + e.what());
+  }
+  if (!root.IsMap()) return fail("", "must be a map with a `keys` list");
+  try {
+    if (auto dev = root["development"]) out.development_ = dev.as<bool>();
+  } catch (const YAML::Exception&) {
+    return fail("development", "must be true or false");
+  }
+  auto keys = root["keys"];
+  if (!keys || !keys.IsSequence()) return fail("keys", "must be a list of {key, org, role}");
+  if (keys.size() == 0) return fail("keys", "is empty: no one could use the API");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::string where = "keys[" + std::to_string(i) + "]";
+    const auto& entry = keys[i];
+    if (!entry.IsMap()) return fail(where, "must be a map {key, org, role}");
+    auto text = [&](const char* name) -> Result<std::string> {
+      auto n = entry[name];
+      if (!n || n.IsNull()) return fail(where + "." + name, "is required");
+      if (!n.IsScalar()) return fail(where + "." + name, "must be a string");
+      auto s = n.as<std::string>();
+      if (s.empty()) return fail(where + "." + name, "must not be empty");
+      return s;
+    };
+    auto key = text("key");
+    if (!key) return key.error();
+    auto org = text("org");
+    if (!org) return org.error();
+    auto role = text("role");
+    if (!role) return role.error();
+    auto r = parse_role(*role);
+    if (!r) return fail(where + ".role", "must be promoter, authority or ops, not '" + *role + "'");
+    if (key->size() < 8) return fail(where + ".key", "is too short (8 characters at least)");
+    if (std::any_of(key->begin(), key->end(), [](char c) {
+          return static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7f;
+        }))
+      return fail(where + ".key", "must be printable ASCII without spaces");
+    if (out.keys_.count(*key)) return fail(where + ".key", "appears twice");
+    out.keys_.emplace(*key, ApiKey{*key, *org, *r});
+  }
+  return out;
+}
+
+const ApiKey* ApiKeys::find(std::string_view key) const {
+  auto it = keys_.find(key);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+void ApiKeys::set_areas(
+    const std::function<std::optional<geo::Envelope>(const std::string& org)>& area_of) {
+  for (auto& [text, key] : keys_)
+    if (key.role == Role::Authority) key.area = area_of(key.org);
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i)  // the scheme is case-insensitive (RFC 7235)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
+      return std::nullopt;
+  auto token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+bool may_submit(const ApiKey& k, std::string_view promoter) {
+  return k.role == Role::Ops || (k.role == Role::Promoter && k.org == promoter);
+}
+
+bool may_cancel(const ApiKey& k, std::string_view promoter) {
+  return may_submit(k, promoter);
+}
+
+bool may_read_work(const ApiKey& k, std::string_view promoter, std::string_view authority,
+                   const geo::Envelope& envelope) {
+  switch (k.role) {
+    case Role::Ops:
+      return true;
+    case Role::Promoter:
+      return k.org == promoter;
+    case Role::Authority:
+      return k.org == authority ||
+             (authority.empty() && k.area && !envelope.empty() && k.area->intersects(envelope));
+  }
+  return false;
+}
+
+bool may_read_alert(const ApiKey& k, const std::vector<std::string>& promoters,
+                    const std::vector<std::string>& authorities) {
+  switch (k.role) {
+    case Role::Ops:
+      return true;
+    case Role::Promoter:
+      return std::find(promoters.begin(), promoters.end(), k.org) != promoters.end();
+    case Role::Authority:
+      return std::find(authorities.begin(), authorities.end(), k.org) != authorities.end();
+  }
+  return false;
+}
+
+}  // namespace digonce::services

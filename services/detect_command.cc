@@ -1,0 +1,174 @@
+#include "services/detect_command.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "geo/engine.h"
+#include "geo/normalize.h"
+#include "geo/parse.h"
+#include "services/detector_stage.h"
+#include "store/buffered_store.h"
+#include "store/rocks_store.h"
+
+namespace digonce::services {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Prints a one-line progress report on stderr at most twice a second.
+class Progress {
+ public:
+  Progress(bool enabled, std::uintmax_t total_bytes)
+      : enabled_(enabled), total_(total_bytes), start_(std::chrono::steady_clock::now()) {}
+  void update(std::uint64_t events, std::uintmax_t bytes) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double rate = secs > 0 ? static_cast<double>(events) / secs : 0;
+    std::string eta = "?";
+    if (total_ > 0 && bytes > 0) {
+      double left = secs * (static_cast<double>(total_) / static_cast<double>(bytes) - 1);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60,
+                    static_cast<int>(left) % 60);
+      eta = buf;
+    }
+    std::fprintf(stderr, "\r  %llu events  %.0f events/s  %.0f%%  ETA %s   ",
+                 static_cast<unsigned long long>(events), rate,
+                 total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 0.0,
+                 eta.c_str());
+  }
+  void done() {
+    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
+  }
+
+ private:
+  bool enabled_;
+  std::uintmax_t total_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+Status run_detect(const Settings& settings, const DetectOptions& options) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::uintmax_t total_bytes = 0;
+  if (options.input != "-") {
+    file.open(options.input, std::ios::binary);
+    if (!file) return error("cannot read " + options.input);
+    std::error_code ec;
+    total_bytes = fs::file_size(options.input, ec);
+    in = &file;
+  }
+  std::ofstream out_file;
+  std::ostream* out = &std::cout;
+  if (options.output != "-") {
+    out_file.open(options.output, std::ios::binary | std::ios::trunc);
+    if (!out_file) return error("cannot write " + options.output);
+    out = &out_file;
+  }
+
+  // The engine's store: RocksDB, in the given folder (kept) or a temporary one (removed).
+  bool temporary = options.data_dir.empty();
+  fs::path dir = temporary
+                     ? fs::temp_directory_path() / ("digonce-detect-" + std::to_string(::getpid()))
+                     : fs::path(options.data_dir);
+  std::error_code ec;
+  if (temporary) fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  store::RocksOptions rocks_options;
+  rocks_options.wal = !temporary;
+  auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies, rocks_options);
+  if (!rocks) return rocks.error();
+  store::BufferedStore buffered(**rocks, geo::kEngineFamilies.size());
+
+  auto tools = make_place_tools(settings);
+  if (!tools) return tools.error();
+  geo::Normalizer normalizer(*(*tools)->crs, (*tools)->geos);
+  geo::Engine engine(buffered, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
+                     (*tools)->geos, *(*tools)->locator);
+  DIGONCE_TRY(engine.open());
+
+  geo::ParseLimits limits;
+  limits.max_vertices = settings.max_vertices;
+  Progress progress(options.progress && isatty(STDERR_FILENO), total_bytes);
+  auto started = std::chrono::steady_clock::now();
+  std::string line, json;
+  std::vector<geo::Alert> alerts;
+  std::uint64_t line_no = 0, bad_lines = 0, rejected_items = 0, events = 0;
+  std::uintmax_t bytes = 0;
+  while (std::getline(*in, line)) {
+    ++line_no;
+    bytes += line.size() + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    geo::Parsed parsed = geo::parse_submission(line, limits);
+    bool bad = !parsed.errors.empty();
+    for (const auto& e : parsed.errors) {
+      std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_no),
+                   e.what().c_str());
+      ++rejected_items;
+    }
+    for (auto& w : parsed.works) {
+      if (auto s = normalizer.normalize(w); !s.ok()) {
+        std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_no),
+                     s.error().what().c_str());
+        ++rejected_items;
+        bad = true;
+        continue;
+      }
+      alerts.clear();
+      DIGONCE_TRY(engine.apply(w, alerts));
+      ++events;
+      for (const auto& a : alerts) {
+        json = geo::alert_to_json(a);
+        json.push_back('\n');
+        out->write(json.data(), static_cast<std::streamsize>(json.size()));
+      }
+    }
+    if (bad) ++bad_lines;
+    if (buffered.pending_count() > 200000) DIGONCE_TRY(buffered.commit());
+    progress.update(events, bytes);
+  }
+  if (in->bad()) return error("reading " + options.input + " failed");
+  DIGONCE_TRY(buffered.commit());
+  out->flush();
+  if (!*out) return error("writing " + options.output + " failed");
+  progress.done();
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto& st = engine.stats();
+  auto by_kind = [&](const std::array<std::uint64_t, 3>& a) {
+    return "clash " + std::to_string(a[0]) + ", collaboration " + std::to_string(a[1]) +
+           ", restriction " + std::to_string(a[2]);
+  };
+  std::uint64_t open_now = 0;
+  DIGONCE_TRY(engine.ledger().for_each_open([&](const geo::Alert&) { ++open_now; }));
+  std::fprintf(stderr,
+               "digonce detect: %llu lines, %llu events (%.0f/s), %llu stale; %zu live works\n"
+               "  alerts opened:  %s\n  alerts updated: %s\n  alerts closed:  %s\n"
+               "  open at the end: %llu\n  rejected: %llu item(s) on %llu line(s); geometries "
+               "repaired: %llu\n",
+               static_cast<unsigned long long>(line_no), static_cast<unsigned long long>(events),
+               secs > 0 ? static_cast<double>(events) / secs : 0.0,
+               static_cast<unsigned long long>(st.stale), engine.detector().live_works(),
+               by_kind(st.opened).c_str(), by_kind(st.updated).c_str(), by_kind(st.closed).c_str(),
+               static_cast<unsigned long long>(open_now),
+               static_cast<unsigned long long>(rejected_items),
+               static_cast<unsigned long long>(bad_lines),
+               static_cast<unsigned long long>(normalizer.repaired()));
+  rocks->reset();
+  if (temporary) fs::remove_all(dir, ec);
+  return {};
+}
+
+}  // namespace digonce::services

@@ -1,0 +1,186 @@
+#include "services/detector_stage.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "geo/alert_ledger.h"
+#include "geo/engine.h"
+#include "geo/place_locator.h"
+#include "geo/tiles.h"
+#include "services/tiled_record.h"
+
+namespace digonce::services {
+
+Result<std::unique_ptr<PlaceTools>> make_place_tools(const Settings& settings) {
+  auto tools = std::make_unique<PlaceTools>();
+  geo::CrsOptions options;
+  options.metric_crs = settings.metric_crs;
+  options.search_paths = settings.proj_search_paths;
+  auto crs = geo::CrsContext::create(options);
+  if (!crs) return crs.error();
+  tools->crs = std::move(*crs);
+  if (!settings.boundaries.empty()) {
+    auto opts = geo::load_authority_options(settings.boundaries, settings.shared_data);
+    if (!opts) {
+      spdlog::warn("highway authority boundaries not loaded: {}", opts.error().what());
+    } else {
+      auto map = geo::AuthorityMap::load(*opts, *tools->crs, tools->geos);
+      if (!map) {
+        spdlog::warn("highway authority boundaries not loaded: {}", map.error().what());
+      } else {
+        tools->authorities.emplace(std::move(*map));
+      }
+    }
+  }
+  tools->locator = std::make_unique<geo::PlaceLocator>(
+      *tools->crs, tools->authorities ? &*tools->authorities : nullptr);
+  return tools;
+}
+
+namespace {
+
+class DetectorProcessor final : public streams::PartitionProcessor {
+ public:
+  DetectorProcessor(std::int32_t partition, int tiled_partitions, int pairs_partitions,
+                    store::Store& store, const Settings& settings, PlaceTools& tools)
+      : partition_(partition),
+        tiled_partitions_(tiled_partitions),
+        pairs_partitions_(pairs_partitions),
+        scheme_(settings.tile_size_m, settings.rules.distance_m),
+        ownership_(scheme_, partition, tiled_partitions),
+        detector_(store, {0, 1, 2}, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
+                  tools.geos, *tools.locator, &ownership_),
+        pairs_(settings.topic("pairs")) {}
+
+  Status open() { return detector_.open(); }
+  std::size_t live() const { return detector_.live_works(); }
+
+  Status process(const streams::InputRecord& in, streams::Output& out) override {
+    TiledRecord r;
+    if (!in.value || !decode_tiled(*in.value, r))
+      return error("malformed record on the tiled topic at offset " + std::to_string(in.offset));
+    // Of the copies this partition gets (one per tile of it the work is in or left), apply the
+    // one of the lowest tile.
+    std::uint64_t lowest = UINT64_MAX;
+    bool present = false;
+    for (auto t : r.tiles)
+      if (geo::TileScheme::partition(t, tiled_partitions_) == partition_) {
+        lowest = std::min(lowest, t);
+        present = true;
+      }
+    for (auto t : r.old)
+      if (geo::TileScheme::partition(t, tiled_partitions_) == partition_)
+        lowest = std::min(lowest, t);
+    if (in.key != geo::TileScheme::key(lowest)) return {};
+    facts_.clear();
+    DIGONCE_TRY(detector_.apply(r.work, r.seq, present, facts_));
+    std::string value;
+    for (const auto& f : facts_) {
+      value.clear();
+      geo::encode_fact(f, value);
+      auto key = geo::pair_key(f.a.ref, f.b.ref);
+      auto p = (geo::kafka_murmur2(key) & 0x7fffffff) % pairs_partitions_;
+      DIGONCE_TRY(out.send(pairs_, p, key, &value));
+    }
+    return {};
+  }
+
+ private:
+  std::int32_t partition_;
+  int tiled_partitions_;
+  int pairs_partitions_;
+  geo::TileScheme scheme_;
+  geo::TileOwnership ownership_;
+  geo::Detector detector_;
+  std::string pairs_;
+  std::vector<geo::PairFact> facts_;
+};
+
+}  // namespace
+
+DetectorFactory::DetectorFactory(const Settings& settings, int tiled_partitions,
+                                 int pairs_partitions, prometheus::Registry& registry)
+    : settings_(settings),
+      tiled_partitions_(tiled_partitions),
+      pairs_partitions_(pairs_partitions),
+      registry_(registry) {}
+
+DetectorFactory::~DetectorFactory() = default;
+
+std::vector<std::string> DetectorFactory::families() const {
+  return {geo::kEngineFamilies[0], geo::kEngineFamilies[1], geo::kEngineFamilies[2]};
+}
+
+Result<std::unique_ptr<streams::PartitionProcessor>> DetectorFactory::create(std::int32_t partition,
+                                                                             store::Store* store) {
+  if (!tools_) {
+    auto tools = make_place_tools(settings_);
+    if (!tools) return tools.error();
+    tools_ = std::move(*tools);
+  }
+  auto p = std::make_unique<DetectorProcessor>(partition, tiled_partitions_, pairs_partitions_,
+                                               *store, settings_, *tools_);
+  DIGONCE_TRY(p->open());
+  spdlog::info("detector: partition {} holds {} works", partition, p->live());
+  return std::unique_ptr<streams::PartitionProcessor>(std::move(p));
+}
+
+struct LedgerFactory::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : family(prometheus::BuildCounter()
+                   .Name("digonce_alerts_total")
+                   .Help("Alert events emitted, by kind and state")
+                   .Register(r)) {}
+  prometheus::Counter& of(const geo::Alert& a) {
+    return family.Add(
+        {{"kind", geo::alert_kind_name(a.kind)}, {"state", geo::alert_state_name(a.state)}});
+  }
+  prometheus::Family<prometheus::Counter>& family;
+};
+
+namespace {
+
+class LedgerProcessor final : public streams::PartitionProcessor {
+ public:
+  LedgerProcessor(store::Store& store, const Settings& settings,
+                  std::function<void(const geo::Alert&)> count)
+      : ledger_(store, 0), alerts_(settings.topic("alerts")), count_(std::move(count)) {}
+
+  Status process(const streams::InputRecord& in, streams::Output& out) override {
+    geo::PairFact fact;
+    if (!in.value || !geo::decode_fact(*in.value, fact))
+      return error("malformed pair fact at offset " + std::to_string(in.offset));
+    alerts_out_.clear();
+    DIGONCE_TRY(ledger_.apply(fact, alerts_out_));
+    for (const auto& a : alerts_out_) {
+      std::string json = geo::alert_to_json(a);
+      DIGONCE_TRY(out.send(alerts_, RD_KAFKA_PARTITION_UA, a.alert_id, &json));
+      count_(a);
+    }
+    return {};
+  }
+
+ private:
+  geo::AlertLedger ledger_;
+  std::string alerts_;
+  std::function<void(const geo::Alert&)> count_;
+  std::vector<geo::Alert> alerts_out_;
+};
+
+}  // namespace
+
+LedgerFactory::LedgerFactory(const Settings& settings, prometheus::Registry& registry)
+    : settings_(settings), metrics_(std::make_unique<Metrics>(registry)) {}
+
+LedgerFactory::~LedgerFactory() = default;
+
+Result<std::unique_ptr<streams::PartitionProcessor>> LedgerFactory::create(std::int32_t,
+                                                                           store::Store* store) {
+  return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<LedgerProcessor>(
+      *store, settings_, [m = metrics_.get()](const geo::Alert& a) { m->of(a).Increment(); }));
+}
+
+}  // namespace digonce::services

@@ -1,0 +1,546 @@
+// <utility> first: Boost 1.74's Asio uses std::exchange and friends without including it, which
+// breaks under C++20 and later when nothing before it pulled it in.
+#include <utility>
+
+#include "services/gateway.h"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <variant>
+
+#include "services/api_keys.h"
+#include "services/http_api.h"
+
+namespace digonce::services {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxBody = 8u << 20;       // as geo::ParseLimits::max_bytes
+constexpr std::size_t kMaxStreamBacklog = 1024;  // messages queued for one live-stream client
+constexpr auto kIdleConnection = std::chrono::seconds(60);
+constexpr auto kShutdownGrace = std::chrono::seconds(3);
+
+std::string_view view(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+Response to_beast(ApiResponse&& r) {
+  Response res{http::int_to_status(static_cast<unsigned>(r.status)), 11};
+  res.set(http::field::content_type, r.content_type);
+  for (auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  return res;
+}
+
+class Gateway;
+
+// ---- the live stream: one WebSocket client
+
+class StreamSession : public std::enable_shared_from_this<StreamSession> {
+ public:
+  StreamSession(beast::tcp_stream&& stream, ApiKey key, Gateway& gateway)
+      : ws_(std::move(stream)),
+        key_(std::move(key)),
+        gateway_(gateway),
+        kill_(ws_.get_executor()) {}
+
+  void start(Request req);
+  const ApiKey& key() const { return key_; }
+  /// Queues a message; a client more than kMaxStreamBacklog messages behind is closed.
+  void send(std::shared_ptr<const std::string> message);
+  void close(websocket::close_code code, const std::string& reason);
+
+ private:
+  void read();
+  void write_next();
+  void ended();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  ApiKey key_;
+  Gateway& gateway_;
+  asio::steady_timer kill_;
+  beast::flat_buffer in_;
+  std::deque<std::shared_ptr<const std::string>> backlog_;
+  std::shared_ptr<const std::string> writing_;  // the message being written
+  bool closing_ = false;
+};
+
+// ---- one HTTP connection
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, Gateway& gateway)
+      : stream_(std::move(socket)), gateway_(gateway) {}
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read();
+  void on_header(beast::error_code ec);
+  void read_body();
+  void on_request(beast::error_code ec);
+  void write(Response&& res);
+
+  beast::tcp_stream stream_;
+  Gateway& gateway_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+  std::shared_ptr<http::response<http::empty_body>> continue_;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  unsigned version_ = 11;
+};
+
+// ---- the gateway: the listening socket, the connections, and the HttpApi they carry
+
+class Gateway {
+ public:
+  Gateway(const Settings& settings, const GatewayOptions& options, prometheus::Registry& registry)
+      : settings_(settings),
+        options_(options),
+        registry_(registry),
+        acceptor_(ioc_),
+        timer_(ioc_) {}
+
+  Status listen();
+  Status run(ApiKeys keys, std::atomic<bool>& stop,
+             const std::function<void(const std::string&)>& on_listening);
+
+  bool stopping() const { return stopping_; }
+  void handle(Request&& req, std::function<void(Response&&)> reply);
+  /// The key of a live-stream upgrade request, or the response that refuses it.
+  std::variant<const ApiKey*, Response> stream_key(const Request& req);
+  void open_stream(beast::tcp_stream&& stream, Request&& req, const ApiKey& key);
+  void stream_opened(const std::shared_ptr<StreamSession>& s);
+  void stream_closed(const std::shared_ptr<StreamSession>& s);
+  void stream_dropped() { api_->metrics().stream_dropped.Increment(); }
+
+ private:
+  void accept();
+  void watch(std::atomic<bool>& stop);
+  void shut_down();
+  void drain(Clock::time_point deadline);
+  void broadcast_work(const WorkChange& change);
+  void broadcast_alert(const std::shared_ptr<const LiveAlert>& alert);
+
+  // The io_context comes first: it is destroyed last, after everything that uses it.
+  asio::io_context ioc_{1};
+  const Settings& settings_;
+  const GatewayOptions& options_;
+  prometheus::Registry& registry_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer timer_;
+  std::string url_;
+  std::set<std::shared_ptr<StreamSession>> streams_;  // io thread only
+  std::atomic<std::size_t> stream_count_{0};          // read by the feed threads
+  bool stopping_ = false;
+  std::unique_ptr<HttpApi> api_;  // last: stopped (its threads joined) before the rest goes
+};
+
+// ---- StreamSession
+
+void StreamSession::start(Request req) {
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket's own timeouts take over
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "digonce"); }));
+  ws_.read_message_max(64 * 1024);
+  ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;
+    self->gateway_.stream_opened(self);
+    self->read();
+  });
+}
+
+void StreamSession::read() {
+  // Clients have nothing to say; reading keeps control frames (ping, close) flowing.
+  ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->ended();
+    self->in_.consume(self->in_.size());
+    self->read();
+  });
+}
+
+void StreamSession::send(std::shared_ptr<const std::string> message) {
+  if (closing_) return;
+  if (backlog_.size() >= kMaxStreamBacklog) {
+    gateway_.stream_dropped();
+    spdlog::warn("live stream of {}: more than {} messages behind, closing", key_.org,
+                 kMaxStreamBacklog);
+    return close(websocket::close_code::policy_error, "too slow: messages were piling up");
+  }
+  backlog_.push_back(std::move(message));
+  if (!writing_) write_next();
+}
+
+void StreamSession::write_next() {
+  if (backlog_.empty() || closing_) {
+    writing_.reset();
+    return;
+  }
+  writing_ = std::move(backlog_.front());
+  backlog_.pop_front();
+  ws_.text(true);
+  ws_.async_write(asio::buffer(*writing_),
+                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    if (ec) return self->ended();
+                    self->write_next();
+                  });
+}
+
+void StreamSession::close(websocket::close_code code, const std::string& reason) {
+  if (closing_) return;
+  closing_ = true;
+  backlog_.clear();
+  // A client that does not read will not read the close frame either: cut it off after a while.
+  kill_.expires_after(kShutdownGrace);
+  kill_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    self->ended();
+  });
+  ws_.async_close(websocket::close_reason(code, reason),
+                  [self = shared_from_this()](beast::error_code) {
+                    self->kill_.cancel();
+                    self->ended();
+                  });
+}
+
+void StreamSession::ended() {
+  closing_ = true;
+  gateway_.stream_closed(shared_from_this());
+}
+
+// ---- HttpSession
+
+void HttpSession::read() {
+  parser_.emplace();
+  parser_->body_limit(kMaxBody);
+  parser_->header_limit(16 * 1024);
+  stream_.expires_after(kIdleConnection);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void HttpSession::on_header(beast::error_code ec) {
+  if (ec) return on_request(ec);
+  const auto& req = parser_->get();
+  keep_alive_ = req.keep_alive();
+  version_ = req.version();
+  // curl and others wait (a second) for "100 Continue" before sending a larger body.
+  if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+    continue_ =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+    http::async_write(stream_, *continue_,
+                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                        if (wec) return;
+                        self->read_body();
+                      });
+    return;
+  }
+  read_body();
+}
+
+void HttpSession::read_body() {
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+}
+
+void HttpSession::on_request(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;  // the rest of the body is still on its way
+    return write(
+        to_beast(api_error(413, "the body is larger than " + std::to_string(kMaxBody) + " bytes")));
+  }
+  if (ec == http::error::end_of_stream) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  if (ec) {
+    if (ec != beast::error::timeout && ec != asio::error::operation_aborted &&
+        ec != asio::error::connection_reset)
+      spdlog::debug("http: {}", ec.message());
+    return;  // a malformed request, a timeout, a reset: the connection ends
+  }
+  Request req = parser_->release();
+  head_ = req.method() == http::verb::head;
+  if (websocket::is_upgrade(req)) {
+    auto key = gateway_.stream_key(req);
+    if (auto* refusal = std::get_if<Response>(&key)) {
+      keep_alive_ = false;
+      return write(std::move(*refusal));
+    }
+    stream_.expires_never();
+    gateway_.open_stream(std::move(stream_), std::move(req), *std::get<const ApiKey*>(key));
+    return;
+  }
+  stream_.expires_never();  // while the request is being answered (a produce may take seconds)
+  gateway_.handle(std::move(req),
+                  [self = shared_from_this()](Response&& res) { self->write(std::move(res)); });
+}
+
+void HttpSession::write(Response&& res) {
+  res.version(version_);
+  res.keep_alive(keep_alive_ && !gateway_.stopping());
+  res.set(http::field::server, "digonce");
+  if (head_ && !res.body().empty()) {  // HEAD: the headers a GET would have, no body
+    auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
+  response_ = std::make_shared<Response>(std::move(res));
+  stream_.expires_after(kIdleConnection);
+  http::async_write(stream_, *response_,
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (ec) return;
+                      if (self->response_->need_eof()) {
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        return;
+                      }
+                      self->response_.reset();
+                      self->read();
+                    });
+}
+
+// ---- Gateway: lifecycle
+
+Status Gateway::listen() {
+  const std::string& address = options_.listen;
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos)
+    return error("HTTP address '" + address + "': must be HOST:PORT (127.0.0.1:8080)");
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto found = resolver.resolve(host, port, ec);
+  if (ec || found.empty())
+    return error("HTTP address '" + address + "': " + (ec ? ec.message() : "not found"));
+  tcp::endpoint endpoint = found.begin()->endpoint();
+  auto fail = [&](const char* what) {
+    return error("cannot listen on " + address + ": " + what + ": " + ec.message());
+  };
+  if (acceptor_.open(endpoint.protocol(), ec); ec) return fail("open");
+  if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("option");
+  if (acceptor_.bind(endpoint, ec); ec) return fail("bind");
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  auto local = acceptor_.local_endpoint(ec);
+  if (ec) return fail("local address");
+  std::string shown = local.address().to_string();
+  if (local.address().is_v6()) shown = "[" + shown + "]";
+  url_ = "http://" + shown + ":" + std::to_string(local.port());
+  return {};
+}
+
+Status Gateway::run(ApiKeys keys, std::atomic<bool>& stop,
+                    const std::function<void(const std::string&)>& on_listening) {
+  HttpApi::Hooks hooks;
+  hooks.post = [this](std::function<void()> f) { asio::post(ioc_, std::move(f)); };
+  // Changes reach the live stream only when someone listens (catching up on a big topic would
+  // otherwise queue a handler per record). A client registers before its snapshot is taken, so
+  // no change falls between the two.
+  hooks.on_work = [this](WorkChange c) {
+    if (stream_count_.load() > 0) asio::post(ioc_, [this, c = std::move(c)] { broadcast_work(c); });
+  };
+  hooks.on_alert = [this](std::shared_ptr<const LiveAlert> a) {
+    if (stream_count_.load() > 0)
+      asio::post(ioc_, [this, a = std::move(a)] { broadcast_alert(a); });
+  };
+  std::size_t key_count = keys.size();
+  auto api = HttpApi::start(settings_, options_, registry_, std::move(keys), std::move(hooks));
+  if (!api) return api.error();
+  api_ = std::move(*api);
+
+  accept();
+  watch(stop);
+  spdlog::info("gateway listening at {} ({} API keys, dashboard {})", url_, key_count,
+               options_.dashboard_dir);
+  if (on_listening) on_listening(url_);
+  ioc_.run();
+
+  api_->stop();
+  streams_.clear();
+  spdlog::info("gateway stopped");
+  return {};
+}
+
+void Gateway::accept() {
+  acceptor_.async_accept(ioc_, [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<HttpSession>(std::move(socket), *this)->start();
+    } else {
+      spdlog::warn("gateway: accept: {}", ec.message());
+    }
+    accept();
+  });
+}
+
+void Gateway::watch(std::atomic<bool>& stop) {
+  timer_.expires_after(std::chrono::milliseconds(100));
+  timer_.async_wait([this, &stop](beast::error_code ec) {
+    if (ec) return;
+    if (stop.load()) return shut_down();
+    watch(stop);
+  });
+}
+
+void Gateway::shut_down() {
+  stopping_ = true;
+  api_->refuse_submissions();
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  auto streams = streams_;
+  for (const auto& s : streams) s->close(websocket::close_code::going_away, "server stopping");
+  drain(Clock::now() + kShutdownGrace);
+}
+
+// Lets answers in flight (a produce waiting for the broker, a close handshake) finish, for a
+// bounded time, then stops the io_context; idle keep-alive connections are simply dropped.
+void Gateway::drain(Clock::time_point deadline) {
+  if ((api_->pending() == 0 && streams_.empty()) || Clock::now() >= deadline) {
+    ioc_.stop();
+    return;
+  }
+  timer_.expires_after(std::chrono::milliseconds(20));
+  timer_.async_wait([this, deadline](beast::error_code ec) {
+    if (!ec) drain(deadline);
+  });
+}
+
+// ---- Gateway: requests
+
+void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
+  ApiRequest r;
+  r.method = std::string(view(req.method_string()));
+  r.target = std::string(view(req.target()));
+  r.authorization = std::string(view(req[http::field::authorization]));
+  r.body = std::move(req.body());
+  api_->handle(std::move(r),
+               [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });
+}
+
+std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
+  auto key = api_->stream_key(view(req.target()), view(req[http::field::authorization]));
+  if (auto* refusal = std::get_if<ApiResponse>(&key)) {
+    api_->metrics().observe("stream", refusal->status, 0);
+    return to_beast(std::move(*refusal));
+  }
+  return std::get<const ApiKey*>(key);
+}
+
+void Gateway::open_stream(beast::tcp_stream&& stream, Request&& req, const ApiKey& key) {
+  if (stopping_) return;
+  api_->metrics().observe("stream", 101, 0);
+  std::make_shared<StreamSession>(std::move(stream), key, *this)->start(std::move(req));
+}
+
+// ---- Gateway: the live stream
+
+void Gateway::stream_opened(const std::shared_ptr<StreamSession>& s) {
+  if (stopping_) return s->close(websocket::close_code::going_away, "server stopping");
+  // Registered before the snapshot is taken: a change applied after it is pushed as well, one
+  // applied before it is in the snapshot (and perhaps pushed too: messages are idempotent).
+  streams_.insert(s);
+  ++stream_count_;
+  api_->metrics().stream_clients.Increment();
+  s->send(std::make_shared<const std::string>(api_->snapshot(s->key())));
+}
+
+void Gateway::stream_closed(const std::shared_ptr<StreamSession>& s) {
+  if (streams_.erase(s)) {
+    --stream_count_;
+    api_->metrics().stream_clients.Decrement();
+  }
+}
+
+void Gateway::broadcast_work(const WorkChange& change) {
+  std::shared_ptr<const std::string> now, gone;
+  for (const auto& s : std::set(streams_)) {
+    if (change.now && visible_to(&s->key(), *change.now)) {
+      if (!now) now = std::make_shared<const std::string>(HttpApi::work_message(change, false));
+      s->send(now);
+    } else if (change.before && visible_to(&s->key(), *change.before)) {
+      // Gone, or no longer visible to this key: either way it leaves the client's map.
+      if (!gone) gone = std::make_shared<const std::string>(HttpApi::work_message(change, true));
+      s->send(gone);
+    }
+  }
+}
+
+void Gateway::broadcast_alert(const std::shared_ptr<const LiveAlert>& alert) {
+  std::shared_ptr<const std::string> message;
+  for (const auto& s : std::set(streams_)) {
+    if (!visible_to(&s->key(), *alert)) continue;
+    if (!message) message = std::make_shared<const std::string>(HttpApi::alert_message(*alert));
+    s->send(message);
+  }
+}
+
+Result<ApiKeys> load_keys(const std::string& file) {
+  std::string path = file;
+  if (path.empty()) {
+#ifdef DIGONCE_SOURCE_DIR_DEFAULT
+    path = (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "dev-api-keys.yaml")
+               .string();
+#endif
+    spdlog::warn(
+        "*** no API key file given: using the DEVELOPMENT keys of {}; anyone who has read the "
+        "source can use them: pass --api-keys FILE in production ***",
+        path);
+  }
+  auto keys = ApiKeys::load(path);
+  if (keys && keys->development() && !file.empty())
+    spdlog::warn(
+        "*** {} holds DEVELOPMENT API keys (development: true): never use it in production ***",
+        path);
+  return keys;
+}
+
+}  // namespace
+
+Status run_gateway(const Settings& settings, const GatewayOptions& options,
+                   prometheus::Registry& registry, std::atomic<bool>& stop,
+                   std::function<void(const std::string& url)> on_listening) {
+  auto keys = load_keys(options.api_keys_file);
+  if (!keys) return keys.error();
+  if (options.brokers.empty()) return error("gateway: no Kafka brokers given");
+  Gateway gateway(settings, options, registry);
+  DIGONCE_TRY(gateway.listen());
+  return gateway.run(std::move(*keys), stop, on_listening);
+}
+
+}  // namespace digonce::services

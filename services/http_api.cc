@@ -1,0 +1,572 @@
+#include "services/http_api.h"
+
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "base/json_writer.h"
+#include "geo/authorities.h"
+#include "geo/crs.h"
+#include "geo/geos.h"
+#include "geo/normalize.h"
+#include "geo/parse.h"
+#include "geo/work.h"
+#include "services/static_files.h"
+#include "services/work_producer.h"
+
+namespace digonce::services {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kProduceTimeoutMs = 10'000;  // then 503: the broker could not take the work
+
+ApiResponse json_response(int status, std::string body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+ApiResponse method_not_allowed(std::string allow) {
+  auto r = api_error(405, "method not allowed on this path");
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
+template <class Items>
+std::string json_list(std::string_view name, const Items& items) {
+  std::string body = "{\"";
+  body += name;
+  body += "\":[";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) body += ',';
+    first = false;
+    body += item->json;
+  }
+  body += "]}";
+  return body;
+}
+
+// The members of a JSON object without its braces, for splicing into another.
+std::string members_of(const std::string& object) {
+  return object.size() < 2 ? std::string() : object.substr(1, object.size() - 2);
+}
+
+}  // namespace
+
+ApiResponse api_error(int status, std::string_view message, std::string_view field,
+                      std::string_view extra_members) {
+  std::string body;
+  {
+    JsonObject o(body);
+    o.str("error", message);
+    o.str_if("field", field);
+  }
+  if (!extra_members.empty()) body.insert(body.size() - 1, "," + std::string(extra_members));
+  return json_response(status, std::move(body));
+}
+
+ApiResponse api_error(int status, const Error& e) {
+  return api_error(status, e.what(), e.field);
+}
+
+// ---- metrics
+
+GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
+    : requests(prometheus::BuildCounter()
+                   .Name("digonce_gateway_requests_total")
+                   .Help("HTTP requests answered by the gateway, by route and status code")
+                   .Register(r)),
+      latency(prometheus::BuildHistogram()
+                  .Name("digonce_gateway_request_seconds")
+                  .Help("Time from a request read to its answer, by route")
+                  .Register(r)),
+      produce_failures(prometheus::BuildCounter()
+                           .Name("digonce_gateway_produce_failures_total")
+                           .Help("Submissions the broker did not take (answered 503)")
+                           .Register(r)
+                           .Add({})),
+      stream_clients(prometheus::BuildGauge()
+                         .Name("digonce_gateway_stream_clients")
+                         .Help("Live-stream (WebSocket) clients connected")
+                         .Register(r)
+                         .Add({})),
+      stream_dropped(prometheus::BuildCounter()
+                         .Name("digonce_gateway_stream_dropped_total")
+                         .Help("Live-stream clients closed for reading too slowly")
+                         .Register(r)
+                         .Add({})),
+      view_items(prometheus::BuildGauge()
+                     .Name("digonce_gateway_view_items")
+                     .Help("Items held by the gateway's live views")
+                     .Register(r)) {}
+
+void GatewayMetrics::observe(const std::string& route, int code, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  requests.Add({{"route", route}, {"code", std::to_string(code)}}).Increment();
+  latency.Add({{"route", route}}, kBuckets).Observe(seconds);
+}
+
+// ---- start and stop
+
+// The checks POST /v1/works makes beyond parsing (CRS area of use, geometry validity), so that
+// what ingest would reject is answered 400 here.
+struct HttpApi::Checks {
+  geo::ParseLimits limits;
+  geo::Geos geos;
+  std::unique_ptr<geo::CrsContext> crs;
+  std::unique_ptr<geo::Normalizer> normalizer;
+};
+
+HttpApi::HttpApi(const Settings& settings, const GatewayOptions& options,
+                 prometheus::Registry& registry, ApiKeys keys, Hooks hooks)
+    : settings_(settings),
+      options_(options),
+      registry_(registry),
+      keys_(std::move(keys)),
+      hooks_(std::move(hooks)),
+      metrics_(registry),
+      submitted_topic_(settings.topic("works.submitted")),
+      checks_(std::make_unique<Checks>()) {
+  checks_->limits.max_vertices = settings.max_vertices;
+}
+
+HttpApi::~HttpApi() {
+  stop();
+}
+
+Result<std::unique_ptr<HttpApi>> HttpApi::start(const Settings& settings,
+                                                const GatewayOptions& options,
+                                                prometheus::Registry& registry, ApiKeys keys,
+                                                Hooks hooks) {
+  std::unique_ptr<HttpApi> api(
+      new HttpApi(settings, options, registry, std::move(keys), std::move(hooks)));
+  api->set_up_checks();
+  auto producer = WorkProducer::create(options.brokers, kProduceTimeoutMs);
+  if (!producer) return producer.error();
+  api->producer_ = std::move(*producer);
+  HttpApi* self = api.get();
+  api->works_feed_ = std::make_unique<TopicFeed>(
+      options.brokers, settings.topic("works.current"),
+      [self](std::string_view key, std::optional<std::string_view> value) {
+        auto change = self->works_.apply(key, value);
+        if (!change)
+          spdlog::warn("live view of works: record {} skipped: {}", key, change.error().what());
+        else if (*change && self->hooks_.on_work)
+          self->hooks_.on_work(std::move(**change));
+      });
+  api->alerts_feed_ = std::make_unique<TopicFeed>(
+      options.brokers, settings.topic("alerts"),
+      [self](std::string_view key, std::optional<std::string_view> value) {
+        auto change = self->alerts_.apply(key, value);
+        if (!change)
+          spdlog::warn("live view of alerts: record {} skipped: {}", key, change.error().what());
+        else if (*change && self->hooks_.on_alert)
+          self->hooks_.on_alert(std::move(**change));
+      });
+  api->works_feed_->start();
+  api->alerts_feed_->start();
+  return api;
+}
+
+void HttpApi::set_up_checks() {
+  geo::CrsOptions crs_options;
+  crs_options.metric_crs = settings_.metric_crs;
+  crs_options.search_paths = settings_.proj_search_paths;
+  auto crs = geo::CrsContext::create(crs_options);
+  if (!crs) {
+    spdlog::warn("gateway: no CRS checks on submissions ({}); ingest still makes them",
+                 crs.error().what());
+    return;
+  }
+  checks_->crs = std::move(*crs);
+  checks_->normalizer = std::make_unique<geo::Normalizer>(*checks_->crs, checks_->geos);
+
+  // Authority keys read the works in their area: the envelope of the authority's boundary, in
+  // EPSG:4326, for works that name no highway_authority (works.current carries only the one
+  // given).
+  if (settings_.boundaries.empty()) return;
+  auto authority_options = geo::load_authority_options(settings_.boundaries, settings_.shared_data);
+  if (!authority_options) {
+    spdlog::warn("gateway: authority areas not loaded: {}", authority_options.error().what());
+    return;
+  }
+  auto map = geo::AuthorityMap::load(*authority_options, *checks_->crs, checks_->geos);
+  if (!map) {
+    spdlog::warn("gateway: authority areas not loaded: {}", map.error().what());
+    return;
+  }
+  const auto& to_wgs84 = checks_->crs->metric_to_wgs84();
+  keys_.set_areas([&](const std::string& org) -> std::optional<geo::Envelope> {
+    auto metric = map->envelope_of(org);
+    if (!metric) return std::nullopt;
+    geo::Envelope out;
+    // Corners and edge midpoints: a projected box is not quite a box in longitude and latitude.
+    for (double fx : {0.0, 0.5, 1.0}) {
+      for (double fy : {0.0, 0.5, 1.0}) {
+        double x = metric->minx + fx * metric->width(), y = metric->miny + fy * metric->height();
+        if (to_wgs84.apply(x, y).ok()) out.add(x, y);
+      }
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+  });
+}
+
+void HttpApi::stop() {
+  stopping_ = true;
+  if (works_feed_) works_feed_->stop();
+  if (alerts_feed_) alerts_feed_->stop();
+  if (producer_) producer_->close(2000);
+}
+
+// ---- routing
+
+const ApiKey* HttpApi::authenticate(std::string_view authorization,
+                                    std::optional<ApiResponse>& refusal) const {
+  if (authorization.empty()) {
+    refusal = api_error(401, "an API key is required: send Authorization: Bearer KEY");
+  } else if (auto token = bearer_token(authorization); !token) {
+    refusal = api_error(401, "the Authorization header must be Bearer KEY");
+  } else if (const ApiKey* key = keys_.find(*token)) {
+    return key;
+  } else {
+    refusal = api_error(401, "unknown API key");
+  }
+  refusal->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
+  return nullptr;
+}
+
+void HttpApi::handle(ApiRequest&& req, Respond respond) {
+  auto started = Clock::now();
+  auto target = parse_target(req.target);
+  const std::string path = target ? target->path : std::string();
+
+  std::string route = "static";
+  if (path == "/healthz")
+    route = "healthz";
+  else if (path == "/metrics")
+    route = "metrics";
+  else if (path == "/v1/works")
+    route = "works";
+  else if (path.rfind("/v1/works/", 0) == 0)
+    route = "work";
+  else if (path == "/v1/alerts")
+    route = "alerts";
+  else if (path == "/v1/stream")
+    route = "stream";
+  else if (path == "/v1" || path.rfind("/v1/", 0) == 0)
+    route = "unknown";
+
+  Respond done = [this, respond = std::move(respond), route, started, method = req.method,
+                  raw_target = req.target](ApiResponse&& res) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    metrics_.observe(route, res.status, seconds);
+    spdlog::debug("{} {} -> {} ({:.1f} ms)", method, raw_target, res.status, seconds * 1000);
+    respond(std::move(res));
+  };
+  if (!target) return done(api_error(400, target.error()));
+  const std::string& method = req.method;
+  bool get = method == "GET" || method == "HEAD";
+
+  if (route == "healthz") return done(get ? healthz() : method_not_allowed("GET, HEAD"));
+  if (route == "metrics") return done(get ? metrics_text() : method_not_allowed("GET, HEAD"));
+  if (route == "static") {
+    if (!get) return done(method_not_allowed("GET, HEAD"));
+    StaticFile file = read_static_file(options_.dashboard_dir, path);
+    ApiResponse res;
+    res.status = file.status;
+    res.body = std::move(file.content);
+    res.content_type = std::move(file.content_type);
+    res.headers = {{"Cache-Control", "no-cache"},
+                   {"X-Content-Type-Options", "nosniff"},
+                   // The dashboard talks to this server only: no CDN, no third party.
+                   {"Content-Security-Policy",
+                    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                    "frame-ancestors 'none'"}};
+    return done(std::move(res));
+  }
+  if (route == "unknown") return done(api_error(404, "no such API path: " + path));
+  if (route == "stream")
+    return done(api_error(
+        426, "the live stream is a WebSocket: connect with ws://HOST" + path + "?key=KEY"));
+
+  bool allowed = route == "works"    ? (get || method == "POST")
+                 : route == "work"   ? (get || method == "DELETE")
+                 : route == "alerts" ? get
+                                     : false;
+  if (!allowed)
+    return done(method_not_allowed(route == "works"  ? "GET, HEAD, POST"
+                                   : route == "work" ? "GET, HEAD, DELETE"
+                                                     : "GET, HEAD"));
+  std::optional<ApiResponse> refusal;
+  const ApiKey* key = authenticate(req.authorization, refusal);
+  if (!key) return done(std::move(*refusal));
+  if (route == "works" && method == "POST")
+    return submit(*key, std::move(req.body), std::move(done));
+  if (route == "works") return done(list_works(*key, *target));
+  if (route == "alerts") return done(list_alerts(*key, *target));
+  std::string ref = path.substr(std::string_view("/v1/works/").size());
+  if (method == "DELETE") return cancel(*key, ref, std::move(done));
+  return done(get_work(*key, ref));
+}
+
+// ---- reads
+
+ApiResponse HttpApi::healthz() {
+  bool pipeline = !options_.ready || options_.ready();
+  bool failed = producer_->failed();
+  bool ready = works_feed_->caught_up() && alerts_feed_->caught_up() && pipeline && !failed;
+  std::string body;
+  {
+    JsonObject o(body);
+    o.str("status", ready ? "ok" : failed ? "failed" : "starting");
+    if (options_.ready) {
+      JsonObject p(o.key("pipeline"));
+      p.boolean("ready", pipeline);
+    }
+    JsonObject v(o.key("views"));
+    {
+      JsonObject a(v.key("alerts"));
+      a.boolean("caught_up", alerts_feed_->caught_up());
+      a.integer("count", static_cast<std::int64_t>(alerts_.size()));
+    }
+    {
+      JsonObject w(v.key("works"));
+      w.boolean("caught_up", works_feed_->caught_up());
+      w.integer("count", static_cast<std::int64_t>(works_.size()));
+    }
+  }
+  // Not ready until the views hold what the topics hold: a load balancer waits for it.
+  return json_response(ready ? 200 : 503, std::move(body));
+}
+
+ApiResponse HttpApi::metrics_text() {
+  metrics_.view_items.Add({{"view", "works"}}).Set(static_cast<double>(works_.size()));
+  metrics_.view_items.Add({{"view", "alerts"}}).Set(static_cast<double>(alerts_.size()));
+  ApiResponse res;
+  res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  res.body = prometheus::TextSerializer().Serialize(registry_.Collect());
+  return res;
+}
+
+ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
+  WorkQuery q;
+  q.viewer = &key;
+  if (auto it = target.query.find("bbox"); it != target.query.end()) {
+    auto bbox = parse_bbox(it->second);
+    if (!bbox) return api_error(400, bbox.error());
+    q.bbox = *bbox;
+  }
+  if (auto it = target.query.find("from"); it != target.query.end()) {
+    auto t = parse_time_param(it->second, geo::DateEnd::Start, "from");
+    if (!t) return api_error(400, t.error());
+    q.from = *t;
+  }
+  if (auto it = target.query.find("to"); it != target.query.end()) {
+    auto t = parse_time_param(it->second, geo::DateEnd::End, "to");
+    if (!t) return api_error(400, t.error());
+    q.to = *t;
+  }
+  if (q.from && q.to && *q.from > *q.to) return api_error(400, "from must not be after to", "from");
+  return json_response(200, json_list("works", works_.query(q)));
+}
+
+ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
+  auto w = works_.find(ref);
+  // A work the key may not read is answered as one that does not exist.
+  if (!w || !visible_to(&key, *w)) return api_error(404, "no live work " + ref, "work_ref");
+  return json_response(200, w->json);
+}
+
+ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
+  AlertQuery q;
+  q.viewer = &key;
+  if (auto it = target.query.find("state"); it != target.query.end()) {
+    auto state = parse_state_filter(it->second);
+    if (!state) return api_error(400, "state must be open, closed or all", "state");
+    q.state = *state;
+  }
+  if (auto it = target.query.find("authority"); it != target.query.end()) q.authority = it->second;
+  return json_response(200, json_list("alerts", alerts_.query(q)));
+}
+
+// ---- writes
+
+void HttpApi::submit(const ApiKey& key, std::string body, Respond respond) {
+  if (key.role == Role::Authority)
+    return respond(api_error(403, "an authority key may read, not submit works"));
+  geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
+  if (!parsed.errors.empty()) {
+    std::string errors = "\"errors\":[";
+    for (std::size_t i = 0; i < parsed.errors.size() && i < 100; ++i) {
+      if (i) errors += ',';
+      JsonObject o(errors);
+      o.str("field", parsed.errors[i].field);
+      o.str("message", parsed.errors[i].message);
+    }
+    errors += ']';
+    const Error& first = parsed.errors.front();
+    return respond(api_error(400, first.what(), first.field, errors));
+  }
+  for (const auto& w : parsed.works) {
+    if (!may_submit(key, w.promoter))
+      return respond(api_error(
+          403, "the key of " + key.org + " may submit only its own works, not " + w.promoter + "'s",
+          "promoter"));
+  }
+  if (checks_->normalizer) {
+    for (const auto& w : parsed.works) {
+      geo::WorkEvent copy = w;
+      if (auto s = checks_->normalizer->normalize(copy); !s.ok())
+        return respond(api_error(400, s.error()));
+    }
+  }
+  std::string answer;
+  std::string record_key;
+  {
+    JsonObject o(answer);
+    if (parsed.works.empty()) {
+      o.raw("work_ref", "null");  // a notification that carries no work (SNS housekeeping)
+    } else {
+      record_key = parsed.works.front().work_ref;
+      o.str("work_ref", record_key);
+    }
+    if (parsed.works.size() > 1) {
+      auto& refs = o.key("work_refs");
+      refs += '[';
+      for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+        if (i) refs += ',';
+        append_json_string(refs, parsed.works[i].work_ref);
+      }
+      refs += ']';
+    }
+  }
+  // The original bytes go on: ingest parses them again and keeps what it cannot read as rejected.
+  produce(std::move(record_key), std::move(body), members_of(answer), std::move(respond));
+}
+
+void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond) {
+  if (key.role == Role::Authority)
+    return respond(api_error(403, "an authority key may read, not cancel works"));
+  if (!geo::valid_work_ref(ref))
+    return respond(
+        api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref"));
+  auto w = works_.find(ref);
+  if (!w || (key.role == Role::Promoter && !visible_to(&key, *w)))
+    return respond(api_error(404, "no live work " + ref, "work_ref"));
+  if (!may_cancel(key, w->promoter))
+    return respond(
+        api_error(403, "the key of " + key.org + " may cancel only its own works", "promoter"));
+  std::string value, answer;
+  {
+    JsonObject o(value);
+    o.str("work_ref", ref);
+    o.str("promoter", w->promoter);
+    o.str("event", "cancel");
+  }
+  {
+    JsonObject o(answer);
+    o.str("work_ref", ref);
+    o.str("event", "cancel");
+  }
+  produce(ref, std::move(value), members_of(answer), std::move(respond));
+}
+
+// Produces one record to works.submitted and answers 202 once the broker has it, 503 if it could
+// not take it within kProduceTimeoutMs.
+void HttpApi::produce(std::string key, std::string value, std::string answer_members,
+                      Respond respond) {
+  if (stopping_ || producer_->failed())
+    return respond(api_error(503, stopping_ ? "the gateway is stopping" : "the producer failed"));
+  ++pending_;
+  auto delivered = [this, respond, answer_members](rd_kafka_resp_err_t err, std::int32_t partition,
+                                                   std::int64_t offset) mutable {
+    // On the producer's delivery thread: the answer is given on the HTTP thread.
+    hooks_.post([this, respond = std::move(respond), answer_members = std::move(answer_members),
+                 err, partition, offset] {
+      --pending_;
+      if (err) {
+        metrics_.produce_failures.Increment();
+        spdlog::warn("gateway: produce to {} failed: {}", submitted_topic_, rd_kafka_err2str(err));
+        return respond(api_error(
+            503, std::string("the broker did not take the work: ") + rd_kafka_err2str(err)));
+      }
+      std::string status;
+      {
+        JsonObject o(status);
+        o.str("status", "accepted");
+        o.integer("partition", partition);
+        o.integer("offset", offset);
+      }
+      std::string body =
+          "{" + answer_members + (answer_members.empty() ? "" : ",") + members_of(status) + "}";
+      respond(json_response(202, std::move(body)));
+    });
+  };
+  auto s = producer_->send(submitted_topic_, key, value, std::move(delivered));
+  if (!s.ok()) {
+    --pending_;
+    metrics_.produce_failures.Increment();
+    respond(api_error(503, s.error().what()));
+  }
+}
+
+// ---- the live stream
+
+std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view raw_target,
+                                                             std::string_view authorization) const {
+  auto target = parse_target(raw_target);
+  if (!target) return api_error(400, target.error());
+  if (target->path != "/v1/stream") return api_error(404, "no WebSocket at " + target->path);
+  // Browsers cannot set headers on a WebSocket: the key may come in the query instead.
+  if (auto it = target->query.find("key"); it != target->query.end()) {
+    if (const ApiKey* key = keys_.find(it->second)) return key;
+    return api_error(401, "unknown API key");
+  }
+  std::optional<ApiResponse> refusal;
+  if (const ApiKey* key = authenticate(authorization, refusal)) return key;
+  return std::move(*refusal);
+}
+
+std::string HttpApi::snapshot(const ApiKey& key) const {
+  WorkQuery wq;
+  wq.viewer = &key;
+  AlertQuery aq;
+  aq.viewer = &key;
+  aq.state = StateFilter::Open;
+  std::string message = "{\"type\":\"snapshot\",\"data\":{\"viewer\":";
+  {
+    JsonObject v(message);
+    v.str("org", key.org);
+    v.str("role", role_name(key.role));
+  }
+  message += ',' + members_of(json_list("works", works_.query(wq)));
+  message += ',' + members_of(json_list("alerts", alerts_.query(aq)));
+  message += "}}";
+  return message;
+}
+
+std::string HttpApi::work_message(const WorkChange& change, bool removed) {
+  std::string m = "{\"type\":\"work\",\"data\":";
+  if (removed || !change.now) {
+    JsonObject o(m);
+    o.str("work_ref", change.work_ref);
+    o.boolean("removed", true);
+  } else {
+    m += change.now->json;
+  }
+  m += '}';
+  return m;
+}
+
+std::string HttpApi::alert_message(const LiveAlert& alert) {
+  return "{\"type\":\"alert\",\"data\":" + alert.json + "}";
+}
+
+}  // namespace digonce::services

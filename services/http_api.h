@@ -1,0 +1,141 @@
+// The gateway's API (docs/API.md) without the HTTP library: requests and answers as plain values,
+// the routes, the keys, and what answers them — the live views of works.current and alerts, and
+// the producer to works.submitted. services/gateway.cc carries it over HTTP and WebSocket.
+//
+// Threads: handle() and the stream calls run on the HTTP thread, and every answer is given on it
+// (a submission's answer waits for the broker: the producer's delivery thread hands it back through
+// Hooks::post). The views are fed on their own threads, which report each change through
+// Hooks::on_work and Hooks::on_alert.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "base/result.h"
+#include "services/api_keys.h"
+#include "services/gateway.h"
+#include "services/http_query.h"
+#include "services/live_views.h"
+
+namespace digonce::services {
+
+struct ApiRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string target;         // as sent: path and query
+  std::string authorization;  // the Authorization header; "" when absent
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// {"error": message, "field": field, <extra members>}: every error the API answers.
+ApiResponse api_error(int status, std::string_view message, std::string_view field = {},
+                      std::string_view extra_members = {});
+/// The same for an Error: its what() and its field.
+ApiResponse api_error(int status, const Error& e);
+
+struct GatewayMetrics {
+  explicit GatewayMetrics(prometheus::Registry& r);
+  void observe(const std::string& route, int code, double seconds);
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Counter& produce_failures;
+  prometheus::Gauge& stream_clients;
+  prometheus::Counter& stream_dropped;
+  prometheus::Family<prometheus::Gauge>& view_items;
+};
+
+class WorkProducer;
+
+class HttpApi {
+ public:
+  struct Hooks {
+    std::function<void(std::function<void()>)> post;  // runs a function on the HTTP thread
+    std::function<void(WorkChange)> on_work;          // a change of the works view
+    std::function<void(std::shared_ptr<const LiveAlert>)> on_alert;  // a new alert revision
+  };
+  using Respond = std::function<void(ApiResponse&&)>;
+
+  /// Starts the producer and the views' feeds. The CRS checks and the authority areas are set
+  /// up when PROJ and the boundaries are there, and left out (with a warning) when not.
+  static Result<std::unique_ptr<HttpApi>> start(const Settings& settings,
+                                                const GatewayOptions& options,
+                                                prometheus::Registry& registry, ApiKeys keys,
+                                                Hooks hooks);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  /// Answers one request; `respond` runs exactly once, on the HTTP thread, now or later.
+  void handle(ApiRequest&& req, Respond respond);
+
+  /// The key of a live-stream request (`?key=KEY` or the Bearer header), or the refusal.
+  std::variant<const ApiKey*, ApiResponse> stream_key(std::string_view target,
+                                                      std::string_view authorization) const;
+  /// The first message of a live stream: the works and open alerts the key may read.
+  std::string snapshot(const ApiKey& key) const;
+  /// The stream message of a change: the work, or {"work_ref", "removed": true}.
+  static std::string work_message(const WorkChange& change, bool removed);
+  static std::string alert_message(const LiveAlert& alert);
+
+  /// From now on submissions are refused (503): the gateway is stopping.
+  void refuse_submissions() { stopping_ = true; }
+  /// Submissions waiting for the broker's answer (HTTP thread).
+  std::size_t pending() const { return pending_; }
+  /// Stops the feeds and the producer (records in flight get up to 2 s).
+  void stop();
+  GatewayMetrics& metrics() { return metrics_; }
+
+ private:
+  HttpApi(const Settings& settings, const GatewayOptions& options, prometheus::Registry& registry,
+          ApiKeys keys, Hooks hooks);
+  void set_up_checks();
+
+  const ApiKey* authenticate(std::string_view authorization,
+                             std::optional<ApiResponse>& refusal) const;
+  ApiResponse healthz();
+  ApiResponse metrics_text();
+  ApiResponse list_works(const ApiKey& key, const Target& target);
+  ApiResponse get_work(const ApiKey& key, const std::string& ref);
+  ApiResponse list_alerts(const ApiKey& key, const Target& target);
+  void submit(const ApiKey& key, std::string body, Respond respond);
+  void cancel(const ApiKey& key, const std::string& ref, Respond respond);
+  void produce(std::string key, std::string value, std::string answer_members, Respond respond);
+
+  struct Checks;  // PROJ and GEOS: the normalizer, on the HTTP thread only
+  const Settings& settings_;
+  const GatewayOptions& options_;
+  prometheus::Registry& registry_;
+  ApiKeys keys_;
+  Hooks hooks_;
+  GatewayMetrics metrics_;
+  std::string submitted_topic_;
+  std::unique_ptr<Checks> checks_;
+  std::unique_ptr<WorkProducer> producer_;
+  WorksView works_;
+  AlertsView alerts_;
+  std::unique_ptr<TopicFeed> works_feed_;  // after the views: stopped before they go
+  std::unique_ptr<TopicFeed> alerts_feed_;
+  std::size_t pending_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace digonce::services

@@ -1,0 +1,93 @@
+#include "services/http_query.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace digonce::services {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return error("bad percent escape");
+      int hi = hex_value(s[i + 1]);
+      int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return error("bad percent escape");
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '\0') return error("an encoded NUL");
+      out.push_back(decoded);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Result<Target> parse_target(std::string_view target) {
+  Target t;
+  auto q = target.find('?');
+  auto path = percent_decode(target.substr(0, q), false);
+  if (!path) return path.error().within("path");
+  t.path = std::move(*path);
+  if (q == std::string_view::npos) return t;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto name = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (!name || !value) return field_error("query", "bad percent escape");
+    t.query[*name] = std::move(*value);
+  }
+  return t;
+}
+
+Result<geo::Envelope> parse_bbox(std::string_view text) {
+  double v[4];
+  std::string_view rest = text;
+  for (int i = 0; i < 4; ++i) {
+    auto comma = rest.find(',');
+    if ((i < 3) != (comma != std::string_view::npos))
+      return field_error("bbox", "must be minx,miny,maxx,maxy (four numbers, EPSG:4326)");
+    std::string_view part = rest.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty() && part.front() == '+') part.remove_prefix(1);
+    auto r = std::from_chars(part.data(), part.data() + part.size(), v[i]);
+    if (part.empty() || r.ec != std::errc() || r.ptr != part.data() + part.size() ||
+        !std::isfinite(v[i]))
+      return field_error("bbox", "'" + std::string(part) + "' is not a number");
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (v[0] > v[2] || v[1] > v[3]) return field_error("bbox", "min must not exceed max");
+  if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90)
+    return field_error("bbox", "must lie within longitude -180..180 and latitude -90..90");
+  return geo::Envelope{v[0], v[1], v[2], v[3]};
+}
+
+Result<geo::Micros> parse_time_param(std::string_view text, geo::DateEnd bare_date,
+                                     const std::string& field) {
+  auto t = geo::parse_timestamp(text, bare_date);
+  if (!t) return field_error(field, t.error().message);
+  return *t;
+}
+
+}  // namespace digonce::services

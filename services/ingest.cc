@@ -1,0 +1,202 @@
+#include "services/ingest.h"
+
+#include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "base/json_writer.h"
+#include "geo/normalize.h"
+#include "geo/parse.h"
+#include "geo/tiles.h"
+#include "geo/work_registry.h"
+#include "services/tiled_record.h"
+
+namespace digonce::services {
+
+struct IngestMetrics {
+  explicit IngestMetrics(prometheus::Registry& r)
+      : family(prometheus::BuildCounter()
+                   .Name("digonce_works_total")
+                   .Help("Work events seen by ingest, by outcome")
+                   .Register(r)),
+        accepted(family.Add({{"outcome", "accepted"}})),
+        rejected(family.Add({{"outcome", "rejected"}})),
+        stale(family.Add({{"outcome", "stale"}})),
+        forwarded(family.Add({{"outcome", "forwarded"}})),
+        repaired(family.Add({{"outcome", "geometry_repaired"}})) {}
+  prometheus::Family<prometheus::Counter>& family;
+  prometheus::Counter& accepted;
+  prometheus::Counter& rejected;
+  prometheus::Counter& stale;
+  prometheus::Counter& forwarded;
+  prometheus::Counter& repaired;
+};
+
+struct IngestFactory::Tools {
+  geo::Geos geos;
+  std::unique_ptr<geo::CrsContext> crs;
+  std::unique_ptr<geo::Normalizer> normalizer;
+};
+
+namespace {
+
+std::string errors_json(const std::vector<Error>& errors) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (i) out += ',';
+    JsonObject o(out);
+    o.str("field", errors[i].field);
+    o.str("message", errors[i].message);
+  }
+  out += ']';
+  return out;
+}
+
+std::string reasons(const std::vector<Error>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += "; ";
+    out += e.what();
+    if (out.size() > 2000) {
+      out += "; ...";
+      break;
+    }
+  }
+  return out;
+}
+
+class IngestProcessor final : public streams::PartitionProcessor {
+ public:
+  IngestProcessor(std::int32_t partition, store::Store& store, const Settings& settings,
+                  int submitted_partitions, int tiled_partitions, IngestMetrics& metrics,
+                  geo::CrsContext& crs, geo::Normalizer& normalizer)
+      : partition_(partition),
+        registry_(store, 0),
+        settings_(settings),
+        submitted_partitions_(submitted_partitions),
+        tiled_partitions_(tiled_partitions),
+        metrics_(metrics),
+        crs_(crs),
+        normalizer_(normalizer),
+        scheme_(settings.tile_size_m, settings.rules.distance_m),
+        submitted_(settings.topic("works.submitted")),
+        tiled_(settings.topic("works.tiled")),
+        current_(settings.topic("works.current")),
+        rejected_(settings.topic("works.rejected")) {
+    limits_.max_vertices = settings.max_vertices;
+  }
+
+  Status process(const streams::InputRecord& in, streams::Output& out) override {
+    if (!in.value) return reject(in, out, {error("empty message (no value)")});
+    geo::Parsed parsed = geo::parse_submission(*in.value, limits_);
+    if (!parsed.errors.empty()) DIGONCE_TRY(reject(in, out, parsed.errors));
+    for (auto& w : parsed.works) DIGONCE_TRY(route(in, out, w));
+    return {};
+  }
+
+ private:
+  Status route(const streams::InputRecord& in, streams::Output& out, geo::WorkEvent& w) {
+    auto owner = (geo::kafka_murmur2(w.work_ref) & 0x7fffffff) % submitted_partitions_;
+    if (owner != partition_) {
+      std::string json = geo::work_to_json(w);
+      metrics_.forwarded.Increment();
+      return out.send(submitted_, owner, w.work_ref, &json,
+                      {{"digonce.forwarded.from", source(in)}});
+    }
+    auto repaired_before = normalizer_.repaired();
+    if (auto s = normalizer_.normalize(w); !s.ok()) return reject(in, out, {s.error()});
+    if (normalizer_.repaired() != repaired_before) metrics_.repaired.Increment();
+
+    std::vector<std::uint64_t> tiles;
+    if (w.active()) tiles = scheme_.tiles_for(w.geometry.envelope());
+    auto admission = registry_.admit(w, tiles);
+    if (!admission) return admission.error();
+    if (admission->stale) {
+      metrics_.stale.Increment();
+      return {};
+    }
+    metrics_.accepted.Increment();
+
+    TiledRecord r{admission->seq, tiles, admission->old_tiles, w};
+    std::string value;
+    encode_tiled(r, value);
+    std::vector<std::uint64_t> all = tiles;
+    all.insert(all.end(), r.old.begin(), r.old.end());
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (auto t : all)
+      DIGONCE_TRY(out.send(tiled_, geo::TileScheme::partition(t, tiled_partitions_),
+                           geo::TileScheme::key(t), &value));
+
+    // The compacted view of live works, in EPSG:4326 for the API and dashboards.
+    if (!w.active()) return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, nullptr);
+    geo::WorkEvent view = w;
+    DIGONCE_TRY(crs_.metric_to_wgs84().apply(view.geometry));
+    view.crs = "EPSG:4326";
+    std::string json = geo::work_to_json(view);
+    json.insert(json.size() - 1, ",\"seq\":" + std::to_string(admission->seq));
+    return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, &json);
+  }
+
+  std::string source(const streams::InputRecord& in) const {
+    return std::string(in.topic) + "/" + std::to_string(in.partition) + "/" +
+           std::to_string(in.offset);
+  }
+
+  Status reject(const streams::InputRecord& in, streams::Output& out,
+                const std::vector<Error>& errors) {
+    metrics_.rejected.Increment(static_cast<double>(std::max<std::size_t>(1, errors.size())));
+    std::string value = in.value ? std::string(*in.value) : std::string();
+    spdlog::debug("rejected {}: {}", source(in), reasons(errors));
+    return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr,
+                    {{"digonce.reason", reasons(errors)},
+                     {"digonce.errors", errors_json(errors)},
+                     {"digonce.source.topic", std::string(in.topic)},
+                     {"digonce.source.partition", std::to_string(in.partition)},
+                     {"digonce.source.offset", std::to_string(in.offset)}});
+  }
+
+  std::int32_t partition_;
+  geo::WorkRegistry registry_;
+  const Settings& settings_;
+  int submitted_partitions_;
+  int tiled_partitions_;
+  IngestMetrics& metrics_;
+  geo::CrsContext& crs_;
+  geo::Normalizer& normalizer_;
+  geo::TileScheme scheme_;
+  geo::ParseLimits limits_;
+  std::string submitted_, tiled_, current_, rejected_;
+};
+
+}  // namespace
+
+IngestFactory::IngestFactory(const Settings& settings, int submitted_partitions,
+                             int tiled_partitions, prometheus::Registry& registry)
+    : settings_(settings),
+      submitted_partitions_(submitted_partitions),
+      tiled_partitions_(tiled_partitions),
+      metrics_(std::make_unique<IngestMetrics>(registry)) {}
+
+IngestFactory::~IngestFactory() = default;
+
+Result<std::unique_ptr<streams::PartitionProcessor>> IngestFactory::create(std::int32_t partition,
+                                                                           store::Store* store) {
+  if (!tools_) {
+    auto tools = std::make_unique<Tools>();
+    geo::CrsOptions options;
+    options.metric_crs = settings_.metric_crs;
+    options.search_paths = settings_.proj_search_paths;
+    auto crs = geo::CrsContext::create(options);
+    if (!crs) return crs.error();
+    tools->crs = std::move(*crs);
+    tools->normalizer = std::make_unique<geo::Normalizer>(*tools->crs, tools->geos);
+    tools_ = std::move(tools);
+  }
+  return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<IngestProcessor>(
+      partition, *store, settings_, submitted_partitions_, tiled_partitions_, *metrics_,
+      *tools_->crs, *tools_->normalizer));
+}
+
+}  // namespace digonce::services

@@ -1,0 +1,164 @@
+#include "services/pipeline.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "geo/tiles.h"
+#include "services/detector_stage.h"
+#include "services/ingest.h"
+
+namespace digonce::services {
+
+const char* stage_name(Stage s) {
+  switch (s) {
+    case Stage::Ingest:
+      return "ingest";
+    case Stage::Detector:
+      return "detector";
+    case Stage::Ledger:
+      return "ledger";
+  }
+  return "?";
+}
+
+std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
+  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"},
+                                                      {"min.compaction.lag.ms", "60000"}};
+  // Changelogs: compacted, tombstones kept a week so that a store restored from an old
+  // checkpoint still sees its deletes (partition_state.h).
+  const std::map<std::string, std::string> changelog = {{"cleanup.policy", "compact"},
+                                                        {"delete.retention.ms", "604800000"}};
+  const std::map<std::string, std::string> keep_week = {{"retention.ms", "604800000"}};
+  int n = s.partitions, r = s.replication;
+  return {
+      {s.topic("works.submitted"), n, r, keep_week},
+      {s.topic("works.rejected"), n, r, keep_week},
+      {s.topic("works.tiled"), n, r, keep_week},
+      {s.topic("works.current"), n, r, compact},
+      {s.topic("pairs"), n, r, keep_week},
+      {s.topic("alerts"), s.alerts_partitions, r, compact},
+      {s.topic("ingest-changelog"), n, r, changelog},
+      {s.topic("detector-changelog"), n, r, changelog},
+      {s.topic("ledger-changelog"), n, r, changelog},
+      {s.topic("dead-letter"), 1, r, keep_week},
+  };
+}
+
+std::string instance_id(const Settings& s) {
+  if (!s.instance_id.empty()) return s.instance_id;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::error_code ec;
+  auto dir = std::filesystem::weakly_canonical(s.data_dir, ec).string();
+  auto h = static_cast<std::uint32_t>(geo::kafka_murmur2(dir));
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", h);
+  return std::string(host) + "-" + buf;
+}
+
+struct Pipeline::Running {
+  Stage stage;
+  std::unique_ptr<streams::ProcessorFactory> factory;
+  std::unique_ptr<streams::StreamTask> task;
+  std::thread thread;
+  int partitions = 0;  // of the input topic
+  Status result;
+  std::mutex mu;
+};
+
+Pipeline::Pipeline(const Settings& settings, prometheus::Registry& registry, bool exactly_once)
+    : settings_(settings), registry_(registry), exactly_once_(exactly_once) {}
+
+Pipeline::~Pipeline() {
+  stop();
+}
+
+Status Pipeline::start(const std::vector<Stage>& stages) {
+  auto count = [&](const std::string& topic) {
+    return streams::partition_count(settings_.brokers, settings_.topic(topic));
+  };
+  auto submitted = count("works.submitted");
+  if (!submitted) return submitted.error();
+  auto tiled = count("works.tiled");
+  if (!tiled) return tiled.error();
+  auto pairs = count("pairs");
+  if (!pairs) return pairs.error();
+  const std::string id = instance_id(settings_);
+
+  for (Stage stage : stages) {
+    auto r = std::make_unique<Running>();
+    r->stage = stage;
+    streams::TaskOptions o;
+    o.name = stage_name(stage);
+    o.brokers = settings_.brokers;
+    o.data_dir = settings_.data_dir;
+    o.commit_interval_ms = settings_.commit_interval_ms;
+    o.max_batch = settings_.max_batch;
+    o.dead_letter_topic = settings_.topic("dead-letter");
+    o.changelog_topic = settings_.topic(o.name + "-changelog");
+    o.group_id = settings_.topic_prefix + o.name;
+    if (exactly_once_) o.transactional_id = settings_.topic_prefix + o.name + "-" + id;
+    switch (stage) {
+      case Stage::Ingest:
+        o.input_topic = settings_.topic("works.submitted");
+        o.output_topics = {o.input_topic, settings_.topic("works.tiled"),
+                           settings_.topic("works.current"), settings_.topic("works.rejected")};
+        r->factory = std::make_unique<IngestFactory>(settings_, *submitted, *tiled, registry_);
+        break;
+      case Stage::Detector:
+        o.input_topic = settings_.topic("works.tiled");
+        o.output_topics = {settings_.topic("pairs")};
+        r->factory = std::make_unique<DetectorFactory>(settings_, *tiled, *pairs, registry_);
+        break;
+      case Stage::Ledger:
+        o.input_topic = settings_.topic("pairs");
+        o.output_topics = {settings_.topic("alerts")};
+        r->factory = std::make_unique<LedgerFactory>(settings_, registry_);
+        break;
+    }
+    r->partitions = stage == Stage::Ingest     ? *submitted
+                    : stage == Stage::Detector ? *tiled
+                                               : *pairs;
+    r->task = std::make_unique<streams::StreamTask>(o, *r->factory, registry_);
+    Running* raw = r.get();
+    r->thread = std::thread([this, raw] {
+      Status s = raw->task->run(stop_);
+      {
+        std::lock_guard lock(raw->mu);
+        raw->result = s;
+      }
+      if (!stop_.load()) {
+        spdlog::error("stage {} ended: {}", stage_name(raw->stage),
+                      s.ok() ? std::string("without error") : s.error().what());
+        failed_ = true;
+      }
+    });
+    running_.push_back(std::move(r));
+  }
+  return {};
+}
+
+void Pipeline::stop() {
+  stop_ = true;
+  for (auto& r : running_)
+    if (r->thread.joinable()) r->thread.join();
+}
+
+bool Pipeline::ready() const {
+  for (const auto& r : running_)
+    if (r->task->assigned_partitions() < r->partitions) return false;
+  return !running_.empty();
+}
+
+Status Pipeline::status() const {
+  for (const auto& r : running_) {
+    std::lock_guard lock(r->mu);
+    if (!r->result.ok()) return r->result;
+  }
+  return {};
+}
+
+}  // namespace digonce::services

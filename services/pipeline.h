@@ -1,0 +1,61 @@
+// The topics of a deployment and the stages that run on them.
+//
+//   works.submitted --ingest--> works.tiled --detector--> pairs --ledger--> alerts
+//         |                        \--> works.current (compacted view of live works)
+//         +--> works.rejected (original bytes + reason)
+// Each stateful stage has a compacted changelog topic: <prefix><stage>-changelog.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "services/settings.h"
+#include "streams/admin.h"
+#include "streams/stream_task.h"
+
+namespace digonce::services {
+
+enum class Stage { Ingest, Detector, Ledger };
+const char* stage_name(Stage s);
+
+/// Every topic with its partitions, replication and configs (compaction where it applies).
+std::vector<streams::TopicSpec> topic_specs(const Settings& settings);
+
+/// This instance's stable id: the configured one, else host name + a hash of the data folder,
+/// so that a restart with the same data folder takes over (and fences) its predecessor's
+/// transactions.
+std::string instance_id(const Settings& settings);
+
+/// Runs stages, each on its own thread, until stop() or a stage fails.
+class Pipeline {
+ public:
+  /// `exactly_once`: transactional (a real broker); otherwise at-least-once (the embedded one).
+  Pipeline(const Settings& settings, prometheus::Registry& registry, bool exactly_once);
+  ~Pipeline();
+
+  /// Starts the stages (topics must exist). Returns when all are running.
+  Status start(const std::vector<Stage>& stages);
+  /// Asks every stage to stop (they commit and leave their groups) and waits for them.
+  void stop();
+  /// True once a stage ended on its own (an error, or a fatal Kafka error such as fencing).
+  bool failed() const { return failed_.load(); }
+  /// True once every stage owns all partitions of its input, restored: for `serve`, where one
+  /// instance runs every stage, this is when a submitted work is processed without delay.
+  bool ready() const;
+  /// The first stage error, if any.
+  Status status() const;
+
+ private:
+  struct Running;
+  const Settings& settings_;
+  prometheus::Registry& registry_;
+  bool exactly_once_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::vector<std::unique_ptr<Running>> running_;
+};
+
+}  // namespace digonce::services

@@ -1,0 +1,84 @@
+#include "services/settings.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace digonce::services {
+namespace fs = std::filesystem;
+
+std::string find_shared_data() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("DIGONCE_SHARED_DATA")) candidates.emplace_back(env);
+#ifdef DIGONCE_SHARED_DATA_DEFAULT
+  candidates.emplace_back(DIGONCE_SHARED_DATA_DEFAULT);
+#endif
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (!c.empty() && fs::exists(fs::path(c) / "london" / "boroughs.geojson", ec)) return c;
+  }
+  return {};
+}
+
+namespace {
+
+std::string default_config_path() {
+#ifdef DIGONCE_SOURCE_DIR_DEFAULT
+  auto p = fs::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "digonce.yaml";
+  std::error_code ec;
+  if (fs::exists(p, ec)) return p.string();
+#endif
+  return {};
+}
+
+template <class T>
+void read(const YAML::Node& node, const char* key, T& out) {
+  if (node && node[key]) out = node[key].as<T>();
+}
+
+}  // namespace
+
+Result<Settings> load_settings(const std::string& given) {
+  Settings s;
+  s.shared_data = find_shared_data();
+  std::string path = given.empty() ? default_config_path() : given;
+  if (path.empty()) return s;
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    auto dir = fs::path(path).parent_path();
+    read(root["topics"], "prefix", s.topic_prefix);
+    read(root["topics"], "partitions", s.partitions);
+    read(root["topics"], "alerts_partitions", s.alerts_partitions);
+    read(root["topics"], "replication", s.replication);
+    auto det = root["detection"];
+    read(det, "distance_m", s.rules.distance_m);
+    double days = 90;
+    read(det, "collaboration_window_days", days);
+    s.rules.collaboration_window = static_cast<geo::Micros>(days * geo::kMicrosPerDay);
+    read(det, "metric_crs", s.metric_crs);
+    read(det, "max_vertices", s.max_vertices);
+    read(det, "finest_cell_m", s.finest_cell_m);
+    read(root["tiles"], "size_m", s.tile_size_m);
+    if (root["boundaries"]) {
+      auto b = fs::path(root["boundaries"].as<std::string>());
+      s.boundaries = (b.is_absolute() ? b : dir / b).string();
+    }
+    if (root["proj"] && root["proj"]["search_paths"])
+      for (const auto& p : root["proj"]["search_paths"])
+        s.proj_search_paths.push_back(p.as<std::string>());
+    read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
+    read(root["streams"], "max_batch", s.max_batch);
+    read(root["http"], "listen", s.http_listen);
+  } catch (const YAML::Exception& e) {
+    return error("config " + path + ": " + e.what());
+  }
+  if (!s.shared_data.empty())
+    s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
+  if (s.rules.distance_m <= 0 || s.partitions < 1 || s.tile_size_m < 4 * s.rules.distance_m)
+    return error("config " + path +
+                 ": distance_m must be > 0, partitions >= 1, tiles.size_m >= 4 x distance_m");
+  return s;
+}
+
+}  // namespace digonce::services

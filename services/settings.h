@@ -1,0 +1,49 @@
+// The configuration of every subcommand: config/digonce.yaml, then command-line overrides.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "geo/rules.h"
+
+namespace digonce::services {
+
+struct Settings {
+  // topics
+  std::string topic_prefix = "digonce.";
+  int partitions = 6;
+  int alerts_partitions = 6;
+  int replication = 1;
+  // detection
+  geo::Rules rules;
+  std::string metric_crs = "EPSG:27700";
+  std::size_t max_vertices = 100000;
+  double finest_cell_m = 128;
+  double tile_size_m = 4000;
+  // places
+  std::string boundaries;  // path of the authorities YAML ("" = none)
+  std::vector<std::string> proj_search_paths;
+  std::string shared_data;  // the shared reference data folder, if found
+  // streams
+  int commit_interval_ms = 50;
+  int max_batch = 10000;
+  // http
+  std::string http_listen = "127.0.0.1:8080";
+  // deployment
+  std::string brokers;  // "" = the embedded broker (serve only)
+  std::string data_dir = "digonce-data";
+  std::string api_keys;     // API keys YAML
+  std::string instance_id;  // names this instance's transactional ids
+
+  std::string topic(const std::string& name) const { return topic_prefix + name; }
+};
+
+/// Reads a settings file (missing keys keep their defaults). An empty path reads the default
+/// config/digonce.yaml if it can be found next to the binary's source tree, else only defaults.
+Result<Settings> load_settings(const std::string& path);
+
+/// The shared reference data folder: $DIGONCE_SHARED_DATA, else the one found at build time.
+std::string find_shared_data();
+
+}  // namespace digonce::services

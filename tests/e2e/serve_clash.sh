@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# End to end through `digonce serve` (embedded broker): two clashing works posted over HTTP give
+# exactly one open clash alert at GET /v1/alerts; the API refuses what it must (401, 400, 403);
+# SIGTERM stops the server cleanly. Needs curl and jq.
+#
+#   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_clash.sh
+set -euo pipefail
+
+: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+keys="$root/config/dev-api-keys.yaml"
+work=$(mktemp -d)
+log="$work/serve.log"
+pid=""
+
+cleanup() {
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "---- last lines of the server log:" >&2
+  tail -n 40 "$log" >&2 || true
+  exit 1
+}
+check() { echo "ok: $*"; }
+
+# Port 0: the server takes a free port and prints its URL, so parallel runs do not collide.
+"$DIGONCE_BIN" --log-level info serve --http 127.0.0.1:0 --data-dir "$work/data" \
+  --api-keys "$keys" >"$log" 2>&1 &
+pid=$!
+
+base=""
+for _ in $(seq 1 600); do  # at most 60 s
+  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
+  if [[ -z "$base" ]]; then
+    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
+  fi
+  if [[ -n "$base" ]] &&
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]]; then
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz") == 200 ]] ||
+  fail "/healthz not 200 within 60 s"
+check "server up at $base, /healthz: $(curl -s "$base/healthz")"
+
+# request METHOD PATH KEY [BODY]: prints the body, then the status code on the last line.
+request() {
+  local method=$1 path=$2 key=$3 body=${4-}
+  local args=(-s -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json')
+  [[ -n "$key" ]] && args+=(-H "Authorization: Bearer $key")
+  [[ -n "$body" ]] && args+=(--data-binary "$body")
+  curl "${args[@]}" "$base$path" || echo "000"
+}
+status_of() { tail -n1 <<<"$1"; }
+body_of() { sed '$d' <<<"$1"; }
+
+# Two lines a couple of metres apart in Westminster (EPSG:4326), overlapping in time.
+work_a='{"work_ref":"E2E-A-1","promoter":"STPR","geometry":{"type":"LineString","coordinates":[[-0.12700,51.50300],[-0.12650,51.50400]]},"start":"2026-03-16","end":"2026-03-20","street_name":"Whitehall"}'
+work_b='{"work_ref":"E2E-B-1","promoter":"TFL","geometry":{"type":"LineString","coordinates":[[-0.12697,51.50302],[-0.12647,51.50402]]},"start":"2026-03-18T07:00:00Z","end":"2026-03-25T18:00:00Z"}'
+
+# 401: no key, unknown key.
+r=$(request POST /v1/works "" "$work_a")
+[[ $(status_of "$r") == 401 ]] || fail "POST without a key: expected 401, got $(status_of "$r"): $(body_of "$r")"
+body_of "$r" | jq -e '.error | length > 0' >/dev/null || fail "401 without a JSON error"
+check "POST /v1/works without a key -> 401 $(body_of "$r")"
+r=$(request GET /v1/alerts "not-a-key-at-all")
+[[ $(status_of "$r") == 401 ]] || fail "GET with an unknown key: expected 401, got $(status_of "$r")"
+check "GET /v1/alerts with an unknown key -> 401"
+
+# 400: a work without its start, named in the answer.
+bad='{"work_ref":"E2E-BAD","promoter":"STPR","geometry":{"type":"Point","coordinates":[-0.127,51.503]},"end":"2026-03-20"}'
+r=$(request POST /v1/works dev-stpr-key "$bad")
+[[ $(status_of "$r") == 400 ]] || fail "bad body: expected 400, got $(status_of "$r"): $(body_of "$r")"
+[[ $(body_of "$r" | jq -r .field) == start ]] || fail "400 does not name the field 'start': $(body_of "$r")"
+check "POST /v1/works without start -> 400 $(body_of "$r")"
+
+# 403: STPR's key submitting TFL's work.
+r=$(request POST /v1/works dev-stpr-key "$work_b")
+[[ $(status_of "$r") == 403 ]] || fail "other promoter's work: expected 403, got $(status_of "$r"): $(body_of "$r")"
+check "POST of TFL's work with STPR's key -> 403 $(body_of "$r")"
+
+# The two clashing works, each with its promoter's key.
+r=$(request POST /v1/works dev-stpr-key "$work_a")
+[[ $(status_of "$r") == 202 ]] || fail "work A: expected 202, got $(status_of "$r"): $(body_of "$r")"
+body_of "$r" | jq -e '.work_ref == "E2E-A-1" and .status == "accepted" and (.partition|type) == "number" and (.offset|type) == "number"' >/dev/null ||
+  fail "work A: unexpected answer $(body_of "$r")"
+check "POST work A -> 202 $(body_of "$r")"
+r=$(request POST /v1/works dev-tfl-key "$work_b")
+[[ $(status_of "$r") == 202 ]] || fail "work B: expected 202, got $(status_of "$r"): $(body_of "$r")"
+posted=$(date +%s%N)
+check "POST work B -> 202 $(body_of "$r")"
+
+# The clash alert, within 10 s (the service aims at 1 s).
+alerts=""
+found=0
+for _ in $(seq 1 200); do
+  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited while the alert was awaited"
+  alerts=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/alerts?state=open" || true)
+  if jq -e '[.alerts[] | select(.kind == "clash")] | length >= 1' >/dev/null <<<"$alerts"; then
+    found=1
+    break
+  fi
+  sleep 0.05
+done
+elapsed_ms=$(( ($(date +%s%N) - posted) / 1000000 ))
+[[ $found == 1 ]] || fail "no open clash alert within 10 s: $alerts"
+jq -e '[.alerts[] | select(.kind == "clash")] | length == 1' >/dev/null <<<"$alerts" ||
+  fail "expected exactly one clash alert: $alerts"
+jq -e '[.alerts[] | select(.kind == "clash")][0] | [.works[].work_ref] == ["E2E-A-1", "E2E-B-1"] and (.state == "open" or .state == "updated")' \
+  >/dev/null <<<"$alerts" || fail "the clash alert does not name both works: $alerts"
+check "one open clash alert for E2E-A-1 and E2E-B-1, ${elapsed_ms} ms after the second POST: $(jq -c '.alerts[0] | {alert_id, kind, state, distance_m, highway_authorities}' <<<"$alerts")"
+
+# Promoters see the alert about their work; the live works view holds both works.
+for key in dev-stpr-key dev-tfl-key; do
+  n=$(curl -s -H "Authorization: Bearer $key" "$base/v1/alerts?state=open" | jq '[.alerts[] | select(.kind == "clash")] | length')
+  [[ $n == 1 ]] || fail "$key sees $n clash alerts, expected 1"
+done
+check "both promoters see the alert"
+works=""
+for _ in $(seq 1 100); do
+  works=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=-0.13,51.50,-0.12,51.51&from=2026-03-01&to=2026-03-31" || true)
+  jq -e '[.works[].work_ref] == ["E2E-A-1", "E2E-B-1"]' >/dev/null <<<"$works" && break
+  sleep 0.1
+done
+jq -e '[.works[].work_ref] == ["E2E-A-1", "E2E-B-1"]' >/dev/null <<<"$works" || fail "GET /v1/works: $works"
+check "GET /v1/works?bbox=... lists both works"
+# Westminster's authority key reads the alert and the works in its area; Camden's neither.
+n=$(curl -s -H 'Authorization: Bearer dev-westminster-key' "$base/v1/alerts?state=open&authority=5990" | jq '.alerts | length')
+[[ $n == 1 ]] || fail "Westminster's key sees $n alerts, expected 1"
+n=$(curl -s -H 'Authorization: Bearer dev-westminster-key' "$base/v1/works" | jq '.works | length')
+[[ $n == 2 ]] || fail "Westminster's key sees $n works, expected 2"
+n=$(curl -s -H 'Authorization: Bearer dev-camden-key' "$base/v1/alerts" | jq '.alerts | length')
+m=$(curl -s -H 'Authorization: Bearer dev-camden-key' "$base/v1/works" | jq '.works | length')
+[[ $n == 0 && $m == 0 ]] || fail "Camden's key sees $n alerts and $m works in Westminster"
+check "authority keys: Westminster reads the alert and both works, Camden neither"
+r=$(request GET "/v1/works?bbox=1,2,3" dev-ops-key)
+[[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == bbox ]] || fail "bad bbox: $r"
+check "GET /v1/works with a bad bbox -> 400"
+# Freshness once the stages run (the first alert above also waited for the stages to join their
+# consumer groups): a third work next to A, and the time until its alert is served.
+work_c='{"work_ref":"E2E-C-1","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.12690,51.50310]},"start":"2026-03-19","end":"2026-03-19"}'
+r=$(request POST /v1/works dev-thames-key "$work_c")
+[[ $(status_of "$r") == 202 ]] || fail "work C: expected 202, got $(status_of "$r"): $(body_of "$r")"
+posted=$(date +%s%N)
+found=0
+for _ in $(seq 1 1000); do
+  alerts=$(curl -s -H 'Authorization: Bearer dev-thames-key' "$base/v1/alerts?state=open" || true)
+  if jq -e '[.alerts[] | select(.kind == "clash" and any(.works[]; .work_ref == "E2E-C-1"))] | length >= 1' >/dev/null <<<"$alerts"; then
+    found=1
+    break
+  fi
+  sleep 0.01
+done
+elapsed_ms=$(( ($(date +%s%N) - posted) / 1000000 ))
+[[ $found == 1 ]] || fail "no clash alert for E2E-C-1 within 10 s: $alerts"
+check "steady state: the clash alert for E2E-C-1 served ${elapsed_ms} ms after its POST was acknowledged (target: 1000 ms)"
+jq -e 'all(.alerts[]; any(.works[]; .promoter == "TW"))' >/dev/null <<<"$alerts" ||
+  fail "TW's key sees an alert that does not involve TW: $alerts"
+check "TW's key sees only the alerts that involve its work"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$base/metrics") == 200 ]] || fail "/metrics"
+metrics=$(curl -s "$base/metrics")
+grep -q '^digonce_gateway_requests_total{' <<<"$metrics" || fail "/metrics lacks the gateway's counters"
+check "/metrics serves Prometheus text"
+
+# A clean stop on SIGTERM, within 20 s.
+kill -TERM "$pid"
+code=""
+for _ in $(seq 1 200); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    set +e
+    wait "$pid"
+    code=$?
+    set -e
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$code" ]] || fail "still running 20 s after SIGTERM"
+pid=""
+[[ $code == 0 ]] || fail "exit code $code after SIGTERM"
+check "SIGTERM -> exit 0"
+echo "PASS: serve_clash"
