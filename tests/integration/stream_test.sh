@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Exactly-once tests of the stages on a real Apache Kafka broker (label "kafka"):
+#
+#   stream_test.sh chaos           ingest and detector are killed with SIGKILL at random moments
+#                                  (at least DIGONCE_CHAOS_KILLS times) while events stream in
+#   stream_test.sh broker-restart  the broker is restarted mid-stream (tools/kafka restart)
+#   stream_test.sh scale-out       a second detector joins mid-stream, then the first one leaves
+#
+# Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
+# updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
+# alerts read back with read_committed must hold no (alert_id, revision) twice and the open alerts
+# must equal what `digonce detect` gives on the same events (check_alerts.py).
+#
+# Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
+set -euo pipefail
+mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+source "$root/tools/lib.sh"
+bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
+brokers="${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
+events="${DIGONCE_STREAM_EVENTS:-50000}"
+kills_wanted="${DIGONCE_CHAOS_KILLS:-6}"
+chunk=1000
+seed="${DIGONCE_STREAM_SEED:-$RANDOM}"
+data="$(shared_data_dir)" || die "shared data not found (set DIGONCE_SHARED_DATA)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/digonce-$mode.XXXXXX")"
+prefix="test-$mode-$seed-$$."
+port_base=$((20000 + ($$ % 2000) * 10))
+say() { printf '[%s %s] %s\n' "$mode" "$(date +%T)" "$*"; }
+
+declare -A pids=()
+cleanup() {
+  local rc=$?
+  for name in "${!pids[@]}"; do kill -9 "${pids[$name]}" 2>/dev/null || true; done
+  if [ $rc -ne 0 ]; then
+    say "FAILED (rc $rc); logs in $work:"
+    for f in "$work"/*.log; do echo "--- $f (last 15 lines)"; tail -n 15 "$f"; done
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+# start_stage NAME COMMAND PORT: runs `digonce COMMAND` with its own data folder and metrics port.
+start_stage() {
+  local name="$1" command="$2" port="$3"
+  "$bin" --topic-prefix "$prefix" "$command" --brokers "$brokers" --data-dir "$work/$name" \
+    --instance-id "$name" --metrics "127.0.0.1:$port" >>"$work/$name.log" 2>&1 &
+  pids[$name]=$!
+}
+alive() { kill -0 "${pids[$1]}" 2>/dev/null; }
+kill_stage() { kill "-$2" "${pids[$1]}" 2>/dev/null || true; wait "${pids[$1]}" 2>/dev/null || true; }
+
+say "seed $seed, $events events, topic prefix $prefix, work folder $work"
+python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
+  --events "$events" --seed "$seed" --out "$work/events.ndjson"
+python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
+  --events "$events" --seed "$seed" --out "$work/events.kcat" --kcat 2>/dev/null
+"$bin" detect --input "$work/events.ndjson" --output "$work/reference.ndjson" --no-progress \
+  2>"$work/detect.log" &
+detect_pid=$!
+"$bin" --topic-prefix "$prefix" topics --brokers "$brokers" >/dev/null
+split -l "$chunk" -d -a 4 "$work/events.kcat" "$work/chunk."
+
+start_stage ingest ingest $((port_base + 1))
+start_stage detector detector $((port_base + 2))
+
+# Produces the chunks, one every 0.25 s, in the background. kcat gives up when the broker is
+# down; a chunk is then sent again (bounded): the stages ignore an event whose version they have
+# already seen, so resending is safe.
+(
+  for f in "$work"/chunk.*; do
+    tries=0
+    until kcat -P -b "$brokers" -t "${prefix}works.submitted" -K $'\t' \
+      -X enable.idempotence=true -X acks=all -l "$f"; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 60 ] || { echo "giving up on $f"; exit 1; }
+      sleep 1
+    done
+    sleep 0.25
+  done
+) >"$work/produce.log" 2>&1 &
+producer=$!
+producing() { kill -0 "$producer" 2>/dev/null; }
+
+case "$mode" in
+  chaos)
+    kills=0
+    while producing || [ "$kills" -lt "$kills_wanted" ]; do
+      sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 1.5 + (r % 2500) / 1000 }')"
+      victim=$([ $((RANDOM % 2)) -eq 0 ] && echo ingest || echo detector)
+      kill_stage "$victim" KILL
+      kills=$((kills + 1))
+      say "kill -9 $victim (#$kills)"
+      sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 1500) / 1000 }')"
+      start_stage "$victim" "$victim" $((port_base + $([ "$victim" = ingest ] && echo 1 || echo 2)))
+    done
+    ;;
+  broker-restart)
+    sleep 6
+    say "restarting the broker"
+    "$root/tools/kafka" restart >/dev/null
+    say "broker back"
+    ;;
+  scale-out)
+    sleep 5
+    say "second detector joins"
+    start_stage detector2 detector $((port_base + 3))
+    sleep 8
+    say "first detector leaves (SIGTERM)"
+    kill_stage detector TERM
+    unset 'pids[detector]'
+    ;;
+esac
+wait "$producer" || die "producing failed: $(cat "$work/produce.log")"
+say "all $events events produced"
+wait "$detect_pid" || die "digonce detect failed: $(cat "$work/detect.log")"
+say "reference: $(tail -n 6 "$work/detect.log" | tr -s ' \n' ' ')"
+
+# The stages must still be running (a stage that stopped on its own is a failure) and end where
+# the reference does; poll until they agree, bounded.
+deadline=$(($(date +%s) + ${DIGONCE_STREAM_SETTLE_SECONDS:-240}))
+while :; do
+  for name in "${!pids[@]}"; do alive "$name" || die "stage $name stopped on its own"; done
+  kcat -C -b "$brokers" -t "${prefix}alerts" -e -o beginning -q -X isolation.level=read_committed \
+    -f '%k\t%s\n' >"$work/stream.tsv"
+  if result=$(python3 "$here/check_alerts.py" --stream "$work/stream.tsv" \
+                --reference "$work/reference.ndjson"); then
+    say "PASS: $result"
+    break
+  fi
+  if grep -q duplicate <<<"$result" || [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "$result"
+    die "alerts do not match"
+  fi
+  sleep 5
+done
+if [ "$mode" = scale-out ]; then
+  grep -q "assigned" "$work/detector2.log" || die "the second detector never got a partition"
+fi
+for name in "${!pids[@]}"; do kill_stage "$name" TERM; done
