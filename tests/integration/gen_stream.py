@@ -25,6 +25,8 @@ def main():
     ap.add_argument("--prefix", default="RW")
     ap.add_argument("--out", required=True)
     ap.add_argument("--kcat", action="store_true")
+    ap.add_argument("--bad-every", type=int, default=0,
+                    help="also write a broken record after every N events (BAD-n keys)")
     a = ap.parse_args()
 
     with open(a.roads) as f:
@@ -58,6 +60,20 @@ def main():
             return start.date().isoformat(), end.date().isoformat()
         return start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    bad_kinds = [
+        lambda n: "{not json",
+        lambda n: json.dumps({"work_ref": f"BAD-{n}", "promoter": "TW"}),  # no geometry
+        lambda n: json.dumps({"work_ref": f"BAD-{n}", "promoter": "TW", "start": "2027-05-02",
+                              "end": "2027-05-01",
+                              "geometry": {"type": "Point", "coordinates": [-0.1, 51.5]}}),
+        lambda n: json.dumps({"work_ref": f"BAD-{n}", "promoter": "TW", "start": "2027-05-01",
+                              "end": "2027-05-02",
+                              "geometry": {"type": "Point", "coordinates": [151.2, -33.9]}}),
+        lambda n: json.dumps({"work_ref": f"BAD-{n}", "promoter": "TW", "crs": "EPSG:999999",
+                              "start": "2027-05-01", "end": "2027-05-02",
+                              "geometry": {"type": "Point", "coordinates": [1, 2]}}),
+    ]
+    bad = 0
     live = {}  # work_ref -> event
     refs = []
     n = 0
@@ -99,7 +115,12 @@ def main():
                 refs.append(ref)
             line = json.dumps(e, separators=(",", ":"))
             out.write(f"{e['work_ref']}\t{line}\n" if a.kcat else line + "\n")
-    print(f"{a.events} events, {n} works, {len(live)} live at the end", file=sys.stderr)
+            if a.bad_every and (_ + 1) % a.bad_every == 0:
+                bad += 1
+                text = bad_kinds[bad % len(bad_kinds)](bad)
+                out.write(f"BAD-{bad}\t{text}\n" if a.kcat else text + "\n")
+    print(f"{a.events} events, {n} works, {len(live)} live at the end, {bad} broken records",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

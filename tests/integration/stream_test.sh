@@ -21,6 +21,7 @@ bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
 brokers="${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
 events="${DIGONCE_STREAM_EVENTS:-50000}"
 kills_wanted="${DIGONCE_CHAOS_KILLS:-6}"
+bad_every=250  # a broken record after every 250 events: each must reach works.rejected once
 chunk=1000
 seed="${DIGONCE_STREAM_SEED:-$RANDOM}"
 data="$(shared_data_dir)" || die "shared data not found (set DIGONCE_SHARED_DATA)"
@@ -54,9 +55,10 @@ kill_stage() { kill "-$2" "${pids[$1]}" 2>/dev/null || true; wait "${pids[$1]}" 
 
 say "seed $seed, $events events, topic prefix $prefix, work folder $work"
 python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
-  --events "$events" --seed "$seed" --out "$work/events.ndjson"
+  --events "$events" --seed "$seed" --bad-every "$bad_every" --out "$work/events.ndjson"
 python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
-  --events "$events" --seed "$seed" --out "$work/events.kcat" --kcat 2>/dev/null
+  --events "$events" --seed "$seed" --bad-every "$bad_every" --out "$work/events.kcat" --kcat \
+  2>/dev/null
 "$bin" detect --input "$work/events.ndjson" --output "$work/reference.ndjson" --no-progress \
   2>"$work/detect.log" &
 detect_pid=$!
@@ -136,6 +138,16 @@ while :; do
   fi
   sleep 5
 done
+# Every broken record is in works.rejected (once per key: a chunk resent after a broker restart
+# may carry it twice), with its reason and where it came from in headers.
+bad_wanted=$(grep -c '^BAD-' "$work/events.kcat")
+kcat -C -b "$brokers" -t "${prefix}works.rejected" -e -o beginning -q \
+  -X isolation.level=read_committed -f '%k\t%h\n' >"$work/rejected.tsv"
+bad_seen=$(cut -f1 "$work/rejected.tsv" | sort -u | grep -c '^BAD-' || true)
+[ "$bad_seen" -eq "$bad_wanted" ] || die "works.rejected holds $bad_seen of the $bad_wanted broken records"
+grep -v 'digonce.reason=' "$work/rejected.tsv" | head -3 | grep . && die "a rejected record without a reason"
+grep -v 'digonce.source.offset=' "$work/rejected.tsv" | head -3 | grep . && die "a rejected record without its source offset"
+say "PASS: all $bad_wanted broken records rejected, with reasons and source offsets"
 if [ "$mode" = scale-out ]; then
   grep -q "assigned" "$work/detector2.log" || die "the second detector never got a partition"
 fi
