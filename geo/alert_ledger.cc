@@ -37,6 +37,7 @@ struct AlertLedger::PairState {
   std::uint64_t seq_a = 0;
   std::uint64_t seq_b = 0;
   std::uint8_t open_kind = kNoKind;
+  bool held = false;  // the pair has a record (a fact about it was applied before)
 };
 
 Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key) const {
@@ -49,6 +50,7 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key) co
   s.seq_a = store::get_u64_be(b, 0);
   s.seq_b = store::get_u64_be(b, 8);
   s.open_kind = static_cast<std::uint8_t>(b[16]);
+  s.held = true;
   return s;
 }
 
@@ -116,10 +118,17 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
 
   if (fact.related) {
     Alert next = alert_from(fact);
-    auto previous = load_alert(next.alert_id);
-    if (!previous) return previous.error();
+    // Alert records are only written with their pair's record (below), so a pair without one
+    // has none: a new pair, the common case, costs one read instead of two.
+    std::optional<Alert> previous;
+    if (state.held) {
+      auto loaded_alert = load_alert(next.alert_id);
+      if (!loaded_alert) return loaded_alert.error();
+      previous = std::move(*loaded_alert);
+    }
     if (state.open_kind == static_cast<std::uint8_t>(fact.kind)) {
-      const Alert& prev = **previous;
+      if (!previous) return error("ledger: open alert without a record");
+      const Alert& prev = *previous;
       // Unchanged content: nothing to say.
       std::string prev_content;
       {
@@ -146,7 +155,7 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
       if (state.open_kind != kNoKind)
         DIGONCE_TRY(close(static_cast<AlertKind>(state.open_kind), fact.kind));
       next.state = AlertState::Open;
-      next.revision = *previous ? (*previous)->revision + 1 : 1;
+      next.revision = previous ? previous->revision + 1 : 1;
       next.reason = describe(next);
       save_alert(next, batch);
       out.push_back(std::move(next));

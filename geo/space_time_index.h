@@ -40,15 +40,31 @@ class SpaceTimeIndex {
   /// keep(entry) is true. An entry is visited once.
   template <class Keep, class Visit>
   void query(const Envelope& window, Keep&& keep, Visit&& visit) const {
+    // The element lookups go first, a batch at a time, and the entries after: the lookups do not
+    // depend on each other, so the processor overlaps their cache misses instead of taking them
+    // one by one between visits (with a million works neither the element table nor the buckets
+    // fit in cache, and a query looks up about twenty elements). The order of visits is the same.
+    constexpr std::size_t kBatch = 32;
+    const std::vector<Entry>* found[kBatch];
+    std::size_t n = 0;
+    auto drain = [&] {
+      for (std::size_t i = 0; i < n; ++i)
+        for (const Entry& e : *found[i])
+          if (keep(e)) visit(e);
+      n = 0;
+    };
     for (int level = 0; level <= grid_.max_level(); ++level) {
       if (level_counts_[static_cast<std::size_t>(level)] == 0) continue;
       grid_.for_each_element(window, level, [&](std::uint64_t key) {
         const auto* at = elements_.find(key);
         if (!at) return;
-        for (const Entry& e : buckets_[*at])
-          if (keep(e)) visit(e);
+        const auto& bucket = buckets_[*at];
+        __builtin_prefetch(bucket.data());
+        found[n++] = &bucket;
+        if (n == kBatch) drain();
       });
     }
+    drain();
   }
 
   std::size_t size() const { return size_; }

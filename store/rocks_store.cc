@@ -34,7 +34,11 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path,
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  table.cache_index_and_filter_blocks = true;
+  // Index and filter blocks live with the open table readers, not in the block cache: a large
+  // SST's filter block is bigger than a cache shard (64 MiB / 64 shards), so in the cache it was
+  // evicted and re-read on every Get; at 1M works that made the engine 5x slower
+  // (docs/PERFORMANCE.md, "The store as shipped"). Their memory is bounded by max_open_files.
+  table.cache_index_and_filter_blocks = false;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.write_buffer_size = options.write_buffer_bytes;
