@@ -352,16 +352,7 @@ Status StreamTask::commit_transactional() {
     return fail("commit transaction", e);
   metrics_.commit_time.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
-  metrics_.committed.Increment();
-  // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
-  for (auto& [p, a] : parts_)
-    if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
-  auto now = now_ms();
-  for (auto ts : pending_timestamps_)
-    metrics_.latency.Observe(static_cast<double>(std::max<std::int64_t>(0, now - ts)) / 1000.0);
-  pending_records_ = 0;
-  pending_timestamps_.clear();
-  update_lag();
+  DIGONCE_TRY(committed());
   return begin();
 }
 
@@ -386,7 +377,12 @@ Status StreamTask::commit_at_least_once() {
     if (auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0))
       if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) return kafka_error("commit offsets", err);
   }
+  return committed();
+}
+
+Status StreamTask::committed() {
   metrics_.committed.Increment();
+  // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)
     if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
   auto now = now_ms();

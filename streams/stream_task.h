@@ -111,6 +111,8 @@ class StreamTask {
   Status commit();
   Status commit_transactional();
   Status commit_at_least_once();
+  // After a commit (either kind): the stores' checkpoints, the latency metric, the counters.
+  Status committed();
   Status abort_and_rewind();
   Status begin();
   Status recreate_processors();
