@@ -523,7 +523,7 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
     StreamRow r;
     r.events = b->latencies.size();
     r.seconds = b->stream_seconds;
-    r.thread_cpu = b->stream_seconds;
+    r.thread_cpu = r.cpu = b->stream_seconds;  // one thread, the one measured
     r.p50 = b->latencies.percentile_us(50);
     r.p99 = b->latencies.percentile_us(99);
     r.p999 = b->latencies.percentile_us(99.9);
