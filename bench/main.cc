@@ -75,16 +75,7 @@ struct Options {
   double time_limit_s = 3'600;
 };
 
-/// Reports metric coordinates as they are (when the shared data for PlaceLocator is missing).
-class IdentityLocator final : public geo::Locator {
- public:
-  void locate(double x, double y, double& lon, double& lat,
-              std::vector<std::string>& authorities) override {
-    lon = x;
-    lat = y;
-    authorities.clear();
-  }
-};
+using geo::IdentityLocator;
 
 /// Counts what the engine asks of its store (reads, and the puts and deletes it writes).
 class CountingStore final : public store::Store {

@@ -29,4 +29,16 @@ class PlaceLocator final : public Locator {
   const AuthorityMap* authorities_;
 };
 
+/// Reports metric coordinates as they are and no authority: for tests and benchmarks that run
+/// without PROJ grids or boundaries.
+class IdentityLocator final : public Locator {
+ public:
+  void locate(double x, double y, double& lon, double& lat,
+              std::vector<std::string>& authorities) override {
+    lon = x;
+    lat = y;
+    authorities.clear();
+  }
+};
+
 }  // namespace digonce::geo

@@ -5,20 +5,12 @@
 #include <vector>
 
 #include "geo/detector.h"
+#include "geo/place_locator.h"
 #include "geo/work.h"
 
 namespace digonce::testing {
 
-/// Reports metric coordinates as they are and no authority.
-class IdentityLocator final : public geo::Locator {
- public:
-  void locate(double x, double y, double& lon, double& lat,
-              std::vector<std::string>& authorities) override {
-    lon = x;
-    lat = y;
-    authorities.clear();
-  }
-};
+using geo::IdentityLocator;
 
 inline geo::Micros day(double d) {
   return static_cast<geo::Micros>(d * geo::kMicrosPerDay);
