@@ -127,7 +127,8 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
       exposer->RegisterCollectable(registry);
       spdlog::info("metrics at http://{}/metrics", metrics_listen);
     } catch (const std::exception& e) {
-      return fail("metrics endpoint " + metrics_listen + ": " + e.what());
+      return fail("metrics endpoint " + metrics_listen + ": " + e.what() +
+                  " (is the port in use? choose another with --metrics HOST:PORT)");
     }
   }
   ds::Pipeline pipeline(settings, *registry, true);

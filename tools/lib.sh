@@ -22,6 +22,26 @@ shared_data_dir() {
   return 1
 }
 
+# Prints a TCP port on 127.0.0.1 that is free to listen on now, taken below Linux's ephemeral
+# range (32768 and up) so that no client connection of another process can grab it before the
+# caller binds it.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 32000)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("no free port found in 20000..31999")
+PY
+}
+
 # Configures and builds into a folder: build_tree DIR [cmake args...] -- [targets...]
 build_tree() {
   local dir="$1"; shift

@@ -27,7 +27,6 @@ seed="${DIGONCE_STREAM_SEED:-$RANDOM}"
 data="$(shared_data_dir)" || die "shared data not found (set DIGONCE_SHARED_DATA)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/digonce-$mode.XXXXXX")"
 prefix="test-$mode-$seed-$$."
-port_base=$((20000 + ($$ % 2000) * 10))
 say() { printf '[%s %s] %s\n' "$mode" "$(date +%T)" "$*"; }
 
 declare -A pids=()
@@ -43,9 +42,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_stage NAME COMMAND PORT: runs `digonce COMMAND` with its own data folder and metrics port.
+# start_stage NAME COMMAND: runs `digonce COMMAND` with its own data folder and a metrics port
+# that is free at that moment (a fixed one may be held by another process's connection).
 start_stage() {
-  local name="$1" command="$2" port="$3"
+  local name="$1" command="$2" port
+  port="$(free_port)"
   "$bin" --topic-prefix "$prefix" "$command" --brokers "$brokers" --data-dir "$work/$name" \
     --instance-id "$name" --metrics "127.0.0.1:$port" >>"$work/$name.log" 2>&1 &
   pids[$name]=$!
@@ -65,8 +66,8 @@ detect_pid=$!
 "$bin" --topic-prefix "$prefix" topics --brokers "$brokers" >/dev/null
 split -l "$chunk" -d -a 4 "$work/events.kcat" "$work/chunk."
 
-start_stage ingest ingest $((port_base + 1))
-start_stage detector detector $((port_base + 2))
+start_stage ingest ingest
+start_stage detector detector
 
 # Produces the chunks, one every 0.25 s, in the background. kcat gives up when the broker is
 # down; a chunk is then sent again (bounded): the stages ignore an event whose version they have
@@ -96,7 +97,7 @@ case "$mode" in
       kills=$((kills + 1))
       say "kill -9 $victim (#$kills)"
       sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 1500) / 1000 }')"
-      start_stage "$victim" "$victim" $((port_base + $([ "$victim" = ingest ] && echo 1 || echo 2)))
+      start_stage "$victim" "$victim"
     done
     ;;
   broker-restart)
@@ -108,7 +109,7 @@ case "$mode" in
   scale-out)
     sleep 5
     say "second detector joins"
-    start_stage detector2 detector $((port_base + 3))
+    start_stage detector2 detector
     sleep 8
     say "first detector leaves (SIGTERM)"
     kill_stage detector TERM
