@@ -12,6 +12,7 @@
 #include "services/detect_command.h"
 #include "services/gateway.h"
 #include "services/load_command.h"
+#include "services/notifier.h"
 #include "services/pipeline.h"
 #include "services/settings.h"
 #include "streams/admin.h"
@@ -91,6 +92,13 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   if (auto s = pipeline.start({ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger}); !s.ok())
     return fail(s.error().what());
 
+  // The notifier runs when webhooks are configured.
+  std::unique_ptr<ds::Notifier> notifier;
+  if (!settings.notifier.webhooks.empty()) {
+    notifier = std::make_unique<ds::Notifier>(settings, registry);
+    if (auto s = notifier->start(); !s.ok()) return fail(s.error().what());
+  }
+
   ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys, dashboard_dir()};
   gw.ready = [&pipeline] { return pipeline.ready(); };  // /healthz is 503 until then
   Status gateway_status;
@@ -102,13 +110,17 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
     });
     gateway_done = true;
   });
-  while (!stop.load() && !pipeline.failed() && !gateway_done.load())
+  while (!stop.load() && !pipeline.failed() && !gateway_done.load() &&
+         !(notifier && notifier->failed()))
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   stop = true;
   gateway.join();
+  if (notifier) notifier->stop();
   pipeline.stop();
   if (!gateway_status.ok()) return fail("gateway: " + gateway_status.error().what());
   if (auto s = pipeline.status(); !s.ok()) return fail(s.error().what());
+  if (notifier)
+    if (auto s = notifier->status(); !s.ok()) return fail("notifier: " + s.error().what());
   spdlog::info("stopped cleanly");
   return 0;
 }
@@ -136,6 +148,34 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
   wait(stop, &pipeline);
   pipeline.stop();
   if (auto s = pipeline.status(); !s.ok()) return fail(s.error().what());
+  return 0;
+}
+
+// The notifier stage alone: webhooks from the alerts topic.
+int run_notifier(const ds::Settings& settings, const std::string& metrics_listen,
+                 std::atomic<bool>& stop) {
+  if (settings.brokers.empty()) return fail("--brokers is required");
+  if (auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
+      !s.ok())
+    return fail(s.error().what());
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+      exposer->RegisterCollectable(registry);
+      spdlog::info("metrics at http://{}/metrics", metrics_listen);
+    } catch (const std::exception& e) {
+      return fail("metrics endpoint " + metrics_listen + ": " + e.what() +
+                  " (is the port in use? choose another with --metrics HOST:PORT)");
+    }
+  }
+  ds::Notifier notifier(settings, *registry);
+  if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());
+  while (!stop.load() && !notifier.failed())
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  notifier.stop();
+  if (auto s = notifier.status(); !s.ok()) return fail(s.error().what());
   return 0;
 }
 
@@ -177,6 +217,12 @@ int main(int argc, char** argv) {
                     "Prometheus endpoint HOST:PORT ('' to disable; default " + spec.second + ")");
     stage_apps[name] = sub;
   }
+  auto* notifier = app.add_subcommand(
+      "notifier", "The notifier stage: alerts to the authorities' webhooks, signed and retried");
+  notifier->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  notifier->add_option("--data-dir", data_dir, "State folder (unused: offsets live in Kafka)");
+  notifier->add_option("--metrics", metrics,
+                       "Prometheus endpoint HOST:PORT ('' to disable; default 127.0.0.1:9304)");
   auto* gateway = app.add_subcommand("gateway", "The HTTP API, live stream and dashboard");
   gateway->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
   gateway->add_option("--http", http, "HTTP API address, HOST:PORT");
@@ -255,6 +301,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return run_serve(settings, stop);
+  if (notifier->parsed())
+    return run_notifier(settings, notifier->count("--metrics") ? metrics : "127.0.0.1:9304", stop);
   if (gateway->parsed()) {
     prometheus::Registry registry;
     ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,

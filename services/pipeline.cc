@@ -44,6 +44,7 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
       {s.topic("detector-changelog"), n, r, changelog},
       {s.topic("ledger-changelog"), n, r, changelog},
       {s.topic("dead-letter"), 1, r, keep_week},
+      {s.topic("notifications.dead"), 1, r, keep_week},
   };
 }
 

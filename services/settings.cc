@@ -2,8 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
+
+#include "services/http_client.h"
 
 namespace digonce::services {
 namespace fs = std::filesystem;
@@ -35,6 +38,26 @@ std::string default_config_path() {
 template <class T>
 void read(const YAML::Node& node, const char* key, T& out) {
   if (node && node[key]) out = node[key].as<T>();
+}
+
+// What is wrong with a webhook, or "".
+std::string check_webhook(const WebhookSettings& w, const std::vector<WebhookSettings>& before) {
+  if (w.name.empty()) return "name is required";
+  for (char c : w.name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return "name may hold only letters, digits, '-', '_' and '.'";
+  for (const auto& b : before)
+    if (b.name == w.name) return "name is used twice";
+  if (auto u = parse_url(w.url); !u) return "url: " + u.error().what();
+  if (w.secret.empty()) return "secret or secret_env is required (the signing key)";
+  if (w.authorities.empty()) return "authorities is required (codes, or \"*\" for every alert)";
+  for (const auto& k : w.kinds)
+    if (k != "clash" && k != "collaboration" && k != "restriction")
+      return "kinds: '" + k + "' is not clash, collaboration or restriction";
+  for (const auto& st : w.states)
+    if (st != "open" && st != "updated" && st != "closed")
+      return "states: '" + st + "' is not open, updated or closed";
+  return {};
 }
 
 }  // namespace
@@ -70,6 +93,46 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
     read(root["streams"], "max_batch", s.max_batch);
     read(root["http"], "listen", s.http_listen);
+    if (auto n = root["notifier"]) {
+      auto& ns = s.notifier;
+      read(n, "timeout_ms", ns.timeout_ms);
+      read(n, "max_attempts", ns.max_attempts);
+      read(n, "backoff_initial_ms", ns.backoff_initial_ms);
+      read(n, "backoff_max_ms", ns.backoff_max_ms);
+      read(n, "start_from", ns.start_from);
+      if (n["webhooks"]) {
+        for (const auto& w : n["webhooks"]) {
+          WebhookSettings ws;
+          read(w, "name", ws.name);
+          read(w, "url", ws.url);
+          read(w, "secret", ws.secret);
+          std::string secret_env;
+          read(w, "secret_env", secret_env);
+          read(w, "authorities", ws.authorities);
+          read(w, "kinds", ws.kinds);
+          read(w, "states", ws.states);
+          const std::string where =
+              "notifier.webhooks[" +
+              (ws.name.empty() ? std::to_string(ns.webhooks.size()) : ws.name) + "]";
+          if (!secret_env.empty()) {
+            const char* v = std::getenv(secret_env.c_str());
+            if (!v || !*v)
+              return error("config " + path + ": " + where + ": secret_env " + secret_env +
+                           " is not set in the environment");
+            ws.secret = v;
+          }
+          if (auto bad = check_webhook(ws, ns.webhooks); !bad.empty())
+            return error("config " + path + ": " + where + ": " + bad);
+          ns.webhooks.push_back(std::move(ws));
+        }
+      }
+      if (ns.timeout_ms < 1 || ns.max_attempts < 1 || ns.backoff_initial_ms < 0 ||
+          ns.backoff_max_ms < ns.backoff_initial_ms ||
+          (ns.start_from != "earliest" && ns.start_from != "latest"))
+        return error("config " + path +
+                     ": notifier: timeout_ms >= 1, max_attempts >= 1, 0 <= backoff_initial_ms <= "
+                     "backoff_max_ms, start_from earliest or latest");
+    }
   } catch (const YAML::Exception& e) {
     return error("config " + path + ": " + e.what());
   }

@@ -9,6 +9,25 @@
 
 namespace digonce::services {
 
+/// One webhook of the notifier: alerts that match are POSTed to `url`, signed with `secret`.
+struct WebhookSettings {
+  std::string name;                      // unique; names the consumer group and the metrics
+  std::string url;                       // http:// or https://
+  std::string secret;                    // HMAC-SHA256 key (from `secret` or `secret_env`)
+  std::vector<std::string> authorities;  // highway authority codes; "*" = every alert
+  std::vector<std::string> kinds;        // clash, collaboration, restriction; empty = all
+  std::vector<std::string> states;       // open, updated, closed; empty = all
+};
+
+struct NotifierSettings {
+  std::vector<WebhookSettings> webhooks;
+  int timeout_ms = 5000;                // one delivery attempt
+  int max_attempts = 8;                 // then the alert goes to <prefix>notifications.dead
+  int backoff_initial_ms = 500;         // doubled after each failed attempt ...
+  int backoff_max_ms = 60000;           // ... up to this
+  std::string start_from = "earliest";  // a new webhook's first read: earliest or latest
+};
+
 struct Settings {
   // topics
   std::string topic_prefix = "digonce.";
@@ -30,6 +49,8 @@ struct Settings {
   int max_batch = 10000;
   // http
   std::string http_listen = "127.0.0.1:8080";
+  // notifier
+  NotifierSettings notifier;
   // deployment
   std::string brokers;  // "" = the embedded broker (serve only)
   std::string data_dir = "digonce-data";

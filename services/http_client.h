@@ -1,0 +1,44 @@
+// A small HTTP/1.1 client for the notifier's webhooks: one POST per connection
+// (`Connection: close`), over http or https (TLS with the system's CA store and the host name
+// verified), the whole exchange bounded by a timeout. Boost.Asio only, no Beast: Beast stays in
+// the gateway's translation unit.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace digonce::services {
+
+struct Url {
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  std::string port;    // "80" / "443" unless given
+  std::string target;  // path and query, "/" at least
+};
+
+/// Parses http://host[:port][/path][?query] and https://...; anything else is an error that
+/// says what is wrong.
+Result<Url> parse_url(std::string_view url);
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;  // at most the first 64 KiB
+};
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+/// POSTs `body` to `url` with `headers` (Host, Content-Length and Connection are added). An
+/// error is a failure to connect, resolve, shake hands or read a response within `timeout`;
+/// any HTTP status is a response.
+Result<HttpResponse> http_post(const Url& url, const HttpHeaders& headers, std::string_view body,
+                               std::chrono::milliseconds timeout);
+
+/// HMAC-SHA256 of `data` under `key`, lower-case hex.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
+}  // namespace digonce::services

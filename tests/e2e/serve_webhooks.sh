@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# End to end through `digonce serve` (embedded broker) with the notifier: two clashing works in
+# Westminster reach Westminster's webhook as one signed alert after two 503s (retried, same
+# delivery id); Camden's webhook gets nothing; a webhook answering 400 is tried once and its
+# alert dead-lettered; an unreachable one is tried max_attempts times, then dead-lettered; a
+# config naming an unset secret_env is refused. Needs curl, jq and python3.
+#
+#   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_webhooks.sh
+set -euo pipefail
+
+: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$root/tools/lib.sh"
+work=$(mktemp -d)
+log="$work/serve.log"
+hooks="$work/hooks.ndjson"
+pid=""
+receiver=""
+
+cleanup() {
+  for p in "$pid" "$receiver"; do
+    if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
+  done
+  if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "---- last lines of the server log:" >&2
+  tail -n 40 "$log" >&2 || true
+  echo "---- webhook requests:" >&2
+  cat "$hooks" >&2 2>/dev/null || true
+  exit 1
+}
+check() { echo "ok: $*"; }
+
+python3 "$root/tests/e2e/webhook_receiver.py" --port-file "$work/port" --log "$hooks" \
+  --fail-first 2 --seconds 170 &
+receiver=$!
+disown "$receiver"  # killed at the end without a job report
+for _ in $(seq 1 50); do [[ -s "$work/port" ]] && break; sleep 0.1; done
+[[ -s "$work/port" ]] || fail "the webhook receiver did not start"
+port=$(cat "$work/port")
+closed_port=$(free_port)  # nothing listens there
+
+secret="westminster-e2e-secret"
+cat >"$work/config.yaml" <<YAML
+boundaries: $root/config/london-authorities.yaml
+notifier:
+  timeout_ms: 2000
+  max_attempts: 4
+  backoff_initial_ms: 100
+  backoff_max_ms: 400
+  webhooks:
+    - {name: westminster, url: "http://127.0.0.1:$port/flaky", secret_env: DIGONCE_E2E_SECRET,
+       authorities: ["5990"], kinds: [clash]}
+    - {name: camden, url: "http://127.0.0.1:$port/ok", secret: camden, authorities: ["5210"]}
+    - {name: rejecting, url: "http://127.0.0.1:$port/reject", secret: r, authorities: ["*"],
+       kinds: [clash]}
+    - {name: nowhere, url: "http://127.0.0.1:$closed_port/", secret: n, authorities: ["*"],
+       kinds: [clash]}
+YAML
+
+# A secret_env that is not set: refused at start, naming the webhook and the variable.
+if out=$(env -u DIGONCE_E2E_SECRET "$DIGONCE_BIN" --config "$work/config.yaml" notifier \
+  --brokers 127.0.0.1:1 2>&1); then
+  fail "a config with an unset secret_env was accepted"
+fi
+grep -q 'notifier.webhooks\[westminster\]: secret_env DIGONCE_E2E_SECRET is not set' <<<"$out" ||
+  fail "unclear error for an unset secret_env: $out"
+check "unset secret_env refused: $(tail -n1 <<<"$out")"
+
+DIGONCE_E2E_SECRET="$secret" "$DIGONCE_BIN" --config "$work/config.yaml" --log-level info serve \
+  --http 127.0.0.1:0 --data-dir "$work/data" --api-keys "$root/config/dev-api-keys.yaml" \
+  >"$log" 2>&1 &
+pid=$!
+base=""
+for _ in $(seq 1 600); do  # at most 60 s
+  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
+  if [[ -z "$base" ]]; then
+    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
+  fi
+  if [[ -n "$base" ]] &&
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]]; then
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
+check "server up at $base with 4 webhooks"
+
+post() {
+  local key=$1 body=$2 code
+  code=$(curl -s -o "$work/answer" -w '%{http_code}' -X POST -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' --data-binary "$body" "$base/v1/works")
+  [[ $code == 202 ]] || fail "POST /v1/works: $code $(cat "$work/answer")"
+}
+post dev-stpr-key '{"work_ref":"HOOK-A-1","promoter":"STPR","geometry":{"type":"LineString","coordinates":[[-0.12700,51.50300],[-0.12650,51.50400]]},"start":"2026-03-16","end":"2026-03-20"}'
+post dev-tfl-key '{"work_ref":"HOOK-B-1","promoter":"TFL","geometry":{"type":"LineString","coordinates":[[-0.12697,51.50302],[-0.12647,51.50402]]},"start":"2026-03-18T07:00:00Z","end":"2026-03-25T18:00:00Z"}'
+check "two clashing works in Westminster submitted"
+
+metric() {  # metric NAME LABELS: the value, or 0
+  curl -s "$base/metrics" | awk -v m="$1{$2}" 'index($0, m) == 1 { print $2; found = 1 } END { if (!found) print 0 }'
+}
+for _ in $(seq 1 300); do  # at most 30 s
+  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited while deliveries were awaited"
+  delivered=$(metric digonce_notifier_deliveries_total 'outcome="delivered",webhook="westminster"')
+  dead_nowhere=$(metric digonce_notifier_deliveries_total 'outcome="dead_lettered",webhook="nowhere"')
+  dead_reject=$(metric digonce_notifier_deliveries_total 'outcome="dead_lettered",webhook="rejecting"')
+  [[ $delivered == 1 && $dead_nowhere == 1 && $dead_reject == 1 ]] && break
+  sleep 0.1
+done
+[[ $delivered == 1 ]] || fail "westminster: $delivered deliveries, expected 1"
+[[ $dead_reject == 1 ]] || fail "rejecting: $dead_reject dead letters, expected 1"
+[[ $dead_nowhere == 1 ]] || fail "nowhere: $dead_nowhere dead letters, expected 1"
+check "/metrics: westminster delivered 1; rejecting and nowhere dead-lettered 1 each"
+
+python3 - "$hooks" "$secret" <<'PY' || fail "webhook requests are not as expected"
+import hashlib, hmac, json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+secret = sys.argv[2].encode()
+flaky = [r for r in reqs if r["path"] == "/flaky"]
+assert [r["status"] for r in flaky] == [503, 503, 200], f"/flaky got {[r['status'] for r in flaky]}"
+ids = {r["headers"]["X-Digonce-Delivery"] for r in flaky}
+assert len(ids) == 1, f"one delivery id across retries, got {ids}"
+assert [r["headers"]["X-Digonce-Attempt"] for r in flaky] == ["1", "2", "3"]
+for r in flaky:
+    sig = dict(p.split("=", 1) for p in r["headers"]["X-Digonce-Signature"].split(","))
+    want = hmac.new(secret, (sig["t"] + "." + r["body"]).encode(), hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(sig["v1"], want), "bad signature"
+    assert r["headers"]["Content-Type"] == "application/json"
+alert = json.loads(flaky[-1]["body"])
+assert alert["kind"] == "clash" and alert["state"] == "open", alert
+assert "5990" in alert["highway_authorities"], alert
+assert [w["work_ref"] for w in alert["works"]] == ["HOOK-A-1", "HOOK-B-1"], alert
+assert ids == {alert["alert_id"] + ":" + str(alert["revision"])}
+assert not [r for r in reqs if r["path"] == "/ok"], "camden's webhook got a Westminster alert"
+assert len([r for r in reqs if r["path"] == "/reject"]) == 1, "a 400 must not be retried"
+print(f"ok: westminster got {alert['alert_id']} rev {alert['revision']} on attempt 3, signature valid; camden nothing; 400 tried once")
+PY
+
+kill -TERM "$pid"
+for _ in $(seq 1 300); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rc=0
+    wait "$pid" || rc=$?
+    pid=""
+    [[ $rc == 0 ]] || fail "serve exited $rc after SIGTERM"
+    check "SIGTERM: serve stopped cleanly"
+    exit 0
+  fi
+  sleep 0.1
+done
+fail "serve still running 30 s after SIGTERM"

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""A webhook endpoint for the notifier's end-to-end test.
+
+Listens on 127.0.0.1 (a free port, written to --port-file), appends every request it gets to
+--log as one JSON line (path, headers, body, the status it answered), and answers by path:
+  /flaky   503 to the first --fail-first requests, then 200
+  /ok      200
+  /reject  400 (a permanent refusal: the notifier must not retry it)
+Stops after --seconds.
+"""
+import argparse
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port-file", required=True)
+parser.add_argument("--log", required=True)
+parser.add_argument("--fail-first", type=int, default=2)
+parser.add_argument("--seconds", type=float, default=300)
+args = parser.parse_args()
+
+lock = threading.Lock()
+flaky_seen = 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        global flaky_seen
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        with lock:
+            if self.path == "/flaky":
+                flaky_seen += 1
+                status = 503 if flaky_seen <= args.fail_first else 200
+            elif self.path == "/ok":
+                status = 200
+            else:
+                status = 400
+            with open(args.log, "a") as f:
+                f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()),
+                                    "body": body, "status": status}) + "\n")
+        answer = b'{"received":true}' if status == 200 else b"not now"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *a):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(args.port_file, "w") as f:
+    f.write(str(server.server_address[1]))
+threading.Timer(args.seconds, server.shutdown).start()
+server.serve_forever()

@@ -1,0 +1,160 @@
+// The notifier's pieces that need no broker: URLs, signatures, routing and its settings
+// (services/http_client.h, services/notifier.h, services/settings.h).
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "services/http_client.h"
+#include "services/notifier.h"
+#include "services/settings.h"
+
+using namespace digonce;
+using namespace digonce::services;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Writes a config file with the given notifier section and loads it.
+Result<Settings> load_notifier(const std::string& notifier_yaml) {
+  auto path = std::filesystem::temp_directory_path() / "digonce-test-notifier.yaml";
+  std::ofstream(path) << "notifier:\n" << notifier_yaml;
+  auto s = load_settings(path.string());
+  std::filesystem::remove(path);
+  return s;
+}
+
+const char* kAlert = R"({"alert_id":"clash-0123","kind":"clash","state":"open","revision":2,)"
+                     R"("works":[],"highway_authorities":["5990","5210"],"reason":"r"})";
+
+}  // namespace
+
+TEST_CASE("parse_url: http and https, ports, paths, and what is refused") {
+  auto u = parse_url("http://127.0.0.1:8080/hooks/alerts?x=1");
+  REQUIRE(u.ok());
+  CHECK(u->scheme == "http");
+  CHECK(u->host == "127.0.0.1");
+  CHECK(u->port == "8080");
+  CHECK(u->target == "/hooks/alerts?x=1");
+  u = parse_url("https://hooks.example.gov.uk");
+  REQUIRE(u.ok());
+  CHECK(u->port == "443");
+  CHECK(u->target == "/");
+  u = parse_url("http://[::1]:9000/a");
+  REQUIRE(u.ok());
+  CHECK(u->host == "::1");
+  CHECK(u->port == "9000");
+  u = parse_url("http://example.org?q");
+  REQUIRE(u.ok());
+  CHECK(u->target == "/?q");
+
+  CHECK(contains(parse_url("ftp://x/").error().what(), "scheme must be http or https"));
+  CHECK(contains(parse_url("example.org/hook").error().what(), "no scheme"));
+  CHECK(contains(parse_url("http://:80/").error().what(), "no host"));
+  CHECK(contains(parse_url("http://h:0/").error().what(), "port must be 1-65535"));
+  CHECK(contains(parse_url("http://h:99999/").error().what(), "port must be 1-65535"));
+  CHECK(contains(parse_url("http://h:8x/").error().what(), "port must be 1-65535"));
+  CHECK(contains(parse_url("http://u:p@h/").error().what(), "user info"));
+}
+
+TEST_CASE("hmac_sha256_hex: RFC 4231 test case 2, and the webhook signature") {
+  CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(webhook_signature("Jefe", 1700000000, "{}") ==
+        "t=1700000000,v1=" + hmac_sha256_hex("Jefe", "1700000000.{}"));
+}
+
+TEST_CASE("read_alert_route reads an alert event and names a missing field") {
+  auto r = read_alert_route(kAlert);
+  REQUIRE(r.ok());
+  CHECK(r->alert_id == "clash-0123");
+  CHECK(r->revision == 2);
+  CHECK(r->kind == "clash");
+  CHECK(r->state == "open");
+  CHECK(r->authorities == std::vector<std::string>{"5990", "5210"});
+
+  CHECK(contains(read_alert_route("{").error().what(), "invalid JSON"));
+  CHECK(contains(read_alert_route("[]").error().what(), "JSON object"));
+  CHECK(read_alert_route(R"({"kind":"clash"})").error().field == "alert_id");
+  CHECK(read_alert_route(R"({"alert_id":"a","kind":"clash","state":"open"})").error().field ==
+        "revision");
+  CHECK(
+      read_alert_route(
+          R"({"alert_id":"a","kind":"clash","state":"open","revision":1,"highway_authorities":[1]})")
+          .error()
+          .field == "highway_authorities");
+}
+
+TEST_CASE("webhook_wants: authorities, '*', kinds and states") {
+  auto a = read_alert_route(kAlert);
+  REQUIRE(a.ok());
+  WebhookSettings w;
+  w.authorities = {"5990"};
+  CHECK(webhook_wants(w, *a));
+  w.authorities = {"5570"};
+  CHECK_FALSE(webhook_wants(w, *a));
+  w.authorities = {"*"};
+  CHECK(webhook_wants(w, *a));
+  w.kinds = {"collaboration"};
+  CHECK_FALSE(webhook_wants(w, *a));
+  w.kinds = {"collaboration", "clash"};
+  CHECK(webhook_wants(w, *a));
+  w.states = {"closed"};
+  CHECK_FALSE(webhook_wants(w, *a));
+}
+
+TEST_CASE("notifier settings: webhooks read, secrets from the environment, errors named") {
+  setenv("DIGONCE_TEST_HOOK_SECRET", "s3cret", 1);
+  auto s = load_notifier(
+      "  max_attempts: 3\n"
+      "  webhooks:\n"
+      "    - {name: wm, url: 'https://h.example/x', secret_env: DIGONCE_TEST_HOOK_SECRET,\n"
+      "       authorities: ['5990'], kinds: [clash], states: [open, updated]}\n");
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().what()));
+  REQUIRE(s->notifier.webhooks.size() == 1);
+  CHECK(s->notifier.max_attempts == 3);
+  CHECK(s->notifier.webhooks[0].secret == "s3cret");
+  CHECK(s->notifier.webhooks[0].kinds == std::vector<std::string>{"clash"});
+
+  auto bad = [](const std::string& hook) {
+    auto r = load_notifier("  webhooks:\n    - " + hook + "\n");
+    REQUIRE_FALSE(r.ok());
+    return r.error().what();
+  };
+  CHECK(contains(bad("{url: 'http://h/', secret: s, authorities: ['*']}"), "name is required"));
+  CHECK(contains(bad("{name: 'a b', url: 'http://h/', secret: s, authorities: ['*']}"),
+                 "name may hold only"));
+  CHECK(contains(bad("{name: a, url: 'h/', secret: s, authorities: ['*']}"), "[a]: url:"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', authorities: ['*']}"), "secret or secret_env"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret: s}"), "authorities is required"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret: s, authorities: ['*'], kinds: [x]}"),
+                 "'x' is not clash"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret: s, authorities: ['*'], states: [y]}"),
+                 "'y' is not open"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret_env: DIGONCE_TEST_UNSET_VAR_1, "
+                     "authorities: ['*']}"),
+                 "DIGONCE_TEST_UNSET_VAR_1 is not set"));
+  auto twice = load_notifier(
+      "  webhooks:\n"
+      "    - {name: a, url: 'http://h/', secret: s, authorities: ['*']}\n"
+      "    - {name: a, url: 'http://h/', secret: s, authorities: ['*']}\n");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(contains(twice.error().what(), "name is used twice"));
+  auto retries = load_notifier("  max_attempts: 0\n");
+  REQUIRE_FALSE(retries.ok());
+  CHECK(contains(retries.error().what(), "max_attempts >= 1"));
+}
+
+TEST_CASE("http_post: a refused connection is an error that names the address") {
+  // Port 1 on loopback: nothing listens there on a test machine.
+  auto u = parse_url("http://127.0.0.1:1/");
+  REQUIRE(u.ok());
+  auto r = http_post(*u, {}, "{}", std::chrono::milliseconds(2000));
+  REQUIRE_FALSE(r.ok());
+  CHECK(contains(r.error().what(), "127.0.0.1:1"));
+}
