@@ -52,6 +52,7 @@ async function start() {
     // the server is down: connect() retries
   }
   $("key-form").hidden = true;
+  $("key-error").textContent = "";
   $("main").hidden = false;
   $("change-key").hidden = false;
   resize();

@@ -1,0 +1,166 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core):
+// `digonce serve` on its embedded broker; a wrong key is refused with a message; Westminster's
+// key connects, sees "live", and a clash submitted over the API appears in the list within
+// seconds, live, with both works and the authority; a click selects it; Camden's key, in another
+// browser context, sees no alert; no console errors. A screenshot goes to $DIGONCE_BROWSER_OUT.
+//
+//   DIGONCE_BIN=build/bin/digonce node tests/browser/dashboard.test.mjs
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const bin = process.env.DIGONCE_BIN || join(root, "build/bin/digonce");
+const browserPath = process.env.DIGONCE_CHROMIUM || "/usr/bin/chromium";
+const outDir = process.env.DIGONCE_BROWSER_OUT || join(root, "build/browser-test");
+const work = mkdtempSync(join(tmpdir(), "digonce-browser-"));
+let server;
+let browser;
+let serverLog = "";
+let failed = false;
+
+const ok = (what) => console.log(`ok: ${what}`);
+function fail(what) {
+  failed = true;
+  throw new Error(what);
+}
+
+async function startServer() {
+  server = spawn(bin, ["--log-level", "info", "serve", "--http", "127.0.0.1:0",
+    "--data-dir", join(work, "data"), "--api-keys", join(root, "config/dev-api-keys.yaml")],
+  { stdio: ["ignore", "pipe", "pipe"] });
+  const collect = (chunk) => { serverLog += chunk.toString(); };
+  server.stdout.on("data", collect);
+  server.stderr.on("data", collect);
+  const deadline = Date.now() + 60000;
+  let base = "";
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) fail(`digonce serve exited during start-up (${server.exitCode})`);
+    const m = serverLog.match(/HTTP API at (http:\/\/[0-9.:]+)/);
+    if (m) base = m[1];
+    if (base) {
+      try {
+        if ((await fetch(`${base}/healthz`)).status === 200) return base;
+      } catch { /* not yet */ }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail("digonce serve not healthy within 60 s");
+}
+
+async function post(base, key, work) {
+  const res = await fetch(`${base}/v1/works`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify(work),
+  });
+  if (res.status !== 202) fail(`POST /v1/works: ${res.status} ${await res.text()}`);
+}
+
+async function connectWith(page, key) {
+  await page.fill("#key", key);
+  await page.click("#key-form button[type=submit]");
+}
+
+async function main() {
+  const base = await startServer();
+  ok(`serve up at ${base}`);
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+
+  const errors = [];
+  const westminster = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  westminster.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  westminster.on("pageerror", (e) => errors.push(String(e)));
+  await westminster.goto(base);
+  await westminster.waitForSelector("#key-form:not([hidden])", { timeout: 10000 });
+  ok("the dashboard asks for a key");
+
+  await connectWith(westminster, "not-a-key");
+  await westminster.waitForFunction(
+    () => document.getElementById("key-error").textContent.includes("not known"),
+    null, { timeout: 10000 });
+  ok(`a wrong key is refused: "${await westminster.textContent("#key-error")}"`);
+  errors.length = 0;  // the refused key's 401 is logged by the browser: expected
+
+  await connectWith(westminster, "dev-westminster-key");
+  await westminster.waitForFunction(
+    () => document.getElementById("status").textContent === "live", null, { timeout: 15000 });
+  const who = await westminster.textContent("#who");
+  if (!who.includes("5990")) fail(`the header does not name the viewer: "${who}"`);
+  ok(`Westminster's key connects: status "live", viewer "${who}"`);
+  if (await westminster.isVisible("#key-form")) fail("the key form is still shown once connected");
+  if (!(await westminster.isVisible("#no-alerts"))) fail("'No open alerts.' is not shown at first");
+  const map = await westminster.locator("#map").boundingBox();
+  if (!map || map.height < 600) fail(`the map is ${map && map.height} px high in an 800 px window`);
+
+  const camden = await (await browser.newContext()).newPage();
+  camden.on("pageerror", (e) => errors.push(String(e)));
+  await camden.goto(base);
+  await connectWith(camden, "dev-camden-key");
+  await camden.waitForFunction(
+    () => document.getElementById("status").textContent === "live", null, { timeout: 15000 });
+
+  // Two lines a couple of metres apart in Whitehall, overlapping in time: one clash.
+  const submitted = Date.now();
+  await post(base, "dev-stpr-key", {
+    work_ref: "UI-A-1", promoter: "STPR", start: "2026-03-16", end: "2026-03-20",
+    geometry: { type: "LineString", coordinates: [[-0.12700, 51.50300], [-0.12650, 51.50400]] },
+  });
+  await post(base, "dev-tfl-key", {
+    work_ref: "UI-B-1", promoter: "TFL", start: "2026-03-18T07:00:00Z", end: "2026-03-25T18:00:00Z",
+    geometry: { type: "LineString", coordinates: [[-0.12697, 51.50302], [-0.12647, 51.50402]] },
+  });
+  const item = westminster.locator("#alerts li.clash");
+  await item.first().waitFor({ timeout: 20000 });
+  const seconds = ((Date.now() - submitted) / 1000).toFixed(1);
+  const text = await item.first().textContent();
+  for (const part of ["clash", "UI-A-1 / UI-B-1", "authorities: 5990"])
+    if (!text.includes(part)) fail(`the alert item lacks "${part}": "${text}"`);
+  if ((await item.count()) !== 1) fail(`${await item.count()} clash items, expected 1`);
+  const counts = await westminster.textContent("#counts");
+  if (!counts.includes("2 live works") || !counts.includes("1 open alerts"))
+    fail(`counts: "${counts}"`);
+  if (await westminster.isVisible("#no-alerts")) fail("'No open alerts.' still shown");
+  ok(`the clash appears live ${seconds} s after the second POST: "${text.slice(0, 90)}…"; ${counts}`);
+
+  await item.first().click();
+  await westminster.waitForSelector("#alerts li.clash.selected", { timeout: 5000 });
+  ok("a click selects the alert");
+
+  // Camden has had as long; its list must still be empty (per-role visibility).
+  await camden.waitForTimeout(500);
+  if ((await camden.locator("#alerts li").count()) !== 0) fail("Camden sees Westminster's alert");
+  ok("Camden's key sees no alert");
+
+  mkdirSync(outDir, { recursive: true });
+  await westminster.screenshot({ path: join(outDir, "dashboard.png") });
+  ok(`screenshot: ${join(outDir, "dashboard.png")}`);
+  if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
+  ok("no errors in the browser console");
+}
+
+try {
+  await main();
+  console.log("PASS");
+} catch (e) {
+  console.error(`FAIL: ${e.message}`);
+  console.error("---- last lines of the server log:");
+  console.error(serverLog.split("\n").slice(-30).join("\n"));
+  failed = true;
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill("SIGTERM");
+    await new Promise((r) => { server.on("exit", r); setTimeout(r, 15000); });
+  }
+  rmSync(work, { recursive: true, force: true });
+  process.exit(failed ? 1 : 0);
+}
