@@ -17,6 +17,8 @@ const char* role_name(Role r) {
       return "authority";
     case Role::Ops:
       return "ops";
+    case Role::Feed:
+      return "feed";
   }
   return "?";
 }
@@ -25,6 +27,7 @@ std::optional<Role> parse_role(std::string_view s) {
   if (s == "promoter") return Role::Promoter;
   if (s == "authority") return Role::Authority;
   if (s == "ops") return Role::Ops;
+  if (s == "feed") return Role::Feed;
   return std::nullopt;
 }
 
@@ -75,7 +78,8 @@ Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& sourc
     auto role = text("role");
     if (!role) return role.error();
     auto r = parse_role(*role);
-    if (!r) return fail(where + ".role", "must be promoter, authority or ops, not '" + *role + "'");
+    if (!r)
+      return fail(where + ".role", "must be promoter, authority, ops or feed, not '" + *role + "'");
     if (key->size() < 8) return fail(where + ".key", "is too short (8 characters at least)");
     if (std::any_of(key->begin(), key->end(), [](char c) {
           return static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7f;
@@ -111,6 +115,42 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   return token;
 }
 
+std::optional<std::string> basic_password(std::string_view authorization) {
+  constexpr std::string_view kScheme = "basic ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
+      return std::nullopt;
+  auto b64 = authorization.substr(kScheme.size());
+  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
+  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string decoded;
+  unsigned bits = 0;
+  int nbits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<unsigned>(v);
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      decoded.push_back(static_cast<char>((bits >> nbits) & 0xff));
+    }
+  }
+  auto colon = decoded.find(':');
+  if (colon == std::string::npos || colon + 1 == decoded.size()) return std::nullopt;
+  return decoded.substr(colon + 1);
+}
+
 bool may_submit(const ApiKey& k, std::string_view promoter) {
   return k.role == Role::Ops || (k.role == Role::Promoter && k.org == promoter);
 }
@@ -129,6 +169,8 @@ bool may_read_work(const ApiKey& k, std::string_view promoter, std::string_view 
     case Role::Authority:
       return k.org == authority ||
              (authority.empty() && k.area && !envelope.empty() && k.area->intersects(envelope));
+    case Role::Feed:
+      return false;
   }
   return false;
 }
@@ -142,6 +184,8 @@ bool may_read_alert(const ApiKey& k, const std::vector<std::string>& promoters,
       return std::find(promoters.begin(), promoters.end(), k.org) != promoters.end();
     case Role::Authority:
       return std::find(authorities.begin(), authorities.end(), k.org) != authorities.end();
+    case Role::Feed:
+      return false;
   }
   return false;
 }

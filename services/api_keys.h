@@ -23,7 +23,9 @@
 
 namespace digonce::services {
 
-enum class Role { Promoter, Authority, Ops };
+/// promoter: submits and cancels its own works; authority: reads alerts and works in its area;
+/// ops: everything; feed: only posts to a feed endpoint (the Street Manager SNS subscription).
+enum class Role { Promoter, Authority, Ops, Feed };
 const char* role_name(Role r);
 std::optional<Role> parse_role(std::string_view s);
 
@@ -61,6 +63,9 @@ class ApiKeys {
 
 /// The key from an `Authorization: Bearer KEY` header value, or nullopt when it is not one.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
+/// The key of an `Authorization: Basic base64(user:KEY)` header (the password is the key; the
+/// user is ignored), for senders that can only put credentials in a URL, such as Amazon SNS.
+std::optional<std::string> basic_password(std::string_view authorization);
 
 // Authorization decisions.
 

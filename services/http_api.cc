@@ -3,7 +3,12 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "base/json_writer.h"
 #include "geo/authorities.h"
@@ -12,6 +17,7 @@
 #include "geo/normalize.h"
 #include "geo/parse.h"
 #include "geo/work.h"
+#include "services/sns.h"
 #include "services/static_files.h"
 #include "services/work_producer.h"
 
@@ -220,9 +226,128 @@ void HttpApi::set_up_checks() {
 
 void HttpApi::stop() {
   stopping_ = true;
+  feed_worker_.reset();
   if (works_feed_) works_feed_->stop();
   if (alerts_feed_) alerts_feed_->stop();
   if (producer_) producer_->close(2000);
+}
+
+// ---- the Street Manager feed (SNS)
+
+// One thread for the feed's network work, so that a slow certificate fetch or subscription
+// confirmation never holds the HTTP thread. Jobs still queued at stop are dropped (SNS sends
+// again what it got no answer for).
+class HttpApi::FeedWorker {
+ public:
+  explicit FeedWorker(const StreetManagerFeedSettings& settings)
+      : verifier_(settings), thread_([this] { run(); }) {}
+  ~FeedWorker() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void add(std::function<void(SnsVerifier&)> job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void(SnsVerifier&)> job;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+        if (stop_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job(verifier_);
+    }
+  }
+  SnsVerifier verifier_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void(SnsVerifier&)>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+void HttpApi::streetmanager_feed(std::string body, Respond respond) {
+  auto message = parse_sns(body);
+  if (!message) return respond(api_error(400, message.error()));
+  const auto& fs = settings_.streetmanager_feed;
+  if (!fs.topic_arns.empty() && std::find(fs.topic_arns.begin(), fs.topic_arns.end(),
+                                          message->topic_arn) == fs.topic_arns.end())
+    return respond(
+        api_error(403, "topic " + message->topic_arn + " is not an accepted feed", "TopicArn"));
+  if (!feed_worker_) feed_worker_ = std::make_unique<FeedWorker>(fs);
+  feed_worker_->add([this, m = std::move(*message), body = std::move(body),
+                     respond = std::move(respond)](SnsVerifier& verifier) mutable {
+    // On the feed thread: the signature, then what the message asks for.
+    ApiResponse answer;
+    bool produce_it = false;
+    if (auto s = verifier.verify(m); !s.ok()) {
+      spdlog::warn("Street Manager feed: message {} refused: {}", m.message_id, s.error().what());
+      answer = api_error(403, s.error());
+    } else if (m.type == "SubscriptionConfirmation") {
+      if (auto c = confirm_subscription(settings_.streetmanager_feed, m); !c.ok()) {
+        spdlog::error("Street Manager feed: subscription to {} not confirmed: {}", m.topic_arn,
+                      c.error().what());
+        answer = api_error(502, c.error());
+      } else {
+        spdlog::info("Street Manager feed: subscribed to {}", m.topic_arn);
+        std::string b;
+        {
+          JsonObject o(b);
+          o.boolean("confirmed", true);
+          o.str("topic_arn", m.topic_arn);
+        }
+        answer = json_response(200, std::move(b));
+      }
+    } else if (m.type == "UnsubscribeConfirmation") {
+      spdlog::warn("Street Manager feed: unsubscribed from {}", m.topic_arn);
+      answer = json_response(200, "{\"unsubscribed\":true}");
+    } else {
+      produce_it = true;
+    }
+    hooks_.post([this, produce_it, answer = std::move(answer), body = std::move(body),
+                 respond = std::move(respond)]() mutable {
+      if (!produce_it) return respond(std::move(answer));
+      feed_notification(std::move(body), std::move(respond));
+    });
+  });
+}
+
+// A verified notification goes to works.submitted as it came, valid or not: ingest keeps what it
+// cannot read in works.rejected with the reason, so nothing the feed sends is lost. The answer
+// says whether it parsed.
+void HttpApi::feed_notification(std::string body, Respond respond) {
+  geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
+  std::string answer;
+  std::string record_key;
+  {
+    JsonObject o(answer);
+    if (!parsed.works.empty()) record_key = parsed.works.front().work_ref;
+    if (record_key.empty())
+      o.raw("work_ref", "null");
+    else
+      o.str("work_ref", record_key);
+    o.boolean("valid", parsed.errors.empty());
+    if (!parsed.errors.empty()) o.str("error", parsed.errors.front().what());
+  }
+  if (!parsed.errors.empty())
+    spdlog::warn(
+        "Street Manager feed: a notification that does not parse ({}); sent on to be "
+        "rejected with its reason",
+        parsed.errors.front().what());
+  produce(std::move(record_key), std::move(body), members_of(answer), std::move(respond));
 }
 
 // ---- routing
@@ -231,12 +356,17 @@ const ApiKey* HttpApi::authenticate(std::string_view authorization,
                                     std::optional<ApiResponse>& refusal) const {
   if (authorization.empty()) {
     refusal = api_error(401, "an API key is required: send Authorization: Bearer KEY");
-  } else if (auto token = bearer_token(authorization); !token) {
-    refusal = api_error(401, "the Authorization header must be Bearer KEY");
-  } else if (const ApiKey* key = keys_.find(*token)) {
-    return key;
-  } else {
+  } else if (auto token = bearer_token(authorization)) {
+    if (const ApiKey* key = keys_.find(*token)) return key;
     refusal = api_error(401, "unknown API key");
+  } else if (auto password = basic_password(authorization)) {
+    if (const ApiKey* key = keys_.find(*password)) return key;
+    refusal = api_error(401, "unknown API key");
+  } else if (authorization.size() >= 6 &&
+             (authorization.substr(0, 6) == "Basic " || authorization.substr(0, 6) == "basic ")) {
+    refusal = api_error(401, "Basic credentials must be base64(user:KEY)");
+  } else {
+    refusal = api_error(401, "the Authorization header must be Bearer KEY");
   }
   refusal->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
   return nullptr;
@@ -260,6 +390,8 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
     route = "alerts";
   else if (path == "/v1/stream")
     route = "stream";
+  else if (path == "/v1/feeds/streetmanager")
+    route = "feed";
   else if (path == "/v1" || path.rfind("/v1/", 0) == 0)
     route = "unknown";
 
@@ -299,14 +431,26 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   bool allowed = route == "works"    ? (get || method == "POST")
                  : route == "work"   ? (get || method == "DELETE")
                  : route == "alerts" ? get
+                 : route == "feed"   ? method == "POST"
                                      : false;
   if (!allowed)
     return done(method_not_allowed(route == "works"  ? "GET, HEAD, POST"
                                    : route == "work" ? "GET, HEAD, DELETE"
+                                   : route == "feed" ? "POST"
                                                      : "GET, HEAD"));
   std::optional<ApiResponse> refusal;
   const ApiKey* key = authenticate(req.authorization, refusal);
-  if (!key) return done(std::move(*refusal));
+  if (!key) {
+    if (route == "feed") refusal->headers = {{"WWW-Authenticate", "Basic realm=\"digonce\""}};
+    return done(std::move(*refusal));
+  }
+  if (route == "feed") {
+    if (key->role != Role::Feed && key->role != Role::Ops)
+      return done(api_error(403, "the Street Manager feed takes a feed or ops key"));
+    return streetmanager_feed(std::move(req.body), std::move(done));
+  }
+  if (key->role == Role::Feed)
+    return done(api_error(403, "a feed key may only POST to /v1/feeds/streetmanager"));
   if (route == "works" && method == "POST")
     return submit(*key, std::move(req.body), std::move(done));
   if (route == "works") return done(list_works(*key, *target));
@@ -525,13 +669,18 @@ std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view ra
   if (!target) return api_error(400, target.error());
   if (target->path != "/v1/stream") return api_error(404, "no WebSocket at " + target->path);
   // Browsers cannot set headers on a WebSocket: the key may come in the query instead.
+  const ApiKey* key = nullptr;
   if (auto it = target->query.find("key"); it != target->query.end()) {
-    if (const ApiKey* key = keys_.find(it->second)) return key;
-    return api_error(401, "unknown API key");
+    key = keys_.find(it->second);
+    if (!key) return api_error(401, "unknown API key");
+  } else {
+    std::optional<ApiResponse> refusal;
+    key = authenticate(authorization, refusal);
+    if (!key) return std::move(*refusal);
   }
-  std::optional<ApiResponse> refusal;
-  if (const ApiKey* key = authenticate(authorization, refusal)) return key;
-  return std::move(*refusal);
+  if (key->role == Role::Feed)
+    return api_error(403, "a feed key may only POST to /v1/feeds/streetmanager");
+  return key;
 }
 
 std::string HttpApi::snapshot(const ApiKey& key) const {

@@ -119,8 +119,12 @@ class HttpApi {
   void submit(const ApiKey& key, std::string body, Respond respond);
   void cancel(const ApiKey& key, const std::string& ref, Respond respond);
   void produce(std::string key, std::string value, std::string answer_members, Respond respond);
+  void streetmanager_feed(std::string body, Respond respond);
+  void feed_notification(std::string body, Respond respond);
 
-  struct Checks;  // PROJ and GEOS: the normalizer, on the HTTP thread only
+  struct Checks;
+  class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)  //
+                     // PROJ and GEOS: the normalizer, on the HTTP thread only
   const Settings& settings_;
   const GatewayOptions& options_;
   prometheus::Registry& registry_;
@@ -130,6 +134,7 @@ class HttpApi {
   std::string submitted_topic_;
   std::unique_ptr<Checks> checks_;
   std::unique_ptr<WorkProducer> producer_;
+  std::unique_ptr<FeedWorker> feed_worker_;
   WorksView works_;
   AlertsView alerts_;
   std::unique_ptr<TopicFeed> works_feed_;  // after the views: stopped before they go

@@ -134,11 +134,14 @@ Result<Url> parse_url(std::string_view s) {
   return u;
 }
 
-Result<HttpResponse> http_post(const Url& url, const HttpHeaders& headers, std::string_view body,
-                               std::chrono::milliseconds timeout) {
-  std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host;
+Result<HttpResponse> http_request(std::string_view method, const Url& url,
+                                  const HttpHeaders& headers, std::string_view body,
+                                  std::chrono::milliseconds timeout) {
+  std::string request = std::string(method) + " " + url.target + " HTTP/1.1\r\nHost: " + url.host;
   if (url.port != (url.scheme == "https" ? "443" : "80")) request += ":" + url.port;
-  request += "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\nConnection: close\r\n";
+  if (method != "GET" || !body.empty())
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   request += "\r\n";
   request.append(body);

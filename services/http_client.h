@@ -1,4 +1,5 @@
-// A small HTTP/1.1 client for the notifier's webhooks: one POST per connection
+// A small HTTP/1.1 client for the notifier's webhooks and the Street Manager feed's certificate
+// and subscription fetches: one request per connection
 // (`Connection: close`), over http or https (TLS with the system's CA store and the host name
 // verified), the whole exchange bounded by a timeout. Boost.Asio only, no Beast: Beast stays in
 // the gateway's translation unit.
@@ -27,16 +28,25 @@ Result<Url> parse_url(std::string_view url);
 
 struct HttpResponse {
   int status = 0;
-  std::string body;  // at most the first 64 KiB
+  std::string body;  // at most the first 64 KiB (chunked bodies are returned as sent)
 };
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
-/// POSTs `body` to `url` with `headers` (Host, Content-Length and Connection are added). An
-/// error is a failure to connect, resolve, shake hands or read a response within `timeout`;
-/// any HTTP status is a response.
-Result<HttpResponse> http_post(const Url& url, const HttpHeaders& headers, std::string_view body,
-                               std::chrono::milliseconds timeout);
+/// Sends `method` `url` with `headers` and `body` (Host, Content-Length and Connection are
+/// added). An error is a failure to connect, resolve, shake hands or read a response within
+/// `timeout`; any HTTP status is a response.
+Result<HttpResponse> http_request(std::string_view method, const Url& url,
+                                  const HttpHeaders& headers, std::string_view body,
+                                  std::chrono::milliseconds timeout);
+
+inline Result<HttpResponse> http_post(const Url& url, const HttpHeaders& headers,
+                                      std::string_view body, std::chrono::milliseconds timeout) {
+  return http_request("POST", url, headers, body, timeout);
+}
+inline Result<HttpResponse> http_get(const Url& url, std::chrono::milliseconds timeout) {
+  return http_request("GET", url, {}, {}, timeout);
+}
 
 /// HMAC-SHA256 of `data` under `key`, lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);

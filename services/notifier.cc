@@ -198,7 +198,7 @@ Status Notifier::Worker::run() {
   while (!stop.load()) {
     rd_kafka_poll(producer.get(), 0);
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
-    if (Clock::now() - last_commit > std::chrono::seconds(1)) commit(false);
+    if (Clock::now() - last_commit > std::chrono::milliseconds(250)) commit(false);
     if (!m) continue;
     if (m->err) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;

@@ -93,6 +93,18 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
     read(root["streams"], "max_batch", s.max_batch);
     read(root["http"], "listen", s.http_listen);
+    if (root["feeds"] && root["feeds"]["streetmanager"]) {
+      auto f = root["feeds"]["streetmanager"];
+      auto& fs = s.streetmanager_feed;
+      read(f, "verify_signatures", fs.verify_signatures);
+      read(f, "cert_hosts", fs.cert_hosts);
+      read(f, "subscribe_hosts", fs.subscribe_hosts);
+      read(f, "topic_arns", fs.topic_arns);
+      read(f, "allow_http", fs.allow_http);
+      read(f, "timeout_ms", fs.timeout_ms);
+      if (fs.timeout_ms < 1)
+        return error("config " + path + ": feeds.streetmanager.timeout_ms >= 1");
+    }
     if (auto n = root["notifier"]) {
       auto& ns = s.notifier;
       read(n, "timeout_ms", ns.timeout_ms);

@@ -28,6 +28,19 @@ struct NotifierSettings {
   std::string start_from = "earliest";  // a new webhook's first read: earliest or latest
 };
 
+/// POST /v1/feeds/streetmanager: an Amazon SNS HTTP(S) subscription to Street Manager's open
+/// data topic (docs/API.md, "The Street Manager feed").
+struct StreetManagerFeedSettings {
+  bool verify_signatures = true;  // refuse a message whose SNS signature does not verify
+  // Hosts the signing certificate (SigningCertURL) and SubscribeURL may be on; "*" matches one
+  // DNS label. https only, unless allow_http (for tests on loopback).
+  std::vector<std::string> cert_hosts = {"sns.*.amazonaws.com"};
+  std::vector<std::string> subscribe_hosts = {"sns.*.amazonaws.com"};
+  std::vector<std::string> topic_arns;  // accepted TopicArn values; empty = any
+  bool allow_http = false;
+  int timeout_ms = 5000;  // fetching a certificate, confirming a subscription
+};
+
 struct Settings {
   // topics
   std::string topic_prefix = "digonce.";
@@ -51,6 +64,8 @@ struct Settings {
   std::string http_listen = "127.0.0.1:8080";
   // notifier
   NotifierSettings notifier;
+  // feeds
+  StreetManagerFeedSettings streetmanager_feed;
   // deployment
   std::string brokers;  // "" = the embedded broker (serve only)
   std::string data_dir = "digonce-data";

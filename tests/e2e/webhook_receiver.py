@@ -6,10 +6,12 @@ Listens on 127.0.0.1 (a free port, written to --port-file), appends every reques
   /flaky   503 to the first --fail-first requests, then 200
   /ok      200
   /reject  400 (a permanent refusal: the notifier must not retry it)
+  /chaos   503 at random to --chaos-fail (a fraction) of the requests, else 200
 Stops after --seconds.
 """
 import argparse
 import json
+import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,9 +20,12 @@ parser.add_argument("--port-file", required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--fail-first", type=int, default=2)
 parser.add_argument("--seconds", type=float, default=300)
+parser.add_argument("--chaos-fail", type=float, default=0.1)
+parser.add_argument("--seed", type=int, default=1)
 args = parser.parse_args()
 
 lock = threading.Lock()
+rng = random.Random(args.seed)
 flaky_seen = 0
 
 
@@ -34,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
                 status = 503 if flaky_seen <= args.fail_first else 200
             elif self.path == "/ok":
                 status = 200
+            elif self.path == "/chaos":
+                status = 503 if rng.random() < args.chaos_fail else 200
             else:
                 status = 400
             with open(args.log, "a") as f:

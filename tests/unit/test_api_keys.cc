@@ -51,7 +51,7 @@ keys:
 
 TEST_CASE("api keys: a bad key file is an error naming the file and the entry") {
   CHECK(contains(parse_error("keys: [{key: abcdefgh, org: X, role: admin}]"),
-                 "keys.yaml: keys[0].role: must be promoter, authority or ops, not 'admin'"));
+                 "keys.yaml: keys[0].role: must be promoter, authority, ops or feed, not 'admin'"));
   CHECK(contains(parse_error("keys:\n  - {key: abcdefgh, org: X, role: ops}\n  - {key: "
                              "abcdefgh2, role: ops}"),
                  "keys.yaml: keys[1].org: is required"));
