@@ -13,51 +13,12 @@
 #include "geo/normalize.h"
 #include "geo/parse.h"
 #include "services/detector_stage.h"
+#include "services/progress.h"
 #include "store/buffered_store.h"
 #include "store/rocks_store.h"
 
 namespace digonce::services {
 namespace fs = std::filesystem;
-
-namespace {
-
-// Prints a one-line progress report on stderr at most twice a second.
-class Progress {
- public:
-  Progress(bool enabled, std::uintmax_t total_bytes)
-      : enabled_(enabled), total_(total_bytes), start_(std::chrono::steady_clock::now()) {}
-  void update(std::uint64_t events, std::uintmax_t bytes) {
-    if (!enabled_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::milliseconds(500)) return;
-    last_ = now;
-    double secs = std::chrono::duration<double>(now - start_).count();
-    double rate = secs > 0 ? static_cast<double>(events) / secs : 0;
-    std::string eta = "?";
-    if (total_ > 0 && bytes > 0) {
-      double left = secs * (static_cast<double>(total_) / static_cast<double>(bytes) - 1);
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60,
-                    static_cast<int>(left) % 60);
-      eta = buf;
-    }
-    std::fprintf(stderr, "\r  %llu events  %.0f events/s  %.0f%%  ETA %s   ",
-                 static_cast<unsigned long long>(events), rate,
-                 total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 0.0,
-                 eta.c_str());
-  }
-  void done() {
-    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
-  }
-
- private:
-  bool enabled_;
-  std::uintmax_t total_;
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_{};
-};
-
-}  // namespace
 
 Status run_detect(const Settings& settings, const DetectOptions& options) {
   std::ifstream file;

@@ -1,6 +1,7 @@
 // digonce: one binary, one subcommand per program (docs/ARCHITECTURE.md).
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,7 @@
 #include "services/gateway.h"
 #include "services/load_command.h"
 #include "services/notifier.h"
+#include "services/ops_commands.h"
 #include "services/pipeline.h"
 #include "services/settings.h"
 #include "streams/admin.h"
@@ -257,7 +259,45 @@ int main(int argc, char** argv) {
   load->add_option("--run-id", load_options.run_id, "Tag of this run's work refs");
   load->add_option("--first-site", load_options.first_site, "First grid site of this run");
 
+  ds::ImportOptions import_options;
+  auto* import = app.add_subcommand(
+      "import",
+      "Validate a file of works and produce it to works.submitted (exit 2: some refused)");
+  import->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  import
+      ->add_option("--input", import_options.input,
+                   "NDJSON of submissions, or one GeoJSON FeatureCollection ('-': stdin)")
+      ->required();
+  import->add_flag(
+      "--no-progress", [&](std::int64_t) { import_options.progress = false;
+}, "No progress line");
+  import->add_flag(
+      "--no-crs-check", [&](std::int64_t) { import_options.check_crs = false;
+  },
+      "Parse only; leave CRS areas and geometry validity to ingest");
+
+  ds::TailOptions tail_options;
+  auto* tail = app.add_subcommand("tail", "Print a topic's committed records as NDJSON (alerts)");
+  tail->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  tail->add_option("--topic", tail_options.topic,
+                   "Topic without the prefix: alerts (default), works.rejected, "
+                   "notifications.dead, works.current, ...");
+  tail->add_flag("--from-beginning", tail_options.from_beginning,
+                 "Start at the oldest record (default: only new ones)");
+  tail->add_option("--authority", tail_options.authority, "Alerts for this authority code only");
+  tail->add_option("--kind", tail_options.kind, "Alerts of this kind only")
+      ->check(CLI::IsMember({"clash", "collaboration", "restriction"}));
+  tail->add_option("--state", tail_options.state, "Alerts in this state only")
+      ->check(CLI::IsMember({"open", "updated", "closed"}));
+  tail->add_flag("--envelope", tail_options.envelope,
+                 "Print {topic, partition, offset, key, headers, value} per record");
+  tail->add_option("--max", tail_options.max, "Stop after this many records");
+  tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
+                   "Stop after this many seconds without a record");
+
   CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr: stdout carries data (`detect --output -`, `tail`) and the URL lines.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("digonce"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -293,6 +333,16 @@ int main(int argc, char** argv) {
     auto s = ds::run_load(settings, load_options);
     return s.ok() ? 0 : fail(s.error().what());
   }
+  if (import->parsed()) {
+    ds::ImportSummary summary;
+    auto s = ds::run_import(settings, import_options, summary);
+    if (!s.ok()) return fail(s.error().what());
+    return summary.rejected_items > 0 ? 2 : 0;
+  }
+  if (tail->parsed()) {
+    auto s = ds::run_tail(settings, tail_options, stop);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
   if (topics->parsed()) {
     auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
     if (!s.ok()) return fail(s.error().what());
@@ -318,4 +368,4 @@ int main(int argc, char** argv) {
     return run_stages(settings, stage_commands[name].first, metrics, stop);
   }
   return 0;
-}
+  }

@@ -1,0 +1,296 @@
+#include "services/ops_commands.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "base/json_writer.h"
+#include "geo/normalize.h"
+#include "geo/parse.h"
+#include "services/detector_stage.h"
+#include "services/notifier.h"
+#include "services/pipeline.h"
+#include "services/progress.h"
+#include "services/work_producer.h"
+#include "streams/admin.h"
+#include "streams/kafka.h"
+
+namespace digonce::services {
+namespace fs = std::filesystem;
+
+namespace {
+
+// One submission of the input and where it came from.
+struct Item {
+  std::string text;
+  std::string where;  // "line 12" or "feature 3"
+};
+
+// Counts deliveries from the producer's thread.
+struct Deliveries {
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::mutex mutex;
+  std::string first_error;
+};
+
+}  // namespace
+
+Status run_import(const Settings& settings, const ImportOptions& options, ImportSummary& summary) {
+  if (settings.brokers.empty()) return error("--brokers is required");
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::uintmax_t total_bytes = 0;
+  if (options.input != "-") {
+    file.open(options.input, std::ios::binary);
+    if (!file) return error("cannot read " + options.input);
+    std::error_code ec;
+    total_bytes = fs::file_size(options.input, ec);
+    in = &file;
+  }
+  const std::string topic = settings.topic("works.submitted");
+  DIGONCE_TRY(streams::ensure_topics(settings.brokers, topic_specs(settings)));
+  auto producer = WorkProducer::create(settings.brokers, 60000);
+  if (!producer) return producer.error();
+
+  geo::ParseLimits limits;
+  limits.max_vertices = settings.max_vertices;
+  std::unique_ptr<PlaceTools> tools;
+  std::unique_ptr<geo::Normalizer> normalizer;
+  if (options.check_crs) {
+    auto t = make_place_tools(settings);
+    if (!t) return t.error();
+    tools = std::move(*t);
+    normalizer = std::make_unique<geo::Normalizer>(*tools->crs, tools->geos);
+  }
+
+  Deliveries deliveries;
+  std::uint64_t sent = 0;
+  Progress progress(options.progress && isatty(STDERR_FILENO), total_bytes, "records");
+  const auto started = std::chrono::steady_clock::now();
+  std::uintmax_t bytes = 0;
+
+  // Validates one item and sends it; false if the item was refused.
+  auto take = [&](const Item& item) -> Status {
+    geo::Parsed parsed = geo::parse_submission(item.text, limits);
+    bool bad = false;
+    for (const auto& e : parsed.errors) {
+      std::fprintf(stderr, "%s: %s\n", item.where.c_str(), e.what().c_str());
+      ++summary.rejected_items;
+      bad = true;
+    }
+    if (normalizer) {
+      for (auto w : parsed.works) {
+        if (auto s = normalizer->normalize(w); !s.ok()) {
+          std::fprintf(stderr, "%s: %s\n", item.where.c_str(), s.error().what().c_str());
+          ++summary.rejected_items;
+          bad = true;
+        }
+      }
+    }
+    if (bad) {
+      ++summary.rejected_lines;
+      return {};
+    }
+    // Bounded in flight: the local queue holds at most this many records.
+    while (sent - deliveries.ok.load() - deliveries.failed.load() > 50000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::string key = parsed.works.empty() ? std::string() : parsed.works.front().work_ref;
+    DIGONCE_TRY((*producer)->send(
+        topic, key, item.text, [&deliveries](rd_kafka_resp_err_t err, std::int32_t, std::int64_t) {
+          if (!err) {
+            ++deliveries.ok;
+            return;
+          }
+          std::lock_guard lock(deliveries.mutex);
+          if (deliveries.first_error.empty()) deliveries.first_error = rd_kafka_err2str(err);
+          ++deliveries.failed;
+        }));
+    ++sent;
+    return {};
+  };
+
+  // NDJSON unless the first line is not a JSON document of its own: then the whole input is one
+  // document (a GeoJSON FeatureCollection written over several lines), split into its features.
+  std::string line;
+  bool whole = false;
+  std::string first;
+  while (std::getline(*in, line)) {
+    ++summary.lines;
+    bytes += line.size() + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    simdjson::dom::parser probe;
+    simdjson::dom::element e;
+    if (probe.parse(line).get(e)) {
+      whole = true;
+      first = line;
+    } else {
+      DIGONCE_TRY(take({line, "line " + std::to_string(summary.lines)}));
+    }
+    break;
+  }
+  if (whole) {
+    std::stringstream rest;
+    rest << first << '\n' << in->rdbuf();
+    std::string doc = rest.str();
+    bytes = doc.size();
+    summary.lines += static_cast<std::uint64_t>(std::count(doc.begin(), doc.end(), '\n'));
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (auto err = parser.parse(doc).get(root))
+      return error("the input is neither NDJSON nor one JSON document: " +
+                   std::string(simdjson::error_message(err)));
+    simdjson::dom::array features;
+    std::string_view type;
+    if (root["type"].get_string().get(type) || type != "FeatureCollection" ||
+        root["features"].get_array().get(features)) {
+      // One document that is not a collection: a single submission.
+      DIGONCE_TRY(take({doc, "document"}));
+    } else {
+      std::size_t n = 0;
+      for (auto f : features) {
+        ++n;
+        DIGONCE_TRY(take({simdjson::minify(f), "feature " + std::to_string(n)}));
+        progress.update(sent, bytes * n / std::max<std::size_t>(1, features.size()));
+      }
+    }
+  } else {
+    while (std::getline(*in, line)) {
+      ++summary.lines;
+      bytes += line.size() + 1;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      DIGONCE_TRY(take({line, "line " + std::to_string(summary.lines)}));
+      progress.update(sent, bytes);
+    }
+  }
+  if (in->bad()) return error("reading " + options.input + " failed");
+  // Every record acknowledged or failed: the producer's timeout bounds the wait.
+  while (deliveries.ok.load() + deliveries.failed.load() < sent) {
+    progress.update(sent, bytes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*producer)->close(5000);
+  progress.done();
+  summary.produced = deliveries.ok.load();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::fprintf(stderr,
+               "digonce import: %llu lines; %llu records produced to %s (%.0f/s); rejected: %llu "
+               "item(s) on %llu line(s)%s\n",
+               static_cast<unsigned long long>(summary.lines),
+               static_cast<unsigned long long>(summary.produced), topic.c_str(),
+               secs > 0 ? static_cast<double>(summary.produced) / secs : 0.0,
+               static_cast<unsigned long long>(summary.rejected_items),
+               static_cast<unsigned long long>(summary.rejected_lines),
+               whole ? " (one FeatureCollection, a record per feature)" : "");
+  if (deliveries.failed.load() > 0)
+    return error(std::to_string(deliveries.failed.load()) + " record(s) not taken by the broker (" +
+                 deliveries.first_error + "); import them again: the stages ignore a version " +
+                 "they have already seen");
+  return {};
+}
+
+Status run_tail(const Settings& settings, const TailOptions& options, std::atomic<bool>& stop) {
+  if (settings.brokers.empty()) return error("--brokers is required");
+  const std::string topic = settings.topic(options.topic);
+  const bool alerts = options.topic == "alerts";
+  if (!alerts && (!options.authority.empty() || !options.kind.empty() || !options.state.empty()))
+    return error("--authority, --kind and --state filter the alerts topic only");
+  auto partitions = streams::partition_count(settings.brokers, topic, 10000);
+  if (!partitions) return partitions.error();
+  // Required by librdkafka even for assign(); no member joins it and nothing is committed.
+  auto config = streams::consumer_config(settings.brokers, "digonce-tail", "digonce-tail");
+  config["fetch.wait.max.ms"] = "50";
+  auto consumer = streams::make_client(RD_KAFKA_CONSUMER, config);
+  if (!consumer) return consumer.error();
+  rd_kafka_t* rk = consumer->get();
+  rd_kafka_poll_set_consumer(rk);
+  streams::PartitionList list(rd_kafka_topic_partition_list_new(*partitions));
+  for (int p = 0; p < *partitions; ++p)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+  if (auto err = rd_kafka_assign(rk, list.get())) return streams::kafka_error("assign", err);
+  spdlog::info("tail: {} ({} partitions, {}, read_committed)", topic, *partitions,
+               options.from_beginning ? "from the beginning" : "new records only");
+
+  std::uint64_t printed = 0;
+  auto last = std::chrono::steady_clock::now();
+  Status result;
+  std::string out;
+  while (!stop.load()) {
+    if (options.max && printed >= options.max) break;
+    if (options.idle_timeout_s > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count() >
+            options.idle_timeout_s)
+      break;
+    streams::Message m(rd_kafka_consumer_poll(rk, 100));
+    if (!m) continue;
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      if (rd_kafka_fatal_error(rk, nullptr, 0)) {
+        result = streams::kafka_error("consume " + topic, m->err);
+        break;
+      }
+      spdlog::debug("tail: {}", rd_kafka_message_errstr(m.get()));
+      continue;
+    }
+    last = std::chrono::steady_clock::now();
+    std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    if (alerts && m->payload) {
+      auto route = read_alert_route(value);
+      if (route) {
+        if (!options.kind.empty() && route->kind != options.kind) continue;
+        if (!options.state.empty() && route->state != options.state) continue;
+        if (!options.authority.empty() &&
+            std::find(route->authorities.begin(), route->authorities.end(), options.authority) ==
+                route->authorities.end())
+          continue;
+      }
+    }
+    out.clear();
+    if (options.envelope) {
+      JsonObject o(out);
+      o.str("topic", rd_kafka_topic_name(m->rkt));
+      o.integer("partition", m->partition);
+      o.integer("offset", m->offset);
+      if (m->key)
+        o.str("key", std::string_view(static_cast<const char*>(m->key), m->key_len));
+      else
+        o.raw("key", "null");
+      {
+        JsonObject h(o.key("headers"));
+        rd_kafka_headers_t* headers = nullptr;
+        if (!rd_kafka_message_headers(m.get(), &headers)) {
+          const char* name;
+          const void* v;
+          std::size_t size;
+          for (std::size_t i = 0; !rd_kafka_header_get_all(headers, i, &name, &v, &size); ++i)
+            h.str(name, std::string_view(static_cast<const char*>(v), v ? size : 0));
+        }
+      }
+      if (m->payload)
+        o.str("value", value);
+      else
+        o.raw("value", "null");
+    } else {
+      if (!m->payload) continue;  // a tombstone has nothing to print
+      out.assign(value);
+    }
+    out.push_back('\n');
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    ++printed;
+  }
+  rd_kafka_consumer_close(rk);
+  return result;
+}
+
+}  // namespace digonce::services

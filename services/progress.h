@@ -1,0 +1,52 @@
+// A one-line progress report on stderr for long commands (detect, import): count, rate, share of
+// the input read and ETA, at most twice a second, only when enabled (stderr is a terminal).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace digonce::services {
+
+class Progress {
+ public:
+  /// `unit` names what is counted ("events", "records").
+  Progress(bool enabled, std::uintmax_t total_bytes, const char* unit = "events")
+      : enabled_(enabled),
+        total_(total_bytes),
+        unit_(unit),
+        start_(std::chrono::steady_clock::now()) {}
+  void update(std::uint64_t events, std::uintmax_t bytes) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double rate = secs > 0 ? static_cast<double>(events) / secs : 0;
+    std::string eta = "?";
+    if (total_ > 0 && bytes > 0) {
+      double left = secs * (static_cast<double>(total_) / static_cast<double>(bytes) - 1);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(left) / 60,
+                    static_cast<int>(left) % 60);
+      eta = buf;
+    }
+    std::fprintf(stderr, "\r  %llu %s  %.0f/s  %.0f%%  ETA %s   ",
+                 static_cast<unsigned long long>(events), unit_, rate,
+                 total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 0.0,
+                 eta.c_str());
+  }
+  void done() {
+    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
+  }
+
+ private:
+  bool enabled_;
+  std::uintmax_t total_;
+  const char* unit_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace digonce::services

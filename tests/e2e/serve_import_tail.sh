@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `digonce import` and `digonce tail` against `digonce serve`'s embedded broker: an NDJSON file
+# and a multi-line GeoJSON FeatureCollection, each with bad items, are imported (bad items named
+# by line or feature, skipped, exit 2; the good ones produced keyed by work_ref and live at
+# GET /v1/works); `tail` prints the clash they make, filtered by kind and authority, and the
+# submitted records with --envelope. Needs curl and jq.
+#
+#   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_import_tail.sh
+set -euo pipefail
+: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=$(mktemp -d)
+log="$work/serve.log"
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  tail -n 30 "$log" >&2 || true
+  exit 1
+}
+check() { echo "ok: $*"; }
+
+"$DIGONCE_BIN" serve --http 127.0.0.1:0 --data-dir "$work/data" \
+  --api-keys "$root/config/dev-api-keys.yaml" >"$log" 2>&1 &
+pid=$!
+base=""
+for _ in $(seq 1 600); do
+  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
+  [[ -z "$base" ]] &&
+    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
+  [[ -n "$base" ]] && [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]] &&
+    break
+  sleep 0.1
+done
+[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
+brokers=$(grep -o 'Kafka bootstrap [0-9.:]*' "$log" | head -n1 | sed 's/Kafka bootstrap //')
+[[ -n "$brokers" ]] || fail "serve did not print its Kafka bootstrap"
+check "serve up at $base, embedded broker at $brokers"
+
+cat >"$work/works.ndjson" <<'NDJSON'
+{"work_ref":"IMP-A","promoter":"STPR","geometry":{"type":"LineString","coordinates":[[-0.12700,51.50300],[-0.12650,51.50400]]},"start":"2026-03-16","end":"2026-03-20"}
+{"work_ref":"IMP-B","promoter":"TFL","geometry":{"type":"LineString","coordinates":[[-0.12697,51.50302],[-0.12647,51.50402]]},"start":"2026-03-18","end":"2026-03-25"}
+
+{"work_ref":"IMP-BAD","promoter":"STPR","geometry":{"type":"Point","coordinates":[-0.127,51.503]},"end":"2026-03-20"}
+{"work_ref": "IMP-BROKEN",
+{"work_ref":"IMP-C","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.1400,51.5390]},"start":"2026-04-01","end":"2026-04-02"}
+NDJSON
+rc=0
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/works.ndjson" 2>"$work/import1.err" || rc=$?
+[[ $rc == 2 ]] || fail "import with bad lines: exit $rc, expected 2: $(cat "$work/import1.err")"
+grep -q '^line 4: start: is required' "$work/import1.err" || fail "line 4 not named: $(cat "$work/import1.err")"
+grep -q '^line 5: invalid JSON' "$work/import1.err" || fail "line 5 not named: $(cat "$work/import1.err")"
+grep -q '3 records produced' "$work/import1.err" || fail "summary: $(cat "$work/import1.err")"
+check "NDJSON import: $(tail -n1 "$work/import1.err")"
+
+cat >"$work/works.geojson" <<'GEOJSON'
+{
+  "type": "FeatureCollection",
+  "features": [
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-0.1100, 51.5200]},
+     "properties": {"work_ref": "IMP-F1", "promoter": "TW", "start": "2026-05-01", "end": "2026-05-03"}},
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-0.1000, 51.5100]},
+     "properties": {"work_ref": "IMP-F2", "promoter": "TW", "start": "2026-05-01", "end": "2026-05-03"}},
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-0.1000, 51.5100]},
+     "properties": {"work_ref": "IMP-F3", "promoter": "TW", "start": "2026-05-04", "end": "2026-05-03"}}
+  ]
+}
+GEOJSON
+rc=0
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/works.geojson" 2>"$work/import2.err" || rc=$?
+[[ $rc == 2 ]] || fail "FeatureCollection import: exit $rc, expected 2: $(cat "$work/import2.err")"
+grep -q '^feature 3: properties.end: is before start' "$work/import2.err" || fail "feature 3 not named: $(cat "$work/import2.err")"
+grep -q '2 records produced.*one FeatureCollection' "$work/import2.err" || fail "summary: $(cat "$work/import2.err")"
+check "FeatureCollection import: $(tail -n1 "$work/import2.err")"
+
+# The clash of IMP-A and IMP-B, from the alerts topic, filtered.
+"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --kind clash --authority 5990 --max 1 \
+  --idle-timeout 30 >"$work/tail.ndjson" 2>"$work/tail.err" || fail "tail: $(cat "$work/tail.err")"
+[[ $(wc -l <"$work/tail.ndjson") == 1 ]] || fail "tail printed $(wc -l <"$work/tail.ndjson") lines"
+jq -e '.kind == "clash" and ([.works[].work_ref] == ["IMP-A","IMP-B"])' "$work/tail.ndjson" >/dev/null ||
+  fail "tail's alert: $(cat "$work/tail.ndjson")"
+check "tail --kind clash --authority 5990: $(jq -c '{alert_id, kind, state, revision}' "$work/tail.ndjson")"
+"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --authority 5210 --idle-timeout 3 \
+  >"$work/tail2.ndjson" 2>/dev/null || fail "tail for Camden failed"
+[[ ! -s "$work/tail2.ndjson" ]] || fail "tail --authority 5210 printed Westminster's alert"
+check "tail --authority 5210: nothing"
+
+"$DIGONCE_BIN" tail --brokers "$brokers" --topic works.submitted --from-beginning --envelope \
+  --max 5 --idle-timeout 30 >"$work/submitted.ndjson" 2>/dev/null || fail "tail of works.submitted"
+keys=$(jq -r .key "$work/submitted.ndjson" | sort | tr '\n' ' ')
+[[ $keys == "IMP-A IMP-B IMP-C IMP-F1 IMP-F2 " ]] || fail "works.submitted keys: $keys"
+check "tail --envelope of works.submitted: keys $keys"
+
+for _ in $(seq 1 100); do
+  n=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works" | jq '[.works[].work_ref | select(startswith("IMP-"))] | length')
+  [[ $n == 5 ]] && break
+  sleep 0.1
+done
+[[ $n == 5 ]] || fail "GET /v1/works holds $n of the 5 imported works"
+check "the 5 imported works are live at GET /v1/works"
+kill -TERM "$pid"
+wait "$pid" || fail "serve exited $? after SIGTERM"
+pid=""
+check "SIGTERM: serve stopped cleanly"
