@@ -23,6 +23,7 @@
 
 #include "services/api_keys.h"
 #include "services/http_api.h"
+#include "services/resources.h"
 
 namespace digonce::services {
 namespace {
@@ -513,10 +514,7 @@ void Gateway::broadcast_alert(const std::shared_ptr<const LiveAlert>& alert) {
 Result<ApiKeys> load_keys(const std::string& file) {
   std::string path = file;
   if (path.empty()) {
-#ifdef DIGONCE_SOURCE_DIR_DEFAULT
-    path = (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "dev-api-keys.yaml")
-               .string();
-#endif
+    path = resource_path("config/dev-api-keys.yaml");
     spdlog::warn(
         "*** no API key file given: using the DEVELOPMENT keys of {}; anyone who has read the "
         "source can use them: pass --api-keys FILE in production ***",

@@ -234,6 +234,8 @@ void HttpApi::stop() {
 
 // ---- the Street Manager feed (SNS)
 
+constexpr std::size_t kMaxFeedJobs = 1000;  // messages waiting for the feed thread, at most
+
 // One thread for the feed's network work, so that a slow certificate fetch or subscription
 // confirmation never holds the HTTP thread. Jobs still queued at stop are dropped (SNS sends
 // again what it got no answer for).
@@ -248,6 +250,10 @@ class HttpApi::FeedWorker {
     }
     wake_.notify_all();
     thread_.join();
+  }
+  std::size_t queued() {
+    std::lock_guard lock(mutex_);
+    return jobs_.size();
   }
   void add(std::function<void(SnsVerifier&)> job) {
     {
@@ -293,9 +299,12 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
     // On the feed thread: the signature, then what the message asks for.
     ApiResponse answer;
     bool produce_it = false;
-    if (auto s = verifier.verify(m); !s.ok()) {
-      spdlog::warn("Street Manager feed: message {} refused: {}", m.message_id, s.error().what());
-      answer = api_error(403, s.error());
+    bool unavailable = false;
+    if (auto s = verifier.verify(m, unavailable); !s.ok()) {
+      // 503 when it could not be checked now: SNS retries a 5xx, but not a 4xx.
+      spdlog::warn("Street Manager feed: message {} {}: {}", m.message_id,
+                   unavailable ? "not checked (asked to retry)" : "refused", s.error().what());
+      answer = api_error(unavailable ? 503 : 403, s.error());
     } else if (m.type == "SubscriptionConfirmation") {
       if (auto c = confirm_subscription(settings_.streetmanager_feed, m); !c.ok()) {
         spdlog::error("Street Manager feed: subscription to {} not confirmed: {}", m.topic_arn,

@@ -92,6 +92,10 @@ asio::awaitable<void> post_once(Url url, std::string request, asio::ssl::context
 }  // namespace
 
 Result<Url> parse_url(std::string_view s) {
+  // Nothing that could end the request line or add a header, nor a NUL.
+  for (char c : s)
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return error("URL has a space or a control character");
   Url u;
   auto scheme_end = s.find("://");
   if (scheme_end == std::string_view::npos)
@@ -137,7 +141,9 @@ Result<Url> parse_url(std::string_view s) {
 Result<HttpResponse> http_request(std::string_view method, const Url& url,
                                   const HttpHeaders& headers, std::string_view body,
                                   std::chrono::milliseconds timeout) {
-  std::string request = std::string(method) + " " + url.target + " HTTP/1.1\r\nHost: " + url.host;
+  const bool ipv6 = url.host.find(':') != std::string::npos;
+  std::string request = std::string(method) + " " + url.target +
+                        " HTTP/1.1\r\nHost: " + (ipv6 ? "[" + url.host + "]" : url.host);
   if (url.port != (url.scheme == "https" ? "443" : "80")) request += ":" + url.port;
   request += "\r\nConnection: close\r\n";
   if (method != "GET" || !body.empty())

@@ -22,8 +22,8 @@ struct Url {
   std::string target;  // path and query, "/" at least
 };
 
-/// Parses http://host[:port][/path][?query] and https://...; anything else is an error that
-/// says what is wrong.
+/// Parses http://host[:port][/path][?query] and https://...; anything else (including a space,
+/// a control character or NUL anywhere) is an error that says what is wrong.
 Result<Url> parse_url(std::string_view url);
 
 struct HttpResponse {
@@ -35,7 +35,8 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 /// Sends `method` `url` with `headers` and `body` (Host, Content-Length and Connection are
 /// added). An error is a failure to connect, resolve, shake hands or read a response within
-/// `timeout`; any HTTP status is a response.
+/// `timeout`; any HTTP status is a response. The timeout bounds everything but a DNS lookup that
+/// hangs in the system resolver (getaddrinfo cannot be cancelled): the call returns when it ends.
 Result<HttpResponse> http_request(std::string_view method, const Url& url,
                                   const HttpHeaders& headers, std::string_view body,
                                   std::chrono::milliseconds timeout);

@@ -16,6 +16,7 @@
 #include "services/notifier.h"
 #include "services/ops_commands.h"
 #include "services/pipeline.h"
+#include "services/resources.h"
 #include "services/settings.h"
 #include "streams/admin.h"
 #include "streams/embedded_broker.h"
@@ -56,7 +57,7 @@ int fail(const std::string& what) {
 }
 
 std::string dashboard_dir() {
-  return (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "dashboard").string();
+  return ds::resource_path("dashboard");
 }
 
 // Waits until stop is set or the pipeline fails.
@@ -312,9 +313,7 @@ int main(int argc, char** argv) {
   if (!api_keys.empty()) {
     settings.api_keys = api_keys;
   } else {
-    settings.api_keys =
-        (std::filesystem::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "dev-api-keys.yaml")
-            .string();
+    settings.api_keys = ds::resource_path("config/dev-api-keys.yaml");
   }
   if (distance > 0) settings.rules.distance_m = distance;
   if (days >= 0)

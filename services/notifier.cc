@@ -154,9 +154,21 @@ struct Notifier::Worker {
   prometheus::Histogram& latency;
   prometheus::Gauge& last_delivered;
   streams::Handle producer;
+  std::atomic<int> dead_letter_error{0};  // the last dead letter's delivery error, if any
   std::thread thread;
   Status status;
 };
+
+namespace {
+// Delivery reports of the dead-letter producer: a dead letter counts only once it is written.
+void on_dead_letter_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  if (m->err) static_cast<std::atomic<int>*>(opaque)->store(static_cast<int>(m->err));
+}
+void set_up_dead_letter_producer(rd_kafka_conf_t* conf, void* arg) {
+  rd_kafka_conf_set_dr_msg_cb(conf, on_dead_letter_delivery);
+  rd_kafka_conf_set_opaque(conf, arg);
+}
+}  // namespace
 
 Status Notifier::Worker::run() {
   const std::string topic = settings.topic("alerts");
@@ -172,7 +184,8 @@ Status Notifier::Worker::run() {
   rd_kafka_poll_set_consumer(rk);
   auto p = streams::make_client(
       RD_KAFKA_PRODUCER,
-      streams::producer_config(settings.brokers, "digonce-notifier-" + webhook.name, ""));
+      streams::producer_config(settings.brokers, "digonce-notifier-" + webhook.name, ""),
+      set_up_dead_letter_producer, &dead_letter_error);
   if (!p) return p.error();
   producer = std::move(*p);
 
@@ -219,7 +232,12 @@ Status Notifier::Worker::run() {
     rd_kafka_topic_partition_list_add(next.get(), topic.c_str(), m->partition)->offset =
         m->offset + 1;
     if (auto err = rd_kafka_offsets_store(rk, next.get()))
-      spdlog::debug("notifier {}: offsets_store: {}", webhook.name, rd_kafka_err2str(err));
+      // The partition was taken away during the delivery: its new owner delivers from the last
+      // commit, so this one may arrive twice.
+      spdlog::warn(
+          "notifier {}: offset of partition {} not stored ({}); its records since the "
+          "last commit will be delivered again",
+          webhook.name, m->partition, rd_kafka_err2str(err));
     else
       stored = true;
   }
@@ -300,9 +318,12 @@ Status Notifier::Worker::dead_letter(const rd_kafka_message_t* m, const std::str
       {"digonce.source.partition", std::to_string(m->partition)},
       {"digonce.source.offset", std::to_string(m->offset)},
   };
+  dead_letter_error = 0;
   DIGONCE_TRY(streams::produce(producer.get(), topic, RD_KAFKA_PARTITION_UA, key, &value, headers));
   if (auto err = rd_kafka_flush(producer.get(), 30000))
     return streams::kafka_error("dead letter to " + topic, err);
+  if (int err = dead_letter_error.load())
+    return streams::kafka_error("dead letter to " + topic, static_cast<rd_kafka_resp_err_t>(err));
   dead.Increment();
   return Status::Ok();
 }

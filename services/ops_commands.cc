@@ -59,6 +59,8 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   }
   const std::string topic = settings.topic("works.submitted");
   DIGONCE_TRY(streams::ensure_topics(settings.brokers, topic_specs(settings)));
+  // Before the producer: its destructor may still report deliveries.
+  Deliveries deliveries;
   auto producer = WorkProducer::create(settings.brokers, 60000);
   if (!producer) return producer.error();
 
@@ -73,7 +75,6 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     normalizer = std::make_unique<geo::Normalizer>(*tools->crs, tools->geos);
   }
 
-  Deliveries deliveries;
   std::uint64_t sent = 0;
   Progress progress(options.progress && isatty(STDERR_FILENO), total_bytes, "records");
   const auto started = std::chrono::steady_clock::now();
@@ -119,52 +120,63 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     return {};
   };
 
-  // NDJSON unless the first line is not a JSON document of its own: then the whole input is one
-  // document (a GeoJSON FeatureCollection written over several lines), split into its features.
+  // NDJSON, unless the first line is not a JSON document of its own and the whole input is one
+  // (a GeoJSON FeatureCollection written over several lines): then it is split into its features.
+  // A FeatureCollection on one line of an NDJSON file is one record (ingest splits it by work).
   std::string line;
   bool whole = false;
+  std::uint64_t first_line_no = 0;
   std::string first;
   while (std::getline(*in, line)) {
     ++summary.lines;
     bytes += line.size() + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    simdjson::dom::parser probe;
-    simdjson::dom::element e;
-    if (probe.parse(line).get(e)) {
-      whole = true;
-      first = line;
-    } else {
-      DIGONCE_TRY(take({line, "line " + std::to_string(summary.lines)}));
-    }
+    first_line_no = summary.lines;
+    first = std::move(line);
     break;
   }
-  if (whole) {
-    std::stringstream rest;
-    rest << first << '\n' << in->rdbuf();
-    std::string doc = rest.str();
-    bytes = doc.size();
-    summary.lines += static_cast<std::uint64_t>(std::count(doc.begin(), doc.end(), '\n'));
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto err = parser.parse(doc).get(root))
-      return error("the input is neither NDJSON nor one JSON document: " +
-                   std::string(simdjson::error_message(err)));
-    simdjson::dom::array features;
-    std::string_view type;
-    if (root["type"].get_string().get(type) || type != "FeatureCollection" ||
-        root["features"].get_array().get(features)) {
-      // One document that is not a collection: a single submission.
-      DIGONCE_TRY(take({doc, "document"}));
-    } else {
-      std::size_t n = 0;
-      for (auto f : features) {
-        ++n;
-        DIGONCE_TRY(take({simdjson::minify(f), "feature " + std::to_string(n)}));
-        progress.update(sent, bytes * n / std::max<std::size_t>(1, features.size()));
+  std::string doc;  // the input after the first line, when it had to be read whole
+  std::istringstream rest_lines;
+  std::istream* lines_in = in;
+  if (!first.empty()) {
+    simdjson::dom::parser probe;
+    simdjson::dom::element e;
+    if (probe.parse(first).get(e)) {
+      std::stringstream rest_stream;
+      rest_stream << in->rdbuf();
+      const std::string rest = rest_stream.str();
+      doc = first + "\n" + rest;
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      whole = !parser.parse(doc).get(root);
+      if (whole) {
+        bytes = doc.size();
+        summary.lines += static_cast<std::uint64_t>(std::count(rest.begin(), rest.end(), '\n'));
+        simdjson::dom::array features;
+        std::string_view type;
+        if (root["type"].get_string().get(type) || type != "FeatureCollection" ||
+            root["features"].get_array().get(features)) {
+          DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
+        } else {
+          std::size_t n = 0;
+          for (auto f : features) {
+            ++n;
+            DIGONCE_TRY(take({simdjson::minify(f), "feature " + std::to_string(n)}));
+            progress.update(sent, bytes * n / std::max<std::size_t>(1, features.size()));
+          }
+        }
+      } else {
+        // Not one document either: NDJSON whose first line is bad.
+        DIGONCE_TRY(take({first, "line " + std::to_string(first_line_no)}));
+        rest_lines.str(rest);
+        lines_in = &rest_lines;
       }
+    } else {
+      DIGONCE_TRY(take({first, "line " + std::to_string(first_line_no)}));
     }
-  } else {
-    while (std::getline(*in, line)) {
+  }
+  if (!whole) {
+    while (std::getline(*lines_in, line)) {
       ++summary.lines;
       bytes += line.size() + 1;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "services/http_client.h"
+#include "services/resources.h"
 
 namespace digonce::services {
 namespace fs = std::filesystem;
@@ -14,6 +15,7 @@ namespace fs = std::filesystem;
 std::string find_shared_data() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("DIGONCE_SHARED_DATA")) candidates.emplace_back(env);
+  candidates.push_back(resource_path("data"));  // installed: <prefix>/share/digonce/data
 #ifdef DIGONCE_SHARED_DATA_DEFAULT
   candidates.emplace_back(DIGONCE_SHARED_DATA_DEFAULT);
 #endif
@@ -27,11 +29,9 @@ std::string find_shared_data() {
 namespace {
 
 std::string default_config_path() {
-#ifdef DIGONCE_SOURCE_DIR_DEFAULT
-  auto p = fs::path(DIGONCE_SOURCE_DIR_DEFAULT) / "config" / "digonce.yaml";
+  auto p = resource_path("config/digonce.yaml");
   std::error_code ec;
-  if (fs::exists(p, ec)) return p.string();
-#endif
+  if (fs::exists(p, ec)) return p;
   return {};
 }
 
@@ -138,6 +138,12 @@ Result<Settings> load_settings(const std::string& given) {
           ns.webhooks.push_back(std::move(ws));
         }
       }
+      // One delivery, retries included, must end well within the consumer's max.poll.interval.ms
+      // (1 hour), or the group takes the partition away mid-delivery.
+      if (static_cast<double>(ns.max_attempts) * (ns.timeout_ms + ns.backoff_max_ms) > 3.0e6)
+        return error("config " + path +
+                     ": notifier: max_attempts x (timeout_ms + backoff_max_ms) must stay under 50 "
+                     "minutes");
       if (ns.timeout_ms < 1 || ns.max_attempts < 1 || ns.backoff_initial_ms < 0 ||
           ns.backoff_max_ms < ns.backoff_initial_ms ||
           (ns.start_from != "earliest" && ns.start_from != "latest"))

@@ -33,10 +33,11 @@ struct NotifierSettings {
 struct StreetManagerFeedSettings {
   bool verify_signatures = true;  // refuse a message whose SNS signature does not verify
   // Hosts the signing certificate (SigningCertURL) and SubscribeURL may be on; "*" matches one
-  // DNS label. https only, unless allow_http (for tests on loopback).
-  std::vector<std::string> cert_hosts = {"sns.*.amazonaws.com"};
-  std::vector<std::string> subscribe_hosts = {"sns.*.amazonaws.com"};
-  std::vector<std::string> topic_arns;  // accepted TopicArn values; empty = any
+  // DNS label of 3+ letters, digits or hyphens. https only, unless allow_http (loopback tests).
+  std::vector<std::string> cert_hosts = {"sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"};
+  std::vector<std::string> subscribe_hosts = {"sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"};
+  // Accepted TopicArn values. With verify_signatures on, none is accepted until this is set.
+  std::vector<std::string> topic_arns;
   bool allow_http = false;
   int timeout_ms = 5000;  // fetching a certificate, confirming a subscription
 };

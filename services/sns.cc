@@ -4,6 +4,8 @@
 #include <openssl/x509.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "services/http_client.h"
@@ -129,7 +131,9 @@ bool host_matches(std::string_view host, const std::vector<std::string>& pattern
     bool ok = true;
     for (std::size_t i = 0; i < pl.size() && ok; ++i) {
       if (pl[i] == "*") {
-        ok = !h[i].empty();
+        ok = h[i].size() >= 3 && std::all_of(h[i].begin(), h[i].end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+             });
         continue;
       }
       if (pl[i].size() != h[i].size()) {
@@ -158,20 +162,24 @@ Status SnsVerifier::add_certificate(const std::string& url, std::string_view pem
   return {};
 }
 
-Result<EVP_PKEY*> SnsVerifier::key_for(const std::string& url_text) {
+Result<EVP_PKEY*> SnsVerifier::key_for(const std::string& url_text, bool& unavailable) {
   if (auto it = keys_.find(url_text); it != keys_.end()) return it->second.get();
   auto url = allowed_url(url_text, settings_.cert_hosts, settings_.allow_http, "SigningCertURL");
   if (!url) return url.error();
   auto r = http_get(*url, std::chrono::milliseconds(settings_.timeout_ms));
+  if (!r || r->status != 200) unavailable = true;
   if (!r) return field_error("SigningCertURL", "cannot fetch the certificate: " + r.error().what());
   if (r->status != 200)
     return field_error("SigningCertURL",
                        "fetching the certificate: HTTP " + std::to_string(r->status));
+  // SNS signs with a handful of certificates; a cache that only grows is bounded anyway.
+  if (keys_.size() >= 64) keys_.clear();
   DIGONCE_TRY(add_certificate(url_text, r->body));
   return keys_[url_text].get();
 }
 
-Status SnsVerifier::verify(const SnsMessage& m) {
+Status SnsVerifier::verify(const SnsMessage& m, bool& unavailable) {
+  unavailable = false;
   if (!settings_.verify_signatures) return {};
   const EVP_MD* md = m.signature_version == "1"   ? EVP_sha1()
                      : m.signature_version == "2" ? EVP_sha256()
@@ -181,11 +189,13 @@ Status SnsVerifier::verify(const SnsMessage& m) {
   if (!signature) return field_error("Signature", signature.error().what());
   auto text = sns_string_to_sign(m);
   if (!text) return text.error();
-  auto key = key_for(m.signing_cert_url);
+  auto key = key_for(m.signing_cert_url, unavailable);
   if (!key) return key.error();
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, *key) != 1)
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, *key) != 1) {
+    unavailable = true;
     return error("cannot set up the signature check");
+  }
   int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()),
                             signature->size(), reinterpret_cast<const unsigned char*>(text->data()),
                             text->size());

@@ -38,7 +38,8 @@ Result<SnsMessage> parse_sns(std::string_view json);
 /// The text SNS signs for this message type.
 Result<std::string> sns_string_to_sign(const SnsMessage& m);
 
-/// True if `host` matches one of `patterns` ("*" stands for exactly one DNS label).
+/// True if `host` matches one of `patterns`. "*" stands for exactly one DNS label of at least
+/// three letters, digits or hyphens (as the AWS SDKs check SNS hosts: sns.<region>.amazonaws.com).
 bool host_matches(std::string_view host, const std::vector<std::string>& patterns);
 
 /// Checks signatures, fetching each signing certificate once (https, allowed hosts) and keeping
@@ -46,8 +47,10 @@ bool host_matches(std::string_view host, const std::vector<std::string>& pattern
 class SnsVerifier {
  public:
   explicit SnsVerifier(const StreetManagerFeedSettings& settings) : settings_(settings) {}
-  /// OK if the message's signature verifies (or checking is off); else the reason.
-  Status verify(const SnsMessage& m);
+  /// OK if the message's signature verifies (or checking is off); else the reason, with
+  /// `unavailable` set when it could not be checked now (the certificate could not be fetched):
+  /// the sender should try again, not give up.
+  Status verify(const SnsMessage& m, bool& unavailable);
   /// Adds a certificate (PEM) as if fetched from `url`: for tests.
   Status add_certificate(const std::string& url, std::string_view pem);
 
@@ -56,7 +59,7 @@ class SnsVerifier {
     void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
   };
   using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-  Result<EVP_PKEY*> key_for(const std::string& url);
+  Result<EVP_PKEY*> key_for(const std::string& url, bool& unavailable);
 
   const StreetManagerFeedSettings& settings_;
   std::map<std::string, Key> keys_;

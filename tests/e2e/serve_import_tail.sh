@@ -77,6 +77,17 @@ grep -q '^feature 3: properties.end: is before start' "$work/import2.err" || fai
 grep -q '2 records produced.*one FeatureCollection' "$work/import2.err" || fail "summary: $(cat "$work/import2.err")"
 check "FeatureCollection import: $(tail -n1 "$work/import2.err")"
 
+# NDJSON whose first line is broken is still NDJSON: line 1 named, the rest imported.
+printf '%s\n' '{"work_ref": "IMP-X",' \
+  '{"work_ref":"IMP-D","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.1500,51.5400]},"start":"2026-06-01","end":"2026-06-02"}' \
+  >"$work/first-bad.ndjson"
+rc=0
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/first-bad.ndjson" 2>"$work/import3.err" || rc=$?
+[[ $rc == 2 ]] || fail "import with a bad first line: exit $rc: $(cat "$work/import3.err")"
+grep -q '^line 1: invalid JSON' "$work/import3.err" || fail "line 1 not named: $(cat "$work/import3.err")"
+grep -q '2 lines; 1 records produced' "$work/import3.err" || fail "summary: $(cat "$work/import3.err")"
+check "NDJSON with a bad first line: $(tail -n1 "$work/import3.err")"
+
 # The clash of IMP-A and IMP-B, from the alerts topic, filtered.
 "$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --kind clash --authority 5990 --max 1 \
   --idle-timeout 30 >"$work/tail.ndjson" 2>"$work/tail.err" || fail "tail: $(cat "$work/tail.err")"
@@ -90,18 +101,18 @@ check "tail --kind clash --authority 5990: $(jq -c '{alert_id, kind, state, revi
 check "tail --authority 5210: nothing"
 
 "$DIGONCE_BIN" tail --brokers "$brokers" --topic works.submitted --from-beginning --envelope \
-  --max 5 --idle-timeout 30 >"$work/submitted.ndjson" 2>/dev/null || fail "tail of works.submitted"
+  --max 6 --idle-timeout 30 >"$work/submitted.ndjson" 2>/dev/null || fail "tail of works.submitted"
 keys=$(jq -r .key "$work/submitted.ndjson" | sort | tr '\n' ' ')
-[[ $keys == "IMP-A IMP-B IMP-C IMP-F1 IMP-F2 " ]] || fail "works.submitted keys: $keys"
+[[ $keys == "IMP-A IMP-B IMP-C IMP-D IMP-F1 IMP-F2 " ]] || fail "works.submitted keys: $keys"
 check "tail --envelope of works.submitted: keys $keys"
 
 for _ in $(seq 1 100); do
   n=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works" | jq '[.works[].work_ref | select(startswith("IMP-"))] | length')
-  [[ $n == 5 ]] && break
+  [[ $n == 6 ]] && break
   sleep 0.1
 done
-[[ $n == 5 ]] || fail "GET /v1/works holds $n of the 5 imported works"
-check "the 5 imported works are live at GET /v1/works"
+[[ $n == 6 ]] || fail "GET /v1/works holds $n of the 6 imported works"
+check "the 6 imported works are live at GET /v1/works"
 kill -TERM "$pid"
 wait "$pid" || fail "serve exited $? after SIGTERM"
 pid=""

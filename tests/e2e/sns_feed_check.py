@@ -7,7 +7,8 @@ as SNS signs them (SignatureVersion 1: SHA1, 2: SHA256, over the fields in AWS's
 Checks: a signed SubscriptionConfirmation is confirmed (SubscribeURL fetched once); a signed
 Street Manager permit notification is accepted (202) and becomes a live work; a tampered
 message, a certificate on a host that is not allowed and an unknown topic are refused (403);
-credentials are required (401, Basic challenge) and only feed or ops keys may post (403); a
+a certificate that cannot be fetched is answered 503 (SNS retries 5xx
+only); credentials are required (401, Basic challenge) and only feed or ops keys may post (403); a
 feed key may do nothing else (403); a signed notification that does not parse is still taken
 (202, "valid": false) so that ingest can keep it in works.rejected.
 Usage: sns_feed_check.py --base http://127.0.0.1:PORT --data SHARED_DATA --work DIR
@@ -140,6 +141,11 @@ elsewhere = sign(dict(copy.deepcopy(note), SigningCertURL=f"http://localhost:{po
 status, body, _ = post(elsewhere)
 assert status == 403 and body.get("field") == "SigningCertURL", (status, body)
 ok(f"certificate on a host not allowed refused: {body['error']}")
+
+unreachable = sign(dict(copy.deepcopy(note), SigningCertURL="http://127.0.0.1:1/cert.pem"))
+status, body, _ = post(unreachable)
+assert status == 503 and body.get("field") == "SigningCertURL", (status, body)
+ok(f"certificate that cannot be fetched: 503 (SNS retries a 5xx): {body['error']}")
 
 other = sign(dict(copy.deepcopy(note), TopicArn="arn:aws:sns:eu-west-2:1:someone-else"))
 status, body, _ = post(other)

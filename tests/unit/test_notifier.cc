@@ -60,6 +60,9 @@ TEST_CASE("parse_url: http and https, ports, paths, and what is refused") {
   CHECK(contains(parse_url("http://h:99999/").error().what(), "port must be 1-65535"));
   CHECK(contains(parse_url("http://h:8x/").error().what(), "port must be 1-65535"));
   CHECK(contains(parse_url("http://u:p@h/").error().what(), "user info"));
+  CHECK(contains(parse_url("http://h/a b").error().what(), "space or a control character"));
+  CHECK(contains(parse_url("http://h/a\r\nX-Evil: 1").error().what(), "control character"));
+  CHECK(contains(parse_url(std::string("http://h\0st/", 13)).error().what(), "control"));
 }
 
 TEST_CASE("hmac_sha256_hex: RFC 4231 test case 2, and the webhook signature") {
@@ -145,6 +148,9 @@ TEST_CASE("notifier settings: webhooks read, secrets from the environment, error
       "    - {name: a, url: 'http://h/', secret: s, authorities: ['*']}\n");
   REQUIRE_FALSE(twice.ok());
   CHECK(contains(twice.error().what(), "name is used twice"));
+  auto too_long = load_notifier("  max_attempts: 100\n  backoff_max_ms: 60000\n");
+  REQUIRE_FALSE(too_long.ok());
+  CHECK(contains(too_long.error().what(), "under 50 minutes"));
   auto retries = load_notifier("  max_attempts: 0\n");
   REQUIRE_FALSE(retries.ok());
   CHECK(contains(retries.error().what(), "max_attempts >= 1"));

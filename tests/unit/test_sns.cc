@@ -15,8 +15,10 @@ bool contains(const std::string& s, const std::string& part) {
 }
 }  // namespace
 
-TEST_CASE("host_matches: '*' is one DNS label, case does not matter") {
+TEST_CASE("host_matches: '*' is one DNS label of 3+ letters, digits, hyphens; case ignored") {
   const std::vector<std::string> aws = {"sns.*.amazonaws.com"};
+  CHECK_FALSE(host_matches("sns.s3.amazonaws.com", aws));  // an S3 bucket named "sns"
+  CHECK_FALSE(host_matches("sns.a_b.amazonaws.com", aws));
   CHECK(host_matches("sns.eu-west-2.amazonaws.com", aws));
   CHECK(host_matches("SNS.EU-WEST-2.AMAZONAWS.COM", aws));
   CHECK_FALSE(host_matches("sns.amazonaws.com", aws));
@@ -61,24 +63,38 @@ TEST_CASE("parse_sns and the string SNS signs, per message type") {
 TEST_CASE("SnsVerifier refuses what it cannot trust, before any fetch") {
   StreetManagerFeedSettings fs;
   SnsVerifier v(fs);
+  bool unavailable = true;
   auto m = parse_sns(R"({"Type":"Notification","MessageId":"id","TopicArn":"arn","Message":"m",)"
                      R"("Timestamp":"t","SignatureVersion":"1","Signature":"c2lnbmF0dXJl",)"
                      R"("SigningCertURL":"http://sns.eu-west-2.amazonaws.com/c.pem"})");
   REQUIRE(m.ok());
-  auto s = v.verify(*m);
+  auto s = v.verify(*m, unavailable);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().field == "SigningCertURL");
   CHECK(contains(s.error().what(), "https"));
+  CHECK_FALSE(unavailable);  // refused for good, not "try again"
   m->signing_cert_url = "https://sns.eu-west-2.amazonaws.com.evil.example/c.pem";
-  CHECK(contains(v.verify(*m).error().what(), "not an allowed SNS host"));
+  CHECK(contains(v.verify(*m, unavailable).error().what(), "not an allowed SNS host"));
   m->signature_version = "3";
-  CHECK(v.verify(*m).error().field == "SignatureVersion");
+  CHECK(v.verify(*m, unavailable).error().field == "SignatureVersion");
   m->signature_version = "1";
   m->signature = "not base64!";
-  CHECK(v.verify(*m).error().field == "Signature");
+  CHECK(v.verify(*m, unavailable).error().field == "Signature");
   CHECK(v.add_certificate("u", "not a certificate").error().field == "SigningCertURL");
+
+  // A certificate host that cannot be reached: "try again" (the gateway answers 503).
+  StreetManagerFeedSettings local;
+  local.cert_hosts = {"127.0.0.1"};
+  local.allow_http = true;
+  local.timeout_ms = 2000;
+  SnsVerifier lv(local);
+  m->signature = "c2lnbmF0dXJl";
+  m->signing_cert_url = "http://127.0.0.1:1/cert.pem";
+  CHECK_FALSE(lv.verify(*m, unavailable).ok());
+  CHECK(unavailable);
+
   fs.verify_signatures = false;
-  CHECK(v.verify(*m).ok());
+  CHECK(v.verify(*m, unavailable).ok());
 }
 
 TEST_CASE("basic_password: the password of Basic credentials is the key") {
