@@ -128,6 +128,22 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   return 0;
 }
 
+// The Prometheus endpoint of a stage process ("" = none).
+digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
+    const std::string& listen, const std::shared_ptr<prometheus::Registry>& registry) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (listen.empty()) return exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(listen);
+    exposer->RegisterCollectable(registry);
+    spdlog::info("metrics at http://{}/metrics", listen);
+  } catch (const std::exception& e) {
+    return digonce::error("metrics endpoint " + listen + ": " + e.what() +
+                          " (is the port in use? choose another with --metrics HOST:PORT)");
+  }
+  return exposer;
+}
+
 int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
                const std::string& metrics_listen, std::atomic<bool>& stop) {
   if (settings.brokers.empty()) return fail("--brokers is required");
@@ -135,17 +151,8 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
       !s.ok())
     return fail(s.error().what());
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!metrics_listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
-      exposer->RegisterCollectable(registry);
-      spdlog::info("metrics at http://{}/metrics", metrics_listen);
-    } catch (const std::exception& e) {
-      return fail("metrics endpoint " + metrics_listen + ": " + e.what() +
-                  " (is the port in use? choose another with --metrics HOST:PORT)");
-    }
-  }
+  auto exposer = expose_metrics(metrics_listen, registry);
+  if (!exposer) return fail(exposer.error().what());
   ds::Pipeline pipeline(settings, *registry, true);
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
   wait(stop, &pipeline);
@@ -162,17 +169,8 @@ int run_notifier(const ds::Settings& settings, const std::string& metrics_listen
       !s.ok())
     return fail(s.error().what());
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!metrics_listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
-      exposer->RegisterCollectable(registry);
-      spdlog::info("metrics at http://{}/metrics", metrics_listen);
-    } catch (const std::exception& e) {
-      return fail("metrics endpoint " + metrics_listen + ": " + e.what() +
-                  " (is the port in use? choose another with --metrics HOST:PORT)");
-    }
-  }
+  auto exposer = expose_metrics(metrics_listen, registry);
+  if (!exposer) return fail(exposer.error().what());
   ds::Notifier notifier(settings, *registry);
   if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());
   while (!stop.load() && !notifier.failed())

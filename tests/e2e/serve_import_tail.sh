@@ -6,38 +6,8 @@
 # submitted records with --envelope. Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_import_tail.sh
-set -euo pipefail
-: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-work=$(mktemp -d)
-log="$work/serve.log"
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  tail -n 30 "$log" >&2 || true
-  exit 1
-}
-check() { echo "ok: $*"; }
-
-"$DIGONCE_BIN" serve --http 127.0.0.1:0 --data-dir "$work/data" \
-  --api-keys "$root/config/dev-api-keys.yaml" >"$log" 2>&1 &
-pid=$!
-base=""
-for _ in $(seq 1 600); do
-  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
-  [[ -z "$base" ]] &&
-    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
-  [[ -n "$base" ]] && [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]] &&
-    break
-  sleep 0.1
-done
-[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
-brokers=$(grep -o 'Kafka bootstrap [0-9.:]*' "$log" | head -n1 | sed 's/Kafka bootstrap //')
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_serve
 [[ -n "$brokers" ]] || fail "serve did not print its Kafka bootstrap"
 check "serve up at $base, embedded broker at $brokers"
 
@@ -113,7 +83,4 @@ for _ in $(seq 1 100); do
 done
 [[ $n == 6 ]] || fail "GET /v1/works holds $n of the 6 imported works"
 check "the 6 imported works are live at GET /v1/works"
-kill -TERM "$pid"
-wait "$pid" || fail "serve exited $? after SIGTERM"
-pid=""
-check "SIGTERM: serve stopped cleanly"
+stop_serve

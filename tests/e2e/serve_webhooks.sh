@@ -6,34 +6,15 @@
 # config naming an unset secret_env is refused. Needs curl, jq and python3.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_webhooks.sh
-set -euo pipefail
-
-: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$root/tools/lib.sh"
-work=$(mktemp -d)
-log="$work/serve.log"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 hooks="$work/hooks.ndjson"
-pid=""
 receiver=""
-
-cleanup() {
-  for p in "$pid" "$receiver"; do
-    if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
-  done
-  if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+on_fail() {
+  echo "---- webhook requests:"
+  cat "$hooks" 2>/dev/null || true
 }
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "---- last lines of the server log:" >&2
-  tail -n 40 "$log" >&2 || true
-  echo "---- webhook requests:" >&2
-  cat "$hooks" >&2 2>/dev/null || true
-  exit 1
-}
-check() { echo "ok: $*"; }
+stop_receiver() { [[ -n "$receiver" ]] && kill -KILL "$receiver" 2>/dev/null || true; }
+trap 'stop_receiver; e2e_cleanup' EXIT
 
 python3 "$root/tests/e2e/webhook_receiver.py" --port-file "$work/port" --log "$hooks" \
   --fail-first 2 --seconds 170 &
@@ -71,23 +52,8 @@ grep -q 'notifier.webhooks\[westminster\]: secret_env DIGONCE_E2E_SECRET is not 
   fail "unclear error for an unset secret_env: $out"
 check "unset secret_env refused: $(tail -n1 <<<"$out")"
 
-DIGONCE_E2E_SECRET="$secret" "$DIGONCE_BIN" --config "$work/config.yaml" --log-level info serve \
-  --http 127.0.0.1:0 --data-dir "$work/data" --api-keys "$root/config/dev-api-keys.yaml" \
-  >"$log" 2>&1 &
-pid=$!
-base=""
-for _ in $(seq 1 600); do  # at most 60 s
-  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
-  if [[ -z "$base" ]]; then
-    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
-  fi
-  if [[ -n "$base" ]] &&
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]]; then
-    break
-  fi
-  sleep 0.1
-done
-[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
+export DIGONCE_E2E_SECRET="$secret"
+start_serve --config "$work/config.yaml" --log-level info
 check "server up at $base with 4 webhooks"
 
 post() {
@@ -140,16 +106,4 @@ assert len([r for r in reqs if r["path"] == "/reject"]) == 1, "a 400 must not be
 print(f"ok: westminster got {alert['alert_id']} rev {alert['revision']} on attempt 3, signature valid; camden nothing; 400 tried once")
 PY
 
-kill -TERM "$pid"
-for _ in $(seq 1 300); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rc=0
-    wait "$pid" || rc=$?
-    pid=""
-    [[ $rc == 0 ]] || fail "serve exited $rc after SIGTERM"
-    check "SIGTERM: serve stopped cleanly"
-    exit 0
-  fi
-  sleep 0.1
-done
-fail "serve still running 30 s after SIGTERM"
+stop_serve
