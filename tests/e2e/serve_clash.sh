@@ -4,49 +4,9 @@
 # SIGTERM stops the server cleanly. Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_clash.sh
-set -euo pipefail
-
-: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-keys="$root/config/dev-api-keys.yaml"
-work=$(mktemp -d)
-log="$work/serve.log"
-pid=""
-
-cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "---- last lines of the server log:" >&2
-  tail -n 40 "$log" >&2 || true
-  exit 1
-}
-check() { echo "ok: $*"; }
-
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Port 0: the server takes a free port and prints its URL, so parallel runs do not collide.
-"$DIGONCE_BIN" --log-level info serve --http 127.0.0.1:0 --data-dir "$work/data" \
-  --api-keys "$keys" >"$log" 2>&1 &
-pid=$!
-
-base=""
-for _ in $(seq 1 600); do  # at most 60 s
-  kill -0 "$pid" 2>/dev/null || fail "digonce serve exited during start-up"
-  if [[ -z "$base" ]]; then
-    base=$(grep -o 'HTTP API at http://[0-9.:]*' "$log" | head -n1 | sed 's/HTTP API at //' || true)
-  fi
-  if [[ -n "$base" ]] &&
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" || true) == 200 ]]; then
-    break
-  fi
-  sleep 0.1
-done
-[[ -n "$base" ]] || fail "no 'HTTP API at' line within 60 s"
-[[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz") == 200 ]] ||
-  fail "/healthz not 200 within 60 s"
+start_serve --log-level info
 check "server up at $base, /healthz: $(curl -s "$base/healthz")"
 
 # request METHOD PATH KEY [BODY]: prints the body, then the status code on the last line.
@@ -168,21 +128,6 @@ metrics=$(curl -s "$base/metrics")
 grep -q '^digonce_gateway_requests_total{' <<<"$metrics" || fail "/metrics lacks the gateway's counters"
 check "/metrics serves Prometheus text"
 
-# A clean stop on SIGTERM, within 20 s.
-kill -TERM "$pid"
-code=""
-for _ in $(seq 1 200); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    set +e
-    wait "$pid"
-    code=$?
-    set -e
-    break
-  fi
-  sleep 0.1
-done
-[[ -n "$code" ]] || fail "still running 20 s after SIGTERM"
-pid=""
-[[ $code == 0 ]] || fail "exit code $code after SIGTERM"
-check "SIGTERM -> exit 0"
+# A clean stop on SIGTERM (exit 0).
+stop_serve
 echo "PASS: serve_clash"
