@@ -21,16 +21,10 @@ namespace digonce::services {
 namespace fs = std::filesystem;
 
 Status run_detect(const Settings& settings, const DetectOptions& options) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  std::uintmax_t total_bytes = 0;
-  if (options.input != "-") {
-    file.open(options.input, std::ios::binary);
-    if (!file) return error("cannot read " + options.input);
-    std::error_code ec;
-    total_bytes = fs::file_size(options.input, ec);
-    in = &file;
-  }
+  Input input;
+  DIGONCE_TRY(input.open(options.input));
+  std::istream* in = input.stream;
+  const std::uintmax_t total_bytes = input.size;
   std::ofstream out_file;
   std::ostream* out = &std::cout;
   if (options.output != "-") {

@@ -265,11 +265,7 @@ Status TopicFeed::consume() {
   if (!consumer) return consumer.error();
   rd_kafka_t* rk = consumer->get();
   rd_kafka_poll_set_consumer(rk);
-  streams::PartitionList list(rd_kafka_topic_partition_list_new(*partitions));
-  for (int p = 0; p < *partitions; ++p)
-    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  if (auto err = rd_kafka_assign(rk, list.get())) return streams::kafka_error("assign", err);
+  DIGONCE_TRY(streams::assign_all(rk, topic_, *partitions, RD_KAFKA_OFFSET_BEGINNING));
 
   std::vector<bool> at_end(static_cast<std::size_t>(*partitions), false);
   int ends = 0;

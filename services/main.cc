@@ -144,15 +144,26 @@ digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
   return exposer;
 }
 
+// What every stage process sets up first: the brokers and topics, and its metrics endpoint.
+struct StageProcess {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+
+  Status open(const ds::Settings& settings, const std::string& metrics_listen) {
+    if (settings.brokers.empty()) return digonce::error("--brokers is required");
+    DIGONCE_TRY(digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings)));
+    auto e = expose_metrics(metrics_listen, registry);
+    if (!e) return e.error();
+    exposer = std::move(*e);
+    return {};
+  }
+};
+
 int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
                const std::string& metrics_listen, std::atomic<bool>& stop) {
-  if (settings.brokers.empty()) return fail("--brokers is required");
-  if (auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
-      !s.ok())
-    return fail(s.error().what());
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto exposer = expose_metrics(metrics_listen, registry);
-  if (!exposer) return fail(exposer.error().what());
+  StageProcess process;
+  if (auto s = process.open(settings, metrics_listen); !s.ok()) return fail(s.error().what());
+  auto& registry = process.registry;
   ds::Pipeline pipeline(settings, *registry, true);
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
   wait(stop, &pipeline);
@@ -164,13 +175,9 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
 // The notifier stage alone: webhooks from the alerts topic.
 int run_notifier(const ds::Settings& settings, const std::string& metrics_listen,
                  std::atomic<bool>& stop) {
-  if (settings.brokers.empty()) return fail("--brokers is required");
-  if (auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
-      !s.ok())
-    return fail(s.error().what());
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto exposer = expose_metrics(metrics_listen, registry);
-  if (!exposer) return fail(exposer.error().what());
+  StageProcess process;
+  if (auto s = process.open(settings, metrics_listen); !s.ok()) return fail(s.error().what());
+  auto& registry = process.registry;
   ds::Notifier notifier(settings, *registry);
   if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());
   while (!stop.load() && !notifier.failed())

@@ -6,8 +6,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -25,7 +23,6 @@
 #include "streams/kafka.h"
 
 namespace digonce::services {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -47,16 +44,10 @@ struct Deliveries {
 
 Status run_import(const Settings& settings, const ImportOptions& options, ImportSummary& summary) {
   if (settings.brokers.empty()) return error("--brokers is required");
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  std::uintmax_t total_bytes = 0;
-  if (options.input != "-") {
-    file.open(options.input, std::ios::binary);
-    if (!file) return error("cannot read " + options.input);
-    std::error_code ec;
-    total_bytes = fs::file_size(options.input, ec);
-    in = &file;
-  }
+  Input input;
+  DIGONCE_TRY(input.open(options.input));
+  std::istream* in = input.stream;
+  const std::uintmax_t total_bytes = input.size;
   const std::string topic = settings.topic("works.submitted");
   DIGONCE_TRY(streams::ensure_topics(settings.brokers, topic_specs(settings)));
   // Before the producer: its destructor may still report deliveries.
@@ -225,11 +216,9 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
   if (!consumer) return consumer.error();
   rd_kafka_t* rk = consumer->get();
   rd_kafka_poll_set_consumer(rk);
-  streams::PartitionList list(rd_kafka_topic_partition_list_new(*partitions));
-  for (int p = 0; p < *partitions; ++p)
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
-        options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-  if (auto err = rd_kafka_assign(rk, list.get())) return streams::kafka_error("assign", err);
+  DIGONCE_TRY(streams::assign_all(
+      rk, topic, *partitions,
+      options.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END));
   spdlog::info("tail: {} ({} partitions, {}, read_committed)", topic, *partitions,
                options.from_beginning ? "from the beginning" : "new records only");
 

@@ -1,13 +1,36 @@
-// A one-line progress report on stderr for long commands (detect, import): count, rate, share of
-// the input read and ETA, at most twice a second, only when enabled (stderr is a terminal).
+// For long commands over an input file (detect, import): the input, and a one-line progress
+// report on stderr (count, rate, share of the input read, ETA), at most twice a second, only
+// when enabled (stderr is a terminal).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <string>
 
+#include "base/result.h"
+
 namespace digonce::services {
+
+/// A file to read, or standard input for "-"; `size` is 0 when unknown (stdin).
+struct Input {
+  std::ifstream file;
+  std::istream* stream = &std::cin;
+  std::uintmax_t size = 0;
+
+  Status open(const std::string& path) {
+    if (path == "-") return {};
+    file.open(path, std::ios::binary);
+    if (!file) return error("cannot read " + path);
+    std::error_code ec;
+    size = std::filesystem::file_size(path, ec);
+    stream = &file;
+    return {};
+  }
+};
 
 class Progress {
  public:

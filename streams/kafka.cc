@@ -72,6 +72,15 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
   return c;
 }
 
+Status assign_all(rd_kafka_t* consumer, const std::string& topic, int partitions,
+                  std::int64_t offset) {
+  PartitionList list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = offset;
+  if (auto err = rd_kafka_assign(consumer, list.get())) return kafka_error("assign " + topic, err);
+  return {};
+}
+
 Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
   Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e));
   rd_kafka_error_destroy(e);

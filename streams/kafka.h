@@ -53,6 +53,12 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e);
 
+/// Assigns every partition 0..partitions-1 of `topic` to the consumer, starting at `offset`
+/// (RD_KAFKA_OFFSET_BEGINNING, RD_KAFKA_OFFSET_END, ...): a reader of a whole topic that joins no
+/// group and commits nothing.
+Status assign_all(rd_kafka_t* consumer, const std::string& topic, int partitions,
+                  std::int64_t offset);
+
 /// One header of a produced record.
 struct Header {
   std::string name;
