@@ -152,6 +152,7 @@ Status StreamTask::start() {
                                     RD_KAFKA_PARTITION_UA);
   if (auto err = rd_kafka_subscribe(consumer_.get(), topics.get()))
     return kafka_error("subscribe " + options_.input_topic, err);
+  started_ = true;
   spdlog::info("{}: consuming {} as group {} ({})", options_.name, options_.input_topic,
                options_.group_id,
                transactional_ ? "exactly-once, transactional id " + options_.transactional_id
@@ -205,20 +206,24 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
 }
 
 Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
-  if (lost) {
+  // Whatever happens to the transaction, the partitions are let go and unassigned: librdkafka
+  // waits for the unassign (rd_kafka_consumer_close would wait for ever).
+  Status s;
+  if (tearing_down_) {
+    // The clients are being rebuilt after an error: nothing can be committed or aborted; the
+    // next owner starts from the committed offsets.
+  } else if (lost) {
     spdlog::warn("{}: assignment lost: aborting the current transaction", options_.name);
-    if (transactional_) {
-      if (auto* e = rd_kafka_abort_transaction(producer_.get(), -1))
-        return kafka_error("abort on lost assignment", e);
-    }
+    metrics_.aborted.Increment();
+    s = abort_transaction();
     for (auto& [p, a] : parts_)
       if (a.state) a.state->abort();
     pending_records_ = 0;
     pending_timestamps_.clear();
-    DIGONCE_TRY(begin());
+    if (s.ok()) s = begin();
   } else {
     // Hand the partitions over with everything processed so far committed.
-    DIGONCE_TRY(commit());
+    s = commit();
   }
   for (int i = 0; i < partitions->cnt; ++i) {
     std::int32_t p = partitions->elems[i].partition;
@@ -226,12 +231,12 @@ Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost
     metrics_.forget(p);
     spdlog::info("{}: partition {} {}", options_.name, p, lost ? "lost" : "revoked");
   }
-  if (lost) DIGONCE_TRY(recreate_processors());
+  if (lost && s.ok()) s = recreate_processors();
   metrics_.assigned.Set(static_cast<double>(parts_.size()));
   assigned_count_ = static_cast<int>(parts_.size());
   if (auto* e = rd_kafka_incremental_unassign(consumer_.get(), partitions))
-    return kafka_error("incremental unassign", e);
-  return {};
+    if (s.ok()) s = kafka_error("incremental unassign", e);
+  return s;
 }
 
 Status StreamTask::recreate_processors() {
@@ -280,6 +285,9 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
   } else {
     auto s = it->second.processor->process(in, *output_);
     if (!s.ok()) {
+      // A producer that failed fatally fails every record: not this record's fault.
+      std::string reason;
+      if (fatal_error(reason) != RD_KAFKA_RESP_ERR_NO_ERROR) return s;
       int attempt = ++failures_[key];
       failure_reason_[key] = s.error().what();
       spdlog::warn("{}: processing {}[{}]@{} failed (attempt {}): {}", options_.name,
@@ -323,7 +331,9 @@ Status StreamTask::commit_transactional() {
   // abortable -> abort and rewind; fatal (fenced by a newer instance) -> stop this instance.
   // Anything else is treated as abortable: the batch is processed again, nothing is lost.
   auto fail = [&](const char* what, rd_kafka_error_t* e) -> Status {
-    if (rd_kafka_error_is_fatal(e)) return kafka_error(options_.name + ": " + what, e);
+    std::string reason;
+    if (rd_kafka_error_is_fatal(e) || fatal_error(reason) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return kafka_error(options_.name + ": " + what, e);
     spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
                  rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
@@ -382,6 +392,7 @@ Status StreamTask::commit_at_least_once() {
 
 Status StreamTask::committed() {
   metrics_.committed.Increment();
+  ++commits_;
   // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)
     if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
@@ -394,20 +405,23 @@ Status StreamTask::committed() {
   return {};
 }
 
+Status StreamTask::abort_transaction() {
+  if (!transactional_) return {};
+  for (int attempt = 1;; ++attempt) {
+    auto* e = rd_kafka_abort_transaction(producer_.get(), -1);
+    if (!e) return {};
+    if (!rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries)
+      return kafka_error(options_.name + ": abort transaction", e);
+    spdlog::warn("{}: abort transaction: {}: retrying ({})", options_.name,
+                 rd_kafka_error_string(e), attempt);
+    rd_kafka_error_destroy(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(attempt, 10)));
+  }
+}
+
 Status StreamTask::abort_and_rewind() {
   metrics_.aborted.Increment();
-  if (transactional_) {
-    for (int attempt = 1;; ++attempt) {
-      auto* e = rd_kafka_abort_transaction(producer_.get(), -1);
-      if (!e) break;
-      if (!rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries)
-        return kafka_error(options_.name + ": abort transaction", e);
-      spdlog::warn("{}: abort transaction: {}: retrying ({})", options_.name,
-                   rd_kafka_error_string(e), attempt);
-      rd_kafka_error_destroy(e);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(attempt, 10)));
-    }
-  }
+  DIGONCE_TRY(abort_transaction());
   for (auto& [p, a] : parts_)
     if (a.state) a.state->abort();
   pending_records_ = 0;
@@ -445,11 +459,13 @@ void StreamTask::update_lag() {
   }
 }
 
-Status StreamTask::run(const std::atomic<bool>& stop) {
+Status StreamTask::run_clients(const std::atomic<bool>& stop) {
   DIGONCE_TRY(start());
   last_commit_ms_ = now_ms();
   Status result;
   while (!stop.load() && fatal_.ok()) {
+    if (auto err = injected_fatal_.exchange(RD_KAFKA_RESP_ERR_NO_ERROR))
+      rd_kafka_test_fatal_error(producer_.get(), err, "injected by a test");
     auto now = now_ms();
     if (pending_records_ > 0 && (pending_records_ >= static_cast<std::size_t>(options_.max_batch) ||
                                  now - last_commit_ms_ >= options_.commit_interval_ms)) {
@@ -477,17 +493,83 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
     if (!result.ok()) break;
   }
   if (!fatal_.ok() && result.ok()) result = fatal_;
-  if (result.ok()) {
-    result = commit();
-    spdlog::info("{}: stopping: leaving the group", options_.name);
-    rd_kafka_consumer_close(consumer_.get());  // revokes (and commits) what we own
-    if (!fatal_.ok()) result = fatal_;
-  } else {
-    spdlog::error("{}: {}", options_.name, result.error().what());
-    rd_kafka_consumer_close(consumer_.get());
-  }
-  parts_.clear();
+  if (result.ok()) result = commit();
   return result;
+}
+
+rd_kafka_resp_err_t StreamTask::fatal_error(std::string& reason) const {
+  char buf[512] = "";
+  for (const auto* h : {&producer_, &consumer_}) {
+    if (!*h) continue;
+    if (auto err = rd_kafka_fatal_error(h->get(), buf, sizeof buf)) {
+      reason = buf;
+      return err;
+    }
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void StreamTask::teardown(bool clean) {
+  if (consumer_) {
+    tearing_down_ = !clean;
+    spdlog::info("{}: leaving the group", options_.name);
+    rd_kafka_consumer_close(consumer_.get());  // revokes (and, if clean, commits) what we own
+    tearing_down_ = false;
+  }
+  for (auto& [p, a] : parts_) metrics_.forget(p);
+  parts_.clear();  // stores closed; writes of an uncommitted transaction are dropped
+  metrics_.assigned.Set(0);
+  assigned_count_ = 0;
+  consumer_.reset();
+  restorer_.reset();
+  topics_.clear();  // topic handles before their producer
+  producer_.reset();
+  pending_records_ = 0;
+  pending_timestamps_.clear();
+  delivery_failed_ = false;
+  fatal_ = {};
+}
+
+Status StreamTask::run(const std::atomic<bool>& stop) {
+  // A fatal Kafka error other than fencing (a transaction the coordinator aborted while the
+  // broker was away: INVALID_TXN_STATE), or any other error of a task that had started, ends
+  // only this life of the clients: the task starts over with new ones, as a process restart
+  // would, and gives up after kMaxRestarts tries in a row that commit nothing. Fencing stops the
+  // instance (a newer one with the same transactional id owns the work now).
+  constexpr int kMaxRestarts = 10;
+  int tries = 0;
+  for (;;) {
+    auto commits_before = commits_;
+    Status result = run_clients(stop);
+    std::string reason;
+    auto fatal = fatal_error(reason);
+    bool clean = result.ok();
+    if (!clean) spdlog::error("{}: {}", options_.name, result.error().what());
+    teardown(clean);
+    if (clean || stop.load()) return result;
+    if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
+      return error(result.error().what() + " (fenced: another instance with transactional id " +
+                   options_.transactional_id + " has taken over; this one stops)");
+    // An error before the first start succeeded (a wrong broker address, say) is the
+    // operator's to fix.
+    if (!started_) return result;
+    if (commits_ > commits_before) tries = 0;
+    if (++tries > kMaxRestarts)
+      return error(result.error().what() + " (gave up after " + std::to_string(kMaxRestarts) +
+                   " restarts in a row that committed nothing)");
+    auto pause = std::chrono::seconds(std::min(30, 1 << std::min(tries - 1, 5)));
+    spdlog::warn("{}: {}; starting over with new Kafka clients in {} s (restart {} of at most {})",
+                 options_.name,
+                 fatal != RD_KAFKA_RESP_ERR_NO_ERROR ? "fatal Kafka error: " + reason
+                                                     : result.error().what(),
+                 pause.count(), tries, kMaxRestarts);
+    metrics_.restarts.Increment();
+    for (auto until = std::chrono::steady_clock::now() + pause;
+         !stop.load() && std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (stop.load()) return {};
+  }
 }
 
 }  // namespace digonce::streams

@@ -90,12 +90,21 @@ class StreamTask {
   StreamTask(const StreamTask&) = delete;
   StreamTask& operator=(const StreamTask&) = delete;
 
-  /// Runs until `stop` is set (then commits, leaves the group and returns ok) or a fatal error.
+  /// Runs until `stop` is set (then commits, leaves the group and returns ok) or an error it
+  /// cannot get past. Once started, an error (above all a fatal Kafka error other than fencing:
+  /// a transaction the coordinator aborted while the broker restarted) is got past: the task
+  /// drops its partitions without committing, rebuilds its clients, rejoins the group and goes
+  /// on from the committed offsets and stores, as a process restart would, with a growing pause
+  /// between tries (at most 10 in a row that commit nothing). Fenced, it leaves the group and
+  /// returns the error: a newer instance with its transactional id has taken over.
   Status run(const std::atomic<bool>& stop);
 
   const TaskOptions& options() const { return options_; }
   /// Input partitions owned, restored and being processed (any thread may ask).
   int assigned_partitions() const { return assigned_count_.load(); }
+  /// For tests (any thread): at its loop's next turn the task's producer fails fatally with
+  /// `err`, as it would when the broker says so (rd_kafka_test_fatal_error).
+  void inject_fatal_error(rd_kafka_resp_err_t err) { injected_fatal_ = err; }
 
  private:
   struct Assigned;
@@ -104,6 +113,15 @@ class StreamTask {
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
+  // One life of the Kafka clients: start(), then poll and process until stop or an error.
+  Status run_clients(const std::atomic<bool>& stop);
+  // Leaves the group and destroys the clients; owned partitions are dropped, not committed,
+  // unless `clean` (the stop path, where everything has just been committed).
+  void teardown(bool clean);
+  // The fatal error either client holds, if any (its code, and the reason in `reason`).
+  rd_kafka_resp_err_t fatal_error(std::string& reason) const;
+  // Aborts the open transaction, trying again while the error is retriable.
+  Status abort_transaction();
   Status start();
   Status assign(rd_kafka_topic_partition_list_t* partitions);
   Status revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
@@ -139,7 +157,12 @@ class StreamTask {
   std::int64_t last_commit_ms_ = 0;
   bool delivery_failed_ = false;
   std::string delivery_error_;
-  Status fatal_;                                                   // set by callbacks
+  Status fatal_;          // set by callbacks
+  bool started_ = false;  // start() succeeded once: later errors are restarted from
+  bool tearing_down_ = false;
+  std::atomic<rd_kafka_resp_err_t> injected_fatal_{
+      RD_KAFKA_RESP_ERR_NO_ERROR};  // revoke() drops partitions without commit or abort
+  std::uint64_t commits_ = 0;       // transactions (or offset commits) that succeeded, ever
   std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
   std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
 };

@@ -39,6 +39,12 @@ TaskMetrics::TaskMetrics(prometheus::Registry& r, const std::string& task)
                         .Help("Input records that failed processing repeatedly and were set aside")
                         .Register(r)
                         .Add({{"task", task}})),
+      restarts(BuildCounter()
+                   .Name("digonce_task_restarts_total")
+                   .Help("Times the task rebuilt its Kafka clients after a fatal error (e.g. its "
+                         "transaction was lost while the broker restarted)")
+                   .Register(r)
+                   .Add({{"task", task}})),
       latency(BuildHistogram()
                   .Name("digonce_processing_latency_seconds")
                   .Help("From an input record's timestamp to the commit of its outputs")

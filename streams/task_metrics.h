@@ -20,6 +20,7 @@ class TaskMetrics {
   prometheus::Counter& committed;
   prometheus::Counter& aborted;
   prometheus::Counter& dead_lettered;
+  prometheus::Counter& restarts;  // Kafka clients rebuilt after a fatal error (see StreamTask::run)
   prometheus::Histogram& latency;  // seconds from a record's timestamp to its transaction's commit
   prometheus::Gauge& assigned;
   prometheus::Histogram& commit_time;  // seconds spent committing a transaction (offsets + EndTxn)

@@ -3,7 +3,8 @@
 #
 #   stream_test.sh chaos           ingest and detector are killed with SIGKILL at random moments
 #                                  (at least DIGONCE_CHAOS_KILLS times) while events stream in
-#   stream_test.sh broker-restart  the broker is restarted mid-stream (tools/kafka restart)
+#   stream_test.sh broker-restart  the broker is restarted mid-stream, once at once and once after
+#                                  20 s away (longer than the session and transaction timeouts)
 #   stream_test.sh scale-out       a second detector joins mid-stream, then the first one leaves
 #
 # Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
@@ -12,6 +13,7 @@
 # must equal what `digonce detect` gives on the same events (check_alerts.py).
 #
 # Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
+# DIGONCE_KEEP_WORK=1 keeps the work folder (events, stage logs) after a pass too.
 set -euo pipefail
 mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,6 +38,8 @@ cleanup() {
   if [ $rc -ne 0 ]; then
     say "FAILED (rc $rc); logs in $work:"
     for f in "$work"/*.log; do echo "--- $f (last 15 lines)"; tail -n 15 "$f"; done
+  elif [ -n "${DIGONCE_KEEP_WORK:-}" ]; then
+    say "work folder kept: $work"
   else
     rm -rf "$work"
   fi
@@ -101,9 +105,20 @@ case "$mode" in
     done
     ;;
   broker-restart)
+    # First a quick restart, then one that keeps the broker away longer than the consumers'
+    # session timeout (10 s) and the transaction timeout (15 s): the stages lose their
+    # assignments, their open transactions are aborted by the coordinator, and the producers'
+    # next transactional calls fail fatally (INVALID_TXN_STATE, fenced). Each stage must start
+    # over with new clients by itself and still end where the reference does.
     sleep 6
     say "restarting the broker"
     "$root/tools/kafka" restart >/dev/null
+    say "broker back"
+    sleep 4
+    say "stopping the broker for ${DIGONCE_BROKER_DOWN_SECONDS:-20} s"
+    "$root/tools/kafka" stop
+    sleep "${DIGONCE_BROKER_DOWN_SECONDS:-20}"
+    "$root/tools/kafka" start >/dev/null
     say "broker back"
     ;;
   scale-out)
@@ -152,4 +167,11 @@ say "PASS: all $bad_wanted broken records rejected, with reasons and source offs
 if [ "$mode" = scale-out ]; then
   grep -q "assigned" "$work/detector2.log" || die "the second detector never got a partition"
 fi
+# What the stages went through, for the record (the test does not depend on it: whether a
+# transaction is lost during a broker restart is a matter of timing).
+for name in $(printf '%s\n' "${!pids[@]}" | sort); do
+  say "$name: $(grep -c 'assignment lost' "$work/$name.log") assignments lost," \
+    "$(grep -c 'starting over with new Kafka clients' "$work/$name.log") restarts with new clients," \
+    "$(grep -c 'aborting and rewinding' "$work/$name.log") aborted transactions"
+done
 for name in "${!pids[@]}"; do kill_stage "$name" TERM; done
