@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <charconv>
+#include <filesystem>
 #include <optional>
 
 namespace digonce::services {
@@ -140,7 +141,7 @@ Result<Url> parse_url(std::string_view s) {
 
 Result<HttpResponse> http_request(std::string_view method, const Url& url,
                                   const HttpHeaders& headers, std::string_view body,
-                                  std::chrono::milliseconds timeout) {
+                                  std::chrono::milliseconds timeout, const std::string& ca_file) {
   const bool ipv6 = url.host.find(':') != std::string::npos;
   std::string request = std::string(method) + " " + url.target +
                         " HTTP/1.1\r\nHost: " + (ipv6 ? "[" + url.host + "]" : url.host);
@@ -157,6 +158,11 @@ Result<HttpResponse> http_request(std::string_view method, const Url& url,
   if (url.scheme == "https") {
     tls.emplace(asio::ssl::context::tls_client);
     tls->set_default_verify_paths();
+    if (!ca_file.empty()) {
+      boost::system::error_code ec;
+      tls->load_verify_file(ca_file, ec);
+      if (ec) return error("ca_file " + ca_file + ": " + ec.message());
+    }
     tls->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                      asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
   }
@@ -191,6 +197,16 @@ Result<HttpResponse> http_request(std::string_view method, const Url& url,
   Head h = parse_head(response);
   if (h.header_end != std::string::npos) out.body = response.substr(h.header_end);
   return out;
+}
+
+std::string check_ca_file(const std::string& path) {
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  std::error_code fs_ec;
+  if (!std::filesystem::exists(path, fs_ec)) return "cannot load " + path + ": no such file";
+  tls.load_verify_file(path, ec);
+  if (ec) return "cannot load " + path + ": it holds no PEM certificate (" + ec.message() + ")";
+  return {};
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {

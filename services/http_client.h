@@ -37,17 +37,25 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 /// added). An error is a failure to connect, resolve, shake hands or read a response within
 /// `timeout`; any HTTP status is a response. The timeout bounds everything but a DNS lookup that
 /// hangs in the system resolver (getaddrinfo cannot be cancelled): the call returns when it ends.
+/// Over https the server's certificate must chain to the system's CA store, or to one of the
+/// certificates in the PEM file `ca_file` when one is given, and name the host.
 Result<HttpResponse> http_request(std::string_view method, const Url& url,
                                   const HttpHeaders& headers, std::string_view body,
-                                  std::chrono::milliseconds timeout);
+                                  std::chrono::milliseconds timeout,
+                                  const std::string& ca_file = {});
 
 inline Result<HttpResponse> http_post(const Url& url, const HttpHeaders& headers,
-                                      std::string_view body, std::chrono::milliseconds timeout) {
-  return http_request("POST", url, headers, body, timeout);
+                                      std::string_view body, std::chrono::milliseconds timeout,
+                                      const std::string& ca_file = {}) {
+  return http_request("POST", url, headers, body, timeout, ca_file);
 }
 inline Result<HttpResponse> http_get(const Url& url, std::chrono::milliseconds timeout) {
   return http_request("GET", url, {}, {}, timeout);
 }
+
+/// What is wrong with a PEM file of CA certificates for `ca_file` (unreadable, or not one
+/// certificate in it), or "".
+std::string check_ca_file(const std::string& path);
 
 /// HMAC-SHA256 of `data` under `key`, lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);

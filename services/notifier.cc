@@ -272,7 +272,8 @@ Result<bool> Notifier::Worker::handle(const rd_kafka_message_t* m) {
         {"X-Digonce-Attempt", std::to_string(attempt)},
         {"X-Digonce-Signature", webhook_signature(webhook.secret, t, body)},
     };
-    auto r = http_post(url, headers, body, std::chrono::milliseconds(ns.timeout_ms));
+    auto r =
+        http_post(url, headers, body, std::chrono::milliseconds(ns.timeout_ms), webhook.ca_file);
     bool permanent = false;
     if (r && r->status >= 200 && r->status < 300) {
       ok.Increment();

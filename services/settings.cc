@@ -50,6 +50,10 @@ std::string check_webhook(const WebhookSettings& w, const std::vector<WebhookSet
     if (b.name == w.name) return "name is used twice";
   if (auto u = parse_url(w.url); !u) return "url: " + u.error().what();
   if (w.secret.empty()) return "secret or secret_env is required (the signing key)";
+  if (!w.ca_file.empty()) {
+    if (w.url.rfind("https://", 0) != 0) return "ca_file is for an https url";
+    if (auto bad = check_ca_file(w.ca_file); !bad.empty()) return "ca_file: " + bad;
+  }
   if (w.authorities.empty()) return "authorities is required (codes, or \"*\" for every alert)";
   for (const auto& k : w.kinds)
     if (k != "clash" && k != "collaboration" && k != "restriction")
@@ -118,6 +122,7 @@ Result<Settings> load_settings(const std::string& given) {
           read(w, "name", ws.name);
           read(w, "url", ws.url);
           read(w, "secret", ws.secret);
+          read(w, "ca_file", ws.ca_file);
           std::string secret_env;
           read(w, "secret_env", secret_env);
           read(w, "authorities", ws.authorities);

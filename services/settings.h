@@ -11,9 +11,10 @@ namespace digonce::services {
 
 /// One webhook of the notifier: alerts that match are POSTed to `url`, signed with `secret`.
 struct WebhookSettings {
-  std::string name;                      // unique; names the consumer group and the metrics
-  std::string url;                       // http:// or https://
-  std::string secret;                    // HMAC-SHA256 key (from `secret` or `secret_env`)
+  std::string name;     // unique; names the consumer group and the metrics
+  std::string url;      // http:// or https://
+  std::string secret;   // HMAC-SHA256 key (from `secret` or `secret_env`)
+  std::string ca_file;  // PEM CA certificates trusted for this https url, beside the system's
   std::vector<std::string> authorities;  // highway authority codes; "*" = every alert
   std::vector<std::string> kinds;        // clash, collaboration, restriction; empty = all
   std::vector<std::string> states;       // open, updated, closed; empty = all

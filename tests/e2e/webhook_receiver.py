@@ -7,11 +7,12 @@ Listens on 127.0.0.1 (a free port, written to --port-file), appends every reques
   /ok      200
   /reject  400 (a permanent refusal: the notifier must not retry it)
   /chaos   503 at random to --chaos-fail (a fraction) of the requests, else 200
-Stops after --seconds.
+With --tls-cert and --tls-key it speaks https. Stops after --seconds.
 """
 import argparse
 import json
 import random
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +23,8 @@ parser.add_argument("--fail-first", type=int, default=2)
 parser.add_argument("--seconds", type=float, default=300)
 parser.add_argument("--chaos-fail", type=float, default=0.1)
 parser.add_argument("--seed", type=int, default=1)
+parser.add_argument("--tls-cert")
+parser.add_argument("--tls-key")
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -57,6 +60,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if args.tls_cert:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(args.tls_cert, args.tls_key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 with open(args.port_file, "w") as f:
     f.write(str(server.server_address[1]))
 threading.Timer(args.seconds, server.shutdown).start()

@@ -142,6 +142,19 @@ TEST_CASE("notifier settings: webhooks read, secrets from the environment, error
   CHECK(contains(bad("{name: a, url: 'http://h/', secret_env: DIGONCE_TEST_UNSET_VAR_1, "
                      "authorities: ['*']}"),
                  "DIGONCE_TEST_UNSET_VAR_1 is not set"));
+  // ca_file: only for https, and it must hold PEM certificates.
+  auto not_pem = std::filesystem::temp_directory_path() / "digonce-test-not-a-ca.pem";
+  std::ofstream(not_pem) << "not a certificate\n";
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret: s, authorities: ['*'], ca_file: '" +
+                     not_pem.string() + "'}"),
+                 "[a]: ca_file is for an https url"));
+  CHECK(contains(bad("{name: a, url: 'https://h/', secret: s, authorities: ['*'], ca_file: '" +
+                     not_pem.string() + "'}"),
+                 "it holds no PEM certificate"));
+  CHECK(contains(bad("{name: a, url: 'https://h/', secret: s, authorities: ['*'], "
+                     "ca_file: /nonexistent/ca.pem}"),
+                 "ca_file: cannot load /nonexistent/ca.pem: no such file"));
+  std::filesystem::remove(not_pem);
   auto twice = load_notifier(
       "  webhooks:\n"
       "    - {name: a, url: 'http://h/', secret: s, authorities: ['*']}\n"
