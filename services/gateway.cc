@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,6 +28,8 @@
 
 namespace digonce::services {
 namespace {
+
+Result<ApiKeys> load_keys(const std::string& file);
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -143,6 +146,11 @@ class Gateway {
  private:
   void accept();
   void watch(std::atomic<bool>& stop);
+  // SIGHUP: the API key file is read again; on success its keys replace the old ones and live
+  // streams whose key went away (or changed organisation or role) are closed; on an error the
+  // keys in force stay and the log says why.
+  void wait_for_hangup();
+  void reload_keys();
   void shut_down();
   void drain(Clock::time_point deadline);
   void broadcast_work(const WorkChange& change);
@@ -155,6 +163,7 @@ class Gateway {
   prometheus::Registry& registry_;
   tcp::acceptor acceptor_;
   asio::steady_timer timer_;
+  asio::signal_set hangup_{ioc_, SIGHUP};
   std::string url_;
   std::set<std::shared_ptr<StreamSession>> streams_;  // io thread only
   std::atomic<std::size_t> stream_count_{0};          // read by the feed threads
@@ -386,6 +395,7 @@ Status Gateway::run(ApiKeys keys, std::atomic<bool>& stop,
 
   accept();
   watch(stop);
+  wait_for_hangup();
   spdlog::info("gateway listening at {} ({} API keys, dashboard {})", url_, key_count,
                options_.dashboard_dir);
   if (on_listening) on_listening(url_);
@@ -419,10 +429,41 @@ void Gateway::watch(std::atomic<bool>& stop) {
   });
 }
 
+void Gateway::wait_for_hangup() {
+  hangup_.async_wait([this](const beast::error_code& ec, int) {
+    if (ec) return;
+    reload_keys();
+    wait_for_hangup();
+  });
+}
+
+void Gateway::reload_keys() {
+  const std::string& file = options_.api_keys_file;
+  auto keys = load_keys(file);
+  if (!keys) {
+    api_->metrics().key_reloads.Add({{"outcome", "failed"}}).Increment();
+    spdlog::error("SIGHUP: API keys not reloaded, the keys in force stay: {}", keys.error().what());
+    return;
+  }
+  std::size_t count = keys->size();
+  api_->replace_keys(std::move(*keys));
+  std::size_t closed = 0;
+  for (const auto& s : std::set(streams_)) {
+    const ApiKey* now = api_->find_key(s->key().key);
+    if (now && now->org == s->key().org && now->role == s->key().role) continue;
+    s->close(websocket::close_code::policy_error, "API key revoked");
+    ++closed;
+  }
+  api_->metrics().key_reloads.Add({{"outcome", "ok"}}).Increment();
+  spdlog::info("SIGHUP: API keys reloaded from {}: {} keys; {} live stream(s) closed (key revoked)",
+               file.empty() ? std::string("the development key file") : file, count, closed);
+}
+
 void Gateway::shut_down() {
   stopping_ = true;
   api_->refuse_submissions();
   beast::error_code ignored;
+  hangup_.cancel(ignored);
   acceptor_.close(ignored);
   auto streams = streams_;
   for (const auto& s : streams) s->close(websocket::close_code::going_away, "server stopping");

@@ -109,7 +109,17 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
       view_items(prometheus::BuildGauge()
                      .Name("digonce_gateway_view_items")
                      .Help("Items held by the gateway's live views")
-                     .Register(r)) {}
+                     .Register(r)),
+      key_reloads(prometheus::BuildCounter()
+                      .Name("digonce_gateway_api_key_reloads_total")
+                      .Help("Re-reads of the API key file on SIGHUP, by outcome (ok, failed: "
+                            "the keys in force stay)")
+                      .Register(r)),
+      api_keys(prometheus::BuildGauge()
+                   .Name("digonce_gateway_api_keys")
+                   .Help("API keys in force")
+                   .Register(r)
+                   .Add({})) {}
 
 void GatewayMetrics::observe(const std::string& route, int code, double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
@@ -127,6 +137,7 @@ struct HttpApi::Checks {
   geo::Geos geos;
   std::unique_ptr<geo::CrsContext> crs;
   std::unique_ptr<geo::Normalizer> normalizer;
+  std::unique_ptr<geo::AuthorityMap> authorities;  // the areas of authority keys, when loaded
 };
 
 HttpApi::HttpApi(const Settings& settings, const GatewayOptions& options,
@@ -153,6 +164,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const Settings& settings,
   std::unique_ptr<HttpApi> api(
       new HttpApi(settings, options, registry, std::move(keys), std::move(hooks)));
   api->set_up_checks();
+  api->metrics_.api_keys.Set(static_cast<double>(api->keys_.size()));
   auto producer = WorkProducer::create(options.brokers, kProduceTimeoutMs);
   if (!producer) return producer.error();
   api->producer_ = std::move(*producer);
@@ -207,21 +219,31 @@ void HttpApi::set_up_checks() {
     spdlog::warn("gateway: authority areas not loaded: {}", map.error().what());
     return;
   }
+  checks_->authorities = std::make_unique<geo::AuthorityMap>(std::move(*map));
+  keys_.set_areas([this](const std::string& org) { return area_of(org); });
+}
+
+std::optional<geo::Envelope> HttpApi::area_of(const std::string& org) const {
+  if (!checks_->authorities) return std::nullopt;
+  auto metric = checks_->authorities->envelope_of(org);
+  if (!metric) return std::nullopt;
   const auto& to_wgs84 = checks_->crs->metric_to_wgs84();
-  keys_.set_areas([&](const std::string& org) -> std::optional<geo::Envelope> {
-    auto metric = map->envelope_of(org);
-    if (!metric) return std::nullopt;
-    geo::Envelope out;
-    // Corners and edge midpoints: a projected box is not quite a box in longitude and latitude.
-    for (double fx : {0.0, 0.5, 1.0}) {
-      for (double fy : {0.0, 0.5, 1.0}) {
-        double x = metric->minx + fx * metric->width(), y = metric->miny + fy * metric->height();
-        if (to_wgs84.apply(x, y).ok()) out.add(x, y);
-      }
+  geo::Envelope out;
+  // Corners and edge midpoints: a projected box is not quite a box in longitude and latitude.
+  for (double fx : {0.0, 0.5, 1.0}) {
+    for (double fy : {0.0, 0.5, 1.0}) {
+      double x = metric->minx + fx * metric->width(), y = metric->miny + fy * metric->height();
+      if (to_wgs84.apply(x, y).ok()) out.add(x, y);
     }
-    if (out.empty()) return std::nullopt;
-    return out;
-  });
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+void HttpApi::replace_keys(ApiKeys keys) {
+  keys.set_areas([this](const std::string& org) { return area_of(org); });
+  keys_ = std::move(keys);
+  metrics_.api_keys.Set(static_cast<double>(keys_.size()));
 }
 
 void HttpApi::stop() {

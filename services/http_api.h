@@ -61,6 +61,8 @@ struct GatewayMetrics {
   prometheus::Gauge& stream_clients;
   prometheus::Counter& stream_dropped;
   prometheus::Family<prometheus::Gauge>& view_items;
+  prometheus::Family<prometheus::Counter>& key_reloads;  // SIGHUP re-reads, by outcome
+  prometheus::Gauge& api_keys;                           // keys in force
 };
 
 class WorkProducer;
@@ -96,6 +98,12 @@ class HttpApi {
   static std::string work_message(const WorkChange& change, bool removed);
   static std::string alert_message(const LiveAlert& alert);
 
+  /// The keys from now on (HTTP thread: requests in progress are answered first). Keys that are
+  /// no longer there are refused with 401 at once; live streams are the gateway's to close.
+  void replace_keys(ApiKeys keys);
+  /// The key of `key`, or null (HTTP thread).
+  const ApiKey* find_key(std::string_view key) const { return keys_.find(key); }
+
   /// From now on submissions are refused (503): the gateway is stopping.
   void refuse_submissions() { stopping_ = true; }
   /// Submissions waiting for the broker's answer (HTTP thread).
@@ -108,6 +116,8 @@ class HttpApi {
   HttpApi(const Settings& settings, const GatewayOptions& options, prometheus::Registry& registry,
           ApiKeys keys, Hooks hooks);
   void set_up_checks();
+  // The EPSG:4326 envelope of an authority's area, when the boundaries are loaded and know it.
+  std::optional<geo::Envelope> area_of(const std::string& org) const;
 
   const ApiKey* authenticate(std::string_view authorization,
                              std::optional<ApiResponse>& refusal) const;

@@ -6,7 +6,8 @@
 #   stop_serve                     SIGTERM; serve must exit 0
 #   check MESSAGE / fail MESSAGE   report; fail prints the server log's tail (and calls
 #                                  on_fail, if the script defines it)
-# Needs DIGONCE_BIN. DIGONCE_E2E_KEEP=1 keeps the work folder.
+# Needs DIGONCE_BIN. DIGONCE_E2E_KEEP=1 keeps the work folder. serve reads the development keys
+# (config/dev-api-keys.yaml) unless E2E_API_KEYS names another file.
 # shellcheck shell=bash
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
@@ -33,7 +34,7 @@ check() { echo "ok: $*"; }
 
 start_serve() {
   "$DIGONCE_BIN" "$@" serve --http 127.0.0.1:0 --data-dir "$work/data" \
-    --api-keys "$root/config/dev-api-keys.yaml" >"$log" 2>&1 &
+    --api-keys "${E2E_API_KEYS:-$root/config/dev-api-keys.yaml}" >"$log" 2>&1 &
   pid=$!
   base=""
   for _ in $(seq 1 600); do
