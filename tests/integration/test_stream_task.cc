@@ -91,9 +91,15 @@ double restarts(prometheus::Registry& registry) {
 
 }  // namespace
 
+// A copy task from a scratch input topic to a scratch output topic, running on its own thread,
+// already through its first 50 records.
 struct CopyTask {
-  explicit CopyTask(const std::string& in, const std::string& out)
-      : data(std::filesystem::temp_directory_path() / unique_name("task-data")), factory(out) {
+  CopyTask()
+      : topics({unique_name("task-in"), unique_name("task-out")}),
+        in(topics[0]),
+        out(topics[1]),
+        data(std::filesystem::temp_directory_path() / unique_name("task-data")),
+        factory(out) {
     streams::TaskOptions o;
     o.name = "copy";
     o.brokers = bootstrap();
@@ -104,12 +110,16 @@ struct CopyTask {
     o.data_dir = data.string();
     task = std::make_unique<streams::StreamTask>(o, factory, registry);
     runner = std::thread([this] { result = task->run(stop); });
+    produce_values(in, 0, 50);
+    CHECK(wait_for_output(out, 50) == expected(50));
   }
   ~CopyTask() {
     stop = true;
     if (runner.joinable()) runner.join();
     std::filesystem::remove_all(data);
   }
+  ScratchTopics topics;
+  std::string in, out;
   std::filesystem::path data;
   CopyFactory factory;
   prometheus::Registry registry;
@@ -120,21 +130,14 @@ struct CopyTask {
 };
 
 TEST_CASE("a transactional task starts over after a fatal producer error, losing nothing") {
-  ScratchTopics topics({unique_name("task-in"), unique_name("task-out")});
-  const std::string& in = topics[0];
-  const std::string& out = topics[1];
-  CopyTask t(in, out);
-
-  produce_values(in, 0, 50);
-  CHECK(wait_for_output(out, 50) == expected(50));
-
+  CopyTask t;
   // What librdkafka reports when the coordinator aborted the open transaction while the broker
   // was away. Records in flight are lost with that transaction; the new clients process them
   // again from the committed offset.
-  produce_values(in, 50, 60);
+  produce_values(t.in, 50, 60);
   t.task->inject_fatal_error(RD_KAFKA_RESP_ERR_INVALID_TXN_STATE);
-  produce_values(in, 60, 100);
-  CHECK(wait_for_output(out, 100) == expected(100));
+  produce_values(t.in, 60, 100);
+  CHECK(wait_for_output(t.out, 100) == expected(100));
   CHECK(restarts(t.registry) == 1);
 
   t.stop = true;
@@ -143,20 +146,14 @@ TEST_CASE("a transactional task starts over after a fatal producer error, losing
 }
 
 TEST_CASE("a fenced task stops, leaving what it committed and nothing else") {
-  ScratchTopics topics({unique_name("task-in"), unique_name("task-out")});
-  const std::string& in = topics[0];
-  const std::string& out = topics[1];
-  CopyTask t(in, out);
-
-  produce_values(in, 0, 50);
-  CHECK(wait_for_output(out, 50) == expected(50));
+  CopyTask t;
   t.task->inject_fatal_error(RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-  produce_values(in, 50, 60);
+  produce_values(t.in, 50, 60);
   t.runner.join();  // it stops by itself
   REQUIRE_FALSE(t.result.ok());
   CHECK(t.result.error().what().find("fenced") != std::string::npos);
   CHECK(restarts(t.registry) == 0);
-  CHECK(read_all(out, "read_committed") == expected(50));
+  CHECK(read_all(t.out, "read_committed") == expected(50));
 }
 
 int main(int argc, char** argv) {
