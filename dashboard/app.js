@@ -75,7 +75,7 @@ function connect() {
   setStatus("connecting…", "");
   ws.onopen = () => {
     state.retryMs = 1000;
-    setStatus("live", "live");
+    setStatus("loading…", "");
   };
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
@@ -83,6 +83,7 @@ function connect() {
       $("who").textContent = `${msg.data.viewer.org} (${msg.data.viewer.role})`;
       state.works = new Map(msg.data.works.map((w) => [w.work_ref, w]));
       state.alerts = new Map(msg.data.alerts.map((a) => [a.alert_id, a]));
+      setStatus("live", "live");  // once what it shows is the server's state, not before
     } else if (msg.type === "work") {
       if (msg.data.removed) state.works.delete(msg.data.work_ref);
       else state.works.set(msg.data.work_ref, msg.data);
