@@ -115,6 +115,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                       .Help("Re-reads of the API key file on SIGHUP, by outcome (ok, failed: "
                             "the keys in force stay)")
                       .Register(r)),
+      producer_replacements(prometheus::BuildGauge()
+                                .Name("digonce_gateway_producer_replacements")
+                                .Help("Producers replaced after a fatal error since the start")
+                                .Register(r)
+                                .Add({})),
       api_keys(prometheus::BuildGauge()
                    .Name("digonce_gateway_api_keys")
                    .Help("API keys in force")
@@ -495,7 +500,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
 
 ApiResponse HttpApi::healthz() {
   bool pipeline = !options_.ready || options_.ready();
-  bool failed = producer_->failed();
+  bool failed = !producer_->healthy();
   bool ready = works_feed_->caught_up() && alerts_feed_->caught_up() && pipeline && !failed;
   std::string body;
   {
@@ -524,6 +529,7 @@ ApiResponse HttpApi::healthz() {
 ApiResponse HttpApi::metrics_text() {
   metrics_.view_items.Add({{"view", "works"}}).Set(static_cast<double>(works_.size()));
   metrics_.view_items.Add({{"view", "alerts"}}).Set(static_cast<double>(alerts_.size()));
+  metrics_.producer_replacements.Set(static_cast<double>(producer_->replacements()));
   ApiResponse res;
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
   res.body = prometheus::TextSerializer().Serialize(registry_.Collect());
@@ -657,8 +663,7 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
 // not take it within kProduceTimeoutMs.
 void HttpApi::produce(std::string key, std::string value, std::string answer_members,
                       Respond respond) {
-  if (stopping_ || producer_->failed())
-    return respond(api_error(503, stopping_ ? "the gateway is stopping" : "the producer failed"));
+  if (stopping_) return respond(api_error(503, "the gateway is stopping"));
   ++pending_;
   auto delivered = [this, respond, answer_members](rd_kafka_resp_err_t err, std::int32_t partition,
                                                    std::int64_t offset) mutable {

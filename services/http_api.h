@@ -62,6 +62,7 @@ struct GatewayMetrics {
   prometheus::Counter& stream_dropped;
   prometheus::Family<prometheus::Gauge>& view_items;
   prometheus::Family<prometheus::Counter>& key_reloads;  // SIGHUP re-reads, by outcome
+  prometheus::Gauge& producer_replacements;              // WorkProducer::replacements()
   prometheus::Gauge& api_keys;                           // keys in force
 };
 
