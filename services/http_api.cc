@@ -383,7 +383,7 @@ void HttpApi::feed_notification(std::string body, Respond respond) {
         "Street Manager feed: a notification that does not parse ({}); sent on to be "
         "rejected with its reason",
         parsed.errors.front().what());
-  produce(std::move(record_key), std::move(body), members_of(answer), std::move(respond));
+  produce(record_key, body, members_of(answer), std::move(respond));
 }
 
 // ---- routing
@@ -629,7 +629,7 @@ void HttpApi::submit(const ApiKey& key, std::string body, Respond respond) {
     }
   }
   // The original bytes go on: ingest parses them again and keeps what it cannot read as rejected.
-  produce(std::move(record_key), std::move(body), members_of(answer), std::move(respond));
+  produce(record_key, body, members_of(answer), std::move(respond));
 }
 
 void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond) {
@@ -656,12 +656,12 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
     o.str("work_ref", ref);
     o.str("event", "cancel");
   }
-  produce(ref, std::move(value), members_of(answer), std::move(respond));
+  produce(ref, value, members_of(answer), std::move(respond));
 }
 
 // Produces one record to works.submitted and answers 202 once the broker has it, 503 if it could
 // not take it within kProduceTimeoutMs.
-void HttpApi::produce(std::string key, std::string value, std::string answer_members,
+void HttpApi::produce(const std::string& key, const std::string& value, std::string answer_members,
                       Respond respond) {
   if (stopping_) return respond(api_error(503, "the gateway is stopping"));
   ++pending_;

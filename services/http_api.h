@@ -129,7 +129,8 @@ class HttpApi {
   ApiResponse list_alerts(const ApiKey& key, const Target& target);
   void submit(const ApiKey& key, std::string body, Respond respond);
   void cancel(const ApiKey& key, const std::string& ref, Respond respond);
-  void produce(std::string key, std::string value, std::string answer_members, Respond respond);
+  void produce(const std::string& key, const std::string& value, std::string answer_members,
+               Respond respond);
   void streetmanager_feed(std::string body, Respond respond);
   void feed_notification(std::string body, Respond respond);
 

@@ -149,7 +149,8 @@ Result<HttpResponse> http_request(std::string_view method, const Url& url,
   request += "\r\nConnection: close\r\n";
   if (method != "GET" || !body.empty())
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : headers)
+    request.append(name).append(": ").append(value) += "\r\n";
   request += "\r\n";
   request.append(body);
 

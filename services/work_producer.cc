@@ -93,16 +93,14 @@ bool WorkProducer::healthy() {
 Status WorkProducer::send(const std::string& topic, std::string_view key, std::string_view value,
                           Delivered delivered) {
   if (!healthy()) return error("the producer failed; a new one is being made");
-  auto* opaque = new Delivered(std::move(delivered));
+  auto opaque = std::make_unique<Delivered>(std::move(delivered));
   auto err = rd_kafka_producev(
       current().get(), RD_KAFKA_V_TOPIC(topic.c_str()),
       RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-  if (err) {
-    delete opaque;
-    return streams::kafka_error("produce to " + topic, err);
-  }
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque.get()), RD_KAFKA_V_END);
+  if (err) return streams::kafka_error("produce to " + topic, err);
+  opaque.release();  // NOLINT(bugprone-unused-return-value): the delivery report frees it
   return {};
 }
 
