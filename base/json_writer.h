@@ -52,14 +52,18 @@ inline void append_json_string(std::string& out, std::string_view s) {
 }
 
 /// Appends the shortest decimal that reads back as d (null for NaN and infinities, which JSON
-/// cannot hold).
+/// cannot hold). From 1e15 on, always with an exponent: the shortest form of a big whole double
+/// can be a plain integer ("184467440737095516160"), which JSON readers take for an integer and
+/// refuse beyond 64 bits, where "1.844674407370955e+20" reads back as the same double.
 inline void append_json_number(std::string& out, double d) {
   if (!std::isfinite(d)) {
     out += "null";
     return;
   }
   char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  auto r = std::fabs(d) >= 1e15
+               ? std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific)
+               : std::to_chars(buf, buf + sizeof buf, d);
   out.append(buf, r.ptr);
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/json_writer.h"
 #include "geo/parse.h"
 
 using namespace digonce;
@@ -564,4 +565,25 @@ TEST_CASE("parse: submissions parse on many threads at once") {
   }
   for (auto& t : threads) t.join();
   for (int g : good) CHECK(g == 200);
+}
+
+TEST_CASE("parse: a work comes back the same through work_to_json, huge whole coordinates too") {
+  // Found by fuzz_work_json: 1.8e20 was written as the integer 184467440737095516160, which
+  // JSON readers refuse beyond 64 bits; it is written with an exponent now.
+  std::string out;
+  append_json_number(out, 184467440737095516160.0);
+  CHECK(out == "1.844674407370955e+20");
+  out.clear();
+  append_json_number(out, 530123.25);
+  CHECK(out == "530123.25");
+  geo::ParseLimits limits;
+  auto p = geo::parse_submission(
+      R"({"work_ref":"W","promoter":"P","geometry":{"type":"LineString","coordinates":)"
+      R"([[0.3,184467440737095516160.1],[0.3,0.2]]},"start":"2026-01-01","end":"2026-01-02"})",
+      limits, geo::Format::WorkJson);
+  REQUIRE(p.works.size() == 1);
+  auto again = geo::parse_submission(geo::work_to_json(p.works[0]), limits, geo::Format::WorkJson);
+  REQUIRE_MESSAGE(again.errors.empty(), (again.errors.empty() ? "" : again.errors[0].message));
+  REQUIRE(again.works.size() == 1);
+  CHECK(again.works[0].geometry == p.works[0].geometry);
 }
