@@ -286,8 +286,7 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
     auto s = it->second.processor->process(in, *output_);
     if (!s.ok()) {
       // A producer that failed fatally fails every record: not this record's fault.
-      std::string reason;
-      if (fatal_error(reason) != RD_KAFKA_RESP_ERR_NO_ERROR) return s;
+      if (fatal_error() != RD_KAFKA_RESP_ERR_NO_ERROR) return s;
       int attempt = ++failures_[key];
       failure_reason_[key] = s.error().what();
       spdlog::warn("{}: processing {}[{}]@{} failed (attempt {}): {}", options_.name,
@@ -331,8 +330,7 @@ Status StreamTask::commit_transactional() {
   // abortable -> abort and rewind; fatal (fenced by a newer instance) -> stop this instance.
   // Anything else is treated as abortable: the batch is processed again, nothing is lost.
   auto fail = [&](const char* what, rd_kafka_error_t* e) -> Status {
-    std::string reason;
-    if (rd_kafka_error_is_fatal(e) || fatal_error(reason) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_error_is_fatal(e) || fatal_error() != RD_KAFKA_RESP_ERR_NO_ERROR)
       return kafka_error(options_.name + ": " + what, e);
     spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
                  rd_kafka_error_string(e));
@@ -392,7 +390,6 @@ Status StreamTask::commit_at_least_once() {
 
 Status StreamTask::committed() {
   metrics_.committed.Increment();
-  ++commits_;
   // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)
     if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
@@ -464,8 +461,10 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
   last_commit_ms_ = now_ms();
   Status result;
   while (!stop.load() && fatal_.ok()) {
-    if (auto err = injected_fatal_.exchange(RD_KAFKA_RESP_ERR_NO_ERROR))
-      rd_kafka_test_fatal_error(producer_.get(), err, "injected by a test");
+    if (injected_fatal_.load(std::memory_order_relaxed) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_test_fatal_error(producer_.get(),
+                                injected_fatal_.exchange(RD_KAFKA_RESP_ERR_NO_ERROR),
+                                "injected by a test");
     auto now = now_ms();
     if (pending_records_ > 0 && (pending_records_ >= static_cast<std::size_t>(options_.max_batch) ||
                                  now - last_commit_ms_ >= options_.commit_interval_ms)) {
@@ -497,12 +496,12 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
   return result;
 }
 
-rd_kafka_resp_err_t StreamTask::fatal_error(std::string& reason) const {
+rd_kafka_resp_err_t StreamTask::fatal_error(std::string* reason) const {
   char buf[512] = "";
   for (const auto* h : {&producer_, &consumer_}) {
     if (!*h) continue;
     if (auto err = rd_kafka_fatal_error(h->get(), buf, sizeof buf)) {
-      reason = buf;
+      if (reason) *reason = buf;
       return err;
     }
   }
@@ -539,10 +538,11 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
   constexpr int kMaxRestarts = 10;
   int tries = 0;
   for (;;) {
-    auto commits_before = commits_;
+    // Commits are counted by the metric; restarts in a row are those that added none.
+    auto commits_before = metrics_.committed.Value();
     Status result = run_clients(stop);
     std::string reason;
-    auto fatal = fatal_error(reason);
+    auto fatal = fatal_error(&reason);
     bool clean = result.ok();
     if (!clean) spdlog::error("{}: {}", options_.name, result.error().what());
     teardown(clean);
@@ -554,7 +554,7 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
     // An error before the first start succeeded (a wrong broker address, say) is the
     // operator's to fix.
     if (!started_) return result;
-    if (commits_ > commits_before) tries = 0;
+    if (metrics_.committed.Value() > commits_before) tries = 0;
     if (++tries > kMaxRestarts)
       return error(result.error().what() + " (gave up after " + std::to_string(kMaxRestarts) +
                    " restarts in a row that committed nothing)");

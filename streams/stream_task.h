@@ -118,8 +118,8 @@ class StreamTask {
   // Leaves the group and destroys the clients; owned partitions are dropped, not committed,
   // unless `clean` (the stop path, where everything has just been committed).
   void teardown(bool clean);
-  // The fatal error either client holds, if any (its code, and the reason in `reason`).
-  rd_kafka_resp_err_t fatal_error(std::string& reason) const;
+  // The fatal error either client holds, if any: its code, and its reason in *reason if given.
+  rd_kafka_resp_err_t fatal_error(std::string* reason = nullptr) const;
   // Aborts the open transaction, trying again while the error is retriable.
   Status abort_transaction();
   Status start();
@@ -159,10 +159,11 @@ class StreamTask {
   std::string delivery_error_;
   Status fatal_;          // set by callbacks
   bool started_ = false;  // start() succeeded once: later errors are restarted from
+  // While the clients are torn down after an error, revoke() drops partitions without commit
+  // or abort.
   bool tearing_down_ = false;
-  std::atomic<rd_kafka_resp_err_t> injected_fatal_{
-      RD_KAFKA_RESP_ERR_NO_ERROR};  // revoke() drops partitions without commit or abort
-  std::uint64_t commits_ = 0;       // transactions (or offset commits) that succeeded, ever
+  // Set by inject_fatal_error (tests); the loop checks it with a plain load.
+  std::atomic<rd_kafka_resp_err_t> injected_fatal_{RD_KAFKA_RESP_ERR_NO_ERROR};
   std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
   std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
 };
