@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `digonce detect` against an independent reference of the contract's rules
+# (tests/reference/README.md): streams of work events in four regions and three metric CRSs
+# (gen_regions.py), each run through `digonce detect --crs <the region's CRS>`, twice (the
+# contract's thresholds, then others), and the open alerts at the end compared with what
+# reference_detect.py (Python, Shapely, pyproj; no digonce code) finds. Needs .venv (tools/setup).
+#
+#   DIGONCE_BIN=build/bin/digonce tests/reference/detect_reference.sh [--works N --events N --seed N]
+set -euo pipefail
+: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$root/tools/lib.sh"
+python="$root/.venv/bin/python"
+[[ -x "$python" ]] || die "$python missing: run tools/setup"
+data=$(shared_data_dir) || die "the shared data folder (london/, proj/) was not found"
+work=$(mktemp -d)
+trap 'if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi' EXIT
+
+gen_args=("$@")
+[[ ${#gen_args[@]} -gt 0 ]] || gen_args=(--works 1500 --events 12000)
+"$python" "$root/tests/reference/gen_regions.py" --out "$work" \
+  --roads "$data/london/os-highways-roadlinks-clerkenwell.json" "${gen_args[@]}"
+failed=0
+for region in $(jq -r '.[].name' "$work/regions.json"); do
+  crs=$(jq -r ".[] | select(.name == \"$region\") | .crs" "$work/regions.json")
+  for rules in "25 90" "40 30"; do
+    set -- $rules
+    out="$work/$region-$1-$2"
+    rc=0
+    "$DIGONCE_BIN" detect --input "$work/$region.ndjson" --output "$out.alerts" --crs "$crs" \
+      --distance-m "$1" --collaboration-days "$2" 2>"$out.err" || rc=$?
+    if [[ $rc != 0 ]]; then
+      echo "FAIL: digonce detect exited $rc on $region: $(tail -n 5 "$out.err")"
+      failed=1
+      continue
+    fi
+    if "$python" "$root/tests/reference/reference_detect.py" --input "$work/$region.ndjson" \
+      --alerts "$out.alerts" --crs "$crs" --distance-m "$1" --collaboration-days "$2" \
+      --detect-stderr "$out.err" --proj-data "$data/proj"; then
+      echo "ok: $region, --crs $crs --distance-m $1 --collaboration-days $2"
+    else
+      echo "FAIL: $region, --crs $crs --distance-m $1 --collaboration-days $2"
+      failed=1
+    fi
+  done
+done
+exit $failed

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""An independent reference of the contract's detection rules, and a comparison with
+`digonce detect` (tests/reference/README.md).
+
+It shares no code with digonce: Python, Shapely (GEOS) and pyproj, from the contract's text alone.
+It replays the work events to each work's final state (versions, stale events, cancels,
+completions), then finds every qualifying pair among the final active works with an STRtree. The
+alerts that `digonce detect` leaves open at the end must be exactly those pairs, with the same kind,
+distance and gap; the alert stream must never repeat an (alert_id, revision).
+
+    reference_detect.py --input WORKS.ndjson --alerts ALERTS.ndjson --crs EPSG:27700 \\
+        [--detect-stderr FILE] [--distance-m 25] [--collaboration-days 90] [--proj-data DIR]
+
+Exit 0 when they agree, 1 with the differences listed when not.
+"""
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+
+import shapely
+from pyproj import Transformer, datadir
+from shapely.geometry import shape
+from shapely.ops import transform
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+MICROS_PER_DAY = 86_400_000_000
+# Pairs whose reference distance is this close to the limit are not counted as differences when
+# a geometry was reprojected: two PROJ builds can differ in the last bits of a transformed point.
+REPROJECTION_TOLERANCE_M = 1e-4
+
+
+def micros(text, end):
+    if len(text) == 10:  # a bare date: the whole day (contract, section 1)
+        d = dt.date.fromisoformat(text)
+        t = dt.datetime.combine(d, dt.time(23, 59, 59) if end else dt.time(0, 0, 0), dt.timezone.utc)
+    else:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (t - EPOCH) // dt.timedelta(microseconds=1)
+
+
+class Replay:
+    def __init__(self, metric_crs):
+        self.metric = metric_crs
+        self.transformers = {}
+        self.works = {}  # ref -> dict(version, live, geom, start, end, category, kind, reprojected)
+        self.stale = 0
+        self.skipped_lines = []
+
+    def to_metric(self, geom, crs):
+        if crs == self.metric:
+            return geom, False
+        t = self.transformers.get(crs)
+        if t is None:
+            t = self.transformers[crs] = Transformer.from_crs(crs, self.metric, always_xy=True)
+        return transform(t.transform, geom), True
+
+    def apply(self, lineno, rec):
+        if rec.get("_expect") == "reject":
+            self.skipped_lines.append(lineno)
+            return
+        ref = rec["work_ref"]
+        held = self.works.setdefault(ref, {"version": None, "live": False})
+        v = rec.get("version")
+        if v is not None and held["version"] is not None and v < held["version"]:
+            self.stale += 1
+            return
+        if v is not None:
+            held["version"] = v
+        if rec.get("event", "upsert") == "cancel":
+            held["live"] = False
+            return
+        status = rec.get("status", "planned")
+        crs = rec.get("crs", "EPSG:4326")
+        geom, reprojected = self.to_metric(shape(rec["geometry"]), crs)
+        held.update(
+            live=status in ("planned", "in_progress"),
+            geom=geom,
+            reprojected=reprojected,
+            start=micros(rec["start"], False),
+            end=micros(rec["end"], True),
+            category=rec.get("category", "standard"),
+            kind=rec.get("kind", "work"),
+        )
+
+
+def expected_pairs(works, distance_m, window_days):
+    """{(kind, ref_a, ref_b): (distance, gap_micros, near_limit)} over the final active works."""
+    live = sorted((r, w) for r, w in works.items() if w["live"])
+    geoms = [w["geom"] for _, w in live]
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=distance_m + 0.01)
+    window = window_days * MICROS_PER_DAY
+    out = {}
+    for i, j in zip(left.tolist(), right.tolist()):
+        if i >= j:
+            continue
+        (ra, a), (rb, b) = live[i], live[j]
+        d = shapely.distance(a["geom"], b["geom"])
+        near = (a["reprojected"] or b["reprojected"]) and abs(d - distance_m) <= REPROJECTION_TOLERANCE_M
+        if d > distance_m and not near:
+            continue
+        if a["kind"] != "work" and b["kind"] != "work":
+            continue
+        if a["kind"] != "work" or b["kind"] != "work":
+            work, restriction = (b, a) if a["kind"] != "work" else (a, b)
+            if work["category"].startswith("immediate_") or not work["start"] < restriction["end"]:
+                continue
+            kind = "restriction"
+        else:
+            gap = max(a["start"], b["start"]) - min(a["end"], b["end"])
+            if gap > window:
+                continue
+            kind = "clash" if gap <= 0 else "collaboration"
+        gap = max(a["start"], b["start"]) - min(a["end"], b["end"])
+        out[(kind, ra, rb)] = (d, gap, near)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--alerts", required=True)
+    ap.add_argument("--crs", default="EPSG:27700")
+    ap.add_argument("--distance-m", type=float, default=25.0)
+    ap.add_argument("--collaboration-days", type=float, default=90.0)
+    ap.add_argument("--detect-stderr")
+    ap.add_argument("--proj-data", help="a folder of PROJ grids (the OSTN15 grid)")
+    a = ap.parse_args()
+    if a.proj_data:
+        datadir.append_data_dir(a.proj_data)
+
+    replay = Replay(a.crs)
+    with open(a.input) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                replay.apply(n, json.loads(line))
+    want = expected_pairs(replay.works, a.distance_m, a.collaboration_days)
+
+    problems = []
+    last = {}
+    seen = set()
+    with open(a.alerts) as f:
+        for line in f:
+            al = json.loads(line)
+            key = (al["alert_id"], al["revision"])
+            if key in seen:
+                problems.append(f"alert {key} written twice")
+            seen.add(key)
+            prev = last.get(al["alert_id"])
+            if prev and al["revision"] != prev["revision"] + 1:
+                problems.append(f"{al['alert_id']}: revision {al['revision']} after {prev['revision']}")
+            last[al["alert_id"]] = al
+    got = {}
+    for al in last.values():
+        if al["state"] != "closed":
+            refs = [w["work_ref"] for w in al["works"]]
+            got[(al["kind"], refs[0], refs[1])] = al
+
+    ambiguous = 0
+    for k in sorted(set(want) | set(got)):
+        if k in want and k in got:
+            d, gap, _ = want[k]
+            al = got[k]
+            if abs(al["distance_m"] - d) > 0.0011:
+                problems.append(f"{k}: distance {al['distance_m']} m, reference {d:.4f} m")
+            if abs(al["gap_days"] - gap / MICROS_PER_DAY) > 2e-6:
+                problems.append(f"{k}: gap {al['gap_days']} days, reference {gap / MICROS_PER_DAY:.6f}")
+        elif k in want:
+            d, gap, near = want[k]
+            if near:
+                ambiguous += 1
+                continue
+            problems.append(f"missing {k}: reference d={d:.4f} m gap={gap / MICROS_PER_DAY:.6f} d")
+        else:
+            al = got[k]
+            problems.append(f"extra {k}: digonce d={al['distance_m']} gap={al['gap_days']} "
+                            f"state={al['state']} rev={al['revision']}")
+
+    live = sum(1 for w in replay.works.values() if w["live"])
+    if a.detect_stderr:
+        with open(a.detect_stderr) as f:
+            err = f.read()
+        named = sorted({int(m) for m in re.findall(r"^line (\d+):", err, re.M)})
+        if named != replay.skipped_lines:
+            problems.append(f"rejected lines {named[:10]}..., expected {replay.skipped_lines[:10]}...")
+        m = re.search(r"(\d+) stale; (\d+) live works", err)
+        if not m:
+            problems.append("no summary line (N stale; N live works) from digonce detect")
+        elif (int(m[1]), int(m[2])) != (replay.stale, live):
+            problems.append(f"digonce detect counted {m[1]} stale events and {m[2]} live works, "
+                            f"reference {replay.stale} and {live}")
+
+    kinds = {}
+    for k in want:
+        kinds[k[0]] = kinds.get(k[0], 0) + 1
+    print(f"{a.input}: {live} live works, {replay.stale} stale events, "
+          f"{len(replay.skipped_lines)} broken lines; reference open alerts {len(want)} {kinds}; "
+          f"digonce open {len(got)}; {ambiguous} at the distance limit after reprojection; "
+          f"{len(problems)} differences")
+    for p in problems[:40]:
+        print("  " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
