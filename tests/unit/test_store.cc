@@ -61,6 +61,33 @@ TEST_CASE("RocksStore: families, scan by prefix, reopen keeps data") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("RocksStore: closing with the WAL on flushes the memtables into tables") {
+  auto dir = std::filesystem::temp_directory_path() / "digonce-test-rocks-flush";
+  std::filesystem::remove_all(dir);
+  auto tables = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      n += e.path().extension() == ".sst" ? 1 : 0;
+    return n;
+  };
+  {
+    auto s = RocksStore::open(dir.string(), {"works", "cells"});
+    REQUIRE(s.ok());
+    WriteBatch b;
+    b.put(0, "w/a", "1");
+    b.put(1, "c/a", "2");
+    REQUIRE((*s)->write(b).ok());
+    CHECK(tables() == 0);  // still in the memtables (and the WAL)
+  }
+  CHECK(tables() == 2);  // one table per family written: the next open replays no WAL
+  auto s = RocksStore::open(dir.string(), {"works", "cells"});
+  REQUIRE(s.ok());
+  CHECK(*(*(*s)->get(0, "w/a")) == "1");
+  CHECK(*(*(*s)->get(1, "c/a")) == "2");
+  s->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("BufferedStore: reads see pending writes; commit and abort") {
   MemoryStore base(1);
   WriteBatch seed;
