@@ -70,7 +70,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
         gateway_(gateway),
         kill_(ws_.get_executor()) {}
 
-  void start(Request req);
+  void start(const Request& req);  // Beast builds its response from req at once
   const ApiKey& key() const { return key_; }
   /// Queues a message; a client more than kMaxStreamBacklog messages behind is closed.
   void send(std::shared_ptr<const std::string> message);
@@ -138,7 +138,7 @@ class Gateway {
   void handle(Request&& req, std::function<void(Response&&)> reply);
   /// The key of a live-stream upgrade request, or the response that refuses it.
   std::variant<const ApiKey*, Response> stream_key(const Request& req);
-  void open_stream(beast::tcp_stream&& stream, Request&& req, const ApiKey& key);
+  void open_stream(beast::tcp_stream&& stream, const Request& req, const ApiKey& key);
   void stream_opened(const std::shared_ptr<StreamSession>& s);
   void stream_closed(const std::shared_ptr<StreamSession>& s);
   void stream_dropped() { api_->metrics().stream_dropped.Increment(); }
@@ -173,7 +173,7 @@ class Gateway {
 
 // ---- StreamSession
 
-void StreamSession::start(Request req) {
+void StreamSession::start(const Request& req) {
   beast::get_lowest_layer(ws_).expires_never();  // the websocket's own timeouts take over
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws_.set_option(websocket::stream_base::decorator(
@@ -309,7 +309,7 @@ void HttpSession::on_request(beast::error_code ec) {
       return write(std::move(*refusal));
     }
     stream_.expires_never();
-    gateway_.open_stream(std::move(stream_), std::move(req), *std::get<const ApiKey*>(key));
+    gateway_.open_stream(std::move(stream_), req, *std::get<const ApiKey*>(key));
     return;
   }
   stream_.expires_never();  // while the request is being answered (a produce may take seconds)
@@ -504,10 +504,10 @@ std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
   return std::get<const ApiKey*>(key);
 }
 
-void Gateway::open_stream(beast::tcp_stream&& stream, Request&& req, const ApiKey& key) {
+void Gateway::open_stream(beast::tcp_stream&& stream, const Request& req, const ApiKey& key) {
   if (stopping_) return;
   api_->metrics().observe("stream", 101, 0);
-  std::make_shared<StreamSession>(std::move(stream), key, *this)->start(std::move(req));
+  std::make_shared<StreamSession>(std::move(stream), key, *this)->start(req);
 }
 
 // ---- Gateway: the live stream
@@ -573,7 +573,7 @@ Result<ApiKeys> load_keys(const std::string& file) {
 
 Status run_gateway(const Settings& settings, const GatewayOptions& options,
                    prometheus::Registry& registry, std::atomic<bool>& stop,
-                   std::function<void(const std::string& url)> on_listening) {
+                   const std::function<void(const std::string& url)>& on_listening) {
   auto keys = load_keys(options.api_keys_file);
   if (!keys) return keys.error();
   if (options.brokers.empty()) return error("gateway: no Kafka brokers given");

@@ -42,6 +42,6 @@ struct GatewayOptions {
 /// `on_listening` is called once with the base URL ("http://127.0.0.1:8080") when listening.
 Status run_gateway(const Settings& settings, const GatewayOptions& options,
                    prometheus::Registry& registry, std::atomic<bool>& stop,
-                   std::function<void(const std::string& url)> on_listening);
+                   const std::function<void(const std::string& url)>& on_listening);
 
 }  // namespace digonce::services

@@ -99,6 +99,7 @@ Status delete_topics(const std::string& brokers, const std::vector<std::string>&
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
   if (!rk) return rk.error();
   std::vector<rd_kafka_DeleteTopic_t*> del;
+  del.reserve(topics.size());
   for (const auto& t : topics) del.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk->get()));
   rd_kafka_DeleteTopics(rk->get(), del.data(), del.size(), nullptr, queue.get());

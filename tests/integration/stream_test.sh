@@ -10,7 +10,8 @@
 # Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
 # updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
 # alerts read back with read_committed must hold no (alert_id, revision) twice and the open alerts
-# must equal what `digonce detect` gives on the same events (check_alerts.py).
+# must equal what `digonce detect` gives on the same events (check_alerts.py), and what the
+# independent reference of the rules finds (tests/reference/reference_detect.py; needs .venv).
 #
 # Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
 # DIGONCE_KEEP_WORK=1 keeps the work folder (events, stage logs) after a pass too.
@@ -27,6 +28,7 @@ bad_every=250  # a broken record after every 250 events: each must reach works.r
 chunk=1000
 seed="${DIGONCE_STREAM_SEED:-$RANDOM}"
 data="$(shared_data_dir)" || die "shared data not found (set DIGONCE_SHARED_DATA)"
+[ -x "$root/.venv/bin/python" ] || die "$root/.venv missing (the reference check needs it): run tools/setup"
 work="$(mktemp -d "${TMPDIR:-/tmp}/digonce-$mode.XXXXXX")"
 prefix="test-$mode-$seed-$$."
 say() { printf '[%s %s] %s\n' "$mode" "$(date +%T)" "$*"; }
@@ -154,6 +156,12 @@ while :; do
   fi
   sleep 5
 done
+# The same alerts against the independent reference of the rules (tests/reference/): Python,
+# Shapely and pyproj, no digonce code.
+"$root/.venv/bin/python" "$root/tests/reference/reference_detect.py" --input "$work/events.ndjson" \
+  --alerts "$work/stream.tsv" --crs EPSG:27700 --proj-data "$data/proj" >"$work/reference-check.txt" ||
+  { cat "$work/reference-check.txt"; die "the alerts differ from the independent reference"; }
+say "PASS: independent reference: $(head -n 1 "$work/reference-check.txt" | sed 's/^[^:]*: //')"
 # Every broken record is in works.rejected (once per key: a chunk resent after a broker restart
 # may carry it twice), with its reason and where it came from in headers.
 bad_wanted=$(grep -c '^BAD-' "$work/events.kcat")

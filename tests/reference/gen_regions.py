@@ -138,6 +138,33 @@ def make_dates(rng):
     return s, e, fmt_time(s, rng, False), fmt_time(e, rng, True)
 
 
+def broken(ref, promoter, region, rng):
+    """A line that breaks the contract (section 1) for `ref`."""
+    _, _, p = region.point_on_street()
+    lon, lat = region.from_metric["EPSG:4326"].transform(*p)
+    good = {"work_ref": ref, "promoter": promoter, "_expect": "reject",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "start": "2027-05-01", "end": "2027-05-02"}
+    kind = rng.randrange(8)
+    if kind == 0:
+        return '{"work_ref": "' + ref + '", "promoter": '  # not JSON
+    if kind == 1:
+        good.update(start="2027-05-02", end="2027-05-01")  # end before start
+    elif kind == 2:
+        del good["promoter"]
+    elif kind == 3:
+        good["version"] = -1
+    elif kind == 4:
+        good["crs"] = "EPSG:999999"  # no such CRS
+    elif kind == 5:
+        good["geometry"]["coordinates"] = [151.2, -33.9]  # Sydney: outside the area of use
+    elif kind == 6:
+        good["geometry"] = {"type": "LineString", "coordinates": []}  # empty
+    else:
+        good["start"] = "2027-13-01"  # no such month
+    return json.dumps(good)
+
+
 def stream(region, n_works, n_events, rng):
     lines = []
     works = {}  # ref -> dict(version or None, geometry (type, coords), start, end, ...)
@@ -211,10 +238,8 @@ def stream(region, n_works, n_events, rng):
         w = works[ref]
         r = rng.random()
         bump = w["version"] is not None
-        if r < 0.03:  # a broken line: end before start
-            lines.append(json.dumps({"work_ref": ref, "promoter": w["promoter"], "_expect": "reject",
-                                     "geometry": {"type": "Point", "coordinates": [0, 0]},
-                                     "start": "2027-05-02", "end": "2027-05-01"}))
+        if r < 0.03:  # a broken line, of one of several kinds; it must change nothing
+            lines.append(broken(ref, w["promoter"], region, rng))
             continue
         if ref in cancelled:
             if r < 0.5:  # revived with a higher version (or none)

@@ -11,6 +11,11 @@ distance and gap; the alert stream must never repeat an (alert_id, revision).
     reference_detect.py --input WORKS.ndjson --alerts ALERTS.ndjson --crs EPSG:27700 \\
         [--detect-stderr FILE] [--distance-m 25] [--collaboration-days 90] [--proj-data DIR]
 
+ALERTS: the NDJSON `digonce detect` writes, or "key<TAB>alert" lines read from the alerts topic
+(kcat -f '%k\\t%s\\n'), in topic order. Lines of WORKS that break the contract (bad JSON, a
+missing field, end before start, an unknown CRS, ...) are skipped as digonce must skip them;
+with --detect-stderr, the line numbers digonce names must be the same ones.
+
 Exit 0 when they agree, 1 with the differences listed when not.
 """
 import argparse
@@ -20,9 +25,10 @@ import re
 import sys
 
 import shapely
-from pyproj import Transformer, datadir
+from pyproj import CRS, Transformer, datadir
+from pyproj.exceptions import CRSError
 from shapely.geometry import shape
-from shapely.ops import transform
+import numpy as np
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MICROS_PER_DAY = 86_400_000_000
@@ -40,13 +46,36 @@ def micros(text, end):
     return (t - EPOCH) // dt.timedelta(microseconds=1)
 
 
+def reproject(transformer, xy):
+    """An (n, 2) array of points through a pyproj Transformer."""
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
 class Replay:
     def __init__(self, metric_crs):
         self.metric = metric_crs
         self.transformers = {}
+        self.to_lonlat = {}
+        self.areas = {}
         self.works = {}  # ref -> dict(version, live, geom, start, end, category, kind, reprojected)
         self.stale = 0
-        self.skipped_lines = []
+        self.rejected_lines = []
+        self.reasons = []
+
+    def check_area(self, geom, crs):
+        """Every vertex inside the area of use of the work's CRS and of the metric CRS (their
+        bounding boxes in longitude and latitude, as PROJ's database gives them)."""
+        if crs not in self.to_lonlat:
+            self.to_lonlat[crs] = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        points = reproject(self.to_lonlat[crs], shapely.get_coordinates(geom))
+        for c in {crs, self.metric}:
+            if c not in self.areas:
+                self.areas[c] = CRS.from_user_input(c).area_of_use
+            a = self.areas[c]
+            for lon, lat in points:
+                if not (a.west <= lon <= a.east and a.south <= lat <= a.north):
+                    raise ValueError(f"({lon}, {lat}) outside the area of use of {c}")
 
     def to_metric(self, geom, crs):
         if crs == self.metric:
@@ -54,12 +83,20 @@ class Replay:
         t = self.transformers.get(crs)
         if t is None:
             t = self.transformers[crs] = Transformer.from_crs(crs, self.metric, always_xy=True)
-        return transform(t.transform, geom), True
+        return shapely.transform(geom, lambda xy: reproject(t, xy)), True
 
-    def apply(self, lineno, rec):
-        if rec.get("_expect") == "reject":
-            self.skipped_lines.append(lineno)
+    def apply(self, lineno, text):
+        """Applies one line; a line that breaks the contract is recorded and changes nothing."""
+        try:
+            rec = json.loads(text)
+            event = self.check(rec)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, CRSError,
+                shapely.errors.ShapelyError) as e:
+            self.rejected_lines.append(lineno)
+            self.reasons.append(f"line {lineno}: {type(e).__name__}: {e}")
             return
+        if rec.get("_expect") == "reject":
+            raise SystemExit(f"line {lineno} is marked as broken but the reference accepts it")
         ref = rec["work_ref"]
         held = self.works.setdefault(ref, {"version": None, "live": False})
         v = rec.get("version")
@@ -68,18 +105,38 @@ class Replay:
             return
         if v is not None:
             held["version"] = v
-        if rec.get("event", "upsert") == "cancel":
+        if event is None:  # a cancel
             held["live"] = False
             return
-        status = rec.get("status", "planned")
+        held.update(event)
+
+    def check(self, rec):
+        """The contract's checks of section 1 that matter here; the upsert's state, or None for a
+        cancel. Raises on a broken record."""
+        for field in ("work_ref", "promoter"):
+            if not isinstance(rec[field], str) or not rec[field]:
+                raise ValueError(f"{field} must be a non-empty string")
+        v = rec.get("version")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise ValueError("version must be an integer >= 0")
+        if rec.get("event", "upsert") == "cancel":
+            return None
+        start, end = micros(rec["start"], False), micros(rec["end"], True)
+        if end < start:
+            raise ValueError("end before start")
+        geom = shape(rec["geometry"])
+        if geom.is_empty:
+            raise ValueError("empty geometry")
         crs = rec.get("crs", "EPSG:4326")
-        geom, reprojected = self.to_metric(shape(rec["geometry"]), crs)
-        held.update(
+        self.check_area(geom, crs)
+        geom, reprojected = self.to_metric(geom, crs)
+        status = rec.get("status", "planned")
+        return dict(
             live=status in ("planned", "in_progress"),
             geom=geom,
             reprojected=reprojected,
-            start=micros(rec["start"], False),
-            end=micros(rec["end"], True),
+            start=start,
+            end=end,
             category=rec.get("category", "standard"),
             kind=rec.get("kind", "work"),
         )
@@ -88,16 +145,16 @@ class Replay:
 def expected_pairs(works, distance_m, window_days):
     """{(kind, ref_a, ref_b): (distance, gap_micros, near_limit)} over the final active works."""
     live = sorted((r, w) for r, w in works.items() if w["live"])
-    geoms = [w["geom"] for _, w in live]
+    geoms = np.array([w["geom"] for _, w in live], dtype=object)
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=distance_m + 0.01)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    dist = shapely.distance(geoms[left], geoms[right])
     window = window_days * MICROS_PER_DAY
     out = {}
-    for i, j in zip(left.tolist(), right.tolist()):
-        if i >= j:
-            continue
+    for i, j, d in zip(left.tolist(), right.tolist(), dist.tolist()):
         (ra, a), (rb, b) = live[i], live[j]
-        d = shapely.distance(a["geom"], b["geom"])
         near = (a["reprojected"] or b["reprojected"]) and abs(d - distance_m) <= REPROJECTION_TOLERANCE_M
         if d > distance_m and not near:
             continue
@@ -135,7 +192,7 @@ def main():
     with open(a.input) as f:
         for n, line in enumerate(f, 1):
             if line.strip():
-                replay.apply(n, json.loads(line))
+                replay.apply(n, line)
     want = expected_pairs(replay.works, a.distance_m, a.collaboration_days)
 
     problems = []
@@ -143,6 +200,10 @@ def main():
     seen = set()
     with open(a.alerts) as f:
         for line in f:
+            if not line.strip():
+                continue
+            if not line.startswith("{"):  # "key<TAB>value", as kcat -f '%k\t%s\n' writes
+                line = line.split("\t", 1)[1]
             al = json.loads(line)
             key = (al["alert_id"], al["revision"])
             if key in seen:
@@ -183,8 +244,9 @@ def main():
         with open(a.detect_stderr) as f:
             err = f.read()
         named = sorted({int(m) for m in re.findall(r"^line (\d+):", err, re.M)})
-        if named != replay.skipped_lines:
-            problems.append(f"rejected lines {named[:10]}..., expected {replay.skipped_lines[:10]}...")
+        if named != replay.rejected_lines:
+            problems.append(f"digonce rejected lines {named[:10]}..., the reference "
+                            f"{replay.rejected_lines[:10]}...")
         m = re.search(r"(\d+) stale; (\d+) live works", err)
         if not m:
             problems.append("no summary line (N stale; N live works) from digonce detect")
@@ -196,7 +258,7 @@ def main():
     for k in want:
         kinds[k[0]] = kinds.get(k[0], 0) + 1
     print(f"{a.input}: {live} live works, {replay.stale} stale events, "
-          f"{len(replay.skipped_lines)} broken lines; reference open alerts {len(want)} {kinds}; "
+          f"{len(replay.rejected_lines)} broken lines; reference open alerts {len(want)} {kinds}; "
           f"digonce open {len(got)}; {ambiguous} at the distance limit after reprojection; "
           f"{len(problems)} differences")
     for p in problems[:40]:
