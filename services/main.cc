@@ -69,6 +69,11 @@ void wait(std::atomic<bool>& stop, const ds::Pipeline* pipeline) {
 int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   std::unique_ptr<digonce::streams::EmbeddedBroker> broker;
   bool embedded = settings.brokers.empty();
+  prometheus::Registry registry;
+  ds::Pipeline pipeline(settings, registry, !embedded);  // reads settings.brokers at start()
+  const std::vector<ds::Stage> stages = {ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger};
+  // Before anything in the data folder is touched: another serve may be using it.
+  if (auto s = pipeline.lock(stages); !s.ok()) return fail(s.error().what());
   if (embedded) {
     auto b = digonce::streams::EmbeddedBroker::start();
     if (!b) return fail(b.error().what());
@@ -90,10 +95,7 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
     return fail(s.error().what());
   }
 
-  prometheus::Registry registry;
-  ds::Pipeline pipeline(settings, registry, !embedded);
-  if (auto s = pipeline.start({ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger}); !s.ok())
-    return fail(s.error().what());
+  if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
 
   // The notifier runs when webhooks are configured.
   std::unique_ptr<ds::Notifier> notifier;
@@ -128,19 +130,41 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   return 0;
 }
 
-// The Prometheus endpoint of a stage process ("" = none).
+// Where a stage process serves its Prometheus metrics: `listen` ("" = nowhere); `is_default` when
+// the user did not choose it.
+struct MetricsEndpoint {
+  std::string listen;
+  bool is_default = false;
+};
+
+// The Prometheus endpoint of a stage process. A default port that is taken (another stage of the
+// same kind on this machine, say) gives way to one the system picks, with a warning naming it; a
+// port the user chose must be free.
 digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
-    const std::string& listen, const std::shared_ptr<prometheus::Registry>& registry) {
+    const MetricsEndpoint& where, const std::shared_ptr<prometheus::Registry>& registry) {
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (listen.empty()) return exposer;
+  if (where.listen.empty()) return exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(listen);
-    exposer->RegisterCollectable(registry);
-    spdlog::info("metrics at http://{}/metrics", listen);
+    exposer = std::make_unique<prometheus::Exposer>(where.listen);
+    spdlog::info("metrics at http://{}/metrics", where.listen);
   } catch (const std::exception& e) {
-    return digonce::error("metrics endpoint " + listen + ": " + e.what() +
-                          " (is the port in use? choose another with --metrics HOST:PORT)");
+    const auto colon = where.listen.rfind(':');
+    if (!where.is_default || colon == std::string::npos)
+      return digonce::error("metrics endpoint " + where.listen + ": " + e.what() +
+                            " (is the port in use? choose another with --metrics HOST:PORT)");
+    const std::string host = where.listen.substr(0, colon);
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(host + ":0");
+    } catch (const std::exception& e2) {
+      return digonce::error("metrics endpoint " + host + ":0: " + e2.what());
+    }
+    const auto ports = exposer->GetListeningPorts();
+    spdlog::warn(
+        "metrics: the default port of {} is taken (another digonce stage on this machine?); "
+        "metrics at http://{}:{}/metrics instead (choose one with --metrics HOST:PORT)",
+        where.listen, host, ports.empty() ? 0 : ports.front());
   }
+  exposer->RegisterCollectable(registry);
   return exposer;
 }
 
@@ -149,10 +173,10 @@ struct StageProcess {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  Status open(const ds::Settings& settings, const std::string& metrics_listen) {
+  Status open(const ds::Settings& settings, const MetricsEndpoint& metrics) {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
     DIGONCE_TRY(digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings)));
-    auto e = expose_metrics(metrics_listen, registry);
+    auto e = expose_metrics(metrics, registry);
     if (!e) return e.error();
     exposer = std::move(*e);
     return {};
@@ -160,9 +184,9 @@ struct StageProcess {
 };
 
 int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
-               const std::string& metrics_listen, std::atomic<bool>& stop) {
+               const MetricsEndpoint& metrics, std::atomic<bool>& stop) {
   StageProcess process;
-  if (auto s = process.open(settings, metrics_listen); !s.ok()) return fail(s.error().what());
+  if (auto s = process.open(settings, metrics); !s.ok()) return fail(s.error().what());
   auto& registry = process.registry;
   ds::Pipeline pipeline(settings, *registry, true);
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
@@ -173,10 +197,10 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
 }
 
 // The notifier stage alone: webhooks from the alerts topic.
-int run_notifier(const ds::Settings& settings, const std::string& metrics_listen,
+int run_notifier(const ds::Settings& settings, const MetricsEndpoint& metrics,
                  std::atomic<bool>& stop) {
   StageProcess process;
-  if (auto s = process.open(settings, metrics_listen); !s.ok()) return fail(s.error().what());
+  if (auto s = process.open(settings, metrics); !s.ok()) return fail(s.error().what());
   auto& registry = process.registry;
   ds::Notifier notifier(settings, *registry);
   if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());
@@ -356,7 +380,10 @@ int main(int argc, char** argv) {
   }
   if (serve->parsed()) return run_serve(settings, stop);
   if (notifier->parsed())
-    return run_notifier(settings, notifier->count("--metrics") ? metrics : "127.0.0.1:9304", stop);
+    return run_notifier(settings,
+                        notifier->count("--metrics") ? MetricsEndpoint{metrics, false}
+                                                     : MetricsEndpoint{"127.0.0.1:9304", true},
+                        stop);
   if (gateway->parsed()) {
     prometheus::Registry registry;
     ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,
@@ -368,8 +395,10 @@ int main(int argc, char** argv) {
   }
   for (auto& [name, sub] : stage_apps) {
     if (!sub->parsed()) continue;
-    if (sub->count("--metrics") == 0) metrics = stage_commands[name].second;
-    return run_stages(settings, stage_commands[name].first, metrics, stop);
+    const MetricsEndpoint where = sub->count("--metrics")
+                                      ? MetricsEndpoint{metrics, false}
+                                      : MetricsEndpoint{stage_commands[name].second, true};
+    return run_stages(settings, stage_commands[name].first, where, stop);
   }
   return 0;
   }

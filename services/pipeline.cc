@@ -1,9 +1,14 @@
 #include "services/pipeline.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "geo/tiles.h"
@@ -48,6 +53,34 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
   };
 }
 
+Result<FolderLock> FolderLock::acquire(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return error("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int why = errno;
+    ::close(fd);
+    std::string holder;
+    std::ifstream(path) >> holder;
+    if (why == EWOULDBLOCK) {
+      return error(path + " is held by another running digonce" +
+                   (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                   ": two instances of a stage must not share a data folder (they would share "
+                   "state and a transactional id); give each its own --data-dir");
+    }
+    return error("cannot lock " + path + ": " + std::strerror(why));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0)
+    spdlog::debug("could not write the pid into {}", path);  // the lock holds all the same
+  return FolderLock(fd);
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
+}
+
 std::string instance_id(const Settings& s) {
   if (!s.instance_id.empty()) return s.instance_id;
   char host[256] = {};
@@ -77,6 +110,19 @@ Pipeline::~Pipeline() {
   stop();
 }
 
+Status Pipeline::lock(const std::vector<Stage>& stages) {
+  for (Stage stage : stages) {
+    if (locked_.contains(stage)) continue;
+    auto lock = FolderLock::acquire(
+        (std::filesystem::path(settings_.data_dir) / (std::string(stage_name(stage)) + ".lock"))
+            .string());
+    if (!lock) return lock.error();
+    locks_.push_back(std::move(*lock));
+    locked_.insert(stage);
+  }
+  return {};
+}
+
 Status Pipeline::start(const std::vector<Stage>& stages) {
   auto count = [&](const std::string& topic) {
     return streams::partition_count(settings_.brokers, settings_.topic(topic));
@@ -88,6 +134,8 @@ Status Pipeline::start(const std::vector<Stage>& stages) {
   auto pairs = count("pairs");
   if (!pairs) return pairs.error();
   const std::string id = instance_id(settings_);
+
+  DIGONCE_TRY(lock(stages));
 
   for (Stage stage : stages) {
     auto r = std::make_unique<Running>();

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "services/settings.h"
@@ -29,6 +31,22 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& settings);
 /// transactions.
 std::string instance_id(const Settings& settings);
 
+/// An exclusive lock (flock) on a file, held while the object lives; the file holds the pid.
+class FolderLock {
+ public:
+  /// Fails at once, naming the holder's pid, when another process holds it.
+  static Result<FolderLock> acquire(const std::string& path);
+  FolderLock(FolderLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  FolderLock& operator=(FolderLock&&) = delete;
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  ~FolderLock();
+
+ private:
+  explicit FolderLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 /// Runs stages, each on its own thread, until stop() or a stage fails.
 class Pipeline {
  public:
@@ -36,6 +54,11 @@ class Pipeline {
   Pipeline(const Settings& settings, prometheus::Registry& registry, bool exactly_once);
   ~Pipeline();
 
+  /// Locks <data dir>/<stage>.lock for each stage, failing at once when another process holds
+  /// one: two instances of a stage must not share a data folder (they would share the
+  /// transactional id, fencing each other, and the partition stores). start() does it too; call
+  /// it first to touch the data folder before starting. Locks go with the process, kill -9 too.
+  Status lock(const std::vector<Stage>& stages);
   /// Starts the stages (topics must exist). Returns when all are running.
   Status start(const std::vector<Stage>& stages);
   /// Asks every stage to stop (they commit and leave their groups) and waits for them.
@@ -55,6 +78,8 @@ class Pipeline {
   bool exactly_once_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
+  std::vector<FolderLock> locks_;  // <data dir>/<stage>.lock, one per stage run here
+  std::set<Stage> locked_;
   std::vector<std::unique_ptr<Running>> running_;
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end through `digonce serve` (embedded broker): two clashing works posted over HTTP give
 # exactly one open clash alert at GET /v1/alerts; the API refuses what it must (401, 400, 403);
-# SIGTERM stops the server cleanly. Needs curl and jq.
+# a second serve on the same data folder is refused; SIGTERM stops the server cleanly. Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_clash.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -127,6 +127,17 @@ check "TW's key sees only the alerts that involve its work"
 metrics=$(curl -s "$base/metrics")
 grep -q '^digonce_gateway_requests_total{' <<<"$metrics" || fail "/metrics lacks the gateway's counters"
 check "/metrics serves Prometheus text"
+
+# A second serve on the same data folder stops at once, naming the first one's pid, and leaves
+# the first one's state alone (it would otherwise wipe the stage folders at start).
+rc=0
+timeout 60 "$DIGONCE_BIN" serve --http 127.0.0.1:0 --data-dir "$work/data" >"$work/second.log" 2>&1 || rc=$?
+[[ $rc == 1 ]] || fail "a second serve on the same data folder: exit $rc: $(tail -n 3 "$work/second.log")"
+grep -q "ingest.lock is held by another running digonce (pid $pid)" "$work/second.log" ||
+  fail "the second serve did not say why: $(tail -n 3 "$work/second.log")"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$base/healthz") == 200 ]] || fail "the first serve is hurt"
+[[ -d "$work/data/detector" ]] || fail "the second serve wiped the first one's detector state"
+check "a second serve on the same data folder refused: $(grep -o 'ingest.lock is held[^:]*' "$work/second.log")"
 
 # A clean stop on SIGTERM (exit 0).
 stop_serve
