@@ -6,6 +6,9 @@
 # reference_detect.py (Python, Shapely, pyproj; no digonce code) finds. Needs .venv (tools/setup).
 #
 #   DIGONCE_BIN=build/bin/digonce tests/reference/detect_reference.sh [--works N --events N --seed N]
+#
+# Without arguments: 1,500 works and 12,000 events per region, a random seed (printed;
+# DIGONCE_REFERENCE_SEED fixes it).
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -16,8 +19,10 @@ data=$(shared_data_dir) || die "the shared data folder (london/, proj/) was not 
 work=$(mktemp -d)
 trap 'if [[ -n "${DIGONCE_E2E_KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi' EXIT
 
+# A new seed each run (printed: pass --seed N to repeat one), so runs cover new streams.
 gen_args=("$@")
-[[ ${#gen_args[@]} -gt 0 ]] || gen_args=(--works 1500 --events 12000)
+[[ ${#gen_args[@]} -gt 0 ]] || gen_args=(--works 1500 --events 12000 --seed "${DIGONCE_REFERENCE_SEED:-$RANDOM}")
+echo "gen_regions.py ${gen_args[*]}"
 "$python" "$root/tests/reference/gen_regions.py" --out "$work" \
   --roads "$data/london/os-highways-roadlinks-clerkenwell.json" "${gen_args[@]}"
 failed=0
