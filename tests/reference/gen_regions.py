@@ -112,7 +112,7 @@ class Region:
         return {"type": gtype, "coordinates": conv(coords)}
 
 
-def fmt_time(t, rng, end):
+def fmt_time(t, rng):
     """One of the contract's spellings of t (a UTC datetime)."""
     r = rng.random()
     if r < 0.55:
@@ -135,7 +135,7 @@ def make_dates(rng):
     if rng.random() < 0.2:
         s = s.replace(microsecond=rng.randrange(0, 1000) * 1000)
     e = s + dt.timedelta(seconds=rng.randrange(3600, 30 * 86400))
-    return s, e, fmt_time(s, rng, False), fmt_time(e, rng, True)
+    return s, e, fmt_time(s, rng), fmt_time(e, rng)
 
 
 def broken(ref, promoter, region, rng):
@@ -169,7 +169,7 @@ def stream(region, n_works, n_events, rng):
     lines = []
     works = {}  # ref -> dict(version or None, geometry (type, coords), start, end, ...)
 
-    def emit(ref, w, event="upsert", version="keep", extra=None, stale=False):
+    def emit(ref, w, event="upsert", version="keep"):
         rec = {"work_ref": ref, "promoter": w["promoter"]}
         if event == "cancel":
             rec["event"] = "cancel"
@@ -189,8 +189,6 @@ def stream(region, n_works, n_events, rng):
             if w["kind"] != "work":
                 rec["kind"] = w["kind"]
             rec["street_name"] = "Street " + str(rng.randrange(100))
-        if extra:
-            rec.update(extra)
         lines.append(json.dumps(rec, separators=(",", ":")))
 
     def new_work(ref, kind="work"):
