@@ -112,13 +112,12 @@ Pipeline::~Pipeline() {
 
 Status Pipeline::lock(const std::vector<Stage>& stages) {
   for (Stage stage : stages) {
-    if (locked_.contains(stage)) continue;
+    if (locks_.contains(stage)) continue;
     auto lock = FolderLock::acquire(
         (std::filesystem::path(settings_.data_dir) / (std::string(stage_name(stage)) + ".lock"))
             .string());
     if (!lock) return lock.error();
-    locks_.push_back(std::move(*lock));
-    locked_.insert(stage);
+    locks_.emplace(stage, std::move(*lock));
   }
   return {};
 }

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -78,8 +78,7 @@ class Pipeline {
   bool exactly_once_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
-  std::vector<FolderLock> locks_;  // <data dir>/<stage>.lock, one per stage run here
-  std::set<Stage> locked_;
+  std::map<Stage, FolderLock> locks_;  // <data dir>/<stage>.lock of each stage run here
   std::vector<std::unique_ptr<Running>> running_;
 };
 

@@ -124,18 +124,16 @@ def fmt_time(t, rng):
 
 
 def make_dates(rng):
-    """(start, end, written start, written end): bare dates a quarter of the time."""
+    """(written start, written end): bare dates a quarter of the time."""
     if rng.random() < 0.25:
         d0 = (BASE + dt.timedelta(days=rng.randrange(0, 365))).date()
         d1 = d0 + dt.timedelta(days=rng.randrange(0, 30))
-        s = dt.datetime.combine(d0, dt.time(0, 0, 0), UTC)
-        e = dt.datetime.combine(d1, dt.time(23, 59, 59), UTC)
-        return s, e, d0.isoformat(), d1.isoformat()
+        return d0.isoformat(), d1.isoformat()
     s = BASE + dt.timedelta(seconds=rng.randrange(0, 365 * 86400))
     if rng.random() < 0.2:
         s = s.replace(microsecond=rng.randrange(0, 1000) * 1000)
     e = s + dt.timedelta(seconds=rng.randrange(3600, 30 * 86400))
-    return s, e, fmt_time(s, rng), fmt_time(e, rng)
+    return fmt_time(s, rng), fmt_time(e, rng)
 
 
 def broken(ref, promoter, region, rng):
@@ -193,7 +191,7 @@ def stream(region, n_works, n_events, rng):
 
     def new_work(ref, kind="work"):
         gtype, coords = region.geometry_metric()
-        s, e, st, et = make_dates(rng)
+        st, et = make_dates(rng)
         w = {
             "promoter": rng.choice(PROMOTERS), "version": 1 if rng.random() < 0.8 else None,
             "gtype": gtype, "coords": coords, "start_text": st, "end_text": et,
@@ -254,14 +252,14 @@ def stream(region, n_works, n_events, rng):
         if bump and r < 0.10 and w["version"] > 1:
             # Stale: a lower version with other dates and place; it must change nothing.
             g2 = region.geometry_metric()
-            s, e, st, et = make_dates(rng)
+            st, et = make_dates(rng)
             old = dict(w, gtype=g2[0], coords=g2[1], start_text=st, end_text=et)
             emit(ref, old, version=w["version"] - rng.randint(1, w["version"] - 1))
             continue
         if bump:
             w["version"] += 1
         if r < 0.35:  # reschedule
-            s, e, w["start_text"], w["end_text"] = make_dates(rng)
+            w["start_text"], w["end_text"] = make_dates(rng)
         elif r < 0.55:  # move
             w["gtype"], w["coords"] = region.geometry_metric()
         elif r < 0.62:

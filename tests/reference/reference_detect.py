@@ -19,6 +19,7 @@ with --detect-stderr, the line numbers digonce names must be the same ones.
 Exit 0 when they agree, 1 with the differences listed when not.
 """
 import argparse
+import collections
 import datetime as dt
 import json
 import re
@@ -158,6 +159,7 @@ def expected_pairs(works, distance_m, window_days):
         near = (a["reprojected"] or b["reprojected"]) and abs(d - distance_m) <= REPROJECTION_TOLERANCE_M
         if d > distance_m and not near:
             continue
+        gap = max(a["start"], b["start"]) - min(a["end"], b["end"])
         if a["kind"] != "work" and b["kind"] != "work":
             continue
         if a["kind"] != "work" or b["kind"] != "work":
@@ -165,12 +167,10 @@ def expected_pairs(works, distance_m, window_days):
             if work["category"].startswith("immediate_") or not work["start"] < restriction["end"]:
                 continue
             kind = "restriction"
+        elif gap > window:
+            continue
         else:
-            gap = max(a["start"], b["start"]) - min(a["end"], b["end"])
-            if gap > window:
-                continue
             kind = "clash" if gap <= 0 else "collaboration"
-        gap = max(a["start"], b["start"]) - min(a["end"], b["end"])
         out[(kind, ra, rb)] = (d, gap, near)
     return out
 
@@ -254,9 +254,7 @@ def main():
             problems.append(f"digonce detect counted {m[1]} stale events and {m[2]} live works, "
                             f"reference {replay.stale} and {live}")
 
-    kinds = {}
-    for k in want:
-        kinds[k[0]] = kinds.get(k[0], 0) + 1
+    kinds = dict(collections.Counter(k[0] for k in want))
     print(f"{a.input}: {live} live works, {replay.stale} stale events, "
           f"{len(replay.rejected_lines)} broken lines; reference open alerts {len(want)} {kinds}; "
           f"digonce open {len(got)}; {ambiguous} at the distance limit after reprojection; "
