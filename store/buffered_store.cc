@@ -1,14 +1,25 @@
 #include "store/buffered_store.h"
 
+#include <utility>
+
 namespace digonce::store {
+
+BufferedStore::~BufferedStore() {
+  if (in_flight_.valid()) in_flight_.wait();
+}
 
 Result<std::optional<std::string>> BufferedStore::get(Family f, std::string_view key) const {
   const auto& m = pending_.at(f);
   if (auto it = m.find(key); it != m.end()) return it->second;
+  if (sealed_live_) {
+    const auto& s = sealed_[f];
+    if (auto it = s.find(key); it != s.end()) return it->second;
+  }
   return base_.get(f, key);
 }
 
 Status BufferedStore::scan(Family f, std::string_view prefix, const Visitor& visit) const {
+  DIGONCE_TRY(wait());  // the sealed writes are then in the base
   const auto& m = pending_.at(f);
   auto it = m.lower_bound(prefix);
   auto in_prefix = [&](std::string_view k) { return k.substr(0, prefix.size()) == prefix; };
@@ -67,19 +78,52 @@ void BufferedStore::for_each_pending(
     for (const auto& [k, v] : pending_[f]) fn(static_cast<Family>(f), k, v);
 }
 
-Status BufferedStore::commit(const WriteBatch& extra) {
+WriteBatch BufferedStore::batch_of(const std::vector<Map>& maps, const WriteBatch& extra) {
   WriteBatch batch;
-  for_each_pending([&](Family f, std::string_view k, const std::optional<std::string>& v) {
-    if (v) {
-      batch.put(f, k, *v);
-    } else {
-      batch.del(f, k);
+  for (std::size_t f = 0; f < maps.size(); ++f)
+    for (const auto& [k, v] : maps[f]) {
+      if (v) {
+        batch.put(static_cast<Family>(f), k, *v);
+      } else {
+        batch.del(static_cast<Family>(f), k);
+      }
     }
-  });
   batch.append(extra);
-  DIGONCE_TRY(base_.write(batch));
+  return batch;
+}
+
+Status BufferedStore::commit(const WriteBatch& extra) {
+  DIGONCE_TRY(wait());
+  DIGONCE_TRY(base_.write(batch_of(pending_, extra)));
   abort();
+  for (auto& m : sealed_) m.clear();  // written already (wait() returned ok)
   return {};
+}
+
+Status BufferedStore::commit_async(const WriteBatch& extra) {
+  DIGONCE_TRY(wait());
+  std::vector<Map> retired(pending_.size());
+  retired.swap(sealed_);
+  sealed_.swap(pending_);
+  count_ = 0;
+  bytes_ = 0;
+  sealed_live_ = true;
+  in_flight_ = std::async(std::launch::async, [this, extra,
+                                               retired = std::move(retired)]() mutable {
+    Status s = base_.write(batch_of(sealed_, extra));
+    retired.clear();  // the previous batch's maps, freed here rather than on the caller's thread
+    return s;
+  });
+  return {};
+}
+
+Status BufferedStore::wait() const {
+  if (!in_flight_.valid()) return {};
+  Status s = in_flight_.get();
+  // On failure the sealed writes are not in the base: reads keep seeing them, and the caller,
+  // told of the failure, decides (the state is then ahead of the base, as after a failed commit).
+  if (s.ok()) sealed_live_ = false;
+  return s;
 }
 
 void BufferedStore::abort() {

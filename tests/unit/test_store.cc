@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "store/buffered_store.h"
 #include "store/keys.h"
@@ -21,6 +25,46 @@ std::vector<std::pair<std::string, std::string>> scan_all(const Store& s, Family
   REQUIRE(st.ok());
   return out;
 }
+
+// A thread-safe store whose writes each wait for a release (which says whether it fails), to
+// hold a write in flight.
+class GatedStore final : public Store {
+ public:
+  explicit GatedStore(std::size_t families) : inner_(families) {}
+  digonce::Result<std::optional<std::string>> get(Family f, std::string_view key) const override {
+    std::lock_guard lock(mu_);
+    return inner_.get(f, key);
+  }
+  digonce::Status scan(Family f, std::string_view prefix, const Visitor& visit) const override {
+    std::lock_guard lock(mu_);
+    return inner_.scan(f, prefix, visit);
+  }
+  digonce::Status write(const WriteBatch& batch) override {
+    std::unique_lock lock(mu_);
+    released_.wait(lock, [&] { return !verdicts_.empty(); });
+    bool ok = verdicts_.front();
+    verdicts_.erase(verdicts_.begin());
+    if (!ok) return digonce::error("disk full");
+    ++writes_;
+    return inner_.write(batch);
+  }
+  void release(bool ok = true) {
+    std::lock_guard lock(mu_);
+    verdicts_.push_back(ok);
+    released_.notify_all();
+  }
+  int writes() const {
+    std::lock_guard lock(mu_);
+    return writes_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable released_;
+  std::vector<bool> verdicts_;
+  MemoryStore inner_;
+  int writes_ = 0;
+};
 
 }  // namespace
 
@@ -122,4 +166,75 @@ TEST_CASE("BufferedStore: reads see pending writes; commit and abort") {
   CHECK(buf.pending_count() == 0);
   CHECK_FALSE((*base.get(0, "b")).has_value());
   CHECK(*(*base.get(0, "meta")) == "checkpoint");
+}
+
+TEST_CASE("BufferedStore: commit_async writes on another thread; reads see the sealed writes") {
+  GatedStore base(1);
+  BufferedStore buf(base, 1);
+  WriteBatch w1;
+  w1.put(0, "a", "1");
+  w1.put(0, "b", "1");
+  w1.put(0, "c", "1");
+  REQUIRE(buf.write(w1).ok());
+  WriteBatch extra;
+  extra.put(0, "meta", "checkpoint-1");
+  REQUIRE(buf.commit_async(extra).ok());
+  CHECK(buf.pending_count() == 0);
+
+  // In flight (the gate is shut): the base has nothing, reads see the sealed writes, and new
+  // writes go to a fresh pending set that shadows them.
+  CHECK_FALSE((*base.get(0, "a")).has_value());
+  CHECK(*(*buf.get(0, "a")) == "1");
+  WriteBatch w2;
+  w2.put(0, "b", "2");
+  w2.del(0, "c");
+  REQUIRE(buf.write(w2).ok());
+  CHECK(buf.pending_count() == 2);
+  CHECK(*(*buf.get(0, "a")) == "1");
+  CHECK(*(*buf.get(0, "b")) == "2");
+  CHECK_FALSE((*buf.get(0, "c")).has_value());
+
+  base.release();
+  REQUIRE(buf.wait().ok());
+  CHECK(base.writes() == 1);
+  CHECK(*(*base.get(0, "a")) == "1");
+  CHECK(*(*base.get(0, "meta")) == "checkpoint-1");
+  CHECK(*(*buf.get(0, "b")) == "2");  // still pending
+  CHECK(*(*base.get(0, "c")) == "1");
+
+  // The second write fails: commit_async returns at once, the failure comes from wait(), and
+  // reads still see what could not be written.
+  REQUIRE(buf.commit_async().ok());
+  base.release(false);
+  auto failed = buf.wait();
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message.find("disk full") != std::string::npos);
+  CHECK(*(*buf.get(0, "b")) == "2");
+  CHECK(*(*base.get(0, "b")) == "1");
+}
+
+TEST_CASE("BufferedStore: commit and scan wait for a write in flight") {
+  GatedStore base(1);
+  BufferedStore buf(base, 1);
+  WriteBatch w;
+  w.put(0, "k1", "v1");
+  REQUIRE(buf.write(w).ok());
+  REQUIRE(buf.commit_async().ok());
+  WriteBatch w2;
+  w2.put(0, "k2", "v2");
+  REQUIRE(buf.write(w2).ok());
+  auto opener = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    base.release();
+  });
+  auto all = scan_all(buf, 0, "k");  // waits for the first write, then merges the pending one
+  REQUIRE(all.size() == 2);
+  CHECK(base.writes() == 1);
+  CHECK(all[0].first == "k1");
+  CHECK(all[1].first == "k2");
+  opener.get();
+  base.release();  // the gate for the synchronous commit below
+  REQUIRE(buf.commit().ok());
+  CHECK(base.writes() == 2);
+  CHECK(*(*base.get(0, "k2")) == "v2");
 }
