@@ -148,7 +148,13 @@ def expected_pairs(works, distance_m, window_days):
     live = sorted((r, w) for r, w in works.items() if w["live"])
     geoms = np.array([w["geom"] for _, w in live], dtype=object)
     tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=distance_m + 0.01)
+    # Candidates by bounding box grown by the distance, then shapely.distance decides. (Not the
+    # tree's "dwithin" predicate: with GEOS 3.13 it misses a zero-length line held in the tree,
+    # e.g. LINESTRING (x y, x y), which a stream can hold after rounding.)
+    grow = distance_m + 0.01
+    b = shapely.bounds(geoms)
+    windows = shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
+    left, right = tree.query(windows)
     keep = left < right
     left, right = left[keep], right[keep]
     dist = shapely.distance(geoms[left], geoms[right])
