@@ -1,119 +1,170 @@
 #include "store/buffered_store.h"
 
+#include <algorithm>
+#include <functional>
 #include <utility>
 
 namespace digonce::store {
+
+// --- Writes: the log and its hash table ---
+
+std::size_t BufferedStore::Writes::slot(Family f, std::string_view key) const {
+  std::size_t h = std::hash<std::string_view>{}(key) ^ (std::size_t{f} * 0x9e3779b97f4a7c15ull);
+  const std::size_t mask = table.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const std::uint32_t at = table[i];
+    if (at == 0) return i;
+    const Ref& r = ops[at - 1];
+    if (r.family == f && this->key(r) == key) return i;
+  }
+}
+
+void BufferedStore::Writes::grow() {
+  std::vector<std::uint32_t> old = std::move(table);
+  table.assign(std::max<std::size_t>(1024, old.size() * 2), 0);
+  for (std::uint32_t at : old)
+    if (at) table[slot(ops[at - 1].family, key(ops[at - 1]))] = at;
+}
+
+void BufferedStore::Writes::add(const Op& op) {
+  if ((distinct + 1) * 2 > table.size()) grow();  // load factor at most 1/2
+  Ref r{static_cast<std::uint32_t>(log.size()), static_cast<std::uint32_t>(op.key.size()),
+        op.kind == Op::Kind::Put ? static_cast<std::uint32_t>(op.value.size()) : kDeleted,
+        op.family};
+  log.append(op.key);
+  if (op.kind == Op::Kind::Put) log.append(op.value);
+  ops.push_back(r);
+  std::uint32_t& at = table[slot(op.family, op.key)];
+  if (at == 0) ++distinct;
+  at = static_cast<std::uint32_t>(ops.size());
+}
+
+const BufferedStore::Ref* BufferedStore::Writes::find(Family f, std::string_view key) const {
+  if (table.empty()) return nullptr;
+  const std::uint32_t at = table[slot(f, key)];
+  return at ? &ops[at - 1] : nullptr;
+}
+
+std::vector<const BufferedStore::Ref*> BufferedStore::Writes::latest_sorted() const {
+  std::vector<const Ref*> out;
+  out.reserve(distinct);
+  for (std::uint32_t at : table)
+    if (at) out.push_back(&ops[at - 1]);
+  std::sort(out.begin(), out.end(), [&](const Ref* a, const Ref* b) {
+    if (a->family != b->family) return a->family < b->family;
+    return key(*a) < key(*b);
+  });
+  return out;
+}
+
+WriteBatch BufferedStore::Writes::batch(const WriteBatch& extra) const {
+  WriteBatch out;
+  for (const Ref& r : ops) {
+    if (r.value_size == kDeleted) {
+      out.del(r.family, key(r));
+    } else {
+      out.put(r.family, key(r), value(r));
+    }
+  }
+  out.append(extra);
+  return out;
+}
+
+void BufferedStore::Writes::clear() {
+  log.clear();
+  ops.clear();
+  std::fill(table.begin(), table.end(), 0);
+  distinct = 0;
+}
+
+// --- BufferedStore ---
 
 BufferedStore::~BufferedStore() {
   if (in_flight_.valid()) in_flight_.wait();
 }
 
 Result<std::optional<std::string>> BufferedStore::get(Family f, std::string_view key) const {
-  const auto& m = pending_.at(f);
-  if (auto it = m.find(key); it != m.end()) return it->second;
-  if (sealed_live_) {
-    const auto& s = sealed_[f];
-    if (auto it = s.find(key); it != s.end()) return it->second;
+  if (f >= families_) return error("no column family " + std::to_string(f));
+  const Ref* r = pending_.find(f, key);
+  const Writes* in = &pending_;
+  if (!r && sealed_live_) {
+    r = sealed_.find(f, key);
+    in = &sealed_;
   }
-  return base_.get(f, key);
+  if (!r) return base_.get(f, key);
+  if (r->value_size == kDeleted) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(in->value(*r)));
 }
 
 Status BufferedStore::scan(Family f, std::string_view prefix, const Visitor& visit) const {
   DIGONCE_TRY(wait());  // the sealed writes are then in the base
-  const auto& m = pending_.at(f);
-  auto it = m.lower_bound(prefix);
-  auto in_prefix = [&](std::string_view k) { return k.substr(0, prefix.size()) == prefix; };
+  if (f >= families_) return error("no column family " + std::to_string(f));
+  // The pending keys of the family under the prefix, in key order, merged with the base's; a
+  // pending key shadows the base's.
+  std::vector<const Ref*> mine;
+  for (const Ref* r : pending_.latest_sorted())
+    if (r->family == f && pending_.key(*r).substr(0, prefix.size()) == prefix) mine.push_back(r);
+  auto it = mine.begin();
   bool stopped = false;
-  // Merge the base's keys with the pending ones; a pending key shadows the base's.
-  auto drain_pending_below = [&](std::string_view bound, bool inclusive) {
-    while (!stopped && it != m.end() && in_prefix(it->first) &&
-           (inclusive ? it->first <= bound : it->first < bound)) {
-      if (it->second && !visit(it->first, *it->second)) stopped = true;
-      ++it;
-    }
+  auto emit = [&](const Ref* r) {
+    if (r->value_size != kDeleted && !visit(pending_.key(*r), pending_.value(*r))) stopped = true;
   };
   auto status = base_.scan(f, prefix, [&](std::string_view k, std::string_view v) {
-    drain_pending_below(k, false);
+    while (!stopped && it != mine.end() && pending_.key(**it) < k) emit(*it++);
     if (stopped) return false;
-    if (it != m.end() && it->first == k) {  // shadowed
-      if (it->second && !visit(k, *it->second)) stopped = true;
-      ++it;
+    if (it != mine.end() && pending_.key(**it) == k) {  // shadowed
+      emit(*it++);
       return !stopped;
     }
     if (!visit(k, v)) stopped = true;
     return !stopped;
   });
   DIGONCE_TRY(status);
-  while (!stopped && it != m.end() && in_prefix(it->first)) {
-    if (it->second && !visit(it->first, *it->second)) stopped = true;
-    ++it;
-  }
+  while (!stopped && it != mine.end()) emit(*it++);
   return {};
 }
 
 Status BufferedStore::write(const WriteBatch& batch) {
-  for (const auto& op : batch.ops()) {
-    auto& m = pending_.at(op.family);
-    auto [it, inserted] = m.try_emplace(op.key);
-    if (inserted) {
-      ++count_;
-      bytes_ += op.key.size();
-    } else if (it->second) {
-      bytes_ -= it->second->size();
-    }
-    if (op.kind == Op::Kind::Put) {
-      it->second = op.value;
-      bytes_ += op.value.size();
-    } else {
-      it->second.reset();
-    }
-  }
+  // Offsets into the log are 32-bit: a commit is due long before 4 GiB.
+  if (pending_.log.size() + batch.bytes() > UINT32_MAX - 1)
+    return error("more than 4 GiB of uncommitted writes: commit more often");
+  for (const auto& op : batch.ops())  // all or nothing
+    if (op.family >= families_) return error("no column family " + std::to_string(op.family));
+  for (const auto& op : batch.ops()) pending_.add(op);
   return {};
 }
 
 void BufferedStore::for_each_pending(
     const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn)
     const {
-  for (std::size_t f = 0; f < pending_.size(); ++f)
-    for (const auto& [k, v] : pending_[f]) fn(static_cast<Family>(f), k, v);
-}
-
-WriteBatch BufferedStore::batch_of(const std::vector<Map>& maps, const WriteBatch& extra) {
-  WriteBatch batch;
-  for (std::size_t f = 0; f < maps.size(); ++f)
-    for (const auto& [k, v] : maps[f]) {
-      if (v) {
-        batch.put(static_cast<Family>(f), k, *v);
-      } else {
-        batch.del(static_cast<Family>(f), k);
-      }
+  std::optional<std::string> value;
+  for (const Ref* r : pending_.latest_sorted()) {
+    if (r->value_size == kDeleted) {
+      value.reset();
+    } else {
+      value.emplace(pending_.value(*r));
     }
-  batch.append(extra);
-  return batch;
+    fn(r->family, pending_.key(*r), value);
+  }
 }
 
 Status BufferedStore::commit(const WriteBatch& extra) {
   DIGONCE_TRY(wait());
-  DIGONCE_TRY(base_.write(batch_of(pending_, extra)));
+  DIGONCE_TRY(base_.write(pending_.batch(extra)));
   abort();
-  for (auto& m : sealed_) m.clear();  // written already (wait() returned ok)
+  sealed_.clear();  // written already (wait() returned ok)
   return {};
 }
 
 Status BufferedStore::commit_async(const WriteBatch& extra) {
   DIGONCE_TRY(wait());
-  std::vector<Map> retired(pending_.size());
-  retired.swap(sealed_);
-  sealed_.swap(pending_);
-  count_ = 0;
-  bytes_ = 0;
+  // The pending writes become the sealed ones; the previous sealed set, written already, is
+  // cleared and reused as the new pending set (its buffers keep their capacity: no allocation).
+  std::swap(pending_, sealed_);
+  pending_.clear();
   sealed_live_ = true;
-  in_flight_ = std::async(std::launch::async, [this, extra,
-                                               retired = std::move(retired)]() mutable {
-    Status s = base_.write(batch_of(sealed_, extra));
-    retired.clear();  // the previous batch's maps, freed here rather than on the caller's thread
-    return s;
-  });
+  in_flight_ =
+      std::async(std::launch::async, [this, extra] { return base_.write(sealed_.batch(extra)); });
   return {};
 }
 
@@ -124,12 +175,6 @@ Status BufferedStore::wait() const {
   // told of the failure, decides (the state is then ahead of the base, as after a failed commit).
   if (s.ok()) sealed_live_ = false;
   return s;
-}
-
-void BufferedStore::abort() {
-  for (auto& m : pending_) m.clear();
-  count_ = 0;
-  bytes_ = 0;
 }
 
 }  // namespace digonce::store

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -237,4 +238,115 @@ TEST_CASE("BufferedStore: commit and scan wait for a write in flight") {
   REQUIRE(buf.commit().ok());
   CHECK(base.writes() == 2);
   CHECK(*(*base.get(0, "k2")) == "v2");
+}
+
+TEST_CASE("BufferedStore: randomized against a model (rewrites, deletes, commits, aborts)") {
+  // Random puts and deletes over a small key space in three families (so keys are rewritten
+  // often and the hash table grows), with commits, async commits and aborts in between; after
+  // every step get() and scan() must answer what a plain map of the committed-plus-pending state
+  // answers.
+  constexpr std::size_t kFamilies = 3;
+  MemoryStore base(kFamilies);
+  BufferedStore buf(base, kFamilies);
+  std::vector<std::map<std::string, std::string>> committed(kFamilies), expected(kFamilies);
+  std::uint64_t x = 0x2545F4914F6CDD1Dull;
+  auto rnd = [&](std::uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  std::size_t checked = 0;
+  for (int step = 0; step < 4000; ++step) {
+    WriteBatch b;
+    const std::size_t n = 1 + rnd(8);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto f = static_cast<Family>(rnd(kFamilies));
+      std::string key = "k" + std::to_string(rnd(1500));
+      if (rnd(4) == 0) {
+        b.del(f, key);
+        expected[f].erase(key);
+      } else {
+        std::string value(rnd(40), static_cast<char>('a' + rnd(26)));
+        b.put(f, key, value);
+        expected[f][key] = value;
+      }
+    }
+    REQUIRE(buf.write(b).ok());
+    const auto action = rnd(100);
+    if (action < 3) {
+      buf.abort();
+      expected = committed;
+    } else if (action < 6) {
+      REQUIRE(buf.commit().ok());  // MemoryStore is not thread-safe: no commit_async here
+      committed = expected;
+      CHECK(buf.pending_count() == 0);
+    }
+    for (int probe = 0; probe < 4; ++probe) {
+      const auto f = static_cast<Family>(rnd(kFamilies));
+      std::string key = "k" + std::to_string(rnd(1500));
+      auto got = buf.get(f, key);
+      REQUIRE(got.ok());
+      auto want = expected[f].find(key);
+      if (want == expected[f].end()) {
+        CHECK_FALSE(got->has_value());
+      } else {
+        REQUIRE(got->has_value());
+        CHECK(**got == want->second);
+      }
+      ++checked;
+    }
+    if (step % 200 == 0) {
+      for (std::size_t f = 0; f < kFamilies; ++f) {
+        auto all = scan_all(buf, static_cast<Family>(f), "k1");
+        std::vector<std::pair<std::string, std::string>> want;
+        for (const auto& [k, v] : expected[f])
+          if (k.rfind("k1", 0) == 0) want.emplace_back(k, v);
+        CHECK(all == want);
+      }
+    }
+  }
+  // Enough distinct keys in one pending set to make the hash table grow several times.
+  for (int i = 0; i < 20000; ++i) {
+    WriteBatch b;
+    b.put(static_cast<Family>(i % kFamilies), "g" + std::to_string(i), std::to_string(i * 7));
+    REQUIRE(buf.write(b).ok());
+    expected[static_cast<std::size_t>(i % kFamilies)]["g" + std::to_string(i)] =
+        std::to_string(i * 7);
+  }
+  for (int i = 0; i < 20000; i += 97) {
+    auto got = buf.get(static_cast<Family>(i % kFamilies), "g" + std::to_string(i));
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK(**got == std::to_string(i * 7));
+    CHECK_FALSE(
+        (*buf.get(static_cast<Family>((i + 1) % kFamilies), "g" + std::to_string(i))).has_value());
+  }
+  // The pending writes, one per key in key order, are what the model holds beyond the base.
+  std::size_t pending = 0;
+  std::pair<std::size_t, std::string> last{0, ""};
+  buf.for_each_pending([&](Family f, std::string_view k, const std::optional<std::string>& v) {
+    std::pair<std::size_t, std::string> now{f, std::string(k)};
+    CHECK(last < now);
+    last = now;
+    auto want = expected[f].find(std::string(k));
+    if (v) {
+      REQUIRE(want != expected[f].end());
+      CHECK(*v == want->second);
+    } else {
+      CHECK(want == expected[f].end());
+    }
+    ++pending;
+  });
+  CHECK(pending == buf.pending_count());
+  REQUIRE(buf.commit().ok());
+  for (std::size_t f = 0; f < kFamilies; ++f) {
+    auto all = scan_all(base, static_cast<Family>(f), "");
+    CHECK(all.size() == expected[f].size());
+  }
+  CHECK(checked == 16000);
+  WriteBatch bad;
+  bad.put(7, "k", "v");
+  CHECK_FALSE(buf.write(bad).ok());
+  CHECK_FALSE(buf.get(7, "k").ok());
 }
