@@ -1,6 +1,7 @@
 #include "store/buffered_store.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 #include <utility>
 
@@ -73,7 +74,14 @@ WriteBatch BufferedStore::Writes::batch(const WriteBatch& extra) const {
 void BufferedStore::Writes::clear() {
   log.clear();
   ops.clear();
-  std::fill(table.begin(), table.end(), 0);
+  // The table shrinks when it was mostly empty: after a load of 50,000 writes per commit, a
+  // commit per event would otherwise clear half a megabyte each time.
+  const std::size_t fits = std::max<std::size_t>(1024, std::bit_ceil(distinct * 2 + 1));
+  if (table.size() > 4 * fits) {
+    table = std::vector<std::uint32_t>(fits, 0);
+  } else {
+    std::fill(table.begin(), table.end(), 0);
+  }
   distinct = 0;
 }
 
