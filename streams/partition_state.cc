@@ -131,11 +131,7 @@ Status PartitionState::log_pending(rd_kafka_t* producer, const std::string& chan
 }
 
 Status PartitionState::commit(const std::string& cluster_id) {
-  // On a second thread: the transaction is committed in Kafka already, so the next one can start
-  // while RocksDB takes this one's writes and checkpoint; reads see them meanwhile. A crash
-  // before the write lands only leaves the checkpoint one transaction behind, and the restore
-  // replays it from the changelog. A failed write is reported by the next commit.
-  return buffered_->commit_async(checkpoint_batch(cluster_id));
+  return buffered_->commit(checkpoint_batch(cluster_id));
 }
 
 }  // namespace digonce::streams

@@ -49,8 +49,7 @@ class PartitionState {
   void delivered(std::int64_t offset) {
     if (offset + 1 > next_offset_) next_offset_ = offset + 1;
   }
-  /// The transaction committed: write the pending writes and the checkpoint to RocksDB, on a
-  /// second thread (store::BufferedStore::commit_async); returns the previous write's status.
+  /// The transaction committed: write the pending writes and the checkpoint to RocksDB.
   Status commit(const std::string& cluster_id);
   /// The transaction aborted: forget the pending writes.
   void abort() { buffered_->abort(); }
