@@ -13,10 +13,10 @@
 //
 // The pending writes are an append-only log in one buffer plus an open-addressing hash table
 // from (family, key) to the key's last write: a write is one append and one probe, a read one
-// probe, with no allocation per write (the engine writes about ten keys per event, and a
-// std::map of strings spent more time in malloc and memcmp than the engine in GEOS:
-// docs/PERFORMANCE.md). The base receives the log in write order, so the last write of a key
-// wins there as here.
+// probe, with no allocation per write (the engine writes about ten keys per event; against the
+// std::map of strings this replaced, the engine thread went from ~11k to 15-17.5k events per CPU
+// second at 1M works: docs/PERFORMANCE.md). The base receives the log in write order, so the last
+// write of a key wins there as here.
 #pragma once
 
 #include <future>
