@@ -47,24 +47,44 @@ const BufferedStore::Ref* BufferedStore::Writes::find(Family f, std::string_view
 }
 
 std::vector<const BufferedStore::Ref*> BufferedStore::Writes::latest_sorted() const {
-  std::vector<const Ref*> out;
-  out.reserve(distinct);
-  for (std::uint32_t at : table)
-    if (at) out.push_back(&ops[at - 1]);
-  std::sort(out.begin(), out.end(), [&](const Ref* a, const Ref* b) {
-    if (a->family != b->family) return a->family < b->family;
-    return key(*a) < key(*b);
+  // Sorted on a packed prefix (family, then the key's first seven bytes) and only on ties by the
+  // whole key: most comparisons are then one integer compare, without touching the log.
+  struct Item {
+    std::uint64_t prefix;
+    const Ref* ref;
+  };
+  std::vector<Item> items;
+  items.reserve(distinct);
+  for (std::uint32_t at : table) {
+    if (!at) continue;
+    const Ref& r = ops[at - 1];
+    std::uint64_t prefix = std::uint64_t{r.family} << 56;
+    const std::string_view k = key(r);
+    for (std::size_t i = 0; i < 7 && i < k.size(); ++i)
+      prefix |= std::uint64_t{static_cast<unsigned char>(k[i])} << (48 - 8 * i);
+    items.push_back({prefix, &r});
+  }
+  std::sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return key(*a.ref) < key(*b.ref);
   });
+  std::vector<const Ref*> out;
+  out.reserve(items.size());
+  for (const Item& i : items) out.push_back(i.ref);
   return out;
 }
 
 WriteBatch BufferedStore::Writes::batch(const WriteBatch& extra) const {
+  // The last write of each key, in key order by family: a key written several times is written
+  // once, and RocksDB inserts sorted keys into its memtable skip lists far faster than random
+  // ones (each insert starts from where the previous one ended: docs/PERFORMANCE.md).
   WriteBatch out;
-  for (const Ref& r : ops) {
-    if (r.value_size == kDeleted) {
-      out.del(r.family, key(r));
+  out.reserve(distinct + extra.size());
+  for (const Ref* r : latest_sorted()) {
+    if (r->value_size == kDeleted) {
+      out.del(r->family, key(*r));
     } else {
-      out.put(r.family, key(r), value(r));
+      out.put(r->family, key(*r), value(*r));
     }
   }
   out.append(extra);

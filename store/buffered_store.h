@@ -15,8 +15,9 @@
 // from (family, key) to the key's last write: a write is one append and one probe, a read one
 // probe, with no allocation per write (the engine writes about ten keys per event; against the
 // std::map of strings this replaced, the engine thread went from ~11k to 15-17.5k events per CPU
-// second at 1M works: docs/PERFORMANCE.md). The base receives the log in write order, so the last
-// write of a key wins there as here.
+// second at 1M works: docs/PERFORMANCE.md). The base receives only the last write of each key,
+// sorted by family and key, after which the commit's `extra` ops (so those win); sorted keys are
+// what makes RocksDB's memtable inserts cheap (each skip-list insert starts where the last ended).
 #pragma once
 
 #include <future>

@@ -44,6 +44,7 @@ class WriteBatch {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
     bytes_ += other.bytes_;
   }
+  void reserve(std::size_t ops) { ops_.reserve(ops); }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }

@@ -169,6 +169,46 @@ TEST_CASE("BufferedStore: reads see pending writes; commit and abort") {
   CHECK(*(*base.get(0, "meta")) == "checkpoint");
 }
 
+TEST_CASE("BufferedStore: the base gets each key's last write once, sorted by family and key") {
+  // A base that records the batches it is given.
+  class Recording final : public Store {
+   public:
+    digonce::Result<std::optional<std::string>> get(Family, std::string_view) const override {
+      return std::optional<std::string>();
+    }
+    digonce::Status scan(Family, std::string_view, const Visitor&) const override { return {}; }
+    digonce::Status write(const WriteBatch& batch) override {
+      batches.push_back(batch);
+      return {};
+    }
+    std::vector<WriteBatch> batches;
+  } base;
+  BufferedStore buf(base, 2);
+  WriteBatch w;
+  w.put(1, "b", "1");
+  w.put(0, "zz", "2");
+  w.put(0, std::string("a\0b", 3), "3");
+  w.put(1, "b", "4");  // rewritten
+  w.put(0, "a", "5");
+  w.del(0, "zz");              // deleted after a put
+  w.put(0, "abcdefgh2", "6");  // shares a seven-byte prefix with the next key
+  w.put(0, "abcdefgh1", "7");
+  REQUIRE(buf.write(w).ok());
+  WriteBatch extra;
+  extra.put(1, "b", "checkpoint");  // extra ops come last, so they win
+  REQUIRE(buf.commit(extra).ok());
+  REQUIRE(base.batches.size() == 1);
+  std::vector<std::string> got;
+  for (const auto& op : base.batches[0].ops())
+    got.push_back(std::to_string(op.family) + ":" + op.key + "=" +
+                  (op.kind == Op::Kind::Put ? op.value : std::string("<del>")));
+  const std::vector<std::string> want = {"0:a=5",         std::string("0:a\0b=3", 7),
+                                         "0:abcdefgh1=7", "0:abcdefgh2=6",
+                                         "0:zz=<del>",    "1:b=4",
+                                         "1:b=checkpoint"};
+  CHECK(got == want);
+}
+
 TEST_CASE("BufferedStore: commit_async writes on another thread; reads see the sealed writes") {
   GatedStore base(1);
   BufferedStore buf(base, 1);
