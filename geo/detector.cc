@@ -228,7 +228,8 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
           env.expanded(d),
           [&](const SpaceTimeIndex::Entry& entry) {
             ++stats_.entries_visited;
-            return entry.id != id && time_may_qualify(options_.rules, rs, side_of_entry(entry));
+            return entry.id != id && time_may_qualify(options_.rules, rs, side_of_entry(entry)) &&
+                   !entry.farther_than(env, d);
           },
           [&](const SpaceTimeIndex::Entry& entry) { evaluate(entry.id); });
     } else if (id != kNone) {

@@ -1,6 +1,22 @@
 #include "geo/space_time_index.h"
 
+#include <cmath>
+#include <limits>
+
 namespace digonce::geo {
+namespace {
+
+float down(double v) {
+  float f = static_cast<float>(v);
+  return static_cast<double>(f) > v ? std::nextafter(f, -std::numeric_limits<float>::infinity())
+                                    : f;
+}
+float up(double v) {
+  float f = static_cast<float>(v);
+  return static_cast<double>(f) < v ? std::nextafter(f, std::numeric_limits<float>::infinity()) : f;
+}
+
+}  // namespace
 
 std::uint64_t SpaceTimeIndex::insert(const Envelope& env, const Entry& entry) {
   std::uint64_t key = grid_.element(env);
@@ -15,7 +31,11 @@ std::uint64_t SpaceTimeIndex::insert(const Envelope& env, const Entry& entry) {
       free_buckets_.pop_back();
     }
   }
-  buckets_[bucket].push_back(entry);
+  Entry& e = buckets_[bucket].emplace_back(entry);
+  e.box[0] = down(env.minx);
+  e.box[1] = down(env.miny);
+  e.box[2] = up(env.maxx);
+  e.box[3] = up(env.maxy);
   ++level_counts_[static_cast<std::size_t>(XzGrid::level_of(key))];
   ++size_;
   return key;

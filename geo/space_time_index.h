@@ -7,6 +7,7 @@
 // the store at open, and the store's cells family holds the same keys.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -20,11 +21,22 @@ namespace digonce::geo {
 class SpaceTimeIndex {
  public:
   /// What is stored per work in its element; `flags` is the caller's (kind bits, for filters).
+  /// `box` is the work's envelope in floats rounded outward (insert() sets it), so that a query
+  /// can drop entries by distance without touching the work itself: a box holds the envelope, so
+  /// its distance is a lower bound of the true one.
   struct Entry {
     std::uint32_t id;
     std::uint32_t flags;
     Micros start;
     Micros end;
+    float box[4] = {0, 0, 0, 0};  // min x, min y, max x, max y
+
+    /// Whether the box is farther than d from `env` (then the work is too).
+    bool farther_than(const Envelope& env, double d) const {
+      const double dx = std::max({0.0, double{box[0]} - env.maxx, env.minx - double{box[2]}});
+      const double dy = std::max({0.0, double{box[1]} - env.maxy, env.miny - double{box[3]}});
+      return dx * dx + dy * dy > d * d;
+    }
   };
 
   explicit SpaceTimeIndex(XzGrid grid) : grid_(grid) {}

@@ -66,6 +66,24 @@ TEST_CASE("the limits: exactly 25 m and exactly 90 days qualify, a hair more doe
   CHECK(touching[0].gap == 0);
 }
 
+TEST_CASE("the 25 m limit holds far from the origin, where the index's float boxes are coarse") {
+  // At x ~ 1.2e6 a float is a multiple of 0.125 m; x.3125 is exact in double but not in float.
+  // The index keeps each work's box in floats rounded outward, so a pair exactly at the limit on
+  // either side is still a candidate.
+  Harness h;
+  h.apply(work("A", make_point(1234567.3125, 654321.6875), kT0, kT0 + day(1)));
+  auto right = h.apply(work("B", make_point(1234592.3125, 654321.6875), kT0, kT0 + day(1)));
+  REQUIRE(right.size() == 1);
+  CHECK(right[0].distance_m == 25);
+  auto left = h.apply(work("C", make_point(1234542.3125, 654321.6875), kT0, kT0 + day(1)));
+  REQUIRE(left.size() == 1);  // with A only: B is 50 m away
+  auto above = h.apply(work("D", make_point(1234567.3125, 654346.6875), kT0, kT0 + day(1)));
+  REQUIRE(above.size() == 1);
+  auto below = h.apply(work("E", make_point(1234567.3125, 654296.6875), kT0, kT0 + day(1)));
+  REQUIRE(below.size() == 1);
+  CHECK(h.apply(work("F", make_point(1234592.4375, 654296.6875), kT0, kT0 + day(1))).empty());
+}
+
 TEST_CASE("lifecycle: update, kind change, move apart, come back, cancel") {
   Harness h;
   h.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)));
