@@ -9,22 +9,33 @@ namespace digonce::store {
 
 // --- Writes: the log and its hash table ---
 
-std::size_t BufferedStore::Writes::slot(Family f, std::string_view key) const {
-  std::size_t h = std::hash<std::string_view>{}(key) ^ (std::size_t{f} * 0x9e3779b97f4a7c15ull);
+std::uint64_t BufferedStore::Writes::hash(Family f, std::string_view key) {
+  return std::hash<std::string_view>{}(key) ^ (std::uint64_t{f} * 0x9e3779b97f4a7c15ull);
+}
+
+std::size_t BufferedStore::Writes::slot(Family f, std::string_view key, std::uint64_t h) const {
+  // An entry is the op's index + 1 in its low half and the key hash's high half in its high
+  // half: a probe compares that first, and only reads the op and its key (two cache misses in a
+  // large buffer) when the hashes agree.
+  const std::uint64_t tag = h & 0xffffffff00000000ull;
   const std::size_t mask = table.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-    const std::uint32_t at = table[i];
-    if (at == 0) return i;
-    const Ref& r = ops[at - 1];
+    const std::uint64_t entry = table[i];
+    if (entry == 0) return i;
+    if ((entry & 0xffffffff00000000ull) != tag) continue;
+    const Ref& r = ops[static_cast<std::uint32_t>(entry) - 1];
     if (r.family == f && this->key(r) == key) return i;
   }
 }
 
 void BufferedStore::Writes::grow() {
-  std::vector<std::uint32_t> old = std::move(table);
+  std::vector<std::uint64_t> old = std::move(table);
   table.assign(std::max<std::size_t>(1024, old.size() * 2), 0);
-  for (std::uint32_t at : old)
-    if (at) table[slot(ops[at - 1].family, key(ops[at - 1]))] = at;
+  for (std::uint64_t entry : old) {
+    if (!entry) continue;
+    const Ref& r = ops[static_cast<std::uint32_t>(entry) - 1];
+    table[slot(r.family, key(r), hash(r.family, key(r)))] = entry;
+  }
 }
 
 void BufferedStore::Writes::add(const Op& op) {
@@ -35,15 +46,16 @@ void BufferedStore::Writes::add(const Op& op) {
   log.append(op.key);
   if (op.kind == Op::Kind::Put) log.append(op.value);
   ops.push_back(r);
-  std::uint32_t& at = table[slot(op.family, op.key)];
-  if (at == 0) ++distinct;
-  at = static_cast<std::uint32_t>(ops.size());
+  const std::uint64_t h = hash(op.family, op.key);
+  std::uint64_t& entry = table[slot(op.family, op.key, h)];
+  if (entry == 0) ++distinct;
+  entry = (h & 0xffffffff00000000ull) | ops.size();
 }
 
 const BufferedStore::Ref* BufferedStore::Writes::find(Family f, std::string_view key) const {
   if (table.empty()) return nullptr;
-  const std::uint32_t at = table[slot(f, key)];
-  return at ? &ops[at - 1] : nullptr;
+  const std::uint64_t entry = table[slot(f, key, hash(f, key))];
+  return entry ? &ops[static_cast<std::uint32_t>(entry) - 1] : nullptr;
 }
 
 std::vector<const BufferedStore::Ref*> BufferedStore::Writes::latest_sorted() const {
@@ -55,9 +67,9 @@ std::vector<const BufferedStore::Ref*> BufferedStore::Writes::latest_sorted() co
   };
   std::vector<Item> items;
   items.reserve(distinct);
-  for (std::uint32_t at : table) {
-    if (!at) continue;
-    const Ref& r = ops[at - 1];
+  for (std::uint64_t entry : table) {
+    if (!entry) continue;
+    const Ref& r = ops[static_cast<std::uint32_t>(entry) - 1];
     std::uint64_t prefix = std::uint64_t{r.family} << 56;
     const std::string_view k = key(r);
     for (std::size_t i = 0; i < 7 && i < k.size(); ++i)
@@ -98,7 +110,7 @@ void BufferedStore::Writes::clear() {
   // commit per event would otherwise clear half a megabyte each time.
   const std::size_t fits = std::max<std::size_t>(1024, std::bit_ceil(distinct * 2 + 1));
   if (table.size() > 4 * fits) {
-    table = std::vector<std::uint32_t>(fits, 0);
+    table = std::vector<std::uint64_t>(fits, 0);
   } else {
     std::fill(table.begin(), table.end(), 0);
   }

@@ -77,7 +77,7 @@ class BufferedStore final : public Store {
   struct Writes {
     std::string log;                   // keys and values, back to back
     std::vector<Ref> ops;              // in write order
-    std::vector<std::uint32_t> table;  // open addressing: index into ops + 1 (0: empty)
+    std::vector<std::uint64_t> table;  // open addressing: hash's high half | index into ops + 1
     std::size_t distinct = 0;
 
     void add(const Op& op);
@@ -93,7 +93,8 @@ class BufferedStore final : public Store {
     void clear();
 
    private:
-    std::size_t slot(Family f, std::string_view key) const;
+    static std::uint64_t hash(Family f, std::string_view key);
+    std::size_t slot(Family f, std::string_view key, std::uint64_t h) const;
     void grow();
   };
 
