@@ -197,4 +197,21 @@ Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit
   return failed;
 }
 
+Status AlertLedger::for_each_open_pair(
+    const std::function<Status(std::string_view a, std::string_view b)>& visit) const {
+  Status failed;
+  auto status = store_.scan(family_, "p", [&](std::string_view k, std::string_view v) {
+    auto split = k.find('\n');
+    if (v.size() != 17 || split == std::string_view::npos) {
+      failed = error("corrupt ledger pair record");
+      return false;
+    }
+    if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
+    failed = visit(k.substr(1, split - 1), k.substr(split + 1));
+    return failed.ok();
+  });
+  DIGONCE_TRY(status);
+  return failed;
+}
+
 }  // namespace digonce::geo

@@ -40,6 +40,9 @@ class AlertLedger {
   Result<std::optional<Alert>> find(const std::string& alert_id) const;
   /// Every alert whose current state is open or updated.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;
+  /// The two work refs of every pair whose alert is open or updated, in key order.
+  Status for_each_open_pair(
+      const std::function<Status(std::string_view a, std::string_view b)>& visit) const;
 
   const LedgerStats& stats() const { return stats_; }
 

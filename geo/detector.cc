@@ -134,7 +134,7 @@ void Detector::remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch
   };
   drop(slots_[a].partners, b);
   drop(slots_[b].partners, a);
-  batch.del(families_.alerts, marker_key(slots_[a].ref, slots_[b].ref));
+  if (options_.markers) batch.del(families_.alerts, marker_key(slots_[a].ref, slots_[b].ref));
 }
 
 Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, const RuleSide& es,
@@ -304,8 +304,9 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       partners.push_back(x);
       slots_[x].partners.push_back(id);
     }
-    batch.put(families_.alerts, marker_key(e.work_ref, slots_[x].ref),
-              std::string(1, static_cast<char>(rel.kind)));
+    if (options_.markers)
+      batch.put(families_.alerts, marker_key(e.work_ref, slots_[x].ref),
+                std::string(1, static_cast<char>(rel.kind)));
     facts.push_back(related_fact(es, seq, slots_[x], rel));
     ++stats_.facts;
   }
@@ -328,6 +329,7 @@ Status Detector::open() {
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
+  if (!options_.markers) return {};
   status = store_.scan(families_.alerts, "m", [&](std::string_view k, std::string_view) {
     auto zero = k.find('\0');
     if (zero == std::string_view::npos) return true;
@@ -343,6 +345,16 @@ Status Detector::open() {
   });
   DIGONCE_TRY(status);
   return failed;
+}
+
+Status Detector::restore_partner(std::string_view a, std::string_view b) {
+  const std::uint32_t x = find(a), y = find(b);
+  if (x == kNone || y == kNone)
+    return error("open pair with a work that is not held: " + std::string(a) + " / " +
+                 std::string(b));
+  slots_[x].partners.push_back(y);
+  slots_[y].partners.push_back(x);
+  return {};
 }
 
 std::size_t Detector::memory_bytes() const {

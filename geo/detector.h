@@ -4,7 +4,8 @@
 // State, all through the Store (so streams/ can changelog it):
 //   works family:  "w" ref  -> seq (8 bytes, big-endian) + encode_work(event)
 //   cells family:  element (8) + week of start (4) + ref -> ""     (the persistent index keys)
-//   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported)
+//   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported;
+//                  not kept when DetectorOptions::markers is off, as in geo::Engine)
 // The in-memory index is a cache of the works family, rebuilt by open().
 //
 // Ownership: in the stream detector a work is copied to every tile near it, so a pair can meet in
@@ -52,6 +53,11 @@ struct DetectorFamilies {
 struct DetectorOptions {
   Rules rules;
   double finest_cell_m = 128.0;  // the index's finest XZ cell
+  /// Whether the detector keeps its pair markers in the store ("m" keys). geo::Engine turns this
+  /// off: with one detector and its ledger over one store, the pairs the detector reported are
+  /// exactly the ledger's open pairs, which it gives back at open (restore_partner), so a new
+  /// pair costs one key less.
+  bool markers = true;
 };
 
 struct DetectorStats {
@@ -69,8 +75,11 @@ class Detector {
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;
 
-  /// Loads the index from the store.
+  /// Loads the index from the store (and the pair markers, when it keeps them).
   Status open();
+  /// After open(), without markers: a pair this detector reported before. Fails when either
+  /// work is not held.
+  Status restore_partner(std::string_view a, std::string_view b);
 
   /// Applies an event in the metric CRS whose order was settled upstream (geo/work_registry.h):
   /// an upsert, a cancel, or, with present = false, a work that left this partition's tiles.

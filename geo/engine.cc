@@ -2,10 +2,35 @@
 
 namespace digonce::geo {
 
+namespace {
+
+DetectorOptions without_markers(DetectorOptions o) {
+  o.markers = false;
+  return o;
+}
+
+}  // namespace
+
 Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator)
-    : registry_(store, kWorksFamily),
-      detector_(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, options, geos, locator),
+    : store_(store),
+      registry_(store, kWorksFamily),
+      detector_(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, without_markers(options), geos,
+                locator),
       ledger_(store, kAlertsFamily) {}
+
+Status Engine::open() {
+  DIGONCE_TRY(detector_.open());
+  DIGONCE_TRY(ledger_.for_each_open_pair(
+      [&](std::string_view a, std::string_view b) { return detector_.restore_partner(a, b); }));
+  // Stores written before 2026-11-30 also hold the detector's markers ("m" keys), now implied by
+  // the ledger's open pairs: drop them, or they would outlive their pairs.
+  store::WriteBatch stale;
+  DIGONCE_TRY(store_.scan(kAlertsFamily, "m", [&](std::string_view k, std::string_view) {
+    stale.del(kAlertsFamily, k);
+    return true;
+  }));
+  return stale.empty() ? Status{} : store_.write(stale);
+}
 
 Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
   ++stats_.events;

@@ -32,8 +32,9 @@ class Engine {
  public:
   Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator);
 
-  /// Loads the index from the store.
-  Status open() { return detector_.open(); }
+  /// Loads the index from the store, and the pairs the detector reported from the ledger's open
+  /// pairs (the engine's detector keeps no markers of its own: DetectorOptions::markers).
+  Status open();
 
   /// Applies one event already in the metric CRS (geo/normalize.h); appends the alert events
   /// it causes, in the order they happen.
@@ -44,6 +45,7 @@ class Engine {
   const AlertLedger& ledger() const { return ledger_; }
 
  private:
+  store::Store& store_;
   WorkRegistry registry_;
   Detector detector_;
   AlertLedger ledger_;

@@ -213,9 +213,46 @@ TEST_CASE("restart: a reopened store goes on where it was") {
   CHECK(out.size() == 2);
   out.clear();
   REQUIRE(engine.apply(cancel("A"), out).ok());
-  REQUIRE(out.size() == 2);  // A-B and A-C closed: the markers survived the restart
+  REQUIRE(out.size() == 2);  // A-B and A-C closed: the reported pairs survived the restart
   CHECK(out[0].state == AlertState::Closed);
   CHECK(out[0].revision == 2);
+}
+
+TEST_CASE("the engine keeps no detector markers; markers of an older store are dropped at open") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  auto markers = [&] {
+    int n = 0;
+    REQUIRE(store
+                .scan(kAlertsFamily, "m",
+                      [&](std::string_view, std::string_view) {
+                        ++n;
+                        return true;
+                      })
+                .ok());
+    return n;
+  };
+  {
+    Engine engine(store, DetectorOptions{}, geos, locator);
+    REQUIRE(engine.open().ok());
+    std::vector<Alert> out;
+    REQUIRE(engine.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)), out).ok());
+    REQUIRE(engine.apply(work("B", make_point(5, 0), kT0, kT0 + day(1)), out).ok());
+    REQUIRE(out.size() == 1);
+    CHECK(markers() == 0);
+  }
+  // What an engine before 2026-11-30 also wrote: the detector's marker of the pair.
+  store::WriteBatch old;
+  old.put(kAlertsFamily, std::string("mA\0B", 4), std::string(1, '\0'));
+  REQUIRE(store.write(old).ok());
+  Engine engine(store, DetectorOptions{}, geos, locator);
+  REQUIRE(engine.open().ok());
+  CHECK(markers() == 0);
+  std::vector<Alert> out;
+  REQUIRE(engine.apply(cancel("B"), out).ok());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].state == AlertState::Closed);
 }
 
 TEST_CASE("alert JSON carries the contract's fields") {
