@@ -133,8 +133,8 @@ struct StateRow {
   std::string workload;
   std::size_t n = 0;
   double load_seconds = 0;
-  std::int64_t rss_load = 0;    // RSS after loading minus RSS before opening the store
-  std::size_t heap = 0;         // Detector::memory_bytes() after loading
+  std::int64_t rss_load = 0;  // RSS after loading minus RSS before opening the store
+  std::size_t heap = 0;  // Detector::memory_bytes() + the engine's record filter, after loading
   std::int64_t rss_reopen = 0;  // RSS after the reopen minus RSS with everything closed
   std::uint64_t disk = 0;       // the RocksDB folder at the end
   double close = 0, rocks_open = 0, index_open = 0;  // seconds
@@ -454,7 +454,7 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
   st.load_seconds = seconds_since(l0);
   malloc_trim(0);
   st.rss_load = rss_bytes() - rss0;
-  st.heap = x.engine->detector().memory_bytes();
+  st.heap = x.engine->detector().memory_bytes() + x.engine->record_filter().memory_bytes();
   say("[%s] loaded in %.1f s (%.0f works/s); %zu live works, index heap %.0f B/work, RSS +%.0f "
       "B/work\n",
       label.c_str(), st.load_seconds, static_cast<double>(w.works) / st.load_seconds,

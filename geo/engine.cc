@@ -13,13 +13,15 @@ DetectorOptions without_markers(DetectorOptions o) {
 
 Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator)
     : store_(store),
-      registry_(store, kWorksFamily),
+      filtered_(store, {{kWorksFamily, "r"}, {kAlertsFamily, "p"}}),
+      registry_(filtered_, kWorksFamily),
       detector_(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, without_markers(options), geos,
                 locator),
-      ledger_(store, kAlertsFamily) {}
+      ledger_(filtered_, kAlertsFamily) {}
 
 Status Engine::open() {
   DIGONCE_TRY(detector_.open());
+  DIGONCE_TRY(filtered_.load());
   DIGONCE_TRY(ledger_.for_each_open_pair(
       [&](std::string_view a, std::string_view b) { return detector_.restore_partner(a, b); }));
   // Stores written before 2026-11-30 also hold the detector's markers ("m" keys), now implied by

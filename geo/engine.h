@@ -10,6 +10,7 @@
 #include "geo/alert_ledger.h"
 #include "geo/detector.h"
 #include "geo/work_registry.h"
+#include "store/presence_filter.h"
 
 namespace digonce::geo {
 
@@ -32,8 +33,9 @@ class Engine {
  public:
   Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator);
 
-  /// Loads the index from the store, and the pairs the detector reported from the ledger's open
-  /// pairs (the engine's detector keeps no markers of its own: DetectorOptions::markers).
+  /// Loads the index from the store, the pairs the detector reported from the ledger's open
+  /// pairs (the engine's detector keeps no markers of its own: DetectorOptions::markers), and
+  /// the filter of the registry's and ledger's records. Call it before apply().
   Status open();
 
   /// Applies one event already in the metric CRS (geo/normalize.h); appends the alert events
@@ -43,9 +45,13 @@ class Engine {
   const EngineStats& stats() const { return stats_; }
   const Detector& detector() const { return detector_; }
   const AlertLedger& ledger() const { return ledger_; }
+  const store::PresenceFilteredStore& record_filter() const { return filtered_; }
 
  private:
   store::Store& store_;
+  // The registry's and the ledger's records ("r" keys of works, "p" keys of alerts) behind a
+  // filter in memory: most reads are of records that do not exist yet (a new work, a new pair).
+  store::PresenceFilteredStore filtered_;
   WorkRegistry registry_;
   Detector detector_;
   AlertLedger ledger_;

@@ -5,11 +5,13 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "store/buffered_store.h"
 #include "store/keys.h"
 #include "store/memory_store.h"
+#include "store/presence_filter.h"
 #include "store/rocks_store.h"
 
 using namespace digonce::store;
@@ -389,4 +391,52 @@ TEST_CASE("BufferedStore: randomized against a model (rewrites, deletes, commits
   bad.put(7, "k", "v");
   CHECK_FALSE(buf.write(bad).ok());
   CHECK_FALSE(buf.get(7, "k").ok());
+}
+
+TEST_CASE(
+    "PresenceFilteredStore: never answers 'absent' for a key that exists; rules out most "
+    "that do not") {
+  MemoryStore inner(2);
+  WriteBatch seed;
+  for (int i = 0; i < 50'000; ++i) seed.put(0, "r" + std::to_string(i * 2), "v");  // even refs
+  seed.put(0, "x-outside-the-ranges", "v");
+  seed.put(1, "p-other-family", "v");
+  REQUIRE(inner.write(seed).ok());
+
+  PresenceFilteredStore filtered(inner, {{0, "r"}, {1, "p"}});
+  // Before load(), every read goes to the inner store.
+  CHECK(*(*filtered.get(0, "r0")) == "v");
+  CHECK(filtered.ruled_out() + filtered.passed() == 0);
+  REQUIRE(filtered.load().ok());
+
+  for (int i = 0; i < 50'000; ++i) {
+    REQUIRE((*filtered.get(0, "r" + std::to_string(i * 2))).has_value());
+    CHECK_FALSE((*filtered.get(0, "r" + std::to_string(i * 2 + 1))).has_value());
+  }
+  CHECK(*(*filtered.get(0, "x-outside-the-ranges")) == "v");
+  CHECK(*(*filtered.get(1, "p-other-family")) == "v");
+  // 50,000 absent keys read: at 10 bits per key (2x headroom) nearly all are ruled out.
+  CHECK(filtered.ruled_out() > 49'000);
+
+  // Writes through the filter, far past the first layer's capacity: every key put is found.
+  std::mt19937 rng(7);
+  std::vector<std::string> written;
+  for (int round = 0; round < 40; ++round) {
+    WriteBatch w;
+    for (int i = 0; i < 5'000; ++i) {
+      std::string k = "p" + std::to_string(rng());
+      w.put(1, k, "v");
+      written.push_back(k);
+    }
+    w.del(0, "r0");  // a delete: the filter may keep saying maybe, the inner store decides
+    REQUIRE(filtered.write(w).ok());
+  }
+  for (const auto& k : written) REQUIRE((*filtered.get(1, k)).has_value());
+  CHECK_FALSE((*filtered.get(0, "r0")).has_value());
+  const auto before = filtered.ruled_out();
+  int absent = 0;
+  for (int i = 0; i < 10'000; ++i)
+    if (!(*filtered.get(1, "p-absent-" + std::to_string(i))).has_value()) ++absent;
+  CHECK(absent == 10'000);
+  CHECK(filtered.ruled_out() - before > 9'500);  // under 5 % false positives with 200k added
 }
