@@ -31,11 +31,13 @@ class SpaceTimeIndex {
     Micros end;
     float box[4] = {0, 0, 0, 0};  // min x, min y, max x, max y
 
-    /// Whether the box is farther than d from `env` (then the work is too).
+    /// Whether the box is farther than d from `env` (then the work is too). With a hair of
+    /// slack, so that rounding in the squares never drops a pair GEOS puts at exactly d.
     bool farther_than(const Envelope& env, double d) const {
       const double dx = std::max({0.0, double{box[0]} - env.maxx, env.minx - double{box[2]}});
       const double dy = std::max({0.0, double{box[1]} - env.maxy, env.miny - double{box[3]}});
-      return dx * dx + dy * dy > d * d;
+      const double limit = d * (1 + 1e-12) + 1e-9;
+      return dx * dx + dy * dy > limit * limit;
     }
   };
 
