@@ -32,6 +32,16 @@ struct Harness {
 
 const Micros kT0 = day(20000);  // 2024-10-04
 
+// An engine over `store` takes works A and B, 5 m apart at the same time (one clash), and closes.
+void open_clash_and_close(store::Store& store, Geos& geos, Locator& locator) {
+  Engine engine(store, DetectorOptions{}, geos, locator);
+  REQUIRE(engine.open().ok());
+  std::vector<Alert> out;
+  REQUIRE(engine.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)), out).ok());
+  REQUIRE(engine.apply(work("B", make_point(5, 0), kT0, kT0 + day(1)), out).ok());
+  REQUIRE(out.size() == 1);
+}
+
 }  // namespace
 
 TEST_CASE("clash: two works within 25 m at the same time") {
@@ -197,14 +207,7 @@ TEST_CASE("restart: a reopened store goes on where it was") {
   store::MemoryStore store(kEngineFamilies.size());
   Geos geos;
   digonce::testing::IdentityLocator locator;
-  {
-    Engine engine(store, DetectorOptions{}, geos, locator);
-    REQUIRE(engine.open().ok());
-    std::vector<Alert> out;
-    REQUIRE(engine.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)), out).ok());
-    REQUIRE(engine.apply(work("B", make_point(5, 0), kT0, kT0 + day(1)), out).ok());
-    REQUIRE(out.size() == 1);
-  }
+  open_clash_and_close(store, geos, locator);
   Engine engine(store, DetectorOptions{}, geos, locator);
   REQUIRE(engine.open().ok());
   CHECK(engine.detector().live_works() == 2);
@@ -233,15 +236,8 @@ TEST_CASE("the engine keeps no detector markers; markers of an older store are d
                 .ok());
     return n;
   };
-  {
-    Engine engine(store, DetectorOptions{}, geos, locator);
-    REQUIRE(engine.open().ok());
-    std::vector<Alert> out;
-    REQUIRE(engine.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)), out).ok());
-    REQUIRE(engine.apply(work("B", make_point(5, 0), kT0, kT0 + day(1)), out).ok());
-    REQUIRE(out.size() == 1);
-    CHECK(markers() == 0);
-  }
+  open_clash_and_close(store, geos, locator);
+  CHECK(markers() == 0);
   // What an engine before 2026-11-30 also wrote: the detector's marker of the pair.
   store::WriteBatch old;
   old.put(kAlertsFamily, std::string("mA\0B", 4), std::string(1, '\0'));
