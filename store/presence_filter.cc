@@ -11,7 +11,6 @@ namespace {
 constexpr int kProbes = 6;
 constexpr std::size_t kBitsPerKey = 10;
 constexpr std::size_t kWordsPerBlock = 8;  // 512 bits
-constexpr std::size_t kMinCapacity = 1 << 16;
 
 std::uint64_t hash_of(Family f, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (std::uint64_t{f} * 0x9e3779b97f4a7c15ull);
@@ -40,7 +39,7 @@ bool PresenceFilteredStore::covered(Family f, std::string_view key) const {
 
 void PresenceFilteredStore::add_layer(std::size_t capacity) {
   Layer l;
-  l.capacity = std::max(capacity, kMinCapacity);
+  l.capacity = std::max(capacity, min_layer_keys_);
   const std::size_t blocks = l.capacity * kBitsPerKey / (kWordsPerBlock * 64) + 1;
   l.bits.assign(blocks * kWordsPerBlock, 0);
   layers_.push_back(std::move(l));

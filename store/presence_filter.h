@@ -29,8 +29,12 @@ class PresenceFilteredStore final : public Store {
     Family family;
     std::string prefix;
   };
-  PresenceFilteredStore(Store& inner, std::vector<Range> ranges)
-      : inner_(inner), ranges_(std::move(ranges)) {}
+  /// A layer holds at least `min_layer_keys` (the default, a million keys, is 1.3 MB): an engine
+  /// that starts empty and grows to a few million records then probes two or three layers, not
+  /// six or seven (each layer costs a read of an absent key one cache miss).
+  PresenceFilteredStore(Store& inner, std::vector<Range> ranges,
+                        std::size_t min_layer_keys = std::size_t{1} << 20)
+      : inner_(inner), ranges_(std::move(ranges)), min_layer_keys_(min_layer_keys) {}
 
   /// Fills the filter from the inner store's keys in the ranges. Until it is called, every read
   /// goes to the inner store.
@@ -46,6 +50,7 @@ class PresenceFilteredStore final : public Store {
   std::uint64_t ruled_out() const { return ruled_out_; }
   std::uint64_t passed() const { return passed_; }
   std::size_t memory_bytes() const;
+  std::size_t layers() const { return layers_.size(); }
 
  private:
   struct Layer {
@@ -60,6 +65,7 @@ class PresenceFilteredStore final : public Store {
 
   Store& inner_;
   std::vector<Range> ranges_;
+  std::size_t min_layer_keys_;
   std::vector<Layer> layers_;
   bool loaded_ = false;
   mutable std::uint64_t ruled_out_ = 0;

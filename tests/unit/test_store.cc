@@ -403,7 +403,8 @@ TEST_CASE(
   seed.put(1, "p-other-family", "v");
   REQUIRE(inner.write(seed).ok());
 
-  PresenceFilteredStore filtered(inner, {{0, "r"}, {1, "p"}});
+  // Small layers (4,096 keys at least), so that the writes below add several.
+  PresenceFilteredStore filtered(inner, {{0, "r"}, {1, "p"}}, 4096);
   // Before load(), every read goes to the inner store.
   CHECK(*(*filtered.get(0, "r0")) == "v");
   CHECK(filtered.ruled_out() + filtered.passed() == 0);
@@ -418,7 +419,8 @@ TEST_CASE(
   // 50,000 absent keys read: at 10 bits per key (2x headroom) nearly all are ruled out.
   CHECK(filtered.ruled_out() > 49'000);
 
-  // Writes through the filter, far past the first layer's capacity: every key put is found.
+  // Writes through the filter, far past the first layer's capacity (100,000 keys): every key put
+  // is found.
   std::mt19937 rng(7);
   std::vector<std::string> written;
   for (int round = 0; round < 40; ++round) {
@@ -431,6 +433,7 @@ TEST_CASE(
     w.del(0, "r0");  // a delete: the filter may keep saying maybe, the inner store decides
     REQUIRE(filtered.write(w).ok());
   }
+  CHECK(filtered.layers() >= 2);
   for (const auto& k : written) REQUIRE((*filtered.get(1, k)).has_value());
   CHECK_FALSE((*filtered.get(0, "r0")).has_value());
   const auto before = filtered.ruled_out();
