@@ -1,6 +1,7 @@
 #include "store/presence_filter.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 namespace digonce::store {
@@ -16,7 +17,8 @@ std::uint64_t hash_of(Family f, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (std::uint64_t{f} * 0x9e3779b97f4a7c15ull);
 }
 
-// Calls f(word, mask) for each probe of hash h in a layer of `blocks` blocks.
+// Calls f(word, mask) for each probe of hash h in a layer of `blocks` blocks (word: the index
+// from the layer's first block).
 template <class F>
 void for_each_probe(std::uint64_t h, std::size_t blocks, F&& f) {
   const std::size_t block = static_cast<std::size_t>((h >> 32) % blocks);
@@ -40,8 +42,11 @@ bool PresenceFilteredStore::covered(Family f, std::string_view key) const {
 void PresenceFilteredStore::add_layer(std::size_t capacity) {
   Layer l;
   l.capacity = std::max(capacity, min_layer_keys_);
-  const std::size_t blocks = l.capacity * kBitsPerKey / (kWordsPerBlock * 64) + 1;
-  l.bits.assign(blocks * kWordsPerBlock, 0);
+  l.blocks = l.capacity * kBitsPerKey / (kWordsPerBlock * 64) + 1;
+  // Blocks on cache-line boundaries: a few words more, and the first block where one starts.
+  l.bits.assign(l.blocks * kWordsPerBlock + kWordsPerBlock - 1, 0);
+  const auto at = reinterpret_cast<std::uintptr_t>(l.bits.data());
+  l.first = (64 - at % 64) % 64 / sizeof(std::uint64_t);
   layers_.push_back(std::move(l));
 }
 
@@ -49,16 +54,17 @@ void PresenceFilteredStore::add(std::uint64_t h) {
   if (layers_.empty() || layers_.back().count >= layers_.back().capacity)
     add_layer(layers_.empty() ? 0 : layers_.back().capacity * 2);
   Layer& l = layers_.back();
-  for_each_probe(h, l.bits.size() / kWordsPerBlock,
-                 [&](std::size_t word, std::uint64_t mask) { l.bits[word] |= mask; });
+  std::uint64_t* words = l.bits.data() + l.first;
+  for_each_probe(h, l.blocks, [&](std::size_t word, std::uint64_t mask) { words[word] |= mask; });
   ++l.count;
 }
 
 bool PresenceFilteredStore::may_contain(std::uint64_t h) const {
   for (const Layer& l : layers_) {
+    const std::uint64_t* words = l.bits.data() + l.first;
     bool all = true;
-    for_each_probe(h, l.bits.size() / kWordsPerBlock, [&](std::size_t word, std::uint64_t mask) {
-      if (!(l.bits[word] & mask)) all = false;
+    for_each_probe(h, l.blocks, [&](std::size_t word, std::uint64_t mask) {
+      if (!(words[word] & mask)) all = false;
     });
     if (all) return true;
   }

@@ -54,7 +54,9 @@ class PresenceFilteredStore final : public Store {
 
  private:
   struct Layer {
-    std::vector<std::uint64_t> bits;
+    std::vector<std::uint64_t> bits;  // `blocks` blocks of 8 words from bits[first], 64-aligned
+    std::size_t first = 0;
+    std::size_t blocks = 0;
     std::size_t capacity = 0;
     std::size_t count = 0;
   };
