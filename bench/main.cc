@@ -133,8 +133,8 @@ struct StateRow {
   std::string workload;
   std::size_t n = 0;
   double load_seconds = 0;
-  std::int64_t rss_load = 0;  // RSS after loading minus RSS before opening the store
-  std::size_t heap = 0;  // Detector::memory_bytes() + the engine's record filter, after loading
+  std::int64_t rss_load = 0;    // RSS after loading minus RSS before opening the store
+  std::size_t heap = 0;         // index and record filter heap bytes, after loading
   std::int64_t rss_reopen = 0;  // RSS after the reopen minus RSS with everything closed
   std::uint64_t disk = 0;       // the RocksDB folder at the end
   double close = 0, rocks_open = 0, index_open = 0;  // seconds

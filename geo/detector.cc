@@ -333,15 +333,8 @@ Status Detector::open() {
   status = store_.scan(families_.alerts, "m", [&](std::string_view k, std::string_view) {
     auto zero = k.find('\0');
     if (zero == std::string_view::npos) return true;
-    auto a = find(k.substr(1, zero - 1));
-    auto b = find(k.substr(zero + 1));
-    if (a == kNone || b == kNone) {
-      failed = error("marker for a work that is not held: " + std::string(k.substr(1)));
-      return false;
-    }
-    slots_[a].partners.push_back(b);
-    slots_[b].partners.push_back(a);
-    return true;
+    failed = restore_partner(k.substr(1, zero - 1), k.substr(zero + 1));
+    return failed.ok();
   });
   DIGONCE_TRY(status);
   return failed;
@@ -350,7 +343,7 @@ Status Detector::open() {
 Status Detector::restore_partner(std::string_view a, std::string_view b) {
   const std::uint32_t x = find(a), y = find(b);
   if (x == kNone || y == kNone)
-    return error("open pair with a work that is not held: " + std::string(a) + " / " +
+    return error("a reported pair with a work that is not held: " + std::string(a) + " / " +
                  std::string(b));
   slots_[x].partners.push_back(y);
   slots_[y].partners.push_back(x);

@@ -77,8 +77,8 @@ class Detector {
 
   /// Loads the index from the store (and the pair markers, when it keeps them).
   Status open();
-  /// After open(), without markers: a pair this detector reported before. Fails when either
-  /// work is not held.
+  /// A pair this detector reported before (open() gives back its own markers; without them the
+  /// caller does, after open()). Fails when either work is not held.
   Status restore_partner(std::string_view a, std::string_view b);
 
   /// Applies an event in the metric CRS whose order was settled upstream (geo/work_registry.h):
