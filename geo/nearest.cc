@@ -1,0 +1,254 @@
+#include "geo/nearest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace digonce::geo {
+namespace {
+
+struct Pt {
+  double x, y;
+};
+
+bool same(Pt a, Pt b) {
+  return a.x == b.x && a.y == b.y;
+}
+
+double dist(Pt a, Pt b) {
+  const double dx = a.x - b.x, dy = a.y - b.y;
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+// GEOS algorithm::Distance::pointToSegment.
+double point_to_segment(Pt p, Pt a, Pt b) {
+  if (same(a, b)) return dist(p, a);
+  const double len2 = (b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y);
+  const double r = ((p.x - a.x) * (b.x - a.x) + (p.y - a.y) * (b.y - a.y)) / len2;
+  if (r <= 0.0) return dist(p, a);
+  if (r >= 1.0) return dist(p, b);
+  const double s = ((a.y - p.y) * (b.x - a.x) - (a.x - p.x) * (b.y - a.y)) / len2;
+  return std::fabs(s) * std::sqrt(len2);
+}
+
+bool boxes_meet(Pt a, Pt b, Pt c, Pt d) {
+  return std::min(a.x, b.x) <= std::max(c.x, d.x) && std::min(c.x, d.x) <= std::max(a.x, b.x) &&
+         std::min(a.y, b.y) <= std::max(c.y, d.y) && std::min(c.y, d.y) <= std::max(a.y, b.y);
+}
+
+// GEOS algorithm::Distance::segmentToSegment.
+double segment_to_segment(Pt a, Pt b, Pt c, Pt d) {
+  if (same(a, b)) return point_to_segment(a, c, d);
+  if (same(c, d)) return point_to_segment(d, a, b);
+  bool apart = false;
+  if (!boxes_meet(a, b, c, d)) {
+    apart = true;
+  } else {
+    const double denom = (b.x - a.x) * (d.y - c.y) - (b.y - a.y) * (d.x - c.x);
+    if (denom == 0) {
+      apart = true;
+    } else {
+      const double r_num = (a.y - c.y) * (d.x - c.x) - (a.x - c.x) * (d.y - c.y);
+      const double s_num = (a.y - c.y) * (b.x - a.x) - (a.x - c.x) * (b.y - a.y);
+      const double s = s_num / denom, r = r_num / denom;
+      if (r < 0 || r > 1 || s < 0 || s > 1) apart = true;
+    }
+  }
+  if (apart)
+    return std::min({point_to_segment(a, c, d), point_to_segment(b, c, d),
+                     point_to_segment(c, a, b), point_to_segment(d, a, b)});
+  return 0.0;  // the segments intersect
+}
+
+// GEOS geom::LineSegment::closestPoint.
+Pt closest_on_segment(Pt p, Pt a, Pt b) {
+  double factor;
+  if (same(p, a)) {
+    factor = 0;
+  } else if (same(p, b)) {
+    factor = 1;
+  } else {
+    const double dx = b.x - a.x, dy = b.y - a.y;
+    const double len2 = dx * dx + dy * dy;
+    factor = len2 <= 0 ? std::numeric_limits<double>::quiet_NaN()
+                       : ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2;
+  }
+  if (factor > 0 && factor < 1) return {a.x + factor * (b.x - a.x), a.y + factor * (b.y - a.y)};
+  return dist(a, p) < dist(b, p) ? a : b;
+}
+
+// The sign of the turn a -> b -> c (GEOS's Orientation::index), with a long-double recheck when
+// the double determinant is too small to trust.
+int orientation(Pt a, Pt b, Pt c) {
+  const double l = (b.x - a.x) * (c.y - b.y);
+  const double r = (b.y - a.y) * (c.x - b.x);
+  const double det = l - r;
+  const double bound = 1e-15 * (std::fabs(l) + std::fabs(r));
+  if (det > bound) return 1;
+  if (det < -bound) return -1;
+  const long double dl =
+      (static_cast<long double>(b.x) - a.x) * (static_cast<long double>(c.y) - b.y);
+  const long double dr =
+      (static_cast<long double>(b.y) - a.y) * (static_cast<long double>(c.x) - b.x);
+  return dl > dr ? 1 : dl < dr ? -1 : 0;
+}
+
+bool in_box(Pt a, Pt b, Pt q) {
+  return q.x >= std::min(a.x, b.x) && q.x <= std::max(a.x, b.x) && q.y >= std::min(a.y, b.y) &&
+         q.y <= std::max(a.y, b.y);
+}
+
+// The first intersection point of segments p1p2 and q1q2 as GEOS's LineIntersector gives it
+// (endpoints exactly when they are the meeting point; the collinear cases in its order).
+std::optional<Pt> intersection(Pt p1, Pt p2, Pt q1, Pt q2) {
+  if (!boxes_meet(p1, p2, q1, q2)) return std::nullopt;
+  const int pq1 = orientation(p1, p2, q1), pq2 = orientation(p1, p2, q2);
+  if ((pq1 > 0 && pq2 > 0) || (pq1 < 0 && pq2 < 0)) return std::nullopt;
+  const int qp1 = orientation(q1, q2, p1), qp2 = orientation(q1, q2, p2);
+  if ((qp1 > 0 && qp2 > 0) || (qp1 < 0 && qp2 < 0)) return std::nullopt;
+  if (pq1 == 0 && pq2 == 0 && qp1 == 0 && qp2 == 0) {
+    const bool q1_in_p = in_box(p1, p2, q1), q2_in_p = in_box(p1, p2, q2);
+    const bool p1_in_q = in_box(q1, q2, p1), p2_in_q = in_box(q1, q2, p2);
+    if (q1_in_p && q2_in_p) return q1;
+    if (p1_in_q && p2_in_q) return p1;
+    if (q1_in_p && (p1_in_q || p2_in_q)) return q1;
+    if (q2_in_p && (p1_in_q || p2_in_q)) return q2;
+    return std::nullopt;
+  }
+  if (pq1 == 0 || pq2 == 0 || qp1 == 0 || qp2 == 0) {
+    if (same(p1, q1) || same(p1, q2)) return p1;
+    if (same(p2, q1) || same(p2, q2)) return p2;
+    if (pq1 == 0) return q1;
+    if (pq2 == 0) return q2;
+    if (qp1 == 0) return p1;
+    return p2;
+  }
+  // A proper crossing: the lines' meeting point (GEOS computes it in double-double). Computed
+  // from the segments in a canonical order, so that the point does not depend on which work is
+  // measured from which: a pair measured again the other way round gets the same location.
+  auto before = [](Pt a, Pt b) { return a.x < b.x || (a.x == b.x && a.y < b.y); };
+  if (before(p2, p1)) std::swap(p1, p2);
+  if (before(q2, q1)) std::swap(q1, q2);
+  if (before(q1, p1) || (same(q1, p1) && before(q2, p2))) {
+    std::swap(p1, q1);
+    std::swap(p2, q2);
+  }
+  const double denom = (p2.x - p1.x) * (q2.y - q1.y) - (p2.y - p1.y) * (q2.x - q1.x);
+  const double t = ((q1.x - p1.x) * (q2.y - q1.y) - (q1.y - p1.y) * (q2.x - q1.x)) / denom;
+  return Pt{p1.x + t * (p2.x - p1.x), p1.y + t * (p2.y - p1.y)};
+}
+
+// GEOS geom::LineSegment::closestPoints.
+void closest_points(Pt a, Pt b, Pt c, Pt d, Pt& on_ab, Pt& on_cd) {
+  if (auto x = intersection(a, b, c, d)) {
+    on_ab = on_cd = *x;
+    return;
+  }
+  Pt p = closest_on_segment(c, a, b);
+  double best = dist(p, c);
+  on_ab = p;
+  on_cd = c;
+  p = closest_on_segment(d, a, b);
+  if (double e = dist(p, d); e < best) {
+    best = e;
+    on_ab = p;
+    on_cd = d;
+  }
+  p = closest_on_segment(a, c, d);
+  if (double e = dist(p, a); e < best) {
+    best = e;
+    on_ab = a;
+    on_cd = p;
+  }
+  p = closest_on_segment(b, c, d);
+  if (double e = dist(p, b); e < best) {
+    on_ab = b;
+    on_cd = p;
+  }
+}
+
+// A geometry's lines (paths of two or more vertices) and points, as GEOS's extracters give them.
+struct Parts {
+  const ShapeView& v;
+  bool lines() const {
+    return v.type == ShapeType::LineString || v.type == ShapeType::MultiLineString;
+  }
+  Pt at(std::size_t i) const { return {v.xy[2 * i], v.xy[2 * i + 1]}; }
+};
+
+struct Search {
+  double best = std::numeric_limits<double>::infinity();
+  Pt a{}, b{};
+
+  void lines_lines(const Parts& p, const Parts& q) {
+    std::size_t i0 = 0;
+    for (auto n0 : p.v.paths) {
+      std::size_t j0 = 0;
+      for (auto n1 : q.v.paths) {
+        for (std::size_t i = i0; i + 1 < i0 + n0; ++i) {
+          for (std::size_t j = j0; j + 1 < j0 + n1; ++j) {
+            const double e = segment_to_segment(p.at(i), p.at(i + 1), q.at(j), q.at(j + 1));
+            if (e < best) {
+              best = e;
+              closest_points(p.at(i), p.at(i + 1), q.at(j), q.at(j + 1), a, b);
+            }
+            if (best <= 0) return;
+          }
+        }
+        j0 += n1;
+      }
+      i0 += n0;
+    }
+  }
+
+  // The lines of `l` against the points of `pts`; `flip` when `l` is the second geometry.
+  void lines_points(const Parts& l, const Parts& pts, bool flip) {
+    std::size_t i0 = 0;
+    for (auto n0 : l.v.paths) {
+      for (std::size_t k = 0; k < pts.v.paths.size(); ++k) {
+        const Pt pt = pts.at(k);
+        for (std::size_t i = i0; i + 1 < i0 + n0; ++i) {
+          const double e = point_to_segment(pt, l.at(i), l.at(i + 1));
+          if (e < best) {
+            best = e;
+            const Pt on = closest_on_segment(pt, l.at(i), l.at(i + 1));
+            a = flip ? pt : on;
+            b = flip ? on : pt;
+          }
+          if (best <= 0) return;
+        }
+      }
+      i0 += n0;
+    }
+  }
+
+  void points_points(const Parts& p, const Parts& q) {
+    for (std::size_t i = 0; i < p.v.paths.size(); ++i)
+      for (std::size_t j = 0; j < q.v.paths.size(); ++j) {
+        const double e = dist(p.at(i), q.at(j));
+        if (e < best) {
+          best = e;
+          a = p.at(i);
+          b = q.at(j);
+        }
+        if (best <= 0) return;
+      }
+  }
+};
+
+}  // namespace
+
+std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b) {
+  if (!is_puntal_or_lineal(a.type) || !is_puntal_or_lineal(b.type) || a.xy.empty() || b.xy.empty())
+    return std::nullopt;
+  const Parts p{a}, q{b};
+  Search s;
+  if (p.lines() && q.lines()) s.lines_lines(p, q);
+  if (p.lines() && !q.lines() && s.best > 0) s.lines_points(p, q, false);
+  if (q.lines() && !p.lines() && s.best > 0) s.lines_points(q, p, true);
+  if (!p.lines() && !q.lines() && s.best > 0) s.points_points(p, q);
+  return NearestPoints{s.best, s.a.x, s.a.y, s.b.x, s.b.y};
+}
+
+}  // namespace digonce::geo

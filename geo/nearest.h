@@ -1,0 +1,37 @@
+// The minimum distance and nearest points of two point or line geometries, without GEOS.
+//
+// Nearly every work is a point or a short line, and the detector measures every candidate pair;
+// through GEOS each measure builds a geometry, extracts its components into new vectors and
+// allocates its result. This does the same computation on the arrays of a ShapeView, as GEOS's
+// DistanceOp does it (GEOS 3.11, operation/distance/DistanceOp.cpp and algorithm/Distance.cpp):
+// the same point-to-segment and segment-to-segment formulas, the same order of component and
+// segment pairs (lines against lines, lines of the first against points of the second, lines of
+// the second against points of the first, points against points), the first pair that is
+// strictly nearer kept, and the same closest-point rules of LineSegment. The distance is then
+// GEOSDistance's figure, bar the rounding of a few operations; the points are GEOSNearestPoints'
+// (an intersection point is computed in doubles where GEOS uses double-double arithmetic).
+// Polygons are left to GEOS (they need point-in-polygon).
+#pragma once
+
+#include <optional>
+
+#include "geo/shape.h"
+
+namespace digonce::geo {
+
+struct NearestPoints {
+  double distance = 0;
+  double ax = 0, ay = 0;  // on the first geometry
+  double bx = 0, by = 0;  // on the second
+};
+
+/// Whether nearest_points() takes the shape (Point, MultiPoint, LineString, MultiLineString).
+inline bool is_puntal_or_lineal(ShapeType t) {
+  return t != ShapeType::Polygon && t != ShapeType::MultiPolygon;
+}
+
+/// The minimum distance between `a` and `b` and a pair of points that attains it; nullopt when
+/// either is polygonal or empty.
+std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b);
+
+}  // namespace digonce::geo

@@ -1,0 +1,100 @@
+// geo::nearest_points against GEOS (GEOSDistance, GEOSNearestPoints) on random points, lines and
+// their multi forms, with the awkward cases made common: a coarse grid of coordinates so that
+// segments touch, cross at vertices, overlap collinearly and repeat vertices.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "geo/geos.h"
+#include "geo/nearest.h"
+
+using namespace digonce::geo;
+
+namespace {
+
+Shape random_shape(std::mt19937_64& rng, double grid) {
+  std::uniform_int_distribution<int> type(0, 3), count(1, 5), paths(1, 3);
+  std::uniform_real_distribution<double> coord(0, 40);
+  auto c = [&](double base) {
+    double v = coord(rng);
+    if (grid > 0) v = std::round(v / grid) * grid;
+    return base + v;
+  };
+  Shape s;
+  const int t = type(rng);
+  const int n = t >= 2 ? paths(rng) : 1;
+  s.type = t == 0   ? ShapeType::Point
+           : t == 1 ? ShapeType::MultiPoint
+           : t == 2 ? ShapeType::LineString
+                    : ShapeType::MultiLineString;
+  if (s.type == ShapeType::LineString) {
+    const int v = count(rng) + 1;
+    for (int i = 0; i < v; ++i) s.xy.insert(s.xy.end(), {c(530000), c(180000)});
+    s.paths = {static_cast<std::uint32_t>(v)};
+  } else if (s.type == ShapeType::MultiLineString) {
+    for (int p = 0; p < n; ++p) {
+      const int v = count(rng) + 1;
+      for (int i = 0; i < v; ++i) s.xy.insert(s.xy.end(), {c(530000), c(180000)});
+      s.paths.push_back(static_cast<std::uint32_t>(v));
+    }
+  } else {
+    const int v = s.type == ShapeType::Point ? 1 : count(rng);
+    for (int i = 0; i < v; ++i) {
+      s.xy.insert(s.xy.end(), {c(530000), c(180000)});
+      s.paths.push_back(1);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("nearest_points: GEOS's distance and nearest points for points and lines") {
+  Geos geos;
+  std::mt19937_64 rng(20261130);
+  int cases = 0, zero = 0, same_points = 0;
+  double worst = 0;
+  for (double grid : {0.0, 5.0, 10.0}) {
+    for (int i = 0; i < 20000; ++i) {
+      const Shape a = random_shape(rng, grid), b = random_shape(rng, grid);
+      auto mine = nearest_points(a.view(), b.view());
+      REQUIRE(mine.has_value());
+      auto ga = geos.to_geos(a.view()), gb = geos.to_geos(b.view());
+      REQUIRE(ga.ok());
+      REQUIRE(gb.ok());
+      auto d = geos.distance(ga->get(), gb->get());
+      auto np = geos.nearest_points(ga->get(), gb->get());
+      REQUIRE(d.ok());
+      REQUIRE(np.ok());
+      ++cases;
+      // The figure: GEOSDistance's, bar rounding.
+      worst = std::max(worst, std::fabs(mine->distance - *d));
+      REQUIRE_MESSAGE(std::fabs(mine->distance - *d) <= 1e-9,
+                      "case " << cases << ": " << mine->distance << " vs GEOS " << *d);
+      if (*d == 0) ++zero;
+      // The points attain the distance ...
+      CHECK(std::hypot(mine->ax - mine->bx, mine->ay - mine->by) ==
+            doctest::Approx(mine->distance).epsilon(1e-9));
+      // ... and are GEOS's (a tie between pairs is broken by the same order of search).
+      const auto& p = *np;
+      const bool same = std::hypot(mine->ax - p[0], mine->ay - p[1]) <= 1e-6 &&
+                        std::hypot(mine->bx - p[2], mine->by - p[3]) <= 1e-6;
+      if (same) ++same_points;
+      CHECK_MESSAGE(same, "case " << cases << ": (" << mine->ax << " " << mine->ay << ", "
+                                  << mine->bx << " " << mine->by << ") vs GEOS (" << p[0] << " "
+                                  << p[1] << ", " << p[2] << " " << p[3] << ")");
+    }
+  }
+  MESSAGE(cases << " pairs, " << zero << " touching; largest difference " << worst << " m; "
+                << same_points << " with GEOS's points");
+  CHECK(zero > 1000);  // the grids make touching and overlapping pairs common
+}
+
+TEST_CASE("nearest_points: polygons are left to GEOS") {
+  auto poly = make_polygon({{0, 0, 10, 0, 10, 10, 0, 0}});
+  auto pt = make_point(20, 20);
+  CHECK_FALSE(nearest_points(poly.view(), pt.view()).has_value());
+  CHECK_FALSE(nearest_points(pt.view(), poly.view()).has_value());
+  CHECK(nearest_points(pt.view(), make_point(23, 24).view())->distance == 5);
+}
