@@ -1,5 +1,7 @@
 #include "geo/alert_ledger.h"
 
+#include <cmath>
+
 #include "base/varint.h"
 #include "store/keys.h"
 
@@ -9,9 +11,16 @@ namespace {
 constexpr std::uint8_t kNoKind = 0xff;
 
 // The content of an alert: the fact that last opened or updated it, without sequence numbers.
+// What an alert shows of a pair: its figures as the alert's JSON writes them (distance_m to the
+// millimetre, the location to 7 decimals), so that a change below what anyone can see (the same
+// pair measured the other way round, rounding in a reprojection) is not announced as an update.
 std::string content_of(const PairFact& f) {
   PairFact c = f;
   c.seq_a = c.seq_b = 0;
+  auto shown = [](double v, double scale) { return std::round(v * scale) / scale; };
+  c.distance_m = shown(c.distance_m, 1e3);
+  c.lon = shown(c.lon, 1e7);
+  c.lat = shown(c.lat, 1e7);
   std::string out;
   encode_fact(c, out);
   return out;

@@ -104,6 +104,15 @@ TEST_CASE("lifecycle: update, kind change, move apart, come back, cancel") {
   SUBCASE("same plan again: nothing") {
     CHECK(h.apply(work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6))).empty());
   }
+  SUBCASE("moved by less than the alert shows (rounding noise): nothing; by 1 mm: updated") {
+    // (The test locator's "degrees" are metres, so the location shows 0.1 um: 10 nm is below.)
+    CHECK(h.apply(work("B", make_point(5.00000001, 0), kT0 + day(5), kT0 + day(6))).empty());
+    auto out = h.apply(work("B", make_point(5.0011, 0), kT0 + day(5), kT0 + day(6)));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].state == AlertState::Updated);
+    CHECK(out[0].revision == 2);
+    CHECK(out[0].distance_m == doctest::Approx(5.0011));
+  }
   SUBCASE("moved closer: updated") {
     auto out = h.apply(work("B", make_point(3, 0), kT0 + day(5), kT0 + day(6)));
     REQUIRE(out.size() == 1);
