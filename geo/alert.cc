@@ -1,7 +1,8 @@
 #include "geo/alert.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "base/json_writer.h"
 
@@ -57,71 +58,133 @@ void append_work(std::string& out, const WorkSummary& w) {
   o.str_if("highway_authority", w.authority);
 }
 
-std::string date_of(Micros t) {
-  return format_timestamp(t).substr(0, 10);
+// The reason sentence is built by appending to one string: it is written for every alert.
+void put_date(std::string& out, Micros t) {
+  char buf[kTimestampMax];
+  out.append(buf, std::min<std::size_t>(10, format_timestamp(t, buf)));
 }
 
-std::string metres(double d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, d < 10 ? "%.1f m" : "%.0f m", d);
-  return buf;
+void put_fixed(std::string& out, double v, int decimals) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+  out.append(buf, r.ec == std::errc() ? r.ptr : buf);
 }
 
-std::string days(Micros t) {
+void put_metres(std::string& out, double d) {
+  put_fixed(out, d, d < 10 ? 1 : 0);
+  out += " m";
+}
+
+void put_days(std::string& out, Micros t) {
   double d = static_cast<double>(t) / static_cast<double>(kMicrosPerDay);
-  char buf[32];
   if (std::fabs(d - std::round(d)) < 1e-9) {
-    std::snprintf(buf, sizeof buf, "%.0f day%s", d, std::fabs(d - 1) < 1e-9 ? "" : "s");
+    put_fixed(out, d, 0);
+    out += std::fabs(d - 1) < 1e-9 ? " day" : " days";
   } else {
-    std::snprintf(buf, sizeof buf, "%.1f days", d);
+    put_fixed(out, d, 1);
+    out += " days";
   }
-  return buf;
 }
 
-std::string who(const WorkSummary& w) {
-  return w.promoter + "'s " + category_name(w.category) + " work " + w.ref;
+void put_who(std::string& out, const WorkSummary& w) {
+  out += w.promoter;
+  out += "'s ";
+  out += category_name(w.category);
+  out += " work ";
+  out += w.ref;
 }
 
-std::string where(const Alert& a) {
+void put_where(std::string& out, const Alert& a) {
   const auto& s1 = a.a.street;
   const auto& s2 = a.b.street;
-  if (!s1.empty() && (s1 == s2 || s2.empty())) return " on " + s1;
-  if (s1.empty() && !s2.empty()) return " on " + s2;
-  if (!s1.empty()) return " (" + s1 + " / " + s2 + ")";
-  return "";
+  if (!s1.empty() && (s1 == s2 || s2.empty())) {
+    out += " on ";
+    out += s1;
+  } else if (s1.empty() && !s2.empty()) {
+    out += " on ";
+    out += s2;
+  } else if (!s1.empty()) {
+    out += " (";
+    out += s1;
+    out += " / ";
+    out += s2;
+    out += ')';
+  }
 }
 
-std::string apart(double d) {
-  return d <= 0 ? "meet on the ground" : "are " + metres(d) + " apart";
+void put_apart(std::string& out, double d) {
+  if (d <= 0) {
+    out += "meet on the ground";
+    return;
+  }
+  out += "are ";
+  put_metres(out, d);
+  out += " apart";
 }
 
 }  // namespace
 
 std::string describe(const Alert& a) {
+  std::string out;
+  out.reserve(256);
   switch (a.kind) {
     case AlertKind::Clash: {
       Micros from = std::max(a.a.start, a.b.start), to = std::min(a.a.end, a.b.end);
-      return "Clash: " + who(a.a) + " and " + who(a.b) + " " + apart(a.distance_m) + where(a) +
-             " and both occupy the street from " + date_of(from) + " to " + date_of(to) +
-             ": agree an order with each other or share one closure.";
+      out += "Clash: ";
+      put_who(out, a.a);
+      out += " and ";
+      put_who(out, a.b);
+      out += ' ';
+      put_apart(out, a.distance_m);
+      put_where(out, a);
+      out += " and both occupy the street from ";
+      put_date(out, from);
+      out += " to ";
+      put_date(out, to);
+      out += ": agree an order with each other or share one closure.";
+      break;
     }
     case AlertKind::Collaboration: {
       const auto& first = a.a.end <= a.b.end ? a.a : a.b;
       const auto& second = &first == &a.a ? a.b : a.a;
-      return "Collaboration opportunity: " + who(first) + " ends " + date_of(first.end) + " and " +
-             who(second) + " starts " + days(a.gap) + " later, and they " + apart(a.distance_m) +
-             where(a) + ": dig once, share one trench and one closure.";
+      out += "Collaboration opportunity: ";
+      put_who(out, first);
+      out += " ends ";
+      put_date(out, first.end);
+      out += " and ";
+      put_who(out, second);
+      out += " starts ";
+      put_days(out, a.gap);
+      out += " later, and they ";
+      put_apart(out, a.distance_m);
+      put_where(out, a);
+      out += ": dig once, share one trench and one closure.";
+      break;
     }
     case AlertKind::Restriction: {
       const auto& r = a.a.kind == WorkKind::Restriction ? a.a : a.b;
       const auto& w = &r == &a.a ? a.b : a.a;
-      return "Restriction: " + who(w) + " starts " + date_of(w.start) + " " +
-             (a.distance_m <= 0 ? "inside" : metres(a.distance_m) + " from") +
-             " Section 58 restriction " + r.ref + where(a) + ", in force until " + date_of(r.end) +
-             ": only immediate works may dig there; ask the highway authority.";
+      out += "Restriction: ";
+      put_who(out, w);
+      out += " starts ";
+      put_date(out, w.start);
+      out += ' ';
+      if (a.distance_m <= 0) {
+        out += "inside";
+      } else {
+        put_metres(out, a.distance_m);
+        out += " from";
+      }
+      out += " Section 58 restriction ";
+      out += r.ref;
+      put_where(out, a);
+      out += ", in force until ";
+      put_date(out, r.end);
+      out += ": only immediate works may dig there; ask the highway authority.";
+      break;
     }
   }
-  return {};
+  return out;
 }
 
 std::string describe_close(const Alert& a, CloseCause cause, std::string_view cause_ref,

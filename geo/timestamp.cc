@@ -1,5 +1,6 @@
 #include "geo/timestamp.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace digonce::geo {
@@ -123,7 +124,20 @@ Result<Micros> parse_timestamp(std::string_view text, DateEnd bare_date) {
   return t + (hour * 3600 + minute * 60 + second) * kMicrosPerSecond + fraction - offset;
 }
 
-std::string format_timestamp(Micros t) {
+namespace {
+
+// Writes v as exactly `width` digits (v < 10^width).
+char* put_digits(char* at, std::uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return at + width;
+}
+
+}  // namespace
+
+std::size_t format_timestamp(Micros t, char* out) {
   std::int64_t days = t >= 0 ? t / kMicrosPerDay : -((-t + kMicrosPerDay - 1) / kMicrosPerDay);
   Micros in_day = t - days * kMicrosPerDay;
   std::int64_t y = 0;
@@ -131,18 +145,41 @@ std::string format_timestamp(Micros t) {
   civil_from_days(days, y, m, d);
   auto secs = in_day / kMicrosPerSecond;
   auto frac = in_day % kMicrosPerSecond;
-  char buf[64];
-  if (frac == 0) {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                  static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                  static_cast<long long>(frac));
+  if (y < 0 || y > 9999) {  // outside RFC 3339's years: printf's form
+    int n =
+        frac == 0
+            ? std::snprintf(out, kTimestampMax, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                            static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                            static_cast<long long>(secs / 60 % 60),
+                            static_cast<long long>(secs % 60))
+            : std::snprintf(out, kTimestampMax, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                            static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                            static_cast<long long>(secs / 60 % 60),
+                            static_cast<long long>(secs % 60), static_cast<long long>(frac));
+    return static_cast<std::size_t>(std::clamp(n, 0, kTimestampMax - 1));
   }
-  return buf;
+  char* at = put_digits(out, static_cast<std::uint64_t>(y), 4);
+  *at++ = '-';
+  at = put_digits(at, m, 2);
+  *at++ = '-';
+  at = put_digits(at, d, 2);
+  *at++ = 'T';
+  at = put_digits(at, static_cast<std::uint64_t>(secs / 3600), 2);
+  *at++ = ':';
+  at = put_digits(at, static_cast<std::uint64_t>(secs / 60 % 60), 2);
+  *at++ = ':';
+  at = put_digits(at, static_cast<std::uint64_t>(secs % 60), 2);
+  if (frac != 0) {
+    *at++ = '.';
+    at = put_digits(at, static_cast<std::uint64_t>(frac), 6);
+  }
+  *at++ = 'Z';
+  return static_cast<std::size_t>(at - out);
+}
+
+std::string format_timestamp(Micros t) {
+  char buf[kTimestampMax];
+  return std::string(buf, format_timestamp(t, buf));
 }
 
 }  // namespace digonce::geo

@@ -1,6 +1,7 @@
 // Timestamps: microseconds since 1970-01-01T00:00:00Z, parsed from and written as RFC 3339.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ Result<Micros> parse_timestamp(std::string_view text, DateEnd bare_date);
 
 /// RFC 3339 in UTC: 2026-03-16T07:00:00Z, with .ffffff only when there is a fraction.
 std::string format_timestamp(Micros t);
+/// The same into `out` (at least kTimestampMax bytes, not terminated); returns the length.
+inline constexpr int kTimestampMax = 64;
+std::size_t format_timestamp(Micros t, char* out);
 
 /// Days from civil date, proleptic Gregorian (Howard Hinnant's days_from_civil).
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
