@@ -271,10 +271,73 @@ Result<AuthorityMap> AuthorityMap::parse(std::string_view geojson, const Authori
   if (!map.tree_) return in_file(error("cannot create a GEOS STRtree: " + geos.last_error()));
   for (std::size_t i = 0; i < map.parts_.size(); ++i)
     GEOSSTRtree_insert_r(h, map.tree_.get(), map.parts_[i].geometry.get(), &map.parts_[i]);
+
+  // The cells: 250 m, or larger so that a country's map stays near a million cells (4 MB).
+  Envelope all;
+  for (const auto& e : map.envelopes_) {
+    all.add(e.minx, e.miny);
+    all.add(e.maxx, e.maxy);
+  }
+  if (!all.empty()) {
+    map.cell_ = std::max(250.0, std::sqrt(all.width() * all.height() / double{1 << 20}));
+    map.grid_x_ = all.minx;
+    map.grid_y_ = all.miny;
+    map.nx_ = static_cast<std::size_t>(all.width() / map.cell_) + 1;
+    map.ny_ = static_cast<std::size_t>(all.height() / map.cell_) + 1;
+    map.cells_.assign(map.nx_ * map.ny_, 0);
+  }
   return map;
 }
 
+std::uint32_t AuthorityMap::classify_cell(std::size_t i, std::size_t j) const {
+  // The cell grown by a millimetre, so that a point placed in it by rounded arithmetic is inside
+  // the box tested: a box covered by one authority's part and met by no other authority's is
+  // answered for every point in it.
+  const double slack = 1e-3;
+  const double x0 = grid_x_ + static_cast<double>(i) * cell_ - slack;
+  const double y0 = grid_y_ + static_cast<double>(j) * cell_ - slack;
+  GEOSContextHandle_t h = geos_->handle();
+  auto box = geos_->own(
+      GEOSGeom_createRectangle_r(h, x0, y0, x0 + cell_ + 2 * slack, y0 + cell_ + 2 * slack));
+  if (!box) return kMixed;
+  std::vector<const void*> candidates;
+  GEOSSTRtree_query_r(h, tree_.get(), box.get(), &collect_candidate, &candidates);
+  constexpr std::uint32_t kNobody = UINT32_MAX;
+  std::uint32_t covering = kNobody;
+  std::vector<std::uint32_t> touching;
+  for (const void* item : candidates) {
+    const auto* part = static_cast<const Part*>(item);
+    const char covers = GEOSPreparedCovers_r(h, part->prepared.get(), box.get());
+    if (covers == 1) {
+      if (covering != kNobody && covering != part->authority) return kMixed;
+      covering = part->authority;
+      continue;
+    }
+    const char meets =
+        covers == 2 ? 2 : GEOSPreparedIntersects_r(h, part->prepared.get(), box.get());
+    if (meets == 2) return kMixed;  // a GEOS failure: leave the cell to the exact path
+    if (meets == 1) touching.push_back(part->authority);
+  }
+  for (auto a : touching)
+    if (a != covering) return kMixed;
+  return covering == kNobody ? kNone : kFirstAuthority + covering;
+}
+
 std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
+  if (!cells_.empty() && std::isfinite(x) && std::isfinite(y)) {
+    const double fx = std::floor((x - grid_x_) / cell_), fy = std::floor((y - grid_y_) / cell_);
+    if (fx >= 0 && fy >= 0 && fx < static_cast<double>(nx_) && fy < static_cast<double>(ny_)) {
+      const auto i = static_cast<std::size_t>(fx), j = static_cast<std::size_t>(fy);
+      std::uint32_t& cell = cells_[j * nx_ + i];
+      if (cell == 0) cell = classify_cell(i, j);
+      if (cell == kNone) return {};
+      if (cell >= kFirstAuthority) return {&authorities_[cell - kFirstAuthority]};
+    }
+  }
+  return at_exact(x, y);
+}
+
+std::vector<const Authority*> AuthorityMap::at_exact(double x, double y) const {
   std::vector<const Authority*> out;
   if (!tree_ || !std::isfinite(x) || !std::isfinite(y)) return out;
   GEOSContextHandle_t h = geos_->handle();

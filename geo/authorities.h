@@ -79,8 +79,14 @@ class AuthorityMap {
   ~AuthorityMap();
 
   /// The authorities whose area covers the metric point (covers: a point on a shared boundary
-  /// belongs to both), sorted by code; empty outside every area.
+  /// belongs to both), sorted by code; empty outside every area. Answered from a grid of cells
+  /// where the point's cell lies wholly inside one authority's area or outside every area (most
+  /// of a map: each cell is tested once, on its first lookup), else by at_exact().
   std::vector<const Authority*> at(double x, double y) const;
+  /// The same through the tree and the covers tests, without the cells.
+  std::vector<const Authority*> at_exact(double x, double y) const;
+  /// The cells' side in metres (set at load: at least 250 m, at most about a million cells).
+  double cell_size() const { return cell_; }
   /// Every authority, sorted by code. Several features with one code make one authority.
   const std::vector<Authority>& all() const { return authorities_; }
   /// The metric envelope of an authority's area (for "works in its area" queries), or nullopt
@@ -107,6 +113,14 @@ class AuthorityMap {
   // Items: pointers to elements of parts_, which is complete before the first insert and never
   // changes after; moving the map moves the vector's buffer, not its elements.
   std::unique_ptr<GEOSSTRtree, StrTreeDeleter> tree_;
+
+  // The cells over the areas' envelope: 0 not yet tested, kMixed (near a boundary: at_exact),
+  // kNone (outside every area), or kFirstAuthority + the index of the one authority covering it.
+  static constexpr std::uint32_t kMixed = 1, kNone = 2, kFirstAuthority = 3;
+  std::uint32_t classify_cell(std::size_t i, std::size_t j) const;
+  double cell_ = 0, grid_x_ = 0, grid_y_ = 0;
+  std::size_t nx_ = 0, ny_ = 0;
+  mutable std::vector<std::uint32_t> cells_;
 };
 
 }  // namespace digonce::geo

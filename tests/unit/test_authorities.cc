@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,48 @@ TEST_CASE("AuthorityMap: London boroughs by point, with Street Works Act codes")
   CHECK(y <= e->maxy);
   CHECK(e->width() < 10000);  // metres: Westminster is about 7 km across
   CHECK_FALSE(map.envelope_of("9999").has_value());
+}
+
+TEST_CASE(
+    "AuthorityMap: the cells answer as the exact lookup does, boundaries and cell edges too") {
+  auto crs = london_crs();
+  Geos geos;
+  auto loaded = AuthorityMap::load(london_options(), *crs, geos);
+  REQUIRE(loaded.ok());
+  const AuthorityMap& map = *loaded;
+  REQUIRE(map.cell_size() >= 250);
+  // Greater London's envelope with a margin (EPSG:27700).
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> ux(495000, 570000), uy(150000, 210000);
+  std::uniform_int_distribution<int> pick(0, 3);
+  int n = 0, covered = 0, shared = 0;
+  auto same = [&](double x, double y) {
+    auto fast = map.at(x, y), exact = map.at_exact(x, y);
+    ++n;
+    if (!exact.empty()) ++covered;
+    if (exact.size() > 1) ++shared;
+    return fast == exact;
+  };
+  for (int k = 0; k < 100000; ++k) {
+    double x = ux(rng), y = uy(rng);
+    // A quarter of the points on a cell edge or corner (where rounding decides the cell).
+    const double c = map.cell_size();
+    if (pick(rng) == 0) x = 495000 + std::round((x - 495000) / c) * c;
+    if (pick(rng) == 0) y = 150000 + std::round((y - 150000) / c) * c;
+    REQUIRE_MESSAGE(same(x, y), "at " << x << " " << y);
+  }
+  // Every vertex of two shared boundaries' neighbourhoods: points exactly on a boundary.
+  for (auto [lon, lat] : {std::pair{-0.191427690716014, 51.53624175245798},
+                          std::pair{-0.104510704106447, 51.56470576362964}}) {
+    double x = lon, y = lat;
+    REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
+    REQUIRE(same(x, y));
+    for (double dx : {-1e-7, 0.0, 1e-7})
+      for (double dy : {-1e-7, 0.0, 1e-7}) REQUIRE(same(x + dx, y + dy));
+  }
+  MESSAGE(n << " points, " << covered << " in an area, " << shared << " on a shared boundary");
+  CHECK(covered > 30000);
+  CHECK(shared >= 1);
 }
 
 TEST_CASE("AuthorityMap: without a codes map, the property values are the codes") {
