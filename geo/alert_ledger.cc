@@ -1,6 +1,9 @@
 #include "geo/alert_ledger.h"
 
 #include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "base/varint.h"
 #include "store/keys.h"
@@ -40,46 +43,7 @@ Alert alert_from(const PairFact& f) {
   return a;
 }
 
-}  // namespace
-
-struct AlertLedger::PairState {
-  std::uint64_t seq_a = 0;
-  std::uint64_t seq_b = 0;
-  std::uint8_t open_kind = kNoKind;
-  bool held = false;  // the pair has a record (a fact about it was applied before)
-};
-
-Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key) const {
-  auto v = store_.get(family_, key);
-  if (!v) return v.error();
-  PairState s;
-  if (!*v) return s;
-  const std::string& b = **v;
-  if (b.size() != 17) return error("corrupt ledger pair record");
-  s.seq_a = store::get_u64_be(b, 0);
-  s.seq_b = store::get_u64_be(b, 8);
-  s.open_kind = static_cast<std::uint8_t>(b[16]);
-  s.held = true;
-  return s;
-}
-
-// "a" record: revision (4) + state (1) + content (an encoded fact).
-Result<std::optional<Alert>> AlertLedger::load_alert(const std::string& id) const {
-  auto v = store_.get(family_, "a" + id);
-  if (!v) return v.error();
-  if (!*v) return std::optional<Alert>();
-  const std::string& b = **v;
-  PairFact f;
-  if (b.size() < 5 || !decode_fact(std::string_view(b).substr(5), f))
-    return error("corrupt alert record " + id);
-  Alert a = alert_from(f);
-  a.alert_id = id;
-  a.revision = store::get_u32_be(b, 0);
-  a.state = static_cast<AlertState>(b[4]);
-  return std::optional<Alert>(std::move(a));
-}
-
-void AlertLedger::save_alert(const Alert& a, store::WriteBatch& batch) const {
+PairFact fact_of(const Alert& a) {
   PairFact f;
   f.a = a.a;
   f.b = a.b;
@@ -90,19 +54,111 @@ void AlertLedger::save_alert(const Alert& a, store::WriteBatch& batch) const {
   f.lon = a.lon;
   f.lat = a.lat;
   f.authorities = a.authorities;
+  return f;
+}
+
+constexpr std::size_t kKinds = 3;
+constexpr std::size_t kLegacyPairSize = 17;             // seq_a, seq_b, open kind
+constexpr std::size_t kPairHeadSize = 17 + 4 * kKinds;  // ... and a revision per kind
+constexpr AlertKind kAllKinds[kKinds] = {AlertKind::Clash, AlertKind::Collaboration,
+                                         AlertKind::Restriction};
+
+// A legacy "a" record: revision (4) + state (1) + content (an encoded fact).
+bool decode_legacy_alert(std::string_view b, Alert& out) {
+  PairFact f;
+  if (b.size() < 5 || !decode_fact(b.substr(5), f)) return false;
+  out = alert_from(f);
+  out.revision = store::get_u32_be(b, 0);
+  out.state = static_cast<AlertState>(b[4]);
+  return true;
+}
+
+// The open alert kept in a pair record: state (1) + content (an encoded fact).
+bool decode_open_alert(std::string_view b, std::uint32_t revision, Alert& out) {
+  PairFact f;
+  if (b.empty() || !decode_fact(b.substr(1), f)) return false;
+  out = alert_from(f);
+  out.revision = revision;
+  out.state = static_cast<AlertState>(b[0]);
+  return true;
+}
+
+}  // namespace
+
+struct AlertLedger::PairState {
+  std::uint64_t seq_a = 0;
+  std::uint64_t seq_b = 0;
+  std::uint8_t open_kind = kNoKind;
+  std::uint32_t revisions[kKinds] = {0, 0, 0};  // the last revision of each kind's alert
+  std::optional<Alert> open;                    // the open alert (of open_kind), if any
+  bool held = false;                            // the pair has a record
+  std::vector<std::string> legacy_alerts;       // "a" keys of an older store, to delete
+};
+
+Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key,
+                                                      std::string_view ref_a,
+                                                      std::string_view ref_b) const {
+  auto v = store_.get(family_, key);
+  if (!v) return v.error();
+  PairState s;
+  if (!*v) return s;
+  const std::string& b = **v;
+  if (b.size() != kLegacyPairSize && b.size() < kPairHeadSize)
+    return error("corrupt ledger pair record");
+  s.seq_a = store::get_u64_be(b, 0);
+  s.seq_b = store::get_u64_be(b, 8);
+  s.open_kind = static_cast<std::uint8_t>(b[16]);
+  s.held = true;
+  if (s.open_kind != kNoKind && s.open_kind >= kKinds) return error("corrupt ledger pair record");
+  if (b.size() == kLegacyPairSize) {
+    // A store written before pair records held their alerts: read the pair's alert records.
+    for (auto kind : kAllKinds) {
+      std::string id = make_alert_id(kind, ref_a, ref_b);
+      auto a = store_.get(family_, "a" + id);
+      if (!a) return a.error();
+      if (!*a) continue;
+      Alert alert;
+      if (!decode_legacy_alert(**a, alert)) return error("corrupt alert record " + id);
+      const auto k = static_cast<std::size_t>(kind);
+      s.revisions[k] = alert.revision;
+      if (k == s.open_kind) s.open = std::move(alert);
+      s.legacy_alerts.push_back("a" + id);
+    }
+  } else {
+    for (std::size_t k = 0; k < kKinds; ++k) s.revisions[k] = store::get_u32_be(b, 17 + 4 * k);
+    if (s.open_kind != kNoKind) {
+      Alert alert;
+      if (!decode_open_alert(std::string_view(b).substr(kPairHeadSize), s.revisions[s.open_kind],
+                             alert))
+        return error("corrupt ledger pair record");
+      s.open = std::move(alert);
+    }
+  }
+  if (s.open_kind != kNoKind && !s.open) return error("ledger: open alert without a record");
+  return s;
+}
+
+void AlertLedger::save_pair(const std::string& key, const PairState& s,
+                            store::WriteBatch& batch) const {
   std::string v;
-  store::put_u32_be(v, a.revision);
-  v.push_back(static_cast<char>(a.state));
-  encode_fact(f, v);
-  batch.put(family_, "a" + a.alert_id, v);
+  store::put_u64_be(v, s.seq_a);
+  store::put_u64_be(v, s.seq_b);
+  v.push_back(static_cast<char>(s.open_kind));
+  for (auto r : s.revisions) store::put_u32_be(v, r);
+  if (s.open) {
+    v.push_back(static_cast<char>(s.open->state));
+    encode_fact(fact_of(*s.open), v);
+  }
+  batch.put(family_, key, v);
+  for (const auto& k : s.legacy_alerts) batch.del(family_, k);
 }
 
 Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
   ++stats_.facts;
   const std::string key = "p" + pair_key(fact.a.ref, fact.b.ref);
-  auto loaded = load_pair(key);
+  auto loaded = load_pair(key, fact.a.ref, fact.b.ref);
   if (!loaded) return loaded.error();
-  PairState state = *loaded;
+  PairState state = std::move(*loaded);
   if (fact.seq_a + fact.seq_b < state.seq_a + state.seq_b) {
     ++stats_.stale_facts;
     return {};
@@ -112,94 +168,84 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
   store::WriteBatch batch;
   std::size_t emitted = out.size();
 
-  auto close = [&](AlertKind kind, std::optional<AlertKind> now) -> Status {
-    auto old = load_alert(make_alert_id(kind, fact.a.ref, fact.b.ref));
-    if (!old) return old.error();
-    if (!*old) return error("ledger: open alert without a record");
-    Alert a = std::move(**old);
+  // Emits the open alert, closed (its last content, one revision more).
+  auto close = [&](std::optional<AlertKind> now) {
+    Alert a = std::move(*state.open);
+    state.open.reset();
+    state.open_kind = kNoKind;
     a.state = AlertState::Closed;
     ++a.revision;
+    state.revisions[static_cast<std::size_t>(a.kind)] = a.revision;
     a.reason = describe_close(a, fact.cause, fact.cause_ref, now);
-    save_alert(a, batch);
     out.push_back(std::move(a));
-    return {};
+  };
+  // Emits `next` and keeps it as the pair's open alert.
+  auto emit = [&](Alert next, AlertState st, std::uint32_t revision) {
+    next.state = st;
+    next.revision = revision;
+    next.reason = describe(next);
+    state.revisions[static_cast<std::size_t>(next.kind)] = revision;
+    state.open_kind = static_cast<std::uint8_t>(next.kind);
+    state.open = next;
+    state.open->reason.clear();  // derived again when needed; not stored
+    out.push_back(std::move(next));
   };
 
   if (fact.related) {
     Alert next = alert_from(fact);
-    // Alert records are only written with their pair's record (below), so a pair without one
-    // has none: a new pair, the common case, costs one read instead of two.
-    std::optional<Alert> previous;
-    if (state.held) {
-      auto loaded_alert = load_alert(next.alert_id);
-      if (!loaded_alert) return loaded_alert.error();
-      previous = std::move(*loaded_alert);
-    }
     if (state.open_kind == static_cast<std::uint8_t>(fact.kind)) {
-      if (!previous) return error("ledger: open alert without a record");
-      const Alert& prev = *previous;
       // Unchanged content: nothing to say.
-      std::string prev_content;
-      {
-        PairFact p;
-        p.a = prev.a;
-        p.b = prev.b;
-        p.related = true;
-        p.kind = prev.kind;
-        p.distance_m = prev.distance_m;
-        p.gap = prev.gap;
-        p.lon = prev.lon;
-        p.lat = prev.lat;
-        p.authorities = prev.authorities;
-        prev_content = content_of(p);
-      }
-      if (prev_content != content_of(fact)) {
-        next.state = AlertState::Updated;
-        next.revision = prev.revision + 1;
-        next.reason = describe(next);
-        save_alert(next, batch);
-        out.push_back(std::move(next));
-      }
+      if (content_of(fact_of(*state.open)) != content_of(fact))
+        emit(std::move(next), AlertState::Updated, state.open->revision + 1);
     } else {
-      if (state.open_kind != kNoKind)
-        DIGONCE_TRY(close(static_cast<AlertKind>(state.open_kind), fact.kind));
-      next.state = AlertState::Open;
-      next.revision = previous ? previous->revision + 1 : 1;
-      next.reason = describe(next);
-      save_alert(next, batch);
-      out.push_back(std::move(next));
-      state.open_kind = static_cast<std::uint8_t>(fact.kind);
+      if (state.open) close(fact.kind);
+      emit(std::move(next), AlertState::Open,
+           state.revisions[static_cast<std::size_t>(fact.kind)] + 1);
     }
-  } else if (state.open_kind != kNoKind) {
-    DIGONCE_TRY(close(static_cast<AlertKind>(state.open_kind), std::nullopt));
-    state.open_kind = kNoKind;
+  } else if (state.open) {
+    close(std::nullopt);
   }
 
-  std::string v;
-  store::put_u64_be(v, state.seq_a);
-  store::put_u64_be(v, state.seq_b);
-  v.push_back(static_cast<char>(state.open_kind));
-  batch.put(family_, key, v);
+  save_pair(key, state, batch);
   stats_.alerts += out.size() - emitted;
   return store_.write(batch);
 }
 
-Result<std::optional<Alert>> AlertLedger::find(const std::string& alert_id) const {
-  return load_alert(alert_id);
-}
-
 Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit) const {
   Status failed;
-  auto status = store_.scan(family_, "a", [&](std::string_view k, std::string_view) {
-    auto a = load_alert(std::string(k.substr(1)));
-    if (!a) {
-      failed = a.error();
+  auto status = store_.scan(family_, "p", [&](std::string_view k, std::string_view v) {
+    auto split = k.find('\n');
+    if (split == std::string_view::npos ||
+        (v.size() != kLegacyPairSize && v.size() < kPairHeadSize)) {
+      failed = error("corrupt ledger pair record");
       return false;
     }
-    if (*a && (*a)->state != AlertState::Closed) {
-      (*a)->reason = describe(**a);
-      visit(**a);
+    const auto open_kind = static_cast<std::uint8_t>(v[16]);
+    if (open_kind == kNoKind) return true;
+    if (open_kind >= kKinds) {
+      failed = error("corrupt ledger pair record");
+      return false;
     }
+    Alert a;
+    if (v.size() == kLegacyPairSize) {
+      const auto id = make_alert_id(static_cast<AlertKind>(open_kind), k.substr(1, split - 1),
+                                    k.substr(split + 1));
+      auto r = store_.get(family_, "a" + id);
+      if (!r) {
+        failed = r.error();
+        return false;
+      }
+      if (!*r || !decode_legacy_alert(**r, a)) {
+        failed = error("corrupt or missing alert record " + id);
+        return false;
+      }
+    } else if (!decode_open_alert(v.substr(kPairHeadSize),
+                                  store::get_u32_be(v, 17 + 4 * std::size_t{open_kind}), a)) {
+      failed = error("corrupt ledger pair record");
+      return false;
+    }
+    a.reason = describe(a);
+    visit(a);
     return true;
   });
   DIGONCE_TRY(status);
@@ -211,7 +257,8 @@ Status AlertLedger::for_each_open_pair(
   Status failed;
   auto status = store_.scan(family_, "p", [&](std::string_view k, std::string_view v) {
     auto split = k.find('\n');
-    if (v.size() != 17 || split == std::string_view::npos) {
+    if ((v.size() != kLegacyPairSize && v.size() < kPairHeadSize) ||
+        split == std::string_view::npos) {
       failed = error("corrupt ledger pair record");
       return false;
     }

@@ -9,8 +9,12 @@
 // about the pair, so whatever the arrival order, the ledger ends on it. A fact that repeats what
 // the alert already says changes nothing (no revision). See docs/ARCHITECTURE.md.
 //
-// State (alerts family): "p" refA "\n" refB -> seq_a, seq_b, the pair's open kind;
-//                        "a" alert_id       -> revision, state, last content.
+// State (alerts family): one record per pair, "p" refA "\n" refB -> seq_a, seq_b, the pair's
+// open kind, the last revision of each kind's alert (0: never), and while an alert is open its
+// state and content. One key per pair: a new pair costs one write.
+// Stores written before 2026-11-30 held the alerts apart ("a" alert_id -> revision, state,
+// content) beside 17-byte pair records; they are read as they are, and a pair's next write puts
+// its record in the current form and deletes its "a" records.
 #pragma once
 
 #include <functional>
@@ -36,9 +40,7 @@ class AlertLedger {
   /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
   Status apply(const PairFact& fact, std::vector<Alert>& out);
 
-  /// The current revision of an alert, or nullopt if it never existed.
-  Result<std::optional<Alert>> find(const std::string& alert_id) const;
-  /// Every alert whose current state is open or updated.
+  /// Every alert whose current state is open or updated, in pair key order.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;
   /// The two work refs of every pair whose alert is open or updated, in key order.
   Status for_each_open_pair(
@@ -48,9 +50,9 @@ class AlertLedger {
 
  private:
   struct PairState;
-  Result<PairState> load_pair(const std::string& key) const;
-  Result<std::optional<Alert>> load_alert(const std::string& id) const;
-  void save_alert(const Alert& a, store::WriteBatch& batch) const;
+  Result<PairState> load_pair(const std::string& key, std::string_view ref_a,
+                              std::string_view ref_b) const;
+  void save_pair(const std::string& key, const PairState& s, store::WriteBatch& batch) const;
 
   store::Store& store_;
   store::Family family_;

@@ -3,6 +3,7 @@
 
 #include "detection_fixtures.h"
 #include "geo/engine.h"
+#include "store/keys.h"
 #include "store/memory_store.h"
 
 using namespace digonce;
@@ -283,4 +284,89 @@ TEST_CASE("alert JSON carries the contract's fields") {
   CHECK(json.find("\"start\":\"1970-01-01T00:00:00Z\"") != std::string::npos);
   CHECK(make_alert_id(AlertKind::Clash, "A", "B") !=
         make_alert_id(AlertKind::Collaboration, "A", "B"));
+}
+
+TEST_CASE("ledger: one record per pair; a store with the older alert records goes on from them") {
+  store::MemoryStore store(1);
+  AlertLedger ledger(store, 0);
+  auto fact = [](AlertKind kind, std::uint64_t seq_b, double distance) {
+    PairFact f;
+    f.a.ref = "A";
+    f.b.ref = "B";
+    f.a.promoter = f.b.promoter = "PROM";
+    f.seq_a = 1;
+    f.seq_b = seq_b;
+    f.related = true;
+    f.kind = kind;
+    f.distance_m = distance;
+    return f;
+  };
+  auto keys = [&] {
+    std::vector<std::string> out;
+    REQUIRE(store
+                .scan(0, "",
+                      [&](std::string_view k, std::string_view) {
+                        out.emplace_back(k);
+                        return true;
+                      })
+                .ok());
+    return out;
+  };
+  auto open_now = [&] {
+    std::vector<std::pair<std::string, std::uint32_t>> out;
+    REQUIRE(ledger.for_each_open([&](const Alert& a) { out.emplace_back(a.alert_id, a.revision); })
+                .ok());
+    return out;
+  };
+  const std::string clash = make_alert_id(AlertKind::Clash, "A", "B");
+  const std::string collab = make_alert_id(AlertKind::Collaboration, "A", "B");
+
+  SUBCASE("new store: a pair's alerts live in its one record") {
+    std::vector<Alert> out;
+    REQUIRE(ledger.apply(fact(AlertKind::Clash, 1, 5), out).ok());
+    REQUIRE(ledger.apply(fact(AlertKind::Clash, 2, 4), out).ok());
+    REQUIRE(ledger.apply(fact(AlertKind::Collaboration, 3, 4), out).ok());
+    REQUIRE(ledger.apply(fact(AlertKind::Clash, 4, 4), out).ok());
+    REQUIRE(out.size() == 6);  // open, updated, closed + open, closed + open
+    CHECK(out[5].alert_id == clash);
+    CHECK(out[5].revision == 4);  // the clash's revisions go on after its close
+    CHECK(keys() == std::vector<std::string>{"p" + pair_key("A", "B")});
+    CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{clash, 4}});
+  }
+  SUBCASE("older store: 17-byte pair record and \"a\" records are read, then replaced") {
+    // As the ledger wrote them before 2026-11-30: the clash open at revision 2, a collaboration
+    // closed at revision 3.
+    store::WriteBatch old;
+    std::string p;
+    store::put_u64_be(p, 1);
+    store::put_u64_be(p, 2);
+    p.push_back(static_cast<char>(AlertKind::Clash));
+    old.put(0, "p" + pair_key("A", "B"), p);
+    auto alert_record = [](std::uint32_t revision, AlertState state, const PairFact& f) {
+      std::string v;
+      store::put_u32_be(v, revision);
+      v.push_back(static_cast<char>(state));
+      encode_fact(f, v);
+      return v;
+    };
+    old.put(0, "a" + clash, alert_record(2, AlertState::Updated, fact(AlertKind::Clash, 2, 5)));
+    old.put(0, "a" + collab,
+            alert_record(3, AlertState::Closed, fact(AlertKind::Collaboration, 1, 5)));
+    REQUIRE(store.write(old).ok());
+    CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{clash, 2}});
+
+    std::vector<Alert> out;
+    REQUIRE(ledger.apply(fact(AlertKind::Clash, 3, 5), out).ok());
+    CHECK(out.empty());  // the content the old record holds: nothing to say
+    CHECK(keys() == std::vector<std::string>{"p" + pair_key("A", "B")});
+    REQUIRE(ledger.apply(fact(AlertKind::Collaboration, 4, 5), out).ok());
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].alert_id == clash);
+    CHECK(out[0].state == AlertState::Closed);
+    CHECK(out[0].revision == 3);
+    CHECK(out[1].alert_id == collab);
+    CHECK(out[1].state == AlertState::Open);
+    CHECK(out[1].revision == 4);
+    CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{collab, 4}});
+  }
 }
