@@ -177,21 +177,28 @@ struct Parts {
   Pt at(std::size_t i) const { return {v.xy[2 * i], v.xy[2 * i + 1]}; }
 };
 
+// The search keeps the nearest pair of parts found so far and computes its points once, at the
+// end: GEOS computes them for each nearer pair it meets, and keeps the last, which is the same.
 struct Search {
+  enum class Found { Nothing, Segments, SegmentPoint, Points };
   double best = std::numeric_limits<double>::infinity();
-  Pt a{}, b{};
+  Found found = Found::Nothing;
+  std::size_t i = 0, j = 0;  // vertex indexes of the parts found (segment starts, or points)
+  bool flip = false;         // the segment is on the second geometry
 
   void lines_lines(const Parts& p, const Parts& q) {
     std::size_t i0 = 0;
     for (auto n0 : p.v.paths) {
       std::size_t j0 = 0;
       for (auto n1 : q.v.paths) {
-        for (std::size_t i = i0; i + 1 < i0 + n0; ++i) {
-          for (std::size_t j = j0; j + 1 < j0 + n1; ++j) {
-            const double e = segment_to_segment(p.at(i), p.at(i + 1), q.at(j), q.at(j + 1));
+        for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
+          for (std::size_t b = j0; b + 1 < j0 + n1; ++b) {
+            const double e = segment_to_segment(p.at(a), p.at(a + 1), q.at(b), q.at(b + 1));
             if (e < best) {
               best = e;
-              closest_points(p.at(i), p.at(i + 1), q.at(j), q.at(j + 1), a, b);
+              found = Found::Segments;
+              i = a;
+              j = b;
             }
             if (best <= 0) return;
           }
@@ -202,19 +209,20 @@ struct Search {
     }
   }
 
-  // The lines of `l` against the points of `pts`; `flip` when `l` is the second geometry.
-  void lines_points(const Parts& l, const Parts& pts, bool flip) {
+  // The lines of `l` against the points of `pts`; `second` when `l` is the second geometry.
+  void lines_points(const Parts& l, const Parts& pts, bool second) {
     std::size_t i0 = 0;
     for (auto n0 : l.v.paths) {
       for (std::size_t k = 0; k < pts.v.paths.size(); ++k) {
         const Pt pt = pts.at(k);
-        for (std::size_t i = i0; i + 1 < i0 + n0; ++i) {
-          const double e = point_to_segment(pt, l.at(i), l.at(i + 1));
+        for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
+          const double e = point_to_segment(pt, l.at(a), l.at(a + 1));
           if (e < best) {
             best = e;
-            const Pt on = closest_on_segment(pt, l.at(i), l.at(i + 1));
-            a = flip ? pt : on;
-            b = flip ? on : pt;
+            found = Found::SegmentPoint;
+            i = a;
+            j = k;
+            flip = second;
           }
           if (best <= 0) return;
         }
@@ -224,16 +232,41 @@ struct Search {
   }
 
   void points_points(const Parts& p, const Parts& q) {
-    for (std::size_t i = 0; i < p.v.paths.size(); ++i)
-      for (std::size_t j = 0; j < q.v.paths.size(); ++j) {
-        const double e = dist(p.at(i), q.at(j));
+    for (std::size_t a = 0; a < p.v.paths.size(); ++a)
+      for (std::size_t b = 0; b < q.v.paths.size(); ++b) {
+        const double e = dist(p.at(a), q.at(b));
         if (e < best) {
           best = e;
-          a = p.at(i);
-          b = q.at(j);
+          found = Found::Points;
+          i = a;
+          j = b;
         }
         if (best <= 0) return;
       }
+  }
+
+  // The points of the pair found: on the first geometry, then on the second.
+  void points(const Parts& p, const Parts& q, Pt& on_p, Pt& on_q) const {
+    switch (found) {
+      case Found::Segments:
+        closest_points(p.at(i), p.at(i + 1), q.at(j), q.at(j + 1), on_p, on_q);
+        return;
+      case Found::SegmentPoint: {
+        const Parts& l = flip ? q : p;
+        const Parts& pts = flip ? p : q;
+        const Pt pt = pts.at(j);
+        const Pt on = closest_on_segment(pt, l.at(i), l.at(i + 1));
+        on_p = flip ? pt : on;
+        on_q = flip ? on : pt;
+        return;
+      }
+      case Found::Points:
+        on_p = p.at(i);
+        on_q = q.at(j);
+        return;
+      case Found::Nothing:
+        return;
+    }
   }
 };
 
@@ -248,7 +281,9 @@ std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView&
   if (p.lines() && !q.lines() && s.best > 0) s.lines_points(p, q, false);
   if (q.lines() && !p.lines() && s.best > 0) s.lines_points(q, p, true);
   if (!p.lines() && !q.lines() && s.best > 0) s.points_points(p, q);
-  return NearestPoints{s.best, s.a.x, s.a.y, s.b.x, s.b.y};
+  Pt on_a{}, on_b{};
+  s.points(p, q, on_a, on_b);
+  return NearestPoints{s.best, on_a.x, on_a.y, on_b.x, on_b.y};
 }
 
 }  // namespace digonce::geo

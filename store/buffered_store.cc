@@ -120,7 +120,7 @@ void BufferedStore::Writes::clear() {
 // --- BufferedStore ---
 
 BufferedStore::~BufferedStore() {
-  if (in_flight_.valid()) in_flight_.wait();
+  if (in_flight_) (void)writer_.wait();
 }
 
 Result<std::optional<std::string>> BufferedStore::get(Family f, std::string_view key) const {
@@ -203,18 +203,67 @@ Status BufferedStore::commit_async(const WriteBatch& extra) {
   std::swap(pending_, sealed_);
   pending_.clear();
   sealed_live_ = true;
-  in_flight_ =
-      std::async(std::launch::async, [this, extra] { return base_.write(sealed_.batch(extra)); });
+  in_flight_ = true;
+  writer_.start([this, extra] { return base_.write(sealed_.batch(extra)); });
   return {};
 }
 
 Status BufferedStore::wait() const {
-  if (!in_flight_.valid()) return {};
-  Status s = in_flight_.get();
+  if (!in_flight_) return {};
+  Status s = writer_.wait();
+  in_flight_ = false;
   // On failure the sealed writes are not in the base: reads keep seeing them, and the caller,
   // told of the failure, decides (the state is then ahead of the base, as after a failed commit).
   if (s.ok()) sealed_live_ = false;
   return s;
+}
+
+}  // namespace digonce::store
+
+namespace digonce::store {
+
+BufferedStore::Writer::~Writer() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BufferedStore::Writer::start(std::function<Status()> job) {
+  {
+    std::lock_guard lock(mutex_);
+    job_ = std::move(job);
+    busy_ = true;
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  }
+  wake_.notify_all();
+}
+
+Status BufferedStore::Writer::wait() {
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return !busy_; });
+  return std::move(result_);
+}
+
+void BufferedStore::Writer::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || job_; });
+    if (job_) {  // a job given before the stop still runs: its caller waits for it
+      auto job = std::move(job_);
+      job_ = nullptr;
+      lock.unlock();
+      Status s = job();
+      lock.lock();
+      result_ = std::move(s);
+      busy_ = false;
+      done_.notify_all();
+      continue;
+    }
+    return;
+  }
 }
 
 }  // namespace digonce::store
