@@ -145,6 +145,8 @@ Status Pipeline::start(const std::vector<Stage>& stages) {
     o.data_dir = settings_.data_dir;
     o.commit_interval_ms = settings_.commit_interval_ms;
     o.max_batch = settings_.max_batch;
+    o.linger_ms = settings_.linger_ms;
+    o.fetch_min_bytes = settings_.fetch_min_bytes;
     o.dead_letter_topic = settings_.topic("dead-letter");
     o.changelog_topic = settings_.topic(o.name + "-changelog");
     o.group_id = settings_.topic_prefix + o.name;

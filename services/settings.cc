@@ -96,6 +96,8 @@ Result<Settings> load_settings(const std::string& given) {
         s.proj_search_paths.push_back(p.as<std::string>());
     read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
     read(root["streams"], "max_batch", s.max_batch);
+    read(root["streams"], "linger_ms", s.linger_ms);
+    read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
     read(root["http"], "listen", s.http_listen);
     if (root["feeds"] && root["feeds"]["streetmanager"]) {
       auto f = root["feeds"]["streetmanager"];
@@ -164,6 +166,11 @@ Result<Settings> load_settings(const std::string& given) {
   if (s.rules.distance_m <= 0 || s.partitions < 1 || s.tile_size_m < 4 * s.rules.distance_m)
     return error("config " + path +
                  ": distance_m must be > 0, partitions >= 1, tiles.size_m >= 4 x distance_m");
+  if (s.commit_interval_ms < 1 || s.max_batch < 1 || s.linger_ms < 0 || s.linger_ms > 900000 ||
+      s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000)
+    return error("config " + path +
+                 ": streams: commit_interval_ms and max_batch must be >= 1, linger_ms 0 to "
+                 "900000, fetch_min_bytes 1 to 100000000");
   return s;
 }
 

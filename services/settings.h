@@ -62,6 +62,8 @@ struct Settings {
   // streams
   int commit_interval_ms = 50;
   int max_batch = 10000;
+  int linger_ms = 2;        // stage producers' librdkafka linger.ms
+  int fetch_min_bytes = 1;  // stage consumers' librdkafka fetch.min.bytes
   // http
   std::string http_listen = "127.0.0.1:8080";
   // notifier

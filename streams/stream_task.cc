@@ -87,6 +87,7 @@ Status StreamTask::start() {
   std::string client = "digonce-" + options_.name;
 
   auto pconf = producer_config(options_.brokers, client, options_.transactional_id);
+  pconf["linger.ms"] = std::to_string(options_.linger_ms);
   auto producer = make_client(
       RD_KAFKA_PRODUCER, pconf,
       [](rd_kafka_conf_t* c, void* self) {
@@ -137,6 +138,7 @@ Status StreamTask::start() {
   }
 
   auto cconf = consumer_config(options_.brokers, client, options_.group_id);
+  cconf["fetch.min.bytes"] = std::to_string(options_.fetch_min_bytes);
   auto consumer = make_client(
       RD_KAFKA_CONSUMER, cconf,
       [](rd_kafka_conf_t* c, void* self) {

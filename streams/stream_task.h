@@ -81,6 +81,8 @@ struct TaskOptions {
   std::vector<std::string> output_topics;  // looked up at start, so a first record is not delayed
   int commit_interval_ms = 50;
   int max_batch = 10000;
+  int linger_ms = 2;        // the producer's linger.ms
+  int fetch_min_bytes = 1;  // the consumer's fetch.min.bytes
 };
 
 class StreamTask {

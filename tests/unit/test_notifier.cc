@@ -1,5 +1,5 @@
-// The notifier's pieces that need no broker: URLs, signatures, routing and its settings
-// (services/http_client.h, services/notifier.h, services/settings.h).
+// The notifier's pieces that need no broker (URLs, signatures, routing) and settings: the
+// notifier's and the stages' (services/http_client.h, services/notifier.h, services/settings.h).
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -176,4 +176,28 @@ TEST_CASE("http_post: a refused connection is an error that names the address") 
   auto r = http_post(*u, {}, "{}", std::chrono::milliseconds(2000));
   REQUIRE_FALSE(r.ok());
   CHECK(contains(r.error().what(), "127.0.0.1:1"));
+}
+
+TEST_CASE("settings: the stages' batching knobs are read and checked") {
+  auto load = [](const std::string& streams_yaml) {
+    auto path = std::filesystem::temp_directory_path() / "digonce-test-streams.yaml";
+    std::ofstream(path) << "streams:\n" << streams_yaml;
+    auto s = load_settings(path.string());
+    std::filesystem::remove(path);
+    return s;
+  };
+  auto defaults = load("  commit_interval_ms: 50\n");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->linger_ms == 2);
+  CHECK(defaults->fetch_min_bytes == 1);
+  auto batched = load("  linger_ms: 50\n  fetch_min_bytes: 65536\n");
+  REQUIRE(batched.ok());
+  CHECK(batched->linger_ms == 50);
+  CHECK(batched->fetch_min_bytes == 65536);
+  for (const char* bad :
+       {"  linger_ms: -1\n", "  fetch_min_bytes: 0\n", "  commit_interval_ms: 0\n"}) {
+    auto s = load(bad);
+    REQUIRE_FALSE(s.ok());
+    CHECK(contains(s.error().what(), "streams: commit_interval_ms"));
+  }
 }
