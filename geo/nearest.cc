@@ -186,6 +186,19 @@ struct Search {
   std::size_t i = 0, j = 0;  // vertex indexes of the parts found (segment starts, or points)
   bool flip = false;         // the segment is on the second geometry
 
+  // Keeps the parts when `e` is strictly nearer than the best so far; true once they touch
+  // (distance 0: nothing can be nearer, and GEOS stops there too).
+  bool keep(double e, Found what, std::size_t a, std::size_t b, bool second = false) {
+    if (e < best) {
+      best = e;
+      found = what;
+      i = a;
+      j = b;
+      flip = second;
+    }
+    return best <= 0;
+  }
+
   void lines_lines(const Parts& p, const Parts& q) {
     std::size_t i0 = 0;
     for (auto n0 : p.v.paths) {
@@ -193,14 +206,9 @@ struct Search {
       for (auto n1 : q.v.paths) {
         for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
           for (std::size_t b = j0; b + 1 < j0 + n1; ++b) {
-            const double e = segment_to_segment(p.at(a), p.at(a + 1), q.at(b), q.at(b + 1));
-            if (e < best) {
-              best = e;
-              found = Found::Segments;
-              i = a;
-              j = b;
-            }
-            if (best <= 0) return;
+            if (keep(segment_to_segment(p.at(a), p.at(a + 1), q.at(b), q.at(b + 1)),
+                     Found::Segments, a, b))
+              return;
           }
         }
         j0 += n1;
@@ -216,15 +224,8 @@ struct Search {
       for (std::size_t k = 0; k < pts.v.paths.size(); ++k) {
         const Pt pt = pts.at(k);
         for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
-          const double e = point_to_segment(pt, l.at(a), l.at(a + 1));
-          if (e < best) {
-            best = e;
-            found = Found::SegmentPoint;
-            i = a;
-            j = k;
-            flip = second;
-          }
-          if (best <= 0) return;
+          if (keep(point_to_segment(pt, l.at(a), l.at(a + 1)), Found::SegmentPoint, a, k, second))
+            return;
         }
       }
       i0 += n0;
@@ -234,14 +235,7 @@ struct Search {
   void points_points(const Parts& p, const Parts& q) {
     for (std::size_t a = 0; a < p.v.paths.size(); ++a)
       for (std::size_t b = 0; b < q.v.paths.size(); ++b) {
-        const double e = dist(p.at(a), q.at(b));
-        if (e < best) {
-          best = e;
-          found = Found::Points;
-          i = a;
-          j = b;
-        }
-        if (best <= 0) return;
+        if (keep(dist(p.at(a), q.at(b)), Found::Points, a, b)) return;
       }
   }
 
