@@ -80,6 +80,12 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
                                .count())
           : options.run_id;
   const std::string prefix = "LOAD-" + run + "-";
+  std::uint64_t first_site = options.first_site;
+  if (first_site == LoadOptions::kFromRunId) {
+    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a of the run id: slots 1-1000
+    for (unsigned char c : run) h = (h ^ c) * 1099511628211ULL;
+    first_site = (1 + h % 1000) * kSites;
+  }
   const std::string alerts_topic = settings.topic("alerts");
 
   // The consumer starts at the end of every alerts partition before anything is produced.
@@ -155,7 +161,7 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
                         std::chrono::duration<double>(static_cast<double>(2 * i) / options.rate));
       std::this_thread::sleep_until(due);
     }
-    std::uint64_t n = options.first_site + i;
+    std::uint64_t n = first_site + i;
     std::string a = prefix + std::to_string(i) + "-A", b = prefix + std::to_string(i) + "-B";
     std::string va = work_json(a, n, false), vb = work_json(b, n, true);
     DIGONCE_TRY(streams::produce(producer->get(), topic, RD_KAFKA_PARTITION_UA, a, &va));

@@ -19,7 +19,11 @@ struct LoadOptions {
   double rate = 0;                // events per second; 0 = as fast as the producer goes
   double timeout_s = 300;         // give up waiting for alerts after this long past the last send
   std::string run_id;             // distinguishes the work refs of this run ("" = from the clock)
-  std::uint64_t first_site = 0;   // where on the grid this run starts (runs can avoid each other)
+  // Where on the grid this run starts. By default a 200-day slot of its own picked from the run
+  // id, so that a run's works never meet an earlier run's on the same pipeline (which would add
+  // their alerts to this run's work and figures).
+  static constexpr std::uint64_t kFromRunId = UINT64_MAX;
+  std::uint64_t first_site = kFromRunId;
 };
 
 Status run_load(const Settings& settings, const LoadOptions& options);

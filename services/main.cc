@@ -287,7 +287,9 @@ int main(int argc, char** argv) {
   load->add_option("--rate", load_options.rate, "Events per second (default: as fast as possible)");
   load->add_option("--timeout", load_options.timeout_s, "Seconds to wait for the alerts (300)");
   load->add_option("--run-id", load_options.run_id, "Tag of this run's work refs");
-  load->add_option("--first-site", load_options.first_site, "First grid site of this run");
+  load->add_option(
+      "--first-site", load_options.first_site,
+      "First grid site of this run (default: a time slot of its own, from the run id)");
 
   ds::ImportOptions import_options;
   auto* import = app.add_subcommand(
