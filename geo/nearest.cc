@@ -145,27 +145,21 @@ void closest_points(Pt a, Pt b, Pt c, Pt d, Pt& on_ab, Pt& on_cd) {
     on_ab = on_cd = *x;
     return;
   }
-  Pt p = closest_on_segment(c, a, b);
-  double best = dist(p, c);
-  on_ab = p;
-  on_cd = c;
-  p = closest_on_segment(d, a, b);
-  if (double e = dist(p, d); e < best) {
+  // Else the nearest of c and d to ab, then of a and b to cd, in GEOS's order: the first is
+  // taken, then each strictly nearer one.
+  double best = 0;
+  auto consider = [&](Pt from, Pt s0, Pt s1, bool from_ab, bool first) {
+    const Pt on = closest_on_segment(from, s0, s1);
+    const double e = dist(on, from);
+    if (!first && !(e < best)) return;
     best = e;
-    on_ab = p;
-    on_cd = d;
-  }
-  p = closest_on_segment(a, c, d);
-  if (double e = dist(p, a); e < best) {
-    best = e;
-    on_ab = a;
-    on_cd = p;
-  }
-  p = closest_on_segment(b, c, d);
-  if (double e = dist(p, b); e < best) {
-    on_ab = b;
-    on_cd = p;
-  }
+    on_ab = from_ab ? from : on;
+    on_cd = from_ab ? on : from;
+  };
+  consider(c, a, b, false, true);
+  consider(d, a, b, false, false);
+  consider(a, c, d, true, false);
+  consider(b, c, d, true, false);
 }
 
 // A geometry's lines (paths of two or more vertices) and points, as GEOS's extracters give them.
