@@ -91,7 +91,6 @@ struct AlertLedger::PairState {
   std::uint8_t open_kind = kNoKind;
   std::uint32_t revisions[kKinds] = {0, 0, 0};  // the last revision of each kind's alert
   std::optional<Alert> open;                    // the open alert (of open_kind), if any
-  bool held = false;                            // the pair has a record
   std::vector<std::string> legacy_alerts;       // "a" keys of an older store, to delete
 };
 
@@ -100,15 +99,18 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key,
                                                       std::string_view ref_b) const {
   auto v = store_.get(family_, key);
   if (!v) return v.error();
+  if (!*v) return PairState{};
+  return decode_pair(**v, ref_a, ref_b);
+}
+
+Result<AlertLedger::PairState> AlertLedger::decode_pair(std::string_view b, std::string_view ref_a,
+                                                        std::string_view ref_b) const {
   PairState s;
-  if (!*v) return s;
-  const std::string& b = **v;
   if (b.size() != kLegacyPairSize && b.size() < kPairHeadSize)
     return error("corrupt ledger pair record");
   s.seq_a = store::get_u64_be(b, 0);
   s.seq_b = store::get_u64_be(b, 8);
   s.open_kind = static_cast<std::uint8_t>(b[16]);
-  s.held = true;
   if (s.open_kind != kNoKind && s.open_kind >= kKinds) return error("corrupt ledger pair record");
   if (b.size() == kLegacyPairSize) {
     // A store written before pair records held their alerts: read the pair's alert records.
@@ -128,8 +130,7 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(const std::string& key,
     for (std::size_t k = 0; k < kKinds; ++k) s.revisions[k] = store::get_u32_be(b, 17 + 4 * k);
     if (s.open_kind != kNoKind) {
       Alert alert;
-      if (!decode_open_alert(std::string_view(b).substr(kPairHeadSize), s.revisions[s.open_kind],
-                             alert))
+      if (!decode_open_alert(b.substr(kPairHeadSize), s.revisions[s.open_kind], alert))
         return error("corrupt ledger pair record");
       s.open = std::move(alert);
     }
@@ -211,49 +212,9 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
   return store_.write(batch);
 }
 
-Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit) const {
-  Status failed;
-  auto status = store_.scan(family_, "p", [&](std::string_view k, std::string_view v) {
-    auto split = k.find('\n');
-    if (split == std::string_view::npos ||
-        (v.size() != kLegacyPairSize && v.size() < kPairHeadSize)) {
-      failed = error("corrupt ledger pair record");
-      return false;
-    }
-    const auto open_kind = static_cast<std::uint8_t>(v[16]);
-    if (open_kind == kNoKind) return true;
-    if (open_kind >= kKinds) {
-      failed = error("corrupt ledger pair record");
-      return false;
-    }
-    Alert a;
-    if (v.size() == kLegacyPairSize) {
-      const auto id = make_alert_id(static_cast<AlertKind>(open_kind), k.substr(1, split - 1),
-                                    k.substr(split + 1));
-      auto r = store_.get(family_, "a" + id);
-      if (!r) {
-        failed = r.error();
-        return false;
-      }
-      if (!*r || !decode_legacy_alert(**r, a)) {
-        failed = error("corrupt or missing alert record " + id);
-        return false;
-      }
-    } else if (!decode_open_alert(v.substr(kPairHeadSize),
-                                  store::get_u32_be(v, 17 + 4 * std::size_t{open_kind}), a)) {
-      failed = error("corrupt ledger pair record");
-      return false;
-    }
-    a.reason = describe(a);
-    visit(a);
-    return true;
-  });
-  DIGONCE_TRY(status);
-  return failed;
-}
-
-Status AlertLedger::for_each_open_pair(
-    const std::function<Status(std::string_view a, std::string_view b)>& visit) const {
+Status AlertLedger::scan_open_pairs(
+    const std::function<Status(std::string_view a, std::string_view b, std::string_view record)>&
+        visit) const {
   Status failed;
   auto status = store_.scan(family_, "p", [&](std::string_view k, std::string_view v) {
     auto split = k.find('\n');
@@ -263,11 +224,28 @@ Status AlertLedger::for_each_open_pair(
       return false;
     }
     if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
-    failed = visit(k.substr(1, split - 1), k.substr(split + 1));
+    failed = visit(k.substr(1, split - 1), k.substr(split + 1), v);
     return failed.ok();
   });
   DIGONCE_TRY(status);
   return failed;
+}
+
+Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit) const {
+  return scan_open_pairs([&](std::string_view a, std::string_view b, std::string_view v) -> Status {
+    auto s = decode_pair(v, a, b);
+    if (!s) return s.error();
+    Alert alert = std::move(*s->open);
+    alert.reason = describe(alert);
+    visit(alert);
+    return {};
+  });
+}
+
+Status AlertLedger::for_each_open_pair(
+    const std::function<Status(std::string_view a, std::string_view b)>& visit) const {
+  return scan_open_pairs(
+      [&](std::string_view a, std::string_view b, std::string_view) { return visit(a, b); });
 }
 
 }  // namespace digonce::geo

@@ -53,6 +53,12 @@ class AlertLedger {
   Result<PairState> load_pair(const std::string& key, std::string_view ref_a,
                               std::string_view ref_b) const;
   void save_pair(const std::string& key, const PairState& s, store::WriteBatch& batch) const;
+  /// A pair record of either form; the refs name the pair's "a" records in an older store.
+  Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,
+                                std::string_view ref_b) const;
+  /// Calls visit(ref_a, ref_b, record) for every pair whose alert is open, in key order.
+  Status scan_open_pairs(const std::function<Status(std::string_view a, std::string_view b,
+                                                    std::string_view record)>& visit) const;
 
   store::Store& store_;
   store::Family family_;

@@ -154,55 +154,58 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
   const ShapeView xv = x.shape.view();
   std::array<double, 4> p{};
   double dist = 0;
+  Geos::GeomPtr xg_built;  // the candidate as a GEOS geometry, made when a GEOS call needs it
+  auto xg = [&]() -> Result<const GEOSGeometry*> {
+    if (!xg_built) {
+      auto g = geos_.to_geos(xv);
+      if (!g) return g.error();
+      xg_built = std::move(*g);
+    }
+    return xg_built.get();
+  };
   if (auto near = nearest_points(e.geometry.view(), xv)) {
     // Points and lines (nearly every work): geo/nearest.h measures them as GEOS does, without
-    // building GEOS geometries. Its figure is GEOSDistance's (the unit test finds them equal);
-    // GEOSDistance, the contract's decider, is still asked when the figure is within a
-    // micrometre of d, so that a difference in rounding could never flip a verdict.
+    // building GEOS geometries. Its figure is GEOSDistance's (the unit test finds them equal).
     dist = near->distance;
-    if (dist > d + kDecideMargin) return std::optional<Relation>();
-    if (dist >= d - kDecideMargin) {
-      auto xg = geos_.to_geos(xv);
-      if (!xg) return xg.error();
-      auto exact = geos_.distance(eg, xg->get());
-      if (!exact) return exact.error();
-      dist = *exact;
-    }
     p = {near->ax, near->ay, near->bx, near->by};
   } else if (e.geometry.vertex_count() * (xv.xy.size() / 2) <= kBruteForceVertexPairs) {
     // Small polygons: one GEOS nearest-points computation gives the location and the distance
     // (the same minimum GEOSDistance computes, differing only by rounding: well under 1e-9 m at
-    // national-grid scale), with GEOSDistance asked near d as above.
-    auto xg = geos_.to_geos(xv);
-    if (!xg) return xg.error();
-    auto np = geos_.nearest_points(eg, xg->get());
+    // national-grid scale).
+    auto g = xg();
+    if (!g) return g.error();
+    auto np = geos_.nearest_points(eg, *g);
     if (!np) return np.error();
     p = *np;
     dist = std::hypot(p[0] - p[2], p[1] - p[3]);
-    if (dist > d + kDecideMargin) return std::optional<Relation>();
-    if (dist >= d - kDecideMargin) {
-      auto exact = geos_.distance(eg, xg->get());
-      if (!exact) return exact.error();
-      dist = *exact;
-    }
   } else {
     // Large geometries: the prepared test (an index of the event's facets) is the fast filter;
     // a hair of slack so that it never disagrees with the canonical GEOSDistance <= d below,
     // which decides (the contract's d is the minimum distance).
-    auto xg = geos_.to_geos(xv);
-    if (!xg) return xg.error();
+    auto g = xg();
+    if (!g) return g.error();
     char within =
-        GEOSPreparedDistanceWithin_r(geos_.handle(), prepared, xg->get(), d * (1 + 1e-12) + 1e-9);
+        GEOSPreparedDistanceWithin_r(geos_.handle(), prepared, *g, d * (1 + 1e-12) + 1e-9);
     if (within == 2)
       return error("GEOS distance-within failed on " + e.work_ref + ": " + geos_.last_error());
     if (within == 0) return std::optional<Relation>();
-    auto exact = geos_.distance(eg, xg->get());
+    auto exact = geos_.distance(eg, *g);
     if (!exact) return exact.error();
     dist = *exact;
     if (!classify(options_.rules, es, xs, dist)) return std::optional<Relation>();
-    auto np = geos_.nearest_points(eg, xg->get());
+    auto np = geos_.nearest_points(eg, *g);
     if (!np) return np.error();
     p = *np;
+  }
+  // A figure from nearest points decides unless it is within a micrometre of d: there
+  // GEOSDistance, the contract's decider, does, so that rounding can never flip a verdict.
+  if (dist > d + kDecideMargin) return std::optional<Relation>();
+  if (dist >= d - kDecideMargin) {
+    auto g = xg();
+    if (!g) return g.error();
+    auto exact = geos_.distance(eg, *g);
+    if (!exact) return exact.error();
+    dist = *exact;
   }
   auto kind = classify(options_.rules, es, xs, dist);
   if (!kind) return std::optional<Relation>();
