@@ -289,16 +289,15 @@ Result<AuthorityMap> AuthorityMap::parse(std::string_view geojson, const Authori
   return map;
 }
 
-std::uint32_t AuthorityMap::classify_cell(std::size_t i, std::size_t j) const {
-  // The cell grown by a millimetre, so that a point placed in it by rounded arithmetic is inside
+std::uint32_t AuthorityMap::classify_box(double x, double y, double size) const {
+  // The box grown by a millimetre, so that a point placed in it by rounded arithmetic is inside
   // the box tested: a box covered by one authority's part and met by no other authority's is
   // answered for every point in it.
   const double slack = 1e-3;
-  const double x0 = grid_x_ + static_cast<double>(i) * cell_ - slack;
-  const double y0 = grid_y_ + static_cast<double>(j) * cell_ - slack;
+  const double x0 = x - slack, y0 = y - slack;
   GEOSContextHandle_t h = geos_->handle();
   auto box = geos_->own(
-      GEOSGeom_createRectangle_r(h, x0, y0, x0 + cell_ + 2 * slack, y0 + cell_ + 2 * slack));
+      GEOSGeom_createRectangle_r(h, x0, y0, x0 + size + 2 * slack, y0 + size + 2 * slack));
   if (!box) return kMixed;
   std::vector<const void*> candidates;
   GEOSSTRtree_query_r(h, tree_.get(), box.get(), &collect_candidate, &candidates);
@@ -328,10 +327,33 @@ std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
     const double fx = std::floor((x - grid_x_) / cell_), fy = std::floor((y - grid_y_) / cell_);
     if (fx >= 0 && fy >= 0 && fx < static_cast<double>(nx_) && fy < static_cast<double>(ny_)) {
       const auto i = static_cast<std::size_t>(fx), j = static_cast<std::size_t>(fy);
+      const double cx = grid_x_ + static_cast<double>(i) * cell_;
+      const double cy = grid_y_ + static_cast<double>(j) * cell_;
       std::uint32_t& cell = cells_[j * nx_ + i];
-      if (cell == 0) cell = classify_cell(i, j);
-      if (cell == kNone) return {};
-      if (cell >= kFirstAuthority) return {&authorities_[cell - kFirstAuthority]};
+      if (cell == 0) {
+        cell = classify_box(cx, cy, cell_);
+        if (cell == kMixed) {
+          cell = kSplitCell | static_cast<std::uint32_t>(sub_cells_.size() / (kSplit * kSplit));
+          sub_cells_.resize(sub_cells_.size() + kSplit * kSplit, 0);
+        }
+      }
+      std::uint32_t code = cell;
+      if (cell & kSplitCell) {
+        // The sub-cell, from the offset in the cell (clamped: rounding may put a point on the
+        // cell's far edge one sub-cell out).
+        const double sub = cell_ / kSplit;
+        const auto si =
+            std::min(kSplit - 1, static_cast<std::size_t>(std::max(0.0, (x - cx) / sub)));
+        const auto sj =
+            std::min(kSplit - 1, static_cast<std::size_t>(std::max(0.0, (y - cy) / sub)));
+        std::uint32_t& s = sub_cells_[(cell & ~kSplitCell) * kSplit * kSplit + sj * kSplit + si];
+        if (s == 0)
+          s = classify_box(cx + static_cast<double>(si) * sub, cy + static_cast<double>(sj) * sub,
+                           sub);
+        code = s;
+      }
+      if (code == kNone) return {};
+      if (code >= kFirstAuthority) return {&authorities_[code - kFirstAuthority]};
     }
   }
   return at_exact(x, y);

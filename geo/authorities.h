@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -81,12 +82,18 @@ class AuthorityMap {
   /// The authorities whose area covers the metric point (covers: a point on a shared boundary
   /// belongs to both), sorted by code; empty outside every area. Answered from a grid of cells
   /// where the point's cell lies wholly inside one authority's area or outside every area (most
-  /// of a map: each cell is tested once, on its first lookup), else by at_exact().
+  /// of a map: each cell is tested once, on its first lookup); a cell a boundary crosses is cut
+  /// into kSplit x kSplit sub-cells, tested the same way; a point in a sub-cell a boundary
+  /// crosses is answered by at_exact().
   std::vector<const Authority*> at(double x, double y) const;
   /// The same through the tree and the covers tests, without the cells.
   std::vector<const Authority*> at_exact(double x, double y) const;
   /// The cells' side in metres (set at load: at least 250 m, at most about a million cells).
   double cell_size() const { return cell_; }
+  /// The corner of cell (0, 0): cell (i, j) starts at origin + (i, j) * cell_size().
+  std::pair<double, double> cell_origin() const { return {grid_x_, grid_y_}; }
+  /// Sub-cells per side of a cell that a boundary crosses.
+  static constexpr std::size_t kSplit = 8;
   /// Every authority, sorted by code. Several features with one code make one authority.
   const std::vector<Authority>& all() const { return authorities_; }
   /// The metric envelope of an authority's area (for "works in its area" queries), or nullopt
@@ -114,13 +121,18 @@ class AuthorityMap {
   // changes after; moving the map moves the vector's buffer, not its elements.
   std::unique_ptr<GEOSSTRtree, StrTreeDeleter> tree_;
 
-  // The cells over the areas' envelope: 0 not yet tested, kMixed (near a boundary: at_exact),
-  // kNone (outside every area), or kFirstAuthority + the index of the one authority covering it.
+  // The cells over the areas' envelope, and the sub-cells: 0 not yet tested, kMixed (near a
+  // boundary: at_exact), kNone (outside every area), or kFirstAuthority + the index of the one
+  // authority covering it. A mixed cell holds kSplitCell + the index of its block of
+  // kSplit x kSplit sub-cells in sub_cells_.
   static constexpr std::uint32_t kMixed = 1, kNone = 2, kFirstAuthority = 3;
-  std::uint32_t classify_cell(std::size_t i, std::size_t j) const;
+  static constexpr std::uint32_t kSplitCell = 0x80000000u;
+  /// What covers the square box of side `size` at (x0, y0).
+  std::uint32_t classify_box(double x0, double y0, double size) const;
   double cell_ = 0, grid_x_ = 0, grid_y_ = 0;
   std::size_t nx_ = 0, ny_ = 0;
   mutable std::vector<std::uint32_t> cells_;
+  mutable std::vector<std::uint32_t> sub_cells_;
 };
 
 }  // namespace digonce::geo

@@ -142,10 +142,12 @@ TEST_CASE(
   };
   for (int k = 0; k < 100000; ++k) {
     double x = ux(rng), y = uy(rng);
-    // A quarter of the points on a cell edge or corner (where rounding decides the cell).
-    const double c = map.cell_size();
-    if (pick(rng) == 0) x = 495000 + std::round((x - 495000) / c) * c;
-    if (pick(rng) == 0) y = 150000 + std::round((y - 150000) / c) * c;
+    // A quarter of the points on a sub-cell's edge or corner (where rounding decides the cell;
+    // one in eight of those on a cell's edge too).
+    const double c = map.cell_size() / AuthorityMap::kSplit;
+    const auto [x0, y0] = map.cell_origin();
+    if (pick(rng) == 0) x = x0 + std::round((x - x0) / c) * c;
+    if (pick(rng) == 0) y = y0 + std::round((y - y0) / c) * c;
     REQUIRE_MESSAGE(same(x, y), "at " << x << " " << y);
   }
   // Every vertex of two shared boundaries' neighbourhoods: points exactly on a boundary.
