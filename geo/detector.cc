@@ -32,21 +32,52 @@ RuleSide side_of_entry(const SpaceTimeIndex::Entry& e) {
 
 }  // namespace
 
-struct Detector::Slot {
-  std::string ref;
-  PackedShape shape;
+static_assert(sizeof(PackedShape) == sizeof(void*));
+
+struct alignas(64) Detector::Slot {
+  // What the exact check of a candidate reads, together in the slot's first cache line (59
+  // bytes: a slot is 64-aligned, and PackedShape is one pointer).
   Envelope env;
+  PackedShape shape;
   Micros start = 0;
   Micros end = 0;
+  Category category = Category::Standard;
+  WorkKind kind = WorkKind::Work;
+  bool live = false;
+  std::string ref;
   std::uint64_t element = 0;
   std::uint64_t seq = 0;
   std::uint32_t promoter = 0;
   std::uint32_t street = 0;
   std::uint32_t authority = 0;
-  Category category = Category::Standard;
-  WorkKind kind = WorkKind::Work;
-  bool live = false;
   std::vector<std::uint32_t> partners;  // pairs this detector reported as related
+};
+
+// The event's work as a GEOS geometry and its prepared form, made on first use: points and lines
+// (nearly every pair) are measured by geo/nearest.h without them.
+struct Detector::EventGeos {
+  const Geos& geos;
+  const WorkEvent& e;
+  Geos::GeomPtr geom;
+  Geos::PreparedPtr prepared;
+
+  Result<const GEOSGeometry*> geometry() {
+    if (!geom) {
+      auto g = geos.to_geos(e.geometry);
+      if (!g) return g.error().within("geometry");
+      geom = std::move(*g);
+    }
+    return geom.get();
+  }
+  Result<const GEOSPreparedGeometry*> prepared_geometry() {
+    if (!prepared) {
+      auto g = geometry();
+      if (!g) return g.error();
+      prepared = geos.prepare(*g);
+      if (!prepared) return error("GEOS prepare failed: " + geos.last_error());
+    }
+    return prepared.get();
+  }
 };
 
 struct Detector::Relation {
@@ -69,8 +100,7 @@ Detector::Detector(store::Store& store, DetectorFamilies families, DetectorOptio
 Detector::~Detector() = default;
 
 std::uint32_t Detector::find(std::string_view ref) const {
-  auto it = refs_.find(ref);
-  return it == refs_.end() ? kNone : it->second;
+  return refs_.find(ref, [this](std::uint32_t id) -> std::string_view { return slots_[id].ref; });
 }
 
 WorkSummary Detector::summary(const Slot& s) const {
@@ -145,9 +175,7 @@ void Detector::remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch
 }
 
 Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, const RuleSide& es,
-                                                           const GEOSGeometry* eg,
-                                                           const GEOSPreparedGeometry* prepared,
-                                                           const Slot& x) {
+                                                           EventGeos& event, const Slot& x) {
   ++stats_.exact_checks;
   const double d = options_.rules.distance_m;
   const RuleSide xs = side(x);
@@ -172,9 +200,11 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     // Small polygons: one GEOS nearest-points computation gives the location and the distance
     // (the same minimum GEOSDistance computes, differing only by rounding: well under 1e-9 m at
     // national-grid scale).
+    auto eg = event.geometry();
+    if (!eg) return eg.error();
     auto g = xg();
     if (!g) return g.error();
-    auto np = geos_.nearest_points(eg, *g);
+    auto np = geos_.nearest_points(*eg, *g);
     if (!np) return np.error();
     p = *np;
     dist = std::hypot(p[0] - p[2], p[1] - p[3]);
@@ -182,18 +212,22 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     // Large geometries: the prepared test (an index of the event's facets) is the fast filter;
     // a hair of slack so that it never disagrees with the canonical GEOSDistance <= d below,
     // which decides (the contract's d is the minimum distance).
+    auto prepared = event.prepared_geometry();
+    if (!prepared) return prepared.error();
+    auto eg = event.geometry();
+    if (!eg) return eg.error();
     auto g = xg();
     if (!g) return g.error();
     char within =
-        GEOSPreparedDistanceWithin_r(geos_.handle(), prepared, *g, d * (1 + 1e-12) + 1e-9);
+        GEOSPreparedDistanceWithin_r(geos_.handle(), *prepared, *g, d * (1 + 1e-12) + 1e-9);
     if (within == 2)
       return error("GEOS distance-within failed on " + e.work_ref + ": " + geos_.last_error());
     if (within == 0) return std::optional<Relation>();
-    auto exact = geos_.distance(eg, *g);
+    auto exact = geos_.distance(*eg, *g);
     if (!exact) return exact.error();
     dist = *exact;
     if (!classify(options_.rules, es, xs, dist)) return std::optional<Relation>();
-    auto np = geos_.nearest_points(eg, *g);
+    auto np = geos_.nearest_points(*eg, *g);
     if (!np) return np.error();
     p = *np;
   }
@@ -201,9 +235,11 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
   // GEOSDistance, the contract's decider, does, so that rounding can never flip a verdict.
   if (dist > d + kDecideMargin) return std::optional<Relation>();
   if (dist >= d - kDecideMargin) {
+    auto eg = event.geometry();
+    if (!eg) return eg.error();
     auto g = xg();
     if (!g) return g.error();
-    auto exact = geos_.distance(eg, *g);
+    auto exact = geos_.distance(*eg, *g);
     if (!exact) return exact.error();
     dist = *exact;
   }
@@ -248,10 +284,7 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
   std::vector<std::pair<std::uint32_t, Relation>> owned;
   std::vector<std::uint32_t> elsewhere;
   if (active) {
-    auto eg = geos_.to_geos(e.geometry);
-    if (!eg) return eg.error().within("geometry");
-    auto prepared = geos_.prepare(eg->get());
-    if (!prepared) return error("GEOS prepare failed: " + geos_.last_error());
+    EventGeos event{geos_, e, nullptr, nullptr};
     const RuleSide rs{e.kind, e.category, e.start, e.end};
     const Envelope env = e.geometry.envelope();
     const double d = options_.rules.distance_m;
@@ -260,7 +293,7 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       if (!failed.ok()) return;
       const Slot& xs = slots_[x];
       if (env.distance(xs.env) > d) return;
-      auto rel = relate(e, rs, eg->get(), prepared.get(), xs);
+      auto rel = relate(e, rs, event, xs);
       if (!rel) {
         failed = rel.error();
         return;
@@ -273,6 +306,10 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       }
     };
     if (keep) {
+      // The candidates first, then their slots and shapes fetched together (each is a cache
+      // miss at a million works, and the processor overlaps misses it is told of at once), then
+      // the exact checks, in the index's order.
+      candidates_.clear();
       index_.query(
           env.expanded(d),
           [&](const SpaceTimeIndex::Entry& entry) {
@@ -280,7 +317,10 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
             return entry.id != id && time_may_qualify(options_.rules, rs, side_of_entry(entry)) &&
                    !entry.farther_than(env, d);
           },
-          [&](const SpaceTimeIndex::Entry& entry) { evaluate(entry.id); });
+          [&](const SpaceTimeIndex::Entry& entry) { candidates_.push_back(entry.id); });
+      for (auto x : candidates_) __builtin_prefetch(&slots_[x]);
+      for (auto x : candidates_) slots_[x].shape.prefetch();
+      for (auto x : candidates_) evaluate(x);
     } else if (id != kNone) {
       // The work leaves this partition: only its reported pairs need a verdict.
       for (auto x : slots_[id].partners) evaluate(x);
@@ -331,7 +371,7 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
         id = free_slots_.back();
         free_slots_.pop_back();
       }
-      refs_.emplace(e.work_ref, id);
+      refs_.insert(e.work_ref, id);
     }
     add_slot(e, seq, id);
     std::string value;
@@ -341,7 +381,7 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
     batch.put(families_.cells, cell_key(slots_[id].element, e.start, e.work_ref), "");
   } else if (id != kNone) {
     batch.del(families_.works, "w" + e.work_ref);
-    refs_.erase(refs_.find(e.work_ref));
+    refs_.erase(e.work_ref, [this](std::uint32_t x) -> std::string_view { return slots_[x].ref; });
     slots_[id] = Slot{};
     free_slots_.push_back(id);
     id = kNone;
@@ -372,7 +412,7 @@ Status Detector::open() {
     }
     auto id = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
-    refs_.emplace(e.work_ref, id);
+    refs_.insert(e.work_ref, id);
     add_slot(e, store::get_u64_be(v), id);
     return true;
   });
@@ -406,11 +446,7 @@ std::size_t Detector::memory_bytes() const {
     total += s.shape.bytes() + s.partners.capacity() * sizeof(std::uint32_t);
     if (s.ref.capacity() > 15) total += s.ref.capacity() + 1;
   }
-  // unordered_map: a node (key string + value + next + hash) and a bucket pointer per entry.
-  total += refs_.size() * (sizeof(std::string) + 8 + 8 + 8 + 8) + refs_.bucket_count() * 8;
-  for (const auto& [ref, id] : refs_)
-    if (ref.capacity() > 15) total += ref.capacity() + 1;
-  return total;
+  return total + refs_.memory_bytes();
 }
 
 }  // namespace digonce::geo

@@ -17,9 +17,9 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "base/string_id_map.h"
 #include "base/string_pool.h"
 #include "geo/geos.h"
 #include "geo/pair_fact.h"
@@ -95,18 +95,13 @@ class Detector {
  private:
   struct Slot;
   struct Relation;
-  struct RefHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   std::uint32_t find(std::string_view ref) const;
   WorkSummary summary(const Slot& s) const;
   WorkSummary summary_of(const WorkEvent& e) const;
   RuleSide side(const Slot& s) const;
-  Result<std::optional<Relation>> relate(const WorkEvent& e, const RuleSide& es,
-                                         const GEOSGeometry* eg,
-                                         const GEOSPreparedGeometry* prepared, const Slot& x);
+  struct EventGeos;
+  Result<std::optional<Relation>> relate(const WorkEvent& e, const RuleSide& es, EventGeos& eg,
+                                         const Slot& x);
   PairFact related_fact(const WorkSummary& e, std::uint64_t seq, const Slot& x, const Relation& r);
   void add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id);
   void remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch);
@@ -122,7 +117,8 @@ class Detector {
   SpaceTimeIndex index_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
-  std::unordered_map<std::string, std::uint32_t, RefHash, std::equal_to<>> refs_;
+  StringIdMap refs_;                       // work ref -> slot (the strings are the slots' refs)
+  std::vector<std::uint32_t> candidates_;  // apply()'s scratch: the index's candidates
   StringPool strings_;
   DetectorStats stats_;
 };

@@ -42,14 +42,16 @@ Shape make_polygon(const std::vector<std::vector<double>>& rings) {
   return s;
 }
 
+std::size_t PackedShape::head_words(const Header& h) {
+  std::size_t count_bytes = (std::size_t{h.paths} + h.polygons) * sizeof(std::uint32_t);
+  return (sizeof(Header) + count_bytes + sizeof(double) - 1) / sizeof(double);
+}
+
 PackedShape::PackedShape(const Shape& s) {
   Header h{s.type, static_cast<std::uint32_t>(s.paths.size()),
            static_cast<std::uint32_t>(s.polygons.size()), static_cast<std::uint32_t>(s.xy.size())};
-  std::size_t count_bytes = (s.paths.size() + s.polygons.size()) * sizeof(std::uint32_t);
-  std::size_t head = (sizeof(Header) + count_bytes + sizeof(double) - 1) / sizeof(double);
-  std::size_t words = head + s.xy.size();
-  data_ = std::make_unique<double[]>(words);
-  bytes_ = static_cast<std::uint32_t>(words * sizeof(double));
+  const std::size_t head = head_words(h);
+  data_ = std::make_unique<double[]>(head + s.xy.size());
   auto* base = reinterpret_cast<char*>(data_.get());
   std::memcpy(base, &h, sizeof h);
   char* counts = base + sizeof h;
@@ -59,14 +61,20 @@ PackedShape::PackedShape(const Shape& s) {
   if (!s.xy.empty()) std::memcpy(data_.get() + head, s.xy.data(), s.xy.size() * sizeof(double));
 }
 
+std::size_t PackedShape::bytes() const {
+  if (!data_) return 0;
+  Header h;
+  std::memcpy(&h, data_.get(), sizeof h);
+  return (head_words(h) + h.doubles) * sizeof(double);
+}
+
 ShapeView PackedShape::view() const {
   if (!data_) return {};
   Header h;
   const auto* base = reinterpret_cast<const char*>(data_.get());
   std::memcpy(&h, base, sizeof h);
   const auto* counts = reinterpret_cast<const std::uint32_t*>(base + sizeof h);
-  std::size_t count_bytes = (std::size_t{h.paths} + h.polygons) * sizeof(std::uint32_t);
-  std::size_t head = (sizeof(Header) + count_bytes + sizeof(double) - 1) / sizeof(double);
+  const std::size_t head = head_words(h);
   return ShapeView{
       h.type, {data_.get() + head, h.doubles}, {counts, h.paths}, {counts + h.paths, h.polygons}};
 }

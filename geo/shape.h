@@ -96,7 +96,9 @@ class PackedShape {
   ShapeView view() const;
   Shape unpack() const;
   /// Heap bytes held.
-  std::size_t bytes() const { return bytes_; }
+  std::size_t bytes() const;
+  /// Asks the processor to fetch the start of the shape (its header and first coordinates).
+  void prefetch() const { __builtin_prefetch(data_.get()); }
 
  private:
   struct Header {
@@ -105,8 +107,10 @@ class PackedShape {
     std::uint32_t polygons;
     std::uint32_t doubles;
   };
+  /// Doubles before the coordinates (the header and counts, rounded up).
+  static std::size_t head_words(const Header& h);
+
   std::unique_ptr<double[]> data_;  // Header, counts, then doubles; double-aligned
-  std::uint32_t bytes_ = 0;
 };
 
 /// Builders for the common cases (tests, benchmarks).
