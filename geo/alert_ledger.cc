@@ -17,44 +17,35 @@ constexpr std::uint8_t kNoKind = 0xff;
 // What an alert shows of a pair: its figures as the alert's JSON writes them (distance_m to the
 // millimetre, the location to 7 decimals), so that a change below what anyone can see (the same
 // pair measured the other way round, rounding in a reprojection) is not announced as an update.
-std::string content_of(const PairFact& f) {
-  PairFact c = f;
-  c.seq_a = c.seq_b = 0;
+// (An alert and the related fact it came from have the same fields under the same names.)
+template <class AlertOrFact>
+std::string content_of(const AlertOrFact& f) {
   auto shown = [](double v, double scale) { return std::round(v * scale) / scale; };
-  c.distance_m = shown(c.distance_m, 1e3);
-  c.lon = shown(c.lon, 1e7);
-  c.lat = shown(c.lat, 1e7);
   std::string out;
-  encode_fact(c, out);
+  encode_related_fact(f.a, f.b, 0, 0, f.kind, shown(f.distance_m, 1e3), f.gap, shown(f.lon, 1e7),
+                      shown(f.lat, 1e7), f.authorities, out);
   return out;
 }
 
-Alert alert_from(const PairFact& f) {
+// What a pair record keeps of its open alert: the related fact it shows, without sequence
+// numbers (encode_fact's bytes, read back by decode_fact).
+void encode_open_alert(const Alert& a, std::string& out) {
+  encode_related_fact(a.a, a.b, 0, 0, a.kind, a.distance_m, a.gap, a.lon, a.lat, a.authorities,
+                      out);
+}
+
+Alert alert_from(PairFact&& f) {
   Alert a;
   a.alert_id = make_alert_id(f.kind, f.a.ref, f.b.ref);
   a.kind = f.kind;
-  a.a = f.a;
-  a.b = f.b;
+  a.a = std::move(f.a);
+  a.b = std::move(f.b);
   a.distance_m = f.distance_m;
   a.gap = f.gap;
   a.lon = f.lon;
   a.lat = f.lat;
-  a.authorities = f.authorities;
+  a.authorities = std::move(f.authorities);
   return a;
-}
-
-PairFact fact_of(const Alert& a) {
-  PairFact f;
-  f.a = a.a;
-  f.b = a.b;
-  f.related = true;
-  f.kind = a.kind;
-  f.distance_m = a.distance_m;
-  f.gap = a.gap;
-  f.lon = a.lon;
-  f.lat = a.lat;
-  f.authorities = a.authorities;
-  return f;
 }
 
 constexpr std::size_t kKinds = 3;
@@ -67,7 +58,7 @@ constexpr AlertKind kAllKinds[kKinds] = {AlertKind::Clash, AlertKind::Collaborat
 bool decode_legacy_alert(std::string_view b, Alert& out) {
   PairFact f;
   if (b.size() < 5 || !decode_fact(b.substr(5), f)) return false;
-  out = alert_from(f);
+  out = alert_from(std::move(f));
   out.revision = store::get_u32_be(b, 0);
   out.state = static_cast<AlertState>(b[4]);
   return true;
@@ -77,7 +68,7 @@ bool decode_legacy_alert(std::string_view b, Alert& out) {
 bool decode_open_alert(std::string_view b, std::uint32_t revision, Alert& out) {
   PairFact f;
   if (b.empty() || !decode_fact(b.substr(1), f)) return false;
-  out = alert_from(f);
+  out = alert_from(std::move(f));
   out.revision = revision;
   out.state = static_cast<AlertState>(b[0]);
   return true;
@@ -139,22 +130,22 @@ Result<AlertLedger::PairState> AlertLedger::decode_pair(std::string_view b, std:
   return s;
 }
 
-void AlertLedger::save_pair(const std::string& key, const PairState& s,
+void AlertLedger::save_pair(const std::string& key, const PairState& s, const Alert* open,
                             store::WriteBatch& batch) const {
   std::string v;
   store::put_u64_be(v, s.seq_a);
   store::put_u64_be(v, s.seq_b);
   v.push_back(static_cast<char>(s.open_kind));
   for (auto r : s.revisions) store::put_u32_be(v, r);
-  if (s.open) {
-    v.push_back(static_cast<char>(s.open->state));
-    encode_fact(fact_of(*s.open), v);
+  if (open) {
+    v.push_back(static_cast<char>(open->state));
+    encode_open_alert(*open, v);
   }
   batch.put(family_, key, v);
   for (const auto& k : s.legacy_alerts) batch.del(family_, k);
 }
 
-Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
+Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out) {
   ++stats_.facts;
   const std::string key = "p" + pair_key(fact.a.ref, fact.b.ref);
   auto loaded = load_pair(key, fact.a.ref, fact.b.ref);
@@ -167,12 +158,16 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
   state.seq_a = fact.seq_a;
   state.seq_b = fact.seq_b;
   store::WriteBatch batch;
-  std::size_t emitted = out.size();
+  const std::size_t emitted = out.size();
+  // The pair's open alert after this fact: the one it had, or one emitted below (out[opened]).
+  const Alert* open = state.open ? &*state.open : nullptr;
+  std::optional<std::size_t> opened;
 
   // Emits the open alert, closed (its last content, one revision more).
   auto close = [&](std::optional<AlertKind> now) {
     Alert a = std::move(*state.open);
     state.open.reset();
+    open = nullptr;
     state.open_kind = kNoKind;
     a.state = AlertState::Closed;
     ++a.revision;
@@ -180,34 +175,34 @@ Status AlertLedger::apply(const PairFact& fact, std::vector<Alert>& out) {
     a.reason = describe_close(a, fact.cause, fact.cause_ref, now);
     out.push_back(std::move(a));
   };
-  // Emits `next` and keeps it as the pair's open alert.
+  // Emits `next`, which becomes the pair's open alert.
   auto emit = [&](Alert next, AlertState st, std::uint32_t revision) {
     next.state = st;
     next.revision = revision;
     next.reason = describe(next);
     state.revisions[static_cast<std::size_t>(next.kind)] = revision;
     state.open_kind = static_cast<std::uint8_t>(next.kind);
-    state.open = next;
-    state.open->reason.clear();  // derived again when needed; not stored
+    opened = out.size();
     out.push_back(std::move(next));
   };
 
   if (fact.related) {
-    Alert next = alert_from(fact);
     if (state.open_kind == static_cast<std::uint8_t>(fact.kind)) {
       // Unchanged content: nothing to say.
-      if (content_of(fact_of(*state.open)) != content_of(fact))
-        emit(std::move(next), AlertState::Updated, state.open->revision + 1);
+      if (content_of(*state.open) != content_of(fact)) {
+        const std::uint32_t revision = state.open->revision + 1;
+        emit(alert_from(std::move(fact)), AlertState::Updated, revision);
+      }
     } else {
       if (state.open) close(fact.kind);
-      emit(std::move(next), AlertState::Open,
-           state.revisions[static_cast<std::size_t>(fact.kind)] + 1);
+      const std::uint32_t revision = state.revisions[static_cast<std::size_t>(fact.kind)] + 1;
+      emit(alert_from(std::move(fact)), AlertState::Open, revision);
     }
   } else if (state.open) {
     close(std::nullopt);
   }
 
-  save_pair(key, state, batch);
+  save_pair(key, state, opened ? &out[*opened] : open, batch);
   stats_.alerts += out.size() - emitted;
   return store_.write(batch);
 }

@@ -38,7 +38,8 @@ class AlertLedger {
       : store_(store), family_(alerts_family) {}
 
   /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
-  Status apply(const PairFact& fact, std::vector<Alert>& out);
+  /// (By value: a caller done with its fact moves it, and the alert takes its strings.)
+  Status apply(PairFact fact, std::vector<Alert>& out);
 
   /// Every alert whose current state is open or updated, in pair key order.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;
@@ -52,7 +53,9 @@ class AlertLedger {
   struct PairState;
   Result<PairState> load_pair(const std::string& key, std::string_view ref_a,
                               std::string_view ref_b) const;
-  void save_pair(const std::string& key, const PairState& s, store::WriteBatch& batch) const;
+  /// Puts the pair's record; `open` is its open alert after the fact, if any.
+  void save_pair(const std::string& key, const PairState& s, const Alert* open,
+                 store::WriteBatch& batch) const;
   /// A pair record of either form; the refs name the pair's "a" records in an older store.
   Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,
                                 std::string_view ref_b) const;

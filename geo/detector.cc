@@ -252,10 +252,9 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
 PairFact Detector::related_fact(const WorkSummary& e, std::uint64_t seq, const Slot& x,
                                 const Relation& r) {
   PairFact f;
-  WorkSummary xs = summary(x);
-  bool e_first = e.ref < xs.ref;
-  f.a = e_first ? e : xs;
-  f.b = e_first ? xs : e;
+  const bool e_first = e.ref < x.ref;
+  (e_first ? f.a : f.b) = e;
+  (e_first ? f.b : f.a) = summary(x);
   f.seq_a = e_first ? seq : x.seq;
   f.seq_b = e_first ? x.seq : seq;
   f.related = true;

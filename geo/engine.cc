@@ -45,7 +45,7 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
   facts_.clear();
   DIGONCE_TRY(detector_.apply(e, admission->seq, true, facts_));
   std::size_t first = out.size();
-  for (const auto& f : facts_) DIGONCE_TRY(ledger_.apply(f, out));
+  for (auto& f : facts_) DIGONCE_TRY(ledger_.apply(std::move(f), out));
   for (std::size_t i = first; i < out.size(); ++i) {
     auto k = static_cast<std::size_t>(out[i].kind);
     switch (out[i].state) {

@@ -44,25 +44,39 @@ const char* alert_kind_name(AlertKind k) {
   return "?";
 }
 
+void encode_related_fact(const WorkSummary& a, const WorkSummary& b, std::uint64_t seq_a,
+                         std::uint64_t seq_b, AlertKind kind, double distance_m, Micros gap,
+                         double lon, double lat, const std::vector<std::string>& authorities,
+                         std::string& out) {
+  out.push_back(static_cast<char>(kFactCodec));
+  put_summary(out, a);
+  put_summary(out, b);
+  put_varint(out, seq_a);
+  put_varint(out, seq_b);
+  out.push_back(1);
+  out.push_back(static_cast<char>(kind));
+  put_double(out, distance_m);
+  put_svarint(out, gap);
+  put_double(out, lon);
+  put_double(out, lat);
+  put_varint(out, authorities.size());
+  for (const auto& x : authorities) put_string(out, x);
+}
+
 void encode_fact(const PairFact& f, std::string& out) {
+  if (f.related) {
+    encode_related_fact(f.a, f.b, f.seq_a, f.seq_b, f.kind, f.distance_m, f.gap, f.lon, f.lat,
+                        f.authorities, out);
+    return;
+  }
   out.push_back(static_cast<char>(kFactCodec));
   put_summary(out, f.a);
   put_summary(out, f.b);
   put_varint(out, f.seq_a);
   put_varint(out, f.seq_b);
-  out.push_back(f.related ? 1 : 0);
-  if (f.related) {
-    out.push_back(static_cast<char>(f.kind));
-    put_double(out, f.distance_m);
-    put_svarint(out, f.gap);
-    put_double(out, f.lon);
-    put_double(out, f.lat);
-    put_varint(out, f.authorities.size());
-    for (const auto& a : f.authorities) put_string(out, a);
-  } else {
-    out.push_back(static_cast<char>(f.cause));
-    put_string(out, f.cause_ref);
-  }
+  out.push_back(0);
+  out.push_back(static_cast<char>(f.cause));
+  put_string(out, f.cause_ref);
 }
 
 bool decode_fact(std::string_view in, PairFact& f) {

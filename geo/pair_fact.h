@@ -54,6 +54,12 @@ struct PairFact {
 };
 
 void encode_fact(const PairFact& f, std::string& out);
+/// The bytes encode_fact writes for a related fact with these fields (the ledger encodes an open
+/// alert's content from the alert itself, without copying it into a PairFact).
+void encode_related_fact(const WorkSummary& a, const WorkSummary& b, std::uint64_t seq_a,
+                         std::uint64_t seq_b, AlertKind kind, double distance_m, Micros gap,
+                         double lon, double lat, const std::vector<std::string>& authorities,
+                         std::string& out);
 bool decode_fact(std::string_view in, PairFact& f);
 
 /// The key that routes a fact to its ledger partition: "refA\nrefB".

@@ -154,7 +154,7 @@ class LedgerProcessor final : public streams::PartitionProcessor {
     if (!in.value || !geo::decode_fact(*in.value, fact))
       return error("malformed pair fact at offset " + std::to_string(in.offset));
     alerts_out_.clear();
-    DIGONCE_TRY(ledger_.apply(fact, alerts_out_));
+    DIGONCE_TRY(ledger_.apply(std::move(fact), alerts_out_));
     for (const auto& a : alerts_out_) {
       std::string json = geo::alert_to_json(a);
       DIGONCE_TRY(out.send(alerts_, RD_KAFKA_PARTITION_UA, a.alert_id, &json));
