@@ -6,6 +6,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "store/keys.h"
 
@@ -158,6 +160,23 @@ std::uint64_t RocksStore::approximate_size() const {
     if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
   }
   return total;
+}
+
+double RocksStore::wait_for_background(double timeout_s) const {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  auto busy = [&] {
+    for (auto* h : handles_) {
+      std::uint64_t v = 0;
+      for (const char* p : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
+                            "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"})
+        if (db_->GetIntProperty(h, p, &v) && v > 0) return true;
+    }
+    return false;
+  };
+  while (busy() && std::chrono::duration<double>(Clock::now() - t0).count() < timeout_s)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 }  // namespace digonce::store

@@ -44,6 +44,9 @@ class RocksStore final : public Store {
   Status clear();
   /// Approximate on-disk size in bytes, for metrics.
   std::uint64_t approximate_size() const;
+  /// Waits until no flush or compaction is running or due, or `timeout_s` has passed; returns
+  /// the seconds waited. (Benchmarks: a timed phase should not pay for an earlier one's writes.)
+  double wait_for_background(double timeout_s) const;
   const std::string& path() const { return path_; }
 
  private:
