@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 
 #include "geo/nearest.h"
 #include "store/keys.h"
@@ -35,7 +36,7 @@ RuleSide side_of_entry(const SpaceTimeIndex::Entry& e) {
 static_assert(sizeof(PackedShape) == sizeof(void*));
 
 struct alignas(64) Detector::Slot {
-  // What the exact check of a candidate reads, together in the slot's first cache line (59
+  // What the exact check of a candidate reads, together in the slot's first cache line (58
   // bytes: a slot is 64-aligned, and PackedShape is one pointer).
   Envelope env;
   PackedShape shape;
@@ -43,7 +44,6 @@ struct alignas(64) Detector::Slot {
   Micros end = 0;
   Category category = Category::Standard;
   WorkKind kind = WorkKind::Work;
-  bool live = false;
   std::string ref;
   std::uint64_t element = 0;
   std::uint64_t seq = 0;
@@ -157,7 +157,6 @@ void Detector::add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id)
   s.authority = strings_.intern(e.highway_authority);
   s.category = e.category;
   s.kind = e.kind;
-  s.live = true;
   s.element = index_.insert(s.env, {id, entry_flags(e.kind, e.category), e.start, e.end});
 }
 
@@ -182,14 +181,18 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
   const ShapeView xv = x.shape.view();
   std::array<double, 4> p{};
   double dist = 0;
-  Geos::GeomPtr xg_built;  // the candidate as a GEOS geometry, made when a GEOS call needs it
-  auto xg = [&]() -> Result<const GEOSGeometry*> {
+  // The event's and the candidate's GEOS geometries, made when a GEOS call needs them.
+  using GeosPair = std::pair<const GEOSGeometry*, const GEOSGeometry*>;
+  Geos::GeomPtr xg_built;
+  auto geoms = [&]() -> Result<GeosPair> {
+    auto eg = event.geometry();
+    if (!eg) return eg.error();
     if (!xg_built) {
       auto g = geos_.to_geos(xv);
       if (!g) return g.error();
       xg_built = std::move(*g);
     }
-    return xg_built.get();
+    return GeosPair{*eg, xg_built.get()};
   };
   if (auto near = nearest_points(e.geometry.view(), xv)) {
     // Points and lines (nearly every work): geo/nearest.h measures them as GEOS does, without
@@ -200,11 +203,9 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     // Small polygons: one GEOS nearest-points computation gives the location and the distance
     // (the same minimum GEOSDistance computes, differing only by rounding: well under 1e-9 m at
     // national-grid scale).
-    auto eg = event.geometry();
-    if (!eg) return eg.error();
-    auto g = xg();
+    auto g = geoms();
     if (!g) return g.error();
-    auto np = geos_.nearest_points(*eg, *g);
+    auto np = geos_.nearest_points(g->first, g->second);
     if (!np) return np.error();
     p = *np;
     dist = std::hypot(p[0] - p[2], p[1] - p[3]);
@@ -214,20 +215,18 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     // which decides (the contract's d is the minimum distance).
     auto prepared = event.prepared_geometry();
     if (!prepared) return prepared.error();
-    auto eg = event.geometry();
-    if (!eg) return eg.error();
-    auto g = xg();
+    auto g = geoms();
     if (!g) return g.error();
     char within =
-        GEOSPreparedDistanceWithin_r(geos_.handle(), *prepared, *g, d * (1 + 1e-12) + 1e-9);
+        GEOSPreparedDistanceWithin_r(geos_.handle(), *prepared, g->second, d * (1 + 1e-12) + 1e-9);
     if (within == 2)
       return error("GEOS distance-within failed on " + e.work_ref + ": " + geos_.last_error());
     if (within == 0) return std::optional<Relation>();
-    auto exact = geos_.distance(*eg, *g);
+    auto exact = geos_.distance(g->first, g->second);
     if (!exact) return exact.error();
     dist = *exact;
     if (!classify(options_.rules, es, xs, dist)) return std::optional<Relation>();
-    auto np = geos_.nearest_points(*eg, *g);
+    auto np = geos_.nearest_points(g->first, g->second);
     if (!np) return np.error();
     p = *np;
   }
@@ -235,11 +234,9 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
   // GEOSDistance, the contract's decider, does, so that rounding can never flip a verdict.
   if (dist > d + kDecideMargin) return std::optional<Relation>();
   if (dist >= d - kDecideMargin) {
-    auto eg = event.geometry();
-    if (!eg) return eg.error();
-    auto g = xg();
+    auto g = geoms();
     if (!g) return g.error();
-    auto exact = geos_.distance(*eg, *g);
+    auto exact = geos_.distance(g->first, g->second);
     if (!exact) return exact.error();
     dist = *exact;
   }
