@@ -398,6 +398,36 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
   return store_.write(batch);
 }
 
+std::string Detector::grid_description() const {
+  const XzGrid& g = index_.grid();
+  return "xz finest " + std::to_string(g.cell_size(g.max_level())) + " m, " +
+         std::to_string(g.max_level()) + " levels";
+}
+
+Status Detector::sync_cell_keys() {
+  // A key no cell key can be: a cell key's first byte is its element's level times four.
+  static const std::string kGridKey = "\xffgrid";
+  const std::string grid = grid_description();
+  auto held = store_.get(families_.cells, kGridKey);
+  if (!held) return held.error();
+  if (*held && **held == grid) return {};
+  store::WriteBatch batch;
+  if (*held) {
+    // finest_cell_m changed since the keys were written: they name elements of another grid,
+    // and removing a work would not find them. Rewrite them all for the current grid.
+    DIGONCE_TRY(store_.scan(families_.cells, "", [&](std::string_view k, std::string_view) {
+      if (k != kGridKey) batch.del(families_.cells, k);
+      return true;
+    }));
+    for (const Slot& s : slots_)
+      if (!s.ref.empty()) batch.put(families_.cells, cell_key(s.element, s.start, s.ref), "");
+  }
+  // Without a record (a new store, or one written before the record was kept), the keys are
+  // taken to follow the current grid: finest_cell_m's default has never changed.
+  batch.put(families_.cells, kGridKey, grid);
+  return store_.write(batch);
+}
+
 Status Detector::open() {
   Status failed;
   auto status = store_.scan(families_.works, "w", [&](std::string_view k, std::string_view v) {
@@ -414,6 +444,7 @@ Status Detector::open() {
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
+  DIGONCE_TRY(sync_cell_keys());
   if (!options_.markers) return {};
   status = store_.scan(families_.alerts, "m", [&](std::string_view k, std::string_view) {
     auto zero = k.find('\0');

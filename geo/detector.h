@@ -4,6 +4,8 @@
 // State, all through the Store (so streams/ can changelog it):
 //   works family:  "w" ref  -> seq (8 bytes, big-endian) + encode_work(event)
 //   cells family:  element (8) + week of start (4) + ref -> ""     (the persistent index keys)
+//                  "\xffgrid" -> the grid the keys were made with (open() rewrites the keys when
+//                  DetectorOptions::finest_cell_m has changed since)
 //   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported;
 //                  not kept when DetectorOptions::markers is off, as in geo::Engine)
 // The in-memory index is a cache of the works family, rebuilt by open().
@@ -107,6 +109,10 @@ class Detector {
   void remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch);
   std::string marker_key(std::string_view a, std::string_view b) const;
   std::string cell_key(std::uint64_t element, Micros start, std::string_view ref) const;
+  /// The index's grid, as the cells family records it.
+  std::string grid_description() const;
+  /// Makes the cells family's keys follow the current grid (see the top of this file).
+  Status sync_cell_keys();
 
   store::Store& store_;
   DetectorFamilies families_;

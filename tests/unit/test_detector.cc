@@ -231,6 +231,54 @@ TEST_CASE("restart: a reopened store goes on where it was") {
   CHECK(out[0].revision == 2);
 }
 
+TEST_CASE("a change of the finest cell rewrites the cell keys; cancelling then leaves none") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  auto cell_keys = [&] {
+    std::vector<std::string> keys;
+    REQUIRE(store
+                .scan(kCellsFamily, "",
+                      [&](std::string_view k, std::string_view) {
+                        if (k != "\xffgrid") keys.emplace_back(k);
+                        return true;
+                      })
+                .ok());
+    return keys;
+  };
+  const std::vector<std::pair<std::string, Shape>> works = {
+      {"A", make_point(0, 0)},
+      {"B", make_point(5, 0)},
+      {"C", make_line({100, 100, 900, 140})},
+      {"D", make_polygon({{2000, 2000, 2600, 2000, 2600, 2400, 2000, 2000}})}};
+  std::vector<std::string> at_128;
+  {
+    Engine engine(store, DetectorOptions{}, geos, locator);
+    REQUIRE(engine.open().ok());
+    std::vector<Alert> out;
+    for (const auto& [ref, shape] : works)
+      REQUIRE(engine.apply(work(ref, shape, kT0, kT0 + day(3)), out).ok());
+    at_128 = cell_keys();
+    CHECK(at_128.size() == works.size());
+  }
+  DetectorOptions finer;
+  finer.finest_cell_m = 16;
+  {
+    Engine engine(store, finer, geos, locator);
+    REQUIRE(engine.open().ok());
+    const auto at_16 = cell_keys();
+    CHECK(at_16.size() == works.size());
+    CHECK(at_16 != at_128);  // the small works now sit in finer elements
+    std::vector<Alert> out;
+    for (const auto& [ref, shape] : works) REQUIRE(engine.apply(cancel(ref), out).ok());
+    CHECK(cell_keys().empty());
+  }
+  // Reopened with the same grid, nothing is rewritten (the record matches).
+  Engine again(store, finer, geos, locator);
+  REQUIRE(again.open().ok());
+  CHECK(cell_keys().empty());
+}
+
 TEST_CASE("the engine keeps no detector markers; markers of an older store are dropped at open") {
   store::MemoryStore store(kEngineFamilies.size());
   Geos geos;
