@@ -68,13 +68,6 @@ class StringIdMap {
     return true;
   }
 
-  /// Makes room for n keys without growing.
-  void reserve(std::size_t n) {
-    std::size_t want = 16;
-    while (want * 3 < n * 4) want *= 2;
-    if (want > slots_.size()) rehash(want);
-  }
-
  private:
   struct Slot {
     std::uint32_t tag = 0;
