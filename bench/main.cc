@@ -66,6 +66,7 @@ struct Options {
   bool sync = false;
   std::size_t block_cache_mb = 64;  // the RocksOptions defaults
   std::size_t write_buffer_mb = 64;
+  bool no_insert_hints = false;
   double finest_cell_m = 128.0;  // DetectorOptions' default
   bool no_baseline = false;
   bool no_compute_floor = false;
@@ -229,6 +230,7 @@ Result<Instance> open_instance(const fs::path& dir, const Options& o, geo::Geos&
   ro.sync = o.sync;
   ro.block_cache_bytes = o.block_cache_mb << 20;
   ro.write_buffer_bytes = o.write_buffer_mb << 20;
+  ro.insert_hints = !o.no_insert_hints;
   Instance x;
   auto t0 = Clock::now();
   auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
@@ -649,6 +651,7 @@ Result<std::pair<double, double>> rocksdb_floor(const Options& o) {
   ro.sync = o.sync;
   ro.block_cache_bytes = o.block_cache_mb << 20;
   ro.write_buffer_bytes = o.write_buffer_mb << 20;
+  ro.insert_hints = !o.no_insert_hints;
   double put_us = 0, get_us = 0;
   {
     auto db = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
@@ -727,6 +730,8 @@ int run(int argc, char** argv) {
   app.add_flag("--sync", o.sync, "fsync the WAL on every commit");
   app.add_option("--block-cache-mb", o.block_cache_mb, "RocksDB block cache (default 64)");
   app.add_option("--write-buffer-mb", o.write_buffer_mb, "RocksDB write buffer (default 64)");
+  app.add_flag("--no-insert-hints", o.no_insert_hints,
+               "Memtable inserts without RocksDB's insert hints (each from the top)");
   app.add_option("--finest-cell-m", o.finest_cell_m, "The index's finest XZ cell (default 128)");
   app.add_flag("--no-baseline", o.no_baseline, "Skip the GEOS STRtree baseline");
   app.add_flag("--no-compute-floor", o.no_compute_floor,
@@ -806,9 +811,9 @@ int run(int argc, char** argv) {
   std::printf("- machine: %s\n", machine_line().c_str());
   std::printf(
       "- engine: geo::Engine, rules 25 m / 90 days, finest cell %g m; locator: %s; RocksDB WAL "
-      "on, fsync %s, block cache %zu MiB, write buffers %zu MiB\n",
+      "on, fsync %s, block cache %zu MiB, write buffers %zu MiB, memtable insert hints %s\n",
       o.finest_cell_m, locator_name.c_str(), o.sync ? "per commit" : "off", o.block_cache_mb,
-      o.write_buffer_mb);
+      o.write_buffer_mb, o.no_insert_hints ? "off" : "on");
   std::printf(
       "- events per phase: %s, at most the live works (london), 10,000 (roads, standard); batched "
       "mode: %s events per "

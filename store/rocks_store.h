@@ -10,6 +10,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
 }  // namespace rocksdb
 
 namespace digonce::store {
@@ -23,6 +24,11 @@ struct RocksOptions {
   bool sync = false;
   std::size_t block_cache_bytes = 64u << 20;
   std::size_t write_buffer_bytes = 64u << 20;
+  /// Start each memtable insert from where the family's last one ended (RocksDB's
+  /// memtable_insert_with_hint_prefix_extractor with an empty prefix). The buffered stores hand
+  /// RocksDB each family's keys in ascending order, so a batch's inserts walk forward a few
+  /// nodes instead of descending the skip list from the top for every key.
+  bool insert_hints = true;
 };
 
 class RocksStore final : public Store {
@@ -53,6 +59,8 @@ class RocksStore final : public Store {
   RocksStore() = default;
   std::string path_;
   RocksOptions options_;
+  // The families' options (one block cache for all), for those clear() creates again.
+  std::shared_ptr<const rocksdb::ColumnFamilyOptions> family_options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;        // by Family
   std::vector<rocksdb::ColumnFamilyHandle*> extra_handles_;  // families on disk we do not use
