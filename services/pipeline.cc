@@ -144,6 +144,7 @@ Status Pipeline::start(const std::vector<Stage>& stages) {
     o.brokers = settings_.brokers;
     o.data_dir = settings_.data_dir;
     o.commit_interval_ms = settings_.commit_interval_ms;
+    o.max_commit_interval_ms = settings_.max_commit_interval_ms;
     o.max_batch = settings_.max_batch;
     o.linger_ms = settings_.linger_ms;
     o.fetch_min_bytes = settings_.fetch_min_bytes;

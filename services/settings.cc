@@ -95,6 +95,7 @@ Result<Settings> load_settings(const std::string& given) {
       for (const auto& p : root["proj"]["search_paths"])
         s.proj_search_paths.push_back(p.as<std::string>());
     read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
+    read(root["streams"], "max_commit_interval_ms", s.max_commit_interval_ms);
     read(root["streams"], "max_batch", s.max_batch);
     read(root["streams"], "linger_ms", s.linger_ms);
     read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
@@ -167,10 +168,15 @@ Result<Settings> load_settings(const std::string& given) {
     return error("config " + path +
                  ": distance_m must be > 0, partitions >= 1, tiles.size_m >= 4 x distance_m");
   if (s.commit_interval_ms < 1 || s.max_batch < 1 || s.linger_ms < 0 || s.linger_ms > 900000 ||
-      s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000)
+      s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000 || s.max_commit_interval_ms < 0 ||
+      s.max_commit_interval_ms > 10000 ||
+      (s.max_commit_interval_ms > 0 && s.max_commit_interval_ms < s.commit_interval_ms))
     return error("config " + path +
-                 ": streams: commit_interval_ms and max_batch must be >= 1, linger_ms 0 to "
-                 "900000, fetch_min_bytes 1 to 100000000");
+                 ": streams: commit_interval_ms and max_batch must be >= 1, "
+                 "max_commit_interval_ms from commit_interval_ms to 10000 (a transaction times out "
+                 "after 15 s), linger_ms 0 to 900000, fetch_min_bytes 1 to 100000000");
+  if (s.max_commit_interval_ms == 0)
+    s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;
 }
 

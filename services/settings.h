@@ -61,6 +61,7 @@ struct Settings {
   std::string shared_data;  // the shared reference data folder, if found
   // streams
   int commit_interval_ms = 50;
+  int max_commit_interval_ms = 0;  // while a stage is behind (TaskOptions); 0: 4 x the interval
   int max_batch = 10000;
   int linger_ms = 2;        // stage producers' librdkafka linger.ms
   int fetch_min_bytes = 1;  // stage consumers' librdkafka fetch.min.bytes

@@ -458,6 +458,14 @@ void StreamTask::update_lag() {
   }
 }
 
+std::size_t StreamTask::queued_records() const {
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_.get());
+  if (!queue) return 0;
+  const std::size_t n = rd_kafka_queue_length(queue);
+  rd_kafka_queue_destroy(queue);
+  return n;
+}
+
 Status StreamTask::run_clients(const std::atomic<bool>& stop) {
   DIGONCE_TRY(start());
   last_commit_ms_ = now_ms();
@@ -468,8 +476,8 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
                                 injected_fatal_.exchange(RD_KAFKA_RESP_ERR_NO_ERROR),
                                 "injected by a test");
     auto now = now_ms();
-    if (pending_records_ > 0 && (pending_records_ >= static_cast<std::size_t>(options_.max_batch) ||
-                                 now - last_commit_ms_ >= options_.commit_interval_ms)) {
+    if (commit_due(options_, pending_records_, now - last_commit_ms_,
+                   [this] { return queued_records(); })) {
       result = commit();
       if (!result.ok()) break;
       continue;

@@ -17,6 +17,7 @@
 // at-least-once: outputs and changelog are flushed, then offsets committed, then the state.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -80,10 +81,34 @@ struct TaskOptions {
   std::string transactional_id;            // empty: at-least-once
   std::vector<std::string> output_topics;  // looked up at start, so a first record is not delayed
   int commit_interval_ms = 50;
+  /// While the consumer holds a backlog (at least 1,000 fetched records, and at least as many as
+  /// the open transaction has taken), the commit waits up to this long instead: fewer, larger
+  /// transactions while catching up, each costing the broker a marker per partition it touched.
+  /// Not below commit_interval_ms (equal: never stretched).
+  int max_commit_interval_ms = 200;
   int max_batch = 10000;
   int linger_ms = 2;        // the producer's linger.ms
   int fetch_min_bytes = 1;  // the consumer's fetch.min.bytes
 };
+
+/// Records fetched and waiting, at the least, for a stage to count as behind (commit_due).
+inline constexpr std::size_t kBacklogRecords = 1000;
+
+/// Whether a stage's open transaction, holding `pending` records, should commit now,
+/// `since_commit_ms` after the last commit: at max_batch records; else once commit_interval_ms
+/// has passed, unless the stage is behind, i.e. `queued()` (records fetched and not yet taken)
+/// is at least kBacklogRecords and at least `pending`, in which case it goes on taking records
+/// until max_commit_interval_ms. `queued` is asked only in that window.
+template <class Queued>
+bool commit_due(const TaskOptions& o, std::size_t pending, std::int64_t since_commit_ms,
+                Queued&& queued) {
+  if (pending == 0) return false;
+  if (pending >= static_cast<std::size_t>(o.max_batch)) return true;
+  if (since_commit_ms < o.commit_interval_ms) return false;
+  if (since_commit_ms >= o.max_commit_interval_ms) return true;
+  const std::size_t waiting = queued();
+  return waiting < std::max(pending, kBacklogRecords);
+}
 
 class StreamTask {
  public:
@@ -129,6 +154,8 @@ class StreamTask {
   Status revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
   Status handle(rd_kafka_message_t* m);
   Status commit();
+  /// The records fetched by the consumer and not yet polled.
+  std::size_t queued_records() const;
   Status commit_transactional();
   Status commit_at_least_once();
   // After a commit (either kind): the stores' checkpoints, the latency metric, the counters.

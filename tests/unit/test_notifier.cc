@@ -190,12 +190,21 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
   REQUIRE(defaults.ok());
   CHECK(defaults->linger_ms == 2);
   CHECK(defaults->fetch_min_bytes == 1);
+  CHECK(defaults->max_commit_interval_ms == 200);  // 4 x the interval unless set
+  auto slow = load("  commit_interval_ms: 500\n");
+  REQUIRE(slow.ok());
+  CHECK(slow->max_commit_interval_ms == 2000);
+  auto never = load("  commit_interval_ms: 80\n  max_commit_interval_ms: 80\n");
+  REQUIRE(never.ok());
+  CHECK(never->max_commit_interval_ms == 80);
   auto batched = load("  linger_ms: 50\n  fetch_min_bytes: 65536\n");
   REQUIRE(batched.ok());
   CHECK(batched->linger_ms == 50);
   CHECK(batched->fetch_min_bytes == 65536);
   for (const char* bad :
-       {"  linger_ms: -1\n", "  fetch_min_bytes: 0\n", "  commit_interval_ms: 0\n"}) {
+       {"  linger_ms: -1\n", "  fetch_min_bytes: 0\n", "  commit_interval_ms: 0\n",
+        "  commit_interval_ms: 100\n  max_commit_interval_ms: 50\n",
+        "  max_commit_interval_ms: 20000\n"}) {
     auto s = load(bad);
     REQUIRE_FALSE(s.ok());
     CHECK(contains(s.error().what(), "streams: commit_interval_ms"));
