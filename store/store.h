@@ -6,6 +6,7 @@
 // (docs/ARCHITECTURE.md, "State").
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -45,6 +46,13 @@ class WriteBatch {
     bytes_ += other.bytes_;
   }
   void reserve(std::size_t ops) { ops_.reserve(ops); }
+  /// Orders the ops by family and key, keeping the order of a key's own ops (so its last write
+  /// still wins): RocksDB inserts sorted keys into its memtables far faster (insert hints).
+  void sort_by_key() {
+    std::stable_sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
+      return a.family != b.family ? a.family < b.family : a.key < b.key;
+    });
+  }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }

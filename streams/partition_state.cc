@@ -66,6 +66,9 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     next_offset_ = from < 0 ? 0 : from;
     auto flush = [&]() -> Status {
       if (batch.empty()) return {};
+      // Changelog order is random key order; sorted (a key's own records kept in order), the
+      // batch goes into RocksDB's memtables far faster (RocksOptions::insert_hints).
+      batch.sort_by_key();
       batch.append(checkpoint_batch(cluster_id));
       DIGONCE_TRY(rocks_->write(batch));
       batch.clear();
