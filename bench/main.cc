@@ -222,15 +222,21 @@ Result<Instance> open_null_instance(const Options& o, geo::Geos& geos, geo::Loca
   return x;
 }
 
-Result<Instance> open_instance(const fs::path& dir, const Options& o, geo::Geos& geos,
-                               geo::Locator& locator, double* rocks_s = nullptr,
-                               double* index_s = nullptr) {
+// The store's options from the command line (WAL on, as everywhere in this benchmark).
+store::RocksOptions rocks_options(const Options& o) {
   store::RocksOptions ro;
   ro.wal = true;
   ro.sync = o.sync;
   ro.block_cache_bytes = o.block_cache_mb << 20;
   ro.write_buffer_bytes = o.write_buffer_mb << 20;
   ro.insert_hints = !o.no_insert_hints;
+  return ro;
+}
+
+Result<Instance> open_instance(const fs::path& dir, const Options& o, geo::Geos& geos,
+                               geo::Locator& locator, double* rocks_s = nullptr,
+                               double* index_s = nullptr) {
+  const store::RocksOptions ro = rocks_options(o);
   Instance x;
   auto t0 = Clock::now();
   auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
@@ -647,11 +653,7 @@ Result<std::pair<double, double>> rocksdb_floor(const Options& o) {
   fs::path dir = fs::path(o.data_dir) / ("bench-rocksdb-floor-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::remove_all(dir, ec);
-  store::RocksOptions ro;
-  ro.sync = o.sync;
-  ro.block_cache_bytes = o.block_cache_mb << 20;
-  ro.write_buffer_bytes = o.write_buffer_mb << 20;
-  ro.insert_hints = !o.no_insert_hints;
+  const store::RocksOptions ro = rocks_options(o);
   double put_us = 0, get_us = 0;
   {
     auto db = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
