@@ -1,0 +1,75 @@
+// geo::SpaceTimeIndex on its own: random inserts and removals (many works sharing an element,
+// removals in any order, elements emptied and filled again) against a brute-force list.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "geo/space_time_index.h"
+
+using namespace digonce::geo;
+
+TEST_CASE("SpaceTimeIndex: queries find exactly the stored works that meet the window") {
+  std::mt19937_64 rng(20261130);
+  SpaceTimeIndex index(XzGrid::for_metric_crs(128));
+  struct Held {
+    Envelope env;
+    std::uint64_t key;
+  };
+  std::map<std::uint32_t, Held> held;
+  std::uniform_real_distribution<double> where(500000, 502000), size(0, 1), big(0, 3000);
+  auto random_env = [&] {
+    const double x = where(rng), y = where(rng);
+    // Mostly points and small works, so that elements hold several; now and then a large one.
+    const double w = size(rng) < 0.1 ? big(rng) : size(rng) * 40;
+    return Envelope{x, y, x + w, y + w * size(rng)};
+  };
+  std::uint32_t next_id = 0;
+  for (int round = 0; round < 20000; ++round) {
+    if (held.empty() || size(rng) < 0.6) {
+      const Envelope env = random_env();
+      const std::uint32_t id = next_id++;
+      const std::uint64_t key = index.insert(env, {id, 0, 0, 1});
+      held[id] = {env, key};
+    } else {
+      auto it = held.begin();
+      std::advance(it, std::uniform_int_distribution<std::size_t>(0, held.size() - 1)(rng));
+      index.remove(it->second.key, it->first);
+      held.erase(it);
+    }
+    REQUIRE(index.size() == held.size());
+    if (round % 50 != 0) continue;
+    const Envelope window = random_env().expanded(25);
+    std::multiset<std::uint32_t> found;
+    index.query(
+        window, [](const SpaceTimeIndex::Entry&) { return true; },
+        [&](const SpaceTimeIndex::Entry& e) {
+          found.insert(e.id);
+          // The entry's float box holds the work's envelope.
+          const Held& h = held.at(e.id);
+          CHECK(double{e.box[0]} <= h.env.minx);
+          CHECK(double{e.box[1]} <= h.env.miny);
+          CHECK(double{e.box[2]} >= h.env.maxx);
+          CHECK(double{e.box[3]} >= h.env.maxy);
+        });
+    for (const auto& [id, h] : held) {
+      if (!h.env.intersects(window)) continue;
+      CHECK_MESSAGE(found.count(id) == 1, "work ", id,
+                    " meets the window but was not visited once");
+    }
+    for (auto id : found) CHECK(held.count(id) == 1);
+  }
+  // Everything removed again: no entry and no element is left (the ASan run of the unit tests
+  // checks that their arrays were freed).
+  for (const auto& [id, h] : held) index.remove(h.key, id);
+  CHECK(index.size() == 0);
+  CHECK(index.element_count() == 0);
+  std::size_t visited = 0;
+  index.query(
+      Envelope{0, 0, 1e6, 1e6}, [](const SpaceTimeIndex::Entry&) { return true; },
+      [&](const SpaceTimeIndex::Entry&) { ++visited; });
+  CHECK(visited == 0);
+}
