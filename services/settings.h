@@ -63,8 +63,10 @@ struct Settings {
   int commit_interval_ms = 50;
   int max_commit_interval_ms = 0;  // while a stage is behind (TaskOptions); 0: 4 x the interval
   int max_batch = 10000;
-  int linger_ms = 2;        // stage producers' librdkafka linger.ms
-  int fetch_min_bytes = 1;  // stage consumers' librdkafka fetch.min.bytes
+  // Batching by default (docs/PERFORMANCE.md, "Batching by default"): a stage's records are
+  // unseen until its transaction commits, so lingering costs little; 2 and 1 are latency-first.
+  int linger_ms = 50;           // stage producers' librdkafka linger.ms
+  int fetch_min_bytes = 65536;  // stage consumers' librdkafka fetch.min.bytes
   // http
   std::string http_listen = "127.0.0.1:8080";
   // notifier

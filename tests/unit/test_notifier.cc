@@ -188,8 +188,8 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
   };
   auto defaults = load("  commit_interval_ms: 50\n");
   REQUIRE(defaults.ok());
-  CHECK(defaults->linger_ms == 2);
-  CHECK(defaults->fetch_min_bytes == 1);
+  CHECK(defaults->linger_ms == 50);  // batching by default
+  CHECK(defaults->fetch_min_bytes == 65536);
   CHECK(defaults->max_commit_interval_ms == 200);  // 4 x the interval unless set
   auto slow = load("  commit_interval_ms: 500\n");
   REQUIRE(slow.ok());
@@ -197,10 +197,10 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
   auto never = load("  commit_interval_ms: 80\n  max_commit_interval_ms: 80\n");
   REQUIRE(never.ok());
   CHECK(never->max_commit_interval_ms == 80);
-  auto batched = load("  linger_ms: 50\n  fetch_min_bytes: 65536\n");
-  REQUIRE(batched.ok());
-  CHECK(batched->linger_ms == 50);
-  CHECK(batched->fetch_min_bytes == 65536);
+  auto latency_first = load("  linger_ms: 2\n  fetch_min_bytes: 1\n");
+  REQUIRE(latency_first.ok());
+  CHECK(latency_first->linger_ms == 2);
+  CHECK(latency_first->fetch_min_bytes == 1);
   for (const char* bad :
        {"  linger_ms: -1\n", "  fetch_min_bytes: 0\n", "  commit_interval_ms: 0\n",
         "  commit_interval_ms: 100\n  max_commit_interval_ms: 50\n",
