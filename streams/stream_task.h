@@ -87,6 +87,8 @@ struct TaskOptions {
   /// Not below commit_interval_ms (equal: never stretched).
   int max_commit_interval_ms = 200;
   int max_batch = 10000;
+  // The runtime's own defaults are latency-first; digonce's stages take both from the
+  // `streams.*` settings, which batch by default (services/settings.h).
   int linger_ms = 2;        // the producer's linger.ms
   int fetch_min_bytes = 1;  // the consumer's fetch.min.bytes
 };

@@ -2,11 +2,10 @@
 // removals in any order, elements emptied and filled again) against a brute-force list.
 #include <doctest/doctest.h>
 
-#include <algorithm>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
-#include <vector>
 
 #include "geo/space_time_index.h"
 
