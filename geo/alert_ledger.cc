@@ -145,12 +145,20 @@ void AlertLedger::save_pair(const std::string& key, const PairState& s, const Al
   for (const auto& k : s.legacy_alerts) batch.del(family_, k);
 }
 
-Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out) {
+Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair) {
   ++stats_.facts;
   const std::string key = "p" + pair_key(fact.a.ref, fact.b.ref);
-  auto loaded = load_pair(key, fact.a.ref, fact.b.ref);
-  if (!loaded) return loaded.error();
-  PairState state = std::move(*loaded);
+  PairState state;
+#ifdef NDEBUG
+  if (!new_pair)
+#endif
+  {
+    auto loaded = load_pair(key, fact.a.ref, fact.b.ref);
+    if (!loaded) return loaded.error();
+    if (new_pair && (loaded->seq_a || loaded->seq_b))
+      return error("ledger: a pair said to be new has a record: " + fact.a.ref + ", " + fact.b.ref);
+    state = std::move(*loaded);
+  }
   if (fact.seq_a + fact.seq_b < state.seq_a + state.seq_b) {
     ++stats_.stale_facts;
     return {};

@@ -39,7 +39,10 @@ class AlertLedger {
 
   /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
   /// (By value: a caller done with its fact moves it, and the alert takes its strings.)
-  Status apply(PairFact fact, std::vector<Alert>& out);
+  /// `new_pair`: the caller knows the pair has no record yet (one of its works is on its first
+  /// event, as `geo::Engine` knows from its registry), so its record is not read. Debug builds
+  /// read it anyway and fail if there is one.
+  Status apply(PairFact fact, std::vector<Alert>& out, bool new_pair = false);
 
   /// Every alert whose current state is open or updated, in pair key order.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;

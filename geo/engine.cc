@@ -45,7 +45,13 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
   facts_.clear();
   DIGONCE_TRY(detector_.apply(e, admission->seq, true, facts_));
   std::size_t first = out.size();
-  for (auto& f : facts_) DIGONCE_TRY(ledger_.apply(std::move(f), out));
+  // A work on its first event (the registry had no record of it: registry records are never
+  // deleted) is in no pair the ledger has seen, so its pairs' records need not be read.
+  const bool first_sight = admission->seq == 1;
+  for (auto& f : facts_) {
+    const bool new_pair = first_sight && (f.a.ref == e.work_ref || f.b.ref == e.work_ref);
+    DIGONCE_TRY(ledger_.apply(std::move(f), out, new_pair));
+  }
   for (std::size_t i = first; i < out.size(); ++i) {
     auto k = static_cast<std::size_t>(out[i].kind);
     switch (out[i].state) {
