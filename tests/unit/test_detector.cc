@@ -152,6 +152,15 @@ TEST_CASE("lifecycle: update, kind change, move apart, come back, cancel") {
     CHECK(out[0].state == AlertState::Closed);
     CHECK(out[0].reason == "Closed: work A was cancelled.");
     CHECK(h.engine.detector().live_works() == 1);
+    SUBCASE("and submitted again: the clash reopens at revision 3, not 1") {
+      // A is not on its first event (its registry record outlives the cancel), so the ledger
+      // reads the pair's record and goes on from its revisions.
+      auto again = h.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)));
+      REQUIRE(again.size() == 1);
+      CHECK(again[0].alert_id == clash_id);
+      CHECK(again[0].state == AlertState::Open);
+      CHECK(again[0].revision == 3);
+    }
   }
   SUBCASE("completed: closed") {
     auto done = work("B", make_point(5, 0), kT0 + day(5), kT0 + day(6));
