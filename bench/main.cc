@@ -421,7 +421,7 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
         label.c_str(), w.works, apply_s, static_cast<double>(w.works) / apply_s);
     // Each round streams the same events (under a prefix of its own) from the same live works:
     // more rounds give a profiler enough samples, and show the spread within one process.
-    for (unsigned round = 0; round < std::max(1u, o.floor_rounds); ++round) {
+    for (unsigned round = 0; round < o.floor_rounds; ++round) {
       auto r = stream(*null, w, "s" + std::to_string(round) + ":", 1, false, phase_deadline());
       if (!r) return r.error();
       r->gets = r->writes = 0;  // asked of a store that keeps nothing
@@ -748,7 +748,8 @@ int run(int argc, char** argv) {
                "Only the engine-without-a-store diagnostic (for profiling)");
   app.add_option("--floor-rounds", o.floor_rounds,
                  "Stream the events this many times in the compute floor, each round from the "
-                 "same live works (default 1; more for profiling)");
+                 "same live works (default 1; more for profiling)")
+      ->check(CLI::Range(1u, 1000000u));
   app.add_flag("--quick", o.quick, "10k live works only, 10,000 events per phase");
   app.add_flag("--keep", o.keep, "Keep the RocksDB folders");
   app.add_option("--phase-seconds", o.phase_seconds,

@@ -390,6 +390,19 @@ TEST_CASE("ledger: one record per pair; a store with the older alert records goe
     CHECK(keys() == std::vector<std::string>{"p" + pair_key("A", "B")});
     CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{clash, 4}});
   }
+  SUBCASE("a pair said to be new: the same alert; a record already there is an error (Debug)") {
+    std::vector<Alert> out;
+    REQUIRE(ledger.apply(fact(AlertKind::Clash, 1, 5), out, true).ok());
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].alert_id == clash);
+    CHECK(out[0].state == AlertState::Open);
+    CHECK(out[0].revision == 1);
+    CHECK(keys() == std::vector<std::string>{"p" + pair_key("A", "B")});
+#ifndef NDEBUG
+    // Release builds trust the caller and do not read the record (geo::Engine's first events).
+    CHECK_FALSE(ledger.apply(fact(AlertKind::Clash, 2, 4), out, true).ok());
+#endif
+  }
   SUBCASE("older store: 17-byte pair record and \"a\" records are read, then replaced") {
     // As the ledger wrote them before 2026-11-30: the clash open at revision 2, a collaboration
     // closed at revision 3.
