@@ -194,7 +194,9 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     }
     return GeosPair{*eg, xg_built.get()};
   };
-  if (auto near = nearest_points(e.geometry.view(), xv)) {
+  // Parts farther apart than the rule's distance are not measured: a pair beyond it gets a
+  // figure above it (and is dropped below), a pair within it exactly the figure and points.
+  if (auto near = nearest_points(e.geometry.view(), xv, d + kDecideMargin)) {
     // Points and lines (nearly every work): geo/nearest.h measures them as GEOS does, without
     // building GEOS geometries. Its figure is GEOSDistance's (the unit test finds them equal).
     dist = near->distance;

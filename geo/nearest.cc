@@ -176,6 +176,7 @@ struct Parts {
 struct Search {
   enum class Found { Nothing, Segments, SegmentPoint, Points };
   double best = std::numeric_limits<double>::infinity();
+  double limit = std::numeric_limits<double>::infinity();  // see nearest_points()
   Found found = Found::Nothing;
   std::size_t i = 0, j = 0;  // vertex indexes of the parts found (segment starts, or points)
   bool flip = false;         // the segment is on the second geometry
@@ -193,6 +194,29 @@ struct Search {
     return best <= 0;
   }
 
+  // Whether the parts with these boxes are certainly farther apart than both the best so far and
+  // the limit: then they can neither be kept (keep() takes only a strictly nearer pair) nor
+  // matter to a caller that asked for pairs within the limit. The slack (relative 1e-9, and a
+  // micrometre) is far above the rounding of either figure, so a pair at the threshold is always
+  // measured.
+  bool beyond(double minx, double miny, double maxx, double maxy, double cminx, double cminy,
+              double cmaxx, double cmaxy) const {
+    const double threshold = std::min(best, limit);
+    if (threshold == std::numeric_limits<double>::infinity()) return false;
+    const double dx = std::max({0.0, cminx - maxx, minx - cmaxx});
+    const double dy = std::max({0.0, cminy - maxy, miny - cmaxy});
+    const double t = threshold * (1 + 1e-9) + 1e-6;
+    return dx * dx + dy * dy > t * t;
+  }
+  bool segments_beyond(Pt a, Pt b, Pt c, Pt d) const {
+    return beyond(std::min(a.x, b.x), std::min(a.y, b.y), std::max(a.x, b.x), std::max(a.y, b.y),
+                  std::min(c.x, d.x), std::min(c.y, d.y), std::max(c.x, d.x), std::max(c.y, d.y));
+  }
+  bool segment_point_beyond(Pt a, Pt b, Pt p) const {
+    return beyond(std::min(a.x, b.x), std::min(a.y, b.y), std::max(a.x, b.x), std::max(a.y, b.y),
+                  p.x, p.y, p.x, p.y);
+  }
+
   void lines_lines(const Parts& p, const Parts& q) {
     std::size_t i0 = 0;
     for (auto n0 : p.v.paths) {
@@ -200,6 +224,7 @@ struct Search {
       for (auto n1 : q.v.paths) {
         for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
           for (std::size_t b = j0; b + 1 < j0 + n1; ++b) {
+            if (segments_beyond(p.at(a), p.at(a + 1), q.at(b), q.at(b + 1))) continue;
             if (keep(segment_to_segment(p.at(a), p.at(a + 1), q.at(b), q.at(b + 1)),
                      Found::Segments, a, b))
               return;
@@ -218,6 +243,7 @@ struct Search {
       for (std::size_t k = 0; k < pts.v.paths.size(); ++k) {
         const Pt pt = pts.at(k);
         for (std::size_t a = i0; a + 1 < i0 + n0; ++a) {
+          if (segment_point_beyond(l.at(a), l.at(a + 1), pt)) continue;
           if (keep(point_to_segment(pt, l.at(a), l.at(a + 1)), Found::SegmentPoint, a, k, second))
             return;
         }
@@ -260,11 +286,12 @@ struct Search {
 
 }  // namespace
 
-std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b) {
+std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b, double limit) {
   if (!is_puntal_or_lineal(a.type) || !is_puntal_or_lineal(b.type) || a.xy.empty() || b.xy.empty())
     return std::nullopt;
   const Parts p{a}, q{b};
   Search s;
+  s.limit = limit;
   if (p.lines() && q.lines()) s.lines_lines(p, q);
   if (p.lines() && !q.lines() && s.best > 0) s.lines_points(p, q, false);
   if (q.lines() && !p.lines() && s.best > 0) s.lines_points(q, p, true);

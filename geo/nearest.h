@@ -13,6 +13,7 @@
 // Polygons are left to GEOS (they need point-in-polygon).
 #pragma once
 
+#include <limits>
 #include <optional>
 
 #include "geo/shape.h"
@@ -32,6 +33,13 @@ inline bool is_puntal_or_lineal(ShapeType t) {
 
 /// The minimum distance between `a` and `b` and a pair of points that attains it; nullopt when
 /// either is polygonal or empty.
-std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b);
+///
+/// With a `limit`, parts of the two that are certainly farther apart than it (or than the nearest
+/// parts found so far) are not measured. The figure is at most `limit` exactly when the figure
+/// without a limit is, and then the result is the same (figure and points); above it, the
+/// figure is some distance above `limit` (infinity when nothing was measured) and the points are
+/// unspecified.
+std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b,
+                                            double limit = std::numeric_limits<double>::infinity());
 
 }  // namespace digonce::geo

@@ -98,3 +98,44 @@ TEST_CASE("nearest_points: polygons are left to GEOS") {
   CHECK_FALSE(nearest_points(pt.view(), poly.view()).has_value());
   CHECK(nearest_points(pt.view(), make_point(23, 24).view())->distance == 5);
 }
+
+TEST_CASE(
+    "nearest_points with a limit: the same result at or under it, a figure above it over it") {
+  // The random shapes of the case above span 40 m; limits around the distances they give, and
+  // the exact figure of each pair as a limit (the pair then sits at the limit).
+  std::mt19937_64 rng(20261201);
+  int within = 0, beyond = 0, pruned = 0;
+  for (double grid : {0.0, 5.0}) {
+    for (int i = 0; i < 20000; ++i) {
+      Shape a = random_shape(rng, grid), b = random_shape(rng, grid);
+      // Move b away at times, so that many pairs are farther apart than the limits.
+      const double shift = static_cast<double>(i % 4) * 15.0;
+      for (std::size_t k = 0; k < b.xy.size(); k += 2) b.xy[k] += shift;
+      const auto full = nearest_points(a.view(), b.view());
+      REQUIRE(full.has_value());
+      for (double limit : {0.0, 1.0, 5.0, 12.5, 25.0, full->distance}) {
+        const auto cut = nearest_points(a.view(), b.view(), limit);
+        REQUIRE(cut.has_value());
+        if (full->distance <= limit) {
+          ++within;
+          // Bit for bit the figure and points found without the limit.
+          REQUIRE(cut->distance == full->distance);
+          CHECK(cut->ax == full->ax);
+          CHECK(cut->ay == full->ay);
+          CHECK(cut->bx == full->bx);
+          CHECK(cut->by == full->by);
+        } else {
+          ++beyond;
+          REQUIRE(cut->distance > limit);
+          CHECK(cut->distance >= full->distance);
+          if (cut->distance > full->distance) ++pruned;
+        }
+      }
+    }
+  }
+  MESSAGE(within << " results within the limit, " << beyond << " beyond it (" << pruned
+                 << " of them with parts left unmeasured)");
+  CHECK(within > 10000);
+  CHECK(beyond > 10000);
+  CHECK(pruned > 1000);  // the limit does leave parts out
+}
