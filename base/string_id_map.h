@@ -36,6 +36,10 @@ class StringIdMap {
     }
   }
 
+  /// Starts the memory read of `key`'s home slot (a cache miss at a million keys), for a find()
+  /// soon after.
+  void prefetch(std::string_view key) const { __builtin_prefetch(&slots_[home(tag_of(key))]); }
+
   /// Adds `key` -> id; the key must not be present.
   void insert(std::string_view key, std::uint32_t id) {
     if ((size_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);

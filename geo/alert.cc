@@ -22,12 +22,12 @@ const char* alert_state_name(AlertState s) {
 
 std::string make_alert_id(AlertKind kind, std::string_view ref_a, std::string_view ref_b) {
   __extension__ using u128 = unsigned __int128;  // GCC and clang both have it
-  const u128 prime = (u128{1} << 88) + (1u << 8) + 0x3b;
+  // The FNV-128 prime is 2^88 + 2^8 + 0x3b: h * prime is a shift and a multiply by 0x13b.
   u128 h = (u128{0x6c62272e07bb0142ULL} << 64) | 0x62b821756295c58dULL;
   auto feed = [&](std::string_view s) {
     for (unsigned char c : s) {
       h ^= c;
-      h *= prime;
+      h = (h << 88) + h * 0x13b;
     }
   };
   std::string_view name = alert_kind_name(kind);
@@ -37,8 +37,9 @@ std::string make_alert_id(AlertKind kind, std::string_view ref_a, std::string_vi
   feed(std::string_view("\0", 1));
   feed(ref_b);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(name);
-  id.push_back('-');
+  std::string id;
+  id.reserve(name.size() + 33);
+  id.append(name).push_back('-');
   for (int shift = 124; shift >= 0; shift -= 4)
     id.push_back(kHex[static_cast<int>(h >> shift) & 0xf]);
   return id;

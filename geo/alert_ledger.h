@@ -42,7 +42,13 @@ class AlertLedger {
   /// `new_pair`: the caller knows the pair has no record yet (one of its works is on its first
   /// event, as `geo::Engine` knows from its registry), so its record is not read. Debug builds
   /// read it anyway and fail if there is one.
-  Status apply(PairFact fact, std::vector<Alert>& out, bool new_pair = false);
+  /// `key`, when given, is the pair's record key (record_key()), made by a caller that already
+  /// needed it.
+  Status apply(PairFact fact, std::vector<Alert>& out, bool new_pair = false,
+               std::string_view key = {});
+
+  /// The key of a pair's record in the alerts family: "p" + pair_key(ref_a, ref_b).
+  static void record_key(std::string_view ref_a, std::string_view ref_b, std::string& out);
 
   /// Every alert whose current state is open or updated, in pair key order.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;
@@ -54,10 +60,10 @@ class AlertLedger {
 
  private:
   struct PairState;
-  Result<PairState> load_pair(const std::string& key, std::string_view ref_a,
+  Result<PairState> load_pair(std::string_view key, std::string_view ref_a,
                               std::string_view ref_b) const;
   /// Puts the pair's record; `open` is its open alert after the fact, if any.
-  void save_pair(const std::string& key, const PairState& s, const Alert* open,
+  void save_pair(std::string_view key, const PairState& s, const Alert* open,
                  store::WriteBatch& batch) const;
   /// A pair record of either form; the refs name the pair's "a" records in an older store.
   Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,

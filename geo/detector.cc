@@ -301,6 +301,10 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
         elsewhere.push_back(x);
       } else {
         owned.emplace_back(x, **rel);
+        // The pair's fact reads the rest of the slot (its ref and names, its partners), after
+        // the other candidates and the work's own insert: fetch it now.
+        __builtin_prefetch(&xs.ref);
+        __builtin_prefetch(&xs.partners);
       }
     };
     if (keep) {

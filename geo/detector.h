@@ -87,6 +87,9 @@ class Detector {
   /// an upsert, a cancel, or, with present = false, a work that left this partition's tiles.
   /// Appends the facts it causes.
   Status apply(const WorkEvent& e, std::uint64_t seq, bool present, std::vector<PairFact>& facts);
+  /// A hint that an event of work `ref` comes next: starts the read of its place in the ref
+  /// index, so that the miss overlaps the caller's work before apply().
+  void prefetch(std::string_view ref) const { refs_.prefetch(ref); }
 
   std::size_t live_works() const { return refs_.size(); }
   /// Heap bytes of the in-memory index (the works, their geometry, the cells).

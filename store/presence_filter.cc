@@ -19,9 +19,15 @@ std::uint64_t hash_of(Family f, std::string_view key) {
 
 // Calls f(word, mask) for each probe of hash h in a layer of `blocks` blocks (word: the index
 // from the layer's first block).
+// The block of hash h: its high half scaled to [0, blocks) by a multiply, not a division
+// (Lemire, "A fast alternative to the modulo reduction", 2016).
+std::size_t block_of(std::uint64_t h, std::size_t blocks) {
+  return static_cast<std::size_t>(((h >> 32) * blocks) >> 32);
+}
+
 template <class F>
 void for_each_probe(std::uint64_t h, std::size_t blocks, F&& f) {
-  const std::size_t block = static_cast<std::size_t>((h >> 32) % blocks);
+  const std::size_t block = block_of(h, blocks);
   // The probes' bit positions: 9 bits each, from a remix of the hash.
   std::uint64_t bits = h * 0xff51afd7ed558ccdull;
   bits ^= bits >> 29;
@@ -69,6 +75,13 @@ bool PresenceFilteredStore::may_contain(std::uint64_t h) const {
     if (all) return true;
   }
   return false;
+}
+
+void PresenceFilteredStore::prefetch(Family f, std::string_view key) const {
+  if (!loaded_ || !covered(f, key)) return;
+  const std::uint64_t h = hash_of(f, key);
+  for (const Layer& l : layers_)
+    __builtin_prefetch(l.bits.data() + l.first + block_of(h, l.blocks) * kWordsPerBlock);
 }
 
 Status PresenceFilteredStore::load() {

@@ -46,6 +46,10 @@ class PresenceFilteredStore final : public Store {
   }
   Status write(const WriteBatch& batch) override;
 
+  /// A hint that `key` is about to be read or written: starts the filter's memory reads for it
+  /// (a cache miss per layer at a million keys), so that they overlap the caller's other work.
+  void prefetch(Family f, std::string_view key) const;
+
   /// Reads answered without the inner store, and reads passed to it, in the ranges.
   std::uint64_t ruled_out() const { return ruled_out_; }
   std::uint64_t passed() const { return passed_; }

@@ -341,6 +341,9 @@ TEST_CASE("alert JSON carries the contract's fields") {
   CHECK(json.find("\"start\":\"1970-01-01T00:00:00Z\"") != std::string::npos);
   CHECK(make_alert_id(AlertKind::Clash, "A", "B") !=
         make_alert_id(AlertKind::Collaboration, "A", "B"));
+  // FNV-1a 128 of "clash\0A\0B", computed apart (Python: h = (h ^ byte) * prime mod 2^128
+  // from the offset basis), so that the id cannot drift with the code that makes it.
+  CHECK(make_alert_id(AlertKind::Clash, "A", "B") == "clash-718b0d8f11062686f2ed802eb9bbe6a7");
 }
 
 TEST_CASE("ledger: one record per pair; a store with the older alert records goes on from them") {
