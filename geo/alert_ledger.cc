@@ -145,9 +145,9 @@ void AlertLedger::record_key(std::string_view ref_a, std::string_view ref_b, std
 }
 
 void AlertLedger::save_pair(std::string_view key, const PairState& s, const Alert* open,
-                            store::WriteBatch& batch) const {
-  std::string v;
-  v.reserve(256);  // an open alert's record is ~150-250 bytes: one allocation, not five
+                            store::WriteBatch& batch) {
+  std::string& v = value_;
+  v.clear();
   store::put_u64_be(v, s.seq_a);
   store::put_u64_be(v, s.seq_b);
   v.push_back(static_cast<char>(s.open_kind));
@@ -163,9 +163,8 @@ void AlertLedger::save_pair(std::string_view key, const PairState& s, const Aler
 Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
                           std::string_view given_key) {
   ++stats_.facts;
-  std::string made;
-  if (given_key.empty()) record_key(fact.a.ref, fact.b.ref, made);
-  const std::string_view key = given_key.empty() ? std::string_view(made) : given_key;
+  if (given_key.empty()) record_key(fact.a.ref, fact.b.ref, key_);
+  const std::string_view key = given_key.empty() ? std::string_view(key_) : given_key;
   PairState state;
   if (!new_pair || kCheckNewPairs) {
     auto loaded = load_pair(key, fact.a.ref, fact.b.ref);
@@ -180,7 +179,8 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
   }
   state.seq_a = fact.seq_a;
   state.seq_b = fact.seq_b;
-  store::WriteBatch batch;
+  store::WriteBatch& batch = batch_;
+  batch.clear();
   const std::size_t emitted = out.size();
   // The pair's open alert after this fact: the one it had, or one emitted below (out[opened]).
   const Alert* open = state.open ? &*state.open : nullptr;

@@ -64,7 +64,7 @@ class AlertLedger {
                               std::string_view ref_b) const;
   /// Puts the pair's record; `open` is its open alert after the fact, if any.
   void save_pair(std::string_view key, const PairState& s, const Alert* open,
-                 store::WriteBatch& batch) const;
+                 store::WriteBatch& batch);
   /// A pair record of either form; the refs name the pair's "a" records in an older store.
   Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,
                                 std::string_view ref_b) const;
@@ -75,6 +75,10 @@ class AlertLedger {
   store::Store& store_;
   store::Family family_;
   LedgerStats stats_;
+  // Reused by apply(): no allocation per fact once grown.
+  store::WriteBatch batch_;
+  std::string value_;
+  std::string key_;
 };
 
 }  // namespace digonce::geo

@@ -133,15 +133,14 @@ std::string Detector::marker_key(std::string_view a, std::string_view b) const {
   return k;
 }
 
-std::string Detector::cell_key(std::uint64_t element, Micros start, std::string_view ref) const {
-  std::string k;
-  k.reserve(12 + ref.size());
+void Detector::cell_key(std::uint64_t element, Micros start, std::string_view ref,
+                        std::string& k) const {
+  k.clear();
   store::put_u64_be(k, element);
   // The week of the start, so that a cell's works are in time order on disk.
   std::int64_t week = start / (7 * kMicrosPerDay);
   store::put_u32_be(k, static_cast<std::uint32_t>(std::clamp<std::int64_t>(week, 0, UINT32_MAX)));
   k.append(ref);
-  return k;
 }
 
 void Detector::add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id) {
@@ -271,7 +270,8 @@ PairFact Detector::related_fact(const WorkSummary& e, std::uint64_t seq, const S
 Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
                        std::vector<PairFact>& facts) {
   ++stats_.events;
-  store::WriteBatch batch;
+  store::WriteBatch& batch = batch_;
+  batch.clear();
   std::uint32_t id = find(e.work_ref);
   const bool upsert = e.event == EventType::Upsert;
   const bool active = e.active() && !e.geometry.empty();
@@ -362,7 +362,8 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
   if (id != kNone) {
     Slot& s = slots_[id];
     index_.remove(s.element, id);
-    batch.del(families_.cells, cell_key(s.element, s.start, s.ref));
+    cell_key(s.element, s.start, s.ref, key_);
+    batch.del(families_.cells, key_);
   }
   if (keep) {
     if (id == kNone) {
@@ -376,13 +377,16 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       refs_.insert(e.work_ref, id);
     }
     add_slot(e, seq, id);
-    std::string value;
-    store::put_u64_be(value, seq);
-    encode_work(e, value);
-    batch.put(families_.works, "w" + e.work_ref, value);
-    batch.put(families_.cells, cell_key(slots_[id].element, e.start, e.work_ref), "");
+    value_.clear();
+    store::put_u64_be(value_, seq);
+    encode_work(e, value_);
+    key_.assign("w").append(e.work_ref);
+    batch.put(families_.works, key_, value_);
+    cell_key(slots_[id].element, e.start, e.work_ref, key_);
+    batch.put(families_.cells, key_, "");
   } else if (id != kNone) {
-    batch.del(families_.works, "w" + e.work_ref);
+    key_.assign("w").append(e.work_ref);
+    batch.del(families_.works, key_);
     refs_.erase(e.work_ref, [this](std::uint32_t x) -> std::string_view { return slots_[x].ref; });
     slots_[id] = Slot{};
     free_slots_.push_back(id);
@@ -425,8 +429,12 @@ Status Detector::sync_cell_keys() {
       if (k != kGridKey) batch.del(families_.cells, k);
       return true;
     }));
-    for (const Slot& s : slots_)
-      if (!s.ref.empty()) batch.put(families_.cells, cell_key(s.element, s.start, s.ref), "");
+    std::string key;
+    for (const Slot& s : slots_) {
+      if (s.ref.empty()) continue;
+      cell_key(s.element, s.start, s.ref, key);
+      batch.put(families_.cells, key, "");
+    }
   }
   // Without a record (a new store, or one written before the record was kept), the keys are
   // taken to follow the current grid: finest_cell_m's default has never changed.

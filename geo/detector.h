@@ -111,7 +111,8 @@ class Detector {
   void add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id);
   void remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch);
   std::string marker_key(std::string_view a, std::string_view b) const;
-  std::string cell_key(std::uint64_t element, Micros start, std::string_view ref) const;
+  /// The cells family's key of a work (into `out`, whose capacity is reused).
+  void cell_key(std::uint64_t element, Micros start, std::string_view ref, std::string& out) const;
   /// The index's grid, as the cells family records it.
   std::string grid_description() const;
   /// Makes the cells family's keys follow the current grid (see the top of this file).
@@ -128,6 +129,9 @@ class Detector {
   std::vector<std::uint32_t> free_slots_;
   StringIdMap refs_;                       // work ref -> slot (the strings are the slots' refs)
   std::vector<std::uint32_t> candidates_;  // apply()'s scratch: the index's candidates
+  // apply()'s writes and the bytes it builds, reused: no allocation per event once grown.
+  store::WriteBatch batch_;
+  std::string key_, value_;
   StringPool strings_;
   DetectorStats stats_;
 };

@@ -40,8 +40,8 @@ std::string encode(const Record& r) {
 }  // namespace
 
 Result<Admission> WorkRegistry::admit(const WorkEvent& e, std::span<const std::uint64_t> tiles) {
-  std::string key = "r" + e.work_ref;
-  auto held = store_.get(family_, key);
+  key_.assign("r").append(e.work_ref);
+  auto held = store_.get(family_, key_);
   if (!held) return held.error();
   Record r;
   if (*held && !decode(**held, r)) return error("corrupt registry record for " + e.work_ref);
@@ -56,9 +56,9 @@ Result<Admission> WorkRegistry::admit(const WorkEvent& e, std::span<const std::u
   a.seq = ++r.seq;
   if (e.version) r.version = e.version;
   r.tiles.assign(tiles.begin(), tiles.end());
-  store::WriteBatch batch;
-  batch.put(family_, key, encode(r));
-  DIGONCE_TRY(store_.write(batch));
+  batch_.clear();
+  batch_.put(family_, key_, encode(r));
+  DIGONCE_TRY(store_.write(batch_));
   return a;
 }
 

@@ -35,6 +35,8 @@ class WorkRegistry {
   store::Store& store_;
   store::Family family_;
   std::uint64_t stale_ = 0;
+  store::WriteBatch batch_;  // reused: no allocation per event once grown
+  std::string key_;
 };
 
 }  // namespace digonce::geo

@@ -30,7 +30,7 @@ class MemoryStore final : public Store {
     for (const auto& op : batch.ops()) {
       auto& m = data_.at(op.family);
       if (op.kind == Op::Kind::Put) {
-        m.insert_or_assign(op.key, op.value);
+        m.insert_or_assign(std::string(op.key), std::string(op.value));
       } else {
         auto it = m.find(op.key);
         if (it != m.end()) m.erase(it);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,50 +22,117 @@ namespace digonce::store {
 /// A column family, by its index in the list of names the store was opened with.
 using Family = std::uint8_t;
 
-/// One write: a put (value set) or a delete (tombstone).
+/// One write: a put (value set) or a delete (tombstone). Its key and value are views into the
+/// WriteBatch that holds it, valid while the batch is neither changed nor destroyed.
 struct Op {
   enum class Kind : std::uint8_t { Put, Delete };
   Kind kind;
   Family family;
-  std::string key;
-  std::string value;
+  std::string_view key;
+  std::string_view value;
 };
 
 /// Writes that are applied together, in order.
+///
+/// The keys and values are kept in one buffer, so that a batch makes no allocation per write,
+/// and clear() keeps its capacity: a batch that is kept and reused allocates nothing once it has
+/// grown to its usual size.
 class WriteBatch {
  public:
   void put(Family f, std::string_view key, std::string_view value) {
-    ops_.push_back(Op{Op::Kind::Put, f, std::string(key), std::string(value)});
-    bytes_ += key.size() + value.size();
+    add(Op::Kind::Put, f, key, value);
   }
-  void del(Family f, std::string_view key) {
-    ops_.push_back(Op{Op::Kind::Delete, f, std::string(key), {}});
-    bytes_ += key.size();
-  }
+  void del(Family f, std::string_view key) { add(Op::Kind::Delete, f, key, {}); }
   void append(const WriteBatch& other) {
-    ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
-    bytes_ += other.bytes_;
+    const auto shift = static_cast<std::uint32_t>(data_.size());
+    data_.append(other.data_);
+    recs_.reserve(recs_.size() + other.recs_.size());
+    for (Rec r : other.recs_) {
+      r.at += shift;
+      recs_.push_back(r);
+    }
   }
-  void reserve(std::size_t ops) { ops_.reserve(ops); }
+  void reserve(std::size_t ops) { recs_.reserve(ops); }
   /// Orders the ops by family and key, keeping the order of a key's own ops (so its last write
   /// still wins): RocksDB inserts sorted keys into its memtables far faster (insert hints).
   void sort_by_key() {
-    std::stable_sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
-      return a.family != b.family ? a.family < b.family : a.key < b.key;
+    std::stable_sort(recs_.begin(), recs_.end(), [this](const Rec& a, const Rec& b) {
+      return a.family != b.family ? a.family < b.family : key_of(a) < key_of(b);
     });
   }
-  const std::vector<Op>& ops() const { return ops_; }
-  bool empty() const { return ops_.empty(); }
-  std::size_t size() const { return ops_.size(); }
-  std::size_t bytes() const { return bytes_; }
+
+  /// The ops in order, as a range of Op (by value: views into this batch).
+  class Ops {
+   public:
+    class iterator {
+     public:
+      using value_type = Op;
+      using difference_type = std::ptrdiff_t;
+      iterator() = default;
+      iterator(const WriteBatch* b, std::size_t i) : b_(b), i_(i) {}
+      Op operator*() const { return b_->op(i_); }
+      iterator& operator++() {
+        ++i_;
+        return *this;
+      }
+      iterator operator++(int) {
+        iterator before = *this;
+        ++i_;
+        return before;
+      }
+      bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+     private:
+      const WriteBatch* b_ = nullptr;
+      std::size_t i_ = 0;
+    };
+    explicit Ops(const WriteBatch& b) : b_(b) {}
+    iterator begin() const { return {&b_, 0}; }
+    iterator end() const { return {&b_, b_.size()}; }
+    std::size_t size() const { return b_.size(); }
+    Op operator[](std::size_t i) const { return b_.op(i); }
+
+   private:
+    const WriteBatch& b_;
+  };
+  Ops ops() const { return Ops(*this); }
+  Op op(std::size_t i) const {
+    const Rec& r = recs_[i];
+    return Op{r.kind, r.family, key_of(r),
+              std::string_view(data_.data() + r.at + r.key_size, r.value_size)};
+  }
+
+  bool empty() const { return recs_.empty(); }
+  std::size_t size() const { return recs_.size(); }
+  /// Bytes of the keys and values.
+  std::size_t bytes() const { return data_.size(); }
   void clear() {
-    ops_.clear();
-    bytes_ = 0;
+    recs_.clear();
+    data_.clear();
   }
 
  private:
-  std::vector<Op> ops_;
-  std::size_t bytes_ = 0;
+  // An op's place in data_: its key, then its value. (A batch is far below 4 GiB: the stores
+  // commit long before.)
+  struct Rec {
+    std::uint32_t at;
+    std::uint32_t key_size;
+    std::uint32_t value_size;
+    Op::Kind kind;
+    Family family;
+  };
+  void add(Op::Kind kind, Family f, std::string_view key, std::string_view value) {
+    recs_.push_back(Rec{static_cast<std::uint32_t>(data_.size()),
+                        static_cast<std::uint32_t>(key.size()),
+                        static_cast<std::uint32_t>(value.size()), kind, f});
+    data_.append(key).append(value);
+  }
+  std::string_view key_of(const Rec& r) const {
+    return std::string_view(data_.data() + r.at, r.key_size);
+  }
+
+  std::vector<Rec> recs_;
+  std::string data_;
 };
 
 /// Visitor of a scan: return false to stop early.

@@ -86,14 +86,63 @@ TEST_CASE("WriteBatch::sort_by_key: family then key; a key's own ops keep their 
   CHECK(b.bytes() == bytes);
   std::vector<std::string> got;
   for (const auto& op : b.ops())
-    got.push_back(std::to_string(op.family) + op.key + "=" +
-                  (op.kind == Op::Kind::Put ? op.value : std::string("-")));
+    got.push_back(std::to_string(op.family) + std::string(op.key) + "=" +
+                  (op.kind == Op::Kind::Put ? std::string(op.value) : std::string("-")));
   CHECK(got == std::vector<std::string>{"0a=4", "0z=2", "1a=3", "1a=6", "1b=1", "1b=-", "1b=5"});
   // Written to a store, each key ends with its last op, as before the sort.
   MemoryStore m(2);
   REQUIRE(m.write(b).ok());
   CHECK(*(*m.get(1, "b")) == "5");
   CHECK(*(*m.get(1, "a")) == "6");
+}
+
+TEST_CASE("WriteBatch: ops read back as written, through growth, append and clear") {
+  WriteBatch a;
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 1000; ++i) {
+    keys.push_back("key" + std::to_string(i) + std::string(1, '\0') + "x");
+    values.push_back(std::string(static_cast<std::size_t>(i % 300), static_cast<char>(i)));
+    if (i % 7 == 0) {
+      a.del(static_cast<Family>(i % 3), keys.back());
+      values.back() = "<del>";
+    } else {
+      a.put(static_cast<Family>(i % 3), keys.back(), values.back());
+    }
+  }
+  auto check = [&](const WriteBatch& b, std::size_t from, std::size_t offset) {
+    for (std::size_t i = from; i < keys.size(); ++i) {
+      const Op op = b.op(i - from + offset);
+      CHECK(op.family == i % 3);
+      CHECK(op.key == keys[i]);
+      if (i % 7 == 0) {
+        CHECK(op.kind == Op::Kind::Delete);
+        CHECK(op.value.empty());
+      } else {
+        CHECK(op.kind == Op::Kind::Put);
+        CHECK(op.value == values[i]);
+      }
+    }
+  };
+  REQUIRE(a.size() == 1000);
+  check(a, 0, 0);
+  WriteBatch b;
+  b.put(2, "first", "");
+  b.append(a);
+  REQUIRE(b.size() == 1001);
+  CHECK(b.op(0).key == "first");
+  CHECK(b.op(0).value.empty());
+  check(b, 0, 1);
+  CHECK(b.bytes() == a.bytes() + 5);
+  std::size_t n = 0;
+  for (const auto& op : b.ops()) n += op.key.size() > 0;
+  CHECK(n == 1001);
+  a.clear();
+  CHECK(a.empty());
+  CHECK(a.bytes() == 0);
+  a.put(1, "k", "v");
+  CHECK(a.size() == 1);
+  CHECK(a.op(0).key == "k");
+  CHECK(a.op(0).value == "v");
 }
 
 TEST_CASE("keys: big-endian encodings sort numerically") {
@@ -267,8 +316,8 @@ TEST_CASE("BufferedStore: the base gets each key's last write once, sorted by fa
   REQUIRE(base.batches.size() == 1);
   std::vector<std::string> got;
   for (const auto& op : base.batches[0].ops())
-    got.push_back(std::to_string(op.family) + ":" + op.key + "=" +
-                  (op.kind == Op::Kind::Put ? op.value : std::string("<del>")));
+    got.push_back(std::to_string(op.family) + ":" + std::string(op.key) + "=" +
+                  (op.kind == Op::Kind::Put ? std::string(op.value) : std::string("<del>")));
   const std::vector<std::string> want = {"0:a=5",         std::string("0:a\0b=3", 7),
                                          "0:abcdefgh1=7", "0:abcdefgh2=6",
                                          "0:zz=<del>",    "1:b=4",
