@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -17,6 +18,18 @@ namespace {
 
 Error rocks_error(const std::string& what, const rocksdb::Status& s) {
   return error("rocksdb " + what + ": " + s.ToString());
+}
+
+// RocksDB counts every key comparison and memtable step in a thread-local perf context unless
+// the calling thread's perf level says not to (Debian's librocksdb is built with the counters,
+// and the default level enables them); reaching thread-locals from a shared library costs a call
+// each time. digonce reads none of those counters: each thread that calls RocksDB turns them
+// off, once.
+void no_perf_counters() {
+  static thread_local bool done = false;
+  if (done) return;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  done = true;
 }
 
 rocksdb::Slice slice(std::string_view s) {
@@ -108,6 +121,7 @@ RocksStore::~RocksStore() {
 }
 
 Result<std::optional<std::string>> RocksStore::get(Family f, std::string_view key) const {
+  no_perf_counters();
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), handles_.at(f), slice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -116,6 +130,7 @@ Result<std::optional<std::string>> RocksStore::get(Family f, std::string_view ke
 }
 
 Status RocksStore::scan(Family f, std::string_view prefix, const Visitor& visit) const {
+  no_perf_counters();
   rocksdb::ReadOptions read;
   std::string end = prefix_end(prefix);
   rocksdb::Slice upper(end);
@@ -132,6 +147,7 @@ Status RocksStore::scan(Family f, std::string_view prefix, const Visitor& visit)
 
 Status RocksStore::write(const WriteBatch& batch) {
   if (batch.empty()) return {};
+  no_perf_counters();
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
     auto s = op.kind == Op::Kind::Put
