@@ -17,14 +17,14 @@ std::uint64_t hash_of(Family f, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (std::uint64_t{f} * 0x9e3779b97f4a7c15ull);
 }
 
-// Calls f(word, mask) for each probe of hash h in a layer of `blocks` blocks (word: the index
-// from the layer's first block).
 // The block of hash h: its high half scaled to [0, blocks) by a multiply, not a division
 // (Lemire, "A fast alternative to the modulo reduction", 2016).
 std::size_t block_of(std::uint64_t h, std::size_t blocks) {
   return static_cast<std::size_t>(((h >> 32) * blocks) >> 32);
 }
 
+// Calls f(word, mask) for each probe of hash h in a layer of `blocks` blocks (word: the index
+// from the layer's first block).
 template <class F>
 void for_each_probe(std::uint64_t h, std::size_t blocks, F&& f) {
   const std::size_t block = block_of(h, blocks);

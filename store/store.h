@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,7 @@ class WriteBatch {
   }
   void del(Family f, std::string_view key) { add(Op::Kind::Delete, f, key, {}); }
   void append(const WriteBatch& other) {
+    fits(other.data_.size());
     const auto shift = static_cast<std::uint32_t>(data_.size());
     data_.append(other.data_);
     recs_.reserve(recs_.size() + other.recs_.size());
@@ -112,8 +114,8 @@ class WriteBatch {
   }
 
  private:
-  // An op's place in data_: its key, then its value. (A batch is far below 4 GiB: the stores
-  // commit long before.)
+  // An op's place in data_: its key, then its value, by 32-bit offsets (the stores commit long
+  // before a batch nears 4 GiB: BufferedStore refuses more; fits() makes sure).
   struct Rec {
     std::uint32_t at;
     std::uint32_t key_size;
@@ -121,7 +123,11 @@ class WriteBatch {
     Op::Kind kind;
     Family family;
   };
+  void fits(std::size_t more) const {
+    if (data_.size() + more > UINT32_MAX) throw std::length_error("WriteBatch over 4 GiB");
+  }
   void add(Op::Kind kind, Family f, std::string_view key, std::string_view value) {
+    fits(key.size() + value.size());
     recs_.push_back(Rec{static_cast<std::uint32_t>(data_.size()),
                         static_cast<std::uint32_t>(key.size()),
                         static_cast<std::uint32_t>(value.size()), kind, f});

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <rocksdb/perf_level.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -179,6 +180,29 @@ TEST_CASE("RocksStore: families, scan by prefix, reopen keeps data") {
   CHECK(*(*(*s)->get(1, "w/a")) == "other family");
   REQUIRE((*s)->clear().ok());
   CHECK(scan_all(**s, 0, "").empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("RocksStore: a thread that writes or reads has RocksDB's perf counters off") {
+  auto dir = std::filesystem::temp_directory_path() / "digonce-test-rocks-perf";
+  std::filesystem::remove_all(dir);
+  {
+    auto s = RocksStore::open(dir.string(), {"works"});
+    REQUIRE(s.ok());
+    // A new thread starts at RocksDB's default level (counters on); its first write turns them
+    // off, and so does a first read on another new thread.
+    std::thread([&] {
+      CHECK(rocksdb::GetPerfLevel() != rocksdb::PerfLevel::kDisable);
+      WriteBatch b;
+      b.put(0, "k", "v");
+      CHECK((*s)->write(b).ok());
+      CHECK(rocksdb::GetPerfLevel() == rocksdb::PerfLevel::kDisable);
+    }).join();
+    std::thread([&] {
+      CHECK(*(*(*s)->get(0, "k")) == "v");
+      CHECK(rocksdb::GetPerfLevel() == rocksdb::PerfLevel::kDisable);
+    }).join();
+  }
   std::filesystem::remove_all(dir);
 }
 
