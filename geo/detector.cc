@@ -200,6 +200,10 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     // building GEOS geometries. Its figure is GEOSDistance's (the unit test finds them equal).
     dist = near->distance;
     p = {near->ax, near->ay, near->bx, near->by};
+  } else if (certainly_beyond(e.geometry.view(), xv, d)) {
+    // A polygon pair whose rings and lines are apart by more than d, neither inside the other:
+    // no GEOS geometry is built (GEOS would find it beyond d too).
+    return std::optional<Relation>();
   } else if (e.geometry.vertex_count() * (xv.xy.size() / 2) <= kBruteForceVertexPairs) {
     // Small polygons: one GEOS nearest-points computation gives the location and the distance
     // (the same minimum GEOSDistance computes, differing only by rounding: well under 1e-9 m at

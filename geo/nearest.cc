@@ -301,4 +301,59 @@ std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView&
   return NearestPoints{s.best, on_a.x, on_a.y, on_b.x, on_b.y};
 }
 
+namespace {
+
+bool polygonal(ShapeType t) {
+  return t == ShapeType::Polygon || t == ShapeType::MultiPolygon;
+}
+
+// A shape's lines and rings as one MultiLineString (a polygon's rings are its paths).
+ShapeView as_lines(const ShapeView& v) {
+  if (!polygonal(v.type)) return v;
+  ShapeView lines = v;
+  lines.type = ShapeType::MultiLineString;
+  lines.polygons = {};
+  return lines;
+}
+
+// Whether (x, y) is inside the polygons of `poly` by the even-odd rule over all their rings
+// (shells and holes): exact for a point far from every ring.
+bool inside(const ShapeView& poly, double x, double y) {
+  bool in = false;
+  std::size_t at = 0;
+  for (auto n : poly.paths) {
+    for (std::size_t i = at, j = at + n - 1; n > 0 && i < at + n; j = i++) {
+      const double xi = poly.xy[2 * i], yi = poly.xy[2 * i + 1];
+      const double xj = poly.xy[2 * j], yj = poly.xy[2 * j + 1];
+      if ((yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) in = !in;
+    }
+    at += n;
+  }
+  return in;
+}
+
+// Whether the first vertex of any part (path) of `v` is inside the polygons of `poly`.
+bool any_part_inside(const ShapeView& v, const ShapeView& poly) {
+  std::size_t at = 0;
+  for (auto n : v.paths) {
+    if (n > 0 && inside(poly, v.xy[2 * at], v.xy[2 * at + 1])) return true;
+    at += n;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool certainly_beyond(const ShapeView& a, const ShapeView& b, double limit) {
+  constexpr double kMargin = 1e-6;  // far above the figure's rounding (~1e-9 m)
+  const double margin = kMargin + std::fabs(limit) * 1e-9;
+  auto near = nearest_points(as_lines(a), as_lines(b), limit + margin);
+  if (!near || near->distance <= limit + margin) return false;
+  // The lines and rings are apart: each part of one is wholly inside or wholly outside each
+  // polygon of the other.
+  if (polygonal(a.type) && any_part_inside(b, a)) return false;
+  if (polygonal(b.type) && any_part_inside(a, b)) return false;
+  return true;
+}
+
 }  // namespace digonce::geo

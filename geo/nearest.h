@@ -42,4 +42,11 @@ inline bool is_puntal_or_lineal(ShapeType t) {
 std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView& b,
                                             double limit = std::numeric_limits<double>::infinity());
 
+/// Whether `a` and `b`, of any types, are certainly farther apart than `limit`, decided without
+/// GEOS: their lines and rings (each polygon's boundary taken as lines) are more than `limit` and
+/// a micrometre apart, and no part of either lies inside a polygon of the other (tested at the
+/// first vertex of each part, which is then far from every ring, so a plain crossing count is
+/// exact). False means "perhaps within": measure them. Empty shapes give false.
+bool certainly_beyond(const ShapeView& a, const ShapeView& b, double limit);
+
 }  // namespace digonce::geo

@@ -139,3 +139,71 @@ TEST_CASE(
   CHECK(beyond > 10000);
   CHECK(pruned > 1000);  // the limit does leave parts out
 }
+
+TEST_CASE("certainly_beyond: never says so of a pair GEOS puts within the limit") {
+  // Rotated rectangles (some with a hole, some as two polygons) against points, lines and other
+  // rectangles, placed so that many pairs straddle the limit and some sit inside each other.
+  Geos geos;
+  std::mt19937_64 rng(20261202);
+  std::uniform_real_distribution<double> pos(0, 120), ang(0, 3.14159265358979), size(2, 40);
+  auto ring = [](double cx, double cy, double w, double h, double a) {
+    std::vector<double> r;
+    const double c = std::cos(a), s = std::sin(a);
+    for (auto [u, v] : {std::pair{-1.0, -1.0}, {1.0, -1.0}, {1.0, 1.0}, {-1.0, 1.0}, {-1.0, -1.0}})
+      r.insert(r.end(), {530000 + cx + c * u * w / 2 - s * v * h / 2,
+                         180000 + cy + s * u * w / 2 + c * v * h / 2});
+    return r;
+  };
+  auto rectangle = [&]() {
+    const double cx = pos(rng), cy = pos(rng), w = size(rng), h = size(rng), a = ang(rng);
+    const int form = static_cast<int>(rng() % 3);
+    if (form == 1) return make_polygon({ring(cx, cy, w, h, a), ring(cx, cy, w / 3, h / 3, a)});
+    Shape s = make_polygon({ring(cx, cy, w, h, a)});
+    if (form == 2) {  // a second, disjoint polygon: a MultiPolygon
+      const auto far = ring(cx + 60, cy, w / 2, h / 2, a);
+      s.type = ShapeType::MultiPolygon;
+      s.xy.insert(s.xy.end(), far.begin(), far.end());
+      s.paths.push_back(5);
+      s.polygons = {1, 1};
+    }
+    return s;
+  };
+  int beyond = 0, within = 0, inside_cases = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const Shape a = rectangle();
+    Shape b;
+    switch (i % 3) {
+      case 0:
+        b = make_point(530000 + pos(rng), 180000 + pos(rng));
+        break;
+      case 1: {
+        const double x = pos(rng), y = pos(rng);
+        b = make_line({530000 + x, 180000 + y, 530000 + x + size(rng), 180000 + y + size(rng),
+                       530000 + x + size(rng), 180000 + y - size(rng)});
+        break;
+      }
+      default:
+        b = rectangle();
+    }
+    auto ga = geos.to_geos(a.view()), gb = geos.to_geos(b.view());
+    REQUIRE(ga.ok());
+    REQUIRE(gb.ok());
+    const double d = *geos.distance(ga->get(), gb->get());
+    for (double limit : {0.0, 5.0, 25.0}) {
+      const bool says = certainly_beyond(a.view(), b.view(), limit);
+      CHECK(says == certainly_beyond(b.view(), a.view(), limit));
+      if (says) {
+        ++beyond;
+        REQUIRE_MESSAGE(d > limit, "case " << i << ": said beyond " << limit << ", GEOS " << d);
+      } else if (d > limit + 1e-3) {
+        ++within;  // a false "perhaps": allowed only when a part is inside the other
+      }
+      if (d == 0 && !says) ++inside_cases;
+    }
+  }
+  MESSAGE(beyond << " pairs beyond their limit, " << within << " far ones measured anyway, "
+                 << inside_cases << " touching or inside");
+  CHECK(beyond > 10000);
+  CHECK(within == 0);  // for these shapes the rings decide every pair beyond the limit
+  CHECK(inside_cases > 1000);
+}
