@@ -10,7 +10,9 @@
 // strictly nearer kept, and the same closest-point rules of LineSegment. The distance is then
 // GEOSDistance's figure, bar the rounding of a few operations; the points are GEOSNearestPoints'
 // (an intersection point is computed in doubles where GEOS uses double-double arithmetic).
-// Polygons are left to GEOS (they need point-in-polygon).
+// Polygons are left to GEOS for their figures and points; certainly_beyond() below only rules
+// a pair with polygons out, when its rings and lines are far apart and neither is inside the
+// other.
 #pragma once
 
 #include <limits>
