@@ -137,11 +137,8 @@ Result<AlertLedger::PairState> AlertLedger::decode_pair(std::string_view b, std:
 }
 
 void AlertLedger::record_key(std::string_view ref_a, std::string_view ref_b, std::string& out) {
-  out.clear();
-  out.reserve(ref_a.size() + ref_b.size() + 2);
-  out.push_back('p');
-  out.append(ref_a).push_back('\n');
-  out.append(ref_b);
+  out.assign("p");
+  append_pair_key(ref_a, ref_b, out);
 }
 
 void AlertLedger::save_pair(std::string_view key, const PairState& s, const Alert* open,

@@ -303,13 +303,9 @@ std::optional<NearestPoints> nearest_points(const ShapeView& a, const ShapeView&
 
 namespace {
 
-bool polygonal(ShapeType t) {
-  return t == ShapeType::Polygon || t == ShapeType::MultiPolygon;
-}
-
 // A shape's lines and rings as one MultiLineString (a polygon's rings are its paths).
 ShapeView as_lines(const ShapeView& v) {
-  if (!polygonal(v.type)) return v;
+  if (is_puntal_or_lineal(v.type)) return v;
   ShapeView lines = v;
   lines.type = ShapeType::MultiLineString;
   lines.polygons = {};
@@ -351,8 +347,8 @@ bool certainly_beyond(const ShapeView& a, const ShapeView& b, double limit) {
   if (!near || near->distance <= limit + margin) return false;
   // The lines and rings are apart: each part of one is wholly inside or wholly outside each
   // polygon of the other.
-  if (polygonal(a.type) && any_part_inside(b, a)) return false;
-  if (polygonal(b.type) && any_part_inside(a, b)) return false;
+  if (!is_puntal_or_lineal(a.type) && any_part_inside(b, a)) return false;
+  if (!is_puntal_or_lineal(b.type) && any_part_inside(a, b)) return false;
   return true;
 }
 

@@ -108,11 +108,15 @@ bool decode_fact(std::string_view in, PairFact& f) {
   return at == in.size();
 }
 
+void append_pair_key(std::string_view ref_a, std::string_view ref_b, std::string& out) {
+  out.reserve(out.size() + ref_a.size() + ref_b.size() + 1);
+  out.append(ref_a).push_back('\n');
+  out.append(ref_b);
+}
+
 std::string pair_key(std::string_view ref_a, std::string_view ref_b) {
   std::string k;
-  k.reserve(ref_a.size() + ref_b.size() + 1);
-  k.append(ref_a).push_back('\n');
-  k.append(ref_b);
+  append_pair_key(ref_a, ref_b, k);
   return k;
 }
 

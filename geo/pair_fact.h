@@ -64,5 +64,7 @@ bool decode_fact(std::string_view in, PairFact& f);
 
 /// The key that routes a fact to its ledger partition: "refA\nrefB".
 std::string pair_key(std::string_view ref_a, std::string_view ref_b);
+/// Appends pair_key(ref_a, ref_b) to `out` (for keys built in a reused buffer).
+void append_pair_key(std::string_view ref_a, std::string_view ref_b, std::string& out);
 
 }  // namespace digonce::geo
