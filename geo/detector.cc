@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "geo/nearest.h"
@@ -384,13 +385,10 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
     value_.clear();
     store::put_u64_be(value_, seq);
     encode_work(e, value_);
-    key_.assign("w").append(e.work_ref);
-    batch.put(families_.works, key_, value_);
+    // After the old key's delete above: when the key has not changed, the put is what stays.
     cell_key(slots_[id].element, e.start, e.work_ref, key_);
-    batch.put(families_.cells, key_, "");
+    batch.put(families_.cells, key_, value_);
   } else if (id != kNone) {
-    key_.assign("w").append(e.work_ref);
-    batch.del(families_.works, key_);
     refs_.erase(e.work_ref, [this](std::uint32_t x) -> std::string_view { return slots_[x].ref; });
     slots_[id] = Slot{};
     free_slots_.push_back(id);
@@ -418,51 +416,57 @@ std::string Detector::grid_description() const {
          std::to_string(g.max_level()) + " levels";
 }
 
-Status Detector::sync_cell_keys() {
-  // A key no cell key can be: a cell key's first byte is its element's level times four.
-  static const std::string kGridKey = "\xffgrid";
-  const std::string grid = grid_description();
-  auto held = store_.get(families_.cells, kGridKey);
-  if (!held) return held.error();
-  if (*held && **held == grid) return {};
-  store::WriteBatch batch;
-  if (*held) {
-    // finest_cell_m changed since the keys were written: they name elements of another grid,
-    // and removing a work would not find them. Rewrite them all for the current grid.
-    DIGONCE_TRY(store_.scan(families_.cells, "", [&](std::string_view k, std::string_view) {
-      if (k != kGridKey) batch.del(families_.cells, k);
-      return true;
-    }));
-    std::string key;
-    for (const Slot& s : slots_) {
-      if (s.ref.empty()) continue;
-      cell_key(s.element, s.start, s.ref, key);
-      batch.put(families_.cells, key, "");
-    }
+Status Detector::load_work(std::string_view value, store::Family family, std::string_view key,
+                           store::WriteBatch& dels, store::WriteBatch& puts) {
+  WorkEvent e;
+  if (value.size() < 8 || !decode_work(value.substr(8), e))
+    return error("corrupt work record under key " + std::string(key));
+  if (find(e.work_ref) != kNone)
+    return error("work " + e.work_ref + " is recorded twice in the detector's store");
+  auto id = static_cast<std::uint32_t>(slots_.size());
+  slots_.emplace_back();
+  refs_.insert(e.work_ref, id);
+  add_slot(e, store::get_u64_be(value), id);
+  cell_key(slots_[id].element, e.start, e.work_ref, key_);
+  if (family != families_.cells || key != key_) {
+    dels.del(family, key);
+    puts.put(families_.cells, key_, value);
   }
-  // Without a record (a new store, or one written before the record was kept), the keys are
-  // taken to follow the current grid: finest_cell_m's default has never changed.
-  batch.put(families_.cells, kGridKey, grid);
-  return store_.write(batch);
+  return {};
 }
 
 Status Detector::open() {
+  // A key no cell key can be: a cell key's first byte is its element's level times four.
+  static const std::string kGridKey = "\xffgrid";
+  const std::string grid = grid_description();
+  store::WriteBatch dels, puts;
   Status failed;
-  auto status = store_.scan(families_.works, "w", [&](std::string_view k, std::string_view v) {
-    WorkEvent e;
-    if (v.size() < 8 || !decode_work(v.substr(8), e)) {
-      failed = error("corrupt work record " + std::string(k.substr(1)));
-      return false;
+  std::optional<std::string> held_grid;
+  auto status = store_.scan(families_.cells, "", [&](std::string_view k, std::string_view v) {
+    if (k == kGridKey) {
+      held_grid.emplace(v);
+    } else if (v.empty()) {
+      dels.del(families_.cells, k);  // an index key of the older layout: its work follows
+    } else {
+      failed = load_work(v, families_.cells, k, dels, puts);
     }
-    auto id = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-    refs_.insert(e.work_ref, id);
-    add_slot(e, store::get_u64_be(v), id);
-    return true;
+    return failed.ok();
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
-  DIGONCE_TRY(sync_cell_keys());
+  // The older layout's work records (see the top of detector.h).
+  status = store_.scan(families_.works, "w", [&](std::string_view k, std::string_view v) {
+    failed = load_work(v, families_.works, k, dels, puts);
+    return failed.ok();
+  });
+  DIGONCE_TRY(status);
+  DIGONCE_TRY(failed);
+  if (!held_grid || *held_grid != grid) puts.put(families_.cells, kGridKey, grid);
+  if (!dels.empty() || !puts.empty()) {
+    // The deletes first: a key of the older layout that the new one keeps is put again.
+    dels.append(puts);
+    DIGONCE_TRY(store_.write(dels));
+  }
   if (!options_.markers) return {};
   status = store_.scan(families_.alerts, "m", [&](std::string_view k, std::string_view) {
     auto zero = k.find('\0');

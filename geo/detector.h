@@ -2,13 +2,17 @@
 // index, and for each event the pairs it makes or unmakes under the rules, as pair facts.
 //
 // State, all through the Store (so streams/ can changelog it):
-//   works family:  "w" ref  -> seq (8 bytes, big-endian) + encode_work(event)
-//   cells family:  element (8) + week of start (4) + ref -> ""     (the persistent index keys)
-//                  "\xffgrid" -> the grid the keys were made with (open() rewrites the keys when
-//                  DetectorOptions::finest_cell_m has changed since)
+//   cells family:  element (8) + week of start (4) + ref -> seq (8 bytes, big-endian) +
+//                  encode_work(event)           (the persistent index: each live work, once)
+//                  "\xffgrid" -> the grid the keys were made with
 //   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported;
 //                  not kept when DetectorOptions::markers is off, as in geo::Engine)
-// The in-memory index is a cache of the works family, rebuilt by open().
+//   works family:  not written. Stores of before 2026-12-01 kept each work there ("w" ref ->
+//                  the value above) and an empty value under its cell key: open() moves them.
+// One key per live work: a new work costs the store one write, a removed one one delete. The
+// in-memory index is a cache of the cells family, rebuilt by open(), which also moves a work
+// whose key names another element than the current grid gives it (DetectorOptions::finest_cell_m
+// changed since it was written).
 //
 // Ownership: in the stream detector a work is copied to every tile near it, so a pair can meet in
 // several partitions; only the partition that owns the pair (the reference-point rule,
@@ -115,8 +119,11 @@ class Detector {
   void cell_key(std::uint64_t element, Micros start, std::string_view ref, std::string& out) const;
   /// The index's grid, as the cells family records it.
   std::string grid_description() const;
-  /// Makes the cells family's keys follow the current grid (see the top of this file).
-  Status sync_cell_keys();
+  /// Adds a work read by open() to the index; when its key is not the one the current layout
+  /// and grid give it, queues the key's delete in `dels` and the put under the right key in
+  /// `puts`.
+  Status load_work(std::string_view value, store::Family family, std::string_view key,
+                   store::WriteBatch& dels, store::WriteBatch& puts);
 
   store::Store& store_;
   DetectorFamilies families_;

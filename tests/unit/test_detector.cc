@@ -288,6 +288,72 @@ TEST_CASE("a change of the finest cell rewrites the cell keys; cancelling then l
   CHECK(cell_keys().empty());
 }
 
+TEST_CASE("one key per live work: the cells family holds the works; an older store is moved") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  using Records = std::vector<std::pair<std::string, std::string>>;
+  auto records = [&](store::Family f, std::string_view prefix) {
+    Records out;
+    REQUIRE(store
+                .scan(f, prefix,
+                      [&](std::string_view k, std::string_view v) {
+                        if (k != "\xffgrid") out.emplace_back(k, v);
+                        return true;
+                      })
+                .ok());
+    return out;
+  };
+  open_clash_and_close(store, geos, locator);
+  const Records cells = records(kCellsFamily, "");
+  REQUIRE(cells.size() == 2);
+  for (const auto& [k, v] : cells) {
+    WorkEvent e;
+    CHECK(v.size() > 8);
+    REQUIRE(decode_work(std::string_view(v).substr(8), e));
+    CHECK(k.ends_with(e.work_ref));  // the value is the work its key names
+  }
+  CHECK(records(kWorksFamily, "w").empty());  // only the registry's "r" records are there
+  CHECK(records(kWorksFamily, "r").size() == 2);
+
+  // The layout of the stores written before 2026-12-01: each work under "w" ref in the works
+  // family, and an empty value under its cell key.
+  store::WriteBatch old;
+  for (const auto& [k, v] : cells) {
+    WorkEvent e;
+    REQUIRE(decode_work(std::string_view(v).substr(8), e));
+    old.put(kWorksFamily, "w" + e.work_ref, v);
+    old.put(kCellsFamily, k, "");
+  }
+  REQUIRE(store.write(old).ok());
+  {
+    Engine engine(store, DetectorOptions{}, geos, locator);
+    REQUIRE(engine.open().ok());
+    CHECK(engine.detector().live_works() == 2);
+    CHECK(records(kWorksFamily, "w").empty());
+    CHECK(records(kCellsFamily, "") == cells);  // moved back to exactly what the new layout has
+    std::vector<Alert> out;
+    REQUIRE(engine.apply(cancel("B"), out).ok());
+    REQUIRE(out.size() == 1);  // the pair and its alert came through the move
+    CHECK(out[0].state == AlertState::Closed);
+    out.clear();
+    REQUIRE(engine.apply(work("C", make_point(0, 3), kT0, kT0 + day(1)), out).ok());
+    CHECK(out.size() == 1);  // A is in the index
+  }
+  // A work recorded in both layouts is refused, not silently doubled.
+  store::WriteBatch both;
+  for (const auto& [k, v] : records(kCellsFamily, "")) {
+    WorkEvent e;
+    REQUIRE(decode_work(std::string_view(v).substr(8), e));
+    if (e.work_ref == "A") both.put(kWorksFamily, "wA", v);
+  }
+  REQUIRE(store.write(both).ok());
+  Engine engine(store, DetectorOptions{}, geos, locator);
+  auto opened = engine.open();
+  REQUIRE_FALSE(opened.ok());
+  CHECK(std::string(opened.error().what()).find("work A is recorded twice") != std::string::npos);
+}
+
 TEST_CASE("the engine keeps no detector markers; markers of an older store are dropped at open") {
   store::MemoryStore store(kEngineFamilies.size());
   Geos geos;
