@@ -419,8 +419,13 @@ std::string Detector::grid_description() const {
 Status Detector::load_work(std::string_view value, store::Family family, std::string_view key,
                            store::WriteBatch& dels, store::WriteBatch& puts) {
   WorkEvent e;
-  if (value.size() < 8 || !decode_work(value.substr(8), e))
-    return error("corrupt work record under key " + std::string(key));
+  if (value.size() < 8 || !decode_work(value.substr(8), e)) {
+    // The ref ends the key: after the cell (12 bytes) in the cells family, after "w" in works.
+    const std::size_t at = family == families_.cells ? 12 : 1;
+    return error("corrupt work record of " +
+                 std::string(key.size() > at ? key.substr(at) : std::string_view("?")) +
+                 (family == families_.cells ? " in the cells family" : " in the works family"));
+  }
   if (find(e.work_ref) != kNone)
     return error("work " + e.work_ref + " is recorded twice in the detector's store");
   auto id = static_cast<std::uint32_t>(slots_.size());

@@ -352,6 +352,16 @@ TEST_CASE("one key per live work: the cells family holds the works; an older sto
   auto opened = engine.open();
   REQUIRE_FALSE(opened.ok());
   CHECK(std::string(opened.error().what()).find("work A is recorded twice") != std::string::npos);
+
+  // A record that does not decode is refused with the work's ref and its family.
+  store::MemoryStore broken(kEngineFamilies.size());
+  store::WriteBatch bad;
+  bad.put(kCellsFamily, std::string(12, '\0') + "W9", "12345678garbage");
+  REQUIRE(broken.write(bad).ok());
+  Engine again(broken, DetectorOptions{}, geos, locator);
+  opened = again.open();
+  REQUIRE_FALSE(opened.ok());
+  CHECK(std::string(opened.error().what()) == "corrupt work record of W9 in the cells family");
 }
 
 TEST_CASE("the engine keeps no detector markers; markers of an older store are dropped at open") {
