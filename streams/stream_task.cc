@@ -143,6 +143,16 @@ Status StreamTask::start() {
     auto restorer = make_client(RD_KAFKA_CONSUMER, rconf);
     if (!restorer) return restorer.error();
     restorer_ = std::move(*restorer);
+    // Connected, with the changelog's leaders known, before the first partition is assigned:
+    // otherwise that partition's restore waits for them (1-2 s: docs/PERFORMANCE.md). Best
+    // effort: if the broker does not answer within 2 s, the restore asks again itself.
+    if (rd_kafka_topic_t* t =
+            rd_kafka_topic_new(restorer_.get(), options_.changelog_topic.c_str(), nullptr)) {
+      const rd_kafka_metadata_t* md = nullptr;
+      if (rd_kafka_metadata(restorer_.get(), 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+      rd_kafka_topic_destroy(t);
+    }
   }
 
   auto cconf = consumer_config(options_.brokers, client, options_.group_id);
