@@ -38,33 +38,6 @@ std::int64_t now_us() {
       .count();
 }
 
-// Copies each record to the same partition of the next topic.
-class Copy final : public streams::PartitionProcessor {
- public:
-  explicit Copy(const std::string& out) : out_(out) {}
-  digonce::Status process(const streams::InputRecord& in, streams::Output& out) override {
-    value_.assign(in.value.value_or(""));
-    return out.send(out_, in.partition, in.key, &value_);
-  }
-
- private:
-  const std::string& out_;
-  std::string value_;
-};
-
-class CopyFactory final : public streams::ProcessorFactory {
- public:
-  explicit CopyFactory(std::string out) : out_(std::move(out)) {}
-  std::vector<std::string> families() const override { return {}; }
-  digonce::Result<std::unique_ptr<streams::PartitionProcessor>> create(
-      std::int32_t, digonce::store::Store*) override {
-    return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<Copy>(out_));
-  }
-
- private:
-  std::string out_;
-};
-
 double counter_sum(prometheus::Registry& registry, const std::string& name, bool histogram_sum) {
   double total = 0;
   for (const auto& family : registry.Collect())
@@ -131,7 +104,7 @@ int main(int argc, char** argv) {
   const auto data = std::filesystem::temp_directory_path() / ("digonce-hops-" + run);
 
   prometheus::Registry registry;
-  std::vector<std::unique_ptr<CopyFactory>> factories;
+  std::vector<std::unique_ptr<streams::StatelessFactory>> factories;
   std::vector<std::unique_ptr<streams::StreamTask>> tasks;
   std::vector<std::thread> threads;
   std::atomic<bool> stop{false};
@@ -149,7 +122,12 @@ int main(int argc, char** argv) {
     o.max_commit_interval_ms = std::max(max_commit_interval_ms, commit_interval_ms);
     o.linger_ms = linger_ms;
     o.fetch_min_bytes = fetch_min_bytes;
-    factories.push_back(std::make_unique<CopyFactory>(topics[i + 1]));
+    // Each record to the same partition of the next topic.
+    factories.push_back(std::make_unique<streams::StatelessFactory>(
+        [next = topics[i + 1]](const streams::InputRecord& in, streams::Output& out) {
+          std::string value(in.value.value_or(""));
+          return out.send(next, in.partition, in.key, &value);
+        }));
     tasks.push_back(std::make_unique<streams::StreamTask>(o, *factories.back(), registry));
   }
   for (auto& t : tasks)

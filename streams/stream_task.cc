@@ -9,6 +9,23 @@
 #include "streams/partition_state.h"
 
 namespace digonce::streams {
+
+namespace {
+
+class FnProcessor final : public PartitionProcessor {
+ public:
+  explicit FnProcessor(const StatelessFactory::Fn& fn) : fn_(fn) {}
+  Status process(const InputRecord& in, Output& out) override { return fn_(in, out); }
+
+ private:
+  const StatelessFactory::Fn& fn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionProcessor>> StatelessFactory::create(std::int32_t, store::Store*) {
+  return std::unique_ptr<PartitionProcessor>(std::make_unique<FnProcessor>(fn_));
+}
 namespace {
 
 std::int64_t now_ms() {

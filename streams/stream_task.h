@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,6 +69,20 @@ class ProcessorFactory {
   /// assignment, and again after an abort so that no uncommitted state survives in memory.
   virtual Result<std::unique_ptr<PartitionProcessor>> create(std::int32_t partition,
                                                              store::Store* store) = 0;
+};
+
+/// The processors of a stateless task: every record, of any partition, goes to `fn` (a copy, a
+/// filter, a re-keying). `fn` is called on the task's thread only.
+class StatelessFactory final : public ProcessorFactory {
+ public:
+  using Fn = std::function<Status(const InputRecord&, Output&)>;
+  explicit StatelessFactory(Fn fn) : fn_(std::move(fn)) {}
+  std::vector<std::string> families() const override { return {}; }
+  Result<std::unique_ptr<PartitionProcessor>> create(std::int32_t partition,
+                                                     store::Store* store) override;
+
+ private:
+  Fn fn_;
 };
 
 struct TaskOptions {

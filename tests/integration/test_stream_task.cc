@@ -26,31 +26,13 @@ namespace streams = digonce::streams;
 
 namespace {
 
-// Copies each input value to the output topic, prefixed.
-class CopyProcessor final : public streams::PartitionProcessor {
- public:
-  explicit CopyProcessor(std::string out) : out_(std::move(out)) {}
-  digonce::Status process(const streams::InputRecord& in, streams::Output& out) override {
+// Copies each input value to partition 0 of the output topic, prefixed.
+streams::StatelessFactory::Fn copy_to(std::string out) {
+  return [out = std::move(out)](const streams::InputRecord& in, streams::Output& o) {
     std::string value = "out-" + std::string(in.value.value_or(""));
-    return out.send(out_, 0, in.key, &value);
-  }
-
- private:
-  std::string out_;
-};
-
-class CopyFactory final : public streams::ProcessorFactory {
- public:
-  explicit CopyFactory(std::string out) : out_(std::move(out)) {}
-  std::vector<std::string> families() const override { return {}; }
-  digonce::Result<std::unique_ptr<streams::PartitionProcessor>> create(
-      std::int32_t, digonce::store::Store*) override {
-    return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<CopyProcessor>(out_));
-  }
-
- private:
-  std::string out_;
-};
+    return o.send(out, 0, in.key, &value);
+  };
+}
 
 void produce_values(const std::string& topic, int from, int to) {
   Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
@@ -99,7 +81,7 @@ struct CopyTask {
         in(topics[0]),
         out(topics[1]),
         data(std::filesystem::temp_directory_path() / unique_name("task-data")),
-        factory(out) {
+        factory(copy_to(out)) {
     streams::TaskOptions o;
     o.name = "copy";
     o.brokers = bootstrap();
@@ -121,7 +103,7 @@ struct CopyTask {
   ScratchTopics topics;
   std::string in, out;
   std::filesystem::path data;
-  CopyFactory factory;
+  streams::StatelessFactory factory;
   prometheus::Registry registry;
   std::unique_ptr<streams::StreamTask> task;
   std::atomic<bool> stop{false};

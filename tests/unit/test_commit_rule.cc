@@ -48,3 +48,38 @@ TEST_CASE("commit_due: the interval, the backlog stretch, max_batch") {
 }
 
 }  // namespace
+
+// A stateless task's processors (streams::StatelessFactory) hand every record to the function,
+// whatever the partition, and ask for no store.
+TEST_CASE("StatelessFactory: every partition's records go to the function") {
+  using namespace digonce;
+  struct Sent final : streams::Output {
+    std::vector<std::string> values;
+    Status send(const std::string& topic, std::int32_t partition, std::string_view key,
+                const std::string* value, const std::vector<streams::Header>&) override {
+      values.push_back(topic + "/" + std::to_string(partition) + "/" + std::string(key) + "=" +
+                       (value ? *value : "-"));
+      return {};
+    }
+  } out;
+  streams::StatelessFactory factory([](const streams::InputRecord& in, streams::Output& o) {
+    if (in.value == std::optional<std::string_view>("bad")) return Status(error("bad record"));
+    std::string upper(in.value.value_or(""));
+    for (auto& c : upper) c = static_cast<char>(c - 'a' + 'A');
+    return o.send("next", in.partition, in.key, &upper);
+  });
+  CHECK(factory.families().empty());
+  auto p0 = factory.create(0, nullptr);
+  auto p3 = factory.create(3, nullptr);
+  REQUIRE(p0.ok());
+  REQUIRE(p3.ok());
+  auto record = [](std::int32_t partition, std::string_view key, std::string_view value) {
+    return streams::InputRecord{"in", partition, 7, 0, key, value, nullptr};
+  };
+  CHECK((*p0)->process(record(0, "k1", "abc"), out).ok());
+  CHECK((*p3)->process(record(3, "k2", "xy"), out).ok());
+  auto failed = (*p3)->process(record(3, "k3", "bad"), out);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().what() == "bad record");
+  CHECK(out.values == std::vector<std::string>{"next/0/k1=ABC", "next/3/k2=XY"});
+}
