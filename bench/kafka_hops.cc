@@ -77,8 +77,11 @@ int main(int argc, char** argv) {
   app.add_option("--events", events, "records measured (sent after the warm-up)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000000));
+  // At least a second: the sink starts at the end of the last topic, which it looks up as the
+  // records begin to flow.
   app.add_option("--warmup-s", warmup_s, "seconds sent at the rate first, not measured")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600));
   app.add_option("--timeout-s", timeout_s, "stop after this long whatever arrived")
       ->capture_default_str();
   app.add_option("--commit-interval-ms", commit_interval_ms)->capture_default_str();
@@ -177,10 +180,17 @@ int main(int argc, char** argv) {
       std::memcpy(value, &at, 8);
       std::memcpy(value + 8, &sent, 8);
       value[16] = sent >= warmup ? 1 : 0;
-      rd_kafka_producev(source->get(), RD_KAFKA_V_TOPIC(topics.front().c_str()),
-                        RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(sent % partitions)),
-                        RD_KAFKA_V_VALUE(value, sizeof value),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      rd_kafka_resp_err_t err;
+      while ((err = rd_kafka_producev(
+                  source->get(), RD_KAFKA_V_TOPIC(topics.front().c_str()),
+                  RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(sent % partitions)),
+                  RD_KAFKA_V_VALUE(value, sizeof value), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(source->get(), 10);  // the rate is more than the broker takes: wait
+      if (err) {
+        std::fprintf(stderr, "digonce_kafka_hops: produce: %s\n", rd_kafka_err2str(err));
+        break;
+      }
       ++sent;
     }
     rd_kafka_poll(source->get(), 0);
