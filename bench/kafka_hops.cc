@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "streams/admin.h"
@@ -38,21 +39,17 @@ std::int64_t now_us() {
       .count();
 }
 
-double counter_sum(prometheus::Registry& registry, const std::string& name, bool histogram_sum) {
-  double total = 0;
+// Observations and their total of a histogram, over all its labels.
+std::pair<double, double> histogram_totals(prometheus::Registry& registry,
+                                           const std::string& name) {
+  double count = 0, sum = 0;
   for (const auto& family : registry.Collect())
     if (family.name == name)
-      for (const auto& m : family.metric)
-        total += histogram_sum ? m.histogram.sample_sum : m.counter.value;
-  return total;
-}
-
-double histogram_count(prometheus::Registry& registry, const std::string& name) {
-  double total = 0;
-  for (const auto& family : registry.Collect())
-    if (family.name == name)
-      for (const auto& m : family.metric) total += static_cast<double>(m.histogram.sample_count);
-  return total;
+      for (const auto& m : family.metric) {
+        count += static_cast<double>(m.histogram.sample_count);
+        sum += m.histogram.sample_sum;
+      }
+  return {count, sum};
 }
 
 }  // namespace
@@ -223,8 +220,7 @@ int main(int argc, char** argv) {
     auto i = std::min(latencies.size() - 1, static_cast<std::size_t>(p * latencies.size()));
     return static_cast<double>(latencies[i]) / 1000.0;
   };
-  const double commits = histogram_count(registry, "digonce_transaction_commit_seconds");
-  const double commit_s = counter_sum(registry, "digonce_transaction_commit_seconds", true);
+  const auto [commits, commit_s] = histogram_totals(registry, "digonce_transaction_commit_seconds");
   std::printf(
       "hops %d, partitions %d, %d records/s, commit interval %d ms (stretched to %d), linger %d "
       "ms, fetch.min.bytes %d\n",

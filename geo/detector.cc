@@ -420,8 +420,8 @@ Status Detector::load_work(std::string_view value, store::Family family, std::st
                            store::WriteBatch& dels, store::WriteBatch& puts) {
   WorkEvent e;
   if (value.size() < 8 || !decode_work(value.substr(8), e)) {
-    // The ref ends the key: after the cell (12 bytes) in the cells family, after "w" in works.
-    const std::size_t at = family == families_.cells ? 12 : 1;
+    // The ref ends the key: after the cell in the cells family, after "w" in works.
+    const std::size_t at = family == families_.cells ? kCellKeyPrefix : 1;
     return error("corrupt work record of " +
                  std::string(key.size() > at ? key.substr(at) : std::string_view("?")) +
                  (family == families_.cells ? " in the cells family" : " in the works family"));

@@ -115,7 +115,9 @@ class Detector {
   void add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id);
   void remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch);
   std::string marker_key(std::string_view a, std::string_view b) const;
-  /// The cells family's key of a work (into `out`, whose capacity is reused).
+  /// The cells family's key of a work (into `out`, whose capacity is reused): the element (8
+  /// bytes) and the week of its start (4), then the ref.
+  static constexpr std::size_t kCellKeyPrefix = 12;
   void cell_key(std::uint64_t element, Micros start, std::string_view ref, std::string& out) const;
   /// The index's grid, as the cells family records it.
   std::string grid_description() const;

@@ -21,13 +21,6 @@ class FnProcessor final : public PartitionProcessor {
   const StatelessFactory::Fn& fn_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<PartitionProcessor>> StatelessFactory::create(std::int32_t, store::Store*) {
-  return std::unique_ptr<PartitionProcessor>(std::make_unique<FnProcessor>(fn_));
-}
-namespace {
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -40,6 +33,10 @@ constexpr int kMaxAttempts = 3;
 constexpr int kTransactionRetries = 20;
 
 }  // namespace
+
+Result<std::unique_ptr<PartitionProcessor>> StatelessFactory::create(std::int32_t, store::Store*) {
+  return std::unique_ptr<PartitionProcessor>(std::make_unique<FnProcessor>(fn_));
+}
 
 struct StreamTask::Assigned {
   std::unique_ptr<PartitionState> state;  // null when stateless
