@@ -67,11 +67,15 @@ std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {
   return std::nullopt;
 }
 
-std::vector<Error> JsonReader::bad_number_errors() const {
-  std::vector<Error> out;
-  for (const auto& n : bad_numbers_)
-    out.push_back(Error{n.path, "must be a finite number: " + n.literal + " is out of range"});
-  return out;
+std::optional<Error> JsonReader::bad_number_in(
+    std::string_view prefix, std::initializer_list<std::string_view> members) const {
+  if (bad_numbers_.empty()) return std::nullopt;
+  std::string path;
+  for (auto m : members) {
+    path.assign(prefix).append(m);
+    if (auto bad = bad_number_under(path)) return bad;
+  }
+  return std::nullopt;
 }
 
 const char* type_name(const element& e) {

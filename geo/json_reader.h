@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,8 +50,12 @@ class JsonReader {
   /// The first out-of-range number at `path` or under it, as an Error located at that number
   /// ("geometry.coordinates[0][1]"); an empty path matches every number.
   std::optional<Error> bad_number_under(std::string_view path) const;
-  /// Every out-of-range number, as Errors located at them.
-  std::vector<Error> bad_number_errors() const;
+  /// The first out-of-range number at or under one of the members the parser reads, each
+  /// `prefix` + a name of `members` ("properties.version", "geometry"). A number out of range in
+  /// a member nobody reads (an unknown field, a bbox) is no error: the contract keeps and ignores
+  /// unknown fields.
+  std::optional<Error> bad_number_in(std::string_view prefix,
+                                     std::initializer_list<std::string_view> members) const;
 
  private:
   struct BadNumber {

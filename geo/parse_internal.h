@@ -7,6 +7,7 @@
 //   parse_crs.cc               CRS names, structural rules shared by the geometry parsers
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,20 @@
 // NOLINTEND(bugprone-macro-parentheses)
 
 namespace digonce::geo::detail {
+
+// --- The members whose numbers a parser reads -----------------------------------------------
+// A number too large for simdjson (JsonReader::parse reads it as 0) is an error only in these;
+// anywhere else (an unknown field, a bbox, the SNS envelope) it is kept and ignored.
+
+/// Contract JSON: the version, the USRN, the geometry's coordinates, a legacy crs object.
+inline const std::initializer_list<std::string_view> kWorkNumbers = {"version", "usrn", "geometry",
+                                                                     "crs"};
+/// A GeoJSON Feature (its properties are the contract's fields).
+inline const std::initializer_list<std::string_view> kFeatureNumbers = {
+    "geometry", "crs", "properties.version", "properties.usrn", "properties.crs"};
+/// A Street Manager notification: its event_reference (the version) and the USRN.
+inline const std::initializer_list<std::string_view> kNotificationNumbers = {"event_reference",
+                                                                             "object_data.usrn"};
 
 // --- Identity rules shared by the JSON and Street Manager parsers --------------------------
 

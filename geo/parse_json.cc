@@ -28,10 +28,6 @@ constexpr std::array<std::pair<std::string_view, EventType>, 2> kEvents = {{
     {"upsert", EventType::Upsert},
     {"cancel", EventType::Cancel},
 }};
-constexpr std::array<std::pair<std::string_view, WorkKind>, 2> kKinds = {{
-    {"work", WorkKind::Work},
-    {"section58", WorkKind::Restriction},
-}};
 constexpr std::array<std::pair<std::string_view, Category>, 7> kCategories = {{
     {"minor", Category::Minor},
     {"standard", Category::Standard},
@@ -64,8 +60,14 @@ Result<WorkEvent> parse_fields(const json::Fields& f, const std::optional<std::s
   w.version = version;
   if (w.event == EventType::Cancel) return w;  // a cancel needs nothing else (contract, section 1)
 
-  DIGONCE_PARSE_ASSIGN(kind, enum_member(f, "kind", kKinds, WorkKind::Work));
-  w.kind = kind;
+  // digonce's extension (docs/API.md): "kind": "section58" marks a Section 58 restriction. The
+  // contract does not name the field, so any other value is kept and ignored, as an unknown
+  // field is: a producer may use "kind" for something of its own.
+  if (auto k = f.get("kind")) {
+    std::string_view text;
+    if (k->get_string().get(text) == simdjson::SUCCESS && text == "section58")
+      w.kind = WorkKind::Restriction;
+  }
   if (auto c = f.get("crs")) {
     auto normalized = parse_crs_member(*c);
     if (!normalized) return std::move(normalized).error().within("crs");
@@ -158,7 +160,8 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
   auto type = f.required_string("type");
   if (!type) return out.errors.push_back(std::move(type).error());
   if (*type == "Feature") {
-    if (auto bad = reader.bad_number_under("")) return out.errors.push_back(std::move(*bad));
+    if (auto bad = reader.bad_number_in("", kFeatureNumbers))
+      return out.errors.push_back(std::move(*bad));
     auto w = parse_feature(root, limits, std::nullopt);
     if (!w) return out.errors.push_back(std::move(w).error());
     return out.works.push_back(std::move(*w));
@@ -166,9 +169,6 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
   if (*type != "FeatureCollection")
     return out.errors.push_back(Error{"type", "must be \"Feature\" or \"FeatureCollection\""});
 
-  // A bad number outside the features (in a bbox, say) spoils the whole collection.
-  for (auto& bad : reader.bad_number_errors())
-    if (bad.field.rfind("features[", 0) != 0) return out.errors.push_back(std::move(bad));
   auto crs = legacy_crs(root, std::nullopt);
   if (!crs) return out.errors.push_back(std::move(crs).error());
   auto features_member = f.get("features");
@@ -187,7 +187,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
   std::size_t i = 0;
   for (json::element feature : features) {
     std::string at = "features[" + std::to_string(i++) + "]";
-    if (auto bad = reader.bad_number_under(at)) {
+    if (auto bad = reader.bad_number_in(at + ".", kFeatureNumbers)) {
       out.errors.push_back(std::move(*bad));
       continue;
     }

@@ -21,6 +21,40 @@ Micros end_of_day(Micros date) {
   return std::min(date + kRestOfDay, json::kMaxTime);
 }
 
+Micros floor_div(Micros a, Micros b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+// The UK's summer time (BST) runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the
+// last Sunday of October.
+bool uk_summer_time(Micros t) {
+  std::int64_t year = 0;
+  unsigned month = 0, day = 0;
+  civil_from_days(floor_div(t, kMicrosPerDay), year, month, day);
+  auto last_sunday = [&](unsigned m) {  // days since 1970-01-01 (a Thursday)
+    const std::int64_t last = days_from_civil(year, m, 31);
+    const std::int64_t weekday = ((last + 4) % 7 + 7) % 7;  // 0 = Sunday
+    return last - weekday;
+  };
+  const Micros one_am = 3600 * kMicrosPerSecond;
+  return t >= last_sunday(3) * kMicrosPerDay + one_am &&
+         t < last_sunday(10) * kMicrosPerDay + one_am;
+}
+
+// Whether t, in UTC, is how a date is written: the UK midnight that starts it (00:00:00Z in
+// winter, 23:00:00Z in summer time), or a UTC midnight, as a producer that ignores summer time
+// writes it. 23:00:00Z in winter is a time of day.
+bool is_date_value(Micros t) {
+  const Micros in_day = t - floor_div(t, kMicrosPerDay) * kMicrosPerDay;
+  return in_day == 0 || (in_day == 23 * 3600 * kMicrosPerSecond && uk_summer_time(t));
+}
+
+// The end a date field gives: a date lasts to the end of that day; a value with a time of day is
+// taken as it is.
+Micros end_of_date_field(Micros t) {
+  return is_date_value(t) ? end_of_day(t) : t;
+}
+
 // What an event does to the work.
 enum class Effect { Upsert, Cancel, Planned, InProgress, Completed };
 
@@ -182,13 +216,14 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
                        f.optional_timestamp("actual_start_date_time", DateEnd::Start));
   DIGONCE_PARSE_ASSIGN(actual_end, f.optional_timestamp("actual_end_date_time", DateEnd::End));
   std::optional<Micros> planned_end = planned_end_time;
-  if (!planned_end && planned_end_date) planned_end = end_of_day(*planned_end_date);
+  if (!planned_end && planned_end_date) planned_end = end_of_date_field(*planned_end_date);
   if (!planned_start && !actual_start) return Error{"proposed_start_date", "is required"};
   if (!planned_end && !actual_end) return Error{"proposed_end_date", "is required"};
   w.start = actual_start ? *actual_start : *planned_start;
   w.end = actual_end ? *actual_end : *planned_end;
   if (!actual_start && !actual_end)
     DIGONCE_TRY(ends_after_start(w, planned_end_time ? "proposed_end_time" : "proposed_end_date"));
+  if (actual_start && actual_end) DIGONCE_TRY(ends_after_start(w, "actual_end_date_time"));
   // Once known, what happened replaces what was planned, and a work can start after its planned
   // end (a late start on a permit still open). The end then moves up to the start: end >= start
   // holds, and the work counts as in the street from its start on until a later event says more.
@@ -226,7 +261,7 @@ Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimi
   if (end_time) {
     w.end = *end_time;
   } else if (end_date) {
-    w.end = end_of_day(*end_date);
+    w.end = end_of_date_field(*end_date);
   } else {
     return Error{"end_date", "is required"};
   }
@@ -236,13 +271,6 @@ Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimi
   DIGONCE_TRY(f.copy_string("activity_name", w.description));
   DIGONCE_TRY(f.copy_string("traffic_management_type", w.traffic_management));
   return w;
-}
-
-// UK midnight in UTC: 00:00:00Z in winter, 23:00:00Z in summer.
-bool is_local_midnight(Micros t) {
-  Micros in_day = t % kMicrosPerDay;
-  if (in_day < 0) in_day += kMicrosPerDay;
-  return in_day == 0 || in_day == 23 * 3600 * kMicrosPerSecond;
 }
 
 // A Section 58 restriction bars new works from a street just resurfaced, from start to end.
@@ -262,8 +290,7 @@ Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLim
   DIGONCE_PARSE_ASSIGN(end, f.optional_timestamp("end_date", DateEnd::Start));
   if (!end) return Error{"end_date", "is required"};
   w.start = *start;
-  // A restriction ending on a date (midnight, no time) lasts to the end of that day.
-  w.end = is_local_midnight(*end) ? end_of_day(*end) : *end;
+  w.end = end_of_date_field(*end);
   DIGONCE_TRY(ends_after_start(w, "end_date"));
   DIGONCE_TRY(descriptive_fields(f, w));
   DIGONCE_TRY(f.copy_string("highway_authority", w.promoter_name));
@@ -302,8 +329,8 @@ void parse_streetmanager(const json::object& root, json::JsonReader& reader,
                          const ParseLimits& limits, Parsed& out) {
   json::Fields f(root, limits);
   auto fail = [&](Error e) { out.errors.push_back(std::move(e)); };
-  if (auto bad = reader.bad_number_under("")) return fail(std::move(*bad));
   if (!f.has("Type")) {  // a bare notification
+    if (auto bad = reader.bad_number_in("", kNotificationNumbers)) return fail(std::move(*bad));
     auto w = parse_notification(root, limits);
     if (!w) return fail(std::move(w).error());
     return out.works.push_back(std::move(*w));
@@ -332,7 +359,8 @@ void parse_streetmanager(const json::object& root, json::JsonReader& reader,
   json::object o;
   if (inner->get_object().get(o) != simdjson::SUCCESS)
     return fail(json::wrong_type("Message", "a Street Manager notification object", *inner));
-  if (auto bad = reader.bad_number_under("")) return fail(std::move(*bad).within("Message"));
+  if (auto bad = reader.bad_number_in("", kNotificationNumbers))
+    return fail(std::move(*bad).within("Message"));
   auto w = parse_notification(o, limits);
   if (!w) return fail(std::move(w).error().within("Message"));
   out.works.push_back(std::move(*w));

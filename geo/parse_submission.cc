@@ -38,6 +38,9 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
                                std::to_string(limits.max_bytes)));
     return out;
   }
+  // RFC 8259 section 8.1: a parser may ignore a byte order mark; editors that save "UTF-8 with
+  // BOM" put one before the first line of a file.
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
   if (blank(bytes)) {
     out.errors.push_back(error("the submission is empty"));
     return out;
@@ -59,7 +62,7 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
   switch (format == Format::Auto ? detect(o) : format) {
     case Format::Auto:
     case Format::WorkJson: {
-      if (auto bad = reader.bad_number_under("")) {
+      if (auto bad = reader.bad_number_in("", detail::kWorkNumbers)) {
         out.errors.push_back(std::move(*bad));
         break;
       }

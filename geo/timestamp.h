@@ -31,5 +31,7 @@ std::size_t format_timestamp(Micros t, char* out);
 
 /// Days from civil date, proleptic Gregorian (Howard Hinnant's days_from_civil).
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+/// Civil date from days since 1970-01-01 (Howard Hinnant's civil_from_days).
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d);
 
 }  // namespace digonce::geo

@@ -132,6 +132,26 @@ TEST_CASE("parse: kind section58 is a restriction") {
   auto w = one_work(R"({"work_ref":"S58-1","promoter":"5990","kind":"section58",
     "geometry":{"type":"Point","coordinates":[0,51]},"start":"2026-01-01","end":"2026-06-30"})");
   CHECK(w.kind == WorkKind::Restriction);
+  // The contract does not name "kind": any other value is an unknown field's, kept and ignored.
+  for (const char* other : {R"("permit")", R"("work")", R"("Section58")", "1", "null", "{}"}) {
+    std::string value = other;
+    CAPTURE(value);
+    auto o = one_work(R"({"work_ref":"W-1","promoter":"P","kind":)" + value +
+                      R"(,"geometry":{"type":"Point","coordinates":[0,51]},"start":"2026-01-01",)"
+                      R"("end":"2026-06-30"})");
+    CHECK(o.kind == WorkKind::Work);
+  }
+}
+
+TEST_CASE("parse: a UTF-8 byte order mark before the JSON is ignored (RFC 8259, 8.1)") {
+  auto w = one_work(
+      "\xEF\xBB\xBF"
+      R"({"work_ref":"W-1","promoter":"P",)"
+      R"("geometry":{"type":"Point","coordinates":[0,51]},"start":"2026-01-01",)"
+      R"("end":"2026-06-30"})");
+  CHECK(w.work_ref == "W-1");
+  CHECK_FALSE(parse_submission("\xEF\xBB\xBF").errors.empty());
+  CHECK_FALSE(parse_submission("\xEF\xBB\xBF\xEF\xBB\xBF{}").errors.empty());
 }
 
 TEST_CASE("parse: every GeoJSON geometry type, altitudes dropped") {
@@ -310,6 +330,15 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
     CHECK(p.end == ts("2020-06-12T23:59:59Z"));
     CHECK(p.status == WorkStatus::Planned);
   }
+  SUBCASE("a proposed end date with a time of day is taken as it is, not to the end of its day") {
+    auto p = one_work(replace(sample, R"("proposed_end_date": "2020-06-12T00:00:00.000Z")",
+                              R"("proposed_end_date": "2020-06-12T17:00:00.000Z")"));
+    CHECK(p.end == ts("2020-06-12T17:00:00Z"));
+    auto local_midnight =
+        one_work(replace(sample, R"("proposed_end_date": "2020-06-12T00:00:00.000Z")",
+                         R"("proposed_end_date": "2020-06-12T23:00:00.000Z")"));
+    CHECK(local_midnight.end == ts("2020-06-13T22:59:59Z"));  // 13 June, BST
+  }
   SUBCASE("a proposed end time is taken as it is") {
     auto p = one_work(replace(sample, R"("proposed_end_time": null)",
                               R"("proposed_end_time": "2020-06-12T16:00:00.000Z")"));
@@ -456,6 +485,27 @@ TEST_CASE("parse: Street Manager SECTION_58") {
   auto bare = one_work(
       replace(sample, R"("end_date": "2020-06-11T09:00:00.000Z")", R"("end_date": "2020-12-11")"));
   CHECK(bare.end == ts("2020-12-11T23:59:59Z"));
+  // 23:00Z is midnight only in summer time (BST: 29 March to 25 October 2020, from 01:00Z);
+  // 00:00Z is a date all year (a producer that ignores summer time writes it so).
+  struct EndCase {
+    const char* end_date;
+    const char* end;
+  };
+  for (auto c : {EndCase{"2020-12-11T23:00:00.000Z", "2020-12-11T23:00:00Z"},
+                 EndCase{"2020-03-28T23:00:00.000Z", "2020-03-28T23:00:00Z"},
+                 EndCase{"2020-03-29T23:00:00.000Z", "2020-03-30T22:59:59Z"},
+                 EndCase{"2020-10-24T23:00:00.000Z", "2020-10-25T22:59:59Z"},
+                 EndCase{"2020-10-25T23:00:00.000Z", "2020-10-25T23:00:00Z"},
+                 EndCase{"2020-06-11T00:00:00.000Z", "2020-06-11T23:59:59Z"},
+                 EndCase{"2020-12-11T00:00:00.000Z", "2020-12-11T23:59:59Z"}}) {
+    std::string end_date = c.end_date;
+    CAPTURE(end_date);
+    auto early = replace(sample, R"("start_date": "2020-06-10T14:30:00.000Z")",
+                         R"("start_date": "2020-01-01T00:00:00.000Z")");
+    auto e = one_work(replace(early, R"("end_date": "2020-06-11T09:00:00.000Z")",
+                              R"("end_date": ")" + end_date + "\""));
+    CHECK(e.end == ts(c.end));
+  }
   CHECK(one_work(replace(sample, R"("proposed")", R"("in_force")")).status ==
         WorkStatus::InProgress);
   CHECK(one_work(replace(sample, R"("proposed")", R"("closed")")).event == EventType::Cancel);
