@@ -387,6 +387,43 @@ std::optional<Envelope> AuthorityMap::envelope_of(std::string_view code) const {
   return envelopes_[static_cast<std::size_t>(it - authorities_.begin())];
 }
 
+const Authority* AuthorityMap::of_shape(const Shape& s) const {
+  if (s.xy.size() < 2) return nullptr;
+  double x = s.xy[0], y = s.xy[1];
+  if ((s.type == ShapeType::LineString || s.type == ShapeType::MultiLineString) &&
+      !s.paths.empty()) {
+    // Halfway along the first path.
+    const std::size_t n = std::min<std::size_t>(s.paths[0], s.xy.size() / 2);
+    double length = 0;
+    for (std::size_t i = 1; i < n; ++i)
+      length += std::hypot(s.xy[2 * i] - s.xy[2 * i - 2], s.xy[2 * i + 1] - s.xy[2 * i - 1]);
+    double left = length / 2;
+    for (std::size_t i = 1; i < n; ++i) {
+      const double x0 = s.xy[2 * i - 2], y0 = s.xy[2 * i - 1];
+      const double dx = s.xy[2 * i] - x0, dy = s.xy[2 * i + 1] - y0;
+      const double step = std::hypot(dx, dy);
+      if (step >= left && step > 0) {
+        x = x0 + dx * (left / step);
+        y = y0 + dy * (left / step);
+        break;
+      }
+      left -= step;
+    }
+  } else if ((s.type == ShapeType::Polygon || s.type == ShapeType::MultiPolygon) && geos_) {
+    if (auto g = geos_->to_geos(s)) {
+      GEOSContextHandle_t h = geos_->handle();
+      auto p = geos_->own(GEOSPointOnSurface_r(h, g->get()));
+      double px = 0, py = 0;
+      if (p && GEOSGeomGetX_r(h, p.get(), &px) == 1 && GEOSGeomGetY_r(h, p.get(), &py) == 1) {
+        x = px;
+        y = py;
+      }
+    }
+  }
+  auto covering = at(x, y);
+  return covering.empty() ? nullptr : covering.front();
+}
+
 const Authority* AuthorityMap::find(std::string_view code_or_name) const {
   auto it = std::lower_bound(authorities_.begin(), authorities_.end(), code_or_name,
                              [](const Authority& a, std::string_view c) { return a.code < c; });

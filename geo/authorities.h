@@ -101,6 +101,11 @@ class AuthorityMap {
   std::optional<Envelope> envelope_of(std::string_view code) const;
   /// By code, else by name (ASCII case-insensitive); null when neither matches.
   const Authority* find(std::string_view code_or_name) const;
+  /// The authority of a work that names none (contract section 1: "derived from the
+  /// location"): the first by code of those covering a representative point of the metric
+  /// shape: a point's first point, the point halfway along a line's first path, a point on a
+  /// polygon's surface (GEOS PointOnSurface). Null when no area covers it.
+  const Authority* of_shape(const Shape& s) const;
 
  private:
   /// One polygon of an authority's area: the tree indexes parts, so a multipolygon's far-apart

@@ -145,6 +145,60 @@ struct HttpApi::Checks {
   std::unique_ptr<geo::AuthorityMap> authorities;  // the areas of authority keys, when loaded
 };
 
+// The Street Manager feed's thread, defined ahead of the constructor (which must be able to
+// destroy the member that holds it).
+
+constexpr std::size_t kMaxFeedJobs = 1000;  // messages waiting for the feed thread, at most
+
+// One thread for the feed's network work, so that a slow certificate fetch or subscription
+// confirmation never holds the HTTP thread. Jobs still queued at stop are dropped (SNS sends
+// again what it got no answer for).
+class HttpApi::FeedWorker {
+ public:
+  explicit FeedWorker(const StreetManagerFeedSettings& settings)
+      : verifier_(settings), thread_([this] { run(); }) {}
+  ~FeedWorker() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  std::size_t queued() {
+    std::lock_guard lock(mutex_);
+    return jobs_.size();
+  }
+  void add(std::function<void(SnsVerifier&)> job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void(SnsVerifier&)> job;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+        if (stop_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job(verifier_);
+    }
+  }
+  SnsVerifier verifier_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void(SnsVerifier&)>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 HttpApi::HttpApi(const Settings& settings, const GatewayOptions& options,
                  prometheus::Registry& registry, ApiKeys keys, Hooks hooks)
     : settings_(settings),
@@ -261,57 +315,6 @@ void HttpApi::stop() {
 
 // ---- the Street Manager feed (SNS)
 
-constexpr std::size_t kMaxFeedJobs = 1000;  // messages waiting for the feed thread, at most
-
-// One thread for the feed's network work, so that a slow certificate fetch or subscription
-// confirmation never holds the HTTP thread. Jobs still queued at stop are dropped (SNS sends
-// again what it got no answer for).
-class HttpApi::FeedWorker {
- public:
-  explicit FeedWorker(const StreetManagerFeedSettings& settings)
-      : verifier_(settings), thread_([this] { run(); }) {}
-  ~FeedWorker() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  std::size_t queued() {
-    std::lock_guard lock(mutex_);
-    return jobs_.size();
-  }
-  void add(std::function<void(SnsVerifier&)> job) {
-    {
-      std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
-    }
-    wake_.notify_one();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void(SnsVerifier&)> job;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-        if (stop_) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job(verifier_);
-    }
-  }
-  SnsVerifier verifier_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void(SnsVerifier&)>> jobs_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 void HttpApi::streetmanager_feed(std::string body, Respond respond) {
   auto message = parse_sns(body);
   if (!message) return respond(api_error(400, message.error()));
@@ -356,7 +359,7 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
     hooks_.post([this, produce_it, answer = std::move(answer), body = std::move(body),
                  respond = std::move(respond)]() mutable {
       if (!produce_it) return respond(std::move(answer));
-      feed_notification(std::move(body), std::move(respond));
+      feed_notification(body, std::move(respond));
     });
   });
 }
@@ -364,7 +367,7 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
 // A verified notification goes to works.submitted as it came, valid or not: ingest keeps what it
 // cannot read in works.rejected with the reason, so nothing the feed sends is lost. The answer
 // says whether it parsed.
-void HttpApi::feed_notification(std::string body, Respond respond) {
+void HttpApi::feed_notification(const std::string& body, Respond respond) {
   geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
   std::string answer;
   std::string record_key;
@@ -487,8 +490,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   }
   if (key->role == Role::Feed)
     return done(api_error(403, "a feed key may only POST to /v1/feeds/streetmanager"));
-  if (route == "works" && method == "POST")
-    return submit(*key, std::move(req.body), std::move(done));
+  if (route == "works" && method == "POST") return submit(*key, req.body, std::move(done));
   if (route == "works") return done(list_works(*key, *target));
   if (route == "alerts") return done(list_alerts(*key, *target));
   std::string ref = path.substr(std::string_view("/v1/works/").size());
@@ -579,7 +581,7 @@ ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
 
 // ---- writes
 
-void HttpApi::submit(const ApiKey& key, std::string body, Respond respond) {
+void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond) {
   if (key.role == Role::Authority)
     return respond(api_error(403, "an authority key may read, not submit works"));
   geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
@@ -600,6 +602,17 @@ void HttpApi::submit(const ApiKey& key, std::string body, Respond respond) {
       return respond(api_error(
           403, "the key of " + key.org + " may submit only its own works, not " + w.promoter + "'s",
           "promoter"));
+    // A work_ref names one work of one promoter: a promoter key may not take over, reschedule
+    // or cancel (event "cancel") another promoter's live work by posting under its reference.
+    if (key.role == Role::Promoter) {
+      auto held = works_.find(w.work_ref);
+      if (held && held->promoter != w.promoter)
+        return respond(api_error(403,
+                                 "work_ref " + w.work_ref +
+                                     " is a live work of another promoter; the key of " + key.org +
+                                     " may submit and cancel only its own works",
+                                 "work_ref"));
+    }
   }
   if (checks_->normalizer) {
     for (const auto& w : parsed.works) {

@@ -127,12 +127,12 @@ class HttpApi {
   ApiResponse list_works(const ApiKey& key, const Target& target);
   ApiResponse get_work(const ApiKey& key, const std::string& ref);
   ApiResponse list_alerts(const ApiKey& key, const Target& target);
-  void submit(const ApiKey& key, std::string body, Respond respond);
+  void submit(const ApiKey& key, const std::string& body, Respond respond);
   void cancel(const ApiKey& key, const std::string& ref, Respond respond);
   void produce(const std::string& key, const std::string& value, std::string answer_members,
                Respond respond);
   void streetmanager_feed(std::string body, Respond respond);
-  void feed_notification(std::string body, Respond respond);
+  void feed_notification(const std::string& body, Respond respond);
 
   struct Checks;
   class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)  //

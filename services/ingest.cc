@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/json_writer.h"
 #include "geo/normalize.h"
 #include "geo/parse.h"
 #include "geo/tiles.h"
 #include "geo/work_registry.h"
+#include "services/detector_stage.h"
 #include "services/tiled_record.h"
 
 namespace digonce::services {
@@ -34,8 +36,7 @@ struct IngestMetrics {
 };
 
 struct IngestFactory::Tools {
-  geo::Geos geos;
-  std::unique_ptr<geo::CrsContext> crs;
+  std::unique_ptr<PlaceTools> place;  // PROJ, GEOS, the authority areas
   std::unique_ptr<geo::Normalizer> normalizer;
 };
 
@@ -70,7 +71,8 @@ class IngestProcessor final : public streams::PartitionProcessor {
  public:
   IngestProcessor(std::int32_t partition, store::Store& store, const Settings& settings,
                   int submitted_partitions, int tiled_partitions, IngestMetrics& metrics,
-                  geo::CrsContext& crs, geo::Normalizer& normalizer)
+                  geo::CrsContext& crs, geo::Normalizer& normalizer,
+                  const geo::AuthorityMap* authorities)
       : partition_(partition),
         registry_(store, 0),
         settings_(settings),
@@ -79,6 +81,7 @@ class IngestProcessor final : public streams::PartitionProcessor {
         metrics_(metrics),
         crs_(crs),
         normalizer_(normalizer),
+        authorities_(authorities),
         scheme_(settings.tile_size_m, settings.rules.distance_m),
         submitted_(settings.topic("works.submitted")),
         tiled_(settings.topic("works.tiled")),
@@ -104,9 +107,17 @@ class IngestProcessor final : public streams::PartitionProcessor {
       return out.send(submitted_, owner, w.work_ref, &json,
                       {{"digonce.forwarded.from", source(in)}});
     }
+    // The view of live works is in EPSG:4326: a geometry sent in it is shown as sent, not as
+    // the round trip through the metric CRS leaves it (-0.1273 would come back
+    // -0.12730000000000166).
+    std::optional<geo::Shape> as_sent;
+    if (w.active() && w.crs == "EPSG:4326") as_sent = w.geometry;
     auto repaired_before = normalizer_.repaired();
     if (auto s = normalizer_.normalize(w); !s.ok()) return reject(in, out, {s.error()});
-    if (normalizer_.repaired() != repaired_before) metrics_.repaired.Increment();
+    if (normalizer_.repaired() != repaired_before) {
+      metrics_.repaired.Increment();
+      as_sent.reset();  // the view shows the repaired geometry
+    }
 
     std::vector<std::uint64_t> tiles;
     if (w.active()) tiles = scheme_.tiles_for(w.geometry.envelope());
@@ -132,10 +143,23 @@ class IngestProcessor final : public streams::PartitionProcessor {
     // The compacted view of live works, in EPSG:4326 for the API and dashboards.
     if (!w.active()) return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, nullptr);
     geo::WorkEvent view = w;
-    DIGONCE_TRY(crs_.metric_to_wgs84().apply(view.geometry));
+    // Contract section 1: a highway_authority not given is derived from the location. Marked
+    // as derived, so that readers can tell it from one the promoter gave.
+    bool derived = false;
+    if (view.highway_authority.empty() && authorities_) {
+      if (const auto* a = authorities_->of_shape(w.geometry)) {
+        view.highway_authority = a->code;
+        derived = true;
+      }
+    }
+    if (as_sent)
+      view.geometry = std::move(*as_sent);
+    else
+      DIGONCE_TRY(crs_.metric_to_wgs84().apply(view.geometry));
     view.crs = "EPSG:4326";
     std::string json = geo::work_to_json(view);
     json.insert(json.size() - 1, ",\"seq\":" + std::to_string(admission->seq));
+    if (derived) json.insert(json.size() - 1, ",\"highway_authority_derived\":true");
     return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, &json);
   }
 
@@ -165,6 +189,7 @@ class IngestProcessor final : public streams::PartitionProcessor {
   IngestMetrics& metrics_;
   geo::CrsContext& crs_;
   geo::Normalizer& normalizer_;
+  const geo::AuthorityMap* authorities_;  // null when no boundaries are loaded
   geo::TileScheme scheme_;
   geo::ParseLimits limits_;
   std::string submitted_, tiled_, current_, rejected_;
@@ -185,18 +210,16 @@ Result<std::unique_ptr<streams::PartitionProcessor>> IngestFactory::create(std::
                                                                            store::Store* store) {
   if (!tools_) {
     auto tools = std::make_unique<Tools>();
-    geo::CrsOptions options;
-    options.metric_crs = settings_.metric_crs;
-    options.search_paths = settings_.proj_search_paths;
-    auto crs = geo::CrsContext::create(options);
-    if (!crs) return crs.error();
-    tools->crs = std::move(*crs);
-    tools->normalizer = std::make_unique<geo::Normalizer>(*tools->crs, tools->geos);
+    auto place = make_place_tools(settings_);
+    if (!place) return place.error();
+    tools->place = std::move(*place);
+    tools->normalizer = std::make_unique<geo::Normalizer>(*tools->place->crs, tools->place->geos);
     tools_ = std::move(tools);
   }
+  const auto& place = *tools_->place;
   return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<IngestProcessor>(
-      partition, *store, settings_, submitted_partitions_, tiled_partitions_, *metrics_,
-      *tools_->crs, *tools_->normalizer));
+      partition, *store, settings_, submitted_partitions_, tiled_partitions_, *metrics_, *place.crs,
+      *tools_->normalizer, place.authorities ? &*place.authorities : nullptr));
 }
 
 }  // namespace digonce::services

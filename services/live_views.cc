@@ -72,7 +72,11 @@ Result<LiveWork> parse_live_work(std::string_view json) {
   if (!ref) return ref.error();
   w.work_ref = std::move(*ref);
   w.promoter = optional_string(*o, "promoter");
-  w.authority = optional_string(*o, "highway_authority");
+  // Who may read the work goes by the authority its promoter gave; one ingest derived from the
+  // location is shown, not used for that (docs/API.md, the authority role).
+  bool derived = false;
+  if ((*o)["highway_authority_derived"].get_bool().get(derived) || !derived)
+    w.authority = optional_string(*o, "highway_authority");
   element coordinates;
   if ((*o)["geometry"]["coordinates"].get(coordinates) ||
       !add_positions(coordinates, w.envelope, 0) || w.envelope.empty())

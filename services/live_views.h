@@ -34,7 +34,8 @@ namespace digonce::services {
 struct LiveWork {
   std::string work_ref;
   std::string promoter;
-  std::string authority;   // highway_authority, "" when unknown
+  std::string
+      authority;  // highway_authority as given, "" when none (a derived one is only in json)
   geo::Envelope envelope;  // EPSG:4326
   geo::Micros start = 0, end = 0;
   std::string json;

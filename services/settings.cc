@@ -164,9 +164,11 @@ Result<Settings> load_settings(const std::string& given) {
   }
   if (!s.shared_data.empty())
     s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
-  if (s.rules.distance_m <= 0 || s.partitions < 1 || s.tile_size_m < 4 * s.rules.distance_m)
+  if (!(s.rules.distance_m >= 0) || s.partitions < 1 || !(s.tile_size_m > 0) ||
+      s.tile_size_m < 4 * s.rules.distance_m)
     return error("config " + path +
-                 ": distance_m must be > 0, partitions >= 1, tiles.size_m >= 4 x distance_m");
+                 ": distance_m must be >= 0, partitions >= 1, tiles.size_m > 0 and >= 4 x "
+                 "distance_m");
   if (s.commit_interval_ms < 1 || s.max_batch < 1 || s.linger_ms < 0 || s.linger_ms > 900000 ||
       s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000 || s.max_commit_interval_ms < 0 ||
       s.max_commit_interval_ms > 10000 ||

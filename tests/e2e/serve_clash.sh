@@ -90,6 +90,18 @@ for _ in $(seq 1 100); do
 done
 jq -e '[.works[].work_ref] == ["E2E-A-1", "E2E-B-1"]' >/dev/null <<<"$works" || fail "GET /v1/works: $works"
 check "GET /v1/works?bbox=... lists both works"
+jq -e 'all(.works[]; .highway_authority == "5990" and .highway_authority_derived == true)' >/dev/null <<<"$works" ||
+  fail "GET /v1/works: the derived highway_authority 5990 is missing: $works"
+jq -e '.works[0].geometry.coordinates == [[-0.127, 51.503], [-0.1265, 51.504]]' >/dev/null <<<"$works" ||
+  fail "GET /v1/works: work A's EPSG:4326 geometry is not as sent: $works"
+check "the works carry the highway_authority derived from their location (5990), and their geometry as sent"
+# TFL may not take over or cancel STPR's live work by posting under its work_ref.
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-A-1","promoter":"TFL","event":"cancel"}')
+[[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == work_ref ]] ||
+  fail "TFL's cancel of STPR's work: expected 403 naming work_ref, got $(status_of "$r"): $(body_of "$r")"
+r=$(request POST /v1/works dev-tfl-key "${work_b//E2E-B-1/E2E-A-1}")
+[[ $(status_of "$r") == 403 ]] || fail "TFL's upsert of STPR's work: expected 403, got $(status_of "$r"): $(body_of "$r")"
+check "TFL's key may not cancel or overwrite STPR's live work by POST -> 403 $(body_of "$r")"
 # Westminster's authority key reads the alert and the works in its area; Camden's neither.
 n=$(curl -s -H 'Authorization: Bearer dev-westminster-key' "$base/v1/alerts?state=open&authority=5990" | jq '.alerts | length')
 [[ $n == 1 ]] || fail "Westminster's key sees $n alerts, expected 1"

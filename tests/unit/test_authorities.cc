@@ -120,6 +120,42 @@ TEST_CASE("AuthorityMap: London boroughs by point, with Street Works Act codes")
   CHECK_FALSE(map.envelope_of("9999").has_value());
 }
 
+TEST_CASE("AuthorityMap::of_shape: the authority of a work that names none") {
+  auto crs = london_crs();
+  Geos geos;
+  auto map = AuthorityMap::load(london_options(), *crs, geos);
+  REQUIRE_MESSAGE(map.ok(), (map.ok() ? "" : map.error().what()));
+  auto metric = [&](std::vector<double> lonlat) {
+    for (std::size_t i = 0; i + 1 < lonlat.size(); i += 2)
+      REQUIRE(crs->wgs84_to_metric().apply(lonlat[i], lonlat[i + 1]).ok());
+    return lonlat;
+  };
+  auto code = [&](const Shape& s) {
+    const Authority* a = map->of_shape(s);
+    return a ? a->code : std::string("none");
+  };
+  Shape point{ShapeType::Point, metric({-0.1281, 51.5080}), {1}, {}};
+  CHECK(code(point) == "5990");  // Trafalgar Square
+  // A line from Westminster (Trafalgar Square) to the City (Bank), with a short first leg: its
+  // halfway point is near Fleet Street's east end / Ludgate, in the City (not its first vertex).
+  Shape line{ShapeType::LineString,
+             metric({-0.1281, 51.5080, -0.1280, 51.5081, -0.0918, 51.5138}),
+             {3},
+             {}};
+  CHECK(code(line) == "5030");
+  // A polygon whose shell's vertices are all outside Islington's Angel but whose surface holds
+  // it: a diamond around Angel, 300 m across.
+  Shape diamond{ShapeType::Polygon,
+                metric({-0.1057, 51.5309, -0.1035, 51.5322, -0.1057, 51.5335, -0.1079, 51.5322,
+                        -0.1057, 51.5309}),
+                {5},
+                {1}};
+  CHECK(code(diamond) == "5570");
+  Shape oxford{ShapeType::Point, metric({-1.2577, 51.7520}), {1}, {}};
+  CHECK(map->of_shape(oxford) == nullptr);
+  CHECK(map->of_shape(Shape{}) == nullptr);
+}
+
 TEST_CASE(
     "AuthorityMap: the cells answer as the exact lookup does, boundaries and cell edges too") {
   auto crs = london_crs();

@@ -75,6 +75,14 @@ TEST_CASE("live works: parse what ingest writes to works.current") {
   CHECK(polygon->envelope.maxx == 6);
   CHECK(polygon->envelope.miny == 0);
 
+  // An authority ingest derived from the location is shown, not used to decide who reads it.
+  std::string derived = work_json("W/2", "STPR", -0.1, 51.5, "2026-03-16", "2026-03-20", "5990");
+  derived.insert(derived.size() - 1, R"(,"highway_authority_derived":true)");
+  auto d = parse_live_work(derived);
+  REQUIRE(d.ok());
+  CHECK(d->authority.empty());
+  CHECK(d->json.find(R"("highway_authority":"5990")") != std::string::npos);
+
   CHECK(parse_live_work("not json").error().message.find("invalid JSON") == 0);
   CHECK(parse_live_work(R"({"promoter":"X"})").error().field == "work_ref");
   CHECK(parse_live_work(R"({"work_ref":"A","start":"2026-01-01","end":"2026-01-01"})")

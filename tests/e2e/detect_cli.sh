@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `digonce detect`'s command line and input edges: --distance-m 0 keeps only works that touch,
+# bad figures are refused with a message, a UTF-8 BOM before the first line and a huge number in
+# an unknown field lose nothing, "kind" values other than "section58" are ignored.
+set -euo pipefail
+: "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+check() { echo "ok: $*"; }
+
+# A and B touch (B is A's end point); C is 1 mm from B; all in EPSG:27700, same dates.
+cat >"$work/touch.ndjson" <<'NDJSON'
+{"work_ref":"A","promoter":"P","geometry":{"type":"LineString","coordinates":[[530000,180000],[530010,180000]]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"}
+{"work_ref":"B","promoter":"P","geometry":{"type":"Point","coordinates":[530010,180000]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"}
+{"work_ref":"C","promoter":"P","geometry":{"type":"Point","coordinates":[530010.001,180000]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"}
+NDJSON
+pairs() { jq -r '[.works[].work_ref] | join("-")' "$1" | sort | tr '\n' ' '; }
+
+"$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/d0.ndjson" --distance-m 0 2>"$work/err"
+[[ $(pairs "$work/d0.ndjson") == "A-B " ]] || fail "--distance-m 0: expected only A-B, got $(pairs "$work/d0.ndjson")"
+check "--distance-m 0: only the works that touch (A-B)"
+"$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/d25.ndjson" 2>"$work/err"
+[[ $(pairs "$work/d25.ndjson") == "A-B A-C B-C " ]] || fail "default 25 m: got $(pairs "$work/d25.ndjson")"
+check "default distance: A-B, A-C, B-C"
+
+for bad in -5 nan inf 1e9 abc; do
+  if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --distance-m "$bad" 2>"$work/err"; then
+    fail "--distance-m $bad was accepted"
+  fi
+  grep -q -- "--distance-m: must be a number of metres" "$work/err" || fail "--distance-m $bad: $(cat "$work/err")"
+done
+if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --collaboration-days -1 2>"$work/err"; then
+  fail "--collaboration-days -1 was accepted"
+fi
+check "bad --distance-m and --collaboration-days are refused: $(head -1 "$work/err")"
+
+# A BOM before the first line; a huge number and a "kind" of another system in unknown fields.
+{
+  printf '\xef\xbb\xbf'
+  echo '{"work_ref":"A","promoter":"P","external_id":123456789012345678901234567890,"kind":"permit","geometry":{"type":"Point","coordinates":[-0.1274,51.5073]},"start":"2027-03-05","end":"2027-03-20"}'
+  echo '{"work_ref":"B","promoter":"P","meta":{"n":1e999},"geometry":{"type":"Point","coordinates":[-0.1273,51.5073]},"start":"2027-03-05","end":"2027-03-20"}'
+} >"$work/edges.ndjson"
+"$DIGONCE_BIN" detect --input "$work/edges.ndjson" --output "$work/edges.out" 2>"$work/err"
+grep -q "rejected: 0 item" "$work/err" || fail "lines were rejected: $(cat "$work/err")"
+[[ $(jq -r '.kind + " " + ([.works[].work_ref] | join("-"))' "$work/edges.out") == "clash A-B" ]] ||
+  fail "expected one clash A-B: $(cat "$work/edges.out")"
+check "BOM, a 30-digit number and 1e999 in unknown fields, kind \"permit\": nothing lost, one clash A-B"
