@@ -54,7 +54,7 @@ std::pair<double, double> histogram_totals(prometheus::Registry& registry,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"The latency floor of a chain of exactly-once StreamTasks that only copy."};
   std::string brokers;
   int hops = 3, partitions = 2, rate = 10000, events = 100000, warmup_s = 6, timeout_s = 120;
@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
         }));
     tasks.push_back(std::make_unique<streams::StreamTask>(o, *factories.back(), registry));
   }
+  threads.reserve(tasks.size());
   for (auto& t : tasks)
     threads.emplace_back([&stop, task = t.get()] {
       if (auto s = task->run(stop); !s.ok())
@@ -242,4 +243,13 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(data);
   // For the smoke test (tests/integration): every measured record arrived, none twice.
   return static_cast<std::int64_t>(latencies.size()) == events && duplicates == 0 ? 0 : 2;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "digonce_kafka_hops: %s\n", e.what());
+    return 1;
+  }
 }

@@ -918,5 +918,10 @@ int run(int argc, char** argv) {
 }  // namespace digonce::bench
 
 int main(int argc, char** argv) {
-  return digonce::bench::run(argc, argv);
+  try {
+    return digonce::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "digonce_bench: %s\n", e.what());
+    return 1;
+  }
 }

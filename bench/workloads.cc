@@ -186,7 +186,8 @@ Workload make_street_workload(const RoadNetwork& net, const StreetLayout& layout
       // Into its tile, mirrored as the tile says (a fixed pattern from the tile's number).
       const auto& b = net.bounds();
       const auto tx = static_cast<double>(tile % static_cast<std::uint64_t>(layout.tiles_x));
-      const auto ty = static_cast<double>(tile / static_cast<std::uint64_t>(layout.tiles_x));
+      const std::uint64_t row = tile / static_cast<std::uint64_t>(layout.tiles_x);
+      const auto ty = static_cast<double>(row);
       const std::uint64_t h = (tile + 1) * 0x9e3779b97f4a7c15ULL;
       const bool mx = (h >> 62) & 1, my = (h >> 61) & 1;
       for (std::size_t i = 0; i + 1 < shape.xy.size(); i += 2) {

@@ -133,9 +133,8 @@ void collect_parts(GEOSContextHandle_t h, const GEOSGeometry* g, int dim, Shape&
     return;
   }
   if (GEOSisEmpty_r(h, g) == 1) return;
-  if (type == GEOS_POINT && dim == 0) {
-    out.paths.push_back(append_seq(h, GEOSGeom_getCoordSeq_r(h, g), out));
-  } else if ((type == GEOS_LINESTRING || type == GEOS_LINEARRING) && dim == 1) {
+  if ((type == GEOS_POINT && dim == 0) ||
+      ((type == GEOS_LINESTRING || type == GEOS_LINEARRING) && dim == 1)) {
     out.paths.push_back(append_seq(h, GEOSGeom_getCoordSeq_r(h, g), out));
   } else if (type == GEOS_POLYGON && dim == 2) {
     append_polygon(h, g, out);

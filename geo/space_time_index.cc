@@ -61,7 +61,8 @@ void SpaceTimeIndex::remove(std::uint64_t key, std::uint32_t id) {
 }
 
 std::size_t SpaceTimeIndex::memory_bytes() const {
-  std::size_t total = elements_.memory_bytes() + buckets_.capacity() * sizeof(buckets_[0]) +
+  std::size_t total = elements_.memory_bytes() +
+                      buckets_.capacity() * sizeof(decltype(buckets_)::value_type) +
                       free_buckets_.capacity() * sizeof(std::uint32_t);
   for (const auto& b : buckets_) total += b.capacity() * sizeof(Entry);
   return total;

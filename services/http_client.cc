@@ -171,7 +171,7 @@ Result<HttpResponse> http_request(std::string_view method, const Url& url,
   bool done = false;
   std::string failure;
   asio::co_spawn(io, post_once(url, std::move(request), tls ? &*tls : nullptr, &response, &done),
-                 [&](std::exception_ptr e) {
+                 [&](const std::exception_ptr& e) {
                    if (!e) return;
                    try {
                      std::rethrow_exception(e);

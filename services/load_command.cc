@@ -47,7 +47,8 @@ std::string work_json(const std::string& ref, std::uint64_t i, bool second) {
   std::uint64_t site = i % kSites;
   std::int64_t slot = static_cast<std::int64_t>(i / kSites);
   double x = kOriginX + static_cast<double>(site % kColumns) * kSpacing;
-  double y = kOriginY + static_cast<double>(site / kColumns) * kSpacing;
+  const std::uint64_t row = site / kColumns;
+  double y = kOriginY + static_cast<double>(row) * kSpacing;
   std::string start = date_of(slot * 200 + (second ? 5 : 0));
   std::string end = date_of(slot * 200 + (second ? 15 : 10));
   char geometry[160];

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <system_error>
 
 #include "geo/tiles.h"
 #include "services/detector_stage.h"
@@ -57,7 +57,7 @@ Result<FolderLock> FolderLock::acquire(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return error("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return error("cannot open " + path + ": " + std::generic_category().message(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int why = errno;
     ::close(fd);
@@ -69,7 +69,7 @@ Result<FolderLock> FolderLock::acquire(const std::string& path) {
                    ": two instances of a stage must not share a data folder (they would share "
                    "state and a transactional id); give each its own --data-dir");
     }
-    return error("cannot lock " + path + ": " + std::strerror(why));
+    return error("cannot lock " + path + ": " + std::generic_category().message(why));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0)
