@@ -70,6 +70,14 @@ std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {
 std::optional<Error> JsonReader::bad_number_in(
     std::string_view prefix, std::initializer_list<std::string_view> members) const {
   if (bad_numbers_.empty()) return std::nullopt;
+  // The scanner names members as written, escapes and all, where the parser reads them
+  // unescaped ("\u0076ersion" is "version"): a bad number under an escaped name counts as read.
+  for (const auto& n : bad_numbers_) {
+    std::string_view p = n.path;
+    if (p.substr(0, prefix.size()) == prefix &&
+        p.find('\\', prefix.size()) != std::string_view::npos)
+      return Error{n.path, "must be a finite number: " + n.literal + " is out of range"};
+  }
   std::string path;
   for (auto m : members) {
     path.assign(prefix).append(m);

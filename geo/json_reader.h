@@ -53,7 +53,8 @@ class JsonReader {
   /// The first out-of-range number at or under one of the members the parser reads, each
   /// `prefix` + a name of `members` ("properties.version", "geometry"). A number out of range in
   /// a member nobody reads (an unknown field, a bbox) is no error: the contract keeps and ignores
-  /// unknown fields.
+  /// unknown fields. A member name with an escape under `prefix` counts as read (the scanner
+  /// names members as written, the parser unescaped).
   std::optional<Error> bad_number_in(std::string_view prefix,
                                      std::initializer_list<std::string_view> members) const;
 

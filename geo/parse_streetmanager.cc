@@ -13,16 +13,14 @@
 namespace digonce::geo::detail {
 namespace {
 
-// Street Manager writes a date as the local (UK) midnight that starts it, in UTC:
-// "2020-06-27T23:00:00.000Z" is 28 June in summer time. A work planned to end on a date ends
-// when that day does, 23:59:59 later.
-constexpr Micros kRestOfDay = kMicrosPerDay - kMicrosPerSecond;
-Micros end_of_day(Micros date) {
-  return std::min(date + kRestOfDay, json::kMaxTime);
-}
-
 Micros floor_div(Micros a, Micros b) {
   return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+constexpr Micros kHour = 3600 * kMicrosPerSecond;
+
+Micros time_of_day(Micros t) {
+  return t - floor_div(t, kMicrosPerDay) * kMicrosPerDay;
 }
 
 // The UK's summer time (BST) runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the
@@ -36,17 +34,37 @@ bool uk_summer_time(Micros t) {
     const std::int64_t weekday = ((last + 4) % 7 + 7) % 7;  // 0 = Sunday
     return last - weekday;
   };
-  const Micros one_am = 3600 * kMicrosPerSecond;
-  return t >= last_sunday(3) * kMicrosPerDay + one_am &&
-         t < last_sunday(10) * kMicrosPerDay + one_am;
+  return t >= last_sunday(3) * kMicrosPerDay + kHour && t < last_sunday(10) * kMicrosPerDay + kHour;
 }
 
-// Whether t, in UTC, is how a date is written: the UK midnight that starts it (00:00:00Z in
-// winter, 23:00:00Z in summer time), or a UTC midnight, as a producer that ignores summer time
-// writes it. 23:00:00Z in winter is a time of day.
+// Whether t, in UTC, is a UK midnight: 00:00:00Z in winter, 23:00:00Z in summer time.
+bool is_uk_midnight(Micros t) {
+  const Micros in_day = time_of_day(t);
+  return (in_day == 0 && !uk_summer_time(t)) || (in_day == 23 * kHour && uk_summer_time(t));
+}
+
+// Street Manager writes a date as the UK midnight that starts it, in UTC:
+// "2020-06-27T23:00:00.000Z" is 28 June in summer time. Some producers write a UTC midnight
+// whatever the season (00:00:00Z in summer is 01:00 in the UK): that is a date too. 23:00:00Z in
+// winter is a time of day.
 bool is_date_value(Micros t) {
-  const Micros in_day = t - floor_div(t, kMicrosPerDay) * kMicrosPerDay;
-  return in_day == 0 || (in_day == 23 * 3600 * kMicrosPerSecond && uk_summer_time(t));
+  return time_of_day(t) == 0 || is_uk_midnight(t);
+}
+
+// The last second of the day a date value starts: the second before the next UK midnight (23,
+// 24 or 25 hours later, as the clocks change), or, for a UTC midnight in summer time, of that
+// UTC day.
+Micros end_of_day(Micros date) {
+  Micros next = date + kMicrosPerDay;
+  if (is_uk_midnight(date)) {
+    for (Micros hours : {23, 24, 25}) {
+      if (is_uk_midnight(date + hours * kHour)) {
+        next = date + hours * kHour;
+        break;
+      }
+    }
+  }
+  return std::min(next - kMicrosPerSecond, json::kMaxTime);
 }
 
 // The end a date field gives: a date lasts to the end of that day; a value with a time of day is

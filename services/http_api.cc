@@ -80,6 +80,24 @@ ApiResponse api_error(int status, const Error& e) {
   return api_error(status, e.what(), e.field);
 }
 
+namespace {
+
+// 400 for a submission that breaks the contract: the first error as "error" and "field", and
+// every one (at most 100) under "errors", whichever check found them.
+ApiResponse invalid_submission(const std::vector<Error>& found) {
+  std::string errors = "\"errors\":[";
+  for (std::size_t i = 0; i < found.size() && i < 100; ++i) {
+    if (i) errors += ',';
+    JsonObject o(errors);
+    o.str("field", found[i].field);
+    o.str("message", found[i].message);
+  }
+  errors += ']';
+  return api_error(400, found.front().what(), found.front().field, errors);
+}
+
+}  // namespace
+
 // ---- metrics
 
 GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
@@ -265,8 +283,8 @@ void HttpApi::set_up_checks() {
   checks_->normalizer = std::make_unique<geo::Normalizer>(*checks_->crs, checks_->geos);
 
   // Authority keys read the works in their area: the envelope of the authority's boundary, in
-  // EPSG:4326, for works that name no highway_authority (works.current carries only the one
-  // given).
+  // EPSG:4326, for works that name no highway_authority (a derived one does not count: see
+  // parse_live_work).
   if (settings_.boundaries.empty()) return;
   auto authority_options = geo::load_authority_options(settings_.boundaries, settings_.shared_data);
   if (!authority_options) {
@@ -585,18 +603,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
   if (key.role == Role::Authority)
     return respond(api_error(403, "an authority key may read, not submit works"));
   geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
-  if (!parsed.errors.empty()) {
-    std::string errors = "\"errors\":[";
-    for (std::size_t i = 0; i < parsed.errors.size() && i < 100; ++i) {
-      if (i) errors += ',';
-      JsonObject o(errors);
-      o.str("field", parsed.errors[i].field);
-      o.str("message", parsed.errors[i].message);
-    }
-    errors += ']';
-    const Error& first = parsed.errors.front();
-    return respond(api_error(400, first.what(), first.field, errors));
-  }
+  if (!parsed.errors.empty()) return respond(invalid_submission(parsed.errors));
   for (const auto& w : parsed.works) {
     if (!may_submit(key, w.promoter))
       return respond(api_error(
@@ -605,6 +612,9 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
     // A work_ref names one work of one promoter: a promoter key may not take over, reschedule
     // or cancel (event "cancel") another promoter's live work by posting under its reference.
     if (key.role == Role::Promoter) {
+      // Until the view has read works.current to its end it cannot say who holds a reference.
+      if (works_feed_ && !works_feed_->caught_up())
+        return respond(api_error(503, "the live works view is still loading; try again shortly"));
       auto held = works_.find(w.work_ref);
       if (held && held->promoter != w.promoter)
         return respond(api_error(403,
@@ -615,11 +625,16 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
     }
   }
   if (checks_->normalizer) {
+    std::vector<Error> errors;
     for (const auto& w : parsed.works) {
       geo::WorkEvent copy = w;
-      if (auto s = checks_->normalizer->normalize(copy); !s.ok())
-        return respond(api_error(400, s.error()));
+      if (auto s = checks_->normalizer->normalize(copy); !s.ok()) {
+        Error e = s.error();
+        if (parsed.works.size() > 1) e.message = "(work " + w.work_ref + ") " + e.message;
+        errors.push_back(std::move(e));
+      }
     }
+    if (!errors.empty()) return respond(invalid_submission(errors));
   }
   std::string answer;
   std::string record_key;

@@ -321,109 +321,107 @@ int run(int argc, char** argv) {
       ->add_option("--input", import_options.input,
                    "NDJSON of submissions, or one GeoJSON FeatureCollection ('-': stdin)")
       ->required();
-  import->add_flag(
-      "--no-progress", [&](std::int64_t) { import_options.progress = false;
-}, "No progress line");
-  import->add_flag(
-      "--no-crs-check", [&](std::int64_t) { import_options.check_crs = false;
-  }  // namespace
-,
-      "Parse only; leave CRS areas and geometry validity to ingest");
+  const auto no_progress = [&](std::int64_t) { import_options.progress = false; };
+  import->add_flag_function("--no-progress", no_progress, "No progress line");
+  const auto no_crs_check = [&](std::int64_t) { import_options.check_crs = false; };
+  import->add_flag_function("--no-crs-check", no_crs_check,
+                            "Parse only; leave CRS areas and geometry validity to ingest");
 
-ds::TailOptions tail_options;
-auto* tail = app.add_subcommand("tail", "Print a topic's committed records as NDJSON (alerts)");
-tail->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
-tail->add_option("--topic", tail_options.topic,
-                 "Topic without the prefix: alerts (default), works.rejected, "
-                 "notifications.dead, works.current, ...");
-tail->add_flag("--from-beginning", tail_options.from_beginning,
-               "Start at the oldest record (default: only new ones)");
-tail->add_option("--authority", tail_options.authority, "Alerts for this authority code only");
-tail->add_option("--kind", tail_options.kind, "Alerts of this kind only")
-    ->check(CLI::IsMember({"clash", "collaboration", "restriction"}));
-tail->add_option("--state", tail_options.state, "Alerts in this state only")
-    ->check(CLI::IsMember({"open", "updated", "closed"}));
-tail->add_flag("--envelope", tail_options.envelope,
-               "Print {topic, partition, offset, key, headers, value} per record");
-tail->add_option("--max", tail_options.max, "Stop after this many records");
-tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
-                 "Stop after this many seconds without a record");
+  ds::TailOptions tail_options;
+  auto* tail = app.add_subcommand("tail", "Print a topic's committed records as NDJSON (alerts)");
+  tail->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  tail->add_option("--topic", tail_options.topic,
+                   "Topic without the prefix: alerts (default), works.rejected, "
+                   "notifications.dead, works.current, ...");
+  tail->add_flag("--from-beginning", tail_options.from_beginning,
+                 "Start at the oldest record (default: only new ones)");
+  tail->add_option("--authority", tail_options.authority, "Alerts for this authority code only");
+  tail->add_option("--kind", tail_options.kind, "Alerts of this kind only")
+      ->check(CLI::IsMember({"clash", "collaboration", "restriction"}));
+  tail->add_option("--state", tail_options.state, "Alerts in this state only")
+      ->check(CLI::IsMember({"open", "updated", "closed"}));
+  tail->add_flag("--envelope", tail_options.envelope,
+                 "Print {topic, partition, offset, key, headers, value} per record");
+  tail->add_option("--max", tail_options.max, "Stop after this many records");
+  tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
+                   "Stop after this many seconds without a record");
 
-CLI11_PARSE(app, argc, argv);
-// Logs go to stderr: stdout carries data (`detect --output -`, `tail`) and the URL lines.
-spdlog::set_default_logger(spdlog::stderr_color_mt("digonce"));
-spdlog::set_level(spdlog::level::from_str(log_level));
-spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr: stdout carries data (`detect --output -`, `tail`) and the URL lines.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("digonce"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-auto loaded = ds::load_settings(config);
-if (!loaded) return fail(loaded.error().what());
-ds::Settings settings = *loaded;
-if (!brokers.empty()) settings.brokers = brokers;
-if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
-if (!data_dir.empty()) settings.data_dir = data_dir;
-if (!http.empty()) settings.http_listen = http;
-if (!instance.empty()) settings.instance_id = instance;
-if (!api_keys.empty()) {
-  settings.api_keys = api_keys;
-} else {
-  settings.api_keys = ds::resource_path("config/dev-api-keys.yaml");
-}
-if (distance >= 0) settings.rules.distance_m = distance;  // 0: only works that touch
-if (days >= 0)
-  settings.rules.collaboration_window =
-      static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
-if (!crs.empty()) settings.metric_crs = crs;
+  auto loaded = ds::load_settings(config);
+  if (!loaded) return fail(loaded.error().what());
+  ds::Settings settings = *loaded;
+  if (!brokers.empty()) settings.brokers = brokers;
+  if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
+  if (!data_dir.empty()) settings.data_dir = data_dir;
+  if (!http.empty()) settings.http_listen = http;
+  if (!instance.empty()) settings.instance_id = instance;
+  if (!api_keys.empty()) {
+    settings.api_keys = api_keys;
+  } else {
+    settings.api_keys = ds::resource_path("config/dev-api-keys.yaml");
+  }
+  if (distance >= 0) settings.rules.distance_m = distance;  // 0: only works that touch
+  if (days >= 0)
+    settings.rules.collaboration_window =
+        static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
+  if (!crs.empty()) settings.metric_crs = crs;
 
-std::atomic<bool> stop{false};
-signals.start(stop);
+  std::atomic<bool> stop{false};
+  signals.start(stop);
 
-if (detect->parsed()) {
-  auto s = ds::run_detect(settings, detect_options);
-  return s.ok() ? 0 : fail(s.error().what());
-}
-if (load->parsed()) {
-  auto s = ds::run_load(settings, load_options);
-  return s.ok() ? 0 : fail(s.error().what());
-}
-if (import->parsed()) {
-  ds::ImportSummary summary;
-  auto s = ds::run_import(settings, import_options, summary);
-  if (!s.ok()) return fail(s.error().what());
-  return summary.rejected_items > 0 ? 2 : 0;
-}
-if (tail->parsed()) {
-  auto s = ds::run_tail(settings, tail_options, stop);
-  return s.ok() ? 0 : fail(s.error().what());
-}
-if (topics->parsed()) {
-  auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
-  if (!s.ok()) return fail(s.error().what());
-  for (const auto& t : ds::topic_specs(settings))
-    std::cout << t.name << " " << t.partitions << "\n";
+  if (detect->parsed()) {
+    auto s = ds::run_detect(settings, detect_options);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  if (load->parsed()) {
+    auto s = ds::run_load(settings, load_options);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  if (import->parsed()) {
+    ds::ImportSummary summary;
+    auto s = ds::run_import(settings, import_options, summary);
+    if (!s.ok()) return fail(s.error().what());
+    return summary.rejected_items > 0 ? 2 : 0;
+  }
+  if (tail->parsed()) {
+    auto s = ds::run_tail(settings, tail_options, stop);
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  if (topics->parsed()) {
+    auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
+    if (!s.ok()) return fail(s.error().what());
+    for (const auto& t : ds::topic_specs(settings))
+      std::cout << t.name << " " << t.partitions << "\n";
+    return 0;
+  }
+  if (serve->parsed()) return run_serve(settings, stop);
+  if (notifier->parsed())
+    return run_notifier(settings,
+                        notifier->count("--metrics") ? MetricsEndpoint{metrics, false}
+                                                     : MetricsEndpoint{"127.0.0.1:9304", true},
+                        stop);
+  if (gateway->parsed()) {
+    prometheus::Registry registry;
+    ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,
+                          dashboard_dir()};
+    auto s = ds::run_gateway(settings, gw, registry, stop, [](const std::string& url) {
+      std::cout << "digonce gateway: HTTP API at " << url << std::endl;
+    });
+    return s.ok() ? 0 : fail(s.error().what());
+  }
+  for (auto& [name, sub] : stage_apps) {
+    if (!sub->parsed()) continue;
+    const MetricsEndpoint where = sub->count("--metrics")
+                                      ? MetricsEndpoint{metrics, false}
+                                      : MetricsEndpoint{stage_commands[name].second, true};
+    return run_stages(settings, stage_commands[name].first, where, stop);
+  }
   return 0;
-}
-if (serve->parsed()) return run_serve(settings, stop);
-if (notifier->parsed())
-  return run_notifier(settings,
-                      notifier->count("--metrics") ? MetricsEndpoint{metrics, false}
-                                                   : MetricsEndpoint{"127.0.0.1:9304", true},
-                      stop);
-if (gateway->parsed()) {
-  prometheus::Registry registry;
-  ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys, dashboard_dir()};
-  auto s = ds::run_gateway(settings, gw, registry, stop, [](const std::string& url) {
-    std::cout << "digonce gateway: HTTP API at " << url << std::endl;
-  });
-  return s.ok() ? 0 : fail(s.error().what());
-}
-for (auto& [name, sub] : stage_apps) {
-  if (!sub->parsed()) continue;
-  const MetricsEndpoint where = sub->count("--metrics")
-                                    ? MetricsEndpoint{metrics, false}
-                                    : MetricsEndpoint{stage_commands[name].second, true};
-  return run_stages(settings, stage_commands[name].first, where, stop);
-}
-return 0;
 }
 
 }  // namespace

@@ -121,6 +121,8 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   while (std::getline(*in, line)) {
     ++summary.lines;
     bytes += line.size() + 1;
+    // A byte order mark (a file saved as "UTF-8 with BOM"): RFC 8259 lets a parser ignore it.
+    if (summary.lines == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     first_line_no = summary.lines;
     first = std::move(line);

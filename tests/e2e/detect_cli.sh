@@ -36,6 +36,7 @@ done
 if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --collaboration-days -1 2>"$work/err"; then
   fail "--collaboration-days -1 was accepted"
 fi
+grep -q -- "--collaboration-days: must be a number of days" "$work/err" || fail "--collaboration-days -1: $(cat "$work/err")"
 check "bad --distance-m and --collaboration-days are refused: $(head -1 "$work/err")"
 
 # A BOM before the first line; a huge number and a "kind" of another system in unknown fields.

@@ -40,6 +40,13 @@ r=$(request POST /v1/works dev-stpr-key "$bad")
 [[ $(body_of "$r" | jq -r .field) == start ]] || fail "400 does not name the field 'start': $(body_of "$r")"
 check "POST /v1/works without start -> 400 $(body_of "$r")"
 
+# 400 from the geometry checks (a point in Sydney is outside EPSG:27700's area) has errors too.
+r=$(request POST /v1/works dev-stpr-key '{"work_ref":"E2E-X-1","promoter":"STPR","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"start":"2026-03-16","end":"2026-03-20"}')
+[[ $(status_of "$r") == 400 ]] || fail "a point in Sydney: expected 400, got $(status_of "$r"): $(body_of "$r")"
+body_of "$r" | jq -e '.field == "geometry" and (.errors | length) == 1 and .errors[0].field == "geometry"' >/dev/null ||
+  fail "a point in Sydney: the 400 lacks field and errors: $(body_of "$r")"
+check "POST of a point outside the metric CRS's area -> 400 with errors $(body_of "$r" | cut -c1-120)"
+
 # 403: STPR's key submitting TFL's work.
 r=$(request POST /v1/works dev-stpr-key "$work_b")
 [[ $(status_of "$r") == 403 ]] || fail "other promoter's work: expected 403, got $(status_of "$r"): $(body_of "$r")"

@@ -3,7 +3,8 @@
 # and a multi-line GeoJSON FeatureCollection, each with bad items, are imported (bad items named
 # by line or feature, skipped, exit 2; the good ones produced keyed by work_ref and live at
 # GET /v1/works); `tail` prints the clash they make, filtered by kind and authority, and the
-# submitted records with --envelope. Needs curl and jq.
+# submitted records with --envelope; the collection saved with a byte order mark imports too.
+# Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_import_tail.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -83,4 +84,11 @@ for _ in $(seq 1 100); do
 done
 [[ $n == 6 ]] || fail "GET /v1/works holds $n of the 6 imported works"
 check "the 6 imported works are live at GET /v1/works"
+# The collection again, saved "UTF-8 with BOM", its works renamed IMP-G*.
+{ printf '\xef\xbb\xbf'; sed 's/IMP-F/IMP-G/' "$work/works.geojson"; } >"$work/bom.geojson"
+rc=0
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/bom.geojson" 2>"$work/import2b.err" || rc=$?
+[[ $rc == 2 ]] || fail "FeatureCollection with a BOM: exit $rc, expected 2: $(cat "$work/import2b.err")"
+grep -q '2 records produced.*one FeatureCollection' "$work/import2b.err" || fail "BOM summary: $(cat "$work/import2b.err")"
+check "FeatureCollection with a byte order mark: $(tail -n1 "$work/import2b.err")"
 stop_serve

@@ -486,7 +486,8 @@ TEST_CASE("parse: Street Manager SECTION_58") {
       replace(sample, R"("end_date": "2020-06-11T09:00:00.000Z")", R"("end_date": "2020-12-11")"));
   CHECK(bare.end == ts("2020-12-11T23:59:59Z"));
   // 23:00Z is midnight only in summer time (BST: 29 March to 25 October 2020, from 01:00Z);
-  // 00:00Z is a date all year (a producer that ignores summer time writes it so).
+  // 00:00Z is a date all year (a producer that ignores summer time writes it so: in summer, a
+  // UTC day).
   struct EndCase {
     const char* end_date;
     const char* end;
@@ -494,7 +495,10 @@ TEST_CASE("parse: Street Manager SECTION_58") {
   for (auto c : {EndCase{"2020-12-11T23:00:00.000Z", "2020-12-11T23:00:00Z"},
                  EndCase{"2020-03-28T23:00:00.000Z", "2020-03-28T23:00:00Z"},
                  EndCase{"2020-03-29T23:00:00.000Z", "2020-03-30T22:59:59Z"},
-                 EndCase{"2020-10-24T23:00:00.000Z", "2020-10-25T22:59:59Z"},
+                 // The clocks go back at 01:00Z on 25 October: that local day lasts 25 hours,
+                 // and forward on 29 March: 23 hours.
+                 EndCase{"2020-10-24T23:00:00.000Z", "2020-10-25T23:59:59Z"},
+                 EndCase{"2020-03-29T00:00:00.000Z", "2020-03-29T22:59:59Z"},
                  EndCase{"2020-10-25T23:00:00.000Z", "2020-10-25T23:00:00Z"},
                  EndCase{"2020-06-11T00:00:00.000Z", "2020-06-11T23:59:59Z"},
                  EndCase{"2020-12-11T00:00:00.000Z", "2020-12-11T23:59:59Z"}}) {
