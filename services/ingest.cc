@@ -13,6 +13,7 @@
 #include "geo/work_registry.h"
 #include "services/detector_stage.h"
 #include "services/tiled_record.h"
+#include "streams/kafka.h"
 
 namespace digonce::services {
 
@@ -94,18 +95,24 @@ class IngestProcessor final : public streams::PartitionProcessor {
     if (!in.value) return reject(in, out, {error("empty message (no value)")});
     geo::Parsed parsed = geo::parse_submission(*in.value, limits_);
     if (!parsed.errors.empty()) DIGONCE_TRY(reject(in, out, parsed.errors));
-    for (auto& w : parsed.works) DIGONCE_TRY(route(in, out, w));
+    // A record of one work goes on as it came, so that what the owner rejects keeps its bytes.
+    const bool whole = parsed.works.size() == 1 && parsed.errors.empty();
+    for (auto& w : parsed.works) DIGONCE_TRY(route(in, out, w, whole));
     return {};
   }
 
  private:
-  Status route(const streams::InputRecord& in, streams::Output& out, geo::WorkEvent& w) {
+  static constexpr const char* kForwardedFrom = "digonce.forwarded.from";
+
+  Status route(const streams::InputRecord& in, streams::Output& out, geo::WorkEvent& w,
+               bool whole_record) {
     auto owner = (geo::kafka_murmur2(w.work_ref) & 0x7fffffff) % submitted_partitions_;
     if (owner != partition_) {
-      std::string json = geo::work_to_json(w);
+      // To the partition that owns the work: the record's own bytes when it holds this work
+      // only, else the work as contract JSON (one of a FeatureCollection's).
+      std::string value = whole_record ? std::string(*in.value) : geo::work_to_json(w);
       metrics_.forwarded.Increment();
-      return out.send(submitted_, owner, w.work_ref, &json,
-                      {{"digonce.forwarded.from", source(in)}});
+      return out.send(submitted_, owner, w.work_ref, &value, {{kForwardedFrom, origin(in)}});
     }
     // The view of live works is in EPSG:4326: a geometry sent in it is shown as sent, not as
     // the round trip through the metric CRS leaves it (-0.1273 would come back
@@ -168,17 +175,41 @@ class IngestProcessor final : public streams::PartitionProcessor {
            std::to_string(in.offset);
   }
 
+  // Where the record first came in, "topic/partition/offset": for a record another partition
+  // forwarded, its forwarded-from header; else the record's own place.
+  std::string origin(const streams::InputRecord& in) const {
+    if (in.message) {
+      if (auto from = streams::header(in.message, kForwardedFrom)) return std::string(*from);
+    }
+    return source(in);
+  }
+
   Status reject(const streams::InputRecord& in, streams::Output& out,
                 const std::vector<Error>& errors) {
     metrics_.rejected.Increment(static_cast<double>(std::max<std::size_t>(1, errors.size())));
     std::string value = in.value ? std::string(*in.value) : std::string();
     spdlog::debug("rejected {}: {}", source(in), reasons(errors));
-    return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr,
-                    {{"digonce.reason", reasons(errors)},
-                     {"digonce.errors", errors_json(errors)},
-                     {"digonce.source.topic", std::string(in.topic)},
-                     {"digonce.source.partition", std::to_string(in.partition)},
-                     {"digonce.source.offset", std::to_string(in.offset)}});
+    // The source headers name where the record first came in (for a forwarded one, the
+    // original's place; digonce.forwarded.via names the copy).
+    std::string from = origin(in), topic = std::string(in.topic),
+                partition = std::to_string(in.partition), offset = std::to_string(in.offset);
+    std::vector<streams::Header> headers = {{"digonce.reason", reasons(errors)},
+                                            {"digonce.errors", errors_json(errors)}};
+    if (from != source(in)) {
+      const auto last = from.rfind('/');
+      const auto middle =
+          last == std::string::npos || last == 0 ? std::string::npos : from.rfind('/', last - 1);
+      if (middle != std::string::npos) {
+        topic = from.substr(0, middle);
+        partition = from.substr(middle + 1, last - middle - 1);
+        offset = from.substr(last + 1);
+      }
+      headers.push_back({"digonce.forwarded.via", source(in)});
+    }
+    headers.push_back({"digonce.source.topic", topic});
+    headers.push_back({"digonce.source.partition", partition});
+    headers.push_back({"digonce.source.offset", offset});
+    return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr, headers);
   }
 
   std::int32_t partition_;

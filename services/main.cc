@@ -174,9 +174,40 @@ struct StageProcess {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  Status open(const ds::Settings& settings, const MetricsEndpoint& metrics) {
+  bool stopped = false;  // SIGTERM or SIGINT came while the brokers were awaited
+
+  // Waits for the brokers as long as it takes (a stage may start before its cluster), saying so
+  // every few seconds; a signal ends the wait (`stopped`). Errors that waiting cannot mend (a
+  // topic with too few partitions, a refused configuration) end it too.
+  Status open(const ds::Settings& settings, const MetricsEndpoint& metrics,
+              const std::atomic<bool>& stop) {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
-    DIGONCE_TRY(digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings)));
+    const auto started = std::chrono::steady_clock::now();
+    for (;;) {
+      auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings), 5000);
+      if (s.ok()) break;
+      const std::string why = s.error().what();
+      const bool unreachable = why.find("_TRANSPORT") != std::string::npos ||
+                               why.find("_TIMED_OUT") != std::string::npos ||
+                               why.find("_ALL_BROKERS_DOWN") != std::string::npos ||
+                               why.find("timed out") != std::string::npos;
+      if (!unreachable) return digonce::error("topics on " + settings.brokers + ": " + why);
+      if (stop.load()) {
+        stopped = true;
+        return {};
+      }
+      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+      spdlog::warn("waiting for the Kafka brokers {} ({} s so far): {}", settings.brokers, waited,
+                   why);
+      for (int i = 0; i < 20 && !stop.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stop.load()) {
+        stopped = true;
+        return {};
+      }
+    }
     auto e = expose_metrics(metrics, registry);
     if (!e) return e.error();
     exposer = std::move(*e);
@@ -187,7 +218,8 @@ struct StageProcess {
 int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
                const MetricsEndpoint& metrics, std::atomic<bool>& stop) {
   StageProcess process;
-  if (auto s = process.open(settings, metrics); !s.ok()) return fail(s.error().what());
+  if (auto s = process.open(settings, metrics, stop); !s.ok()) return fail(s.error().what());
+  if (process.stopped) return 0;
   auto& registry = process.registry;
   ds::Pipeline pipeline(settings, *registry, true);
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
@@ -201,7 +233,8 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
 int run_notifier(const ds::Settings& settings, const MetricsEndpoint& metrics,
                  std::atomic<bool>& stop) {
   StageProcess process;
-  if (auto s = process.open(settings, metrics); !s.ok()) return fail(s.error().what());
+  if (auto s = process.open(settings, metrics, stop); !s.ok()) return fail(s.error().what());
+  if (process.stopped) return 0;
   auto& registry = process.registry;
   ds::Notifier notifier(settings, *registry);
   if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -111,9 +112,45 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     return {};
   };
 
+  // A FeatureCollection goes as a record per feature, so that a bad feature is named and skipped
+  // and the others go on (keyed by their own work_ref). A crs member of the collection (GeoJSON
+  // 2008) is given to each feature that has none.
+  auto take_features = [&](const simdjson::dom::element& root, const std::string& where,
+                           const std::function<void(std::size_t, std::size_t)>& each) -> Status {
+    simdjson::dom::array features;
+    if (root["features"].get_array().get(features)) return take({simdjson::minify(root), where});
+    simdjson::dom::element crs;
+    const bool has_crs = !root["crs"].get(crs);
+    const std::size_t count = features.size();
+    std::size_t n = 0;
+    for (auto f : features) {
+      ++n;
+      std::string text = simdjson::minify(f);
+      simdjson::dom::element own;
+      if (has_crs && f.is_object() && f["crs"].get(own) && text.size() > 1)
+        text.insert(1, "\"crs\":" + simdjson::minify(crs) + (text.size() > 2 ? "," : ""));
+      DIGONCE_TRY(
+          take({text, where + (where.empty() ? "" : " ") + "feature " + std::to_string(n)}));
+      if (each) each(n, count);
+    }
+    return {};
+  };
+  // One NDJSON line: a FeatureCollection on it is split as above.
+  auto take_line = [&](const std::string& text, const std::string& where) -> Status {
+    if (text.find("FeatureCollection") != std::string::npos) {
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      std::string_view type;
+      if (!parser.parse(text).get(root) && !root["type"].get_string().get(type) &&
+          type == "FeatureCollection")
+        return take_features(root, where, nullptr);
+    }
+    return take({text, where});
+  };
+
   // NDJSON, unless the first line is not a JSON document of its own and the whole input is one
   // (a GeoJSON FeatureCollection written over several lines): then it is split into its features.
-  // A FeatureCollection on one line of an NDJSON file is one record (ingest splits it by work).
+  // A FeatureCollection on one line of an NDJSON file is split the same way (take_line).
   std::string line;
   bool whole = false;
   std::uint64_t first_line_no = 0;
@@ -151,21 +188,18 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
             root["features"].get_array().get(features)) {
           DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
         } else {
-          std::size_t n = 0;
-          for (auto f : features) {
-            ++n;
-            DIGONCE_TRY(take({simdjson::minify(f), "feature " + std::to_string(n)}));
-            progress.update(sent, bytes * n / std::max<std::size_t>(1, features.size()));
-          }
+          DIGONCE_TRY(take_features(root, "", [&](std::size_t n, std::size_t count) {
+            progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
+          }));
         }
       } else {
         // Not one document either: NDJSON whose first line is bad.
-        DIGONCE_TRY(take({first, "line " + std::to_string(first_line_no)}));
+        DIGONCE_TRY(take_line(first, "line " + std::to_string(first_line_no)));
         rest_lines.str(rest);
         lines_in = &rest_lines;
       }
     } else {
-      DIGONCE_TRY(take({first, "line " + std::to_string(first_line_no)}));
+      DIGONCE_TRY(take_line(first, "line " + std::to_string(first_line_no)));
     }
   }
   if (!whole) {
@@ -173,7 +207,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
       ++summary.lines;
       bytes += line.size() + 1;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      DIGONCE_TRY(take({line, "line " + std::to_string(summary.lines)}));
+      DIGONCE_TRY(take_line(line, "line " + std::to_string(summary.lines)));
       progress.update(sent, bytes);
     }
   }
@@ -202,6 +236,43 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
                  "they have already seen");
   return {};
 }
+
+namespace {
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                   static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                   static_cast<unsigned char>(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kDigits[(n >> shift) & 63];
+  }
+  if (i < bytes.size()) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (i + 1 < bytes.size())
+      n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kDigits[(n >> 18) & 63];
+    out += kDigits[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kDigits[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A member of tail's envelope: the bytes as a JSON string when they are UTF-8, else null and
+// the bytes in base64 under NAME_base64 (a rejected record may hold anything), so that every line
+// stays JSON.
+void put_bytes(JsonObject& o, std::string_view name, std::string_view bytes) {
+  if (simdjson::validate_utf8(bytes.data(), bytes.size())) return o.str(name, bytes);
+  o.raw(name, "null");
+  o.str(std::string(name) + "_base64", base64(bytes));
+}
+
+}  // namespace
 
 Status run_tail(const Settings& settings, const TailOptions& options, std::atomic<bool>& stop) {
   if (settings.brokers.empty()) return error("--brokers is required");
@@ -265,7 +336,7 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
       o.integer("partition", m->partition);
       o.integer("offset", m->offset);
       if (m->key)
-        o.str("key", std::string_view(static_cast<const char*>(m->key), m->key_len));
+        put_bytes(o, "key", std::string_view(static_cast<const char*>(m->key), m->key_len));
       else
         o.raw("key", "null");
       {
@@ -276,11 +347,11 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
           const void* v;
           std::size_t size;
           for (std::size_t i = 0; !rd_kafka_header_get_all(headers, i, &name, &v, &size); ++i)
-            h.str(name, std::string_view(static_cast<const char*>(v), v ? size : 0));
+            put_bytes(h, name, std::string_view(static_cast<const char*>(v), v ? size : 0));
         }
       }
       if (m->payload)
-        o.str("value", value);
+        put_bytes(o, "value", value);
       else
         o.raw("value", "null");
     } else {

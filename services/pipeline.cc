@@ -30,13 +30,18 @@ const char* stage_name(Stage s) {
 }
 
 std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
-  const std::map<std::string, std::string> compact = {{"cleanup.policy", "compact"},
-                                                      {"min.compaction.lag.ms", "60000"}};
+  // Every topic takes records of up to 10 MiB (the broker's default is 1 MiB): a submission may be
+  // 8 MiB, and a work of 100,000 vertices (detection.max_vertices) is ~1.6 MiB in works.tiled and
+  // the detector's changelog and ~4 MiB of JSON in works.current. The producers' own bound is
+  // message.max.bytes 10,000,000 (streams/kafka.cc).
+  const std::pair<const std::string, std::string> big = {"max.message.bytes", "10485760"};
+  const std::map<std::string, std::string> compact = {
+      {"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "60000"}, big};
   // Changelogs: compacted, tombstones kept a week so that a store restored from an old
   // checkpoint still sees its deletes (partition_state.h).
-  const std::map<std::string, std::string> changelog = {{"cleanup.policy", "compact"},
-                                                        {"delete.retention.ms", "604800000"}};
-  const std::map<std::string, std::string> keep_week = {{"retention.ms", "604800000"}};
+  const std::map<std::string, std::string> changelog = {
+      {"cleanup.policy", "compact"}, {"delete.retention.ms", "604800000"}, big};
+  const std::map<std::string, std::string> keep_week = {{"retention.ms", "604800000"}, big};
   int n = s.partitions, r = s.replication;
   return {
       {s.topic("works.submitted"), n, r, keep_week},

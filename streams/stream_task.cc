@@ -482,10 +482,15 @@ void StreamTask::update_lag() {
       continue;
     PartitionList one(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
+    // The consumer never returns a transaction's commit marker, so on a transactional input an
+    // idle partition rests at 1 (Kafka's own lag tools show the same). An empty partition has no
+    // position yet: 0.
     if (rd_kafka_position(consumer_.get(), one.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         one->elems[0].offset >= 0 && hi >= 0)
       metrics_.lag(p).Set(
           static_cast<double>(std::max<std::int64_t>(0, hi - one->elems[0].offset)));
+    else if (hi >= 0 && hi == lo)
+      metrics_.lag(p).Set(0);
     if (a.state) metrics_.store_bytes(p).Set(static_cast<double>(a.state->approximate_size()));
   }
 }

@@ -91,4 +91,44 @@ rc=0
 [[ $rc == 2 ]] || fail "FeatureCollection with a BOM: exit $rc, expected 2: $(cat "$work/import2b.err")"
 grep -q '2 records produced.*one FeatureCollection' "$work/import2b.err" || fail "BOM summary: $(cat "$work/import2b.err")"
 check "FeatureCollection with a byte order mark: $(tail -n1 "$work/import2b.err")"
+# A FeatureCollection on one NDJSON line, its crs given once for all features (GeoJSON 2008):
+# the bad feature named and skipped, the good one produced in EPSG:27700.
+echo '{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:27700"}},"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[530000,180000]},"properties":{"work_ref":"IMP-H1","promoter":"TW","start":"2026-05-01","end":"2026-05-03"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[530000,180000]},"properties":{"work_ref":"IMP-H2","promoter":"TW","start":"2026-05-04","end":"2026-05-03"}}]}' >"$work/fc-line.ndjson"
+rc=0
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/fc-line.ndjson" 2>"$work/import4.err" || rc=$?
+[[ $rc == 2 ]] || fail "one-line FeatureCollection: exit $rc, expected 2: $(cat "$work/import4.err")"
+grep -q '^line 1 feature 2: properties.end: is before start' "$work/import4.err" || fail "feature 2 not named: $(cat "$work/import4.err")"
+grep -q '1 lines; 1 records produced' "$work/import4.err" || fail "one-line FeatureCollection summary: $(cat "$work/import4.err")"
+check "a FeatureCollection on one line: $(tail -n1 "$work/import4.err")"
+
+# A record without a key, sent to partitions 0 and 1 of works.submitted (at least one is not the
+# partition that owns its work, so ingest forwards it there): each copy is rejected with the
+# bytes as sent, its source headers naming where it was sent, not the forwarded copy.
+bad='{"work_ref":"IMP-FAR", "promoter":"TW","geometry":{"type":"Point","coordinates":[900000,100000]},"crs":"EPSG:27700","start":"2026-05-01","end":"2026-05-03"}'
+for p in 0 1; do printf '%s\n' "$bad" | kcat -P -b "$brokers" -t digonce.works.submitted -p "$p"; done
+"$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
+  --max 2 --idle-timeout 30 >"$work/rejected.ndjson" 2>/dev/null || true
+far=$(jq -c --arg bad "$bad" 'select(.value == $bad)' "$work/rejected.ndjson")
+[[ $(jq -s length <<<"$far") == 2 ]] || fail "expected IMP-FAR rejected twice with its bytes as sent: $(cat "$work/rejected.ndjson")"
+jq -e -s 'map(.headers["digonce.source.topic"] == "digonce.works.submitted") | all' <<<"$far" >/dev/null ||
+  fail "source topic: $far"
+[[ $(jq -r '.headers["digonce.source.partition"]' <<<"$far" | sort | tr '\n' ' ') == "0 1 " ]] ||
+  fail "the source partitions are not the ones sent to (0 and 1): $far"
+jq -e -s 'map(select(.headers["digonce.forwarded.via"] != null)) | length >= 1' <<<"$far" >/dev/null ||
+  fail "no rejection names the forwarded copy: $far"
+check "a keyless record on a partition that does not own it: rejected with its bytes as sent, its source where it was sent"
+# A record that is not UTF-8: rejected, and tail --envelope still prints JSON, with the bytes in
+# base64.
+printf '{"work_ref":"U\xff\xfe"}\n' | kcat -P -b "$brokers" -t digonce.works.submitted -p 0 -k BAD-UTF8
+"$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
+  --max 3 --idle-timeout 30 >"$work/rejected3.ndjson" 2>/dev/null || true
+python3 - "$work/rejected3.ndjson" <<'PY' || fail "tail --envelope of a record that is not UTF-8: $(cat -v "$work/rejected3.ndjson")"
+import base64, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]
+bad = [l for l in lines if l["key"] == "BAD-UTF8"]
+assert len(bad) == 1 and bad[0]["value"] is None, bad
+assert base64.b64decode(bad[0]["value_base64"]) == b'{"work_ref":"U\xff\xfe"}', bad
+PY
+check "tail --envelope: a value that is not UTF-8 comes as value_base64, every line JSON"
+
 stop_serve
