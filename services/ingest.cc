@@ -108,6 +108,16 @@ class IngestProcessor final : public streams::PartitionProcessor {
                bool whole_record) {
     auto owner = (geo::kafka_murmur2(w.work_ref) & 0x7fffffff) % submitted_partitions_;
     if (owner != partition_) {
+      // Forwarded once already: the instance that forwarded it counts works.submitted's
+      // partitions otherwise than this one (a partition count raised while they ran). Passing it
+      // on again could go round for ever.
+      if (in.message && streams::header(in.message, kForwardedFrom))
+        return reject(
+            in, out,
+            {error("work " + w.work_ref + " was forwarded here, but this instance counts " +
+                   std::to_string(submitted_partitions_) +
+                   " partitions of works.submitted and routes it to partition " +
+                   std::to_string(owner) + ": the ingest instances disagree; restart them")});
       // To the partition that owns the work: the record's own bytes when it holds this work
       // only, else the work as contract JSON (one of a FeatureCollection's).
       std::string value = whole_record ? std::string(*in.value) : geo::work_to_json(w);
@@ -179,9 +189,30 @@ class IngestProcessor final : public streams::PartitionProcessor {
   // forwarded, its forwarded-from header; else the record's own place.
   std::string origin(const streams::InputRecord& in) const {
     if (in.message) {
-      if (auto from = streams::header(in.message, kForwardedFrom)) return std::string(*from);
+      if (auto from = streams::header(in.message, kForwardedFrom); from && place(*from))
+        return std::string(*from);
     }
     return source(in);
+  }
+
+  // "topic/partition/offset" split, or nullopt when the text is not one.
+  struct Place {
+    std::string topic, partition, offset;
+  };
+  static std::optional<Place> place(std::string_view text) {
+    const auto last = text.rfind('/');
+    if (last == std::string_view::npos || last == 0) return std::nullopt;
+    const auto middle = text.rfind('/', last - 1);
+    if (middle == std::string_view::npos || middle == 0) return std::nullopt;
+    auto digits = [](std::string_view d) {
+      return !d.empty() && d.size() < 20 &&
+             std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    Place p{std::string(text.substr(0, middle)),
+            std::string(text.substr(middle + 1, last - middle - 1)),
+            std::string(text.substr(last + 1))};
+    if (!digits(p.partition) || !digits(p.offset)) return std::nullopt;
+    return p;
   }
 
   Status reject(const streams::InputRecord& in, streams::Output& out,
@@ -191,24 +222,16 @@ class IngestProcessor final : public streams::PartitionProcessor {
     spdlog::debug("rejected {}: {}", source(in), reasons(errors));
     // The source headers name where the record first came in (for a forwarded one, the
     // original's place; digonce.forwarded.via names the copy).
-    std::string from = origin(in), topic = std::string(in.topic),
-                partition = std::to_string(in.partition), offset = std::to_string(in.offset);
+    Place at{std::string(in.topic), std::to_string(in.partition), std::to_string(in.offset)};
     std::vector<streams::Header> headers = {{"digonce.reason", reasons(errors)},
                                             {"digonce.errors", errors_json(errors)}};
-    if (from != source(in)) {
-      const auto last = from.rfind('/');
-      const auto middle =
-          last == std::string::npos || last == 0 ? std::string::npos : from.rfind('/', last - 1);
-      if (middle != std::string::npos) {
-        topic = from.substr(0, middle);
-        partition = from.substr(middle + 1, last - middle - 1);
-        offset = from.substr(last + 1);
-      }
+    if (const std::string from = origin(in); from != source(in)) {
+      at = *place(from);  // origin() returns only what place() reads
       headers.push_back({"digonce.forwarded.via", source(in)});
     }
-    headers.push_back({"digonce.source.topic", topic});
-    headers.push_back({"digonce.source.partition", partition});
-    headers.push_back({"digonce.source.offset", offset});
+    headers.push_back({"digonce.source.topic", at.topic});
+    headers.push_back({"digonce.source.partition", at.partition});
+    headers.push_back({"digonce.source.offset", at.offset});
     return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr, headers);
   }
 

@@ -176,9 +176,9 @@ struct StageProcess {
 
   bool stopped = false;  // SIGTERM or SIGINT came while the brokers were awaited
 
-  // Waits for the brokers as long as it takes (a stage may start before its cluster), saying so
-  // every few seconds; a signal ends the wait (`stopped`). Errors that waiting cannot mend (a
-  // topic with too few partitions, a refused configuration) end it too.
+  // Waits for the brokers and topics as long as it takes (a stage may start before its cluster),
+  // saying so every few seconds; a signal ends the wait (`stopped`). Errors that waiting cannot
+  // mend (a topic with too few partitions, a refused configuration) end it.
   Status open(const ds::Settings& settings, const MetricsEndpoint& metrics,
               const std::atomic<bool>& stop) {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
@@ -186,12 +186,9 @@ struct StageProcess {
     for (;;) {
       auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings), 5000);
       if (s.ok()) break;
+      if (s.error().field == "topics")  // waiting would not mend it (streams/admin.h)
+        return digonce::error("topics on " + settings.brokers + ": " + s.error().message);
       const std::string why = s.error().what();
-      const bool unreachable = why.find("_TRANSPORT") != std::string::npos ||
-                               why.find("_TIMED_OUT") != std::string::npos ||
-                               why.find("_ALL_BROKERS_DOWN") != std::string::npos ||
-                               why.find("timed out") != std::string::npos;
-      if (!unreachable) return digonce::error("topics on " + settings.brokers + ": " + why);
       if (stop.load()) {
         stopped = true;
         return {};

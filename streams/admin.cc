@@ -23,12 +23,29 @@ Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_m
   return out;
 }
 
+// CreateTopics errors that waiting cannot mend (others, such as too few brokers registered yet
+// for the replication factor or a controller moving, may pass).
+bool permanent(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                      int timeout_ms) {
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
-  if (!rk) return rk.error();
+  if (!rk) return Error{"topics", rk.error().what()};
   auto have = existing_topics(rk->get(), timeout_ms);
   if (!have) return have.error();
 
@@ -38,12 +55,13 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
     auto it = have->find(t.name);
     if (it != have->end()) {
       if (it->second < t.partitions)
-        return error("topic " + t.name + " has " + std::to_string(it->second) +
-                     " partitions, fewer than the " + std::to_string(t.partitions) + " configured");
+        return Error{"topics", "topic " + t.name + " has " + std::to_string(it->second) +
+                                   " partitions, fewer than the " + std::to_string(t.partitions) +
+                                   " configured"};
       continue;
     }
     auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, err, sizeof err);
-    if (!nt) return error("topic " + t.name + ": " + err);
+    if (!nt) return Error{"topics", "topic " + t.name + ": " + err};
     for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
     create.push_back(nt);
   }
@@ -63,11 +81,14 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (size_t i = 0; i < n && result.ok(); ++i) {
       auto e = rd_kafka_topic_result_error(res[i]);
-      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         result = error(std::string("create topic ") + rd_kafka_topic_result_name(res[i]) + ": " +
+                       rd_kafka_err2name(e) + ": " +
                        (rd_kafka_topic_result_error_string(res[i])
                             ? rd_kafka_topic_result_error_string(res[i])
                             : rd_kafka_err2str(e)));
+        if (permanent(e)) result = Error{"topics", result.error().message};
+      }
     }
   }
   rd_kafka_event_destroy(ev);

@@ -18,7 +18,10 @@ struct TopicSpec {
 };
 
 /// Creates every topic that does not exist yet (existing ones are left as they are, but a
-/// partition count lower than asked is reported as an error: stages would mis-route).
+/// partition count lower than asked is reported as an error: stages would mis-route). An error
+/// whose field is "topics" is one that waiting cannot mend (too few partitions, a refused
+/// configuration or policy, no authorisation, a bad client configuration); any other (brokers
+/// unreachable, leaders or a controller not ready, too few brokers yet) may pass.
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                      int timeout_ms = 30000);
 

@@ -100,6 +100,16 @@ rc=0
 grep -q '^line 1 feature 2: properties.end: is before start' "$work/import4.err" || fail "feature 2 not named: $(cat "$work/import4.err")"
 grep -q '1 lines; 1 records produced' "$work/import4.err" || fail "one-line FeatureCollection summary: $(cat "$work/import4.err")"
 check "a FeatureCollection on one line: $(tail -n1 "$work/import4.err")"
+# IMP-H1 went in EPSG:27700 (the collection's crs): live at Charing Cross, not refused by ingest.
+h1=""
+for _ in $(seq 1 100); do
+  h1=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works/IMP-H1" || true)
+  jq -e -s 'length == 1 and (.[0].geometry.coordinates[0] | . > -0.14 and . < -0.10)' >/dev/null <<<"$h1" && break
+  sleep 0.1
+done
+jq -e -s 'length == 1 and (.[0].geometry.coordinates[0] | . > -0.14 and . < -0.10)' >/dev/null <<<"$h1" ||
+  fail "IMP-H1 is not live where its EPSG:27700 coordinates put it: $h1"
+check "the collection's crs reached its feature: IMP-H1 at $(jq -c .geometry.coordinates <<<"$h1")"
 
 # A record without a key, sent to partitions 0 and 1 of works.submitted (at least one is not the
 # partition that owns its work, so ingest forwards it there): each copy is rejected with the
@@ -107,7 +117,7 @@ check "a FeatureCollection on one line: $(tail -n1 "$work/import4.err")"
 bad='{"work_ref":"IMP-FAR", "promoter":"TW","geometry":{"type":"Point","coordinates":[900000,100000]},"crs":"EPSG:27700","start":"2026-05-01","end":"2026-05-03"}'
 for p in 0 1; do printf '%s\n' "$bad" | kcat -P -b "$brokers" -t digonce.works.submitted -p "$p"; done
 "$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
-  --max 2 --idle-timeout 30 >"$work/rejected.ndjson" 2>/dev/null || true
+  --idle-timeout 5 >"$work/rejected.ndjson" 2>/dev/null || true
 far=$(jq -c --arg bad "$bad" 'select(.value == $bad)' "$work/rejected.ndjson")
 [[ $(jq -s length <<<"$far") == 2 ]] || fail "expected IMP-FAR rejected twice with its bytes as sent: $(cat "$work/rejected.ndjson")"
 jq -e -s 'map(.headers["digonce.source.topic"] == "digonce.works.submitted") | all' <<<"$far" >/dev/null ||
@@ -121,7 +131,7 @@ check "a keyless record on a partition that does not own it: rejected with its b
 # base64.
 printf '{"work_ref":"U\xff\xfe"}\n' | kcat -P -b "$brokers" -t digonce.works.submitted -p 0 -k BAD-UTF8
 "$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
-  --max 3 --idle-timeout 30 >"$work/rejected3.ndjson" 2>/dev/null || true
+  --idle-timeout 5 >"$work/rejected3.ndjson" 2>/dev/null || true
 python3 - "$work/rejected3.ndjson" <<'PY' || fail "tail --envelope of a record that is not UTF-8: $(cat -v "$work/rejected3.ndjson")"
 import base64, json, sys
 lines = [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]
