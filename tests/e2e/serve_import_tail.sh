@@ -12,6 +12,19 @@ start_serve
 [[ -n "$brokers" ]] || fail "serve did not print its Kafka bootstrap"
 check "serve up at $base, embedded broker at $brokers"
 
+# import_refusing FILE NAME LABEL PATTERN...: imports FILE, which holds refused items (exit 2);
+# each PATTERN (grep) must be in what import wrote to stderr ($work/NAME.err).
+import_refusing() {
+  local file=$1 name=$2 label=$3 rc=0 pattern
+  shift 3
+  "$DIGONCE_BIN" import --brokers "$brokers" --input "$file" 2>"$work/$name.err" || rc=$?
+  [[ $rc == 2 ]] || fail "$label: exit $rc, expected 2: $(cat "$work/$name.err")"
+  for pattern in "$@"; do
+    grep -q -- "$pattern" "$work/$name.err" || fail "$label: '$pattern' not in: $(cat "$work/$name.err")"
+  done
+  check "$label: $(tail -n1 "$work/$name.err")"
+}
+
 cat >"$work/works.ndjson" <<'NDJSON'
 {"work_ref":"IMP-A","promoter":"STPR","geometry":{"type":"LineString","coordinates":[[-0.12700,51.50300],[-0.12650,51.50400]]},"start":"2026-03-16","end":"2026-03-20"}
 {"work_ref":"IMP-B","promoter":"TFL","geometry":{"type":"LineString","coordinates":[[-0.12697,51.50302],[-0.12647,51.50402]]},"start":"2026-03-18","end":"2026-03-25"}
@@ -20,13 +33,8 @@ cat >"$work/works.ndjson" <<'NDJSON'
 {"work_ref": "IMP-BROKEN",
 {"work_ref":"IMP-C","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.1400,51.5390]},"start":"2026-04-01","end":"2026-04-02"}
 NDJSON
-rc=0
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/works.ndjson" 2>"$work/import1.err" || rc=$?
-[[ $rc == 2 ]] || fail "import with bad lines: exit $rc, expected 2: $(cat "$work/import1.err")"
-grep -q '^line 4: start: is required' "$work/import1.err" || fail "line 4 not named: $(cat "$work/import1.err")"
-grep -q '^line 5: invalid JSON' "$work/import1.err" || fail "line 5 not named: $(cat "$work/import1.err")"
-grep -q '3 records produced' "$work/import1.err" || fail "summary: $(cat "$work/import1.err")"
-check "NDJSON import: $(tail -n1 "$work/import1.err")"
+import_refusing "$work/works.ndjson" import1 "NDJSON import" '^line 4: start: is required' \
+  '^line 5: invalid JSON' '3 records produced'
 
 cat >"$work/works.geojson" <<'GEOJSON'
 {
@@ -41,23 +49,15 @@ cat >"$work/works.geojson" <<'GEOJSON'
   ]
 }
 GEOJSON
-rc=0
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/works.geojson" 2>"$work/import2.err" || rc=$?
-[[ $rc == 2 ]] || fail "FeatureCollection import: exit $rc, expected 2: $(cat "$work/import2.err")"
-grep -q '^feature 3: properties.end: is before start' "$work/import2.err" || fail "feature 3 not named: $(cat "$work/import2.err")"
-grep -q '2 records produced.*one FeatureCollection' "$work/import2.err" || fail "summary: $(cat "$work/import2.err")"
-check "FeatureCollection import: $(tail -n1 "$work/import2.err")"
+import_refusing "$work/works.geojson" import2 "FeatureCollection import" \
+  '^feature 3: properties.end: is before start' '2 records produced.*one FeatureCollection'
 
 # NDJSON whose first line is broken is still NDJSON: line 1 named, the rest imported.
 printf '%s\n' '{"work_ref": "IMP-X",' \
   '{"work_ref":"IMP-D","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.1500,51.5400]},"start":"2026-06-01","end":"2026-06-02"}' \
   >"$work/first-bad.ndjson"
-rc=0
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/first-bad.ndjson" 2>"$work/import3.err" || rc=$?
-[[ $rc == 2 ]] || fail "import with a bad first line: exit $rc: $(cat "$work/import3.err")"
-grep -q '^line 1: invalid JSON' "$work/import3.err" || fail "line 1 not named: $(cat "$work/import3.err")"
-grep -q '2 lines; 1 records produced' "$work/import3.err" || fail "summary: $(cat "$work/import3.err")"
-check "NDJSON with a bad first line: $(tail -n1 "$work/import3.err")"
+import_refusing "$work/first-bad.ndjson" import3 "NDJSON with a bad first line" \
+  '^line 1: invalid JSON' '2 lines; 1 records produced'
 
 # The clash of IMP-A and IMP-B, from the alerts topic, filtered.
 "$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --kind clash --authority 5990 --max 1 \
@@ -86,20 +86,13 @@ done
 check "the 6 imported works are live at GET /v1/works"
 # The collection again, saved "UTF-8 with BOM", its works renamed IMP-G*.
 { printf '\xef\xbb\xbf'; sed 's/IMP-F/IMP-G/' "$work/works.geojson"; } >"$work/bom.geojson"
-rc=0
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/bom.geojson" 2>"$work/import2b.err" || rc=$?
-[[ $rc == 2 ]] || fail "FeatureCollection with a BOM: exit $rc, expected 2: $(cat "$work/import2b.err")"
-grep -q '2 records produced.*one FeatureCollection' "$work/import2b.err" || fail "BOM summary: $(cat "$work/import2b.err")"
-check "FeatureCollection with a byte order mark: $(tail -n1 "$work/import2b.err")"
+import_refusing "$work/bom.geojson" import2b "FeatureCollection with a byte order mark" \
+  '2 records produced.*one FeatureCollection'
 # A FeatureCollection on one NDJSON line, its crs given once for all features (GeoJSON 2008):
 # the bad feature named and skipped, the good one produced in EPSG:27700.
 echo '{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:27700"}},"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[530000,180000]},"properties":{"work_ref":"IMP-H1","promoter":"TW","start":"2026-05-01","end":"2026-05-03"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[530000,180000]},"properties":{"work_ref":"IMP-H2","promoter":"TW","start":"2026-05-04","end":"2026-05-03"}}]}' >"$work/fc-line.ndjson"
-rc=0
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/fc-line.ndjson" 2>"$work/import4.err" || rc=$?
-[[ $rc == 2 ]] || fail "one-line FeatureCollection: exit $rc, expected 2: $(cat "$work/import4.err")"
-grep -q '^line 1 feature 2: properties.end: is before start' "$work/import4.err" || fail "feature 2 not named: $(cat "$work/import4.err")"
-grep -q '1 lines; 1 records produced' "$work/import4.err" || fail "one-line FeatureCollection summary: $(cat "$work/import4.err")"
-check "a FeatureCollection on one line: $(tail -n1 "$work/import4.err")"
+import_refusing "$work/fc-line.ndjson" import4 "a FeatureCollection on one line" \
+  '^line 1 feature 2: properties.end: is before start' '1 lines; 1 records produced'
 # IMP-H1 went in EPSG:27700 (the collection's crs): live at Charing Cross, not refused by ingest.
 h1=""
 for _ in $(seq 1 100); do
