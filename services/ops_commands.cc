@@ -335,6 +335,16 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
       o.str("topic", rd_kafka_topic_name(m->rkt));
       o.integer("partition", m->partition);
       o.integer("offset", m->offset);
+      {
+        // The record's timestamp, ms since 1970 (Kafka's CreateTime, set by the producer, or
+        // LogAppendTime when the topic says so); null when the record has none.
+        rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        const std::int64_t ts = rd_kafka_message_timestamp(m.get(), &type);
+        if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0)
+          o.raw("timestamp", "null");
+        else
+          o.integer("timestamp", ts);
+      }
       if (m->key)
         put_bytes(o, "key", std::string_view(static_cast<const char*>(m->key), m->key_len));
       else

@@ -75,6 +75,11 @@ check "tail --authority 5210: nothing"
   --max 6 --idle-timeout 30 >"$work/submitted.ndjson" 2>/dev/null || fail "tail of works.submitted"
 keys=$(jq -r .key "$work/submitted.ndjson" | sort | tr '\n' ' ')
 [[ $keys == "IMP-A IMP-B IMP-C IMP-D IMP-F1 IMP-F2 " ]] || fail "works.submitted keys: $keys"
+# Each record's timestamp: ms since 1970, from the import's producer, within the last hour.
+jq -se --argjson now "$(date +%s%3N)" \
+  'length == 6 and all(.[]; (.timestamp | type) == "number" and
+     .timestamp <= $now + 1000 and .timestamp > $now - 3600000)' \
+  "$work/submitted.ndjson" >/dev/null || fail "tail --envelope timestamps: $(jq -c .timestamp "$work/submitted.ndjson" | tr '\n' ' ')"
 check "tail --envelope of works.submitted: keys $keys"
 
 for _ in $(seq 1 100); do
