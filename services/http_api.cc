@@ -166,8 +166,6 @@ struct HttpApi::Checks {
 // The Street Manager feed's thread, defined ahead of the constructor (which must be able to
 // destroy the member that holds it).
 
-constexpr std::size_t kMaxFeedJobs = 1000;  // messages waiting for the feed thread, at most
-
 // One thread for the feed's network work, so that a slow certificate fetch or subscription
 // confirmation never holds the HTTP thread. Jobs still queued at stop are dropped (SNS sends
 // again what it got no answer for).
@@ -342,6 +340,18 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
     return respond(
         api_error(403, "topic " + message->topic_arn + " is not an accepted feed", "TopicArn"));
   if (!feed_worker_) feed_worker_ = std::make_unique<FeedWorker>(fs);
+  if (const auto waiting = feed_worker_->queued();
+      waiting >= static_cast<std::size_t>(fs.max_waiting)) {
+    // SNS sends a message again after a 5xx; a queue without bound would hold the memory of
+    // every message a stalled certificate host kept waiting.
+    spdlog::warn("Street Manager feed: message {} refused for now: {} messages are waiting",
+                 message->message_id, waiting);
+    auto busy = api_error(503, std::to_string(waiting) +
+                                   " feed messages are waiting to be checked "
+                                   "(feeds.streetmanager.max_waiting); send it again later");
+    busy.headers.emplace_back("Retry-After", "5");
+    return respond(std::move(busy));
+  }
   feed_worker_->add([this, m = std::move(*message), body = std::move(body),
                      respond = std::move(respond)](SnsVerifier& verifier) mutable {
     // On the feed thread: the signature, then what the message asks for.

@@ -182,6 +182,11 @@ struct StageProcess {
   Status open(const ds::Settings& settings, const MetricsEndpoint& metrics,
               const std::atomic<bool>& stop) {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
+    // The metrics endpoint first: it answers while the brokers are awaited, so that a liveness
+    // probe on it (the Helm chart's) sees a live process, not one to restart.
+    auto e = expose_metrics(metrics, registry);
+    if (!e) return e.error();
+    exposer = std::move(*e);
     const auto started = std::chrono::steady_clock::now();
     for (;;) {
       auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings), 5000);
@@ -205,9 +210,6 @@ struct StageProcess {
         return {};
       }
     }
-    auto e = expose_metrics(metrics, registry);
-    if (!e) return e.error();
-    exposer = std::move(*e);
     return {};
   }
 };
@@ -371,7 +373,7 @@ int run(int argc, char** argv) {
   tail->add_option("--state", tail_options.state, "Alerts in this state only")
       ->check(CLI::IsMember({"open", "updated", "closed"}));
   tail->add_flag("--envelope", tail_options.envelope,
-                 "Print {topic, partition, offset, key, headers, value} per record");
+                 "Print {topic, partition, offset, timestamp, key, headers, value} per record");
   tail->add_option("--max", tail_options.max, "Stop after this many records");
   tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
                    "Stop after this many seconds without a record");

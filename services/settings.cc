@@ -109,8 +109,11 @@ Result<Settings> load_settings(const std::string& given) {
       read(f, "topic_arns", fs.topic_arns);
       read(f, "allow_http", fs.allow_http);
       read(f, "timeout_ms", fs.timeout_ms);
+      read(f, "max_waiting", fs.max_waiting);
       if (fs.timeout_ms < 1)
         return error("config " + path + ": feeds.streetmanager.timeout_ms >= 1");
+      if (fs.max_waiting < 1 || fs.max_waiting > 1000000)
+        return error("config " + path + ": feeds.streetmanager.max_waiting from 1 to 1000000");
     }
     if (auto n = root["notifier"]) {
       auto& ns = s.notifier;

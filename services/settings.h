@@ -41,6 +41,9 @@ struct StreetManagerFeedSettings {
   std::vector<std::string> topic_arns;
   bool allow_http = false;
   int timeout_ms = 5000;  // fetching a certificate, confirming a subscription
+  // Messages waiting for the feed's thread (certificate fetches, confirmations), at most; more
+  // are answered 503, which SNS sends again later.
+  int max_waiting = 1000;
 };
 
 struct Settings {

@@ -14,6 +14,7 @@ feeds:
     subscribe_hosts: ["127.0.0.1"]
     topic_arns: ["arn:aws:sns:eu-west-2:000000000000:street-manager-test"]
     allow_http: true
+    max_waiting: 2
 YAML
 start_serve --config "$work/config.yaml"
 python3 "$root/tests/e2e/sns_feed_check.py" --base "$base" --data "$data" --work "$work" ||

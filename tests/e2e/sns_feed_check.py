@@ -45,7 +45,10 @@ confirmations = []
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path.startswith("/cert.pem"):
+        if self.path.startswith("/slow-cert.pem"):  # a certificate host that keeps SNS waiting
+            time.sleep(1.5)
+            body = open(cert_pem, "rb").read()
+        elif self.path.startswith("/cert.pem"):
             body = open(cert_pem, "rb").read()
         elif self.path.startswith("/confirm"):
             confirmations.append(self.path)
@@ -175,4 +178,31 @@ bad = sign({"Type": "Notification", "MessageId": "m-3", "TopicArn": TOPIC,
 status, body, _ = post(bad)
 assert status == 202 and body.get("valid") is False and "error" in body, (status, body)
 ok(f"a signed notification that does not parse is taken for works.rejected: {body}")
+
+# At most feeds.streetmanager.max_waiting (2 in this test's config) messages wait for the feed's
+# thread; while a slow certificate host holds it, more are answered 503 with Retry-After, and
+# those that waited are still taken.
+results = []
+
+
+def send(i):
+    m = sign(dict(copy.deepcopy(note), MessageId=f"m-slow-{i}",
+                  SigningCertURL=f"http://127.0.0.1:{port}/slow-cert.pem?n={i}"))
+    results.append(post(m))
+
+
+threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+for t in threads:
+    t.start()
+    time.sleep(0.05)
+for t in threads:
+    t.join()
+busy = [(s, b, h) for s, b, h in results if s == 503]
+taken = [(s, b) for s, b, _ in results if s == 202]
+assert len(results) == 6 and busy and len(taken) >= 2 and len(busy) + len(taken) == 6, \
+    [(s, b) for s, b, _ in results]
+for s_, b, h in busy:
+    assert "max_waiting" in b.get("error", "") and h.get("Retry-After") == "5", (s_, b, h)
+ok(f"a full feed queue: {len(busy)} of 6 answered 503 with Retry-After ({busy[0][1]['error']}), "
+   f"{len(taken)} taken")
 print("PASS")

@@ -194,6 +194,9 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
   auto slow = load("  commit_interval_ms: 500\n");
   REQUIRE(slow.ok());
   CHECK(slow->max_commit_interval_ms == 2000);
+  auto written_zero = load("  commit_interval_ms: 10\n  max_commit_interval_ms: 0\n");
+  REQUIRE(written_zero.ok());  // config/digonce.yaml writes 0: the same as leaving it out
+  CHECK(written_zero->max_commit_interval_ms == 40);
   auto never = load("  commit_interval_ms: 80\n  max_commit_interval_ms: 80\n");
   REQUIRE(never.ok());
   CHECK(never->max_commit_interval_ms == 80);
@@ -209,4 +212,40 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
     REQUIRE_FALSE(s.ok());
     CHECK(contains(s.error().what(), "streams: commit_interval_ms"));
   }
+}
+
+TEST_CASE("settings: the Street Manager feed's waiting messages, and the shipped config file") {
+  auto load = [](const std::string& yaml) {
+    auto path = std::filesystem::temp_directory_path() / "digonce-test-feed.yaml";
+    std::ofstream(path) << yaml;
+    auto s = load_settings(path.string());
+    std::filesystem::remove(path);
+    return s;
+  };
+  auto defaults = load("feeds:\n  streetmanager:\n    timeout_ms: 100\n");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->streetmanager_feed.max_waiting == 1000);
+  auto two = load("feeds:\n  streetmanager:\n    max_waiting: 2\n");
+  REQUIRE(two.ok());
+  CHECK(two->streetmanager_feed.max_waiting == 2);
+  for (const char* bad : {"0", "-1", "1000001"}) {
+    auto s = load(std::string("feeds:\n  streetmanager:\n    max_waiting: ") + bad + "\n");
+    REQUIRE_FALSE(s.ok());
+    CHECK(contains(s.error().what(), "max_waiting"));
+  }
+  // config/digonce.yaml says that what it writes is the default: loading it gives the
+  // defaults (the streams and feed settings that have been written there wrongly before).
+  auto shipped = load_settings(DIGONCE_SOURCE_DIR "/config/digonce.yaml");
+  REQUIRE(shipped.ok());
+  const Settings built_in;
+  CHECK(shipped->commit_interval_ms == built_in.commit_interval_ms);
+  CHECK(shipped->max_commit_interval_ms == 4 * built_in.commit_interval_ms);
+  CHECK(shipped->linger_ms == built_in.linger_ms);
+  CHECK(shipped->fetch_min_bytes == built_in.fetch_min_bytes);
+  CHECK(shipped->max_batch == built_in.max_batch);
+  CHECK(shipped->partitions == built_in.partitions);
+  CHECK(shipped->alerts_partitions == built_in.alerts_partitions);
+  CHECK(shipped->streetmanager_feed.max_waiting == built_in.streetmanager_feed.max_waiting);
+  CHECK(shipped->streetmanager_feed.timeout_ms == built_in.streetmanager_feed.timeout_ms);
+  CHECK(shipped->rules.distance_m == built_in.rules.distance_m);
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# A stage started before its Kafka cluster (no broker needed): it waits, saying so, with its
+# metrics endpoint already answering (a liveness probe on it, as the Helm chart's, must not kill
+# a stage that waits), and SIGTERM ends the wait with exit 0.
+#
+#   DIGONCE_BIN=build/bin/digonce tests/e2e/stage_waits.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# A port nothing listens on: the brokers are "unreachable".
+nobody=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+metrics=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$DIGONCE_BIN" ingest --brokers "127.0.0.1:$nobody" --data-dir "$work/ingest" \
+  --metrics "127.0.0.1:$metrics" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q "waiting for the Kafka brokers 127.0.0.1:$nobody" "$log" && break
+  kill -0 "$pid" 2>/dev/null || fail "ingest exited instead of waiting for its brokers"
+  sleep 0.1
+done
+grep -q "waiting for the Kafka brokers 127.0.0.1:$nobody" "$log" || fail "no 'waiting for the Kafka brokers' line in 20 s"
+check "ingest without a reachable broker waits, saying so"
+code=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' "http://127.0.0.1:$metrics/metrics" || true)
+[[ $code == 200 ]] || fail "metrics endpoint while waiting: HTTP $code"
+check "its metrics endpoint answers while it waits (HTTP 200)"
+kill -TERM "$pid"
+rc=0
+started=$(date +%s)
+wait "$pid" || rc=$?
+pid=""
+[[ $rc == 0 ]] || fail "ingest exited $rc after SIGTERM while waiting"
+(($(date +%s) - started <= 5)) || fail "SIGTERM took more than 5 s to end the wait"
+check "SIGTERM ends the wait at once, exit 0"
