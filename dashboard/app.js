@@ -48,6 +48,8 @@ async function start() {
       headers: { Authorization: "Bearer " + state.key },
     });
     if (res.status === 401) return askForKey("This key is not known to the server.");
+    if (res.status === 403)
+      return askForKey("This key may not read works and alerts (a feed key only posts the feed).");
   } catch (err) {
     // the server is down: connect() retries
   }
@@ -146,9 +148,13 @@ function projection(width, height) {
   if (minX > maxX) return null;
   const k = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
   const spanX = Math.max((maxX - minX) * k, 1e-5), spanY = Math.max(maxY - minY, 1e-5);
-  const pad = 30 * (window.devicePixelRatio || 1);
-  const scale = Math.min((width - 2 * pad) / spanX, (height - 2 * pad) / spanY);
-  const ox = (width - spanX * scale) / 2, oy = (height - spanY * scale) / 2;
+  // 30 px around everything, and the legend's band kept clear at the bottom.
+  const dpr = window.devicePixelRatio || 1;
+  const pad = 30 * dpr;
+  const legend = document.querySelector(".legend");
+  const padBottom = Math.max(pad, ((legend ? legend.offsetHeight : 0) + 16) * dpr);
+  const scale = Math.min((width - 2 * pad) / spanX, (height - pad - padBottom) / spanY);
+  const ox = (width - spanX * scale) / 2, oy = pad + (height - pad - padBottom - spanY * scale) / 2;
   const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
   return ([x, y]) => [
     ox + ((x - cx) * k + spanX / 2) * scale,

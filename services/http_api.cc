@@ -746,7 +746,11 @@ std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view ra
   const ApiKey* key = nullptr;
   if (auto it = target->query.find("key"); it != target->query.end()) {
     key = keys_.find(it->second);
-    if (!key) return api_error(401, "unknown API key");
+    if (!key) {
+      auto refusal = api_error(401, "unknown API key");
+      refusal.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
+      return refusal;
+    }
   } else {
     std::optional<ApiResponse> refusal;
     key = authenticate(authorization, refusal);

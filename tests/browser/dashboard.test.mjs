@@ -1,8 +1,9 @@
 // The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core):
-// `digonce serve` on its embedded broker; a wrong key is refused with a message; Westminster's
-// key connects, sees "live", and a clash submitted over the API appears in the list within
-// seconds, live, with both works and the authority; a click selects it; Camden's key, in another
-// browser context, sees no alert; no console errors. A screenshot goes to $DIGONCE_BROWSER_OUT.
+// `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
+// Westminster's key connects, sees "live", and a clash submitted over the API appears in the
+// list within seconds, live, with both works and the authority; a click selects it; Camden's
+// key, in another browser context, sees no alert; no console errors. A screenshot goes to
+// $DIGONCE_BROWSER_OUT.
 //
 //   DIGONCE_BIN=build/bin/digonce node tests/browser/dashboard.test.mjs
 import { spawn } from "node:child_process";
@@ -81,14 +82,23 @@ async function main() {
   westminster.on("pageerror", (e) => errors.push(String(e)));
   await westminster.goto(base);
   await westminster.waitForSelector("#key-form:not([hidden])", { timeout: 10000 });
-  ok("the dashboard asks for a key");
+  await westminster.waitForTimeout(300);  // a favicon request, say, comes after the load
+  if (errors.length) fail(`browser errors on loading the page: ${errors.join(" | ")}`);
+  ok("the dashboard asks for a key (no console errors on loading it)");
 
   await connectWith(westminster, "not-a-key");
   await westminster.waitForFunction(
     () => document.getElementById("key-error").textContent.includes("not known"),
     null, { timeout: 10000 });
   ok(`a wrong key is refused: "${await westminster.textContent("#key-error")}"`);
-  errors.length = 0;  // the refused key's 401 is logged by the browser: expected
+
+  await connectWith(westminster, "dev-feed-key");
+  await westminster.waitForFunction(
+    () => document.getElementById("key-error").textContent.includes("may not read"),
+    null, { timeout: 10000 });
+  if (!(await westminster.isVisible("#key-form"))) fail("a feed key left the key form");
+  ok(`a feed key is refused too: "${await westminster.textContent("#key-error")}"`);
+  errors.length = 0;  // the refused keys' 401 and 403 are logged by the browser: expected
 
   await connectWith(westminster, "dev-westminster-key");
   await westminster.waitForFunction(

@@ -26,6 +26,13 @@ metric() {  # metric NAME LABELS: the value, or 0
 }
 [[ $(status old-stpr-key) == 200 ]] || fail "old-stpr-key refused before the reload"
 [[ $(status new-tfl-key) == 401 ]] || fail "new-tfl-key accepted before it was added"
+# A WebSocket handshake with an unknown key in the query: 401 with the same challenge as REST.
+curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+  -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+  "$base/v1/stream?key=nope" >"$work/ws401.txt" || true
+grep -q '^HTTP/1.1 401' "$work/ws401.txt" && grep -qi '^WWW-Authenticate: Bearer' "$work/ws401.txt" ||
+  fail "stream with an unknown key: $(head -c 400 "$work/ws401.txt")"
+check "stream with an unknown key in the query: 401 with WWW-Authenticate"
 
 # Two live streams: one whose key will be revoked, one whose key stays. Each writes what happened
 # (the close code and reason, or "open" if it is still open after the wait) to a file.
