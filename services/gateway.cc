@@ -353,6 +353,11 @@ Status Gateway::listen() {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
+  // A number from 0 (the system picks one) to 65535: the resolver would wrap 99999 round to a
+  // port nobody asked for.
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+    return error("HTTP address '" + address + "': the port must be a number from 0 to 65535");
   beast::error_code ec;
   tcp::resolver resolver(ioc_);
   auto found = resolver.resolve(host, port, ec);

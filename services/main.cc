@@ -268,9 +268,13 @@ int run(int argc, char** argv) {
   SignalWatch signals;
   CLI::App app{"digonce: streaming coordination of street works (clash and collaboration alerts)"};
   app.require_subcommand(1);
+  // The options of digonce itself (--config, --log-level, --topic-prefix) may come before or
+  // after the command's name: subcommands pass what they do not know up to it.
+  app.fallthrough();
   std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
   app.add_option("--config", config, "Configuration file (default: config/digonce.yaml)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string topic_prefix;
   app.add_option("--topic-prefix", topic_prefix, "Prefix of every topic name (default digonce.)");
 

@@ -2,10 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
+#include <type_traits>
 
+#include "geo/authorities.h"
 #include "services/http_client.h"
 #include "services/resources.h"
 
@@ -36,8 +40,92 @@ std::string default_config_path() {
 }
 
 template <class T>
+const char* kind_of() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "true or false";
+  else if constexpr (std::is_integral_v<T>)
+    return "a whole number";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "a number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else
+    return "a list of strings";
+}
+
+// A key's value, when the key is there; a value of the wrong type is an error naming the key.
+template <class T>
 void read(const YAML::Node& node, const char* key, T& out) {
-  if (node && node[key]) out = node[key].as<T>();
+  if (!node || !node[key]) return;
+  try {
+    out = node[key].as<T>();
+  } catch (const YAML::BadConversion& e) {
+    throw YAML::Exception(e.mark, std::string(key) + ": must be " + kind_of<T>());
+  }
+}
+
+// The keys a config file may hold, by section; anything else is a typo that would otherwise be
+// ignored without a word (a misspelt `notifier:` turned every webhook off).
+struct Section {
+  const char* name;  // dotted path; "" is the top level
+  std::vector<std::string_view> keys;
+};
+const std::vector<Section>& known_sections() {
+  static const std::vector<Section> sections = {
+      {"",
+       {"topics", "detection", "tiles", "boundaries", "proj", "streams", "http", "feeds",
+        "notifier"}},
+      {"topics", {"prefix", "partitions", "alerts_partitions", "replication"}},
+      {"detection",
+       {"distance_m", "collaboration_window_days", "metric_crs", "max_vertices", "finest_cell_m"}},
+      {"tiles", {"size_m"}},
+      {"proj", {"search_paths"}},
+      {"streams",
+       {"commit_interval_ms", "max_commit_interval_ms", "max_batch", "linger_ms",
+        "fetch_min_bytes"}},
+      {"http", {"listen"}},
+      {"feeds", {"streetmanager"}},
+      {"feeds.streetmanager",
+       {"verify_signatures", "cert_hosts", "subscribe_hosts", "topic_arns", "allow_http",
+        "timeout_ms", "max_waiting"}},
+      {"notifier",
+       {"timeout_ms", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "start_from",
+        "webhooks"}},
+      {"notifier.webhooks[]",
+       {"name", "url", "secret", "secret_env", "ca_file", "authorities", "kinds", "states"}},
+  };
+  return sections;
+}
+
+// What is wrong with the file's shape (an unknown key, a section that is not a mapping), or "".
+std::string check_keys(const YAML::Node& node, const std::string& where) {
+  const Section* section = nullptr;
+  for (const auto& s : known_sections())
+    if (where == s.name) section = &s;
+  if (!section) return {};  // a leaf: its value is read and checked where it is used
+  const std::string name = where.empty() ? "the file" : where;
+  if (node.IsNull()) return {};  // an empty section: the defaults
+  if (!node.IsMap()) return name + " must be a mapping of keys to values";
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    if (std::find(section->keys.begin(), section->keys.end(), key) == section->keys.end()) {
+      std::string known;
+      for (auto k : section->keys) known += (known.empty() ? "" : ", ") + std::string(k);
+      return (where.empty() ? "" : where + ".") + key + ": unknown key (" + name +
+             " takes: " + known + ")";
+    }
+    const std::string inner = where.empty() ? key : where + "." + key;
+    if (inner == "notifier.webhooks") {
+      if (kv.second.IsNull()) continue;
+      if (!kv.second.IsSequence())
+        return "notifier.webhooks must be a list (each item: - name: ..., url: ...)";
+      for (const auto& w : kv.second)
+        if (auto bad = check_keys(w, "notifier.webhooks[]"); !bad.empty()) return bad;
+    } else if (auto bad = check_keys(kv.second, inner); !bad.empty()) {
+      return bad;
+    }
+  }
+  return {};
 }
 
 // What is wrong with a webhook, or "".
@@ -73,6 +161,7 @@ Result<Settings> load_settings(const std::string& given) {
   if (path.empty()) return s;
   try {
     YAML::Node root = YAML::LoadFile(path);
+    if (auto bad = check_keys(root, ""); !bad.empty()) return error("config " + path + ": " + bad);
     auto dir = fs::path(path).parent_path();
     read(root["topics"], "prefix", s.topic_prefix);
     read(root["topics"], "partitions", s.partitions);
@@ -88,8 +177,11 @@ Result<Settings> load_settings(const std::string& given) {
     read(det, "finest_cell_m", s.finest_cell_m);
     read(root["tiles"], "size_m", s.tile_size_m);
     if (root["boundaries"]) {
-      auto b = fs::path(root["boundaries"].as<std::string>());
-      s.boundaries = (b.is_absolute() ? b : dir / b).string();
+      std::string given_boundaries;
+      read(root, "boundaries", given_boundaries);
+      auto b = fs::path(given_boundaries);
+      s.boundaries = given_boundaries.empty() ? std::string()  // "": no authority areas
+                                              : (b.is_absolute() ? b : dir / b).string();
     }
     if (root["proj"] && root["proj"]["search_paths"])
       for (const auto& p : root["proj"]["search_paths"])
@@ -155,15 +247,33 @@ Result<Settings> load_settings(const std::string& given) {
         return error("config " + path +
                      ": notifier: max_attempts x (timeout_ms + backoff_max_ms) must stay under 50 "
                      "minutes");
-      if (ns.timeout_ms < 1 || ns.max_attempts < 1 || ns.backoff_initial_ms < 0 ||
-          ns.backoff_max_ms < ns.backoff_initial_ms ||
-          (ns.start_from != "earliest" && ns.start_from != "latest"))
-        return error("config " + path +
-                     ": notifier: timeout_ms >= 1, max_attempts >= 1, 0 <= backoff_initial_ms <= "
-                     "backoff_max_ms, start_from earliest or latest");
+      const char* bad = ns.timeout_ms < 1           ? "timeout_ms must be at least 1"
+                        : ns.max_attempts < 1       ? "max_attempts must be at least 1"
+                        : ns.backoff_initial_ms < 0 ? "backoff_initial_ms must be 0 or more"
+                        : ns.backoff_max_ms < ns.backoff_initial_ms
+                            ? "backoff_max_ms must be at least backoff_initial_ms"
+                        : ns.start_from != "earliest" && ns.start_from != "latest"
+                            ? "start_from must be earliest or latest"
+                            : nullptr;
+      if (bad) return error("config " + path + ": notifier." + bad);
     }
   } catch (const YAML::Exception& e) {
     return error("config " + path + ": " + e.what());
+  }
+  if (!s.boundaries.empty()) {
+    // Without its areas every alert would name no highway authority, and no authority's webhook
+    // or key would see anything: a wrong path stops every command at start, not later.
+    const std::string without = "; `boundaries: \"\"` runs without authority areas";
+    auto o = geo::load_authority_options(s.boundaries, s.shared_data);
+    if (!o) return error("config " + path + ": boundaries: " + o.error().what() + without);
+    std::error_code ec;
+    if (!fs::exists(o->path, ec))
+      return error("config " + path + ": boundaries: " + s.boundaries + " names " + o->path +
+                   ", which does not exist" +
+                   (s.shared_data.empty()
+                        ? " (no shared data folder was found: set DIGONCE_SHARED_DATA)"
+                        : "") +
+                   without);
   }
   if (!s.shared_data.empty())
     s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());

@@ -166,7 +166,7 @@ TEST_CASE("notifier settings: webhooks read, secrets from the environment, error
   CHECK(contains(too_long.error().what(), "under 50 minutes"));
   auto retries = load_notifier("  max_attempts: 0\n");
   REQUIRE_FALSE(retries.ok());
-  CHECK(contains(retries.error().what(), "max_attempts >= 1"));
+  CHECK(contains(retries.error().what(), "notifier.max_attempts must be at least 1"));
 }
 
 TEST_CASE("http_post: a refused connection is an error that names the address") {
@@ -248,4 +248,59 @@ TEST_CASE("settings: the Street Manager feed's waiting messages, and the shipped
   CHECK(shipped->streetmanager_feed.max_waiting == built_in.streetmanager_feed.max_waiting);
   CHECK(shipped->streetmanager_feed.timeout_ms == built_in.streetmanager_feed.timeout_ms);
   CHECK(shipped->rules.distance_m == built_in.rules.distance_m);
+}
+
+TEST_CASE("settings: unknown keys, wrong types and bad values are refused, naming the key") {
+  auto load = [](const std::string& yaml) {
+    auto path = std::filesystem::temp_directory_path() / "digonce-test-keys.yaml";
+    std::ofstream(path) << yaml;
+    auto s = load_settings(path.string());
+    std::filesystem::remove(path);
+    return s;
+  };
+  struct Case {
+    const char* yaml;
+    const char* says;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           // a misspelt section would have turned every webhook off without a word
+           {"notifer:\n  webhooks: []\n", "notifer: unknown key (the file takes: topics"},
+           {"topics:\n  partitons: 2\n", "topics.partitons: unknown key (topics takes: prefix"},
+           {"notifier:\n  max_atempts: 4\n", "notifier.max_atempts: unknown key"},
+           {"feeds:\n  streetmanager:\n    max_wait: 3\n",
+            "feeds.streetmanager.max_wait: unknown key"},
+           {"notifier:\n  webhooks:\n    - {name: a, url: 'http://127.0.0.1:1/', secret: s, "
+            "authorites: ['*']}\n",
+            "notifier.webhooks[].authorites: unknown key"},
+           {"notifier:\n  webhooks: {name: a}\n", "notifier.webhooks must be a list"},
+           {"- topics\n", "the file must be a mapping"},
+           {"topics: 6\n", "topics must be a mapping"},
+           {"notifier:\n  max_attempts: lots\n", "max_attempts: must be a whole number"},
+           {"detection:\n  distance_m: [1]\n", "distance_m: must be a number"},
+           {"feeds:\n  streetmanager:\n    allow_http: maybe\n",
+            "allow_http: must be true or false"},
+           {"notifier:\n  timeout_ms: 0\n", "notifier.timeout_ms must be at least 1"},
+           {"notifier:\n  max_attempts: 0\n", "notifier.max_attempts must be at least 1"},
+           {"notifier:\n  start_from: begining\n",
+            "notifier.start_from must be earliest or latest"},
+           {"notifier:\n  backoff_initial_ms: 500\n  backoff_max_ms: 100\n",
+            "notifier.backoff_max_ms must be at least backoff_initial_ms"},
+           {"boundaries: nothere.yaml\n", "boundaries:"},
+       }) {
+    CAPTURE(c.yaml);
+    auto s = load(c.yaml);
+    REQUIRE_FALSE(s.ok());
+    CAPTURE(s.error().what());
+    CHECK(contains(s.error().what(), c.says));
+  }
+  // A missing boundaries file names the way to run without one.
+  auto missing = load("boundaries: nothere.yaml\n");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(contains(missing.error().what(), "boundaries: \"\""));
+  auto none = load("boundaries: \"\"\n");
+  REQUIRE(none.ok());
+  CHECK(none->boundaries.empty());
+  auto empty = load("topics:\nnotifier:\n");  // empty sections: the defaults
+  REQUIRE(empty.ok());
+  CHECK(empty->partitions == 6);
 }
