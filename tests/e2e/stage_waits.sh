@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A stage started before its Kafka cluster (no broker needed): it waits, saying so, with its
 # metrics endpoint already answering (a liveness probe on it, as the Helm chart's, must not kill
-# a stage that waits), and SIGTERM ends the wait with exit 0.
+# a stage that waits), and SIGTERM ends the wait with exit 0. Then what stops any command at
+# start: a config key nobody knows, a --log-level that is not one, an HTTP port out of range.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/stage_waits.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,3 +30,20 @@ pid=""
 [[ $rc == 0 ]] || fail "ingest exited $rc after SIGTERM while waiting"
 (($(date +%s) - started <= 5)) || fail "SIGTERM took more than 5 s to end the wait"
 check "SIGTERM ends the wait at once, exit 0"
+
+refused() {  # refused WORDS COMMAND...: the command exits non-zero at once, its output has WORDS
+  local words=$1 out rc=0
+  shift
+  out=$(timeout 20 "$@" 2>&1) || rc=$?
+  [[ $rc != 0 && $rc != 124 ]] || fail "not refused (exit $rc): $*"
+  grep -qF -- "$words" <<<"$out" || fail "refused without '$words': $out"
+}
+printf 'notifer:\n  webhooks: []\n' >"$work/typo.yaml"
+refused "notifer: unknown key" "$DIGONCE_BIN" ingest --config "$work/typo.yaml" --brokers 127.0.0.1:1 \
+  --data-dir "$work/ingest2"
+check "a misspelt config section stops a stage at start, naming it (--config after the command)"
+refused "debg not in" "$DIGONCE_BIN" --log-level debg ingest --brokers 127.0.0.1:1 --data-dir "$work/i3"
+check "--log-level debg is refused"
+refused "the port must be a number from 0 to 65535" "$DIGONCE_BIN" gateway --brokers 127.0.0.1:1 \
+  --http 127.0.0.1:99999 --api-keys "$root/config/dev-api-keys.yaml"
+check "an HTTP port above 65535 is refused"
