@@ -142,7 +142,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r)
                    .Name("digonce_gateway_api_keys")
                    .Help("API keys in force")
                    .Register(r)
-                   .Add({})) {}
+                   .Add({})) {
+  // Both outcomes from the start, so that an alert on {outcome="failed"} has a series to watch.
+  key_reloads.Add({{"outcome", "ok"}});
+  key_reloads.Add({{"outcome", "failed"}});
+}
 
 void GatewayMetrics::observe(const std::string& route, int code, double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {

@@ -378,7 +378,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"open", "updated", "closed"}));
   tail->add_flag("--envelope", tail_options.envelope,
                  "Print {topic, partition, offset, timestamp, key, headers, value} per record");
-  tail->add_option("--max", tail_options.max, "Stop after this many records");
+  tail->add_option("--max", tail_options.max, "Stop after this many records (0: no limit)")
+      ->check(CLI::Range(0.0, 1e15));
   tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
                    "Stop after this many seconds without a record");
 

@@ -16,7 +16,10 @@ struct EmbeddedBroker::Impl {
 };
 
 Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::start(int brokers) {
-  auto owner = make_client(RD_KAFKA_PRODUCER, {{"client.id", "digonce-embedded-broker"}});
+  // The owner only hosts the mock cluster and never connects: its warning that it has no
+  // bootstrap.servers (CONFWARN, level 4) would be noise at every start; errors still show.
+  auto owner = make_client(RD_KAFKA_PRODUCER,
+                           {{"client.id", "digonce-embedded-broker"}, {"log_level", "3"}});
   if (!owner) return owner.error();
   std::unique_ptr<EmbeddedBroker> b(new EmbeddedBroker());
   b->impl_ = std::make_unique<Impl>();
