@@ -20,13 +20,18 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-// Writes a config file with the given notifier section and loads it.
-Result<Settings> load_notifier(const std::string& notifier_yaml) {
-  auto path = std::filesystem::temp_directory_path() / "digonce-test-notifier.yaml";
-  std::ofstream(path) << "notifier:\n" << notifier_yaml;
+// Writes a config file with the given text and loads it.
+Result<Settings> load_yaml(const std::string& yaml) {
+  auto path = std::filesystem::temp_directory_path() / "digonce-test-settings.yaml";
+  std::ofstream(path) << yaml;
   auto s = load_settings(path.string());
   std::filesystem::remove(path);
   return s;
+}
+
+// The same with the given notifier section.
+Result<Settings> load_notifier(const std::string& notifier_yaml) {
+  return load_yaml("notifier:\n" + notifier_yaml);
 }
 
 const char* kAlert = R"({"alert_id":"clash-0123","kind":"clash","state":"open","revision":2,)"
@@ -180,11 +185,7 @@ TEST_CASE("http_post: a refused connection is an error that names the address") 
 
 TEST_CASE("settings: the stages' batching knobs are read and checked") {
   auto load = [](const std::string& streams_yaml) {
-    auto path = std::filesystem::temp_directory_path() / "digonce-test-streams.yaml";
-    std::ofstream(path) << "streams:\n" << streams_yaml;
-    auto s = load_settings(path.string());
-    std::filesystem::remove(path);
-    return s;
+    return load_yaml("streams:\n" + streams_yaml);
   };
   auto defaults = load("  commit_interval_ms: 50\n");
   REQUIRE(defaults.ok());
@@ -215,21 +216,14 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
 }
 
 TEST_CASE("settings: the Street Manager feed's waiting messages, and the shipped config file") {
-  auto load = [](const std::string& yaml) {
-    auto path = std::filesystem::temp_directory_path() / "digonce-test-feed.yaml";
-    std::ofstream(path) << yaml;
-    auto s = load_settings(path.string());
-    std::filesystem::remove(path);
-    return s;
-  };
-  auto defaults = load("feeds:\n  streetmanager:\n    timeout_ms: 100\n");
+  auto defaults = load_yaml("feeds:\n  streetmanager:\n    timeout_ms: 100\n");
   REQUIRE(defaults.ok());
   CHECK(defaults->streetmanager_feed.max_waiting == 1000);
-  auto two = load("feeds:\n  streetmanager:\n    max_waiting: 2\n");
+  auto two = load_yaml("feeds:\n  streetmanager:\n    max_waiting: 2\n");
   REQUIRE(two.ok());
   CHECK(two->streetmanager_feed.max_waiting == 2);
   for (const char* bad : {"0", "-1", "1000001"}) {
-    auto s = load(std::string("feeds:\n  streetmanager:\n    max_waiting: ") + bad + "\n");
+    auto s = load_yaml(std::string("feeds:\n  streetmanager:\n    max_waiting: ") + bad + "\n");
     REQUIRE_FALSE(s.ok());
     CHECK(contains(s.error().what(), "max_waiting"));
   }
@@ -251,13 +245,6 @@ TEST_CASE("settings: the Street Manager feed's waiting messages, and the shipped
 }
 
 TEST_CASE("settings: unknown keys, wrong types and bad values are refused, naming the key") {
-  auto load = [](const std::string& yaml) {
-    auto path = std::filesystem::temp_directory_path() / "digonce-test-keys.yaml";
-    std::ofstream(path) << yaml;
-    auto s = load_settings(path.string());
-    std::filesystem::remove(path);
-    return s;
-  };
   struct Case {
     const char* yaml;
     const char* says;
@@ -288,19 +275,19 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"boundaries: nothere.yaml\n", "boundaries:"},
        }) {
     CAPTURE(c.yaml);
-    auto s = load(c.yaml);
+    auto s = load_yaml(c.yaml);
     REQUIRE_FALSE(s.ok());
     CAPTURE(s.error().what());
     CHECK(contains(s.error().what(), c.says));
   }
   // A missing boundaries file names the way to run without one.
-  auto missing = load("boundaries: nothere.yaml\n");
+  auto missing = load_yaml("boundaries: nothere.yaml\n");
   REQUIRE_FALSE(missing.ok());
   CHECK(contains(missing.error().what(), "boundaries: \"\""));
-  auto none = load("boundaries: \"\"\n");
+  auto none = load_yaml("boundaries: \"\"\n");
   REQUIRE(none.ok());
   CHECK(none->boundaries.empty());
-  auto empty = load("topics:\nnotifier:\n");  // empty sections: the defaults
+  auto empty = load_yaml("topics:\nnotifier:\n");  // empty sections: the defaults
   REQUIRE(empty.ok());
   CHECK(empty->partitions == 6);
 }
