@@ -273,8 +273,8 @@ int run(int argc, char** argv) {
   app.fallthrough();
   std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
   app.add_option("--config", config, "Configuration file (default: config/digonce.yaml)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string topic_prefix;
   app.add_option("--topic-prefix", topic_prefix, "Prefix of every topic name (default digonce.)");
 

@@ -17,8 +17,13 @@ namespace digonce::services {
 namespace fs = std::filesystem;
 
 std::string find_shared_data() {
+  // DIGONCE_SHARED_DATA is taken as given when it is a folder (another region's data need not
+  // hold London's boroughs); the other places only when they hold London's boroughs.
+  if (const char* env = std::getenv("DIGONCE_SHARED_DATA"); env && *env) {
+    std::error_code ec;
+    if (fs::is_directory(env, ec)) return env;
+  }
   std::vector<std::string> candidates;
-  if (const char* env = std::getenv("DIGONCE_SHARED_DATA")) candidates.emplace_back(env);
   candidates.push_back(resource_path("data"));  // installed: <prefix>/share/digonce/data
 #ifdef DIGONCE_SHARED_DATA_DEFAULT
   candidates.emplace_back(DIGONCE_SHARED_DATA_DEFAULT);
@@ -171,6 +176,8 @@ Result<Settings> load_settings(const std::string& given) {
     read(det, "distance_m", s.rules.distance_m);
     double days = 90;
     read(det, "collaboration_window_days", days);
+    if (!(days >= 0 && days <= 36500))
+      return error("config " + path + ": detection.collaboration_window_days from 0 to 36500");
     s.rules.collaboration_window = static_cast<geo::Micros>(days * geo::kMicrosPerDay);
     read(det, "metric_crs", s.metric_crs);
     read(det, "max_vertices", s.max_vertices);
@@ -183,9 +190,7 @@ Result<Settings> load_settings(const std::string& given) {
       s.boundaries = given_boundaries.empty() ? std::string()  // "": no authority areas
                                               : (b.is_absolute() ? b : dir / b).string();
     }
-    if (root["proj"] && root["proj"]["search_paths"])
-      for (const auto& p : root["proj"]["search_paths"])
-        s.proj_search_paths.push_back(p.as<std::string>());
+    read(root["proj"], "search_paths", s.proj_search_paths);
     read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
     read(root["streams"], "max_commit_interval_ms", s.max_commit_interval_ms);
     read(root["streams"], "max_batch", s.max_batch);
@@ -277,6 +282,10 @@ Result<Settings> load_settings(const std::string& given) {
   }
   if (!s.shared_data.empty())
     s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
+  if (s.alerts_partitions < 1 || s.replication < 1 || !(s.finest_cell_m > 0))
+    return error("config " + path +
+                 ": topics.alerts_partitions and topics.replication must be >= 1, "
+                 "detection.finest_cell_m > 0");
   if (!(s.rules.distance_m >= 0) || s.partitions < 1 || !(s.tile_size_m > 0) ||
       s.tile_size_m < 4 * s.rules.distance_m)
     return error("config " + path +

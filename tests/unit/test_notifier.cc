@@ -273,6 +273,11 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"notifier:\n  backoff_initial_ms: 500\n  backoff_max_ms: 100\n",
             "notifier.backoff_max_ms must be at least backoff_initial_ms"},
            {"boundaries: nothere.yaml\n", "boundaries:"},
+           {"detection:\n  collaboration_window_days: -5\n", "collaboration_window_days from 0"},
+           {"topics:\n  alerts_partitions: 0\n", "topics.alerts_partitions"},
+           {"topics:\n  replication: 0\n", "topics.replication must be >= 1"},
+           {"detection:\n  finest_cell_m: 0\n", "detection.finest_cell_m > 0"},
+           {"proj:\n  search_paths: [1, [2]]\n", "search_paths: must be a list of strings"},
        }) {
     CAPTURE(c.yaml);
     auto s = load_yaml(c.yaml);
