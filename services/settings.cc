@@ -282,23 +282,26 @@ Result<Settings> load_settings(const std::string& given) {
   }
   if (!s.shared_data.empty())
     s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
-  if (s.alerts_partitions < 1 || s.replication < 1 || !(s.finest_cell_m > 0))
-    return error("config " + path +
-                 ": topics.alerts_partitions and topics.replication must be >= 1, "
-                 "detection.finest_cell_m > 0");
-  if (!(s.rules.distance_m >= 0) || s.partitions < 1 || !(s.tile_size_m > 0) ||
-      s.tile_size_m < 4 * s.rules.distance_m)
-    return error("config " + path +
-                 ": distance_m must be >= 0, partitions >= 1, tiles.size_m > 0 and >= 4 x "
-                 "distance_m");
-  if (s.commit_interval_ms < 1 || s.max_batch < 1 || s.linger_ms < 0 || s.linger_ms > 900000 ||
-      s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000 || s.max_commit_interval_ms < 0 ||
-      s.max_commit_interval_ms > 10000 ||
-      (s.max_commit_interval_ms > 0 && s.max_commit_interval_ms < s.commit_interval_ms))
-    return error("config " + path +
-                 ": streams: commit_interval_ms and max_batch must be >= 1, "
-                 "max_commit_interval_ms from commit_interval_ms to 10000 (a transaction times out "
-                 "after 15 s), linger_ms 0 to 900000, fetch_min_bytes 1 to 100000000");
+  // One message per value out of range, naming its key.
+  const char* bad =
+      s.partitions < 1             ? "topics.partitions must be at least 1"
+      : s.alerts_partitions < 1    ? "topics.alerts_partitions must be at least 1"
+      : s.replication < 1          ? "topics.replication must be at least 1"
+      : !(s.rules.distance_m >= 0) ? "detection.distance_m must be 0 or more"
+      : !(s.finest_cell_m > 0)     ? "detection.finest_cell_m must be more than 0"
+      : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
+          ? "tiles.size_m must be at least 4 x detection.distance_m"
+      : s.commit_interval_ms < 1                ? "streams: commit_interval_ms must be at least 1"
+      : s.max_batch < 1                         ? "streams: max_batch must be at least 1"
+      : s.linger_ms < 0 || s.linger_ms > 900000 ? "streams: linger_ms from 0 to 900000"
+      : s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000
+          ? "streams: fetch_min_bytes from 1 to 100000000"
+      : s.max_commit_interval_ms < 0 || s.max_commit_interval_ms > 10000 ||
+              (s.max_commit_interval_ms > 0 && s.max_commit_interval_ms < s.commit_interval_ms)
+          ? "streams: max_commit_interval_ms from commit_interval_ms to 10000 (a transaction "
+            "times out after 15 s), or 0 for 4 x commit_interval_ms"
+          : nullptr;
+  if (bad) return error("config " + path + ": " + bad);
   if (s.max_commit_interval_ms == 0)
     s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;

@@ -110,7 +110,10 @@ Result<int> partition_count(const std::string& brokers, const std::string& topic
       if (it != have->end() && it->second > 0) return it->second;
     }
     if (std::chrono::steady_clock::now() > deadline)
-      return error("topic " + topic + " not found on " + brokers);
+      // Not found, or never asked: say which, so that a wrong address is not taken for a
+      // missing topic.
+      return have ? error("topic " + topic + " not found on " + brokers)
+                  : error("cannot reach the Kafka brokers " + brokers + ": " + have.error().what());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
