@@ -423,23 +423,33 @@ void HttpApi::feed_notification(const std::string& body, Respond respond) {
 
 // ---- routing
 
+namespace {
+
+// Every 401: the reason, and the challenge that says how to authenticate.
+ApiResponse unauthorized(std::string_view message) {
+  auto r = api_error(401, message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
+  return r;
+}
+
+}  // namespace
+
 const ApiKey* HttpApi::authenticate(std::string_view authorization,
                                     std::optional<ApiResponse>& refusal) const {
   if (authorization.empty()) {
-    refusal = api_error(401, "an API key is required: send Authorization: Bearer KEY");
+    refusal = unauthorized("an API key is required: send Authorization: Bearer KEY");
   } else if (auto token = bearer_token(authorization)) {
     if (const ApiKey* key = keys_.find(*token)) return key;
-    refusal = api_error(401, "unknown API key");
+    refusal = unauthorized("unknown API key");
   } else if (auto password = basic_password(authorization)) {
     if (const ApiKey* key = keys_.find(*password)) return key;
-    refusal = api_error(401, "unknown API key");
+    refusal = unauthorized("unknown API key");
   } else if (authorization.size() >= 6 &&
              (authorization.substr(0, 6) == "Basic " || authorization.substr(0, 6) == "basic ")) {
-    refusal = api_error(401, "Basic credentials must be base64(user:KEY)");
+    refusal = unauthorized("Basic credentials must be base64(user:KEY)");
   } else {
-    refusal = api_error(401, "the Authorization header must be Bearer KEY");
+    refusal = unauthorized("the Authorization header must be Bearer KEY");
   }
-  refusal->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
   return nullptr;
 }
 
@@ -750,11 +760,7 @@ std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view ra
   const ApiKey* key = nullptr;
   if (auto it = target->query.find("key"); it != target->query.end()) {
     key = keys_.find(it->second);
-    if (!key) {
-      auto refusal = api_error(401, "unknown API key");
-      refusal.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"digonce\"");
-      return refusal;
-    }
+    if (!key) return unauthorized("unknown API key");
   } else {
     std::optional<ApiResponse> refusal;
     key = authenticate(authorization, refusal);

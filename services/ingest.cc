@@ -185,20 +185,26 @@ class IngestProcessor final : public streams::PartitionProcessor {
            std::to_string(in.offset);
   }
 
-  // Where the record first came in, "topic/partition/offset": for a record another partition
-  // forwarded, its forwarded-from header; else the record's own place.
-  std::string origin(const streams::InputRecord& in) const {
-    if (in.message) {
-      if (auto from = streams::header(in.message, kForwardedFrom); from && place(*from))
-        return std::string(*from);
-    }
-    return source(in);
-  }
-
   // "topic/partition/offset" split, or nullopt when the text is not one.
   struct Place {
     std::string topic, partition, offset;
+    std::string text() const { return topic + "/" + partition + "/" + offset; }
   };
+
+  // Where a record another partition forwarded first came in (its forwarded-from header, when
+  // that reads as a place), or nullopt.
+  static std::optional<Place> forwarded_from(const streams::InputRecord& in) {
+    if (!in.message) return std::nullopt;
+    auto from = streams::header(in.message, kForwardedFrom);
+    return from ? place(*from) : std::nullopt;
+  }
+
+  // Where the record first came in, "topic/partition/offset": for a forwarded record, where it
+  // was forwarded from; else the record's own place.
+  std::string origin(const streams::InputRecord& in) const {
+    auto from = forwarded_from(in);
+    return from ? from->text() : source(in);
+  }
   static std::optional<Place> place(std::string_view text) {
     const auto last = text.rfind('/');
     if (last == std::string_view::npos || last == 0) return std::nullopt;
@@ -225,8 +231,8 @@ class IngestProcessor final : public streams::PartitionProcessor {
     Place at{std::string(in.topic), std::to_string(in.partition), std::to_string(in.offset)};
     std::vector<streams::Header> headers = {{"digonce.reason", reasons(errors)},
                                             {"digonce.errors", errors_json(errors)}};
-    if (const std::string from = origin(in); from != source(in)) {
-      at = *place(from);  // origin() returns only what place() reads
+    if (auto from = forwarded_from(in)) {
+      at = std::move(*from);
       headers.push_back({"digonce.forwarded.via", source(in)});
     }
     headers.push_back({"digonce.source.topic", at.topic});

@@ -188,28 +188,21 @@ struct StageProcess {
     if (!e) return e.error();
     exposer = std::move(*e);
     const auto started = std::chrono::steady_clock::now();
-    for (;;) {
+    while (!stop.load()) {
       auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings), 5000);
-      if (s.ok()) break;
+      if (s.ok()) return {};
       if (s.error().field == "topics")  // waiting would not mend it (streams/admin.h)
         return digonce::error("topics on " + settings.brokers + ": " + s.error().message);
-      const std::string why = s.error().what();
-      if (stop.load()) {
-        stopped = true;
-        return {};
-      }
+      if (stop.load()) break;
       const auto waited = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
       spdlog::warn("waiting for the Kafka brokers {} ({} s so far): {}", settings.brokers, waited,
-                   why);
+                   s.error().what());
       for (int i = 0; i < 20 && !stop.load(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (stop.load()) {
-        stopped = true;
-        return {};
-      }
     }
+    stopped = true;
     return {};
   }
 };

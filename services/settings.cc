@@ -207,10 +207,6 @@ Result<Settings> load_settings(const std::string& given) {
       read(f, "allow_http", fs.allow_http);
       read(f, "timeout_ms", fs.timeout_ms);
       read(f, "max_waiting", fs.max_waiting);
-      if (fs.timeout_ms < 1)
-        return error("config " + path + ": feeds.streetmanager.timeout_ms >= 1");
-      if (fs.max_waiting < 1 || fs.max_waiting > 1000000)
-        return error("config " + path + ": feeds.streetmanager.max_waiting from 1 to 1000000");
     }
     if (auto n = root["notifier"]) {
       auto& ns = s.notifier;
@@ -252,15 +248,6 @@ Result<Settings> load_settings(const std::string& given) {
         return error("config " + path +
                      ": notifier: max_attempts x (timeout_ms + backoff_max_ms) must stay under 50 "
                      "minutes");
-      const char* bad = ns.timeout_ms < 1           ? "timeout_ms must be at least 1"
-                        : ns.max_attempts < 1       ? "max_attempts must be at least 1"
-                        : ns.backoff_initial_ms < 0 ? "backoff_initial_ms must be 0 or more"
-                        : ns.backoff_max_ms < ns.backoff_initial_ms
-                            ? "backoff_max_ms must be at least backoff_initial_ms"
-                        : ns.start_from != "earliest" && ns.start_from != "latest"
-                            ? "start_from must be earliest or latest"
-                            : nullptr;
-      if (bad) return error("config " + path + ": notifier." + bad);
     }
   } catch (const YAML::Exception& e) {
     return error("config " + path + ": " + e.what());
@@ -300,6 +287,16 @@ Result<Settings> load_settings(const std::string& given) {
               (s.max_commit_interval_ms > 0 && s.max_commit_interval_ms < s.commit_interval_ms)
           ? "streams: max_commit_interval_ms from commit_interval_ms to 10000 (a transaction "
             "times out after 15 s), or 0 for 4 x commit_interval_ms"
+      : s.streetmanager_feed.timeout_ms < 1 ? "feeds.streetmanager.timeout_ms >= 1"
+      : s.streetmanager_feed.max_waiting < 1 || s.streetmanager_feed.max_waiting > 1000000
+          ? "feeds.streetmanager.max_waiting from 1 to 1000000"
+      : s.notifier.timeout_ms < 1         ? "notifier.timeout_ms must be at least 1"
+      : s.notifier.max_attempts < 1       ? "notifier.max_attempts must be at least 1"
+      : s.notifier.backoff_initial_ms < 0 ? "notifier.backoff_initial_ms must be 0 or more"
+      : s.notifier.backoff_max_ms < s.notifier.backoff_initial_ms
+          ? "notifier.backoff_max_ms must be at least backoff_initial_ms"
+      : s.notifier.start_from != "earliest" && s.notifier.start_from != "latest"
+          ? "notifier.start_from must be earliest or latest"
           : nullptr;
   if (bad) return error("config " + path + ": " + bad);
   if (s.max_commit_interval_ms == 0)
