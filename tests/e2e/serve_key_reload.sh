@@ -26,7 +26,8 @@ metric() {  # metric NAME LABELS: the value, or 0
 }
 [[ $(status old-stpr-key) == 200 ]] || fail "old-stpr-key refused before the reload"
 [[ $(status new-tfl-key) == 401 ]] || fail "new-tfl-key accepted before it was added"
-curl -s "$base/metrics" | grep -q '^digonce_gateway_api_key_reloads_total{outcome="failed"} 0' ||
+# grep reads all of it (no -q): under pipefail, curl killed by an early-exiting grep fails the test.
+curl -s "$base/metrics" | grep -c '^digonce_gateway_api_key_reloads_total{outcome="failed"} 0' >/dev/null ||
   fail "no reloads_total{outcome=\"failed\"} series before the first SIGHUP"
 check "the reload counter's series exist from the start (0)"
 # A WebSocket handshake with an unknown key in the query: 401 with the same challenge as REST.
