@@ -21,6 +21,7 @@
 #include "services/settings.h"
 #include "streams/admin.h"
 #include "streams/embedded_broker.h"
+#include "streams/kafka.h"
 
 namespace ds = digonce::services;
 using digonce::Status;
@@ -386,6 +387,15 @@ int run(int argc, char** argv) {
   if (!loaded) return fail(loaded.error().what());
   ds::Settings settings = *loaded;
   if (!brokers.empty()) settings.brokers = brokers;
+  if (!settings.kafka_client.empty()) {
+    if (!settings.brokers.empty())
+      digonce::streams::set_client_properties(settings.kafka_client);
+    else if (serve->parsed())  // the embedded broker speaks plain Kafka on loopback
+      spdlog::warn(
+          "kafka.client is for a real cluster (--brokers): the embedded broker takes "
+          "none of its {} properties",
+          settings.kafka_client.size());
+  }
   if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
   if (!data_dir.empty()) settings.data_dir = data_dir;
   if (!http.empty()) settings.http_listen = http;

@@ -12,6 +12,7 @@
 #include "geo/authorities.h"
 #include "services/http_client.h"
 #include "services/resources.h"
+#include "streams/kafka.h"
 
 namespace digonce::services {
 namespace fs = std::filesystem;
@@ -79,7 +80,8 @@ const std::vector<Section>& known_sections() {
   static const std::vector<Section> sections = {
       {"",
        {"topics", "detection", "tiles", "boundaries", "proj", "streams", "http", "feeds",
-        "notifier"}},
+        "notifier", "kafka"}},
+      {"kafka", {"client"}},
       {"topics", {"prefix", "partitions", "alerts_partitions", "replication"}},
       {"detection",
        {"distance_m", "collaboration_window_days", "metric_crs", "max_vertices", "finest_cell_m"}},
@@ -197,6 +199,31 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "linger_ms", s.linger_ms);
     read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
     read(root["http"], "listen", s.http_listen);
+    if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
+      if (!c.IsMap())
+        throw YAML::Exception(c.Mark(), "kafka.client must be a mapping of librdkafka properties");
+      for (const auto& kv : c) {
+        auto name = kv.first.as<std::string>();
+        const std::string where = "kafka.client." + name;
+        if (!kv.second.IsScalar())
+          throw YAML::Exception(kv.second.Mark(), where + ": must be a string, number or boolean");
+        auto value = kv.second.as<std::string>();
+        // A secret (sasl.password, ssl.key.password) from the environment, not the file.
+        if (name.size() > 4 && name.ends_with("_env")) {
+          const char* v = std::getenv(value.c_str());
+          if (!v || !*v)
+            throw YAML::Exception(kv.second.Mark(),
+                                  where + ": the environment variable " + value + " is not set");
+          name.resize(name.size() - 4);
+          value = v;
+        }
+        if (s.kafka_client.contains(name))
+          throw YAML::Exception(kv.first.Mark(), where + ": " + name + " is given twice");
+        if (auto bad = streams::client_property_problem(name, value); !bad.empty())
+          throw YAML::Exception(kv.first.Mark(), where + ": " + bad);
+        s.kafka_client[name] = value;
+      }
+    }
     if (root["feeds"] && root["feeds"]["streetmanager"]) {
       auto f = root["feeds"]["streetmanager"];
       auto& fs = s.streetmanager_feed;

@@ -1,6 +1,7 @@
 // The configuration of every subcommand: config/digonce.yaml, then command-line overrides.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ struct Settings {
   StreetManagerFeedSettings streetmanager_feed;
   // deployment
   std::string brokers;  // "" = the embedded broker (serve only)
+  // kafka.client: librdkafka properties for every client (TLS, SASL, ...); a `<name>_env` key
+  // has been read from the environment variable it names.
+  std::map<std::string, std::string> kafka_client;
   std::string data_dir = "digonce-data";
   std::string api_keys;     // API keys YAML
   std::string instance_id;  // names this instance's transactional ids

@@ -1,5 +1,6 @@
 #include "streams/admin.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -14,8 +15,18 @@ struct QueueDeleter {
 
 Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
-  if (err) return kafka_error("metadata", err);
+  // Asked a second at a time, so that a broker refusing the credentials ends the wait early:
+  // waiting longer would not mend it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    auto err = rd_kafka_metadata(rk, 1, nullptr, &md,
+                                 static_cast<int>(std::clamp<long long>(left, 1, 1000)));
+    if (!err) break;
+    if (left <= 1000 || !recent_refusal().empty()) return kafka_error("metadata", err);
+  }
   std::map<std::string, int> out;
   for (int i = 0; i < md->topic_cnt; ++i)
     if (!md->topics[i].err) out[md->topics[i].topic] = md->topics[i].partition_cnt;

@@ -1,8 +1,52 @@
 #include "streams/kafka.h"
 
+#include <chrono>
+#include <mutex>
 #include <optional>
 
 namespace digonce::streams {
+namespace {
+
+// The last time a broker refused this process's credentials or TLS handshake, and why: a
+// client that cannot authenticate sees only "transport failure" or a timeout in its calls,
+// so kafka_error adds the reason (a wrong password must not read as "broker down").
+struct Refusal {
+  std::mutex mutex;
+  std::string reason;
+  std::chrono::steady_clock::time_point when;
+};
+Refusal& refusal() {
+  static Refusal r;
+  return r;
+}
+
+// librdkafka's log callback for every client: its lines printed as before (rd_kafka_log_print),
+// and a broker's refusal remembered. A refusal reaches the application only as a log line (an
+// error callback would be served only by clients that poll, and would silence the others).
+void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+  rd_kafka_log_print(rk, level, facility, line);
+  const std::string_view text(line);
+  if (level <= 4 && (text.find("SASL authentication error") != text.npos ||
+                     text.find("SSL handshake failed") != text.npos ||
+                     text.find("Authentication failed") != text.npos)) {
+    auto& r = refusal();
+    std::lock_guard lock(r.mutex);
+    // The line without its thread: "[thrd:...]: sasl_ssl://host:port/id: SASL authentication..."
+    auto at = text.find(": ");
+    r.reason = std::string(at == text.npos ? text : text.substr(at + 2));
+    r.when = std::chrono::steady_clock::now();
+  }
+}
+
+}  // namespace
+
+std::string recent_refusal() {
+  auto& r = refusal();
+  std::lock_guard lock(r.mutex);
+  if (r.reason.empty() || std::chrono::steady_clock::now() - r.when > std::chrono::minutes(1))
+    return {};
+  return " (a broker refused this client: " + r.reason + ")";
+}
 
 Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
                            void (*setup)(rd_kafka_conf_t*, void*), void* setup_arg) {
@@ -14,6 +58,7 @@ Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
       return error("kafka config " + k + "=" + v + ": " + err);
     }
   }
+  rd_kafka_conf_set_log_cb(conf, on_client_log);
   if (setup) setup(conf, setup_arg);
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
   if (!rk) {
@@ -23,14 +68,68 @@ Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
   return Handle(rk);
 }
 
+namespace {
+
+Config& client_properties() {
+  static Config properties;
+  return properties;
+}
+
+// The properties of the process's config (set_client_properties), over digonce's own.
+Config& with_client_properties(Config& c) {
+  for (const auto& [k, v] : client_properties()) c[k] = v;
+  return c;
+}
+
+}  // namespace
+
+std::string client_property_problem(const std::string& name, const std::string& value) {
+  static const std::map<std::string_view, const char*> own = {
+      {"bootstrap.servers", "give the brokers with --brokers"},
+      {"metadata.broker.list", "give the brokers with --brokers"},
+      {"linger.ms", "streams.linger_ms sets it for the stages"},
+      {"queue.buffering.max.ms", "streams.linger_ms sets it for the stages"},
+      {"fetch.min.bytes", "streams.fetch_min_bytes sets it for the stages"},
+      {"client.id", "digonce names each client"},
+      {"group.id", "digonce names each consumer group"},
+      {"group.instance.id", "digonce names each consumer group"},
+      {"transactional.id", "digonce names each transactional producer"},
+      {"enable.idempotence", "exactly-once needs digonce's value"},
+      {"acks", "exactly-once needs digonce's value"},
+      {"request.required.acks", "exactly-once needs digonce's value"},
+      {"isolation.level", "exactly-once needs digonce's value"},
+      {"enable.auto.commit", "exactly-once needs digonce's value"},
+      {"enable.auto.offset.store", "exactly-once needs digonce's value"},
+      {"transaction.timeout.ms", "streams.max_commit_interval_ms is checked against it"},
+      {"auto.offset.reset", "digonce sets it for each consumer"},
+      {"partition.assignment.strategy", "scale-out needs cooperative-sticky"},
+      {"partitioner", "keys must land where Java clients put them (murmur2)"},
+      {"enable.partition.eof", "digonce sets it for each consumer"},
+  };
+  if (auto it = own.find(name); it != own.end())
+    return std::string("digonce sets it itself: ") + it->second;
+  // librdkafka's own check of the name and value (types, ranges, features built in), on a
+  // scratch configuration.
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  auto r = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err);
+  rd_kafka_conf_destroy(conf);
+  return r == RD_KAFKA_CONF_OK ? std::string() : std::string(err);
+}
+
+void set_client_properties(Config properties) {
+  client_properties() = std::move(properties);
+}
+
 Config base_config(const std::string& brokers, const std::string& client_id) {
-  return {
+  Config c = {
       {"bootstrap.servers", brokers},
       {"client.id", client_id},
       {"broker.address.family", "v4"},
       {"socket.keepalive.enable", "true"},
       {"topic.metadata.refresh.interval.ms", "30000"},
   };
+  return with_client_properties(c);
 }
 
 Config producer_config(const std::string& brokers, const std::string& client_id,
@@ -53,7 +152,7 @@ Config producer_config(const std::string& brokers, const std::string& client_id,
     // cost ~100 ms. Kafka Streams lowers it for the same reason.
     c["retry.backoff.ms"] = "5";
   }
-  return c;
+  return with_client_properties(c);
 }
 
 Config consumer_config(const std::string& brokers, const std::string& client_id,
@@ -69,7 +168,7 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
   c["session.timeout.ms"] = "10000";
   c["heartbeat.interval.ms"] = "1000";
   c["max.poll.interval.ms"] = "300000";
-  return c;
+  return with_client_properties(c);
 }
 
 Status assign_all(rd_kafka_t* consumer, const std::string& topic, int partitions,
@@ -88,7 +187,11 @@ Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
 }
 
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
-  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e));
+  const bool unreachable = e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                           e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                           e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL;
+  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) +
+               (unreachable ? recent_refusal() : std::string()));
 }
 
 Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,

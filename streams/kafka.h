@@ -39,6 +39,17 @@ Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
                            void (*setup)(rd_kafka_conf_t*, void*) = nullptr,
                            void* setup_arg = nullptr);
 
+/// What is wrong with a librdkafka property given for every client (config `kafka.client`), or
+/// "": one librdkafka does not know or whose value it refuses, or one digonce sets itself (the
+/// brokers, client and group ids, the exactly-once settings, linger.ms and fetch.min.bytes,
+/// which have their own keys).
+std::string client_property_problem(const std::string& name, const std::string& value);
+
+/// librdkafka properties every client of this process gets after digonce's own (config
+/// `kafka.client`: TLS, SASL, timeouts of a real cluster); each passed client_property_problem.
+/// Set once at start, before any client is made.
+void set_client_properties(Config properties);
+
 /// Settings every digonce client shares: the brokers, a client id, and the Java default
 /// partitioner (murmur2), so that a key lands where any other Kafka client would put it.
 Config base_config(const std::string& brokers, const std::string& client_id);
@@ -48,6 +59,11 @@ Config producer_config(const std::string& brokers, const std::string& client_id,
 /// A consumer of committed data only (read_committed), offsets committed by the application.
 Config consumer_config(const std::string& brokers, const std::string& client_id,
                        const std::string& group_id);
+
+/// " (a broker refused this client: why)" if a broker of this process refused its credentials or
+/// TLS handshake in the last minute (librdkafka only logs it), else "". kafka_error adds it to
+/// the errors of a client that cannot reach its brokers.
+std::string recent_refusal();
 
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);

@@ -10,6 +10,7 @@
 #include "services/http_client.h"
 #include "services/notifier.h"
 #include "services/settings.h"
+#include "streams/kafka.h"
 
 using namespace digonce;
 using namespace digonce::services;
@@ -301,4 +302,64 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
   auto empty = load_yaml("topics:\nnotifier:\n");  // empty sections: the defaults
   REQUIRE(empty.ok());
   CHECK(empty->partitions == 6);
+}
+
+TEST_CASE("settings: kafka.client gives every client librdkafka properties, secrets from the env") {
+  ::setenv("DIGONCE_TEST_KAFKA_PASSWORD", "s3cret", 1);
+  auto s = load_yaml(
+      "kafka:\n  client:\n    security.protocol: SASL_SSL\n    sasl.mechanisms: SCRAM-SHA-512\n"
+      "    sasl.username: digonce\n    sasl.password_env: DIGONCE_TEST_KAFKA_PASSWORD\n"
+      "    socket.timeout.ms: 30000\n    ssl.endpoint.identification.algorithm: none\n");
+  REQUIRE_MESSAGE(s.ok(), s.error().what());
+  CHECK(s->kafka_client.size() == 6);
+  CHECK(s->kafka_client.at("sasl.password") == "s3cret");  // read from the environment
+  CHECK_FALSE(s->kafka_client.contains("sasl.password_env"));
+  CHECK(s->kafka_client.at("socket.timeout.ms") == "30000");  // a number, as librdkafka takes it
+
+  // Every client the process makes gets them, after digonce's own; digonce's exactly-once
+  // settings stay (a property that would change them is refused at load: below).
+  streams::set_client_properties(s->kafka_client);
+  auto producer = streams::producer_config("127.0.0.1:9092", "p", "txn-1");
+  auto consumer = streams::consumer_config("127.0.0.1:9092", "c", "g");
+  auto admin = streams::base_config("127.0.0.1:9092", "a");
+  streams::set_client_properties({});
+  for (const auto* c : {&producer, &consumer, &admin}) {
+    CHECK(c->at("security.protocol") == "SASL_SSL");
+    CHECK(c->at("sasl.password") == "s3cret");
+    CHECK(c->at("bootstrap.servers") == "127.0.0.1:9092");
+  }
+  CHECK(producer.at("transactional.id") == "txn-1");
+  CHECK(producer.at("enable.idempotence") == "true");
+  CHECK(consumer.at("isolation.level") == "read_committed");
+  CHECK_FALSE(streams::base_config("b:1", "a").contains("security.protocol"));  // cleared again
+
+  struct Case {
+    const char* yaml;
+    const char* says;
+  };
+  ::unsetenv("DIGONCE_TEST_KAFKA_UNSET");
+  for (const Case& c : std::initializer_list<Case>{
+           {"kafka:\n  clinet: {}\n", "kafka.clinet: unknown key (kafka takes: client)"},
+           {"kafka:\n  client: [a, b]\n", "kafka.client must be a mapping"},
+           {"kafka:\n  client:\n    sasl.password_env: DIGONCE_TEST_KAFKA_UNSET\n",
+            "kafka.client.sasl.password_env: the environment variable DIGONCE_TEST_KAFKA_UNSET "
+            "is not set"},
+           {"kafka:\n  client:\n    enable.idempotence: false\n",
+            "kafka.client.enable.idempotence: digonce sets it itself"},
+           {"kafka:\n  client:\n    bootstrap.servers: k:9092\n",
+            "give the brokers with --brokers"},
+           {"kafka:\n  client:\n    linger.ms: 5\n", "streams.linger_ms sets it"},
+           {"kafka:\n  client:\n    transactional.id: x\n", "digonce sets it itself"},
+           {"kafka:\n  client:\n    sasl.pasword: x\n", "kafka.client.sasl.pasword: No such"},
+           {"kafka:\n  client:\n    socket.timeout.ms: soon\n", "kafka.client.socket.timeout.ms: "},
+           {"kafka:\n  client:\n    security.protocol: TLS\n", "kafka.client.security.protocol: "},
+           {"kafka:\n  client:\n    ssl.ca.location: [a]\n",
+            "kafka.client.ssl.ca.location: must be a string, number or boolean"},
+           {"kafka:\n  client:\n    sasl.password: a\n    sasl.password_env: HOME\n",
+            "sasl.password is given twice"},
+       }) {
+    auto r = load_yaml(c.yaml);
+    REQUIRE_FALSE_MESSAGE(r.ok(), c.yaml);
+    CHECK_MESSAGE(contains(r.error().what(), c.says), r.error().what());
+  }
 }

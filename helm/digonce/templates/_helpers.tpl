@@ -24,6 +24,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- required "kafka.brokers is required (the Kafka bootstrap servers)" .Values.kafka.brokers -}}
 {{- end -}}
 
+{{/* Kafka credentials for every container that talks to Kafka: kafka.secretEnvFrom's keys as
+environment variables (for config.kafka.client's *_env keys), kafka.caSecret at /etc/digonce-kafka
+(for ssl.ca.location). Each renders list items, or nothing. */}}
+{{- define "digonce.kafkaEnvFrom" -}}
+{{- with .Values.kafka.secretEnvFrom }}
+- secretRef: {name: {{ . }}}
+{{- end }}
+{{- end -}}
+{{- define "digonce.kafkaMount" -}}
+{{- if .Values.kafka.caSecret }}
+- {name: kafka-ca, mountPath: /etc/digonce-kafka, readOnly: true}
+{{- end }}
+{{- end -}}
+{{- define "digonce.kafkaVolume" -}}
+{{- with .Values.kafka.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end -}}
+
 {{- define "digonce.scrape" -}}
 {{- if .root.Values.metrics.scrapeAnnotations }}
 prometheus.io/scrape: "true"
@@ -95,6 +116,10 @@ spec:
           env:
             - name: POD_NAME
               valueFrom: {fieldRef: {fieldPath: metadata.name}}
+          {{- if $root.Values.kafka.secretEnvFrom }}
+          envFrom:
+            {{- include "digonce.kafkaEnvFrom" $root | nindent 12 }}
+          {{- end }}
           ports:
             - {name: metrics, containerPort: {{ $port }}}
           livenessProbe:
@@ -106,10 +131,12 @@ spec:
           volumeMounts:
             - {name: config, mountPath: /etc/digonce, readOnly: true}
             - {name: state, mountPath: /var/lib/digonce}
+            {{- include "digonce.kafkaMount" $root | nindent 12 }}
       volumes:
         - name: config
           configMap:
             name: {{ include "digonce.fullname" $root }}-config
+        {{- include "digonce.kafkaVolume" $root | nindent 8 }}
       {{- with $root.Values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
