@@ -115,6 +115,7 @@ void BufferedStore::Writes::clear() {
     std::fill(table.begin(), table.end(), 0);
   }
   distinct = 0;
+  written_out = 0;
 }
 
 // --- BufferedStore ---
@@ -185,6 +186,20 @@ void BufferedStore::for_each_pending(
       value.emplace(pending_.value(*r));
     }
     fn(r->family, pending_.key(*r), value);
+  }
+}
+
+void BufferedStore::for_each_new_write(
+    const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn) {
+  std::optional<std::string> value;
+  for (; pending_.written_out < pending_.ops.size(); ++pending_.written_out) {
+    const Ref& r = pending_.ops[pending_.written_out];
+    if (r.value_size == kDeleted) {
+      value.reset();
+    } else {
+      value.emplace(pending_.value(r));
+    }
+    fn(r.family, pending_.key(r), value);
   }
 }
 

@@ -48,6 +48,16 @@ class BufferedStore final : public Store {
   /// value nullopt is a delete. Sealed writes in flight are not included.
   void for_each_pending(const std::function<void(Family, std::string_view,
                                                  const std::optional<std::string>&)>& fn) const;
+  /// The writes not yet passed to this function since the last commit, in write order and not
+  /// merged by key (a key written twice is passed twice, its last write last): for a changelog
+  /// sent while the transaction goes on, instead of all at its commit.
+  void for_each_new_write(
+      const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn);
+  /// Whether for_each_new_write has been called since the last commit (what it passed is then
+  /// logged already: the rest must follow in write order, not as for_each_pending gives it).
+  bool any_written_out() const { return pending_.written_out > 0; }
+  /// Whether a write is waiting for for_each_new_write.
+  bool any_new_write() const { return pending_.written_out < pending_.ops.size(); }
   /// Distinct keys written since the last commit.
   std::size_t pending_count() const { return pending_.distinct; }
   /// Bytes of keys and values written since the last commit (rewrites of a key included).
@@ -82,6 +92,7 @@ class BufferedStore final : public Store {
     std::vector<Ref> ops;              // in write order
     std::vector<std::uint64_t> table;  // open addressing: hash's high half | index into ops + 1
     std::size_t distinct = 0;
+    std::size_t written_out = 0;  // ops passed to for_each_new_write
 
     void add(const Op& op);
     /// The last write of the key, or nullptr.

@@ -121,9 +121,24 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
 
 Status PartitionState::log_pending(rd_kafka_t* producer, const std::string& changelog,
                                    std::int32_t partition) {
+  if (buffered_->any_written_out()) return log_new_writes(producer, changelog, partition);
   Status failed;
   std::string key;
   buffered_->for_each_pending(
+      [&](store::Family f, std::string_view k, const std::optional<std::string>& v) {
+        if (!failed.ok()) return;
+        key.assign(1, static_cast<char>(f));
+        key.append(k);
+        failed = produce(producer, changelog, partition, key, v ? &*v : nullptr, {}, this);
+      });
+  return failed;
+}
+
+Status PartitionState::log_new_writes(rd_kafka_t* producer, const std::string& changelog,
+                                      std::int32_t partition) {
+  Status failed;
+  std::string key;
+  buffered_->for_each_new_write(
       [&](store::Family f, std::string_view k, const std::optional<std::string>& v) {
         if (!failed.ok()) return;
         key.assign(1, static_cast<char>(f));

@@ -42,9 +42,15 @@ class PartitionState {
                                 std::int32_t partition, const std::string& cluster_id,
                                 const std::function<void(std::uint64_t)>& progress);
 
-  /// Produces the pending writes to the changelog partition (within the current transaction).
+  /// Produces the pending writes to the changelog partition (within the current transaction):
+  /// the last write of each key, or, if log_new_writes ran in this transaction, the writes since
+  /// then in write order.
   Status log_pending(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition);
   bool has_pending() const { return buffered_->pending_count() > 0; }
+  /// Produces the writes made since the last call (or commit), in write order, so that the
+  /// changelog is on its way before the commit (a key written again later is logged again).
+  Status log_new_writes(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition);
+  bool has_new_writes() const { return buffered_->any_new_write(); }
   /// Called with each delivered changelog record's offset.
   void delivered(std::int64_t offset) {
     if (offset + 1 > next_offset_) next_offset_ = offset + 1;

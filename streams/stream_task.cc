@@ -522,7 +522,22 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
     int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
                                           0, options_.commit_interval_ms - (now - last_commit_ms_)))
                                     : 100;
-    Message m(rd_kafka_consumer_poll(consumer_.get(), wait));
+    Message m(rd_kafka_consumer_poll(consumer_.get(), 0));
+    if (!m && wait > 0) {
+      // Nothing fetched is waiting: send the changelog written so far now, while the
+      // transaction is open, so that its partition joins the transaction and its records are
+      // acknowledged before the commit, which then has only the rest to wait for (a round trip
+      // or two less at every commit: the latency of each hop).
+      if (transactional_ && pending_records_ > 0) {
+        for (auto& [p, a] : parts_)
+          if (a.state && a.state->has_new_writes())
+            if (result = a.state->log_new_writes(producer_.get(), options_.changelog_topic, p);
+                !result.ok())
+              break;
+        if (!result.ok()) break;
+      }
+      m.reset(rd_kafka_consumer_poll(consumer_.get(), wait));
+    }
     if (!m) continue;
     if (m->err) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

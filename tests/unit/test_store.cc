@@ -309,6 +309,50 @@ TEST_CASE("BufferedStore: reads see pending writes; commit and abort") {
   CHECK(*(*base.get(0, "meta")) == "checkpoint");
 }
 
+TEST_CASE("BufferedStore: new writes in write order, each once, until the commit starts over") {
+  MemoryStore base(2);
+  BufferedStore buf(base, 2);
+  std::vector<std::string> seen;
+  auto take = [&] {
+    seen.clear();
+    buf.for_each_new_write([&](Family f, std::string_view k, const std::optional<std::string>& v) {
+      seen.push_back(std::to_string(f) + std::string(k) + "=" + (v ? *v : std::string("-")));
+    });
+  };
+  CHECK_FALSE(buf.any_new_write());
+  WriteBatch w;
+  w.put(1, "b", "1");
+  w.put(0, "a", "2");
+  w.put(1, "b", "3");  // a rewrite: passed again, not merged
+  REQUIRE(buf.write(w).ok());
+  CHECK(buf.any_new_write());
+  CHECK_FALSE(buf.any_written_out());
+  take();
+  CHECK(seen == std::vector<std::string>{"1b=1", "0a=2", "1b=3"});
+  CHECK_FALSE(buf.any_new_write());
+  CHECK(buf.any_written_out());
+  take();
+  CHECK(seen.empty());  // nothing new
+  WriteBatch d;
+  d.del(0, "a");
+  REQUIRE(buf.write(d).ok());
+  take();
+  CHECK(seen == std::vector<std::string>{"0a=-"});
+  CHECK(buf.pending_count() == 2);  // the pending writes are all still there for the commit
+  REQUIRE(buf.commit().ok());
+  CHECK(*(*base.get(1, "b")) == "3");
+  CHECK_FALSE((*base.get(0, "a")).has_value());
+  CHECK_FALSE(buf.any_written_out());  // a new transaction
+  REQUIRE(buf.write(w).ok());
+  buf.abort();
+  CHECK_FALSE(buf.any_new_write());
+  CHECK_FALSE(buf.any_written_out());
+  REQUIRE(buf.write(w).ok());
+  REQUIRE(buf.commit_async().ok());
+  REQUIRE(buf.wait().ok());
+  CHECK_FALSE(buf.any_new_write());
+}
+
 TEST_CASE("BufferedStore: the base gets each key's last write once, sorted by family and key") {
   // A base that records the batches it is given.
   class Recording final : public Store {
