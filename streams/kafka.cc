@@ -127,6 +127,9 @@ Config base_config(const std::string& brokers, const std::string& client_id) {
       {"client.id", client_id},
       {"broker.address.family", "v4"},
       {"socket.keepalive.enable", "true"},
+      // No Nagle delay for small requests (a commit's AddOffsetsToTxn, TxnOffsetCommit, EndTxn
+      // follow one another): the Java clients and the broker set TCP_NODELAY too.
+      {"socket.nagle.disable", "true"},
       {"topic.metadata.refresh.interval.ms", "30000"},
   };
   return with_client_properties(c);
