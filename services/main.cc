@@ -1,5 +1,6 @@
 // digonce: one binary, one subcommand per program (docs/ARCHITECTURE.md).
 #include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -62,6 +63,19 @@ std::string dashboard_dir() {
   return ds::resource_path("dashboard");
 }
 
+// What a long-running process (serve, a stage, the gateway) says first: its version, in the log
+// and as digonce_build_info{version="..."} 1 (the Prometheus convention), for dashboards and for
+// a rollout half done.
+void add_build_info(prometheus::Registry& registry) {
+  spdlog::info("digonce {}", DIGONCE_VERSION);
+  prometheus::BuildGauge()
+      .Name("digonce_build_info")
+      .Help("The digonce version this process runs (always 1)")
+      .Register(registry)
+      .Add({{"version", DIGONCE_VERSION}})
+      .Set(1);
+}
+
 // Waits until stop is set or the pipeline fails.
 void wait(std::atomic<bool>& stop, const ds::Pipeline* pipeline) {
   while (!stop.load() && !(pipeline && pipeline->failed()))
@@ -72,6 +86,7 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   std::unique_ptr<digonce::streams::EmbeddedBroker> broker;
   bool embedded = settings.brokers.empty();
   prometheus::Registry registry;
+  add_build_info(registry);
   ds::Pipeline pipeline(settings, registry, !embedded);  // reads settings.brokers at start()
   const std::vector<ds::Stage> stages = {ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger};
   // Before anything in the data folder is touched: another serve may be using it.
@@ -185,6 +200,7 @@ struct StageProcess {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
     // The metrics endpoint first: it answers while the brokers are awaited, so that a liveness
     // probe on it (the Helm chart's) sees a live process, not one to restart.
+    add_build_info(*registry);
     auto e = expose_metrics(metrics, registry);
     if (!e) return e.error();
     exposer = std::move(*e);
@@ -377,6 +393,7 @@ int run(int argc, char** argv) {
   tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
                    "Stop after this many seconds without a record");
 
+  app.set_version_flag("--version", std::string("digonce ") + DIGONCE_VERSION);
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries data (`detect --output -`, `tail`) and the URL lines.
   spdlog::set_default_logger(spdlog::stderr_color_mt("digonce"));
@@ -447,6 +464,7 @@ int run(int argc, char** argv) {
                         stop);
   if (gateway->parsed()) {
     prometheus::Registry registry;
+    add_build_info(registry);
     ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,
                           dashboard_dir()};
     auto s = ds::run_gateway(settings, gw, registry, stop, [](const std::string& url) {

@@ -22,6 +22,12 @@ check "ingest without a reachable broker waits, saying so"
 code=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' "http://127.0.0.1:$metrics/metrics" || true)
 [[ $code == 200 ]] || fail "metrics endpoint while waiting: HTTP $code"
 check "its metrics endpoint answers while it waits (HTTP 200)"
+version=$("$DIGONCE_BIN" --version)
+[[ $version =~ ^digonce\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "digonce --version: '$version'"
+grep -c "^digonce_build_info{version=\"${version#digonce }\"} 1" "$work/metrics.txt" >/dev/null ||
+  fail "no digonce_build_info for ${version#digonce }: $(grep build_info "$work/metrics.txt")"
+grep -c "info $version\$" "$log" >/dev/null || fail "the log does not start with '$version'"
+check "--version says '$version'; the stage's log and digonce_build_info say the same"
 kill -TERM "$pid"
 rc=0
 started=$(date +%s)
