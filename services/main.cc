@@ -404,14 +404,18 @@ int run(int argc, char** argv) {
   if (!loaded) return fail(loaded.error().what());
   ds::Settings settings = *loaded;
   if (!brokers.empty()) settings.brokers = brokers;
-  if (!settings.kafka_client.empty()) {
-    if (!settings.brokers.empty())
-      digonce::streams::set_client_properties(settings.kafka_client);
-    else if (serve->parsed())  // the embedded broker speaks plain Kafka on loopback
+  if (!settings.kafka_client.empty() || !settings.kafka_client_env.empty()) {
+    if (!settings.brokers.empty()) {
+      auto properties = ds::kafka_client_properties(settings);
+      if (!properties)
+        return fail("config " + (config.empty() ? std::string("config/digonce.yaml") : config) +
+                    ": " + properties.error().what());
+      digonce::streams::set_client_properties(*properties);
+    } else if (serve->parsed()) {  // the embedded broker speaks plain Kafka on loopback
       spdlog::warn(
           "kafka.client is for a real cluster (--brokers): the embedded broker takes "
-          "none of its {} properties",
-          settings.kafka_client.size());
+          "none of its properties");
+    }
   }
   if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
   if (!data_dir.empty()) settings.data_dir = data_dir;

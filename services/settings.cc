@@ -208,20 +208,17 @@ Result<Settings> load_settings(const std::string& given) {
         if (!kv.second.IsScalar())
           throw YAML::Exception(kv.second.Mark(), where + ": must be a string, number or boolean");
         auto value = kv.second.as<std::string>();
-        // A secret (sasl.password, ssl.key.password) from the environment, not the file.
-        if (name.size() > 4 && name.ends_with("_env")) {
-          const char* v = std::getenv(value.c_str());
-          if (!v || !*v)
-            throw YAML::Exception(kv.second.Mark(),
-                                  where + ": the environment variable " + value + " is not set");
-          name.resize(name.size() - 4);
-          value = v;
-        }
-        if (s.kafka_client.contains(name))
+        // A secret (sasl.password, ssl.key.password) from the environment, not the file: its
+        // name is checked now, its value once a command talks to a cluster.
+        const bool from_env = name.size() > 4 && name.ends_with("_env");
+        if (from_env) name.resize(name.size() - 4);
+        name = streams::canonical_property(name);
+        if (s.kafka_client.contains(name) || s.kafka_client_env.contains(name))
           throw YAML::Exception(kv.first.Mark(), where + ": " + name + " is given twice");
-        if (auto bad = streams::client_property_problem(name, value); !bad.empty())
+        if (auto bad = streams::client_property_problem(name, from_env ? nullptr : &value);
+            !bad.empty())
           throw YAML::Exception(kv.first.Mark(), where + ": " + bad);
-        s.kafka_client[name] = value;
+        (from_env ? s.kafka_client_env : s.kafka_client)[name] = value;
       }
     }
     if (root["feeds"] && root["feeds"]["streetmanager"]) {
@@ -329,6 +326,23 @@ Result<Settings> load_settings(const std::string& given) {
   if (s.max_commit_interval_ms == 0)
     s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;
+}
+
+Result<std::map<std::string, std::string>> kafka_client_properties(const Settings& settings) {
+  auto properties = settings.kafka_client;
+  for (const auto& [name, variable] : settings.kafka_client_env) {
+    const std::string where = "kafka.client." + name + "_env";
+    const char* v = std::getenv(variable.c_str());
+    if (!v || !*v) return error(where + ": the environment variable " + variable + " is not set");
+    const std::string value = v;
+    if (auto bad = streams::client_property_problem(name, &value); !bad.empty())
+      return error(where + ": the value of " + variable + ": " + bad);
+    properties[name] = value;
+  }
+  if (!properties.empty())
+    if (auto bad = streams::client_properties_conflict(properties); !bad.empty())
+      return error("kafka.client: " + bad);
+  return properties;
 }
 
 }  // namespace digonce::services

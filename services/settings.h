@@ -79,9 +79,11 @@ struct Settings {
   StreetManagerFeedSettings streetmanager_feed;
   // deployment
   std::string brokers;  // "" = the embedded broker (serve only)
-  // kafka.client: librdkafka properties for every client (TLS, SASL, ...); a `<name>_env` key
-  // has been read from the environment variable it names.
+  // kafka.client: librdkafka properties for every client (TLS, SASL, ...), by librdkafka's
+  // name for each (aliases resolved); those given as `<name>_env` by the environment variable
+  // that holds the value, read only when a command talks to a cluster (kafka_client_properties).
   std::map<std::string, std::string> kafka_client;
+  std::map<std::string, std::string> kafka_client_env;
   std::string data_dir = "digonce-data";
   std::string api_keys;     // API keys YAML
   std::string instance_id;  // names this instance's transactional ids
@@ -92,6 +94,11 @@ struct Settings {
 /// Reads a settings file (missing keys keep their defaults). An empty path reads the default
 /// config/digonce.yaml if it can be found next to the binary's source tree, else only defaults.
 Result<Settings> load_settings(const std::string& path);
+
+/// kafka.client's properties with the `_env` ones read from the environment, checked together
+/// with digonce's own client settings (streams::client_properties_conflict): for a command about
+/// to talk to a cluster. An unset variable or a conflict is an error naming the key.
+Result<std::map<std::string, std::string>> kafka_client_properties(const Settings& settings);
 
 /// The shared reference data folder: $DIGONCE_SHARED_DATA, else the one found at build time.
 std::string find_shared_data();

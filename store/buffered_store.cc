@@ -189,18 +189,21 @@ void BufferedStore::for_each_pending(
   }
 }
 
-void BufferedStore::for_each_new_write(
-    const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn) {
+bool BufferedStore::for_each_new_write(
+    const std::function<bool(Family, std::string_view, const std::optional<std::string>&)>& fn) {
   std::optional<std::string> value;
   for (; pending_.written_out < pending_.ops.size(); ++pending_.written_out) {
     const Ref& r = pending_.ops[pending_.written_out];
+    // A write that a later one of the same key replaces is left out: that one is passed.
+    if (pending_.find(r.family, pending_.key(r)) != &r) continue;
     if (r.value_size == kDeleted) {
       value.reset();
     } else {
       value.emplace(pending_.value(r));
     }
-    fn(r.family, pending_.key(r), value);
+    if (!fn(r.family, pending_.key(r), value)) return false;  // not passed: passed next time
   }
+  return true;
 }
 
 Status BufferedStore::commit(const WriteBatch& extra) {

@@ -48,11 +48,12 @@ class BufferedStore final : public Store {
   /// value nullopt is a delete. Sealed writes in flight are not included.
   void for_each_pending(const std::function<void(Family, std::string_view,
                                                  const std::optional<std::string>&)>& fn) const;
-  /// The writes not yet passed to this function since the last commit, in write order and not
-  /// merged by key (a key written twice is passed twice, its last write last): for a changelog
-  /// sent while the transaction goes on, instead of all at its commit.
-  void for_each_new_write(
-      const std::function<void(Family, std::string_view, const std::optional<std::string>&)>& fn);
+  /// The writes not yet passed to this function since the last commit, in write order, each
+  /// key's latest so far only (a key written again after a call is passed again by the next):
+  /// for a changelog sent while the transaction goes on, instead of all at its commit. Stops at
+  /// the first write `fn` returns false for, which is passed again next time; false then.
+  bool for_each_new_write(
+      const std::function<bool(Family, std::string_view, const std::optional<std::string>&)>& fn);
   /// Whether for_each_new_write has been called since the last commit (what it passed is then
   /// logged already: the rest must follow in write order, not as for_each_pending gives it).
   bool any_written_out() const { return pending_.written_out > 0; }

@@ -15,17 +15,21 @@ struct QueueDeleter {
 
 Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
-  // Asked a second at a time, so that a broker refusing the credentials ends the wait early:
-  // waiting longer would not mend it.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
+  // Asked in growing slices (1 s, 2 s, 4 s, ... up to what is left), so that a broker refusing
+  // this client's credentials ends the wait early (waiting would not mend it) while a slow
+  // answer still gets the whole timeout.
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
+  for (long long slice = 1000;; slice *= 2) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
     auto err = rd_kafka_metadata(rk, 1, nullptr, &md,
-                                 static_cast<int>(std::clamp<long long>(left, 1, 1000)));
+                                 static_cast<int>(std::clamp<long long>(left, 1, slice)));
     if (!err) break;
-    if (left <= 1000 || !recent_refusal().empty()) return kafka_error("metadata", err);
+    if (left <= slice) return kafka_error("metadata", err);
+    if (auto why = refusal_since(rk, started); !why.empty())
+      return error(std::string("metadata: ") + rd_kafka_err2name(err) + why);
   }
   std::map<std::string, int> out;
   for (int i = 0; i < md->topic_cnt; ++i)
@@ -113,14 +117,15 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
 Result<int> partition_count(const std::string& brokers, const std::string& topic, int timeout_ms) {
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
   if (!rk) return rk.error();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto started = std::chrono::steady_clock::now();
+  auto deadline = started + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     auto have = existing_topics(rk->get(), 5000);
     if (have) {
       auto it = have->find(topic);
       if (it != have->end() && it->second > 0) return it->second;
     }
-    if (std::chrono::steady_clock::now() > deadline)
+    if (std::chrono::steady_clock::now() > deadline || !refusal_since(rk->get(), started).empty())
       // Not found, or never asked: say which, so that a wrong address is not taken for a
       // missing topic.
       return have ? error("topic " + topic + " not found on " + brokers)

@@ -7,45 +7,78 @@
 namespace digonce::streams {
 namespace {
 
-// The last time a broker refused this process's credentials or TLS handshake, and why: a
-// client that cannot authenticate sees only "transport failure" or a timeout in its calls,
-// so kafka_error adds the reason (a wrong password must not read as "broker down").
+// When a broker last refused each client's credentials or TLS handshake, and why, by client
+// name: a client that cannot authenticate sees only "transport failure" or a timeout in its
+// calls, so its errors say why (a wrong password must not read as "broker down").
 struct Refusal {
-  std::mutex mutex;
   std::string reason;
   std::chrono::steady_clock::time_point when;
 };
-Refusal& refusal() {
-  static Refusal r;
+struct Refusals {
+  std::mutex mutex;
+  std::map<std::string, Refusal> by_client;
+  Refusal last;  // of any client
+};
+Refusals& refusals() {
+  static Refusals r;
   return r;
+}
+
+std::string refused(const std::string& reason) {
+  return reason.empty() ? std::string() : " (a broker refused this client: " + reason + ")";
 }
 
 // librdkafka's log callback for every client: its lines printed as before (rd_kafka_log_print),
 // and a broker's refusal remembered. A refusal reaches the application only as a log line (an
-// error callback would be served only by clients that poll, and would silence the others).
+// error callback would be served only by clients that poll, and would silence the others). A
+// handshake cut short ("Disconnected", as while a broker restarts) is not a refusal.
 void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
   rd_kafka_log_print(rk, level, facility, line);
   const std::string_view text(line);
-  if (level <= 4 && (text.find("SASL authentication error") != text.npos ||
-                     text.find("SSL handshake failed") != text.npos ||
-                     text.find("Authentication failed") != text.npos)) {
-    auto& r = refusal();
-    std::lock_guard lock(r.mutex);
-    // The line without its thread: "[thrd:...]: sasl_ssl://host:port/id: SASL authentication..."
-    auto at = text.find(": ");
-    r.reason = std::string(at == text.npos ? text : text.substr(at + 2));
-    r.when = std::chrono::steady_clock::now();
-  }
+  if (level > 4 || text.find("Disconnected") != text.npos) return;
+  if (text.find("SASL authentication error") == text.npos &&
+      text.find("SSL handshake failed") == text.npos &&
+      text.find("Authentication failed") == text.npos)
+    return;
+  // The line without its thread: "[thrd:...]: sasl_ssl://host:port/id: SASL authentication..."
+  const auto at = text.find(": ");
+  Refusal r{std::string(at == text.npos ? text : text.substr(at + 2)),
+            std::chrono::steady_clock::now()};
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  all.by_client[rd_kafka_name(rk)] = r;
+  all.last = std::move(r);
+}
+
+// The names digonce's own settings go by: a value under another name would be set, or lost,
+// depending on the order librdkafka reads them in.
+const std::map<std::string_view, std::string_view>& aliases() {
+  static const std::map<std::string_view, std::string_view> a = {
+      {"compression.codec", "compression.type"},
+      {"delivery.timeout.ms", "message.timeout.ms"},
+      {"max.in.flight", "max.in.flight.requests.per.connection"},
+      {"queue.buffering.max.ms", "linger.ms"},
+      {"request.required.acks", "acks"},
+      {"metadata.broker.list", "bootstrap.servers"},
+  };
+  return a;
 }
 
 }  // namespace
 
 std::string recent_refusal() {
-  auto& r = refusal();
-  std::lock_guard lock(r.mutex);
-  if (r.reason.empty() || std::chrono::steady_clock::now() - r.when > std::chrono::minutes(1))
-    return {};
-  return " (a broker refused this client: " + r.reason + ")";
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  if (std::chrono::steady_clock::now() - all.last.when > std::chrono::minutes(1)) return {};
+  return refused(all.last.reason);
+}
+
+std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since) {
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  auto it = all.by_client.find(rd_kafka_name(rk));
+  if (it == all.by_client.end() || it->second.when < since) return {};
+  return refused(it->second.reason);
 }
 
 Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
@@ -83,12 +116,15 @@ Config& with_client_properties(Config& c) {
 
 }  // namespace
 
-std::string client_property_problem(const std::string& name, const std::string& value) {
+std::string canonical_property(const std::string& name) {
+  auto it = aliases().find(name);
+  return it == aliases().end() ? name : std::string(it->second);
+}
+
+std::string client_property_problem(const std::string& name, const std::string* value) {
   static const std::map<std::string_view, const char*> own = {
       {"bootstrap.servers", "give the brokers with --brokers"},
-      {"metadata.broker.list", "give the brokers with --brokers"},
       {"linger.ms", "streams.linger_ms sets it for the stages"},
-      {"queue.buffering.max.ms", "streams.linger_ms sets it for the stages"},
       {"fetch.min.bytes", "streams.fetch_min_bytes sets it for the stages"},
       {"client.id", "digonce names each client"},
       {"group.id", "digonce names each consumer group"},
@@ -96,7 +132,6 @@ std::string client_property_problem(const std::string& name, const std::string& 
       {"transactional.id", "digonce names each transactional producer"},
       {"enable.idempotence", "exactly-once needs digonce's value"},
       {"acks", "exactly-once needs digonce's value"},
-      {"request.required.acks", "exactly-once needs digonce's value"},
       {"isolation.level", "exactly-once needs digonce's value"},
       {"enable.auto.commit", "exactly-once needs digonce's value"},
       {"enable.auto.offset.store", "exactly-once needs digonce's value"},
@@ -105,16 +140,47 @@ std::string client_property_problem(const std::string& name, const std::string& 
       {"partition.assignment.strategy", "scale-out needs cooperative-sticky"},
       {"partitioner", "keys must land where Java clients put them (murmur2)"},
       {"enable.partition.eof", "digonce sets it for each consumer"},
+      {"log.queue", "digonce reads librdkafka's log lines as they come"},
   };
-  if (auto it = own.find(name); it != own.end())
+  if (auto it = own.find(canonical_property(name)); it != own.end())
     return std::string("digonce sets it itself: ") + it->second;
   // librdkafka's own check of the name and value (types, ranges, features built in), on a
-  // scratch configuration.
+  // scratch configuration; without a value, of the name only.
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  auto r = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err);
+  char err[512] = "";
+  rd_kafka_conf_res_t r;
+  if (value) {
+    r = rd_kafka_conf_set(conf, name.c_str(), value->c_str(), err, sizeof err);
+  } else {
+    // An empty value is refused by a property of some types, but only an unknown name is
+    // refused as unknown.
+    r = rd_kafka_conf_set(conf, name.c_str(), "", err, sizeof err);
+    if (r == RD_KAFKA_CONF_INVALID) r = RD_KAFKA_CONF_OK;
+  }
   rd_kafka_conf_destroy(conf);
   return r == RD_KAFKA_CONF_OK ? std::string() : std::string(err);
+}
+
+std::string client_properties_conflict(const Config& properties) {
+  // librdkafka checks some settings against others only when a client is made (socket.timeout.ms
+  // and message.timeout.ms against a transactional producer's transaction.timeout.ms, files
+  // named by ssl.* ...): make the clients a stage makes, with these properties, and drop them.
+  // Nothing is sent: the address is one nobody listens on, and nothing is produced.
+  const auto saved = client_properties();
+  client_properties() = properties;
+  Config producer = producer_config("127.0.0.1:9", "digonce-config-check", "digonce-config-check");
+  Config consumer = consumer_config("127.0.0.1:9", "digonce-config-check", "digonce-config-check");
+  client_properties() = saved;
+  for (auto* c : {&producer, &consumer}) (*c)["log_level"] = "0";  // no connection errors shown
+  const std::string context =
+      "librdkafka refuses them beside digonce's own settings (a stage's transactional producer "
+      "has transaction.timeout.ms " +
+      producer.at("transaction.timeout.ms") + "): ";
+  auto p = make_client(RD_KAFKA_PRODUCER, producer);
+  if (!p) return context + p.error().what();
+  auto c = make_client(RD_KAFKA_CONSUMER, consumer);
+  if (!c) return context + c.error().what();
+  return {};
 }
 
 void set_client_properties(Config properties) {
@@ -183,18 +249,27 @@ Status assign_all(rd_kafka_t* consumer, const std::string& topic, int partitions
   return {};
 }
 
+namespace {
+
+// What a client that cannot reach its brokers is told: a refusal may be why.
+bool unreachable(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+         e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+         e == RD_KAFKA_RESP_ERR__SSL;
+}
+
+}  // namespace
+
 Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
-  Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e));
+  Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e) +
+                    (unreachable(rd_kafka_error_code(e)) ? recent_refusal() : std::string()));
   rd_kafka_error_destroy(e);
   return out;
 }
 
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
-  const bool unreachable = e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
-                           e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-                           e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL;
   return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) +
-               (unreachable ? recent_refusal() : std::string()));
+               (unreachable(e) ? recent_refusal() : std::string()));
 }
 
 Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,

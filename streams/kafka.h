@@ -3,6 +3,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,11 +40,21 @@ Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
                            void (*setup)(rd_kafka_conf_t*, void*) = nullptr,
                            void* setup_arg = nullptr);
 
+/// The name librdkafka's property goes by when `name` is one of its aliases (compression.codec
+/// -> compression.type, delivery.timeout.ms -> message.timeout.ms, ...), else `name`.
+std::string canonical_property(const std::string& name);
+
 /// What is wrong with a librdkafka property given for every client (config `kafka.client`), or
-/// "": one librdkafka does not know or whose value it refuses, or one digonce sets itself (the
-/// brokers, client and group ids, the exactly-once settings, linger.ms and fetch.min.bytes,
-/// which have their own keys).
-std::string client_property_problem(const std::string& name, const std::string& value);
+/// "": one librdkafka does not know or whose value it refuses (the name alone without a value),
+/// or one digonce sets itself (the brokers, client and group ids, the exactly-once settings,
+/// linger.ms and fetch.min.bytes, which have their own keys).
+std::string client_property_problem(const std::string& name, const std::string* value);
+
+/// What librdkafka refuses in these properties together with digonce's own settings, when it
+/// makes a stage's transactional producer and consumer (socket.timeout.ms above the
+/// transaction's timeout, an ssl.* file it cannot read, ...), or "". Call it at start, before
+/// any client is made.
+std::string client_properties_conflict(const Config& properties);
 
 /// librdkafka properties every client of this process gets after digonce's own (config
 /// `kafka.client`: TLS, SASL, timeouts of a real cluster); each passed client_property_problem.
@@ -60,10 +71,12 @@ Config producer_config(const std::string& brokers, const std::string& client_id,
 Config consumer_config(const std::string& brokers, const std::string& client_id,
                        const std::string& group_id);
 
-/// " (a broker refused this client: why)" if a broker of this process refused its credentials or
-/// TLS handshake in the last minute (librdkafka only logs it), else "". kafka_error adds it to
-/// the errors of a client that cannot reach its brokers.
+/// " (a broker refused this client: why)" if a broker refused the credentials or TLS handshake
+/// of a client of this process in the last minute (librdkafka only logs it), else "".
+/// kafka_error adds it to the errors of a client that cannot reach its brokers.
 std::string recent_refusal();
+/// The same for one client, if refused at or after `since`.
+std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
 
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);

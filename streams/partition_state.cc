@@ -123,13 +123,9 @@ Status PartitionState::log_pending(rd_kafka_t* producer, const std::string& chan
                                    std::int32_t partition) {
   if (buffered_->any_written_out()) return log_new_writes(producer, changelog, partition);
   Status failed;
-  std::string key;
   buffered_->for_each_pending(
       [&](store::Family f, std::string_view k, const std::optional<std::string>& v) {
-        if (!failed.ok()) return;
-        key.assign(1, static_cast<char>(f));
-        key.append(k);
-        failed = produce(producer, changelog, partition, key, v ? &*v : nullptr, {}, this);
+        if (failed.ok()) failed = log_write(producer, changelog, partition, f, k, v);
       });
   return failed;
 }
@@ -137,15 +133,21 @@ Status PartitionState::log_pending(rd_kafka_t* producer, const std::string& chan
 Status PartitionState::log_new_writes(rd_kafka_t* producer, const std::string& changelog,
                                       std::int32_t partition) {
   Status failed;
-  std::string key;
   buffered_->for_each_new_write(
       [&](store::Family f, std::string_view k, const std::optional<std::string>& v) {
-        if (!failed.ok()) return;
-        key.assign(1, static_cast<char>(f));
-        key.append(k);
-        failed = produce(producer, changelog, partition, key, v ? &*v : nullptr, {}, this);
+        failed = log_write(producer, changelog, partition, f, k, v);
+        return failed.ok();
       });
   return failed;
+}
+
+// One changelog record: the family's byte, then the key; no value for a delete.
+Status PartitionState::log_write(rd_kafka_t* producer, const std::string& changelog,
+                                 std::int32_t partition, store::Family f, std::string_view k,
+                                 const std::optional<std::string>& v) {
+  key_.assign(1, static_cast<char>(f));
+  key_.append(k);
+  return produce(producer, changelog, partition, key_, v ? &*v : nullptr, {}, this);
 }
 
 Status PartitionState::commit(const std::string& cluster_id) {

@@ -47,8 +47,9 @@ class PartitionState {
   /// then in write order.
   Status log_pending(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition);
   bool has_pending() const { return buffered_->pending_count() > 0; }
-  /// Produces the writes made since the last call (or commit), in write order, so that the
-  /// changelog is on its way before the commit (a key written again later is logged again).
+  /// Produces the writes made since the last call (or commit), in write order, each key's latest,
+  /// so that the changelog is on its way before the commit (a key written again after a call is
+  /// logged again by the next). A write whose produce failed is tried again by the next call.
   Status log_new_writes(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition);
   bool has_new_writes() const { return buffered_->any_new_write(); }
   /// Called with each delivered changelog record's offset.
@@ -65,10 +66,13 @@ class PartitionState {
  private:
   PartitionState() = default;
   store::WriteBatch checkpoint_batch(const std::string& cluster_id) const;
+  Status log_write(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition,
+                   store::Family f, std::string_view k, const std::optional<std::string>& v);
   std::unique_ptr<store::RocksStore> rocks_;
   std::unique_ptr<store::BufferedStore> buffered_;
   store::Family meta_ = 0;        // the runtime's own family
   std::int64_t next_offset_ = 0;  // changelog offset to restore from next time
+  std::string key_;               // a changelog record's key (capacity kept)
 };
 
 }  // namespace digonce::streams

@@ -534,6 +534,8 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
             if (result = a.state->log_new_writes(producer_.get(), options_.changelog_topic, p);
                 !result.ok())
               break;
+        // As for an output's produce (handle): a refused produce ends this run of the clients;
+        // run() starts them over, and the store's pending writes with them.
         if (!result.ok()) break;
       }
       m.reset(rd_kafka_consumer_poll(consumer_.get(), wait));

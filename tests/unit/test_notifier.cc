@@ -309,16 +309,22 @@ TEST_CASE("settings: kafka.client gives every client librdkafka properties, secr
   auto s = load_yaml(
       "kafka:\n  client:\n    security.protocol: SASL_SSL\n    sasl.mechanisms: SCRAM-SHA-512\n"
       "    sasl.username: digonce\n    sasl.password_env: DIGONCE_TEST_KAFKA_PASSWORD\n"
-      "    socket.timeout.ms: 30000\n    ssl.endpoint.identification.algorithm: none\n");
+      "    socket.timeout.ms: 10000\n    ssl.endpoint.identification.algorithm: none\n"
+      "    compression.codec: zstd\n");
   REQUIRE_MESSAGE(s.ok(), s.error().what());
   CHECK(s->kafka_client.size() == 6);
-  CHECK(s->kafka_client.at("sasl.password") == "s3cret");  // read from the environment
-  CHECK_FALSE(s->kafka_client.contains("sasl.password_env"));
-  CHECK(s->kafka_client.at("socket.timeout.ms") == "30000");  // a number, as librdkafka takes it
+  CHECK(s->kafka_client.at("socket.timeout.ms") == "10000");  // a number, as librdkafka takes it
+  CHECK(s->kafka_client.at("compression.type") == "zstd");    // an alias, by librdkafka's name
+  // The secret is read from the environment only for a command that talks to a cluster.
+  CHECK(s->kafka_client_env.at("sasl.password") == "DIGONCE_TEST_KAFKA_PASSWORD");
+  auto properties = kafka_client_properties(*s);
+  REQUIRE_MESSAGE(properties.ok(), properties.error().what());
+  CHECK(properties->at("sasl.password") == "s3cret");
+  CHECK_FALSE(properties->contains("sasl.password_env"));
 
   // Every client the process makes gets them, after digonce's own; digonce's exactly-once
   // settings stay (a property that would change them is refused at load: below).
-  streams::set_client_properties(s->kafka_client);
+  streams::set_client_properties(*properties);
   auto producer = streams::producer_config("127.0.0.1:9092", "p", "txn-1");
   auto consumer = streams::consumer_config("127.0.0.1:9092", "c", "g");
   auto admin = streams::base_config("127.0.0.1:9092", "a");
@@ -328,35 +334,60 @@ TEST_CASE("settings: kafka.client gives every client librdkafka properties, secr
     CHECK(c->at("sasl.password") == "s3cret");
     CHECK(c->at("bootstrap.servers") == "127.0.0.1:9092");
   }
+  CHECK(producer.at("compression.type") == "zstd");  // over digonce's lz4
   CHECK(producer.at("transactional.id") == "txn-1");
   CHECK(producer.at("enable.idempotence") == "true");
   CHECK(consumer.at("isolation.level") == "read_committed");
   CHECK_FALSE(streams::base_config("b:1", "a").contains("security.protocol"));  // cleared again
 
+  // What librdkafka refuses only with digonce's own settings, when it makes a stage's
+  // transactional producer: checked before any client is made.
+  for (const char* together :
+       {"    socket.timeout.ms: 30000\n", "    delivery.timeout.ms: 60000\n",
+        "    security.protocol: SSL\n    ssl.ca.location: /nonexistent/ca.pem\n"}) {
+    auto t = load_yaml(std::string("kafka:\n  client:\n") + together);
+    REQUIRE_MESSAGE(t.ok(), together);  // each property alone is fine
+    auto p = kafka_client_properties(*t);
+    REQUIRE_FALSE_MESSAGE(p.ok(), together);
+    CHECK_MESSAGE(contains(p.error().what(), "kafka.client: "), p.error().what());
+  }
+  ::unsetenv("DIGONCE_TEST_KAFKA_UNSET");
+  auto unset = load_yaml("kafka:\n  client:\n    sasl.password_env: DIGONCE_TEST_KAFKA_UNSET\n");
+  REQUIRE(unset.ok());  // `detect`, or `serve` on its embedded broker, never reads it
+  auto unread = kafka_client_properties(*unset);
+  REQUIRE_FALSE(unread.ok());
+  CHECK(contains(unread.error().what(),
+                 "kafka.client.sasl.password_env: the environment "
+                 "variable DIGONCE_TEST_KAFKA_UNSET is not set"));
+
   struct Case {
     const char* yaml;
     const char* says;
   };
-  ::unsetenv("DIGONCE_TEST_KAFKA_UNSET");
   for (const Case& c : std::initializer_list<Case>{
            {"kafka:\n  clinet: {}\n", "kafka.clinet: unknown key (kafka takes: client)"},
            {"kafka:\n  client: [a, b]\n", "kafka.client must be a mapping"},
-           {"kafka:\n  client:\n    sasl.password_env: DIGONCE_TEST_KAFKA_UNSET\n",
-            "kafka.client.sasl.password_env: the environment variable DIGONCE_TEST_KAFKA_UNSET "
-            "is not set"},
            {"kafka:\n  client:\n    enable.idempotence: false\n",
             "kafka.client.enable.idempotence: digonce sets it itself"},
            {"kafka:\n  client:\n    bootstrap.servers: k:9092\n",
             "give the brokers with --brokers"},
+           {"kafka:\n  client:\n    metadata.broker.list: k:9092\n", "give the brokers"},
            {"kafka:\n  client:\n    linger.ms: 5\n", "streams.linger_ms sets it"},
+           {"kafka:\n  client:\n    queue.buffering.max.ms: 5\n", "streams.linger_ms sets it"},
            {"kafka:\n  client:\n    transactional.id: x\n", "digonce sets it itself"},
+           {"kafka:\n  client:\n    log.queue: true\n", "digonce sets it itself"},
+           {"kafka:\n  client:\n    isolation.level_env: HOME\n", "digonce sets it itself"},
            {"kafka:\n  client:\n    sasl.pasword: x\n", "kafka.client.sasl.pasword: No such"},
+           {"kafka:\n  client:\n    sasl.pasword_env: HOME\n",
+            "kafka.client.sasl.pasword_env: No such"},
            {"kafka:\n  client:\n    socket.timeout.ms: soon\n", "kafka.client.socket.timeout.ms: "},
            {"kafka:\n  client:\n    security.protocol: TLS\n", "kafka.client.security.protocol: "},
            {"kafka:\n  client:\n    ssl.ca.location: [a]\n",
             "kafka.client.ssl.ca.location: must be a string, number or boolean"},
            {"kafka:\n  client:\n    sasl.password: a\n    sasl.password_env: HOME\n",
             "sasl.password is given twice"},
+           {"kafka:\n  client:\n    compression.type: lz4\n    compression.codec: zstd\n",
+            "compression.type is given twice"},
        }) {
     auto r = load_yaml(c.yaml);
     REQUIRE_FALSE_MESSAGE(r.ok(), c.yaml);

@@ -309,38 +309,46 @@ TEST_CASE("BufferedStore: reads see pending writes; commit and abort") {
   CHECK(*(*base.get(0, "meta")) == "checkpoint");
 }
 
-TEST_CASE("BufferedStore: new writes in write order, each once, until the commit starts over") {
+TEST_CASE("BufferedStore: new writes in write order, each key's latest once, until the commit") {
   MemoryStore base(2);
   BufferedStore buf(base, 2);
   std::vector<std::string> seen;
-  auto take = [&] {
+  auto take = [&](std::size_t refuse_after = SIZE_MAX) {
     seen.clear();
-    buf.for_each_new_write([&](Family f, std::string_view k, const std::optional<std::string>& v) {
-      seen.push_back(std::to_string(f) + std::string(k) + "=" + (v ? *v : std::string("-")));
-    });
+    return buf.for_each_new_write(
+        [&](Family f, std::string_view k, const std::optional<std::string>& v) {
+          if (seen.size() == refuse_after) return false;  // as a refused produce
+          seen.push_back(std::to_string(f) + std::string(k) + "=" + (v ? *v : std::string("-")));
+          return true;
+        });
   };
   CHECK_FALSE(buf.any_new_write());
   WriteBatch w;
   w.put(1, "b", "1");
   w.put(0, "a", "2");
-  w.put(1, "b", "3");  // a rewrite: passed again, not merged
+  w.put(1, "b", "3");  // replaces b=1 before it was passed: only b=3 goes
   REQUIRE(buf.write(w).ok());
   CHECK(buf.any_new_write());
   CHECK_FALSE(buf.any_written_out());
-  take();
-  CHECK(seen == std::vector<std::string>{"1b=1", "0a=2", "1b=3"});
+  CHECK(take());
+  CHECK(seen == std::vector<std::string>{"0a=2", "1b=3"});
   CHECK_FALSE(buf.any_new_write());
   CHECK(buf.any_written_out());
-  take();
+  CHECK(take());
   CHECK(seen.empty());  // nothing new
   WriteBatch d;
-  d.del(0, "a");
+  d.del(0, "a");  // a key passed already, written again: passed again
+  d.put(0, "c", "4");
   REQUIRE(buf.write(d).ok());
-  take();
+  CHECK_FALSE(take(1));  // the second is refused: it stays new
   CHECK(seen == std::vector<std::string>{"0a=-"});
-  CHECK(buf.pending_count() == 2);  // the pending writes are all still there for the commit
+  CHECK(buf.any_new_write());
+  CHECK(take());
+  CHECK(seen == std::vector<std::string>{"0c=4"});
+  CHECK(buf.pending_count() == 3);  // the pending writes are all still there for the commit
   REQUIRE(buf.commit().ok());
   CHECK(*(*base.get(1, "b")) == "3");
+  CHECK(*(*base.get(0, "c")) == "4");
   CHECK_FALSE((*base.get(0, "a")).has_value());
   CHECK_FALSE(buf.any_written_out());  // a new transaction
   REQUIRE(buf.write(w).ok());
