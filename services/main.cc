@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -30,9 +31,16 @@ using digonce::Status;
 namespace {
 
 // SIGINT and SIGTERM are blocked in every thread and taken by one waiting thread, which sets
-// the stop flag: a clean stop (commit, leave the group) without an async-signal handler.
+// the stop flag: a clean stop (commit, leave the group) without an async-signal handler. A clean
+// stop that has not ended after kStopGrace (a Kafka client that will not close: librdkafka 2.0
+// can wait for ever for a broker thread, as after its cluster was replaced under the same
+// address), or a second signal, ends the process at once: as safe as kill -9, which the stages
+// are built for (the next start restores from the changelog), and better than a process that
+// never ends.
 class SignalWatch {
  public:
+  static constexpr int kStopGrace = 30;  // seconds
+
   SignalWatch() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
@@ -43,13 +51,28 @@ class SignalWatch {
     thread_ = std::thread([this, &stop] {
       int sig = 0;
       sigwait(&set_, &sig);
-      spdlog::info("{} received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      spdlog::info("{} received: stopping", name(sig));
       stop = true;
+      timespec grace{kStopGrace, 0};
+      siginfo_t info{};
+      const int again = sigtimedwait(&set_, &info, &grace);
+      if (again > 0) {
+        spdlog::warn("a second {}: exiting at once, without a clean stop", name(again));
+        sig = again;
+      } else {
+        spdlog::error(
+            "the stop has not ended after {} s (a Kafka client that does not close?): exiting "
+            "without a clean stop; the next start restores the state from Kafka",
+            kStopGrace);
+      }
+      spdlog::default_logger()->flush();
+      std::_Exit(128 + sig);
     });
     thread_.detach();
   }
 
  private:
+  static const char* name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
   sigset_t set_;
   std::thread thread_;
 };
