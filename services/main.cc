@@ -6,12 +6,15 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "services/detect_command.h"
 #include "services/gateway.h"
@@ -36,7 +39,8 @@ namespace {
 // can wait for ever for a broker thread, as after its cluster was replaced under the same
 // address), or a second signal, ends the process at once: as safe as kill -9, which the stages
 // are built for (the next start restores from the changelog), and better than a process that
-// never ends.
+// never ends. Commands that do not stop cleanly (detect, import, load, topics) release the
+// signals instead: their default action ends them at once, as before any of this.
 class SignalWatch {
  public:
   static constexpr int kStopGrace = 30;  // seconds
@@ -47,35 +51,51 @@ class SignalWatch {
     sigaddset(&set_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
+  /// The signals to their default action again (threads started since keep them blocked).
+  void release() { pthread_sigmask(SIG_UNBLOCK, &set_, nullptr); }
+  /// The process is ending by itself: the watch does nothing more.
+  void finished() { finished_ = true; }
   void start(std::atomic<bool>& stop) {
-    thread_ = std::thread([this, &stop] {
+    std::thread([this, &stop] {
       int sig = 0;
       sigwait(&set_, &sig);
-      spdlog::info("{} received: stopping", name(sig));
       stop = true;
-      timespec grace{kStopGrace, 0};
-      siginfo_t info{};
-      const int again = sigtimedwait(&set_, &info, &grace);
-      if (again > 0) {
-        spdlog::warn("a second {}: exiting at once, without a clean stop", name(again));
-        sig = again;
-      } else {
-        spdlog::error(
-            "the stop has not ended after {} s (a Kafka client that does not close?): exiting "
-            "without a clean stop; the next start restores the state from Kafka",
-            kStopGrace);
+      spdlog::info("{} received: stopping", name(sig));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kStopGrace);
+      int again = -1;
+      for (;;) {  // interrupted (SIGCONT after a stop, a handled signal): wait what is left
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds(0)) break;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+        again = sigtimedwait(&set_, nullptr, &wait);
+        if (again > 0 || errno != EINTR) break;
       }
-      spdlog::default_logger()->flush();
-      std::_Exit(128 + sig);
-    });
-    thread_.detach();
+      if (finished_) return;
+      // A plain write: the logger's lock or a full stderr pipe must not hold the exit back.
+      const std::string line =
+          again > 0
+              ? std::string("a second ") + name(again) + ": exiting at once, without a clean stop\n"
+              : "the stop has not ended after " + std::to_string(kStopGrace) +
+                    " s (a Kafka client that does not close?): exiting without a clean "
+                    "stop; the next start restores the state from Kafka\n";
+      [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+      std::_Exit(128 + (again > 0 ? again : sig));
+    }).detach();
   }
 
  private:
   static const char* name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
   sigset_t set_;
-  std::thread thread_;
+  std::atomic<bool> finished_{false};
 };
+
+// Made first thing in run(), before any thread, and never destroyed: its thread may wake while
+// the process ends.
+SignalWatch& signal_watch() {
+  static auto* watch = new SignalWatch();
+  return *watch;
+}
 
 int fail(const std::string& what) {
   spdlog::error("{}", what);
@@ -298,7 +318,7 @@ CLI::Validator finite_between(double low, double high, const std::string& unit) 
 }
 
 int run(int argc, char** argv) {
-  SignalWatch signals;
+  SignalWatch& signals = signal_watch();
   CLI::App app{"digonce: streaming coordination of street works (clash and collaboration alerts)"};
   app.require_subcommand(1);
   // The options of digonce itself (--config, --log-level, --topic-prefix) may come before or
@@ -455,8 +475,11 @@ int run(int argc, char** argv) {
         static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
   if (!crs.empty()) settings.metric_crs = crs;
 
-  std::atomic<bool> stop{false};
-  signals.start(stop);
+  static std::atomic<bool> stop{false};
+  if (detect->parsed() || load->parsed() || import->parsed() || topics->parsed())
+    signals.release();  // nothing in them stops cleanly: a signal ends them at once
+  else
+    signals.start(stop);
 
   if (detect->parsed()) {
     auto s = ds::run_detect(settings, detect_options);
@@ -513,7 +536,9 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    return run(argc, argv);
+    const int rc = run(argc, argv);
+    signal_watch().finished();
+    return rc;
   } catch (const std::exception& e) {  // a bug: errors are values everywhere else
     return fail(std::string("unexpected exception: ") + e.what());
   }

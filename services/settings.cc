@@ -331,7 +331,7 @@ Result<Settings> load_settings(const std::string& given) {
 Result<std::map<std::string, std::string>> kafka_client_properties(const Settings& settings) {
   auto properties = settings.kafka_client;
   for (const auto& [name, variable] : settings.kafka_client_env) {
-    const std::string where = "kafka.client." + name + "_env";
+    const std::string where = "kafka.client: " + name;  // by librdkafka's name (aliases)
     const char* v = std::getenv(variable.c_str());
     if (!v || !*v) return error(where + ": the environment variable " + variable + " is not set");
     const std::string value = v;
@@ -340,7 +340,8 @@ Result<std::map<std::string, std::string>> kafka_client_properties(const Setting
     properties[name] = value;
   }
   if (!properties.empty())
-    if (auto bad = streams::client_properties_conflict(properties); !bad.empty())
+    if (auto bad = streams::client_properties_conflict(properties, settings.linger_ms);
+        !bad.empty())
       return error("kafka.client: " + bad);
   return properties;
 }

@@ -20,16 +20,21 @@ Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_m
   // answer still gets the whole timeout.
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + std::chrono::milliseconds(timeout_ms);
-  for (long long slice = 1000;; slice *= 2) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
+  for (long long slice = 1000;;) {
+    const auto asked = std::chrono::steady_clock::now();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - asked).count();
     auto err = rd_kafka_metadata(rk, 1, nullptr, &md,
                                  static_cast<int>(std::clamp<long long>(left, 1, slice)));
     if (!err) break;
     if (left <= slice) return kafka_error("metadata", err);
     if (auto why = refusal_since(rk, started); !why.empty())
       return error(std::string("metadata: ") + rd_kafka_err2name(err) + why);
+    // A slice used up doubles the next; a quick failure is asked again after a pause.
+    if (std::chrono::steady_clock::now() - asked >= std::chrono::milliseconds(slice))
+      slice *= 2;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::map<std::string, int> out;
   for (int i = 0; i < md->topic_cnt; ++i)

@@ -10,6 +10,7 @@ namespace {
 // When a broker last refused each client's credentials or TLS handshake, and why, by client
 // name: a client that cannot authenticate sees only "transport failure" or a timeout in its
 // calls, so its errors say why (a wrong password must not read as "broker down").
+constexpr auto kRefusalAge = std::chrono::minutes(1);
 struct Refusal {
   std::string reason;
   std::chrono::steady_clock::time_point when;
@@ -46,6 +47,9 @@ void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const 
             std::chrono::steady_clock::now()};
   auto& all = refusals();
   std::lock_guard lock(all.mutex);
+  // Only the last minute's are asked for: a process that keeps making clients refused (a stage
+  // waiting with a wrong password) must not keep them all.
+  std::erase_if(all.by_client, [&](const auto& e) { return r.when - e.second.when > kRefusalAge; });
   all.by_client[rd_kafka_name(rk)] = r;
   all.last = std::move(r);
 }
@@ -69,7 +73,7 @@ const std::map<std::string_view, std::string_view>& aliases() {
 std::string recent_refusal() {
   auto& all = refusals();
   std::lock_guard lock(all.mutex);
-  if (std::chrono::steady_clock::now() - all.last.when > std::chrono::minutes(1)) return {};
+  if (std::chrono::steady_clock::now() - all.last.when > kRefusalAge) return {};
   return refused(all.last.reason);
 }
 
@@ -161,25 +165,41 @@ std::string client_property_problem(const std::string& name, const std::string* 
   return r == RD_KAFKA_CONF_OK ? std::string() : std::string(err);
 }
 
-std::string client_properties_conflict(const Config& properties) {
+std::string client_properties_conflict(const Config& properties, int linger_ms) {
   // librdkafka checks some settings against others only when a client is made (socket.timeout.ms
-  // and message.timeout.ms against a transactional producer's transaction.timeout.ms, files
-  // named by ssl.* ...): make the clients a stage makes, with these properties, and drop them.
-  // Nothing is sent: the address is one nobody listens on, and nothing is produced.
+  // and message.timeout.ms against a transactional producer's transaction.timeout.ms,
+  // receive.message.max.bytes against the restore consumer's fetch.max.bytes, files named by
+  // ssl.* ...): make the clients a stage makes, with these properties, and drop them. Nothing is
+  // produced; they may start to connect to an address nobody listens on. What would reach
+  // further is turned off for the check: debug output, and SASL (Kerberos' kinit, an OIDC token
+  // fetch).
   const auto saved = client_properties();
   client_properties() = properties;
   Config producer = producer_config("127.0.0.1:9", "digonce-config-check", "digonce-config-check");
+  producer["linger.ms"] = std::to_string(linger_ms);
   Config consumer = consumer_config("127.0.0.1:9", "digonce-config-check", "digonce-config-check");
+  Config restorer = restore_consumer_config("127.0.0.1:9", "digonce-config-check");
   client_properties() = saved;
-  for (auto* c : {&producer, &consumer}) (*c)["log_level"] = "0";  // no connection errors shown
+  for (auto* c : {&producer, &consumer, &restorer}) {
+    c->erase("debug");
+    (*c)["log_level"] = "0";
+    // SASL out (each sasl.* property was checked alone): its set-up may run kinit or call a
+    // token endpoint as the client is made. TLS stays.
+    std::erase_if(*c, [](const auto& e) { return e.first.starts_with("sasl."); });
+    if (auto p = c->find("security.protocol"); p != c->end())
+      p->second = p->second == "SASL_SSL" || p->second == "sasl_ssl"               ? "SSL"
+                  : p->second == "SASL_PLAINTEXT" || p->second == "sasl_plaintext" ? "PLAINTEXT"
+                                                                                   : p->second;
+  }
   const std::string context =
       "librdkafka refuses them beside digonce's own settings (a stage's transactional producer "
       "has transaction.timeout.ms " +
-      producer.at("transaction.timeout.ms") + "): ";
-  auto p = make_client(RD_KAFKA_PRODUCER, producer);
-  if (!p) return context + p.error().what();
-  auto c = make_client(RD_KAFKA_CONSUMER, consumer);
-  if (!c) return context + c.error().what();
+      producer.at("transaction.timeout.ms") + ", its restore consumer fetch.max.bytes " +
+      restorer.at("fetch.max.bytes") + "): ";
+  for (auto [type, c] : {std::pair{RD_KAFKA_PRODUCER, &producer},
+                         {RD_KAFKA_CONSUMER, &consumer},
+                         {RD_KAFKA_CONSUMER, &restorer}})
+    if (auto client = make_client(type, *c); !client) return context + client.error().what();
   return {};
 }
 
@@ -238,6 +258,26 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
   c["heartbeat.interval.ms"] = "1000";
   c["max.poll.interval.ms"] = "300000";
   return with_client_properties(c);
+}
+
+Config restore_consumer_config(const std::string& brokers, const std::string& client_id) {
+  // It only ever assign()s changelog partitions and never commits, but librdkafka refuses
+  // assign() without a group.id (_UNKNOWN_GROUP): it gets one of its own.
+  Config c = consumer_config(brokers, client_id, client_id);
+  c["enable.partition.eof"] = "true";
+  c["auto.offset.reset"] = "error";
+  c["fetch.max.bytes"] = "104857600";
+  c["max.partition.fetch.bytes"] = "16777216";
+  // librdkafka 2.0 (Debian 12's) stops fetching for a whole second once a partition's local
+  // queue holds queued.min.messages (100,000) or queued.max.messages.kbytes (64 MiB): one
+  // 16 MiB fetch of changelog records passes the first, and a restore, which drains the
+  // queue in a fraction of that second, then idled most of it (1 s per 100k+ records:
+  // docs/PERFORMANCE.md). The bounds are raised so that a restore never waits on them; the
+  // queue's memory stays bounded by the kbytes (256 MiB, one partition restored at a time).
+  c["queued.min.messages"] = "10000000";
+  c["queued.max.messages.kbytes"] = "262144";
+  c.erase("partition.assignment.strategy");
+  return c;
 }
 
 Status assign_all(rd_kafka_t* consumer, const std::string& topic, int partitions,

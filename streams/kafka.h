@@ -54,7 +54,7 @@ std::string client_property_problem(const std::string& name, const std::string* 
 /// makes a stage's transactional producer and consumer (socket.timeout.ms above the
 /// transaction's timeout, an ssl.* file it cannot read, ...), or "". Call it at start, before
 /// any client is made.
-std::string client_properties_conflict(const Config& properties);
+std::string client_properties_conflict(const Config& properties, int linger_ms);
 
 /// librdkafka properties every client of this process gets after digonce's own (config
 /// `kafka.client`: TLS, SASL, timeouts of a real cluster); each passed client_property_problem.
@@ -77,6 +77,9 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
 std::string recent_refusal();
 /// The same for one client, if refused at or after `since`.
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
+
+/// A stage's restore consumer: reads changelog partitions by assign(), in large fetches.
+Config restore_consumer_config(const std::string& brokers, const std::string& client_id);
 
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);

@@ -138,22 +138,7 @@ Status StreamTask::start() {
   DIGONCE_TRY(begin());
 
   if (stateful_) {
-    // The restore consumer only ever assign()s changelog partitions and never commits, but
-    // librdkafka refuses assign() without a group.id (_UNKNOWN_GROUP): give it one of its own.
-    auto rconf = consumer_config(options_.brokers, client + "-restore", client + "-restore");
-    rconf["enable.partition.eof"] = "true";
-    rconf["auto.offset.reset"] = "error";
-    rconf["fetch.max.bytes"] = "104857600";
-    rconf["max.partition.fetch.bytes"] = "16777216";
-    // librdkafka 2.0 (Debian 12's) stops fetching for a whole second once a partition's local
-    // queue holds queued.min.messages (100,000) or queued.max.messages.kbytes (64 MiB): one
-    // 16 MiB fetch of changelog records passes the first, and a restore, which drains the
-    // queue in a fraction of that second, then idled most of it (1 s per 100k+ records:
-    // docs/PERFORMANCE.md). The bounds are raised so that a restore never waits on them; the
-    // queue's memory stays bounded by the kbytes (256 MiB, one partition restored at a time).
-    rconf["queued.min.messages"] = "10000000";
-    rconf["queued.max.messages.kbytes"] = "262144";
-    rconf.erase("partition.assignment.strategy");
+    auto rconf = restore_consumer_config(options_.brokers, client + "-restore");
     auto restorer = make_client(RD_KAFKA_CONSUMER, rconf);
     if (!restorer) return restorer.error();
     restorer_ = std::move(*restorer);

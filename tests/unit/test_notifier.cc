@@ -344,6 +344,7 @@ TEST_CASE("settings: kafka.client gives every client librdkafka properties, secr
   // transactional producer: checked before any client is made.
   for (const char* together :
        {"    socket.timeout.ms: 30000\n", "    delivery.timeout.ms: 60000\n",
+        "    receive.message.max.bytes: 60000000\n",  // below the restorer's fetch.max.bytes
         "    security.protocol: SSL\n    ssl.ca.location: /nonexistent/ca.pem\n"}) {
     auto t = load_yaml(std::string("kafka:\n  client:\n") + together);
     REQUIRE_MESSAGE(t.ok(), together);  // each property alone is fine
@@ -357,7 +358,7 @@ TEST_CASE("settings: kafka.client gives every client librdkafka properties, secr
   auto unread = kafka_client_properties(*unset);
   REQUIRE_FALSE(unread.ok());
   CHECK(contains(unread.error().what(),
-                 "kafka.client.sasl.password_env: the environment "
+                 "kafka.client: sasl.password: the environment "
                  "variable DIGONCE_TEST_KAFKA_UNSET is not set"));
 
   struct Case {
