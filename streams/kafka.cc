@@ -7,7 +7,8 @@
 namespace digonce::streams {
 namespace {
 
-// When a broker last refused each client's credentials or TLS handshake, and why, by client
+// When a broker last refused each client's credentials or TLS handshake (or the client the
+// broker's certificate), and why, by client
 // name: a client that cannot authenticate sees only "transport failure" or a timeout in its
 // calls, so its errors say why (a wrong password must not read as "broker down").
 constexpr auto kRefusalAge = std::chrono::minutes(1);
@@ -25,8 +26,27 @@ Refusals& refusals() {
   return r;
 }
 
+// The reason as a client's errors carry it: which side said no, and the line that says why.
 std::string refused(const std::string& reason) {
-  return reason.empty() ? std::string() : " (a broker refused this client: " + reason + ")";
+  if (reason.empty()) return {};
+  if (reason.find("certificate verify failed") != reason.npos)
+    return " (this client refused a broker's certificate: " + reason + ")";
+  return " (a broker refused this client: " + reason + ")";
+}
+
+// A broker's TLS alert that ends a handshake for good (OpenSSL's names: "sslv3 alert bad
+// certificate", "tlsv13 alert certificate required", ...): a client certificate missing, unsigned
+// by the CA the broker trusts, expired, or no common protocol or cipher.
+bool is_tls_refusal(std::string_view text) {
+  if (text.find(" alert ") == text.npos) return false;
+  static constexpr std::string_view kFinal[] = {
+      "alert bad certificate",        "alert certificate required", "alert unknown ca",
+      "alert certificate unknown",    "alert certificate expired",  "alert certificate revoked",
+      "alert access denied",          "alert handshake failure",    "alert protocol version",
+      "alert unsupported certificate"};
+  for (auto f : kFinal)
+    if (text.find(f) != text.npos) return true;
+  return false;
 }
 
 // librdkafka's log callback for every client: its lines printed as before (rd_kafka_log_print),
@@ -39,7 +59,7 @@ void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const 
   if (level > 4 || text.find("Disconnected") != text.npos) return;
   if (text.find("SASL authentication error") == text.npos &&
       text.find("SSL handshake failed") == text.npos &&
-      text.find("Authentication failed") == text.npos)
+      text.find("Authentication failed") == text.npos && !is_tls_refusal(text))
     return;
   // The line without its thread: "[thrd:...]: sasl_ssl://host:port/id: SASL authentication..."
   const auto at = text.find(": ");

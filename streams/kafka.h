@@ -72,7 +72,8 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
                        const std::string& group_id);
 
 /// " (a broker refused this client: why)" if a broker refused the credentials or TLS handshake
-/// of a client of this process in the last minute (librdkafka only logs it), else "".
+/// of a client of this process in the last minute (librdkafka only logs it), " (this client
+/// refused a broker's certificate: why)" if the client could not verify a broker's, else "".
 /// kafka_error adds it to the errors of a client that cannot reach its brokers.
 std::string recent_refusal();
 /// The same for one client, if refused at or after `since`.

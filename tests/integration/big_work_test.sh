@@ -4,22 +4,7 @@
 # the broker's default max.message.bytes (1 MiB), which digonce's topics raise to 10 MiB. The
 # clash with a point next to it is read back; nothing is dead-lettered.
 # Needs DIGONCE_BIN, DIGONCE_KAFKA_BOOTSTRAP, python3, kcat.
-set -euo pipefail
-bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
-brokers="${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
-work=$(mktemp -d)
-prefix="test-big-$$."
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  tail -n 20 "$work"/*.log >&2 || true
-  exit 1
-}
+source "$(dirname "$0")/lib.sh" big-work
 
 python3 - "$work/works.ndjson" <<'PY'
 import json, sys
@@ -35,15 +20,13 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps(w) + "\n")
 PY
 
-"$bin" --topic-prefix "$prefix" topics --brokers "$brokers" >/dev/null
+d topics --brokers "$brokers" >/dev/null
 for stage in ingest detector; do
-  "$bin" --topic-prefix "$prefix" "$stage" --brokers "$brokers" --data-dir "$work/$stage" \
-    --metrics '' >"$work/$stage.log" 2>&1 &
-  pids+=($!)
+  start_stage "$stage" "$stage" --brokers "$brokers" --data-dir "$work/$stage" --metrics ''
 done
-"$bin" --topic-prefix "$prefix" import --brokers "$brokers" --input "$work/works.ndjson" \
+d import --brokers "$brokers" --input "$work/works.ndjson" \
   --no-progress 2>"$work/import.log" || fail "import: $(cat "$work/import.log")"
-"$bin" --topic-prefix "$prefix" tail --brokers "$brokers" --from-beginning --max 1 \
+d tail --brokers "$brokers" --from-beginning --max 1 \
   --idle-timeout 60 >"$work/alerts.ndjson" 2>/dev/null || true
 # (-s: jq 1.6's -e passes on empty input)
 jq -e -s 'length == 1 and .[0].kind == "clash" and ([.[0].works[].work_ref] == ["BIG-1", "NEAR-1"])' \
@@ -54,7 +37,5 @@ n=$(kcat -C -b "$brokers" -t "${prefix}dead-letter" -X isolation.level=read_comm
 [[ $n == 0 ]] || fail "$n record(s) dead-lettered"
 if grep -q "Message size too large" "$work"/*.log; then fail "a record was too large for a topic"; fi
 echo "ok: nothing dead-lettered, no record too large"
-for p in "${pids[@]}"; do kill -TERM "$p" || true; done
-for p in "${pids[@]}"; do wait "$p" || fail "a stage did not stop cleanly"; done
-pids=()
+stop_stages
 echo "ok: stages stopped cleanly"

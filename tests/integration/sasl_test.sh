@@ -5,29 +5,9 @@
 # wrong password is refused at once by a command, saying the broker refused it, and a stage
 # waits, saying the same, until SIGTERM.
 # Needs DIGONCE_BIN, DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start), jq.
-set -euo pipefail
-bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
-: "${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
-kafka_tool="$(dirname "$0")/../../tools/kafka"
-# The SASL listener is tools/kafka's: against another broker there is none to test.
-if [[ $("$kafka_tool" bootstrap) != "$DIGONCE_KAFKA_BOOTSTRAP" ]]; then
-  echo "skipped: $DIGONCE_KAFKA_BOOTSTRAP is not tools/kafka's broker (no SASL listener known)"
-  exit 77
-fi
+source "$(dirname "$0")/lib.sh" sasl
+tools_kafka_only
 sasl=$("$kafka_tool" sasl-bootstrap)
-work=$(mktemp -d)
-prefix="test-sasl-$$."
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  tail -n 20 "$work"/*.log >&2 || true
-  exit 1
-}
 
 cat >"$work/config.yaml" <<YAML
 boundaries: ""
@@ -39,14 +19,12 @@ kafka:
     sasl.password_env: DIGONCE_TEST_SASL_PASSWORD
 YAML
 export DIGONCE_TEST_SASL_PASSWORD=digonce-test-secret
-d() { "$bin" --config "$work/config.yaml" --topic-prefix "$prefix" "$@"; }
-bg() { exec "$bin" --config "$work/config.yaml" --topic-prefix "$prefix" "$@"; }  # with &: $! is digonce
+global+=(--config "$work/config.yaml")
 
 d topics --brokers "$sasl" >"$work/topics.log" 2>&1 || fail "topics over SASL: $(cat "$work/topics.log")"
 echo "ok: topics created over SASL at $sasl"
 for stage in ingest detector; do
-  bg "$stage" --brokers "$sasl" --data-dir "$work/$stage" --metrics '' >"$work/$stage.log" 2>&1 &
-  pids+=($!)
+  start_stage "$stage" "$stage" --brokers "$sasl" --data-dir "$work/$stage" --metrics ''
 done
 cat >"$work/works.ndjson" <<'NDJSON'
 {"work_ref":"SASL-1","promoter":"STPR","crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20","geometry":{"type":"Point","coordinates":[530000,180000]}}
@@ -60,23 +38,19 @@ d tail --brokers "$sasl" --from-beginning --max 1 --idle-timeout 60 >"$work/aler
 jq -e -s 'length == 1 and .[0].kind == "clash" and ([.[0].works[].work_ref] == ["SASL-1", "SASL-2"])' \
   "$work/alerts.ndjson" >/dev/null || fail "no clash of SASL-1 and SASL-2: $(cut -c1-300 "$work/alerts.ndjson")"
 echo "ok: ingest and detector over SASL, the clash read back: $(jq -c '{alert_id, kind}' "$work/alerts.ndjson")"
-for p in "${pids[@]}"; do kill -TERM "$p" || true; done
-for p in "${pids[@]}"; do wait "$p" || fail "a stage did not stop cleanly"; done
-pids=()
+stop_stages
 
 export DIGONCE_TEST_SASL_PASSWORD=wrong
 rc=0
 started=$SECONDS
-timeout 60 "$bin" --config "$work/config.yaml" --topic-prefix "$prefix" topics --brokers "$sasl" \
-  >"$work/refused.log" 2>&1 || rc=$?
+timeout 60 "$bin" "${global[@]}" topics --brokers "$sasl" >"$work/refused.log" 2>&1 || rc=$?
 [[ $rc != 0 && $rc != 124 ]] || fail "topics with a wrong password: exit $rc"
 ((SECONDS - started <= 15)) || fail "topics with a wrong password took $((SECONDS - started)) s to fail"
 grep -c "a broker refused this client: .*SASL authentication error" "$work/refused.log" >/dev/null ||
   fail "topics with a wrong password did not say the broker refused it: $(tail -n 3 "$work/refused.log")"
 echo "ok: a wrong password ends a command in $((SECONDS - started)) s, saying the broker refused it"
 
-bg ingest --brokers "$sasl" --data-dir "$work/ingest2" --metrics '' >"$work/waits.log" 2>&1 &
-pids+=($!)
+start_stage waits ingest --brokers "$sasl" --data-dir "$work/ingest2" --metrics ''
 for _ in $(seq 1 150); do
   grep -c "waiting for the Kafka brokers .*a broker refused this client" "$work/waits.log" \
     >/dev/null && break
@@ -84,7 +58,5 @@ for _ in $(seq 1 150); do
 done
 grep -c "waiting for the Kafka brokers .*a broker refused this client" "$work/waits.log" >/dev/null ||
   fail "a stage with a wrong password did not say why it waits"
-kill -TERM "${pids[0]}"
-wait "${pids[0]}" || fail "the waiting stage did not stop cleanly on SIGTERM"
-pids=()
+stop_stages
 echo "ok: a stage with a wrong password waits, saying the broker refused it, and stops on SIGTERM"
