@@ -7,6 +7,11 @@
 #   fail MESSAGE              prints it and the logs' tails, exits 1
 #   tools_kafka_only          exits 77 (ctest's skip) unless the broker is tools/kafka's, whose
 #                             extra listeners the test needs
+#   clash_through WHAT ADDR   the whole path through the brokers at ADDR: topics, ingest and
+#                             detector, an import of two clashing works, the clash read back with
+#                             tail, the stages stopped (WHAT names the path in messages)
+#   refused_at ADDR WHAT PATTERN  `digonce topics` at ADDR must fail within 15 s, its output
+#                             matching PATTERN (grep), the reason it gives (WHAT: in messages)
 # Sets bin, brokers, work (a fresh folder, removed at exit unless DIGONCE_KEEP_WORK is set),
 # prefix (the test's own topic prefix) and kafka_tool. Needs DIGONCE_BIN and
 # DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
@@ -54,4 +59,38 @@ tools_kafka_only() {
     echo "skipped: $brokers is not tools/kafka's broker (no $name listener known)"
     exit 77
   fi
+}
+
+clash_through() {
+  local what="$1" at="$2" stage
+  d topics --brokers "$at" >"$work/topics.log" 2>&1 || fail "topics over $what: $(cat "$work/topics.log")"
+  echo "ok: topics created over $what at $at"
+  for stage in ingest detector; do
+    start_stage "$stage" "$stage" --brokers "$at" --data-dir "$work/$stage" --metrics ''
+  done
+  cat >"$work/works.ndjson" <<NDJSON
+{"work_ref":"$name-1","promoter":"STPR","crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20","geometry":{"type":"Point","coordinates":[530000,180000]}}
+{"work_ref":"$name-2","promoter":"TW","crs":"EPSG:27700","start":"2027-03-06","end":"2027-03-07","geometry":{"type":"Point","coordinates":[530010,180000]}}
+NDJSON
+  d import --brokers "$at" --input "$work/works.ndjson" --no-progress 2>"$work/import.log" ||
+    fail "import over $what: $(cat "$work/import.log")"
+  d tail --brokers "$at" --from-beginning --max 1 --idle-timeout 60 >"$work/alerts.ndjson" \
+    2>"$work/tail.log" || true
+  # (-s: jq 1.6's -e passes on empty input)
+  jq -e -s --arg a "$name-1" --arg b "$name-2" \
+    'length == 1 and .[0].kind == "clash" and ([.[0].works[].work_ref] == [$a, $b])' \
+    "$work/alerts.ndjson" >/dev/null ||
+    fail "no clash of $name-1 and $name-2: $(cut -c1-300 "$work/alerts.ndjson")"
+  echo "ok: ingest and detector over $what, the clash read back: $(jq -c '{alert_id, kind}' "$work/alerts.ndjson")"
+  stop_stages
+}
+
+refused_at() {
+  local at="$1" what="$2" pattern="$3" rc=0 started=$SECONDS
+  timeout 60 "$bin" "${global[@]}" topics --brokers "$at" >"$work/refused.log" 2>&1 || rc=$?
+  [[ $rc != 0 && $rc != 124 ]] || fail "topics $what: exit $rc"
+  ((SECONDS - started <= 15)) || fail "topics $what took $((SECONDS - started)) s to fail"
+  grep -c "$pattern" "$work/refused.log" >/dev/null ||
+    fail "topics $what did not say why: $(tail -n 3 "$work/refused.log")"
+  echo "ok: topics $what ends in $((SECONDS - started)) s: $(grep -o "$pattern.*" "$work/refused.log" | head -n 1 | cut -c1-160)"
 }
