@@ -270,10 +270,11 @@ struct StageProcess {
 int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stages,
                const MetricsEndpoint& metrics, std::atomic<bool>& stop) {
   StageProcess process;
+  ds::Pipeline pipeline(settings, *process.registry, true);
+  // The data folder first: a second instance on it stops at once, not once its brokers answer.
+  if (auto s = pipeline.lock(stages); !s.ok()) return fail(s.error().what());
   if (auto s = process.open(settings, metrics, stop); !s.ok()) return fail(s.error().what());
   if (process.stopped) return 0;
-  auto& registry = process.registry;
-  ds::Pipeline pipeline(settings, *registry, true);
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
   wait(stop, &pipeline);
   pipeline.stop();
@@ -447,12 +448,11 @@ int run(int argc, char** argv) {
   if (!loaded) return fail(loaded.error().what());
   ds::Settings settings = *loaded;
   if (!brokers.empty()) settings.brokers = brokers;
+  const std::string config_name = config.empty() ? std::string("config/digonce.yaml") : config;
   if (!settings.kafka_client.empty() || !settings.kafka_client_env.empty()) {
     if (!settings.brokers.empty()) {
       auto properties = ds::kafka_client_properties(settings);
-      if (!properties)
-        return fail("config " + (config.empty() ? std::string("config/digonce.yaml") : config) +
-                    ": " + properties.error().what());
+      if (!properties) return fail("config " + config_name + ": " + properties.error().what());
       digonce::streams::set_client_properties(*properties);
     } else if (serve->parsed()) {  // the embedded broker speaks plain Kafka on loopback
       spdlog::warn(
@@ -474,6 +474,10 @@ int run(int argc, char** argv) {
     settings.rules.collaboration_window =
         static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
   if (!crs.empty()) settings.metric_crs = crs;
+  // Only the commands that deliver webhooks need their secrets and CA files.
+  if (serve->parsed() || notifier->parsed())
+    if (auto s = ds::resolve_webhooks(settings.notifier, config_name); !s.ok())
+      return fail(s.error().what());
 
   static std::atomic<bool> stop{false};
   if (detect->parsed() || load->parsed() || import->parsed() || topics->parsed())

@@ -144,11 +144,9 @@ std::string check_webhook(const WebhookSettings& w, const std::vector<WebhookSet
   for (const auto& b : before)
     if (b.name == w.name) return "name is used twice";
   if (auto u = parse_url(w.url); !u) return "url: " + u.error().what();
-  if (w.secret.empty()) return "secret or secret_env is required (the signing key)";
-  if (!w.ca_file.empty()) {
-    if (w.url.rfind("https://", 0) != 0) return "ca_file is for an https url";
-    if (auto bad = check_ca_file(w.ca_file); !bad.empty()) return "ca_file: " + bad;
-  }
+  if (w.secret.empty() && w.secret_env.empty())
+    return "secret or secret_env is required (the signing key)";
+  if (!w.ca_file.empty() && w.url.rfind("https://", 0) != 0) return "ca_file is for an https url";
   if (w.authorities.empty()) return "authorities is required (codes, or \"*\" for every alert)";
   for (const auto& k : w.kinds)
     if (k != "clash" && k != "collaboration" && k != "restriction")
@@ -166,6 +164,7 @@ Result<Settings> load_settings(const std::string& given) {
   s.shared_data = find_shared_data();
   std::string path = given.empty() ? default_config_path() : given;
   if (path.empty()) return s;
+  bool boundaries_given = false;
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (auto bad = check_keys(root, ""); !bad.empty()) return error("config " + path + ": " + bad);
@@ -185,7 +184,8 @@ Result<Settings> load_settings(const std::string& given) {
     read(det, "max_vertices", s.max_vertices);
     read(det, "finest_cell_m", s.finest_cell_m);
     read(root["tiles"], "size_m", s.tile_size_m);
-    if (root["boundaries"]) {
+    boundaries_given = static_cast<bool>(root["boundaries"]);
+    if (boundaries_given) {
       std::string given_boundaries;
       read(root, "boundaries", given_boundaries);
       auto b = fs::path(given_boundaries);
@@ -246,21 +246,13 @@ Result<Settings> load_settings(const std::string& given) {
           read(w, "url", ws.url);
           read(w, "secret", ws.secret);
           read(w, "ca_file", ws.ca_file);
-          std::string secret_env;
-          read(w, "secret_env", secret_env);
+          read(w, "secret_env", ws.secret_env);
           read(w, "authorities", ws.authorities);
           read(w, "kinds", ws.kinds);
           read(w, "states", ws.states);
           const std::string where =
               "notifier.webhooks[" +
               (ws.name.empty() ? std::to_string(ns.webhooks.size()) : ws.name) + "]";
-          if (!secret_env.empty()) {
-            const char* v = std::getenv(secret_env.c_str());
-            if (!v || !*v)
-              return error("config " + path + ": " + where + ": secret_env " + secret_env +
-                           " is not set in the environment");
-            ws.secret = v;
-          }
           if (auto bad = check_webhook(ws, ns.webhooks); !bad.empty())
             return error("config " + path + ": " + where + ": " + bad);
           ns.webhooks.push_back(std::move(ws));
@@ -275,6 +267,14 @@ Result<Settings> load_settings(const std::string& given) {
     }
   } catch (const YAML::Exception& e) {
     return error("config " + path + ": " + e.what());
+  }
+  // A file that leaves `boundaries` out gets config/digonce.yaml's: London's areas, where they
+  // are found (the shared data folder), else none.
+  if (!boundaries_given) {
+    const auto london = resource_path("config/london-authorities.yaml");
+    std::error_code ec;
+    if (auto o = geo::load_authority_options(london, s.shared_data); o && fs::exists(o->path, ec))
+      s.boundaries = london;
   }
   if (!s.boundaries.empty()) {
     // Without its areas every alert would name no highway authority, and no authority's webhook
@@ -326,6 +326,22 @@ Result<Settings> load_settings(const std::string& given) {
   if (s.max_commit_interval_ms == 0)
     s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;
+}
+
+Status resolve_webhooks(NotifierSettings& notifier, const std::string& path) {
+  for (auto& w : notifier.webhooks) {
+    const std::string where = "config " + path + ": notifier.webhooks[" + w.name + "]: ";
+    if (!w.secret_env.empty()) {
+      const char* v = std::getenv(w.secret_env.c_str());
+      if (!v || !*v)
+        return error(where + "secret_env " + w.secret_env + " is not set in the environment");
+      w.secret = v;
+    }
+    if (!w.ca_file.empty())
+      if (auto bad = check_ca_file(w.ca_file); !bad.empty())
+        return error(where + "ca_file: " + bad);
+  }
+  return {};
 }
 
 Result<std::map<std::string, std::string>> kafka_client_properties(const Settings& settings) {

@@ -12,10 +12,11 @@ namespace digonce::services {
 
 /// One webhook of the notifier: alerts that match are POSTed to `url`, signed with `secret`.
 struct WebhookSettings {
-  std::string name;     // unique; names the consumer group and the metrics
-  std::string url;      // http:// or https://
-  std::string secret;   // HMAC-SHA256 key (from `secret` or `secret_env`)
-  std::string ca_file;  // PEM CA certificates trusted for this https url, beside the system's
+  std::string name;        // unique; names the consumer group and the metrics
+  std::string url;         // http:// or https://
+  std::string secret;      // HMAC-SHA256 key (from `secret`, or `secret_env` by resolve_webhooks)
+  std::string secret_env;  // the environment variable that holds the secret
+  std::string ca_file;     // PEM CA certificates trusted for this https url, beside the system's
   std::vector<std::string> authorities;  // highway authority codes; "*" = every alert
   std::vector<std::string> kinds;        // clash, collaboration, restriction; empty = all
   std::vector<std::string> states;       // open, updated, closed; empty = all
@@ -94,6 +95,11 @@ struct Settings {
 /// Reads a settings file (missing keys keep their defaults). An empty path reads the default
 /// config/digonce.yaml if it can be found next to the binary's source tree, else only defaults.
 Result<Settings> load_settings(const std::string& path);
+
+/// The webhooks' secrets from their `secret_env` variables, and their `ca_file`s checked: for
+/// the commands that deliver (notifier, serve), so that the other stages' pods need neither.
+/// An unset variable or an unreadable file is an error naming the webhook ("config PATH: ...").
+Status resolve_webhooks(NotifierSettings& notifier, const std::string& path);
 
 /// kafka.client's properties with the `_env` ones read from the environment, checked together
 /// with digonce's own client settings (streams::client_properties_conflict): for a command about

@@ -102,6 +102,12 @@ fi
 grep -q 'notifier.webhooks\[westminster\]: secret_env DIGONCE_E2E_SECRET is not set' <<<"$out" ||
   fail "unclear error for an unset secret_env: $out"
 check "unset secret_env refused: $(tail -n1 <<<"$out")"
+# ... by the commands that deliver only: another reads the same file without the variable or CA.
+: >"$work/empty.ndjson"
+out=$(env -u DIGONCE_E2E_SECRET "$DIGONCE_BIN" --config "$work/bad-ca.yaml" detect \
+  --input "$work/empty.ndjson" --output "$work/empty-alerts.ndjson" 2>&1) ||
+  fail "detect refused a config whose webhook secret and CA file only the notifier needs: $out"
+check "a command that delivers nothing reads that config without the secret or the CA file"
 
 export DIGONCE_E2E_SECRET="$secret"
 start_serve --config "$work/config.yaml" --log-level info

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A stage started before its Kafka cluster (no broker needed): it waits, saying so, with its
 # metrics endpoint already answering (a liveness probe on it, as the Helm chart's, must not kill
-# a stage that waits), and SIGTERM ends the wait with exit 0. Then what stops any command at
+# a stage that waits), a second instance on its data folder stops at once, and SIGTERM ends the
+# wait with exit 0. Then what stops any command at
 # start: a config key nobody knows, a --log-level that is not one, an HTTP port out of range.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/stage_waits.sh
@@ -28,6 +29,16 @@ grep -c "^digonce_build_info{version=\"${version#digonce }\"} 1" "$work/metrics.
   fail "no digonce_build_info for ${version#digonce }: $(grep build_info "$work/metrics.txt")"
 grep -c "info $version\$" "$log" >/dev/null || fail "the log does not start with '$version'"
 check "--version says '$version'; the stage's log and digonce_build_info say the same"
+# A second ingest on the same data folder stops at once, while the first still waits.
+rc=0
+started=$(date +%s)
+out=$(timeout 20 "$DIGONCE_BIN" ingest --brokers "127.0.0.1:$nobody" --data-dir "$work/ingest" \
+  --metrics '' 2>&1) || rc=$?
+[[ $rc == 1 ]] || fail "a second ingest on the same data folder: exit $rc, not 1: $out"
+(($(date +%s) - started <= 2)) || fail "a second ingest on the same data folder took $(($(date +%s) - started)) s to stop"
+grep -qF "ingest.lock is held by another running digonce (pid $pid)" <<<"$out" ||
+  fail "a second ingest on the same data folder did not say why: $out"
+check "a second ingest on the same data folder stops at once, naming the first (its brokers unreachable)"
 kill -TERM "$pid"
 rc=0
 started=$(date +%s)

@@ -31,8 +31,13 @@ Result<Settings> load_yaml(const std::string& yaml) {
 }
 
 // The same with the given notifier section.
+// The notifier's settings as the notifier command has them: read, then its webhooks' secrets and
+// CA files resolved (which the other commands leave alone).
 Result<Settings> load_notifier(const std::string& notifier_yaml) {
-  return load_yaml("notifier:\n" + notifier_yaml);
+  auto s = load_yaml("notifier:\n" + notifier_yaml);
+  if (!s) return s;
+  DIGONCE_TRY(resolve_webhooks(s->notifier, "test.yaml"));
+  return s;
 }
 
 const char* kAlert = R"({"alert_id":"clash-0123","kind":"clash","state":"open","revision":2,)"
@@ -148,6 +153,14 @@ TEST_CASE("notifier settings: webhooks read, secrets from the environment, error
   CHECK(contains(bad("{name: a, url: 'http://h/', secret_env: DIGONCE_TEST_UNSET_VAR_1, "
                      "authorities: ['*']}"),
                  "DIGONCE_TEST_UNSET_VAR_1 is not set"));
+  // The commands that deliver nothing (the other stages, the gateway, topics, detect) read the
+  // same file without the variable or the CA file: a Helm chart gives them to the notifier only.
+  auto elsewhere = load_yaml(
+      "notifier:\n  webhooks:\n    - {name: a, url: 'https://h/', secret_env: "
+      "DIGONCE_TEST_UNSET_VAR_1, authorities: ['*'], ca_file: /nonexistent/ca.pem}\n");
+  REQUIRE_MESSAGE(elsewhere.ok(), (elsewhere.ok() ? "" : elsewhere.error().what()));
+  CHECK(elsewhere->notifier.webhooks[0].secret.empty());
+  CHECK(elsewhere->notifier.webhooks[0].secret_env == "DIGONCE_TEST_UNSET_VAR_1");
   // ca_file: only for https, and it must hold PEM certificates.
   auto not_pem = std::filesystem::temp_directory_path() / "digonce-test-not-a-ca.pem";
   std::ofstream(not_pem) << "not a certificate\n";
@@ -299,6 +312,11 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
   auto none = load_yaml("boundaries: \"\"\n");
   REQUIRE(none.ok());
   CHECK(none->boundaries.empty());
+  // A file that leaves the key out gets config/digonce.yaml's London areas (the shared data is
+  // found here, as the other tests need it).
+  auto left_out = load_yaml("topics:\n  partitions: 3\n");
+  REQUIRE(left_out.ok());
+  CHECK(std::filesystem::path(left_out->boundaries).filename() == "london-authorities.yaml");
   auto empty = load_yaml("topics:\nnotifier:\n");  // empty sections: the defaults
   REQUIRE(empty.ok());
   CHECK(empty->partitions == 6);
