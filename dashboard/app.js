@@ -1,5 +1,7 @@
 // digonce dashboard: live works and alerts from the gateway's WebSocket (/v1/stream), drawn on a
-// canvas with an equirectangular projection fitted to the data. No library, no network access
+// canvas with an equirectangular projection fitted to the data, which the wheel zooms and a drag
+// pans (Fit, or a double click, fits it again); a scale bar, and a tooltip for the work or alert
+// under the pointer; an alert picked in the list is zoomed to. No library, no network access
 // beyond this server.
 "use strict";
 
@@ -11,6 +13,9 @@ const state = {
   selected: null,     // alert_id
   socket: null,
   retryMs: 1000,
+  // The user's zoom and pan over the fitted projection (canvas pixels); `base` holds the fit
+  // still while they are in use, so that new works do not move the map under the pointer.
+  view: { zoom: 1, x: 0, y: 0, base: null },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -136,8 +141,9 @@ function positions(coords, out) {
   return out;
 }
 
-// An equirectangular projection (x scaled by cos(latitude)) fitted to the box of everything.
-function projection(width, height) {
+// An equirectangular projection (x scaled by cos(latitude)) fitted to the box of everything:
+// { project, unproject, metresPerPixel } in canvas pixels.
+function fit(width, height) {
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   const add = ([x, y]) => {
     minX = Math.min(minX, x); maxX = Math.max(maxX, x);
@@ -156,16 +162,32 @@ function projection(width, height) {
   const scale = Math.min((width - 2 * pad) / spanX, (height - pad - padBottom) / spanY);
   const ox = (width - spanX * scale) / 2, oy = pad + (height - pad - padBottom - spanY * scale) / 2;
   const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
-  return ([x, y]) => [
-    ox + ((x - cx) * k + spanX / 2) * scale,
-    oy + (spanY / 2 - (y - cy)) * scale,
-  ];
+  return {
+    project: ([x, y]) => [ox + ((x - cx) * k + spanX / 2) * scale, oy + (spanY / 2 - (y - cy)) * scale],
+    unproject: ([px, py]) => [cx + ((px - ox) / scale - spanX / 2) / k, cy + spanY / 2 - (py - oy) / scale],
+    metresPerPixel: 111320 / scale,  // a degree of latitude is ~111.32 km
+  };
 }
 
+// The fit under the user's zoom and pan.
+function projection(width, height) {
+  const v = state.view;
+  const base = v.base || fit(width, height);
+  if (!base) return null;
+  return {
+    project: (p) => { const [x, y] = base.project(p); return [x * v.zoom + v.x, y * v.zoom + v.y]; },
+    unproject: ([px, py]) => base.unproject([(px - v.x) / v.zoom, (py - v.y) / v.zoom]),
+    metresPerPixel: base.metresPerPixel / v.zoom,
+  };
+}
+
+// A promoter's colour, from a palette that keeps clear of the alert kinds' red, orange and purple.
+const PROMOTER_COLOURS = ["#1b7f79", "#2f6fb0", "#3f8f3a", "#8a5a2b", "#4b5d73",
+                          "#0f9bb5", "#6b7a1f", "#274690", "#a14a76", "#2e4d3a"];
 function colour(text) {
   let h = 0;
-  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) % 360;
-  return `hsl(${h}, 55%, 42%)`;
+  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return PROMOTER_COLOURS[h % PROMOTER_COLOURS.length];
 }
 
 function path(project, ring) {
@@ -200,8 +222,10 @@ const KIND_COLOURS = { clash: "#d7263d", collaboration: "#f29e02", restriction: 
 
 function draw() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const project = projection(canvas.width, canvas.height);
-  if (!project) return;
+  const view = projection(canvas.width, canvas.height);
+  scaleBar(view);
+  if (!view) return;
+  const project = view.project;
   const dpr = window.devicePixelRatio || 1;
   for (const w of state.works.values()) drawWork(project, w);
   for (const a of openAlerts()) {
@@ -215,6 +239,198 @@ function draw() {
     ctx.strokeStyle = "#fff"; ctx.stroke();
   }
 }
+
+// The scale bar: the longest round length (1, 2 or 5 x 10^n m) that fits in 120 px.
+function scaleBar(view) {
+  const el = $("scale");
+  el.hidden = !view;
+  if (!view) return;
+  const dpr = window.devicePixelRatio || 1;
+  const mPerCssPx = view.metresPerPixel * dpr;
+  const max = 120 * mPerCssPx;
+  let metres = Math.pow(10, Math.floor(Math.log10(max)));
+  for (const f of [5, 2]) if (metres * f <= max) { metres *= f; break; }
+  $("scale-bar").style.width = `${Math.round(metres / mPerCssPx)}px`;
+  $("scale-label").textContent = metres >= 1000 ? `${metres / 1000} km` : `${+metres.toPrecision(3)} m`;
+}
+
+// ---- what is under the pointer
+
+function segmentDistance([px, py], [ax, ay], [bx, by]) {
+  const dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy;
+  const t = len ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len)) : 0;
+  return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
+}
+
+// Screen distance (canvas px) from p to a work's geometry; 0 inside one of its areas.
+function workDistance(project, w, p) {
+  const g = w.geometry;
+  let best = Infinity;
+  const lines = g.type === "LineString" ? [g.coordinates] : g.type === "MultiLineString" ? g.coordinates
+    : g.type === "Polygon" ? g.coordinates : g.type === "MultiPolygon" ? g.coordinates.flat() : [];
+  for (const line of lines) {
+    const s = line.map(project);
+    for (let i = 1; i < s.length; i++) best = Math.min(best, segmentDistance(p, s[i - 1], s[i]));
+    if (s.length === 1) best = Math.min(best, Math.hypot(p[0] - s[0][0], p[1] - s[0][1]));
+  }
+  const points = g.type === "Point" ? [g.coordinates] : g.type === "MultiPoint" ? g.coordinates : [];
+  for (const q of points) {
+    const [x, y] = project(q);
+    best = Math.min(best, Math.hypot(p[0] - x, p[1] - y));
+  }
+  const polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+  for (const poly of polygons) {
+    ctx.beginPath();
+    poly.forEach((ring) => { path(project, ring); ctx.closePath(); });
+    if (ctx.isPointInPath(p[0], p[1], "evenodd")) best = 0;
+  }
+  return best;
+}
+
+// The alert marker or, failing one, the work nearest the canvas point, within 8 px.
+function hit(p) {
+  const view = projection(canvas.width, canvas.height);
+  if (!view) return null;
+  const dpr = window.devicePixelRatio || 1, reach = 8 * dpr;
+  let found = null, best = reach;
+  for (const a of openAlerts()) {
+    const [x, y] = view.project(a.location.coordinates);
+    const d = Math.hypot(p[0] - x, p[1] - y);
+    if (d <= best) { best = d; found = { alert: a }; }
+  }
+  if (found) return found;
+  for (const w of state.works.values()) {
+    const d = workDistance(view.project, w, p);
+    if (d <= best) { best = d; found = { work: w }; }
+  }
+  return found;
+}
+
+const day = (t) => (t || "").slice(0, 10);
+
+function describe(found) {
+  if (found.alert) {
+    const a = found.alert;
+    return `${a.kind}: ${a.works.map((w) => w.work_ref).join(" / ")} · ${a.distance_m} m` +
+      (a.gap_days > 0 ? ` · ${a.gap_days} days apart` : "");
+  }
+  const w = found.work;
+  return [w.work_ref, w.promoter, w.category || "standard", `${day(w.start)} → ${day(w.end)}`,
+    w.street_name].filter(Boolean).join(" · ");
+}
+
+function canvasPoint(event) {
+  const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+  return [(event.clientX - r.left) * dpr, (event.clientY - r.top) * dpr];
+}
+
+// ---- zoom and pan
+
+// Holds the current fit still, so that zoom and pan apply to a map that does not move by itself.
+function holdFit() {
+  if (!state.view.base) state.view.base = fit(canvas.width, canvas.height);
+  return state.view.base;
+}
+
+function zoomAt([px, py], factor) {
+  if (!holdFit()) return;
+  const v = state.view;
+  const zoom = Math.min(Math.max(v.zoom * factor, 0.05), 5000);
+  const f = zoom / v.zoom;
+  v.x = px - (px - v.x) * f;
+  v.y = py - (py - v.y) * f;
+  v.zoom = zoom;
+  render();
+}
+
+function fitAll() {
+  state.view = { zoom: 1, x: 0, y: 0, base: null };
+  render();
+}
+
+// Zooms to the box of an alert's two works (as far as they are shown) and its location.
+function zoomTo(alert) {
+  const base = holdFit();
+  if (!base) return;
+  const pts = [alert.location.coordinates];
+  for (const ref of alert.works.map((w) => w.work_ref)) {
+    const w = state.works.get(ref);
+    if (w) positions(w.geometry.coordinates, pts);
+  }
+  const s = pts.map(base.project);
+  const xs = s.map((q) => q[0]), ys = s.map((q) => q[1]);
+  const dpr = window.devicePixelRatio || 1, pad = 60 * dpr;
+  const w = Math.max(Math.max(...xs) - Math.min(...xs), 1), h = Math.max(Math.max(...ys) - Math.min(...ys), 1);
+  const zoom = Math.min(Math.max(Math.min((canvas.width - 2 * pad) / w, (canvas.height - 2 * pad) / h), 0.05), 5000);
+  const cx = (Math.max(...xs) + Math.min(...xs)) / 2, cy = (Math.max(...ys) + Math.min(...ys)) / 2;
+  state.view.zoom = zoom;
+  state.view.x = canvas.width / 2 - cx * zoom;
+  state.view.y = canvas.height / 2 - cy * zoom;
+  render();
+}
+
+function select(alert) {
+  state.selected = state.selected === alert.alert_id ? null : alert.alert_id;
+  if (state.selected) zoomTo(alert);
+  render();
+}
+
+canvas.addEventListener("wheel", (event) => {
+  event.preventDefault();
+  zoomAt(canvasPoint(event), Math.pow(1.2, -event.deltaY / 100));
+}, { passive: false });
+
+let drag = null;  // { x, y, moved } while a button is down on the map
+canvas.addEventListener("mousedown", (event) => {
+  drag = { x: event.clientX, y: event.clientY, moved: false };
+});
+window.addEventListener("mouseup", (event) => {
+  if (drag && !drag.moved && event.target === canvas) {
+    const found = hit(canvasPoint(event));
+    if (found && found.alert) select(found.alert);
+  }
+  drag = null;
+  canvas.classList.remove("dragging");
+});
+canvas.addEventListener("mousemove", (event) => {
+  if (drag) {
+    const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+    if (drag.moved || Math.hypot(dx, dy) > 3) {
+      if (!holdFit()) return;
+      const dpr = window.devicePixelRatio || 1;
+      drag.moved = true;
+      canvas.classList.add("dragging");
+      state.view.x += dx * dpr;
+      state.view.y += dy * dpr;
+      drag.x = event.clientX;
+      drag.y = event.clientY;
+      $("tip").hidden = true;
+      render();
+      return;
+    }
+  }
+  const found = hit(canvasPoint(event));
+  const tip = $("tip");
+  tip.hidden = !found;
+  if (!found) return;
+  tip.textContent = describe(found);
+  const r = canvas.getBoundingClientRect();
+  tip.style.left = `${event.clientX - r.left + 12}px`;
+  tip.style.top = `${event.clientY - r.top + 12}px`;
+});
+canvas.addEventListener("mouseleave", () => { $("tip").hidden = true; });
+canvas.addEventListener("dblclick", fitAll);
+$("fit").addEventListener("click", fitAll);
+
+// For the browser test: where a [lon, lat] is on the page (CSS pixels from the canvas's corner).
+window.digonce = {
+  screenOf(lonLat) {
+    const view = projection(canvas.width, canvas.height), dpr = window.devicePixelRatio || 1;
+    if (!view) return null;
+    const [x, y] = view.project(lonLat);
+    return [x / dpr, y / dpr];
+  },
+};
 
 // ---- the list of open alerts
 
@@ -239,10 +455,7 @@ function list() {
     const reason = document.createElement("p");
     reason.textContent = a.reason;
     li.append(head, reason);
-    li.addEventListener("click", () => {
-      state.selected = state.selected === a.alert_id ? null : a.alert_id;
-      render();
-    });
+    li.addEventListener("click", () => select(a));
     return li;
   }));
 }

@@ -1,7 +1,8 @@
 // The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core):
 // `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
 // Westminster's key connects, sees "live", and a clash submitted over the API appears in the
-// list within seconds, live, with both works and the authority; a click selects it; Camden's
+// list within seconds, live, with both works and the authority; a click selects it; the map's
+// scale bar, tooltips, wheel zoom and Fit work; Camden's
 // key, in another browser context, sees no alert; no console errors. A screenshot goes to
 // $DIGONCE_BROWSER_OUT.
 //
@@ -144,6 +145,43 @@ async function main() {
   await item.first().click();
   await westminster.waitForSelector("#alerts li.clash.selected", { timeout: 5000 });
   ok("a click selects the alert");
+
+  // The map: a scale bar; a tooltip names what is under the pointer; the wheel zooms; Fit fits.
+  const metres = (label) => {
+    const m = label.match(/^([0-9.]+) (m|km)$/);
+    if (!m) fail(`the scale bar reads "${label}"`);
+    return Number(m[1]) * (m[2] === "km" ? 1000 : 1);
+  };
+  await westminster.click("#fit");
+  await westminster.waitForTimeout(100);
+  const fitted = metres(await westminster.textContent("#scale-label"));
+  const box = await westminster.locator("#map").boundingBox();
+  const hover = async (lonLat) => {
+    const [x, y] = await westminster.evaluate((p) => window.digonce.screenOf(p), lonLat);
+    await westminster.mouse.move(box.x + x, box.y + y);
+    await westminster.waitForTimeout(100);
+    return (await westminster.isVisible("#tip")) ? await westminster.textContent("#tip") : "";
+  };
+  const alertJson = await (await fetch(`${base}/v1/alerts?state=open`, {
+    headers: { Authorization: "Bearer dev-westminster-key" } })).json();
+  const location = alertJson.alerts[0].location.coordinates;
+  const onAlert = await hover(location);
+  if (!onAlert.startsWith("clash: UI-A-1 / UI-B-1")) fail(`the tooltip on the alert: "${onAlert}"`);
+  const onWork = await hover([-0.12700, 51.50300]);
+  if (!onWork.startsWith("UI-A-1 · STPR · standard · 2026-03-16 → 2026-03-20"))
+    fail(`the tooltip on work UI-A-1: "${onWork}"`);
+  await westminster.mouse.wheel(0, -500);
+  await westminster.waitForTimeout(200);
+  const zoomed = metres(await westminster.textContent("#scale-label"));
+  if (!(zoomed < fitted)) fail(`the wheel did not zoom in: scale ${fitted} m, then ${zoomed} m`);
+  await westminster.click("#fit");
+  await westminster.waitForTimeout(100);
+  const refitted = metres(await westminster.textContent("#scale-label"));
+  if (refitted !== fitted) fail(`Fit gave a scale of ${refitted} m, not ${fitted} m`);
+  ok(`the map: scale bar ${fitted} m, ${zoomed} m zoomed in, ${refitted} m after Fit; tooltips ` +
+     `"${onAlert}" and "${onWork}"`);
+  if ((await westminster.locator("#alerts li.clash.selected").count()) !== 1)
+    fail("the alert is no longer selected after zoom and Fit");
 
   // Camden has had as long; its list must still be empty (per-role visibility).
   await camden.waitForTimeout(500);
