@@ -448,7 +448,8 @@ int run(int argc, char** argv) {
   if (!loaded) return fail(loaded.error().what());
   ds::Settings settings = *loaded;
   if (!brokers.empty()) settings.brokers = brokers;
-  const std::string config_name = config.empty() ? std::string("config/digonce.yaml") : config;
+  const std::string config_name =
+      settings.config_path.empty() ? "(no config file)" : settings.config_path;
   if (!settings.kafka_client.empty() || !settings.kafka_client_env.empty()) {
     if (!settings.brokers.empty()) {
       auto properties = ds::kafka_client_properties(settings);

@@ -342,6 +342,10 @@ Status Notifier::start() {
   for (const auto& w : settings_.notifier.webhooks) {
     auto url = parse_url(w.url);
     if (!url) return url.error().within("notifier.webhooks[" + w.name + "].url");
+    // Never sign with an empty key (a secret_env not resolved: services::resolve_webhooks).
+    if (w.secret.empty())
+      return error("notifier.webhooks[" + w.name + "]: no secret to sign with (secret_env " +
+                   w.secret_env + " not read)");
     workers_.push_back(std::make_unique<Worker>(settings_, w, *url, *metrics_, stop_, failed_));
   }
   for (auto& w : workers_) w->start();

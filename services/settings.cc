@@ -164,6 +164,7 @@ Result<Settings> load_settings(const std::string& given) {
   s.shared_data = find_shared_data();
   std::string path = given.empty() ? default_config_path() : given;
   if (path.empty()) return s;
+  s.config_path = path;
   bool boundaries_given = false;
   try {
     YAML::Node root = YAML::LoadFile(path);

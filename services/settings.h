@@ -88,6 +88,7 @@ struct Settings {
   std::string data_dir = "digonce-data";
   std::string api_keys;     // API keys YAML
   std::string instance_id;  // names this instance's transactional ids
+  std::string config_path;  // the file these settings were read from ("" = none: the defaults)
 
   std::string topic(const std::string& name) const { return topic_prefix + name; }
 };

@@ -13,13 +13,15 @@ struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 };
 
-Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms) {
+// `made`: when the client was made. It connects at once, so a refusal may come before this call
+// begins; librdkafka then logs the same failure again only now and then.
+Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms,
+                                                   std::chrono::steady_clock::time_point made) {
   const rd_kafka_metadata_t* md = nullptr;
   // Asked in growing slices (1 s, 2 s, 4 s, ... up to what is left), so that a broker refusing
   // this client's credentials ends the wait early (waiting would not mend it) while a slow
   // answer still gets the whole timeout.
-  const auto started = std::chrono::steady_clock::now();
-  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (long long slice = 1000;;) {
     const auto asked = std::chrono::steady_clock::now();
     const auto left =
@@ -28,7 +30,7 @@ Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_m
                                  static_cast<int>(std::clamp<long long>(left, 1, slice)));
     if (!err) break;
     if (left <= slice) return kafka_error("metadata", err);
-    if (auto why = refusal_since(rk, started); !why.empty())
+    if (auto why = refusal_since(rk, made); !why.empty())
       return error(std::string("metadata: ") + rd_kafka_err2name(err) + why);
     // A slice used up doubles the next; a quick failure is asked again after a pause.
     if (std::chrono::steady_clock::now() - asked >= std::chrono::milliseconds(slice))
@@ -64,9 +66,10 @@ bool permanent(rd_kafka_resp_err_t e) {
 
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                      int timeout_ms) {
+  const auto made = std::chrono::steady_clock::now();
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
   if (!rk) return Error{"topics", rk.error().what()};
-  auto have = existing_topics(rk->get(), timeout_ms);
+  auto have = existing_topics(rk->get(), timeout_ms, made);
   if (!have) return have.error();
 
   std::vector<rd_kafka_NewTopic_t*> create;
@@ -120,12 +123,12 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
 }
 
 Result<int> partition_count(const std::string& brokers, const std::string& topic, int timeout_ms) {
+  const auto started = std::chrono::steady_clock::now();
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
   if (!rk) return rk.error();
-  const auto started = std::chrono::steady_clock::now();
   auto deadline = started + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    auto have = existing_topics(rk->get(), 5000);
+    auto have = existing_topics(rk->get(), 5000, started);
     if (have) {
       auto it = have->find(topic);
       if (it != have->end() && it->second > 0) return it->second;

@@ -316,7 +316,10 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
   // found here, as the other tests need it).
   auto left_out = load_yaml("topics:\n  partitions: 3\n");
   REQUIRE(left_out.ok());
-  CHECK(std::filesystem::path(left_out->boundaries).filename() == "london-authorities.yaml");
+  if (!left_out->shared_data.empty())
+    CHECK(std::filesystem::path(left_out->boundaries).filename() == "london-authorities.yaml");
+  else
+    CHECK(left_out->boundaries.empty());           // London's areas are not there to be had
   auto empty = load_yaml("topics:\nnotifier:\n");  // empty sections: the defaults
   REQUIRE(empty.ok());
   CHECK(empty->partitions == 6);
