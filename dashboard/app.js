@@ -1,14 +1,16 @@
 // digonce dashboard: live works and alerts from the gateway's WebSocket (/v1/stream), drawn on a
 // canvas with an equirectangular projection fitted to the data, which the wheel zooms and a drag
-// pans (Fit, or a double click, fits it again); a scale bar, and a tooltip for the work or alert
-// under the pointer; an alert picked in the list is zoomed to. No library, no network access
-// beyond this server.
+// pans (Fit, or a double click, fits it again), over the authorities' areas (GET /v1/areas); a
+// scale bar, and a tooltip for the work, alert or area under the pointer; an alert picked in the
+// list is zoomed to. No library, no network access beyond this server.
 "use strict";
 
 const KEY_STORAGE = "digonce.apiKey";
 const state = {
   key: localStorage.getItem(KEY_STORAGE) || "",
   works: new Map(),   // work_ref -> work (geometry in EPSG:4326)
+  areas: [],          // the highway authorities' areas (GET /v1/areas): GeoJSON features
+  viewer: null,       // { org, role } of the key
   alerts: new Map(),  // alert_id -> alert at its latest revision
   selected: null,     // alert_id
   socket: null,
@@ -58,12 +60,26 @@ async function start() {
   } catch (err) {
     // the server is down: connect() retries
   }
+  loadAreas();
   $("key-form").hidden = true;
   $("key-error").textContent = "";
   $("main").hidden = false;
   $("change-key").hidden = false;
   resize();
   connect();
+}
+
+// The authorities' areas, drawn under the works: once per page (they change only with the
+// gateway's configuration). A failure leaves the map without them.
+async function loadAreas() {
+  if (state.areas.length) return;
+  try {
+    const res = await fetch("/v1/areas", { headers: { Authorization: "Bearer " + state.key } });
+    if (res.ok) state.areas = (await res.json()).features || [];
+    render();
+  } catch (err) {
+    // the server is down: the next start() asks again
+  }
 }
 
 // ---- the live stream
@@ -87,6 +103,7 @@ function connect() {
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === "snapshot") {
+      state.viewer = msg.data.viewer;
       $("who").textContent = `${msg.data.viewer.org} (${msg.data.viewer.role})`;
       state.works = new Map(msg.data.works.map((w) => [w.work_ref, w]));
       state.alerts = new Map(msg.data.alerts.map((a) => [a.alert_id, a]));
@@ -151,6 +168,8 @@ function fit(width, height) {
   };
   for (const w of state.works.values()) positions(w.geometry.coordinates, []).forEach(add);
   for (const a of openAlerts()) add(a.location.coordinates);
+  // Nothing live yet: the authorities' areas, so that the map is not blank.
+  if (minX > maxX) for (const f of state.areas) positions(f.geometry.coordinates, []).forEach(add);
   if (minX > maxX) return null;
   const k = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
   const spanX = Math.max((maxX - minX) * k, 1e-5), spanY = Math.max(maxY - minY, 1e-5);
@@ -227,6 +246,7 @@ function draw() {
   if (!view) return;
   const project = view.project;
   const dpr = window.devicePixelRatio || 1;
+  drawAreas(project);
   for (const w of state.works.values()) drawWork(project, w);
   for (const a of openAlerts()) {
     const [x, y] = project(a.location.coordinates);
@@ -237,6 +257,40 @@ function draw() {
     ctx.globalAlpha = 0.8; ctx.fill(); ctx.globalAlpha = 1;
     ctx.lineWidth = (selected ? 3 : 1.5) * dpr;
     ctx.strokeStyle = "#fff"; ctx.stroke();
+  }
+}
+
+// The authorities' areas: pale, the viewer's own (an authority key) tinted, each named where it
+// is wide enough on screen for its name.
+function drawAreas(project) {
+  const dpr = window.devicePixelRatio || 1;
+  ctx.lineWidth = 1 * dpr;
+  ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const f of state.areas) {
+    const own = state.viewer && state.viewer.role === "authority" && state.viewer.org === f.properties.code;
+    ctx.beginPath();
+    for (const poly of f.geometry.coordinates) poly.forEach((ring) => { path(project, ring); ctx.closePath(); });
+    ctx.fillStyle = own ? "#e4eefc" : "#f1f3f6";
+    ctx.fill("evenodd");
+    ctx.strokeStyle = "#c3cad4";
+    ctx.stroke();
+  }
+  for (const f of state.areas) {
+    // The name at the middle of the area's largest polygon's box, if that box is 80 px wide.
+    let best = null;
+    for (const poly of f.geometry.coordinates) {
+      const s = poly[0].map(project);
+      const xs = s.map((q) => q[0]), ys = s.map((q) => q[1]);
+      const box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+      if (!best || box[2] - box[0] > best[2] - best[0]) best = box;
+    }
+    if (!best || best[2] - best[0] < 80 * dpr) continue;
+    const x = (best[0] + best[2]) / 2, y = (best[1] + best[3]) / 2;
+    if (x < 0 || y < 0 || x > canvas.width || y > canvas.height) continue;
+    ctx.fillStyle = "#8a94a3";
+    ctx.fillText(f.properties.name, x, y);
   }
 }
 
@@ -303,12 +357,19 @@ function hit(p) {
     const d = workDistance(view.project, w, p);
     if (d <= best) { best = d; found = { work: w }; }
   }
-  return found;
+  if (found) return found;
+  for (const f of state.areas) {
+    ctx.beginPath();
+    for (const poly of f.geometry.coordinates) poly.forEach((ring) => { path(view.project, ring); ctx.closePath(); });
+    if (ctx.isPointInPath(p[0], p[1], "evenodd")) return { area: f };
+  }
+  return null;
 }
 
 const day = (t) => (t || "").slice(0, 10);
 
 function describe(found) {
+  if (found.area) return `${found.area.properties.name} · highway authority ${found.area.properties.code}`;
   if (found.alert) {
     const a = found.alert;
     return `${a.kind}: ${a.works.map((w) => w.work_ref).join(" / ")} · ${a.distance_m} m` +
@@ -422,8 +483,10 @@ canvas.addEventListener("mouseleave", () => { $("tip").hidden = true; });
 canvas.addEventListener("dblclick", fitAll);
 $("fit").addEventListener("click", fitAll);
 
-// For the browser test: where a [lon, lat] is on the page (CSS pixels from the canvas's corner).
+// For the browser test: where a [lon, lat] is on the page (CSS pixels from the canvas's corner),
+// and how many areas were loaded.
 window.digonce = {
+  areas: () => state.areas.length,
   screenOf(lonLat) {
     const view = projection(canvas.width, canvas.height), dpr = window.devicePixelRatio || 1;
     if (!view) return null;

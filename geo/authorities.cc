@@ -14,7 +14,9 @@
 #include <filesystem>
 #include <set>
 
+#include "base/json_writer.h"
 #include "geo/parse.h"
+#include "geo/work.h"
 
 namespace digonce::geo {
 
@@ -377,6 +379,40 @@ std::vector<const Authority*> AuthorityMap::at_exact(double x, double y) const {
   hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
   out.reserve(hits.size());
   for (auto a : hits) out.push_back(&authorities_[a]);
+  return out;
+}
+
+std::string AuthorityMap::areas_geojson(const Transform& to_wgs84, double tolerance_m) const {
+  GEOSContextHandle_t h = geos_->handle();
+  std::vector<Shape> areas(authorities_.size());
+  for (auto& a : areas) a.type = ShapeType::MultiPolygon;
+  for (const auto& part : parts_) {
+    auto simple = geos_->own(GEOSTopologyPreserveSimplify_r(h, part.geometry.get(), tolerance_m));
+    if (!simple) continue;
+    auto shape = geos_->from_geos(simple.get());
+    if (!shape || shape->polygons.empty() || !to_wgs84.apply(*shape).ok()) continue;
+    for (double& v : shape->xy) v = std::round(v * 1e6) / 1e6;
+    Shape& area = areas[part.authority];
+    area.xy.insert(area.xy.end(), shape->xy.begin(), shape->xy.end());
+    area.paths.insert(area.paths.end(), shape->paths.begin(), shape->paths.end());
+    area.polygons.insert(area.polygons.end(), shape->polygons.begin(), shape->polygons.end());
+  }
+  std::string out = R"({"type":"FeatureCollection","features":[)";
+  bool first = true;
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    if (areas[i].polygons.empty()) continue;
+    if (!first) out += ',';
+    first = false;
+    JsonObject f(out);
+    f.str("type", "Feature");
+    {
+      JsonObject p(f.key("properties"));
+      p.str("code", authorities_[i].code);
+      p.str("name", authorities_[i].name);
+    }
+    append_geojson_geometry(f.key("geometry"), areas[i]);
+  }
+  out += "]}";
   return out;
 }
 

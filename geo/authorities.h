@@ -99,6 +99,11 @@ class AuthorityMap {
   /// The metric envelope of an authority's area (for "works in its area" queries), or nullopt
   /// for an unknown code.
   std::optional<Envelope> envelope_of(std::string_view code) const;
+  /// Every authority's area as a GeoJSON FeatureCollection in EPSG:4326 (through `to_wgs84`,
+  /// the metric CRS's transform), for maps: each a Feature with properties {code, name} and a
+  /// MultiPolygon simplified to `tolerance_m` (GEOS TopologyPreserveSimplify, in the metric CRS),
+  /// coordinates to 6 decimals (~0.1 m). A part that cannot be transformed is left out.
+  std::string areas_geojson(const Transform& to_wgs84, double tolerance_m) const;
   /// By code, else by name (ASCII case-insensitive); null when neither matches.
   const Authority* find(std::string_view code_or_name) const;
   /// The authority of a work that names none (contract section 1: "derived from the

@@ -300,6 +300,8 @@ void HttpApi::set_up_checks() {
   }
   checks_->authorities = std::make_unique<geo::AuthorityMap>(std::move(*map));
   keys_.set_areas([this](const std::string& org) { return area_of(org); });
+  // 10 m: a borough outline on a city map, a few hundred KiB for London's 33.
+  areas_json_ = checks_->authorities->areas_geojson(checks_->crs->metric_to_wgs84(), 10.0);
 }
 
 std::optional<geo::Envelope> HttpApi::area_of(const std::string& org) const {
@@ -469,6 +471,8 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
     route = "work";
   else if (path == "/v1/alerts")
     route = "alerts";
+  else if (path == "/v1/areas")
+    route = "areas";
   else if (path == "/v1/stream")
     route = "stream";
   else if (path == "/v1/feeds/streetmanager")
@@ -512,6 +516,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   bool allowed = route == "works"    ? (get || method == "POST")
                  : route == "work"   ? (get || method == "DELETE")
                  : route == "alerts" ? get
+                 : route == "areas"  ? get
                  : route == "feed"   ? method == "POST"
                                      : false;
   if (!allowed)
@@ -535,6 +540,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   if (route == "works" && method == "POST") return submit(*key, req.body, std::move(done));
   if (route == "works") return done(list_works(*key, *target));
   if (route == "alerts") return done(list_alerts(*key, *target));
+  if (route == "areas") return done(json_response(200, areas_json_));
   std::string ref = path.substr(std::string_view("/v1/works/").size());
   if (method == "DELETE") return cancel(*key, ref, std::move(done));
   return done(get_work(*key, ref));

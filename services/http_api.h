@@ -145,6 +145,8 @@ class HttpApi {
   GatewayMetrics metrics_;
   std::string submitted_topic_;
   std::unique_ptr<Checks> checks_;
+  // GET /v1/areas: the authority areas for maps, made once at start (empty without boundaries).
+  std::string areas_json_ = R"({"type":"FeatureCollection","features":[]})";
   std::unique_ptr<WorkProducer> producer_;
   std::unique_ptr<FeedWorker> feed_worker_;
   WorksView works_;

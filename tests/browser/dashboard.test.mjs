@@ -2,7 +2,7 @@
 // `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
 // Westminster's key connects, sees "live", and a clash submitted over the API appears in the
 // list within seconds, live, with both works and the authority; a click selects it; the map's
-// scale bar, tooltips, wheel zoom and Fit work; Camden's
+// authority areas, scale bar, tooltips, wheel zoom and Fit work; Camden's
 // key, in another browser context, sees no alert; no console errors. A screenshot goes to
 // $DIGONCE_BROWSER_OUT.
 //
@@ -109,6 +109,8 @@ async function main() {
   ok(`Westminster's key connects: status "live", viewer "${who}"`);
   if (await westminster.isVisible("#key-form")) fail("the key form is still shown once connected");
   if (!(await westminster.isVisible("#no-alerts"))) fail("'No open alerts.' is not shown at first");
+  await westminster.waitForFunction(() => window.digonce.areas() === 33, null, { timeout: 10000 });
+  ok("the map shows London's 33 authority areas before any work");
   const map = await westminster.locator("#map").boundingBox();
   if (!map || map.height < 600) fail(`the map is ${map && map.height} px high in an 800 px window`);
 
@@ -170,6 +172,11 @@ async function main() {
   const onWork = await hover([-0.12700, 51.50300]);
   if (!onWork.startsWith("UI-A-1 · STPR · standard · 2026-03-16 → 2026-03-20"))
     fail(`the tooltip on work UI-A-1: "${onWork}"`);
+  await westminster.mouse.move(box.x + 40, box.y + 40);
+  await westminster.waitForTimeout(100);
+  const onArea = (await westminster.isVisible("#tip")) ? await westminster.textContent("#tip") : "";
+  if (onArea !== "Westminster · highway authority 5990") fail(`the tooltip off the works: "${onArea}"`);
+  await westminster.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await westminster.mouse.wheel(0, -500);
   await westminster.waitForTimeout(200);
   const zoomed = metres(await westminster.textContent("#scale-label"));
@@ -179,7 +186,7 @@ async function main() {
   const refitted = metres(await westminster.textContent("#scale-label"));
   if (refitted !== fitted) fail(`Fit gave a scale of ${refitted} m, not ${fitted} m`);
   ok(`the map: scale bar ${fitted} m, ${zoomed} m zoomed in, ${refitted} m after Fit; tooltips ` +
-     `"${onAlert}" and "${onWork}"`);
+     `"${onAlert}", "${onWork}" and "${onArea}"`);
   if ((await westminster.locator("#alerts li.clash.selected").count()) !== 1)
     fail("the alert is no longer selected after zoom and Fit");
 

@@ -87,6 +87,7 @@ calls = {
     ("/v1/works/{work_ref}", "get"): ("/v1/works/OAS-A", None),
     ("/v1/works/{work_ref}", "delete"): ("/v1/works/OAS-NO-SUCH-WORK", None),
     ("/v1/alerts", "get"): ("/v1/alerts?state=open&authority=5990", None),
+    ("/v1/areas", "get"): ("/v1/areas", None),
     ("/v1/stream", "get"): ("/v1/stream", None),
     ("/v1/feeds/streetmanager", "post"): ("/v1/feeds/streetmanager", "{}"),
     ("/healthz", "get"): ("/healthz", None),
@@ -124,11 +125,15 @@ work_schema = inline(spec["components"]["schemas"]["WorkEvent"])
 for w in works:
     jsonschema.Draft202012Validator(work_schema).validate(w)
 assert alerts and works
+areas = json.loads(call("GET", "/v1/areas")[1])["features"]
+assert len(areas) == 33 and {"code": "5990", "name": "Westminster"} in [a["properties"] for a in areas], \
+    [a["properties"] for a in areas][:3]
+print(f"ok: GET /v1/areas: {len(areas)} areas, Westminster (5990) among them")
 print(f"ok: {len(alerts)} alert(s) and {len(works)} work(s) validate against their schemas")
 
 # Paths the gateway serves that the file must hold.
-served = {"/v1/works", "/v1/works/{work_ref}", "/v1/alerts", "/v1/stream", "/v1/feeds/streetmanager",
-          "/healthz", "/metrics"}
+served = {"/v1/works", "/v1/works/{work_ref}", "/v1/alerts", "/v1/areas", "/v1/stream",
+          "/v1/feeds/streetmanager", "/healthz", "/metrics"}
 missing = served - set(spec["paths"])
 assert not missing, f"not in docs/openapi.yaml: {missing}"
 print(f"PASS: {checked} operations checked")

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "geo/authorities.h"
 
 using namespace digonce::geo;
@@ -271,4 +273,44 @@ TEST_CASE("AuthorityMap: multipolygons, holes, shared codes, bad input") {
   auto m = AuthorityMap::load(absent, *crs, geos);
   REQUIRE_FALSE(m.ok());
   CHECK(m.error().field == "file");
+}
+
+TEST_CASE("AuthorityMap::areas_geojson: every area for maps, in EPSG:4326, simplified") {
+  auto crs = london_crs();
+  Geos geos;
+  auto map = AuthorityMap::load(london_options(), *crs, geos);
+  REQUIRE(map.ok());
+  const std::string json = map->areas_geojson(crs->metric_to_wgs84(), 10.0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(json).get(doc) == simdjson::SUCCESS);
+  CHECK(std::string_view(doc["type"]) == "FeatureCollection");
+  simdjson::dom::array features = doc["features"];
+  REQUIRE(features.size() == 33);
+  std::size_t vertices = 0;
+  bool westminster = false;
+  for (auto f : features) {
+    CHECK(std::string_view(f["geometry"]["type"]) == "MultiPolygon");
+    if (std::string_view(f["properties"]["code"]) == "5990") {
+      westminster = true;
+      CHECK(std::string_view(f["properties"]["name"]) == "Westminster");
+    }
+    for (auto polygon : simdjson::dom::array(f["geometry"]["coordinates"]))
+      for (auto ring : simdjson::dom::array(polygon)) {
+        simdjson::dom::array r = ring;
+        REQUIRE(r.size() >= 4);
+        // Closed, and in London (longitude, latitude).
+        CHECK(double(r.at(0).at(0)) == double(r.at(r.size() - 1).at(0)));
+        for (auto p : r) {
+          const double lon = p.at(0), lat = p.at(1);
+          CHECK((lon > -0.6 && lon < 0.4 && lat > 51.2 && lat < 51.8));
+          ++vertices;
+        }
+      }
+  }
+  CHECK(westminster);
+  // The file's 2 MB of outlines, simplified to 10 m: a map's worth, not the survey's.
+  CHECK(vertices < 40000);
+  CHECK(json.size() < 400000);
+  MESSAGE(features.size() << " areas, " << vertices << " vertices, " << json.size() << " bytes");
 }
