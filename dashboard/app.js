@@ -24,7 +24,19 @@ const $ = (id) => document.getElementById(id);
 
 // ---- the key
 
+let retryTimer = 0;  // the reconnection start() has scheduled, if any
+
+// What one key saw, forgotten when another is given (the areas stay: they are the gateway's).
+function forgetKey() {
+  state.works = new Map();
+  state.alerts = new Map();
+  state.selected = null;
+  state.viewer = null;
+  state.view = { zoom: 1, x: 0, y: 0, base: null };
+}
+
 function askForKey(message) {
+  clearTimeout(retryTimer);
   if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
   $("main").hidden = true;
   $("change-key").hidden = true;
@@ -39,10 +51,12 @@ $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.key = $("key").value.trim();
   localStorage.setItem(KEY_STORAGE, state.key);
+  forgetKey();
   start();
 });
 $("change-key").addEventListener("click", () => {
   localStorage.removeItem(KEY_STORAGE);
+  state.key = "";
   askForKey("");
 });
 
@@ -121,7 +135,7 @@ function connect() {
     state.socket = null;
     const why = event.reason ? ` (${event.reason})` : "";
     setStatus(`disconnected${why}: retrying in ${Math.round(state.retryMs / 1000)} s`, "down");
-    setTimeout(start, state.retryMs);
+    retryTimer = setTimeout(start, state.retryMs);
     state.retryMs = Math.min(state.retryMs * 2, 15000);
   };
 }
@@ -131,17 +145,45 @@ function connect() {
 const canvas = $("map");
 const ctx = canvas.getContext("2d");
 let frame = 0;
+let listDue = false;
 
-function render() {
-  if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(); list(); });
+// Data changed: the map and the list, once per frame.
+function render() { schedule(true); }
+// The view changed: the map only.
+function redraw() { schedule(false); }
+function schedule(withList) {
+  listDue = listDue || withList;
+  if (!frame) {
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      draw();
+      if (listDue) { listDue = false; list(); }
+    });
+  }
 }
 
+// Canvas pixels per CSS pixel (the device pixel ratio when the canvas was last sized).
+let ratio = window.devicePixelRatio || 1;
+
+// The canvas sized to its box; a view the user zoomed keeps its centre and scale.
 function resize() {
   const r = canvas.getBoundingClientRect();
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.max(1, Math.round(r.width * dpr));
-  canvas.height = Math.max(1, Math.round(r.height * dpr));
-  render();
+  const held = state.view.base ? projection(canvas.width, canvas.height) : null;
+  const centre = held && held.unproject([canvas.width / 2, canvas.height / 2]);
+  const metresPerCssPixel = held && held.metresPerPixel * ratio;
+  ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(r.width * ratio));
+  canvas.height = Math.max(1, Math.round(r.height * ratio));
+  const base = held && fit(canvas.width, canvas.height);
+  if (base) {
+    const v = state.view;
+    v.base = base;
+    v.zoom = base.metresPerPixel / (metresPerCssPixel / ratio);
+    const [bx, by] = base.project(centre);
+    v.x = canvas.width / 2 - bx * v.zoom;
+    v.y = canvas.height / 2 - by * v.zoom;
+  }
+  redraw();
 }
 window.addEventListener("resize", resize);
 
@@ -158,6 +200,13 @@ function positions(coords, out) {
   return out;
 }
 
+// Canvas pixels kept clear: 30 CSS px around, and the legend's band at the bottom.
+function margins() {
+  const legend = document.querySelector(".legend");
+  const pad = 30 * ratio;
+  return { pad, padBottom: Math.max(pad, ((legend ? legend.offsetHeight : 0) + 16) * ratio) };
+}
+
 // An equirectangular projection (x scaled by cos(latitude)) fitted to the box of everything:
 // { project, unproject, metresPerPixel } in canvas pixels.
 function fit(width, height) {
@@ -172,12 +221,9 @@ function fit(width, height) {
   if (minX > maxX) for (const f of state.areas) positions(f.geometry.coordinates, []).forEach(add);
   if (minX > maxX) return null;
   const k = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
-  const spanX = Math.max((maxX - minX) * k, 1e-5), spanY = Math.max(maxY - minY, 1e-5);
-  // 30 px around everything, and the legend's band kept clear at the bottom.
-  const dpr = window.devicePixelRatio || 1;
-  const pad = 30 * dpr;
-  const legend = document.querySelector(".legend");
-  const padBottom = Math.max(pad, ((legend ? legend.offsetHeight : 0) + 16) * dpr);
+  // At least 0.001 degrees (~110 m): one point alone is shown in its street, not at 1 mm a pixel.
+  const spanX = Math.max((maxX - minX) * k, 0.001), spanY = Math.max(maxY - minY, 0.001);
+  const { pad, padBottom } = margins();
   const scale = Math.min((width - 2 * pad) / spanX, (height - pad - padBottom) / spanY);
   const ox = (width - spanX * scale) / 2, oy = pad + (height - pad - padBottom - spanY * scale) / 2;
   const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
@@ -217,7 +263,7 @@ function path(project, ring) {
 }
 
 function drawWork(project, w) {
-  const g = w.geometry, dpr = window.devicePixelRatio || 1;
+  const g = w.geometry, dpr = ratio;
   ctx.strokeStyle = ctx.fillStyle = colour(w.promoter || "");
   ctx.lineWidth = 3 * dpr;
   ctx.lineCap = ctx.lineJoin = "round";
@@ -239,13 +285,16 @@ function drawWork(project, w) {
 
 const KIND_COLOURS = { clash: "#d7263d", collaboration: "#f29e02", restriction: "#7b2cbf" };
 
+let drawn = null;  // the projection of the last frame drawn, for hit testing
+
 function draw() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const view = projection(canvas.width, canvas.height);
+  drawn = view;
   scaleBar(view);
   if (!view) return;
   const project = view.project;
-  const dpr = window.devicePixelRatio || 1;
+  const dpr = ratio;
   drawAreas(project);
   for (const w of state.works.values()) drawWork(project, w);
   for (const a of openAlerts()) {
@@ -263,7 +312,7 @@ function draw() {
 // The authorities' areas: pale, the viewer's own (an authority key) tinted, each named where it
 // is wide enough on screen for its name.
 function drawAreas(project) {
-  const dpr = window.devicePixelRatio || 1;
+  const dpr = ratio;
   ctx.lineWidth = 1 * dpr;
   ctx.font = `${12 * dpr}px system-ui, sans-serif`;
   ctx.textAlign = "center";
@@ -299,7 +348,7 @@ function scaleBar(view) {
   const el = $("scale");
   el.hidden = !view;
   if (!view) return;
-  const dpr = window.devicePixelRatio || 1;
+  const dpr = ratio;
   const mPerCssPx = view.metresPerPixel * dpr;
   const max = 120 * mPerCssPx;
   let metres = Math.pow(10, Math.floor(Math.log10(max)));
@@ -316,6 +365,22 @@ function segmentDistance([px, py], [ax, ay], [bx, by]) {
   return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
 }
 
+// The [minLon, minLat, maxLon, maxLat] of a GeoJSON geometry, kept per geometry object (a work's
+// update brings a new one).
+const boxes = new WeakMap();
+function boxOf(geometry) {
+  let b = boxes.get(geometry);
+  if (!b) {
+    b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const [x, y] of positions(geometry.coordinates, [])) {
+      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y);
+      b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+    }
+    boxes.set(geometry, b);
+  }
+  return b;
+}
+
 // Screen distance (canvas px) from p to a work's geometry; 0 inside one of its areas.
 function workDistance(project, w, p) {
   const g = w.geometry;
@@ -323,9 +388,12 @@ function workDistance(project, w, p) {
   const lines = g.type === "LineString" ? [g.coordinates] : g.type === "MultiLineString" ? g.coordinates
     : g.type === "Polygon" ? g.coordinates : g.type === "MultiPolygon" ? g.coordinates.flat() : [];
   for (const line of lines) {
-    const s = line.map(project);
-    for (let i = 1; i < s.length; i++) best = Math.min(best, segmentDistance(p, s[i - 1], s[i]));
-    if (s.length === 1) best = Math.min(best, Math.hypot(p[0] - s[0][0], p[1] - s[0][1]));
+    let prev = null;
+    for (const q of line) {
+      const s = project(q);
+      best = Math.min(best, prev ? segmentDistance(p, prev, s) : Math.hypot(p[0] - s[0], p[1] - s[1]));
+      prev = s;
+    }
   }
   const points = g.type === "Point" ? [g.coordinates] : g.type === "MultiPoint" ? g.coordinates : [];
   for (const q of points) {
@@ -333,32 +401,42 @@ function workDistance(project, w, p) {
     best = Math.min(best, Math.hypot(p[0] - x, p[1] - y));
   }
   const polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
-  for (const poly of polygons) {
+  if (polygons.length && best > 0) {
     ctx.beginPath();
-    poly.forEach((ring) => { path(project, ring); ctx.closePath(); });
+    for (const poly of polygons) poly.forEach((ring) => { path(project, ring); ctx.closePath(); });
     if (ctx.isPointInPath(p[0], p[1], "evenodd")) best = 0;
   }
   return best;
 }
 
-// The alert marker or, failing one, the work nearest the canvas point, within 8 px.
+// The alert marker, else the work nearest the canvas point (within 8 px), else the authority
+// area holding it. Only what the last frame drew, and only the works and areas whose box comes
+// within reach of the point, are looked at.
 function hit(p) {
-  const view = projection(canvas.width, canvas.height);
+  const view = drawn;
   if (!view) return null;
-  const dpr = window.devicePixelRatio || 1, reach = 8 * dpr;
-  let found = null, best = reach;
+  let found = null, best = Infinity;
   for (const a of openAlerts()) {
     const [x, y] = view.project(a.location.coordinates);
     const d = Math.hypot(p[0] - x, p[1] - y);
-    if (d <= best) { best = d; found = { alert: a }; }
+    const reach = (a.alert_id === state.selected ? 11 : 8) * ratio;
+    if (d <= reach && d < best) { best = d; found = { alert: a }; }
   }
   if (found) return found;
+  const [lon, lat] = view.unproject(p);
+  const reachLat = (8 * ratio * view.metresPerPixel) / 111320;
+  const reachLon = reachLat / Math.max(Math.cos((lat * Math.PI) / 180), 0.01);
+  const near = (b) => lon >= b[0] - reachLon && lon <= b[2] + reachLon &&
+    lat >= b[1] - reachLat && lat <= b[3] + reachLat;
+  best = 8 * ratio;
   for (const w of state.works.values()) {
+    if (!near(boxOf(w.geometry))) continue;
     const d = workDistance(view.project, w, p);
     if (d <= best) { best = d; found = { work: w }; }
   }
   if (found) return found;
   for (const f of state.areas) {
+    if (!near(boxOf(f.geometry))) continue;
     ctx.beginPath();
     for (const poly of f.geometry.coordinates) poly.forEach((ring) => { path(view.project, ring); ctx.closePath(); });
     if (ctx.isPointInPath(p[0], p[1], "evenodd")) return { area: f };
@@ -381,8 +459,27 @@ function describe(found) {
 }
 
 function canvasPoint(event) {
-  const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-  return [(event.clientX - r.left) * dpr, (event.clientY - r.top) * dpr];
+  const r = canvas.getBoundingClientRect();
+  return [(event.clientX - r.left) * ratio, (event.clientY - r.top) * ratio];
+}
+
+// The tooltip for the last pointer position, at most once a frame.
+let hoverFrame = 0, hoverEvent = null;
+function hover(event) {
+  hoverEvent = event;
+  if (hoverFrame) return;
+  hoverFrame = requestAnimationFrame(() => {
+    hoverFrame = 0;
+    const e = hoverEvent;
+    const found = hit(canvasPoint(e));
+    const tip = $("tip");
+    tip.hidden = !found;
+    if (!found) return;
+    tip.textContent = describe(found);
+    const r = canvas.getBoundingClientRect();
+    tip.style.left = `${e.clientX - r.left + 12}px`;
+    tip.style.top = `${e.clientY - r.top + 12}px`;
+  });
 }
 
 // ---- zoom and pan
@@ -393,23 +490,30 @@ function holdFit() {
   return state.view.base;
 }
 
+// Zoom factors from 1/20 of the fit down to 2 cm a canvas pixel.
+function clampZoom(base, zoom) {
+  return Math.min(Math.max(zoom, 0.05), Math.max(base.metresPerPixel / 0.02, 1));
+}
+
 function zoomAt([px, py], factor) {
-  if (!holdFit()) return;
+  const base = holdFit();
+  if (!base) return;
   const v = state.view;
-  const zoom = Math.min(Math.max(v.zoom * factor, 0.05), 5000);
+  const zoom = clampZoom(base, v.zoom * factor);
   const f = zoom / v.zoom;
   v.x = px - (px - v.x) * f;
   v.y = py - (py - v.y) * f;
   v.zoom = zoom;
-  render();
+  redraw();
 }
 
 function fitAll() {
   state.view = { zoom: 1, x: 0, y: 0, base: null };
-  render();
+  redraw();
 }
 
-// Zooms to the box of an alert's two works (as far as they are shown) and its location.
+// Zooms to the box of an alert's two works (as far as they are shown) and its location, at
+// least 200 m across, in the part of the map the legend leaves clear.
 function zoomTo(alert) {
   const base = holdFit();
   if (!base) return;
@@ -420,14 +524,17 @@ function zoomTo(alert) {
   }
   const s = pts.map(base.project);
   const xs = s.map((q) => q[0]), ys = s.map((q) => q[1]);
-  const dpr = window.devicePixelRatio || 1, pad = 60 * dpr;
-  const w = Math.max(Math.max(...xs) - Math.min(...xs), 1), h = Math.max(Math.max(...ys) - Math.min(...ys), 1);
-  const zoom = Math.min(Math.max(Math.min((canvas.width - 2 * pad) / w, (canvas.height - 2 * pad) / h), 0.05), 5000);
+  const least = 200 / base.metresPerPixel;
+  const w = Math.max(Math.max(...xs) - Math.min(...xs), least);
+  const h = Math.max(Math.max(...ys) - Math.min(...ys), least);
+  const { pad, padBottom } = margins();
+  const clearH = canvas.height - pad - padBottom;
+  const zoom = clampZoom(base, Math.min((canvas.width - 2 * pad) / w, clearH / h));
   const cx = (Math.max(...xs) + Math.min(...xs)) / 2, cy = (Math.max(...ys) + Math.min(...ys)) / 2;
   state.view.zoom = zoom;
   state.view.x = canvas.width / 2 - cx * zoom;
-  state.view.y = canvas.height / 2 - cy * zoom;
-  render();
+  state.view.y = pad + clearH / 2 - cy * zoom;
+  redraw();
 }
 
 function select(alert) {
@@ -438,48 +545,47 @@ function select(alert) {
 
 canvas.addEventListener("wheel", (event) => {
   event.preventDefault();
+  $("tip").hidden = true;
   zoomAt(canvasPoint(event), Math.pow(1.2, -event.deltaY / 100));
 }, { passive: false });
 
-let drag = null;  // { x, y, moved } while a button is down on the map
-canvas.addEventListener("mousedown", (event) => {
-  drag = { x: event.clientX, y: event.clientY, moved: false };
+// Pointer events (mouse, pen, touch): the primary button drags the map; a press that does not
+// move is a click, which selects the alert under it. The canvas captures the pointer, so a drag
+// goes on over the legend and ends wherever the button is let go.
+let drag = null;  // { id, x, y, moved } while the button is down
+canvas.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  event.preventDefault();  // no text selection in the side panel while dragging
+  canvas.setPointerCapture(event.pointerId);
+  drag = { id: event.pointerId, x: event.clientX, y: event.clientY, moved: false };
 });
-window.addEventListener("mouseup", (event) => {
-  if (drag && !drag.moved && event.target === canvas) {
+canvas.addEventListener("pointermove", (event) => {
+  if (!drag || event.pointerId !== drag.id) return hover(event);
+  const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+  if (!drag.moved && Math.hypot(dx, dy) <= 3) return;
+  if (!holdFit()) return;
+  drag.moved = true;
+  canvas.classList.add("dragging");
+  $("tip").hidden = true;
+  state.view.x += dx * ratio;
+  state.view.y += dy * ratio;
+  drag.x = event.clientX;
+  drag.y = event.clientY;
+  redraw();
+});
+function endDrag(event, click) {
+  if (!drag || event.pointerId !== drag.id) return;
+  const wasClick = click && !drag.moved;
+  drag = null;
+  canvas.classList.remove("dragging");
+  if (wasClick) {
     const found = hit(canvasPoint(event));
     if (found && found.alert) select(found.alert);
   }
-  drag = null;
-  canvas.classList.remove("dragging");
-});
-canvas.addEventListener("mousemove", (event) => {
-  if (drag) {
-    const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
-    if (drag.moved || Math.hypot(dx, dy) > 3) {
-      if (!holdFit()) return;
-      const dpr = window.devicePixelRatio || 1;
-      drag.moved = true;
-      canvas.classList.add("dragging");
-      state.view.x += dx * dpr;
-      state.view.y += dy * dpr;
-      drag.x = event.clientX;
-      drag.y = event.clientY;
-      $("tip").hidden = true;
-      render();
-      return;
-    }
-  }
-  const found = hit(canvasPoint(event));
-  const tip = $("tip");
-  tip.hidden = !found;
-  if (!found) return;
-  tip.textContent = describe(found);
-  const r = canvas.getBoundingClientRect();
-  tip.style.left = `${event.clientX - r.left + 12}px`;
-  tip.style.top = `${event.clientY - r.top + 12}px`;
-});
-canvas.addEventListener("mouseleave", () => { $("tip").hidden = true; });
+}
+canvas.addEventListener("pointerup", (event) => endDrag(event, true));
+canvas.addEventListener("pointercancel", (event) => endDrag(event, false));
+canvas.addEventListener("pointerleave", () => { if (!drag) $("tip").hidden = true; });
 canvas.addEventListener("dblclick", fitAll);
 $("fit").addEventListener("click", fitAll);
 
@@ -488,10 +594,10 @@ $("fit").addEventListener("click", fitAll);
 window.digonce = {
   areas: () => state.areas.length,
   screenOf(lonLat) {
-    const view = projection(canvas.width, canvas.height), dpr = window.devicePixelRatio || 1;
+    const view = projection(canvas.width, canvas.height);
     if (!view) return null;
     const [x, y] = view.project(lonLat);
-    return [x / dpr, y / dpr];
+    return [x / ratio, y / ratio];
   },
 };
 

@@ -387,10 +387,20 @@ std::string AuthorityMap::areas_geojson(const Transform& to_wgs84, double tolera
   std::vector<Shape> areas(authorities_.size());
   for (auto& a : areas) a.type = ShapeType::MultiPolygon;
   for (const auto& part : parts_) {
+    const std::string& name = authorities_[part.authority].name;
     auto simple = geos_->own(GEOSTopologyPreserveSimplify_r(h, part.geometry.get(), tolerance_m));
-    if (!simple) continue;
+    if (!simple) {
+      spdlog::warn("authority area {}: a part not simplified ({}); left off the map", name,
+                   geos_->last_error());
+      continue;
+    }
     auto shape = geos_->from_geos(simple.get());
-    if (!shape || shape->polygons.empty() || !to_wgs84.apply(*shape).ok()) continue;
+    if (!shape || shape->polygons.empty()) continue;  // nothing of it left at this tolerance
+    if (auto s = to_wgs84.apply(*shape); !s.ok()) {
+      spdlog::warn("authority area {}: a part not taken to EPSG:4326 ({}); left off the map", name,
+                   s.error().what());
+      continue;
+    }
     for (double& v : shape->xy) v = std::round(v * 1e6) / 1e6;
     Shape& area = areas[part.authority];
     area.xy.insert(area.xy.end(), shape->xy.begin(), shape->xy.end());

@@ -102,7 +102,9 @@ class AuthorityMap {
   /// Every authority's area as a GeoJSON FeatureCollection in EPSG:4326 (through `to_wgs84`,
   /// the metric CRS's transform), for maps: each a Feature with properties {code, name} and a
   /// MultiPolygon simplified to `tolerance_m` (GEOS TopologyPreserveSimplify, in the metric CRS),
-  /// coordinates to 6 decimals (~0.1 m). A part that cannot be transformed is left out.
+  /// coordinates to 6 decimals (~0.1 m). A part that cannot be transformed is left out, with a
+  /// warning. Each part is simplified alone, so neighbours' shared edges may part by up to the
+  /// tolerance. Not for concurrent use (the map's GEOS context, the transform): made once.
   std::string areas_geojson(const Transform& to_wgs84, double tolerance_m) const;
   /// By code, else by name (ASCII case-insensitive); null when neither matches.
   const Authority* find(std::string_view code_or_name) const;

@@ -2,7 +2,7 @@
 // `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
 // Westminster's key connects, sees "live", and a clash submitted over the API appears in the
 // list within seconds, live, with both works and the authority; a click selects it; the map's
-// authority areas, scale bar, tooltips, wheel zoom and Fit work; Camden's
+// authority areas, scale bar, tooltips, wheel zoom, drag and Fit work; Camden's
 // key, in another browser context, sees no alert; no console errors. A screenshot goes to
 // $DIGONCE_BROWSER_OUT.
 //
@@ -181,11 +181,21 @@ async function main() {
   await westminster.waitForTimeout(200);
   const zoomed = metres(await westminster.textContent("#scale-label"));
   if (!(zoomed < fitted)) fail(`the wheel did not zoom in: scale ${fitted} m, then ${zoomed} m`);
+  // A drag pans: the alert's place on the screen follows the pointer.
+  const [ax, ay] = await westminster.evaluate((p) => window.digonce.screenOf(p), location);
+  await westminster.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await westminster.mouse.down();
+  await westminster.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });
+  await westminster.mouse.up();
+  await westminster.waitForTimeout(100);
+  const [bx, by] = await westminster.evaluate((p) => window.digonce.screenOf(p), location);
+  if (Math.abs(bx - ax - 60) > 2 || Math.abs(by - ay - 40) > 2)
+    fail(`a drag of (60, 40) moved the alert by (${(bx - ax).toFixed(1)}, ${(by - ay).toFixed(1)})`);
   await westminster.click("#fit");
   await westminster.waitForTimeout(100);
   const refitted = metres(await westminster.textContent("#scale-label"));
   if (refitted !== fitted) fail(`Fit gave a scale of ${refitted} m, not ${fitted} m`);
-  ok(`the map: scale bar ${fitted} m, ${zoomed} m zoomed in, ${refitted} m after Fit; tooltips ` +
+  ok(`the map: scale bar ${fitted} m, ${zoomed} m zoomed in, a drag pans, ${refitted} m after Fit; tooltips ` +
      `"${onAlert}", "${onWork}" and "${onArea}"`);
   if ((await westminster.locator("#alerts li.clash.selected").count()) !== 1)
     fail("the alert is no longer selected after zoom and Fit");
