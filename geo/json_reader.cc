@@ -1,5 +1,6 @@
 #include "geo/json_reader.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace digonce::geo::json {
@@ -178,8 +179,16 @@ Result<std::optional<std::int64_t>> Fields::optional_count(std::string_view key)
   }
   if (e->type() == simdjson::dom::element_type::UINT64)
     return Error{std::string(key), "must be an integer >= 0 and at most 9223372036854775807"};
-  if (e->type() == simdjson::dom::element_type::DOUBLE)
-    return Error{std::string(key), "must be an integer >= 0, not a fractional number"};
+  if (e->type() == simdjson::dom::element_type::DOUBLE) {
+    // 1.0 and 1e3 are whole, but written as a fraction or an exponent: the contract's integer is
+    // written in digits only (as most JSON readers tell integers from other numbers).
+    double d = 0;
+    const bool whole =
+        e->get_double().get(d) == simdjson::SUCCESS && std::isfinite(d) && d == std::floor(d);
+    return Error{std::string(key),
+                 whole ? "must be an integer >= 0 written in digits only (1, not 1.0 or 1e0)"
+                       : "must be an integer >= 0, not a fractional number"};
+  }
   return wrong_type(std::string(key), "an integer >= 0", *e);
 }
 
