@@ -541,7 +541,13 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   if (route == "works" && method == "POST") return submit(*key, req.body, std::move(done));
   if (route == "works") return done(list_works(*key, *target));
   if (route == "alerts") return done(list_alerts(*key, *target));
-  if (route == "areas") return done(json_response(200, areas_json_));
+  if (route == "areas") {
+    // They change only with the gateway's configuration: a page reloaded within 5 minutes
+    // (or a second tab) does not fetch them again.
+    ApiResponse res = json_response(200, areas_json_);
+    res.headers.emplace_back("Cache-Control", "private, max-age=300");
+    return done(std::move(res));
+  }
   std::string ref = path.substr(std::string_view("/v1/works/").size());
   if (method == "DELETE") return cancel(*key, ref, std::move(done));
   return done(get_work(*key, ref));
