@@ -1,6 +1,6 @@
 // digonce dashboard: live works and alerts from the gateway's WebSocket (/v1/stream), drawn on a
-// canvas with an equirectangular projection fitted to the data, which the wheel zooms and a drag
-// pans (Fit, or a double click, fits it again), over the authorities' areas (GET /v1/areas); a
+// canvas with an equirectangular projection fitted to the data, which the wheel (or a pinch)
+// zooms and a drag pans (Fit, or a double click, fits it again), over the authorities' areas (GET /v1/areas); a
 // scale bar, and a tooltip for the work, alert or area under the pointer; an alert picked in the
 // list is zoomed to. No library, no network access beyond this server.
 "use strict";
@@ -550,16 +550,49 @@ canvas.addEventListener("wheel", (event) => {
 }, { passive: false });
 
 // Pointer events (mouse, pen, touch): the primary button drags the map; a press that does not
-// move is a click, which selects the alert under it. The canvas captures the pointer, so a drag
-// goes on over the legend and ends wherever the button is let go.
+// move is a click, which selects the alert under it; two fingers pinch: the map zooms by the
+// change in their distance, about their midpoint, and pans with it. The canvas captures the
+// pointer, so a drag goes on over the legend and ends wherever the button is let go.
 let drag = null;  // { id, x, y, moved } while the button is down
+const down = new Map();  // pointerId -> [clientX, clientY], each pointer down on the canvas
+let pinch = null;  // { dist, mid } of the first two pointers while both are down
+function twoFingers() {
+  const [a, b] = [...down.values()];
+  return { dist: Math.hypot(a[0] - b[0], a[1] - b[1]), mid: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2] };
+}
 canvas.addEventListener("pointerdown", (event) => {
   if (event.button !== 0) return;
   event.preventDefault();  // no text selection in the side panel while dragging
-  canvas.setPointerCapture(event.pointerId);
-  drag = { id: event.pointerId, x: event.clientX, y: event.clientY, moved: false };
+  try {
+    canvas.setPointerCapture(event.pointerId);
+  } catch {
+    // a pointer the browser no longer knows (lifted already): nothing to capture
+  }
+  down.set(event.pointerId, [event.clientX, event.clientY]);
+  if (down.size === 2) {  // a second finger: the drag becomes a pinch
+    drag = null;
+    canvas.classList.remove("dragging");
+    $("tip").hidden = true;
+    pinch = twoFingers();
+  } else if (down.size === 1) {
+    drag = { id: event.pointerId, x: event.clientX, y: event.clientY, moved: false };
+  }
 });
 canvas.addEventListener("pointermove", (event) => {
+  if (pinch && down.has(event.pointerId)) {
+    down.set(event.pointerId, [event.clientX, event.clientY]);
+    if (!holdFit()) return;
+    const now = twoFingers();
+    state.view.x += (now.mid[0] - pinch.mid[0]) * ratio;
+    state.view.y += (now.mid[1] - pinch.mid[1]) * ratio;
+    if (pinch.dist > 0 && now.dist > 0) {
+      zoomAt(canvasPoint({ clientX: now.mid[0], clientY: now.mid[1] }), now.dist / pinch.dist);
+    } else {
+      redraw();
+    }
+    pinch = now;
+    return;
+  }
   if (!drag || event.pointerId !== drag.id) return hover(event);
   const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
   if (!drag.moved && Math.hypot(dx, dy) <= 3) return;
@@ -574,6 +607,11 @@ canvas.addEventListener("pointermove", (event) => {
   redraw();
 });
 function endDrag(event, click) {
+  down.delete(event.pointerId);
+  if (pinch) {  // the finger left after a pinch does not drag or click
+    if (down.size < 2) pinch = null;
+    return;
+  }
   if (!drag || event.pointerId !== drag.id) return;
   const wasClick = click && !drag.moved;
   drag = null;

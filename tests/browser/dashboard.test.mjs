@@ -2,7 +2,7 @@
 // `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
 // Westminster's key connects, sees "live", and a clash submitted over the API appears in the
 // list within seconds, live, with both works and the authority; a click selects it; the map's
-// authority areas, scale bar, tooltips, wheel zoom, drag and Fit work; Camden's
+// authority areas, scale bar, tooltips, wheel zoom, drag, pinch and Fit work; Camden's
 // key, in another browser context, sees no alert; no console errors. A screenshot goes to
 // $DIGONCE_BROWSER_OUT.
 //
@@ -78,7 +78,7 @@ async function main() {
   });
 
   const errors = [];
-  const westminster = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const westminster = await browser.newPage({ viewport: { width: 1280, height: 800 }, hasTouch: true });
   westminster.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   westminster.on("pageerror", (e) => errors.push(String(e)));
   await westminster.goto(base);
@@ -199,6 +199,29 @@ async function main() {
      `"${onAlert}", "${onWork}" and "${onArea}"`);
   if ((await westminster.locator("#alerts li.clash.selected").count()) !== 1)
     fail("the alert is no longer selected after zoom and Fit");
+  // Two fingers pinch: spread from 40 to 80 px apart about the middle of the fitted map, it zooms
+  // 2x about it (the scale bar's metres fall), and a place keeps its side of the middle, 2x as far.
+  const touch = await westminster.context().newCDPSession(westminster);
+  const mid = [box.x + box.width / 2, box.y + box.height / 2];
+  const fingers = (half) => [{ x: mid[0] - half, y: mid[1], id: 1 }, { x: mid[0] + half, y: mid[1], id: 2 }];
+  const before = await westminster.evaluate((p) => window.digonce.screenOf(p), location);
+  const beforeScale = metres(await westminster.textContent("#scale-label"));
+  await touch.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: fingers(20) });
+  for (const half of [25, 30, 35, 40])
+    await touch.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: fingers(half) });
+  await touch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await westminster.waitForTimeout(200);
+  const after = await westminster.evaluate((p) => window.digonce.screenOf(p), location);
+  const pinchedScale = metres(await westminster.textContent("#scale-label"));
+  const [cx, cy] = [box.width / 2, box.height / 2];
+  const want = [cx + (before[0] - cx) * 2, cy + (before[1] - cy) * 2];
+  if (Math.abs(after[0] - want[0]) > 3 || Math.abs(after[1] - want[1]) > 3)
+    fail(`a pinch of 2x put the alert at (${after.map((v) => v.toFixed(1))}), expected ` +
+         `(${want.map((v) => v.toFixed(1))}) from (${before.map((v) => v.toFixed(1))})`);
+  if (!(pinchedScale < beforeScale)) fail(`a pinch did not zoom in: scale ${beforeScale} m, then ${pinchedScale} m`);
+  await westminster.click("#fit");
+  await westminster.waitForTimeout(100);
+  ok(`a two-finger pinch zooms 2x about its middle (scale ${beforeScale} m, then ${pinchedScale} m)`);
 
   // Camden has had as long; its list must still be empty (per-role visibility).
   await camden.waitForTimeout(500);
