@@ -46,6 +46,12 @@ enum class Format { Auto, WorkJson, GeoJson, StreetManager };
 Parsed parse_submission(std::string_view bytes, const ParseLimits& limits = {},
                         Format format = Format::Auto);
 
+/// The features of a GeoJSON FeatureCollection, in order, each as a JSON document of its own
+/// (minified; the collection's legacy `crs` member given to each feature that has none), for
+/// producing a record per feature; nullopt when `bytes` is not a JSON FeatureCollection with a
+/// `features` array. Nothing is validated: parse_submission does that.
+std::optional<std::vector<std::string>> feature_documents(std::string_view bytes);
+
 /// WKT (POINT, LINESTRING, POLYGON, MULTI*; case-insensitive; Z/M dims dropped; EMPTY is an error).
 /// An EWKT "SRID=n;" prefix is accepted and ignored here (parse_ewkt returns it). Errors carry no
 /// field (the caller locates them) and give the character offset where the text went wrong.

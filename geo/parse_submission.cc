@@ -84,4 +84,33 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
   return out;
 }
 
+std::optional<std::vector<std::string>> feature_documents(std::string_view bytes) {
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  // Its own reader: an element of parse_submission's lives until that reader's next parse.
+  thread_local json::JsonReader reader;
+  auto root = reader.parse(bytes);
+  json::object o;
+  if (!root || root->get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view type;
+  auto type_member = json::member(o, "type");
+  if (!type_member || type_member->get_string().get(type) != simdjson::SUCCESS ||
+      type != "FeatureCollection")
+    return std::nullopt;
+  auto features_member = json::member(o, "features");
+  json::array features;
+  if (!features_member || features_member->get_array().get(features) != simdjson::SUCCESS)
+    return std::nullopt;
+  const auto crs = json::member(o, "crs");
+  const std::string crs_text = crs ? simdjson::minify(*crs) : std::string();
+  std::vector<std::string> out;
+  for (json::element f : features) {
+    std::string text = simdjson::minify(f);
+    json::element own;
+    if (crs && f.is_object() && f["crs"].get(own) != simdjson::SUCCESS && text.size() > 1)
+      text.insert(1, "\"crs\":" + crs_text + (text.size() > 2 ? "," : ""));
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 }  // namespace digonce::geo

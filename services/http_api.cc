@@ -641,6 +641,9 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
     return respond(api_error(403, "an authority key may read, not submit works"));
   geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
   if (!parsed.errors.empty()) return respond(invalid_submission(parsed.errors));
+  if (parsed.works.empty() && geo::feature_documents(body))
+    return respond(invalid_submission(
+        {Error{"features", "is empty: a FeatureCollection must hold at least one work"}}));
   for (const auto& w : parsed.works) {
     if (!may_submit(key, w.promoter))
       return respond(api_error(
@@ -692,6 +695,21 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       }
       refs += ']';
     }
+  }
+  if (parsed.works.size() > 1) {
+    // A record per work, keyed by its own work_ref, so that each lands on the partition that
+    // owns its work, in order with the work's other events. (The whole collection under its
+    // first work_ref made ingest forward the others, and a forwarded copy could land after a
+    // later submission of the same work and undo it.) Each record is the feature as sent.
+    auto features = geo::feature_documents(body);
+    std::vector<std::pair<std::string, std::string>> records;
+    records.reserve(parsed.works.size());
+    for (std::size_t i = 0; i < parsed.works.size(); ++i)
+      records.emplace_back(parsed.works[i].work_ref,
+                           features && features->size() == parsed.works.size()
+                               ? std::move((*features)[i])
+                               : geo::work_to_json(parsed.works[i]));
+    return produce_all(std::move(records), members_of(answer), std::move(respond));
   }
   // The original bytes go on: ingest parses them again and keeps what it cannot read as rejected.
   produce(record_key, body, members_of(answer), std::move(respond));
@@ -760,6 +778,78 @@ void HttpApi::produce(const std::string& key, const std::string& value, std::str
     metrics_.produce_failures.Increment();
     respond(api_error(503, s.error().what()));
   }
+}
+
+void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> records,
+                          std::string answer_members, Respond respond) {
+  if (stopping_) return respond(api_error(503, "the gateway is stopping"));
+  // Touched on the HTTP thread only: deliveries are posted back to it, and none can run before
+  // this function returns.
+  struct Join {
+    std::size_t waiting = 0;
+    std::string failure;
+    std::vector<std::pair<std::int32_t, std::int64_t>> placed;
+    std::string answer_members;
+    Respond respond;
+  };
+  auto join = std::make_shared<Join>();
+  join->placed.assign(records.size(), {-1, -1});
+  join->answer_members = std::move(answer_members);
+  join->respond = std::move(respond);
+  auto finish = [](Join& j) {
+    if (!j.failure.empty()) return j.respond(api_error(503, j.failure));
+    std::string status;
+    {
+      JsonObject o(status);
+      o.str("status", "accepted");
+      o.integer("partition", j.placed.front().first);
+      o.integer("offset", j.placed.front().second);
+      auto& list = o.key("records");
+      list += '[';
+      for (std::size_t i = 0; i < j.placed.size(); ++i) {
+        if (i) list += ',';
+        JsonObject r(list);
+        r.integer("partition", j.placed[i].first);
+        r.integer("offset", j.placed[i].second);
+      }
+      list += ']';
+    }
+    j.respond(json_response(202, "{" + j.answer_members + (j.answer_members.empty() ? "" : ",") +
+                                     members_of(status) + "}"));
+  };
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    ++pending_;
+    ++join->waiting;
+    auto delivered = [this, join, i, finish](rd_kafka_resp_err_t err, std::int32_t partition,
+                                             std::int64_t offset) {
+      hooks_.post([this, join, i, finish, err, partition, offset] {
+        --pending_;
+        if (err) {
+          metrics_.produce_failures.Increment();
+          spdlog::warn("gateway: produce to {} failed: {}", submitted_topic_,
+                       rd_kafka_err2str(err));
+          if (join->failure.empty())
+            join->failure = std::string("the broker did not take work ") + std::to_string(i + 1) +
+                            " of " + std::to_string(join->placed.size()) + ": " +
+                            rd_kafka_err2str(err) +
+                            " (the works before it may be taken: submit them all again; an "
+                            "identical submission changes nothing)";
+        }
+        join->placed[i] = {partition, offset};
+        if (--join->waiting == 0) finish(*join);
+      });
+    };
+    auto s = producer_->send(submitted_topic_, records[i].first, records[i].second,
+                             std::move(delivered));
+    if (!s.ok()) {
+      --pending_;
+      --join->waiting;
+      metrics_.produce_failures.Increment();
+      join->failure = s.error().what();
+      break;
+    }
+  }
+  if (join->waiting == 0) finish(*join);
 }
 
 // ---- the live stream

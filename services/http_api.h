@@ -131,6 +131,11 @@ class HttpApi {
   void cancel(const ApiKey& key, const std::string& ref, Respond respond);
   void produce(const std::string& key, const std::string& value, std::string answer_members,
                Respond respond);
+  /// A record per (key, value), all to works.submitted; one answer once the broker has taken
+  /// them all (202: the first record's partition and offset, and every record's under
+  /// "records"), or 503 with the first failure.
+  void produce_all(std::vector<std::pair<std::string, std::string>> records,
+                   std::string answer_members, Respond respond);
   void streetmanager_feed(std::string body, Respond respond);
   void feed_notification(const std::string& body, Respond respond);
 

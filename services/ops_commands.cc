@@ -115,37 +115,24 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
 
   // A FeatureCollection goes as a record per feature, so that a bad feature is named and skipped
   // and the others go on (keyed by their own work_ref). A crs member of the collection (GeoJSON
-  // 2008) is given to each feature that has none.
-  auto take_features = [&](const simdjson::dom::element& root, const std::string& where,
+  // 2008) is given to each feature that has none (geo::feature_documents).
+  auto take_features = [&](std::vector<std::string> features, const std::string& where,
                            const std::function<void(std::size_t, std::size_t)>& each) -> Status {
-    simdjson::dom::array features;
-    if (root["features"].get_array().get(features)) return take({simdjson::minify(root), where});
-    simdjson::dom::element crs;
-    const bool has_crs = !root["crs"].get(crs);
     const std::size_t count = features.size();
     std::size_t n = 0;
-    for (auto f : features) {
+    for (auto& text : features) {
       ++n;
-      std::string text = simdjson::minify(f);
-      simdjson::dom::element own;
-      if (has_crs && f.is_object() && f["crs"].get(own) && text.size() > 1)
-        text.insert(1, "\"crs\":" + simdjson::minify(crs) + (text.size() > 2 ? "," : ""));
-      DIGONCE_TRY(
-          take({text, where + (where.empty() ? "" : " ") + "feature " + std::to_string(n)}));
+      DIGONCE_TRY(take(
+          {std::move(text), where + (where.empty() ? "" : " ") + "feature " + std::to_string(n)}));
       if (each) each(n, count);
     }
     return {};
   };
   // One NDJSON line: a FeatureCollection on it is split as above.
   auto take_line = [&](const std::string& text, const std::string& where) -> Status {
-    if (text.find("FeatureCollection") != std::string::npos) {
-      simdjson::dom::parser parser;
-      simdjson::dom::element root;
-      std::string_view type;
-      if (!parser.parse(text).get(root) && !root["type"].get_string().get(type) &&
-          type == "FeatureCollection")
-        return take_features(root, where, nullptr);
-    }
+    if (text.find("FeatureCollection") != std::string::npos)
+      if (auto features = geo::feature_documents(text))
+        return take_features(std::move(*features), where, nullptr);
     return take({text, where});
   };
 
@@ -183,15 +170,13 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
       if (whole) {
         bytes = doc.size();
         summary.lines += static_cast<std::uint64_t>(std::count(rest.begin(), rest.end(), '\n'));
-        simdjson::dom::array features;
-        std::string_view type;
-        if (root["type"].get_string().get(type) || type != "FeatureCollection" ||
-            root["features"].get_array().get(features)) {
-          DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
+        if (auto features = geo::feature_documents(doc)) {
+          DIGONCE_TRY(
+              take_features(std::move(*features), "", [&](std::size_t n, std::size_t count) {
+                progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
+              }));
         } else {
-          DIGONCE_TRY(take_features(root, "", [&](std::size_t n, std::size_t count) {
-            progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
-          }));
+          DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
         }
       } else {
         // Not one document either: NDJSON whose first line is bad.

@@ -257,6 +257,42 @@ TEST_CASE("parse: a FeatureCollection yields one work per feature, CRS inherited
   CHECK(p.works[2].event == EventType::Cancel);
 }
 
+TEST_CASE("parse: a FeatureCollection's features as documents of their own parse the same") {
+  const char* fc = R"({"type":"FeatureCollection",
+    "crs":{"type":"name","properties":{"name":"EPSG:27700"}},
+    "features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[530000.25,180000]},
+       "properties":{"work_ref":"A","promoter":"P","start":"2026-01-01","end":"2026-01-02",
+                     "permit_ref":"kept"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},
+       "properties":{"work_ref":"B","promoter":"P","start":"2026-01-01","end":"2026-01-02",
+                     "crs":"OGC:CRS84"}},
+      {"type":"Feature","crs":{"type":"name","properties":{"name":"EPSG:4326"}},
+       "geometry":{"type":"Point","coordinates":[-0.2,51.4]},
+       "properties":{"work_ref":"C","promoter":"P","start":"2026-01-01","end":"2026-01-02"}},
+      {"type":"Feature","geometry":null,
+       "properties":{"work_ref":"D","promoter":"P","event":"cancel"}}]})";
+  Parsed whole = parse_submission(fc);
+  REQUIRE(whole.errors.empty());
+  auto docs = feature_documents(fc);
+  REQUIRE(docs.has_value());
+  REQUIRE(docs->size() == 4);
+  for (std::size_t i = 0; i < docs->size(); ++i) {
+    Parsed one = parse_submission((*docs)[i]);
+    CAPTURE((*docs)[i]);
+    REQUIRE(one.errors.empty());
+    REQUIRE(one.works.size() == 1);
+    CHECK(work_to_json(one.works[0]) == work_to_json(whole.works[i]));
+  }
+  CHECK(docs->at(0).find("\"permit_ref\":\"kept\"") != std::string::npos);  // as sent
+  CHECK(parse_submission(docs->at(0)).works[0].crs == "EPSG:27700");        // the collection's
+  CHECK(parse_submission(docs->at(2)).works[0].crs == "EPSG:4326");         // its own
+  CHECK(feature_documents(R"({"type":"FeatureCollection","features":[]})")->empty());
+  CHECK_FALSE(feature_documents(R"({"type":"Feature","geometry":null,"properties":{}})"));
+  CHECK_FALSE(feature_documents(R"({"type":"FeatureCollection","features":{}})"));
+  CHECK_FALSE(feature_documents("not json"));
+}
+
 TEST_CASE("parse: an empty FeatureCollection is no works and no errors") {
   Parsed p = parse_submission(R"({"type":"FeatureCollection","features":[]})");
   CHECK(p.works.empty());
