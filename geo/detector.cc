@@ -179,6 +179,11 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
   const double d = options_.rules.distance_m;
   const RuleSide xs = side(x);
   const ShapeView xv = x.shape.view();
+  // Measured with the smaller work_ref's geometry first, whichever of the two the event is:
+  // where several places are equally near (parallel edges), which one a search finds depends
+  // on the order, and an event that changes nothing must not move its alerts' location (a
+  // resent event was announced as an update before).
+  const bool event_first = e.work_ref < x.ref;
   std::array<double, 4> p{};
   double dist = 0;
   // The event's and the candidate's GEOS geometries, made when a GEOS call needs them.
@@ -192,13 +197,15 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
       if (!g) return g.error();
       xg_built = std::move(*g);
     }
-    return GeosPair{*eg, xg_built.get()};
+    return event_first ? GeosPair{*eg, xg_built.get()} : GeosPair{xg_built.get(), *eg};
   };
   // Parts farther apart than the rule's distance are not measured: a pair beyond it gets a
   // figure above it (and is dropped below), a pair within it exactly the figure and points.
-  if (auto near = nearest_points(e.geometry.view(), xv, d + kDecideMargin)) {
+  if (auto near = event_first ? nearest_points(e.geometry.view(), xv, d + kDecideMargin)
+                              : nearest_points(xv, e.geometry.view(), d + kDecideMargin)) {
     // Points and lines (nearly every work): geo/nearest.h measures them as GEOS does, without
     // building GEOS geometries. Its figure is GEOSDistance's (the unit test finds them equal).
+    // (The location is the middle of the two points: their order does not matter.)
     dist = near->distance;
     p = {near->ax, near->ay, near->bx, near->by};
   } else if (certainly_beyond(e.geometry.view(), xv, d)) {
@@ -223,8 +230,8 @@ Result<std::optional<Detector::Relation>> Detector::relate(const WorkEvent& e, c
     if (!prepared) return prepared.error();
     auto g = geoms();
     if (!g) return g.error();
-    char within =
-        GEOSPreparedDistanceWithin_r(geos_.handle(), *prepared, g->second, d * (1 + 1e-12) + 1e-9);
+    char within = GEOSPreparedDistanceWithin_r(geos_.handle(), *prepared, xg_built.get(),
+                                               d * (1 + 1e-12) + 1e-9);
     if (within == 2)
       return error("GEOS distance-within failed on " + e.work_ref + ": " + geos_.last_error());
     if (within == 0) return std::optional<Relation>();

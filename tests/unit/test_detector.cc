@@ -95,6 +95,31 @@ TEST_CASE("the 25 m limit holds far from the origin, where the index's float box
   CHECK(h.apply(work("F", make_point(1234592.4375, 654296.6875), kT0, kT0 + day(1))).empty());
 }
 
+TEST_CASE("an event that changes nothing leaves its alerts alone, whichever work it is") {
+  // Shapes whose edges run side by side 5 m apart, so that many places are equally near: the
+  // alert's location must not depend on which of the two works the event is.
+  auto rect = [](double x0, double y0, double x1, double y1) {
+    return make_polygon({{x0, y0, x1, y0, x1, y1, x0, y1, x0, y0}});
+  };
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {rect(0, 0, 10, 5), rect(0, 10, 10, 15)},
+      {rect(0, 0, 10, 5), rect(-3, 10, 8, 14)},
+      {rect(0, 0, 10, 5), rect(2, 10, 8, 12)},
+      {rect(0, 0, 10, 5), make_line({-2, 10, 12, 10})},
+      {make_line({0, 0, 10, 0}), make_line({-4, 5, 7, 5})},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(i);
+    Harness h;
+    h.apply(work("A", cases[i].first, kT0, kT0 + day(10)));
+    auto opened = h.apply(work("B", cases[i].second, kT0, kT0 + day(10)));
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].distance_m == doctest::Approx(5));
+    CHECK(h.apply(work("A", cases[i].first, kT0, kT0 + day(10))).empty());
+    CHECK(h.apply(work("B", cases[i].second, kT0, kT0 + day(10))).empty());
+  }
+}
+
 TEST_CASE("lifecycle: update, kind change, move apart, come back, cancel") {
   Harness h;
   h.apply(work("A", make_point(0, 0), kT0, kT0 + day(10)));
