@@ -342,6 +342,19 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
   auto message = parse_sns(body);
   if (!message) return respond(api_error(400, message.error()));
   const auto& fs = settings_.streetmanager_feed;
+  // A valid signature proves that SNS sent the message, not whose topic it is: with signatures
+  // checked, no topic is taken until topic_arns names it (docs/API.md).
+  if (fs.topic_arns.empty() && fs.verify_signatures) {
+    spdlog::warn(
+        "Street Manager feed: a message of topic {} refused: feeds.streetmanager.topic_arns "
+        "lists no topic (name the Street Manager topic there)",
+        message->topic_arn);
+    return respond(api_error(403,
+                             "topic " + message->topic_arn +
+                                 " is not an accepted feed: this gateway's "
+                                 "feeds.streetmanager.topic_arns lists no topic yet",
+                             "TopicArn"));
+  }
   if (!fs.topic_arns.empty() && std::find(fs.topic_arns.begin(), fs.topic_arns.end(),
                                           message->topic_arn) == fs.topic_arns.end())
     return respond(

@@ -20,3 +20,10 @@ start_serve --config "$work/config.yaml"
 python3 "$root/tests/e2e/sns_feed_check.py" --base "$base" --data "$data" --work "$work" ||
   fail "feed checks failed"
 stop_serve
+# Without topic_arns (signatures checked, as by default) no topic's message is taken.
+grep -v topic_arns "$work/config.yaml" >"$work/no-topics.yaml"
+rm -rf "$work/data"
+start_serve --config "$work/no-topics.yaml"
+python3 "$root/tests/e2e/sns_feed_check.py" --base "$base" --data "$data" --work "$work" --no-topics ||
+  fail "feed checks without topic_arns failed"
+stop_serve

@@ -32,6 +32,8 @@ p = argparse.ArgumentParser()
 p.add_argument("--base", required=True)
 p.add_argument("--data", required=True)
 p.add_argument("--work", required=True)
+p.add_argument("--no-topics", action="store_true",
+               help="the gateway's topic_arns is empty: every signed message must be refused")
 args = p.parse_args()
 
 TOPIC = "arn:aws:sns:eu-west-2:000000000000:street-manager-test"
@@ -107,6 +109,19 @@ confirm = sign({"Type": "SubscriptionConfirmation", "MessageId": "m-1", "Token":
                 "SubscribeURL": f"http://127.0.0.1:{port}/confirm?Action=ConfirmSubscription&Token=tok-123",
                 "Timestamp": "2026-11-29T10:00:00.000Z", "SignatureVersion": "2",
                 "SigningCertURL": cert_url})
+if args.no_topics:
+    # No topic listed: a valid signature proves SNS sent it, not whose topic it is.
+    status, body, _ = post(confirm)
+    assert status == 403 and body.get("field") == "TopicArn" and "lists no topic" in body["error"], (status, body)
+    assert not confirmations, confirmations
+    permit = json.load(open(os.path.join(args.data, "streetmanager/permit_notification_message.json")))
+    note = sign({"Type": "Notification", "MessageId": "m-2", "TopicArn": TOPIC,
+                 "Message": json.dumps(permit), "Timestamp": "2026-11-29T10:00:01.000Z",
+                 "SignatureVersion": "1", "SigningCertURL": cert_url})
+    status, body, _ = post(note)
+    assert status == 403 and body.get("field") == "TopicArn", (status, body)
+    ok(f"topic_arns empty: a signed confirmation and notification refused, none confirmed: {body['error']}")
+    sys.exit(0)
 status, body, _ = post(confirm)
 assert status == 200 and body.get("confirmed") is True, (status, body)
 assert len(confirmations) == 1 and "Token=tok-123" in confirmations[0], confirmations
