@@ -373,6 +373,30 @@ Result<std::unique_ptr<CrsContext>> CrsContext::create(const CrsOptions& options
         return Error{"metric_crs", c->metric_crs_ + " is not in metres (distances are metres)"};
     }
   }
+  {
+    // A Mercator projection (EPSG:3857 and its like) is in metres only on the equator: its
+    // distances grow as 1 / cos(latitude), x1.6 in London, so the rules' metres would not be
+    // metres. Allowed (a reference may compute in it too), but said once per process.
+    PjPtr conversion(proj_crs_get_coordoperation(ctx, c->metric_pj_.get()));
+    const char* method = nullptr;
+    if (conversion &&
+        proj_coordoperation_get_method_info(ctx, conversion.get(), &method, nullptr, nullptr) &&
+        method) {
+      const std::string m = method;
+      if (m.find("Mercator") != std::string::npos && m.find("Transverse") == std::string::npos &&
+          m.find("Oblique") == std::string::npos) {
+        static std::mutex warned_mutex;
+        static std::set<std::string> warned;
+        std::lock_guard lock(warned_mutex);
+        if (warned.insert(c->metric_crs_).second)
+          spdlog::warn(
+              "metric_crs {} is a {} projection: its distances grow as 1 / cos(latitude) (x1.61 "
+              "at 51.5 degrees N), so distance_m and the alerts' distances are not true metres "
+              "away from the equator; a national grid or a UTM zone measures true distances",
+              c->metric_crs_, m);
+      }
+    }
+  }
   auto identity =
       c->make_transform(c->metric_pj_.get(), c->metric_crs_, c->metric_pj_.get(), c->metric_crs_);
   if (!identity.ok()) return identity.error();

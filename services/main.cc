@@ -62,6 +62,9 @@ class SignalWatch {
       stop = true;
       spdlog::info("{} received: stopping", name(sig));
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kStopGrace);
+      // A repeat within a second is the same request, not a second one: GNU timeout (and other
+      // supervisors) send the signal to the process and then to its whole group.
+      const auto repeat_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       int again = -1;
       for (;;) {  // interrupted (SIGCONT after a stop, a handled signal): wait what is left
         const auto left = deadline - std::chrono::steady_clock::now();
@@ -69,6 +72,7 @@ class SignalWatch {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
         timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
         again = sigtimedwait(&set_, nullptr, &wait);
+        if (again > 0 && std::chrono::steady_clock::now() < repeat_until) continue;
         if (again > 0 || errno != EINTR) break;
       }
       if (finished_) return;
@@ -109,8 +113,11 @@ std::string dashboard_dir() {
 // What a long-running process (serve, a stage, the gateway) says first: its version, in the log
 // and as digonce_build_info{version="..."} 1 (the Prometheus convention), for dashboards and for
 // a rollout half done.
-void add_build_info(prometheus::Registry& registry) {
+void add_build_info(prometheus::Registry& registry, const ds::Settings& settings) {
   spdlog::info("digonce {}", DIGONCE_VERSION);
+  spdlog::info("config: {}", settings.config_path.empty()
+                                 ? std::string("none found (built-in defaults)")
+                                 : settings.config_path);
   prometheus::BuildGauge()
       .Name("digonce_build_info")
       .Help("The digonce version this process runs (always 1)")
@@ -129,7 +136,7 @@ int run_serve(ds::Settings settings, std::atomic<bool>& stop) {
   std::unique_ptr<digonce::streams::EmbeddedBroker> broker;
   bool embedded = settings.brokers.empty();
   prometheus::Registry registry;
-  add_build_info(registry);
+  add_build_info(registry, settings);
   ds::Pipeline pipeline(settings, registry, !embedded);  // reads settings.brokers at start()
   const std::vector<ds::Stage> stages = {ds::Stage::Ingest, ds::Stage::Detector, ds::Stage::Ledger};
   // Before anything in the data folder is touched: another serve may be using it.
@@ -243,7 +250,7 @@ struct StageProcess {
     if (settings.brokers.empty()) return digonce::error("--brokers is required");
     // The metrics endpoint first: it answers while the brokers are awaited, so that a liveness
     // probe on it (the Helm chart's) sees a live process, not one to restart.
-    add_build_info(*registry);
+    add_build_info(*registry, settings);
     auto e = expose_metrics(metrics, registry);
     if (!e) return e.error();
     exposer = std::move(*e);
@@ -326,7 +333,9 @@ int run(int argc, char** argv) {
   // after the command's name: subcommands pass what they do not know up to it.
   app.fallthrough();
   std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
-  app.add_option("--config", config, "Configuration file (default: config/digonce.yaml)");
+  app.add_option("--config", config,
+                 "Configuration file (default: config/digonce.yaml under $DIGONCE_HOME, else the "
+                 "installed share/digonce, else the source tree; the log says which)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string topic_prefix;
@@ -465,11 +474,8 @@ int run(int argc, char** argv) {
   if (!data_dir.empty()) settings.data_dir = data_dir;
   if (!http.empty()) settings.http_listen = http;
   if (!instance.empty()) settings.instance_id = instance;
-  if (!api_keys.empty()) {
-    settings.api_keys = api_keys;
-  } else {
-    settings.api_keys = ds::resource_path("config/dev-api-keys.yaml");
-  }
+  // None given: the gateway falls back to the development keys, saying so (load_keys).
+  if (!api_keys.empty()) settings.api_keys = api_keys;
   if (distance >= 0) settings.rules.distance_m = distance;  // 0: only works that touch
   if (days >= 0)
     settings.rules.collaboration_window =
@@ -481,10 +487,20 @@ int run(int argc, char** argv) {
       return fail(s.error().what());
 
   static std::atomic<bool> stop{false};
-  if (detect->parsed() || load->parsed() || import->parsed() || topics->parsed())
+  if (detect->parsed() || load->parsed() || import->parsed() || topics->parsed()) {
     signals.release();  // nothing in them stops cleanly: a signal ends them at once
-  else
+    // ... except as PID 1 (a container without an init), which the kernel spares every signal
+    // left at its default action: there a handler ends the process the same way.
+    if (::getpid() == 1)
+      for (int sig : {SIGINT, SIGTERM}) std::signal(sig, [](int s) { std::_Exit(128 + s); });
+  } else
     signals.start(stop);
+  // SIGHUP reloads the gateway's API keys (serve's too); the stages have nothing to reload, and
+  // its default action (ending the process with no clean stop) must not take them down when a
+  // runbook sends it to every digonce, or their terminal closes.
+  if (notifier->parsed() ||
+      std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); }))
+    std::signal(SIGHUP, SIG_IGN);
 
   if (detect->parsed()) {
     auto s = ds::run_detect(settings, detect_options);
@@ -506,12 +522,20 @@ int run(int argc, char** argv) {
   }
   if (topics->parsed()) {
     auto s = digonce::streams::ensure_topics(settings.brokers, ds::topic_specs(settings));
-    if (!s.ok()) return fail(s.error().what());
+    if (!s.ok())
+      return fail(!s.error().message.starts_with("metadata")  // not the brokers' silence
+                      ? s.error().what()
+                      : "cannot reach the Kafka brokers " + settings.brokers + ": " +
+                            s.error().what());
     for (const auto& t : ds::topic_specs(settings))
       std::cout << t.name << " " << t.partitions << "\n";
     return 0;
   }
   if (serve->parsed()) return run_serve(settings, stop);
+  if (notifier->parsed() && settings.notifier.webhooks.empty())  // before waiting for brokers
+    return fail(
+        "no webhooks configured (notifier.webhooks in the config file " +
+        (settings.config_path.empty() ? std::string("(none found)") : settings.config_path) + ")");
   if (notifier->parsed())
     return run_notifier(settings,
                         notifier->count("--metrics") ? MetricsEndpoint{metrics, false}
@@ -519,7 +543,7 @@ int run(int argc, char** argv) {
                         stop);
   if (gateway->parsed()) {
     prometheus::Registry registry;
-    add_build_info(registry);
+    add_build_info(registry, settings);
     ds::GatewayOptions gw{settings.http_listen, settings.brokers, settings.api_keys,
                           dashboard_dir()};
     auto s = ds::run_gateway(settings, gw, registry, stop, [](const std::string& url) {

@@ -51,7 +51,11 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   std::istream* in = input.stream;
   const std::uintmax_t total_bytes = input.size;
   const std::string topic = settings.topic("works.submitted");
-  DIGONCE_TRY(streams::ensure_topics(settings.brokers, topic_specs(settings)));
+  if (auto s = streams::ensure_topics(settings.brokers, topic_specs(settings)); !s.ok())
+    return !s.error().message.starts_with("metadata")  // not the brokers' silence
+               ? s.error()
+               : error("cannot reach the Kafka brokers " + settings.brokers + ": " +
+                       s.error().what());
   // Before the producer: its destructor may still report deliveries.
   Deliveries deliveries;
   auto producer = WorkProducer::create(settings.brokers, 60000);

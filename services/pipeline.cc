@@ -60,7 +60,9 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
 
 Result<FolderLock> FolderLock::acquire(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  const auto folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty() && !std::filesystem::create_directories(folder, ec) && ec)
+    return error("cannot create the data folder " + folder.string() + ": " + ec.message());
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return error("cannot open " + path + ": " + std::generic_category().message(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

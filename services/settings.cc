@@ -6,10 +6,12 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string_view>
 #include <type_traits>
 
 #include "geo/authorities.h"
+#include "geo/crs.h"
 #include "services/http_client.h"
 #include "services/resources.h"
 #include "streams/kafka.h"
@@ -113,8 +115,15 @@ std::string check_keys(const YAML::Node& node, const std::string& where) {
   const std::string name = where.empty() ? "the file" : where;
   if (node.IsNull()) return {};  // an empty section: the defaults
   if (!node.IsMap()) return name + " must be a mapping of keys to values";
+  std::map<std::string, int> seen;  // key -> its line
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
+    // YAML reads the first of two equal keys and drops the second without a word: a section
+    // written twice (a second `kafka:` appended for TLS) would be silently ignored.
+    const int line = kv.first.Mark().line + 1;
+    if (auto [at, fresh] = seen.emplace(key, line); !fresh)
+      return (where.empty() ? "" : where + ".") + key + ": given twice (lines " +
+             std::to_string(at->second) + " and " + std::to_string(line) + "); write it once";
     if (std::find(section->keys.begin(), section->keys.end(), key) == section->keys.end()) {
       std::string known;
       for (auto k : section->keys) known += (known.empty() ? "" : ", ") + std::string(k);
@@ -166,6 +175,11 @@ Result<Settings> load_settings(const std::string& given) {
   if (path.empty()) return s;
   s.config_path = path;
   bool boundaries_given = false;
+  {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return error("config " + path + ": no such file");
+    if (fs::is_directory(path, ec)) return error("config " + path + ": is a folder, not a file");
+  }
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (auto bad = check_keys(root, ""); !bad.empty()) return error("config " + path + ": " + bad);
@@ -268,6 +282,8 @@ Result<Settings> load_settings(const std::string& given) {
     }
   } catch (const YAML::Exception& e) {
     return error("config " + path + ": " + e.what());
+  } catch (const std::exception& e) {  // reading the file failed (yaml-cpp's stream)
+    return error("config " + path + ": cannot read it: " + e.what());
   }
   // A file that leaves `boundaries` out gets config/digonce.yaml's: London's areas, where they
   // are found (the shared data folder), else none.
@@ -301,6 +317,7 @@ Result<Settings> load_settings(const std::string& given) {
       : s.replication < 1          ? "topics.replication must be at least 1"
       : !(s.rules.distance_m >= 0) ? "detection.distance_m must be 0 or more"
       : !(s.finest_cell_m > 0)     ? "detection.finest_cell_m must be more than 0"
+      : s.max_vertices < 1         ? "detection.max_vertices must be at least 1"
       : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
           ? "tiles.size_m must be at least 4 x detection.distance_m"
       : s.commit_interval_ms < 1                ? "streams: commit_interval_ms must be at least 1"
@@ -324,6 +341,16 @@ Result<Settings> load_settings(const std::string& given) {
           ? "notifier.start_from must be earliest or latest"
           : nullptr;
   if (bad) return error("config " + path + ": " + bad);
+  {
+    // The metric CRS is used first when a stage gets its partitions, long after the start: a
+    // wrong one stops every command now instead (with PROJ's search path as the stages use it).
+    geo::CrsOptions crs;
+    crs.metric_crs = s.metric_crs;
+    crs.search_paths = s.proj_search_paths;
+    if (auto c = geo::CrsContext::create(crs); !c)
+      return error("config " + path + ": detection.metric_crs " + s.metric_crs + ": " +
+                   c.error().message);
+  }
   if (s.max_commit_interval_ms == 0)
     s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;

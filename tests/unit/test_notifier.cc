@@ -298,6 +298,16 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"streams:\n  commit_interval_ms: 100\n  max_commit_interval_ms: 50\n",
             "streams: max_commit_interval_ms from commit_interval_ms"},
            {"proj:\n  search_paths: [1, [2]]\n", "search_paths: must be a list of strings"},
+           // YAML keeps the first of two equal keys and drops the second without a word
+           {"topics:\n  partitions: 6\ntopics:\n  partitions: 0\n",
+            "topics: given twice (lines 1 and 3)"},
+           {"notifier:\n  timeout_ms: 5\n  timeout_ms: 6\n",
+            "notifier.timeout_ms: given twice (lines 2 and 3)"},
+           {"detection:\n  max_vertices: 0\n", "detection.max_vertices must be at least 1"},
+           // checked at start, not when a stage first gets its partitions
+           {"detection:\n  metric_crs: EPSG:99999\n",
+            "detection.metric_crs EPSG:99999: unknown CRS"},
+           {"detection:\n  metric_crs: EPSG:4326\n", "is not a projected CRS"},
        }) {
     CAPTURE(c.yaml);
     auto s = load_yaml(c.yaml);
@@ -319,7 +329,14 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
   if (!left_out->shared_data.empty())
     CHECK(std::filesystem::path(left_out->boundaries).filename() == "london-authorities.yaml");
   else
-    CHECK(left_out->boundaries.empty());           // London's areas are not there to be had
+    CHECK(left_out->boundaries.empty());  // London's areas are not there to be had
+  // A missing file, or a folder, is said to be one.
+  auto gone = load_settings("/nonexistent/digonce.yaml");
+  REQUIRE_FALSE(gone.ok());
+  CHECK(contains(gone.error().what(), "/nonexistent/digonce.yaml: no such file"));
+  auto folder = load_settings(std::filesystem::temp_directory_path().string());
+  REQUIRE_FALSE(folder.ok());
+  CHECK(contains(folder.error().what(), "is a folder, not a file"));
   auto empty = load_yaml("topics:\nnotifier:\n");  // empty sections: the defaults
   REQUIRE(empty.ok());
   CHECK(empty->partitions == 6);
