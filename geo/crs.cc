@@ -447,16 +447,33 @@ Status CrsContext::project_to_metric(Shape& s, std::string_view source_crs) {
   auto t = to_metric(source_crs);
   if (!t.ok()) return t.error();
   DIGONCE_TRY((*t)->check_source_area(s));
+  if ((*t)->source_crs() == metric_crs_) return check_metric_area(s);
+  const Shape given = s;
   DIGONCE_TRY((*t)->apply(s));
-  Status st = check_metric_area(s);
-  if (st.ok() || (*t)->source_crs() == metric_crs_) return st;
-  // The coordinates in the message are metric ones now: say where they came from.
-  return Error{st.error().field,
-               "projected from " + (*t)->source_crs() + ", " + st.error().message};
+  return check_metric_area(s, given, (*t)->source_crs());
 }
 
 Status CrsContext::check_metric_area(const Shape& s) const {
   return check_box(s, metric_box_, metric_crs_, metric_area_);
+}
+
+Status CrsContext::check_metric_area(const Shape& s, const Shape& as_given,
+                                     std::string_view given_crs) const {
+  if (given_crs == metric_crs_) return check_metric_area(s);
+  const Envelope& box = metric_box_;
+  for (std::size_t i = 0; i + 1 < s.xy.size(); i += 2) {
+    const double x = s.xy[i], y = s.xy[i + 1];
+    if (x >= box.minx && x <= box.maxx && y >= box.miny && y <= box.maxy) continue;  // NaN fails
+    const bool known = i + 1 < as_given.xy.size();
+    return Error{"geometry",
+                 fmt::format("vertex {} ({}, {} in {}) is outside the area of use of the metric "
+                             "CRS {} ({}), where distances are measured: it lands at ({:.2f}, "
+                             "{:.2f}) in it (the metric CRS is detection.metric_crs, or "
+                             "detect's --crs)",
+                             i / 2, known ? as_given.xy[i] : x, known ? as_given.xy[i + 1] : y,
+                             given_crs, metric_crs_, metric_area_, x, y)};
+  }
+  return Status::Ok();
 }
 
 }  // namespace digonce::geo

@@ -140,6 +140,9 @@ class CrsContext {
   /// Error (field "geometry") unless every vertex (metric coordinates) lies in the metric CRS's
   /// area of use (same mechanism as Transform::check_source_area).
   Status check_metric_area(const Shape& s) const;
+  /// The same for a shape projected from `as_given` (its vertices as sent, in `given_crs`): a
+  /// vertex outside is named as it was sent, and the area said to be the metric CRS's.
+  Status check_metric_area(const Shape& s, const Shape& as_given, std::string_view given_crs) const;
   const Envelope& metric_box() const { return metric_box_; }
 
   const std::string& metric_crs() const { return metric_crs_; }

@@ -37,10 +37,14 @@ Status Normalizer::normalize(WorkEvent& e) {
   auto transform = crs_.to_metric(e.crs);
   if (!transform) return transform.error();
   DIGONCE_TRY((*transform)->check_source_area(e.geometry));
+  // The vertices as sent, to name one that lands outside the metric CRS's area as it was sent.
+  const bool projected = (*transform)->source_crs() != crs_.metric_crs();
+  if (projected) given_ = e.geometry;
   DIGONCE_TRY((*transform)->apply(e.geometry));
   if (!all_finite(e.geometry))
     return field_error("geometry", "has coordinates that do not project into " + crs_.metric_crs());
-  DIGONCE_TRY(crs_.check_metric_area(e.geometry));
+  DIGONCE_TRY(projected ? crs_.check_metric_area(e.geometry, given_, (*transform)->source_crs())
+                        : crs_.check_metric_area(e.geometry));
   e.crs = crs_.metric_crs();
 
   if (needs_validity_check(e.geometry)) {

@@ -29,6 +29,7 @@ class Normalizer {
  private:
   CrsContext& crs_;
   Geos& geos_;
+  Shape given_;  // the geometry being normalised, as sent (its buffer reused)
   std::uint64_t repaired_ = 0;
 };
 

@@ -39,8 +39,29 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                      ? fs::temp_directory_path() / ("digonce-detect-" + std::to_string(::getpid()))
                      : fs::path(options.data_dir);
   std::error_code ec;
-  if (temporary) fs::remove_all(dir, ec);
+  if (temporary) {
+    // Folders of earlier runs that ended without removing theirs (a signal, a crash): their
+    // process is gone.
+    for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with("digonce-detect-")) continue;
+      const std::string pid = name.substr(15);
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::error_code gone;
+      if (!fs::exists("/proc/" + pid, gone)) fs::remove_all(entry.path(), gone);
+    }
+    fs::remove_all(dir, ec);
+  }
   fs::create_directories(dir, ec);
+  // The temporary folder goes on every way out (an error too), after the store is closed
+  // (declared before it: destroyed after).
+  struct RemoveAtEnd {
+    fs::path dir;
+    ~RemoveAtEnd() {
+      std::error_code ignored;
+      if (!dir.empty()) fs::remove_all(dir, ignored);
+    }
+  } remove_at_end{temporary ? dir : fs::path()};
   store::RocksOptions rocks_options;
   rocks_options.wal = !temporary;
   auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies, rocks_options);
@@ -122,8 +143,6 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                static_cast<unsigned long long>(rejected_items),
                static_cast<unsigned long long>(bad_lines),
                static_cast<unsigned long long>(normalizer.repaired()));
-  rocks->reset();
-  if (temporary) fs::remove_all(dir, ec);
   return {};
 }
 

@@ -55,10 +55,15 @@ class Progress {
                     static_cast<int>(left) % 60);
       eta = buf;
     }
+    if (total_ == 0) {  // a pipe or stdin: its size is not known, so no share and no ETA
+      std::fprintf(stderr, "\r  %llu %s  %.0f/s  %.1f MB read   ",
+                   static_cast<unsigned long long>(events), unit_, rate,
+                   static_cast<double>(bytes) / 1e6);
+      return;
+    }
     std::fprintf(stderr, "\r  %llu %s  %.0f/s  %.0f%%  ETA %s   ",
                  static_cast<unsigned long long>(events), unit_, rate,
-                 total_ ? 100.0 * static_cast<double>(bytes) / static_cast<double>(total_) : 0.0,
-                 eta.c_str());
+                 100.0 * static_cast<double>(bytes) / static_cast<double>(total_), eta.c_str());
   }
   void done() {
     if (enabled_) std::fprintf(stderr, "\r%80s\r", "");

@@ -221,8 +221,11 @@ TEST_CASE("CrsContext: coordinates outside the CRS's area of use") {
     auto st = crs->project_to_metric(q, "EPSG:4326");
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().field == "geometry");
-    CHECK(st.error().message.find("outside the area of use of EPSG:27700") != std::string::npos);
+    CHECK(st.error().message.find("outside the area of use of the metric CRS EPSG:27700") !=
+          std::string::npos);
     CHECK(st.error().message.find("United Kingdom") != std::string::npos);
+    // The vertex as it was sent, in the CRS it was sent in, not as it landed.
+    CHECK(st.error().message.find("vertex 0 (135, -25 in EPSG:4326)") != std::string::npos);
     MESSAGE(st.error().what());
   }
   SUBCASE("latitude beyond 90 in EPSG:4326") {
