@@ -142,6 +142,11 @@ class Gateway {
   void stream_opened(const std::shared_ptr<StreamSession>& s);
   void stream_closed(const std::shared_ptr<StreamSession>& s);
   void stream_dropped() { api_->metrics().stream_dropped.Increment(); }
+  /// A request answered before its route was read (too large, malformed): route "unread".
+  Response refuse_unread(int status, const std::string& why) {
+    api_->metrics().observe("unread", status, 0);
+    return to_beast(api_error(status, why));
+  }
 
  private:
   void accept();
@@ -286,8 +291,18 @@ void HttpSession::read_body() {
 void HttpSession::on_request(beast::error_code ec) {
   if (ec == http::error::body_limit) {
     keep_alive_ = false;  // the rest of the body is still on its way
-    return write(
-        to_beast(api_error(413, "the body is larger than " + std::to_string(kMaxBody) + " bytes")));
+    return write(gateway_.refuse_unread(
+        413, "the body is larger than " + std::to_string(kMaxBody) + " bytes"));
+  }
+  if (ec == http::error::header_limit) {
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(431, "the request's headers are larger than 16 KiB"));
+  }
+  if (ec.category() == beast::error_code(http::error::bad_target).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    // A request that is not HTTP/1.1 as Beast reads it: say so before closing, not just close.
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(400, "malformed HTTP request: " + ec.message()));
   }
   if (ec == http::error::end_of_stream) {
     beast::error_code ignored;

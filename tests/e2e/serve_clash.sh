@@ -147,6 +147,22 @@ check "TW's key sees only the alerts that involve its work"
 metrics=$(curl -s "$base/metrics")
 grep -q '^digonce_gateway_requests_total{' <<<"$metrics" || fail "/metrics lacks the gateway's counters"
 check "/metrics serves Prometheus text"
+# A request that is not HTTP as it should be is answered 400 before the connection closes, and
+# counted (route "unread"), as is a body over 8 MiB (413).
+hostport=${base#http://}
+exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n' >&3
+first=$(timeout 5 head -n1 <&3 | tr -d '\r')
+exec 3>&-
+[[ $first == "HTTP/1.1 400 Bad Request" ]] || fail "a malformed request: '$first', expected a 400"
+head -c 9000000 /dev/zero | tr '\0' a >"$work/big.txt"
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer dev-ops-key' --data-binary @"$work/big.txt" "$base/v1/works") == 413 ]] ||
+  fail "a 9 MB body: not 413"
+metrics=$(curl -s "$base/metrics")
+grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metrics" &&
+  grep -q '^digonce_gateway_requests_total{code="413",route="unread"} 1' <<<"$metrics" ||
+  fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
+check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
 
 # A FeatureCollection goes as a record per work, each keyed by its own work_ref: a later
 # submission of one of its works is not undone by it. (Under the first work_ref, ingest had to
