@@ -1,5 +1,6 @@
 #include "geo/json_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -12,6 +13,99 @@ JsonReader::JsonReader() {
   if (parser_.allocate(4096, kMaxDepth) != simdjson::SUCCESS) parser_ = simdjson::dom::parser();
 }
 
+namespace {
+
+// The first object member whose name an earlier member of the same object has, as its path
+// ("features[2].properties.work_ref"). JSON names should be unique (RFC 8259 4; I-JSON, RFC
+// 7493, says must): readers disagree on which of two equal names counts (simdjson and this
+// parser take the first, Python's json the last), so a record that says two things would be
+// read one way here and another way by whoever reads the topic after.
+struct NameCheck {
+  std::vector<std::pair<std::string_view, std::size_t>> path;  // member name, or "" and index
+  std::vector<std::string_view> names;                         // reused per object
+  std::optional<std::string> found;
+
+  std::string where(std::string_view last) const {
+    std::string out;
+    for (const auto& [name, index] : path) {
+      if (name.empty()) {
+        out += "[" + std::to_string(index) + "]";
+      } else {
+        if (!out.empty()) out += '.';
+        out += name;
+      }
+    }
+    if (!out.empty()) out += '.';
+    out += last;
+    return out;
+  }
+
+  void walk(const element& e) {
+    if (found) return;
+    object o;
+    array a;
+    if (e.get_object().get(o) == simdjson::SUCCESS) {
+      const std::size_t first = names.size();
+      for (auto field : o) {
+        const std::string_view key = field.key;
+        for (std::size_t i = first; i < names.size(); ++i)
+          if (names[i] == key) {
+            found = where(key);
+            names.resize(first);
+            return;
+          }
+        names.push_back(key);
+        if (names.size() - first > 64) break;  // beyond: sorted check below
+      }
+      if (names.size() - first > 64) {  // a large object: sort its names once
+        std::vector<std::string_view> all;
+        for (auto field : o) all.push_back(field.key);
+        std::sort(all.begin(), all.end());
+        if (auto d = std::adjacent_find(all.begin(), all.end()); d != all.end()) {
+          found = where(*d);
+          names.resize(first);
+          return;
+        }
+      }
+      names.resize(first);
+      for (auto field : o) {
+        path.emplace_back(field.key, 0);
+        walk(field.value);
+        path.pop_back();
+        if (found) return;
+      }
+    } else if (e.get_array().get(a) == simdjson::SUCCESS) {
+      std::size_t i = 0;
+      for (element item : a) {
+        // Arrays of numbers (coordinates) hold no objects: skip them quickly.
+        if (item.is_number()) {
+          ++i;
+          continue;
+        }
+        path.emplace_back(std::string_view(), i++);
+        walk(item);
+        path.pop_back();
+        if (found) return;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+Result<element> JsonReader::checked_names(element root) {
+  thread_local NameCheck check;
+  check.path.clear();
+  check.names.clear();
+  check.found.reset();
+  check.walk(root);
+  if (check.found)
+    return Error{*check.found,
+                 "is given twice in its object (JSON names must be unique: readers differ on "
+                 "which one counts)"};
+  return root;
+}
+
 Result<element> JsonReader::parse(std::string_view text) {
   bad_numbers_.clear();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end; the buffer keeps its capacity.
@@ -19,7 +113,7 @@ Result<element> JsonReader::parse(std::string_view text) {
   buffer_.append(simdjson::SIMDJSON_PADDING, '\0');
   element root;
   auto code = parser_.parse(buffer_.data(), text.size(), false).get(root);
-  if (code == simdjson::SUCCESS) return root;
+  if (code == simdjson::SUCCESS) return checked_names(root);
 
   // simdjson says only what went wrong; the scanner says where.
   JsonScan scan = scan_json(text, kMaxDepth);
@@ -43,7 +137,7 @@ Result<element> JsonReader::parse(std::string_view text) {
       std::memset(buffer_.data() + n.offset + 1, ' ', n.length - 1);
     }
     code = parser_.parse(buffer_.data(), text.size(), false).get(root);
-    if (code == simdjson::SUCCESS) return root;
+    if (code == simdjson::SUCCESS) return checked_names(root);
     bad_numbers_.clear();
   }
   std::string message = std::string("invalid JSON: ") + simdjson::error_message(code);

@@ -59,6 +59,8 @@ class JsonReader {
                                      std::initializer_list<std::string_view> members) const;
 
  private:
+  /// root, unless an object in it has two members of one name: then an Error at the second.
+  static Result<element> checked_names(element root);
   struct BadNumber {
     std::string path;
     std::string literal;
