@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -54,6 +55,46 @@ std::string json_list(std::string_view name, const Items& items) {
     body += item->json;
   }
   body += "]}";
+  return body;
+}
+
+// A list sorted by its id, a page at a time: `limit` items at most, after the id `after`
+// (the `next` of the page before). Error responses for bad values.
+std::optional<ApiResponse> read_paging(const Target& target, std::string& after,
+                                       std::size_t& limit) {
+  if (auto it = target.query.find("limit"); it != target.query.end()) {
+    unsigned long long v = 0;
+    const auto& text = it->second;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || v < 1 ||
+        v > 10000)
+      return api_error(400, "limit must be a whole number from 1 to 10000", "limit");
+    limit = static_cast<std::size_t>(v);
+  }
+  if (auto it = target.query.find("after"); it != target.query.end()) {
+    if (it->second.empty() || it->second.size() > 1024)
+      return api_error(400, "after must be the next of the page before", "after");
+    after = it->second;
+  }
+  return std::nullopt;
+}
+
+// json_list of one page: the items beyond `limit` (the query gives one more than asked when
+// there are more) are left out and `next` names the last item given.
+template <class Items, class IdOf>
+std::string json_page(std::string_view name, Items items, std::size_t limit, IdOf id_of) {
+  std::string next;
+  if (limit && items.size() > limit) {
+    items.resize(limit);
+    next = id_of(*items.back());
+  }
+  std::string body = json_list(name, items);
+  if (!next.empty()) {
+    body.pop_back();
+    body += ",\"next\":";
+    append_json_string(body, next);
+    body += '}';
+  }
   return body;
 }
 
@@ -625,7 +666,9 @@ ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
     q.to = *t;
   }
   if (q.from && q.to && *q.from > *q.to) return api_error(400, "from must not be after to", "from");
-  return json_response(200, json_list("works", works_.query(q)));
+  if (auto bad = read_paging(target, q.after, q.limit)) return std::move(*bad);
+  return json_response(200, json_page("works", works_.query(q), q.limit,
+                                      [](const LiveWork& w) { return w.work_ref; }));
 }
 
 ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
@@ -644,7 +687,9 @@ ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
     q.state = *state;
   }
   if (auto it = target.query.find("authority"); it != target.query.end()) q.authority = it->second;
-  return json_response(200, json_list("alerts", alerts_.query(q)));
+  if (auto bad = read_paging(target, q.after, q.limit)) return std::move(*bad);
+  return json_response(200, json_page("alerts", alerts_.query(q), q.limit,
+                                      [](const LiveAlert& a) { return a.alert_id; }));
 }
 
 // ---- writes

@@ -55,6 +55,8 @@ Result<Target> parse_target(std::string_view target) {
     auto name = percent_decode(pair.substr(0, eq), true);
     auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
     if (!name || !value) return field_error("query", "bad percent escape");
+    // Given twice, a filter would silently be the last one: a client that meant both is told.
+    if (t.query.contains(*name)) return field_error(*name, "is given twice in the query");
     t.query[*name] = std::move(*value);
   }
   return t;

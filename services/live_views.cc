@@ -157,12 +157,15 @@ Result<std::optional<WorkChange>> WorksView::apply(std::string_view key,
 std::vector<std::shared_ptr<const LiveWork>> WorksView::query(const WorkQuery& q) const {
   std::vector<std::shared_ptr<const LiveWork>> out;
   std::shared_lock lock(mutex_);
-  for (const auto& [ref, w] : works_) {
+  for (auto it = q.after.empty() ? works_.begin() : works_.upper_bound(q.after); it != works_.end();
+       ++it) {
+    const auto& w = it->second;
     if (q.bbox && !w->envelope.intersects(*q.bbox)) continue;
     if (q.from && w->end < *q.from) continue;
     if (q.to && w->start > *q.to) continue;
     if (!visible_to(q.viewer, *w)) continue;
     out.push_back(w);
+    if (q.limit && out.size() > q.limit) break;  // one more than asked: there is a next page
   }
   return out;
 }
@@ -208,7 +211,10 @@ Result<std::optional<std::shared_ptr<const LiveAlert>>> AlertsView::apply(
 std::vector<std::shared_ptr<const LiveAlert>> AlertsView::query(const AlertQuery& q) const {
   std::vector<std::shared_ptr<const LiveAlert>> out;
   std::shared_lock lock(mutex_);
-  for (const auto& [id, a] : alerts_) {
+  for (auto it = q.after.empty() ? alerts_.begin() : alerts_.upper_bound(q.after);
+       it != alerts_.end(); ++it) {
+    const auto& a = it->second;
+    if (q.limit && out.size() > q.limit) break;  // one more than asked: there is a next page
     if (q.state == StateFilter::Open && !a->open()) continue;
     if (q.state == StateFilter::Closed && a->open()) continue;
     if (!q.authority.empty() && std::find(a->authorities.begin(), a->authorities.end(),

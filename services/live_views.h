@@ -73,6 +73,8 @@ struct WorkQuery {
   std::optional<geo::Micros> from;    // works that end at or after it
   std::optional<geo::Micros> to;      // works that start at or before it
   const ApiKey* viewer = nullptr;     // only what this key may read; null = everything
+  std::string after;                  // only work_refs after this one (paging)
+  std::size_t limit = 0;              // at most this many (0: all)
 };
 
 class WorksView {
@@ -100,6 +102,8 @@ struct AlertQuery {
   StateFilter state = StateFilter::All;
   std::string authority;  // only alerts whose highway_authorities hold it; "" = any
   const ApiKey* viewer = nullptr;
+  std::string after;      // only alert_ids after this one (paging)
+  std::size_t limit = 0;  // at most this many (0: all)
 };
 
 class AlertsView {

@@ -103,6 +103,21 @@ jq -e 'all(.works[]; .highway_authority == "5990" and .highway_authority_derived
 jq -e '.works[0].geometry.coordinates == [[-0.127, 51.503], [-0.1265, 51.504]]' >/dev/null <<<"$works" ||
   fail "GET /v1/works: work A's EPSG:4326 geometry is not as sent: $works"
 check "the works carry the highway_authority derived from their location (5990), and their geometry as sent"
+# A page at a time: limit, then after = the page's next; the last page has no next.
+r=$(request GET "/v1/works?limit=1" dev-ops-key)
+body_of "$r" | jq -e '[.works[].work_ref] == ["E2E-A-1"] and .next == "E2E-A-1"' >/dev/null ||
+  fail "GET /v1/works?limit=1: $(body_of "$r")"
+r=$(request GET "/v1/works?limit=1&after=E2E-A-1" dev-ops-key)
+body_of "$r" | jq -e '[.works[].work_ref] == ["E2E-B-1"] and (has("next") | not)' >/dev/null ||
+  fail "GET /v1/works?limit=1&after=E2E-A-1: $(body_of "$r")"
+r=$(request GET "/v1/alerts?state=open&limit=1" dev-ops-key)
+body_of "$r" | jq -e '(.alerts | length) == 1 and (has("next") | not)' >/dev/null ||
+  fail "GET /v1/alerts?limit=1 (one alert): $(body_of "$r")"
+r=$(request GET "/v1/alerts?limit=0" dev-ops-key)
+[[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == limit ]] || fail "limit=0: $r"
+r=$(request GET "/v1/works?bbox=-1,51,1,52&bbox=0,0,0,0" dev-ops-key)
+[[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == bbox ]] || fail "bbox twice: $r"
+check "paging: limit=1 gives E2E-A-1 and next, after=next the last page; limit=0 and a filter given twice -> 400"
 # TFL may not take over or cancel STPR's live work by posting under its work_ref.
 r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-A-1","promoter":"TFL","event":"cancel"}')
 [[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == work_ref ]] ||

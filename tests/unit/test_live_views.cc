@@ -112,9 +112,25 @@ TEST_CASE("live works: tombstones remove, upserts replace, queries filter by bbo
   WorkQuery all;
   CHECK(refs(view.query(all)) == std::vector<std::string>{"A", "B", "C"});
 
+  // A page at a time: one more than the limit comes back when there are more (the caller
+  // gives `limit` and names the last as `next`), starting after `after`.
+  WorkQuery page;
+  page.limit = 1;
+  CHECK(refs(view.query(page)) == std::vector<std::string>{"A", "B"});
+  page.after = "A";
+  CHECK(refs(view.query(page)) == std::vector<std::string>{"B", "C"});
+  page.after = "B";
+  CHECK(refs(view.query(page)) == std::vector<std::string>{"C"});
+  page.after = "Bzz";  // an id that is not there: after it all the same
+  page.limit = 5;
+  CHECK(refs(view.query(page)) == std::vector<std::string>{"C"});
+
   WorkQuery london;
   london.bbox = geo::Envelope{-0.2, 51.4, 0.0, 51.6};
   CHECK(refs(view.query(london)) == std::vector<std::string>{"A", "B"});
+  london.limit = 1;
+  CHECK(refs(view.query(london)) == std::vector<std::string>{"A", "B"});
+  london.limit = 0;
   WorkQuery edge;  // a box that only touches A's envelope still finds it
   edge.bbox = geo::Envelope{-0.099, 51.501, -0.05, 51.55};
   CHECK(refs(view.query(edge)) == std::vector<std::string>{"A"});
@@ -251,6 +267,11 @@ TEST_CASE("http query: targets, bbox and times") {
   CHECK(t->query["bbox"] == "-0.2,51.4,0,51.6");
   CHECK(t->query["x"] == "a b");
   CHECK(t->query.count("flag") == 1);
+  // A filter given twice would silently be the last one.
+  auto twice = parse_target("/v1/works?bbox=0,0,1,1&bbox=0,0,0,0");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().field == "bbox");
+  CHECK(twice.error().message == "is given twice in the query");
   CHECK_FALSE(parse_target("/v1/works/%zz").ok());
   CHECK_FALSE(parse_target("/v1/works/%4").ok());
   CHECK_FALSE(parse_target("/v1/%00").ok());
