@@ -568,6 +568,7 @@ canvas.addEventListener("pointerdown", (event) => {
   } catch {
     // a pointer the browser no longer knows (lifted already): nothing to capture
   }
+  if (event.isPrimary) down.clear();  // the first of a new touch: none can be down still
   down.set(event.pointerId, [event.clientX, event.clientY]);
   if (down.size === 2) {  // a second finger: the drag becomes a pinch
     drag = null;
@@ -609,7 +610,7 @@ canvas.addEventListener("pointermove", (event) => {
 function endDrag(event, click) {
   down.delete(event.pointerId);
   if (pinch) {  // the finger left after a pinch does not drag or click
-    if (down.size < 2) pinch = null;
+    pinch = down.size >= 2 ? twoFingers() : null;  // a third finger takes over the pair
     return;
   }
   if (!drag || event.pointerId !== drag.id) return;

@@ -21,23 +21,38 @@ namespace {
 // parser take the first, Python's json the last), so a record that says two things would be
 // read one way here and another way by whoever reads the topic after.
 struct NameCheck {
-  std::vector<std::pair<std::string_view, std::size_t>> path;  // member name, or "" and index
-  std::vector<std::string_view> names;                         // reused per object
+  struct Step {
+    std::string_view name;  // a member's name, or
+    std::size_t index;      // an array item's index (when `item`)
+    bool item;
+  };
+  std::vector<Step> path;
+  std::vector<std::string_view> names;  // reused per object
   std::optional<std::string> found;
 
   std::string where(std::string_view last) const {
     std::string out;
-    for (const auto& [name, index] : path) {
-      if (name.empty()) {
-        out += "[" + std::to_string(index) + "]";
+    for (const auto& step : path) {
+      if (step.item) {
+        out += "[" + std::to_string(step.index) + "]";
       } else {
         if (!out.empty()) out += '.';
-        out += name;
+        out += step.name;
       }
     }
     if (!out.empty()) out += '.';
     out += last;
     return out;
+  }
+
+  // Whether there can be an object at or under `e`: scalars and arrays of scalars (a position)
+  // are passed over without a step on the path (a geometry is mostly positions).
+  static bool holds_objects(const element& e) {
+    array a;
+    if (e.get_array().get(a) != simdjson::SUCCESS) return e.is_object();
+    for (element item : a)
+      if (item.is_object() || item.is_array()) return true;
+    return false;
   }
 
   void walk(const element& e) {
@@ -69,7 +84,8 @@ struct NameCheck {
       }
       names.resize(first);
       for (auto field : o) {
-        path.emplace_back(field.key, 0);
+        if (!holds_objects(field.value)) continue;
+        path.push_back({field.key, 0, false});
         walk(field.value);
         path.pop_back();
         if (found) return;
@@ -77,15 +93,13 @@ struct NameCheck {
     } else if (e.get_array().get(a) == simdjson::SUCCESS) {
       std::size_t i = 0;
       for (element item : a) {
-        // Arrays of numbers (coordinates) hold no objects: skip them quickly.
-        if (item.is_number()) {
-          ++i;
-          continue;
+        if (holds_objects(item)) {
+          path.push_back({{}, i, true});
+          walk(item);
+          path.pop_back();
+          if (found) return;
         }
-        path.emplace_back(std::string_view(), i++);
-        walk(item);
-        path.pop_back();
-        if (found) return;
+        ++i;
       }
     }
   }

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,10 +47,23 @@ enum class Format { Auto, WorkJson, GeoJson, StreetManager };
 Parsed parse_submission(std::string_view bytes, const ParseLimits& limits = {},
                         Format format = Format::Auto);
 
-/// The features of a GeoJSON FeatureCollection, in order, each as a JSON document of its own
-/// (minified; the collection's legacy `crs` member given to each feature that has none), for
-/// producing a record per feature; nullopt when `bytes` is not a JSON FeatureCollection with a
-/// `features` array. Nothing is validated: parse_submission does that.
+/// One feature of a FeatureCollection as a JSON document of its own (for_each_feature_document).
+struct FeatureDocument {
+  std::string_view json;  // the feature's bytes as sent, or a collection of it alone
+  std::size_t index = 0;  // 0-based, in the collection
+  std::size_t count = 0;  // features in the collection
+  bool wrapped = false;   // json is a one-feature collection: its errors say features[0].
+};
+
+/// Passes each feature of a GeoJSON FeatureCollection to `each`, in order, as a JSON document
+/// of its own, for a record per feature: the feature's bytes as sent or, when the collection
+/// has a legacy `crs` member, a FeatureCollection of that one feature with the collection's
+/// `crs` (so that it parses exactly as it did in the collection). Returns false, passing
+/// nothing, when `bytes` is not a JSON FeatureCollection with a `features` array. Nothing is
+/// validated beyond that: parse_submission of each document does it.
+bool for_each_feature_document(std::string_view bytes,
+                               const std::function<void(const FeatureDocument&)>& each);
+/// The same, collected.
 std::optional<std::vector<std::string>> feature_documents(std::string_view bytes);
 
 /// WKT (POINT, LINESTRING, POLYGON, MULTI*; case-insensitive; Z/M dims dropped; EMPTY is an error).

@@ -84,32 +84,87 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
   return out;
 }
 
-std::optional<std::vector<std::string>> feature_documents(std::string_view bytes) {
+bool for_each_feature_document(std::string_view bytes,
+                               const std::function<void(const FeatureDocument&)>& each) {
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
-  // Its own reader: an element of parse_submission's lives until that reader's next parse.
-  thread_local json::JsonReader reader;
-  auto root = reader.parse(bytes);
-  json::object o;
-  if (!root || root->get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+  // On-Demand, not the DOM: each feature's bytes as sent (numbers as written, member order and
+  // all), found without building a tape of the whole document.
+  namespace od = simdjson::ondemand;
+  thread_local od::parser parser;
+  const simdjson::padded_string padded(bytes);
+  od::document doc;
+  od::object root;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(root) != simdjson::SUCCESS)
+    return false;
   std::string_view type;
-  auto type_member = json::member(o, "type");
-  if (!type_member || type_member->get_string().get(type) != simdjson::SUCCESS ||
+  if (root.find_field_unordered("type").get_string().get(type) != simdjson::SUCCESS ||
       type != "FeatureCollection")
-    return std::nullopt;
-  auto features_member = json::member(o, "features");
-  json::array features;
-  if (!features_member || features_member->get_array().get(features) != simdjson::SUCCESS)
-    return std::nullopt;
-  const auto crs = json::member(o, "crs");
-  const std::string crs_text = crs ? simdjson::minify(*crs) : std::string();
-  std::vector<std::string> out;
-  for (json::element f : features) {
-    std::string text = simdjson::minify(f);
-    json::element own;
-    if (crs && f.is_object() && f["crs"].get(own) != simdjson::SUCCESS && text.size() > 1)
-      text.insert(1, "\"crs\":" + crs_text + (text.size() > 2 ? "," : ""));
-    out.push_back(std::move(text));
+    return false;
+  // A legacy (GeoJSON 2008) crs member of the collection: each feature then goes as a
+  // collection of its own with that crs, so that it parses as it did in the collection.
+  std::string crs;
+  {
+    od::value c;
+    if (root.find_field_unordered("crs").get(c) == simdjson::SUCCESS) {
+      od::json_type t;
+      if (c.type().get(t) != simdjson::SUCCESS) return false;
+      std::string_view raw;
+      if (t == od::json_type::object) {
+        od::object o;
+        if (c.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) return false;
+      } else if (t == od::json_type::array) {
+        od::array arr;
+        if (c.get_array().get(arr) != simdjson::SUCCESS || arr.raw_json().get(raw)) return false;
+      } else {
+        raw = c.raw_json_token();
+      }
+      crs = std::string(raw);
+    }
   }
+  od::array features;
+  if (root.find_field_unordered("features").get_array().get(features) != simdjson::SUCCESS)
+    return false;
+  // Every feature found before any is passed on: a document that turns out bad half way
+  // through passes none.
+  std::vector<std::string_view> found;
+  for (auto item : features) {
+    od::value f;
+    if (item.get(f) != simdjson::SUCCESS) return false;
+    od::json_type t;
+    if (f.type().get(t) != simdjson::SUCCESS) return false;
+    std::string_view raw;
+    if (t == od::json_type::object) {
+      od::object o;
+      if (f.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) return false;
+    } else if (t == od::json_type::array) {
+      od::array arr;
+      if (f.get_array().get(arr) != simdjson::SUCCESS || arr.raw_json().get(raw)) return false;
+    } else {
+      raw = f.raw_json_token();  // not a Feature: its parse will say so
+    }
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+      raw.remove_suffix(1);
+    found.push_back(raw);
+  }
+  std::string wrapped;
+  const bool wrap = !crs.empty() && crs != "null";
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (wrap) {
+      wrapped.assign(R"({"type":"FeatureCollection","crs":)");
+      wrapped.append(crs).append(R"(,"features":[)").append(found[i]).append("]}");
+    }
+    each(FeatureDocument{wrap ? std::string_view(wrapped) : found[i], i, found.size(), wrap});
+  }
+  return true;
+}
+
+std::optional<std::vector<std::string>> feature_documents(std::string_view bytes) {
+  std::vector<std::string> out;
+  if (!for_each_feature_document(bytes,
+                                 [&](const FeatureDocument& f) { out.emplace_back(f.json); }))
+    return std::nullopt;
   return out;
 }
 

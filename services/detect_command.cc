@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "geo/engine.h"
 #include "geo/normalize.h"
 #include "geo/parse.h"
 #include "services/detector_stage.h"
+#include "services/pipeline.h"
 #include "services/progress.h"
 #include "store/buffered_store.h"
 #include "store/rocks_store.h"
@@ -40,19 +42,33 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                      : fs::path(options.data_dir);
   std::error_code ec;
   if (temporary) {
-    // Folders of earlier runs that ended without removing theirs (a signal, a crash): their
-    // process is gone.
+    // Folders of earlier runs that ended without removing theirs (a signal, a crash): each run
+    // holds detect.lock in its folder, so a folder whose lock can be taken is nobody's (a /tmp
+    // shared between PID namespaces makes pids no proof). One without a lock file (an older
+    // digonce's) goes only when no process of its pid runs here.
     for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ec)) {
       const std::string name = entry.path().filename().string();
-      if (!name.starts_with("digonce-detect-")) continue;
+      if (!name.starts_with("digonce-detect-") || entry.path() == dir) continue;
       const std::string pid = name.substr(15);
       if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
       std::error_code gone;
-      if (!fs::exists("/proc/" + pid, gone)) fs::remove_all(entry.path(), gone);
+      const auto lock_file = entry.path() / "detect.lock";
+      if (fs::exists(lock_file, gone)) {
+        if (auto held = FolderLock::acquire(lock_file.string()); held)
+          fs::remove_all(entry.path(), gone);  // the lock goes with its file
+      } else if (!fs::exists("/proc/" + pid, gone)) {
+        fs::remove_all(entry.path(), gone);
+      }
     }
     fs::remove_all(dir, ec);
   }
   fs::create_directories(dir, ec);
+  std::optional<FolderLock> lock;
+  if (temporary) {
+    auto l = FolderLock::acquire((dir / "detect.lock").string());
+    if (!l) return l.error();
+    lock.emplace(std::move(*l));
+  }
   // The temporary folder goes on every way out (an error too), after the store is closed
   // (declared before it: destroyed after).
   struct RemoveAtEnd {

@@ -254,6 +254,7 @@ void StreamSession::ended() {
 // ---- HttpSession
 
 void HttpSession::read() {
+  head_ = false;  // a refusal before the next request's method is read has its body
   parser_.emplace();
   parser_->body_limit(kMaxBody);
   parser_->header_limit(16 * 1024);

@@ -385,21 +385,24 @@ void HttpApi::streetmanager_feed(std::string body, Respond respond) {
   const auto& fs = settings_.streetmanager_feed;
   // A valid signature proves that SNS sent the message, not whose topic it is: with signatures
   // checked, no topic is taken until topic_arns names it (docs/API.md).
+  // The ARN as sent, shortened for the log and the answer (anyone with a feed key sends it).
+  const std::string topic = message->topic_arn.size() > 256
+                                ? message->topic_arn.substr(0, 256) + "..."
+                                : message->topic_arn;
   if (fs.topic_arns.empty() && fs.verify_signatures) {
     spdlog::warn(
         "Street Manager feed: a message of topic {} refused: feeds.streetmanager.topic_arns "
         "lists no topic (name the Street Manager topic there)",
-        message->topic_arn);
+        topic);
     return respond(api_error(403,
-                             "topic " + message->topic_arn +
+                             "topic " + topic +
                                  " is not an accepted feed: this gateway's "
                                  "feeds.streetmanager.topic_arns lists no topic yet",
                              "TopicArn"));
   }
   if (!fs.topic_arns.empty() && std::find(fs.topic_arns.begin(), fs.topic_arns.end(),
                                           message->topic_arn) == fs.topic_arns.end())
-    return respond(
-        api_error(403, "topic " + message->topic_arn + " is not an accepted feed", "TopicArn"));
+    return respond(api_error(403, "topic " + topic + " is not an accepted feed", "TopicArn"));
   if (!feed_worker_) feed_worker_ = std::make_unique<FeedWorker>(fs);
   if (const auto waiting = feed_worker_->queued();
       waiting >= static_cast<std::size_t>(fs.max_waiting)) {
@@ -648,6 +651,8 @@ ApiResponse HttpApi::metrics_text() {
 }
 
 ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
+  if (auto twice = target.repeated_among({"bbox", "from", "to", "limit", "after"}))
+    return api_error(400, *twice);
   WorkQuery q;
   q.viewer = &key;
   if (auto it = target.query.find("bbox"); it != target.query.end()) {
@@ -679,6 +684,8 @@ ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
 }
 
 ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
+  if (auto twice = target.repeated_among({"state", "authority", "limit", "after"}))
+    return api_error(400, *twice);
   AlertQuery q;
   q.viewer = &key;
   if (auto it = target.query.find("state"); it != target.query.end()) {
@@ -845,7 +852,8 @@ void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> recor
   // this function returns.
   struct Join {
     std::size_t waiting = 0;
-    std::string failure;
+    std::size_t failed = 0;
+    std::string failure;  // the first failure's reason
     std::vector<std::pair<std::int32_t, std::int64_t>> placed;
     std::string answer_members;
     Respond respond;
@@ -855,7 +863,12 @@ void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> recor
   join->answer_members = std::move(answer_members);
   join->respond = std::move(respond);
   auto finish = [](Join& j) {
-    if (!j.failure.empty()) return j.respond(api_error(503, j.failure));
+    if (j.failed > 0)
+      return j.respond(api_error(
+          503, "the broker did not take " + std::to_string(j.failed) + " of the " +
+                   std::to_string(j.placed.size()) + " works (" + j.failure +
+                   "); the others may have been taken: submit the same collection again, which "
+                   "changes nothing for those"));
     std::string status;
     {
       JsonObject o(status);
@@ -886,12 +899,7 @@ void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> recor
           metrics_.produce_failures.Increment();
           spdlog::warn("gateway: produce to {} failed: {}", submitted_topic_,
                        rd_kafka_err2str(err));
-          if (join->failure.empty())
-            join->failure = std::string("the broker did not take work ") + std::to_string(i + 1) +
-                            " of " + std::to_string(join->placed.size()) + ": " +
-                            rd_kafka_err2str(err) +
-                            " (the works before it may be taken: submit them all again; an "
-                            "identical submission changes nothing)";
+          if (join->failed++ == 0) join->failure = rd_kafka_err2str(err);
         }
         join->placed[i] = {partition, offset};
         if (--join->waiting == 0) finish(*join);
@@ -903,7 +911,8 @@ void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> recor
       --pending_;
       --join->waiting;
       metrics_.produce_failures.Increment();
-      join->failure = s.error().what();
+      if (join->failed == 0) join->failure = s.error().what();
+      join->failed += records.size() - i;  // this one and those after it are not sent
       break;
     }
   }

@@ -55,11 +55,16 @@ Result<Target> parse_target(std::string_view target) {
     auto name = percent_decode(pair.substr(0, eq), true);
     auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
     if (!name || !value) return field_error("query", "bad percent escape");
-    // Given twice, a filter would silently be the last one: a client that meant both is told.
-    if (t.query.contains(*name)) return field_error(*name, "is given twice in the query");
-    t.query[*name] = std::move(*value);
+    if (!t.query.emplace(*name, std::move(*value)).second) t.repeated.insert(*name);
   }
   return t;
+}
+
+std::optional<Error> Target::repeated_among(std::initializer_list<std::string_view> names) const {
+  for (auto n : names)
+    if (repeated.contains(std::string(n)))
+      return Error{std::string(n), "is given twice in the query"};
+  return std::nullopt;
 }
 
 Result<geo::Envelope> parse_bbox(std::string_view text) {

@@ -3,7 +3,10 @@
 // are unit-tested without a socket.
 #pragma once
 
+#include <initializer_list>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -15,7 +18,12 @@ namespace digonce::services {
 
 struct Target {
   std::string path;                          // percent-decoded
-  std::map<std::string, std::string> query;  // percent-decoded ('+' is a space); last one wins
+  std::map<std::string, std::string> query;  // percent-decoded ('+' is a space); first one kept
+  std::set<std::string> repeated;            // names given more than once
+  /// A 400's field and message when one of `names` is given more than once (a filter given
+  /// twice would otherwise silently be one of them), else nullopt. Names the API does not read
+  /// (a cache-buster) may repeat.
+  std::optional<Error> repeated_among(std::initializer_list<std::string_view> names) const;
 };
 
 /// Decodes %XX escapes (and '+' as a space when `plus_is_space`); an error on a bad

@@ -481,6 +481,11 @@ int run(int argc, char** argv) {
     settings.rules.collaboration_window =
         static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
   if (!crs.empty()) settings.metric_crs = crs;
+  // The commands that measure (or check submissions) need their metric CRS: a wrong one (or
+  // detect's --crs: detect makes its tools at once) stops them now.
+  if (serve->parsed() || gateway->parsed() ||
+      std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); }))
+    if (auto s = ds::check_metric_crs(settings); !s.ok()) return fail(s.error().what());
   // Only the commands that deliver webhooks need their secrets and CA files.
   if (serve->parsed() || notifier->parsed())
     if (auto s = ds::resolve_webhooks(settings.notifier, config_name); !s.ok())

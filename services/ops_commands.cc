@@ -31,8 +31,16 @@ namespace {
 // One submission of the input and where it came from.
 struct Item {
   std::string text;
-  std::string where;  // "line 12" or "feature 3"
+  std::string where;     // "line 12" or "feature 3"
+  bool wrapped = false;  // a feature alone in a collection: its errors' "features[0]." is ours
 };
+
+// An error of an item, named as the item was sent.
+std::string item_error(const Item& item, const Error& e) {
+  if (item.wrapped && e.field.starts_with("features[0]."))
+    return Error{e.field.substr(12), e.message}.what();
+  return e.what();
+}
 
 // Counts deliveries from the producer's thread.
 struct Deliveries {
@@ -82,14 +90,14 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     geo::Parsed parsed = geo::parse_submission(item.text, limits);
     bool bad = false;
     for (const auto& e : parsed.errors) {
-      std::fprintf(stderr, "%s: %s\n", item.where.c_str(), e.what().c_str());
+      std::fprintf(stderr, "%s: %s\n", item.where.c_str(), item_error(item, e).c_str());
       ++summary.rejected_items;
       bad = true;
     }
     if (normalizer) {
       for (auto w : parsed.works) {
         if (auto s = normalizer->normalize(w); !s.ok()) {
-          std::fprintf(stderr, "%s: %s\n", item.where.c_str(), s.error().what().c_str());
+          std::fprintf(stderr, "%s: %s\n", item.where.c_str(), item_error(item, s.error()).c_str());
           ++summary.rejected_items;
           bad = true;
         }
@@ -118,25 +126,31 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   };
 
   // A FeatureCollection goes as a record per feature, so that a bad feature is named and skipped
-  // and the others go on (keyed by their own work_ref). A crs member of the collection (GeoJSON
-  // 2008) is given to each feature that has none (geo::feature_documents).
-  auto take_features = [&](std::vector<std::string> features, const std::string& where,
-                           const std::function<void(std::size_t, std::size_t)>& each) -> Status {
-    const std::size_t count = features.size();
-    std::size_t n = 0;
-    for (auto& text : features) {
-      ++n;
-      DIGONCE_TRY(take(
-          {std::move(text), where + (where.empty() ? "" : " ") + "feature " + std::to_string(n)}));
-      if (each) each(n, count);
-    }
-    return {};
+  // and the others go on (keyed by their own work_ref), each feature's bytes as sent (with the
+  // collection's legacy crs member, if any: geo::for_each_feature_document). False if `text`
+  // is not a FeatureCollection.
+  auto take_features = [&](std::string_view text, const std::string& where,
+                           const std::function<void(std::size_t, std::size_t)>& each,
+                           Status& status) -> bool {
+    return geo::for_each_feature_document(text, [&](const geo::FeatureDocument& f) {
+      if (!status.ok()) return;
+      status = take({std::string(f.json),
+                     where + (where.empty() ? "" : " ") + "feature " + std::to_string(f.index + 1),
+                     f.wrapped});
+      if (each) each(f.index + 1, f.count);
+    });
   };
   // One NDJSON line: a FeatureCollection on it is split as above.
   auto take_line = [&](const std::string& text, const std::string& where) -> Status {
-    if (text.find("FeatureCollection") != std::string::npos)
-      if (auto features = geo::feature_documents(text))
-        return take_features(std::move(*features), where, nullptr);
+    if (text.find("FeatureCollection") != std::string::npos) {
+      // Split only a line that is one whole JSON document: what is not goes to take() as it
+      // is, which says what is wrong with it.
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      Status status;
+      if (!parser.parse(text).get(root) && take_features(text, where, nullptr, status))
+        return status;
+    }
     return take({text, where});
   };
 
@@ -174,11 +188,14 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
       if (whole) {
         bytes = doc.size();
         summary.lines += static_cast<std::uint64_t>(std::count(rest.begin(), rest.end(), '\n'));
-        if (auto features = geo::feature_documents(doc)) {
-          DIGONCE_TRY(
-              take_features(std::move(*features), "", [&](std::size_t n, std::size_t count) {
-                progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
-              }));
+        Status status;
+        if (take_features(
+                doc, "",
+                [&](std::size_t n, std::size_t count) {
+                  progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
+                },
+                status)) {
+          DIGONCE_TRY(status);
         } else {
           DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
         }

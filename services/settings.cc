@@ -341,19 +341,20 @@ Result<Settings> load_settings(const std::string& given) {
           ? "notifier.start_from must be earliest or latest"
           : nullptr;
   if (bad) return error("config " + path + ": " + bad);
-  {
-    // The metric CRS is used first when a stage gets its partitions, long after the start: a
-    // wrong one stops every command now instead (with PROJ's search path as the stages use it).
-    geo::CrsOptions crs;
-    crs.metric_crs = s.metric_crs;
-    crs.search_paths = s.proj_search_paths;
-    if (auto c = geo::CrsContext::create(crs); !c)
-      return error("config " + path + ": detection.metric_crs " + s.metric_crs + ": " +
-                   c.error().message);
-  }
   if (s.max_commit_interval_ms == 0)
     s.max_commit_interval_ms = std::min(10000, 4 * s.commit_interval_ms);
   return s;
+}
+
+Status check_metric_crs(const Settings& settings) {
+  geo::CrsOptions crs;
+  crs.metric_crs = settings.metric_crs;
+  crs.search_paths = settings.proj_search_paths;
+  if (auto c = geo::CrsContext::create(crs); !c)
+    return error(
+        (settings.config_path.empty() ? std::string() : "config " + settings.config_path + ": ") +
+        "detection.metric_crs " + settings.metric_crs + ": " + c.error().message);
+  return {};
 }
 
 Status resolve_webhooks(NotifierSettings& notifier, const std::string& path) {

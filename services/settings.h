@@ -102,6 +102,11 @@ Result<Settings> load_settings(const std::string& path);
 /// An unset variable or an unreadable file is an error naming the webhook ("config PATH: ...").
 Status resolve_webhooks(NotifierSettings& notifier, const std::string& path);
 
+/// Whether PROJ makes a metric CRS of settings.metric_crs (a projected CRS in metres), with the
+/// configured search path: checked at start by the commands that measure, so that a wrong one
+/// stops them at once, not when a stage first gets its partitions.
+Status check_metric_crs(const Settings& settings);
+
 /// kafka.client's properties with the `_env` ones read from the environment, checked together
 /// with digonce's own client settings (streams::client_properties_conflict): for a command about
 /// to talk to a cluster. An unset variable or a conflict is an error naming the key.

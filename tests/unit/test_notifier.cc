@@ -304,10 +304,6 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"notifier:\n  timeout_ms: 5\n  timeout_ms: 6\n",
             "notifier.timeout_ms: given twice (lines 2 and 3)"},
            {"detection:\n  max_vertices: 0\n", "detection.max_vertices must be at least 1"},
-           // checked at start, not when a stage first gets its partitions
-           {"detection:\n  metric_crs: EPSG:99999\n",
-            "detection.metric_crs EPSG:99999: unknown CRS"},
-           {"detection:\n  metric_crs: EPSG:4326\n", "is not a projected CRS"},
        }) {
     CAPTURE(c.yaml);
     auto s = load_yaml(c.yaml);
@@ -330,6 +326,20 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
     CHECK(std::filesystem::path(left_out->boundaries).filename() == "london-authorities.yaml");
   else
     CHECK(left_out->boundaries.empty());  // London's areas are not there to be had
+  // The metric CRS, checked at start by the commands that measure (not when a stage first gets
+  // its partitions).
+  for (const auto& [crs, says] : std::vector<std::pair<std::string, std::string>>{
+           {"EPSG:99999", "detection.metric_crs EPSG:99999: unknown CRS"},
+           {"EPSG:4326", "is not a projected CRS"}}) {
+    auto loaded = load_yaml("detection:\n  metric_crs: " + crs + "\n");
+    REQUIRE(loaded.ok());  // read as written; the check is separate
+    auto checked = check_metric_crs(*loaded);
+    REQUIRE_FALSE(checked.ok());
+    CHECK(contains(checked.error().what(), says));
+  }
+  auto default_crs = load_yaml("topics:\n  partitions: 3\n");
+  REQUIRE(default_crs.ok());
+  CHECK(check_metric_crs(*default_crs).ok());
   // A missing file, or a folder, is said to be one.
   auto gone = load_settings("/nonexistent/digonce.yaml");
   REQUIRE_FALSE(gone.ok());

@@ -287,6 +287,37 @@ TEST_CASE("parse: a FeatureCollection's features as documents of their own parse
   CHECK(docs->at(0).find("\"permit_ref\":\"kept\"") != std::string::npos);  // as sent
   CHECK(parse_submission(docs->at(0)).works[0].crs == "EPSG:27700");        // the collection's
   CHECK(parse_submission(docs->at(2)).works[0].crs == "EPSG:4326");         // its own
+  // Each feature's bytes as sent: a number out of range stays as written, so that its own
+  // parse names it (a DOM would have stood 0 in for it), and a name given twice in one feature
+  // costs only that feature.
+  auto odd = feature_documents(R"({"type":"FeatureCollection","features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[1e400,51.5]},
+       "properties":{"work_ref":"A","promoter":"P","start":"2026-01-01","end":"2026-01-02"}},
+      {"type":"Feature","geometry":null,"properties":{"work_ref":"B","work_ref":"C",
+       "promoter":"P","event":"cancel"}},
+      {"type":"Feature","geometry":null,"properties":{"work_ref":"D","promoter":"P",
+       "event":"cancel","cost":1e999}}]})");
+  REQUIRE(odd.has_value());
+  REQUIRE(odd->size() == 3);
+  CHECK(odd->at(0).find("1e400") != std::string::npos);
+  auto first = parse_submission(odd->at(0));
+  REQUIRE(first.errors.size() == 1);
+  CHECK(first.errors[0].field == "geometry.coordinates[0]");
+  auto second = parse_submission(odd->at(1));
+  REQUIRE(second.errors.size() == 1);
+  CHECK(second.errors[0].field == "properties.work_ref");
+  CHECK(odd->at(2).find("1e999") != std::string::npos);  // an unknown field, kept as sent
+  CHECK(parse_submission(odd->at(2)).errors.empty());
+  // A feature whose crs is null inherits the collection's, alone as in the collection.
+  auto nulls = feature_documents(R"({"type":"FeatureCollection","crs":{"type":"name",
+      "properties":{"name":"EPSG:27700"}},"features":[{"type":"Feature","crs":null,
+      "geometry":{"type":"Point","coordinates":[530000,180000]},
+      "properties":{"work_ref":"A","promoter":"P","start":"2026-01-01","end":"2026-01-02"}}]})");
+  REQUIRE(nulls.has_value());
+  REQUIRE(nulls->size() == 1);
+  auto alone = parse_submission(nulls->at(0));
+  REQUIRE(alone.works.size() == 1);
+  CHECK(alone.works[0].crs == "EPSG:27700");
   CHECK(feature_documents(R"({"type":"FeatureCollection","features":[]})")->empty());
   CHECK_FALSE(feature_documents(R"({"type":"Feature","geometry":null,"properties":{}})"));
   CHECK_FALSE(feature_documents(R"({"type":"FeatureCollection","features":{}})"));
