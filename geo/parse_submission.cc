@@ -101,51 +101,42 @@ bool for_each_feature_document(std::string_view bytes,
   if (root.find_field_unordered("type").get_string().get(type) != simdjson::SUCCESS ||
       type != "FeatureCollection")
     return false;
+  // The text of a value as sent (trailing blanks trimmed); false if the document is bad there.
+  auto raw_of = [](od::value& v, std::string_view& raw) {
+    od::json_type t;
+    if (v.type().get(t) != simdjson::SUCCESS) return false;
+    if (t == od::json_type::object) {
+      od::object o;
+      if (v.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) return false;
+    } else if (t == od::json_type::array) {
+      od::array arr;
+      if (v.get_array().get(arr) != simdjson::SUCCESS || arr.raw_json().get(raw)) return false;
+    } else {
+      raw = v.raw_json_token();
+    }
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+      raw.remove_suffix(1);
+    return true;
+  };
   // A legacy (GeoJSON 2008) crs member of the collection: each feature then goes as a
   // collection of its own with that crs, so that it parses as it did in the collection.
   std::string crs;
-  {
-    od::value c;
-    if (root.find_field_unordered("crs").get(c) == simdjson::SUCCESS) {
-      od::json_type t;
-      if (c.type().get(t) != simdjson::SUCCESS) return false;
-      std::string_view raw;
-      if (t == od::json_type::object) {
-        od::object o;
-        if (c.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) return false;
-      } else if (t == od::json_type::array) {
-        od::array arr;
-        if (c.get_array().get(arr) != simdjson::SUCCESS || arr.raw_json().get(raw)) return false;
-      } else {
-        raw = c.raw_json_token();
-      }
-      crs = std::string(raw);
-    }
+  if (od::value c; root.find_field_unordered("crs").get(c) == simdjson::SUCCESS) {
+    std::string_view raw;
+    if (!raw_of(c, raw)) return false;
+    crs = std::string(raw);
   }
   od::array features;
   if (root.find_field_unordered("features").get_array().get(features) != simdjson::SUCCESS)
     return false;
   // Every feature found before any is passed on: a document that turns out bad half way
-  // through passes none.
+  // through passes none. (One that is not an object is passed as it is: its parse says so.)
   std::vector<std::string_view> found;
   for (auto item : features) {
     od::value f;
-    if (item.get(f) != simdjson::SUCCESS) return false;
-    od::json_type t;
-    if (f.type().get(t) != simdjson::SUCCESS) return false;
     std::string_view raw;
-    if (t == od::json_type::object) {
-      od::object o;
-      if (f.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) return false;
-    } else if (t == od::json_type::array) {
-      od::array arr;
-      if (f.get_array().get(arr) != simdjson::SUCCESS || arr.raw_json().get(raw)) return false;
-    } else {
-      raw = f.raw_json_token();  // not a Feature: its parse will say so
-    }
-    while (!raw.empty() &&
-           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
-      raw.remove_suffix(1);
+    if (item.get(f) != simdjson::SUCCESS || !raw_of(f, raw)) return false;
     found.push_back(raw);
   }
   std::string wrapped;

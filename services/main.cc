@@ -481,10 +481,11 @@ int run(int argc, char** argv) {
     settings.rules.collaboration_window =
         static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
   if (!crs.empty()) settings.metric_crs = crs;
+  const bool a_stage =
+      std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); });
   // The commands that measure (or check submissions) need their metric CRS: a wrong one (or
   // detect's --crs: detect makes its tools at once) stops them now.
-  if (serve->parsed() || gateway->parsed() ||
-      std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); }))
+  if (serve->parsed() || gateway->parsed() || a_stage)
     if (auto s = ds::check_metric_crs(settings); !s.ok()) return fail(s.error().what());
   // Only the commands that deliver webhooks need their secrets and CA files.
   if (serve->parsed() || notifier->parsed())
@@ -503,9 +504,7 @@ int run(int argc, char** argv) {
   // SIGHUP reloads the gateway's API keys (serve's too); the stages have nothing to reload, and
   // its default action (ending the process with no clean stop) must not take them down when a
   // runbook sends it to every digonce, or their terminal closes.
-  if (notifier->parsed() ||
-      std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); }))
-    std::signal(SIGHUP, SIG_IGN);
+  if (notifier->parsed() || a_stage) std::signal(SIGHUP, SIG_IGN);
 
   if (detect->parsed()) {
     auto s = ds::run_detect(settings, detect_options);
