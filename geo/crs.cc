@@ -136,7 +136,28 @@ Status Transform::apply(double& x, double& y) const {
 }
 
 Status Transform::check_source_area(const Shape& s) const {
-  return check_box(s, source_box_, source_, source_area_);
+  // Degrees sent for a projected CRS first: that names the mistake where the box check below
+  // would only say "outside" (Paris in degrees labelled EPSG:2154), or say nothing (London in
+  // degrees labelled EPSG:27700 lies inside its box, in the sea off Scilly).
+  auto in_lonlat_area = [&] {
+    if (!lonlat_check_ || s.xy.size() < 2) return false;
+    const Envelope& a = lonlat_area_;
+    const bool wraps = a.minx > a.maxx;
+    for (std::size_t i = 0; i + 1 < s.xy.size(); i += 2) {
+      const double x = s.xy[i], y = s.xy[i + 1];
+      const bool lon_in = wraps ? (x >= a.minx || x <= a.maxx) : (x >= a.minx && x <= a.maxx);
+      if (!lon_in || !(y >= a.miny && y <= a.maxy)) return false;
+    }
+    return true;
+  };
+  if (!in_lonlat_area()) return check_box(s, source_box_, source_, source_area_);
+  return Error{"geometry",
+               fmt::format("every vertex looks like longitude, latitude inside the area of use "
+                           "of {} (vertex 0 is ({}, {})), but {} is a projected CRS: read in its "
+                           "units, the work would lie beside the CRS's origin, not where it was "
+                           "meant. Send \"crs\": \"EPSG:4326\" with longitude, latitude, or "
+                           "the coordinates in {}",
+                           source_, s.xy[0], s.xy[1], source_, source_)};
 }
 
 // --- CrsContext ------------------------------------------------------------------------------
@@ -214,6 +235,10 @@ Result<std::unique_ptr<Transform>> CrsContext::make_transform(PJ* source,
       // A geographic box that crosses the antimeridian comes back with minx > maxx: no x limit.
       if (b.minx > b.maxx) b.minx = -kInf, b.maxx = kInf;
       t->source_box_ = b;
+      if (proj_get_type(source) == PJ_TYPE_PROJECTED_CRS) {
+        t->lonlat_check_ = true;
+        t->lonlat_area_ = Envelope{src_area.west, src_area.south, src_area.east, src_area.north};
+      }
     } else {
       spdlog::debug("no area-of-use box for {}: {}", source_name,
                     proj_context_errno_string(ctx, proj_context_errno(ctx)));

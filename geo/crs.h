@@ -83,7 +83,9 @@ class Transform {
   /// Error (field "geometry") unless every vertex lies in the source CRS's area of use: PROJ's
   /// lon/lat box of it (proj_get_area_of_use), turned once, at creation, into a box in source
   /// coordinates (proj_trans_bounds, densified). The message names the first vertex outside and
-  /// the area's name and box.
+  /// the area's name and box. Also an error: a projected source CRS given longitude/latitude by
+  /// mistake, i.e. every vertex inside the area's lon/lat box read as degrees (for EPSG:27700,
+  /// London's (-0.1, 51.5) would otherwise be metres by the false origin, in the sea off Scilly).
   Status check_source_area(const Shape& s) const;
 
   /// PROJ's name of the operation chosen (for the centre of the area both CRSs cover).
@@ -113,6 +115,10 @@ class Transform {
   double accuracy_m_ = 0;
   Envelope source_box_;
   std::string source_area_;  // "name; lon W..E, lat S..N" for messages
+  // For a projected source with a known area: that area's lon/lat box (west > east when it
+  // crosses the antimeridian), to recognise degrees sent as metres. Unset otherwise.
+  bool lonlat_check_ = false;
+  Envelope lonlat_area_;
 };
 
 /// PROJ for one thread: the metric CRS, the WGS 84 transforms and a cache of transforms by source.

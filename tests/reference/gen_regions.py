@@ -143,7 +143,7 @@ def broken(ref, promoter, region, rng):
     good = {"work_ref": ref, "promoter": promoter, "_expect": "reject",
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "start": "2027-05-01", "end": "2027-05-02"}
-    kind = rng.randrange(8)
+    kind = rng.randrange(9)
     if kind == 0:
         return '{"work_ref": "' + ref + '", "promoter": '  # not JSON
     if kind == 1:
@@ -158,6 +158,8 @@ def broken(ref, promoter, region, rng):
         good["geometry"]["coordinates"] = [151.2, -33.9]  # Sydney: outside the area of use
     elif kind == 6:
         good["geometry"] = {"type": "LineString", "coordinates": []}  # empty
+    elif kind == 7:
+        good["crs"] = region.crs  # degrees labelled with the region's projected CRS
     else:
         good["start"] = "2027-13-01"  # no such month
     return json.dumps(good)

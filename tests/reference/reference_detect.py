@@ -78,6 +78,17 @@ class Replay:
                 if not (a.west <= lon <= a.east and a.south <= lat <= a.north):
                     raise ValueError(f"({lon}, {lat}) outside the area of use of {c}")
 
+    def check_degrees(self, geom, crs):
+        """A projected CRS given longitude/latitude by mistake: every vertex inside the lon/lat
+        box of the CRS's area of use, read as degrees (section 1 names this a bad geometry)."""
+        c = CRS.from_user_input(crs)
+        if not c.is_projected or c.area_of_use is None:
+            return
+        a = c.area_of_use
+        if all(a.west <= x <= a.east and a.south <= y <= a.north
+               for x, y in shapely.get_coordinates(geom)):
+            raise ValueError(f"longitude/latitude given for the projected CRS {crs}")
+
     def to_metric(self, geom, crs):
         if crs == self.metric:
             return geom, False
@@ -129,6 +140,7 @@ class Replay:
         if geom.is_empty:
             raise ValueError("empty geometry")
         crs = rec.get("crs", "EPSG:4326")
+        self.check_degrees(geom, crs)
         self.check_area(geom, crs)
         geom, reprojected = self.to_metric(geom, crs)
         status = rec.get("status", "planned")

@@ -246,6 +246,35 @@ TEST_CASE("CrsContext: coordinates outside the CRS's area of use") {
     CHECK_FALSE(crs->check_metric_area(p).ok());
     CHECK_FALSE(crs->project_to_metric(p, "EPSG:27700").ok());
   }
+  SUBCASE("longitude, latitude sent for a projected CRS are named as such") {
+    // London in degrees labelled EPSG:27700 lies inside its box (in the sea off Scilly, by the
+    // false origin): refused, naming the mistake, for every projected source CRS.
+    Shape london = make_line({-0.1276, 51.5080, -0.1270, 51.5085});
+    auto st = crs->project_to_metric(london, "EPSG:27700");
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().field == "geometry");
+    CHECK(st.error().message.find("looks like longitude, latitude") != std::string::npos);
+    CHECK(st.error().message.find("vertex 0 is (-0.1276, 51.508)") != std::string::npos);
+    CHECK(st.error().message.find("\"crs\": \"EPSG:4326\"") != std::string::npos);
+    MESSAGE(st.error().what());
+    // Paris in degrees labelled EPSG:2154 is outside its box too; the message names the cause.
+    Shape paris = make_point(2.35, 48.85);
+    st = crs->project_to_metric(paris, "EPSG:2154");
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message.find("looks like longitude, latitude inside the area of use of "
+                                  "EPSG:2154") != std::string::npos);
+    // One vertex in metres is enough to be taken as metres.
+    Shape mixed = make_line({-0.1276, 51.5080, 530000, 180000});
+    st = crs->project_to_metric(mixed, "EPSG:27700");
+    CHECK(st.ok());
+    // Degrees outside the CRS's own lon/lat area are metres by the origin, refused or not by
+    // the box alone (here inside it: the box check is the only one).
+    Shape origin = make_point(50, 50);
+    CHECK(crs->project_to_metric(origin, "EPSG:27700").ok());
+    // A geographic CRS is not second-guessed.
+    Shape deg = make_point(-0.1276, 51.5080);
+    CHECK(crs->project_to_metric(deg, "EPSG:4326").ok());
+  }
   SUBCASE("London passes both") {
     Shape p = make_point(-0.1276, 51.5080);
     CHECK(crs->project_to_metric(p, "EPSG:4326").ok());
