@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "base/json_writer.h"
 
@@ -60,9 +61,35 @@ void append_work(std::string& out, const WorkSummary& w) {
 }
 
 // The reason sentence is built by appending to one string: it is written for every alert.
-void put_date(std::string& out, Micros t) {
+void put_day(std::string& out, Micros t) {
   char buf[kTimestampMax];
   out.append(buf, std::min<std::size_t>(10, format_timestamp(t, buf)));
+}
+
+// A start or end in a sentence: a day alone where the instant is a day's boundary as the works
+// write them (contract bare dates are UTC days; Street Manager's are UK days, a UK midnight being
+// 23:00Z in summer time, so "2027-06-09T23:00:00Z" starts 10 June), else the UTC time too
+// ("2026-03-16 07:00 UTC"), so that no reader takes a day that is not the work's.
+void put_time_of(std::string& out, Micros t) {
+  char buf[kTimestampMax];
+  const std::size_t n = format_timestamp(t, buf);  // 2026-03-16T07:00:05Z
+  out.append(buf, std::min<std::size_t>(10, n));
+  out += ' ';
+  out.append(buf + 11, time_of_day(t) % (60 * kMicrosPerSecond) == 0 ? 5 : 8);
+  out += " UTC";
+}
+void put_start(std::string& out, Micros t) {
+  if (time_of_day(t) == 0) return put_day(out, t);
+  if (is_uk_midnight(t)) return put_day(out, t + kMicrosPerHour);
+  put_time_of(out, t);
+}
+void put_end(std::string& out, Micros t) {
+  // The last second of a day (contract bare-date ends are 23:59:59Z; Street Manager's, the
+  // second before a UK midnight), with any fraction of it.
+  const Micros second = t - floor_div(t, kMicrosPerSecond) * kMicrosPerSecond;
+  const Micros next = t - second + kMicrosPerSecond;
+  if (time_of_day(next) == 0 || is_uk_midnight(next)) return put_day(out, t);
+  put_time_of(out, t);
 }
 
 void put_fixed(std::string& out, double v, int decimals) {
@@ -76,15 +103,31 @@ void put_metres(std::string& out, double d) {
   out += " m";
 }
 
-void put_days(std::string& out, Micros t) {
-  double d = static_cast<double>(t) / static_cast<double>(kMicrosPerDay);
-  if (std::fabs(d - std::round(d)) < 1e-9) {
-    put_fixed(out, d, 0);
-    out += std::fabs(d - 1) < 1e-9 ? " day" : " days";
-  } else {
-    put_fixed(out, d, 1);
-    out += " days";
+// How long after: "right after" (a second or less: date-only works on consecutive days), else
+// minutes, hours or days, whole where the gap is within a second of a whole number of them (an
+// end written as a day's last second).
+void put_later(std::string& out, Micros t) {
+  if (t <= kMicrosPerSecond) {
+    out += "right after";
+    return;
   }
+  struct Unit {
+    Micros size;
+    const char* one;
+    const char* many;
+  };
+  const Unit unit = t < kMicrosPerHour  ? Unit{60 * kMicrosPerSecond, " minute", " minutes"}
+                    : t < kMicrosPerDay ? Unit{kMicrosPerHour, " hour", " hours"}
+                                        : Unit{kMicrosPerDay, " day", " days"};
+  const Micros whole = (t + kMicrosPerSecond) / unit.size;
+  if (std::llabs(t - whole * unit.size) <= kMicrosPerSecond) {
+    put_fixed(out, static_cast<double>(whole), 0);
+    out += whole == 1 ? unit.one : unit.many;
+  } else {
+    put_fixed(out, static_cast<double>(t) / static_cast<double>(unit.size), 1);
+    out += unit.many;
+  }
+  out += " later";
 }
 
 void put_who(std::string& out, const WorkSummary& w) {
@@ -139,9 +182,9 @@ std::string describe(const Alert& a) {
       put_apart(out, a.distance_m);
       put_where(out, a);
       out += " and both occupy the street from ";
-      put_date(out, from);
+      put_start(out, from);
       out += " to ";
-      put_date(out, to);
+      put_end(out, to);
       out += ": agree an order with each other or share one closure.";
       break;
     }
@@ -151,12 +194,14 @@ std::string describe(const Alert& a) {
       out += "Collaboration opportunity: ";
       put_who(out, first);
       out += " ends ";
-      put_date(out, first.end);
+      put_end(out, first.end);
       out += " and ";
       put_who(out, second);
       out += " starts ";
-      put_days(out, a.gap);
-      out += " later, and they ";
+      put_start(out, second.start);
+      out += ", ";
+      put_later(out, a.gap);
+      out += ", and they ";
       put_apart(out, a.distance_m);
       put_where(out, a);
       out += ": dig once, share one trench and one closure.";
@@ -168,7 +213,7 @@ std::string describe(const Alert& a) {
       out += "Restriction: ";
       put_who(out, w);
       out += " starts ";
-      put_date(out, w.start);
+      put_start(out, w.start);
       out += ' ';
       if (a.distance_m <= 0) {
         out += "inside";
@@ -180,7 +225,7 @@ std::string describe(const Alert& a) {
       out += r.ref;
       put_where(out, a);
       out += ", in force until ";
-      put_date(out, r.end);
+      put_end(out, r.end);
       out += ": only immediate works may dig there; ask the highway authority.";
       break;
     }

@@ -13,36 +13,6 @@
 namespace digonce::geo::detail {
 namespace {
 
-Micros floor_div(Micros a, Micros b) {
-  return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-constexpr Micros kHour = 3600 * kMicrosPerSecond;
-
-Micros time_of_day(Micros t) {
-  return t - floor_div(t, kMicrosPerDay) * kMicrosPerDay;
-}
-
-// The UK's summer time (BST) runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the
-// last Sunday of October.
-bool uk_summer_time(Micros t) {
-  std::int64_t year = 0;
-  unsigned month = 0, day = 0;
-  civil_from_days(floor_div(t, kMicrosPerDay), year, month, day);
-  auto last_sunday = [&](unsigned m) {  // days since 1970-01-01 (a Thursday)
-    const std::int64_t last = days_from_civil(year, m, 31);
-    const std::int64_t weekday = ((last + 4) % 7 + 7) % 7;  // 0 = Sunday
-    return last - weekday;
-  };
-  return t >= last_sunday(3) * kMicrosPerDay + kHour && t < last_sunday(10) * kMicrosPerDay + kHour;
-}
-
-// Whether t, in UTC, is a UK midnight: 00:00:00Z in winter, 23:00:00Z in summer time.
-bool is_uk_midnight(Micros t) {
-  const Micros in_day = time_of_day(t);
-  return (in_day == 0 && !uk_summer_time(t)) || (in_day == 23 * kHour && uk_summer_time(t));
-}
-
 // Street Manager writes a date as the UK midnight that starts it, in UTC:
 // "2020-06-27T23:00:00.000Z" is 28 June in summer time. Some producers write a UTC midnight
 // whatever the season (00:00:00Z in summer is 01:00 in the UK): that is a date too. 23:00:00Z in
@@ -58,8 +28,8 @@ Micros end_of_day(Micros date) {
   Micros next = date + kMicrosPerDay;
   if (is_uk_midnight(date)) {
     for (Micros hours : {23, 24, 25}) {
-      if (is_uk_midnight(date + hours * kHour)) {
-        next = date + hours * kHour;
+      if (is_uk_midnight(date + hours * kMicrosPerHour)) {
+        next = date + hours * kMicrosPerHour;
         break;
       }
     }
@@ -243,9 +213,15 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
     DIGONCE_TRY(ends_after_start(w, planned_end_time ? "proposed_end_time" : "proposed_end_date"));
   if (actual_start && actual_end) DIGONCE_TRY(ends_after_start(w, "actual_end_date_time"));
   // Once known, what happened replaces what was planned, and a work can start after its planned
-  // end (a late start on a permit still open). The end then moves up to the start: end >= start
-  // holds, and the work counts as in the street from its start on until a later event says more.
-  if (w.end < w.start) w.end = w.start;
+  // end (a late start on a permit still open). Its end is not known yet: the work is taken to
+  // last as long as planned from its actual start (or, with no planned start, to end when it
+  // starts), until a later event (WORK_STOP, a variation) says more. (Ending it at its start
+  // made a work in progress an instant, and a clash with it a collaboration.)
+  if (w.end < w.start) {
+    w.end = w.start;
+    if (planned_start && planned_end && *planned_end >= *planned_start)
+      w.end = w.start + (*planned_end - *planned_start);
+  }
 
   DIGONCE_PARSE_ASSIGN(category, permit_category(f));
   w.category = category;
@@ -287,6 +263,10 @@ Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimi
   DIGONCE_TRY(descriptive_fields(f, w));
   DIGONCE_TRY(f.copy_string("highway_authority", w.promoter_name));
   DIGONCE_TRY(f.copy_string("activity_name", w.description));
+  // Street Manager records some Section 58 restrictions as activities (activity_type
+  // "section58", as the DfT schema lists it): they restrict the street like a SECTION_58 object.
+  DIGONCE_PARSE_ASSIGN(activity_type, f.optional_string("activity_type"));
+  if (activity_type && iequals(*activity_type, "section58")) w.kind = WorkKind::Restriction;
   DIGONCE_TRY(f.copy_string("traffic_management_type", w.traffic_management));
   return w;
 }
@@ -297,11 +277,12 @@ Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLim
                        identity(f, {"section_58_reference_number", "highway_authority_swa_code"}));
   w.kind = WorkKind::Restriction;
   DIGONCE_PARSE_ASSIGN(status, f.optional_string("section_58_status"));
-  if (effect == Effect::Cancel || (status && (*status == "closed" || *status == "cancelled"))) {
+  if (effect == Effect::Cancel ||
+      (status && (iequals(*status, "closed") || iequals(*status, "cancelled")))) {
     w.event = EventType::Cancel;
     return w;
   }
-  if (status && *status == "in_force") w.status = WorkStatus::InProgress;
+  if (status && iequals(*status, "in_force")) w.status = WorkStatus::InProgress;
   DIGONCE_TRY(geometry(f, "section_58_coordinates", limits, w));
   DIGONCE_PARSE_ASSIGN(start, f.optional_timestamp("start_date", DateEnd::Start));
   if (!start) return Error{"start_date", "is required"};

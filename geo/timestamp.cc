@@ -182,4 +182,23 @@ std::string format_timestamp(Micros t) {
   return std::string(buf, format_timestamp(t, buf));
 }
 
+bool uk_summer_time(Micros t) {
+  std::int64_t year = 0;
+  unsigned month = 0, day = 0;
+  civil_from_days(floor_div(t, kMicrosPerDay), year, month, day);
+  auto last_sunday = [&](unsigned m) {  // days since 1970-01-01 (a Thursday)
+    const std::int64_t last = days_from_civil(year, m, 31);
+    const std::int64_t weekday = ((last + 4) % 7 + 7) % 7;  // 0 = Sunday
+    return last - weekday;
+  };
+  return t >= last_sunday(3) * kMicrosPerDay + kMicrosPerHour &&
+         t < last_sunday(10) * kMicrosPerDay + kMicrosPerHour;
+}
+
+bool is_uk_midnight(Micros t) {
+  const Micros in_day = time_of_day(t);
+  return (in_day == 0 && !uk_summer_time(t)) ||
+         (in_day == 23 * kMicrosPerHour && uk_summer_time(t));
+}
+
 }  // namespace digonce::geo

@@ -34,4 +34,19 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
 /// Civil date from days since 1970-01-01 (Howard Hinnant's civil_from_days).
 void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d);
 
+inline constexpr Micros kMicrosPerHour = 3'600 * kMicrosPerSecond;
+/// a / b rounded towards minus infinity.
+constexpr Micros floor_div(Micros a, Micros b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+/// Micros since the UTC midnight that starts t's day.
+constexpr Micros time_of_day(Micros t) {
+  return t - floor_div(t, kMicrosPerDay) * kMicrosPerDay;
+}
+/// Whether t falls in the UK's summer time (BST): from 01:00 UTC on the last Sunday of March to
+/// 01:00 UTC on the last Sunday of October.
+bool uk_summer_time(Micros t);
+/// Whether t, in UTC, is a UK midnight: 00:00:00Z in winter, 23:00:00Z in summer time.
+bool is_uk_midnight(Micros t);
+
 }  // namespace digonce::geo

@@ -544,3 +544,55 @@ TEST_CASE("ledger: one record per pair; a store with the older alert records goe
     CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{collab, 4}});
   }
 }
+
+TEST_CASE("describe: days as the works write them, and how long after") {
+  auto at = [](const char* text) { return *parse_timestamp(text, DateEnd::Start); };
+  auto summary = [&](const char* ref, const char* start, const char* end) {
+    WorkSummary w;
+    w.ref = ref;
+    w.promoter = "STPR";
+    w.start = at(start);
+    w.end = at(end);
+    return w;
+  };
+  Alert a;
+  a.distance_m = 3;
+  SUBCASE("a clash of Street Manager days (UK midnights, 23:00Z in summer) reads as UK days") {
+    a.kind = AlertKind::Clash;
+    a.a = summary("A", "2027-06-09T23:00:00Z", "2027-06-10T22:59:59Z");  // 10 June, BST
+    a.b = summary("B", "2027-06-08T23:00:00Z", "2027-06-12T22:59:59Z");
+    const std::string r = describe(a);
+    CAPTURE(r);
+    CHECK(r.find("from 2027-06-10 to 2027-06-10") != std::string::npos);
+  }
+  SUBCASE("contract bare dates are UTC days; other instants show their UTC time") {
+    a.kind = AlertKind::Clash;
+    a.a = summary("A", "2027-01-05T00:00:00Z", "2027-01-09T23:59:59Z");
+    a.b = summary("B", "2027-01-03T07:30:00Z", "2027-01-08T18:00:00Z");
+    const std::string r = describe(a);
+    CAPTURE(r);
+    CHECK(r.find("from 2027-01-05 to 2027-01-08 18:00 UTC") != std::string::npos);
+    a.b = summary("B", "2027-01-06T23:00:00Z", "2027-01-08T18:00:05Z");  // winter: 23:00 is 23:00
+    CHECK(describe(a).find("from 2027-01-06 23:00 UTC to 2027-01-08 18:00:05 UTC") !=
+          std::string::npos);
+  }
+  SUBCASE("a collaboration of date-only works on consecutive days starts right after") {
+    a.kind = AlertKind::Collaboration;
+    a.a = summary("A", "2027-05-01T00:00:00Z", "2027-05-10T23:59:59Z");
+    a.b = summary("B", "2027-05-11T00:00:00Z", "2027-05-12T23:59:59Z");
+    a.gap = a.b.start - a.a.end;
+    std::string r = describe(a);
+    CAPTURE(r);
+    CHECK(r.find("ends 2027-05-10 and STPR's standard work B starts 2027-05-11, right after,") !=
+          std::string::npos);
+    a.b = summary("B", "2027-05-15T00:00:00Z", "2027-05-16T23:59:59Z");
+    a.gap = a.b.start - a.a.end;
+    CHECK(describe(a).find("starts 2027-05-15, 4 days later,") != std::string::npos);
+    a.b = summary("B", "2027-05-11T06:00:00Z", "2027-05-16T23:59:59Z");
+    a.gap = a.b.start - a.a.end;
+    CHECK(describe(a).find("starts 2027-05-11 06:00 UTC, 6 hours later,") != std::string::npos);
+    a.b = summary("B", "2027-05-12T12:00:00Z", "2027-05-16T23:59:59Z");
+    a.gap = a.b.start - a.a.end;
+    CHECK(describe(a).find("1.5 days later") != std::string::npos);
+  }
+}

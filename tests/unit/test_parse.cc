@@ -411,11 +411,22 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
                               R"("proposed_end_time": "2020-06-12T16:00:00.000Z")"));
     CHECK(p.end == ts("2020-06-12T16:00:00Z"));
   }
-  SUBCASE("an actual start after the planned end: the end moves up to the start") {
+  SUBCASE("an actual start after the planned end: the work lasts as long as planned") {
+    // Planned 2020-06-10T13:50:00Z to the end of 12 June (23:59:59Z, the sample's UTC midnight
+    // date): 2 days 10:09:59, from the actual start on.
     auto p = one_work(replace(sample, R"("actual_start_date_time": "2020-06-11T10:11:00.000Z")",
                               R"("actual_start_date_time": "2020-06-15T08:00:00.000Z")"));
     CHECK(p.start == ts("2020-06-15T08:00:00Z"));
-    CHECK(p.end == p.start);
+    CHECK(p.end == ts("2020-06-17T18:09:59Z"));
+    // With no planned start to measure by, the end moves up to the start.
+    auto q = one_work(replace(
+        replace(replace(sample, R"("actual_start_date_time": "2020-06-11T10:11:00.000Z")",
+                        R"("actual_start_date_time": "2020-06-15T08:00:00.000Z")"),
+                R"("proposed_start_time": "2020-06-10T13:50:00.000Z")",
+                R"("proposed_start_time": null)"),
+        R"("proposed_start_date": "2020-06-10T00:00:00.000Z")", R"("proposed_start_date": null)"));
+    CHECK(q.start == ts("2020-06-15T08:00:00Z"));
+    CHECK(q.end == q.start);
   }
   SUBCASE("an actual end") {
     auto p = one_work(replace(sample, R"("actual_end_date_time": null)",
@@ -529,6 +540,13 @@ TEST_CASE("parse: Street Manager ACTIVITY") {
       one_work(replace(replace(sample, R"("cancelled": "Yes")", R"("cancelled": "No")"),
                        "ACTIVITY_CREATED", "ACTIVITY_CANCELLED"));
   CHECK(cancel_event.event == EventType::Cancel);
+
+  // A Section 58 restriction recorded as an activity (activity_type "section58" in the DfT
+  // schema) restricts the street like a SECTION_58 object.
+  auto s58 = one_work(replace(replace(sample, R"("cancelled": "Yes")", R"("cancelled": "No")"),
+                              R"("activity_type": "event")", R"("activity_type": "Section58")"));
+  CHECK(s58.kind == WorkKind::Restriction);
+  CHECK(s58.event == EventType::Upsert);
 }
 
 TEST_CASE("parse: Street Manager SECTION_58") {
@@ -549,6 +567,16 @@ TEST_CASE("parse: Street Manager SECTION_58") {
   auto midnight = one_work(replace(sample, R"("end_date": "2020-06-11T09:00:00.000Z")",
                                    R"("end_date": "2020-06-11T23:00:00.000Z")"));
   CHECK(midnight.end == ts("2020-06-12T22:59:59Z"));
+  // Its status in any case: "Closed" ends it as "closed" does.
+  for (const char* closed : {"closed", "Closed", "CANCELLED"}) {
+    CAPTURE(closed);
+    auto c = one_work(replace(sample, R"("section_58_status": "proposed")",
+                              std::string(R"("section_58_status": ")") + closed + "\""));
+    CHECK(c.event == EventType::Cancel);
+  }
+  CHECK(one_work(replace(sample, R"("section_58_status": "proposed")",
+                         R"("section_58_status": "In_Force")"))
+            .status == WorkStatus::InProgress);
   auto bare = one_work(
       replace(sample, R"("end_date": "2020-06-11T09:00:00.000Z")", R"("end_date": "2020-12-11")"));
   CHECK(bare.end == ts("2020-12-11T23:59:59Z"));
