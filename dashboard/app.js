@@ -127,6 +127,11 @@ function connect() {
       else state.works.set(msg.data.work_ref, msg.data);
     } else if (msg.type === "alert") {
       const held = state.alerts.get(msg.data.alert_id);
+      if (msg.data.removed) {
+        state.alerts.delete(msg.data.alert_id); // out of this key's sight, or gone
+        render();
+        return;
+      }
       if (!held || held.revision <= msg.data.revision) state.alerts.set(msg.data.alert_id, msg.data);
     }
     render();

@@ -159,7 +159,7 @@ class Gateway {
   void shut_down();
   void drain(Clock::time_point deadline);
   void broadcast_work(const WorkChange& change);
-  void broadcast_alert(const std::shared_ptr<const LiveAlert>& alert);
+  void broadcast_alert(const AlertChange& change);
 
   // The io_context comes first: it is destroyed last, after everything that uses it.
   asio::io_context ioc_{1};
@@ -405,9 +405,9 @@ Status Gateway::run(ApiKeys keys, std::atomic<bool>& stop,
   hooks.on_work = [this](WorkChange c) {
     if (stream_count_.load() > 0) asio::post(ioc_, [this, c = std::move(c)] { broadcast_work(c); });
   };
-  hooks.on_alert = [this](std::shared_ptr<const LiveAlert> a) {
+  hooks.on_alert = [this](AlertChange c) {
     if (stream_count_.load() > 0)
-      asio::post(ioc_, [this, a = std::move(a)] { broadcast_alert(a); });
+      asio::post(ioc_, [this, c = std::move(c)] { broadcast_alert(c); });
   };
   std::size_t key_count = keys.size();
   auto api = HttpApi::start(settings_, options_, registry_, std::move(keys), std::move(hooks));
@@ -564,12 +564,20 @@ void Gateway::broadcast_work(const WorkChange& change) {
   }
 }
 
-void Gateway::broadcast_alert(const std::shared_ptr<const LiveAlert>& alert) {
-  std::shared_ptr<const std::string> message;
+void Gateway::broadcast_alert(const AlertChange& change) {
+  std::shared_ptr<const std::string> now, gone;
   for (const auto& s : std::set(streams_)) {
-    if (!visible_to(&s->key(), *alert)) continue;
-    if (!message) message = std::make_shared<const std::string>(HttpApi::alert_message(*alert));
-    s->send(message);
+    if (change.now && visible_to(&s->key(), *change.now)) {
+      if (!now) now = std::make_shared<const std::string>(HttpApi::alert_message(*change.now));
+      s->send(now);
+    } else if (change.before && visible_to(&s->key(), *change.before)) {
+      // Moved out of this key's sight (its location now in another authority's area) or gone:
+      // it leaves the client's list, as it left the key's REST reads.
+      if (!gone)
+        gone = std::make_shared<const std::string>(
+            HttpApi::alert_removed_message(change.before->alert_id));
+      s->send(gone);
+    }
   }
 }
 

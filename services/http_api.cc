@@ -976,4 +976,15 @@ std::string HttpApi::alert_message(const LiveAlert& alert) {
   return "{\"type\":\"alert\",\"data\":" + alert.json + "}";
 }
 
+std::string HttpApi::alert_removed_message(std::string_view alert_id) {
+  std::string m = "{\"type\":\"alert\",\"data\":";
+  {
+    JsonObject o(m);
+    o.str("alert_id", alert_id);
+    o.boolean("removed", true);
+  }
+  m += '}';
+  return m;
+}
+
 }  // namespace digonce::services

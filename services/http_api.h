@@ -73,7 +73,7 @@ class HttpApi {
   struct Hooks {
     std::function<void(std::function<void()>)> post;  // runs a function on the HTTP thread
     std::function<void(WorkChange)> on_work;          // a change of the works view
-    std::function<void(std::shared_ptr<const LiveAlert>)> on_alert;  // a new alert revision
+    std::function<void(AlertChange)> on_alert;        // a new alert revision, or one gone
   };
   using Respond = std::function<void(ApiResponse&&)>;
 
@@ -98,6 +98,8 @@ class HttpApi {
   /// The stream message of a change: the work, or {"work_ref", "removed": true}.
   static std::string work_message(const WorkChange& change, bool removed);
   static std::string alert_message(const LiveAlert& alert);
+  /// {"type":"alert","data":{"alert_id":..,"removed":true}}: out of the key's sight, or gone.
+  static std::string alert_removed_message(std::string_view alert_id);
 
   /// The keys from now on (HTTP thread: requests in progress are answered first). Keys that are
   /// no longer there are refused with 401 at once; live streams are the gateway's to close.

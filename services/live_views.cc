@@ -190,13 +190,16 @@ std::optional<StateFilter> parse_state_filter(std::string_view s) {
   return std::nullopt;
 }
 
-Result<std::optional<std::shared_ptr<const LiveAlert>>> AlertsView::apply(
-    std::string_view key, std::optional<std::string_view> value) {
-  using Out = std::optional<std::shared_ptr<const LiveAlert>>;
+Result<std::optional<AlertChange>> AlertsView::apply(std::string_view key,
+                                                     std::optional<std::string_view> value) {
+  using Out = std::optional<AlertChange>;
   if (!value) {
     std::unique_lock lock(mutex_);
-    alerts_.erase(std::string(key));
-    return Out();
+    auto it = alerts_.find(key);
+    if (it == alerts_.end()) return Out();
+    AlertChange gone{nullptr, std::move(it->second)};
+    alerts_.erase(it);
+    return Out(std::move(gone));
   }
   auto parsed = parse_live_alert(*value);
   if (!parsed) return parsed.error();
@@ -204,8 +207,9 @@ Result<std::optional<std::shared_ptr<const LiveAlert>>> AlertsView::apply(
   std::unique_lock lock(mutex_);
   auto& slot = alerts_[now->alert_id];
   if (slot && slot->revision > now->revision) return Out();  // a replay of an older revision
+  AlertChange change{now, std::move(slot)};
   slot = now;
-  return Out(now);
+  return Out(std::move(change));
 }
 
 std::vector<std::shared_ptr<const LiveAlert>> AlertsView::query(const AlertQuery& q) const {

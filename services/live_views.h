@@ -106,12 +106,21 @@ struct AlertQuery {
   std::size_t limit = 0;  // at most this many (0: all)
 };
 
+/// What one record did to the alerts view: the revision now held (null: the alert is gone) and
+/// the one before it (null: new), so that the live stream can tell a key that saw the alert when
+/// it moves out of the key's sight (another authority's area) or goes.
+struct AlertChange {
+  std::shared_ptr<const LiveAlert> now;
+  std::shared_ptr<const LiveAlert> before;
+};
+
 class AlertsView {
  public:
   /// Applies one record of the alerts topic. A revision lower than the one held is stale (a
-  /// replay) and changes nothing; nullopt is returned then. Value nullopt removes the alert.
-  Result<std::optional<std::shared_ptr<const LiveAlert>>> apply(
-      std::string_view key, std::optional<std::string_view> value);
+  /// replay) and changes nothing; nullopt is returned then. Value nullopt removes the alert
+  /// (nullopt when none was held).
+  Result<std::optional<AlertChange>> apply(std::string_view key,
+                                           std::optional<std::string_view> value);
   /// The alerts that match, sorted by alert_id.
   std::vector<std::shared_ptr<const LiveAlert>> query(const AlertQuery& q) const;
   std::size_t size() const;

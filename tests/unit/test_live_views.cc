@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "services/http_api.h"
 #include "services/http_query.h"
 #include "services/live_views.h"
 
@@ -300,4 +301,36 @@ TEST_CASE("http query: targets, bbox and times") {
   REQUIRE(to.ok());
   CHECK(*to == at("2026-03-01T23:59:59Z"));
   CHECK(parse_time_param("soon", geo::DateEnd::End, "to").error().field == "to");
+}
+
+TEST_CASE("live alerts: a change carries the revision before it, so a stream can tell who saw it") {
+  AlertsView view;
+  auto first = view.apply("clash-1", alert_json("clash-1", "open", 1, "TW", "STPR", "5570"));
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  CHECK((*first)->now->revision == 1);
+  CHECK((*first)->before == nullptr);
+  // The location moved into another authority's area: 5570's key saw r1 and cannot read r2.
+  auto moved = view.apply("clash-1", alert_json("clash-1", "updated", 2, "TW", "STPR", "5030"));
+  REQUIRE(moved.ok());
+  REQUIRE(moved->has_value());
+  const auto& c = **moved;
+  CHECK(c.now->authorities == std::vector<std::string>{"5030"});
+  REQUIRE(c.before != nullptr);
+  CHECK(c.before->authorities == std::vector<std::string>{"5570"});
+  ApiKey islington{"k", "5570", Role::Authority};
+  CHECK(visible_to(&islington, *c.before));
+  CHECK_FALSE(visible_to(&islington, *c.now));
+  // A tombstone removes it and says what it was; one for an alert not held changes nothing.
+  auto gone = view.apply("clash-1", std::nullopt);
+  REQUIRE(gone.ok());
+  REQUIRE(gone->has_value());
+  CHECK((*gone)->now == nullptr);
+  CHECK((*gone)->before->revision == 2);
+  CHECK(view.size() == 0);
+  auto none = view.apply("clash-9", std::nullopt);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  CHECK(HttpApi::alert_removed_message("clash-1") ==
+        R"({"type":"alert","data":{"alert_id":"clash-1","removed":true}})");
 }
