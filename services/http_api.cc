@@ -714,6 +714,15 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       return respond(api_error(
           403, "the key of " + key.org + " may submit only its own works, not " + w.promoter + "'s",
           "promoter"));
+    // A Section 58 restriction is the highway authority's: a promoter key setting one would warn
+    // other promoters off a street in the authority's name.
+    if (key.role == Role::Promoter && w.kind == geo::WorkKind::Restriction)
+      return respond(api_error(403,
+                               "work " + w.work_ref +
+                                   " is a Section 58 restriction, which only the highway "
+                                   "authority sets: submit it through the Street Manager feed "
+                                   "or with an ops key",
+                               "kind"));
     // A work_ref names one work of one promoter: a promoter key may not take over, reschedule
     // or cancel (event "cancel") another promoter's live work by posting under its reference.
     if (key.role == Role::Promoter) {

@@ -53,6 +53,12 @@ r=$(request POST /v1/works dev-stpr-key "$work_b")
 [[ $(status_of "$r") == 403 ]] || fail "other promoter's work: expected 403, got $(status_of "$r"): $(body_of "$r")"
 check "POST of TFL's work with STPR's key -> 403 $(body_of "$r")"
 
+# 403: a promoter key setting a Section 58 restriction (only the highway authority sets one).
+r=$(request POST /v1/works dev-stpr-key '{"work_ref":"E2E-S58","promoter":"STPR","kind":"section58","geometry":{"type":"Point","coordinates":[-0.1273,51.5073]},"start":"2026-01-01","end":"2026-12-31"}')
+[[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == kind ]] ||
+  fail "a promoter's Section 58: expected 403 naming kind, got $(status_of "$r"): $(body_of "$r")"
+check "POST of a Section 58 restriction with STPR's key -> 403 $(body_of "$r" | cut -c1-100)"
+
 # The two clashing works, each with its promoter's key.
 r=$(request POST /v1/works dev-stpr-key "$work_a")
 [[ $(status_of "$r") == 202 ]] || fail "work A: expected 202, got $(status_of "$r"): $(body_of "$r")"
