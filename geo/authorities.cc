@@ -324,6 +324,19 @@ std::uint32_t AuthorityMap::classify_box(double x, double y, double size) const 
   return covering == kNobody ? kNone : kFirstAuthority + covering;
 }
 
+std::uint32_t AuthorityMap::cell(std::size_t i, std::size_t j) const {
+  std::uint32_t& cell = cells_[j * nx_ + i];
+  if (cell == 0) {
+    cell = classify_box(grid_x_ + static_cast<double>(i) * cell_,
+                        grid_y_ + static_cast<double>(j) * cell_, cell_);
+    if (cell == kMixed) {
+      cell = kSplitCell | static_cast<std::uint32_t>(sub_cells_.size() / (kSplit * kSplit));
+      sub_cells_.resize(sub_cells_.size() + kSplit * kSplit, 0);
+    }
+  }
+  return cell;
+}
+
 std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
   if (!cells_.empty() && std::isfinite(x) && std::isfinite(y)) {
     const double fx = std::floor((x - grid_x_) / cell_), fy = std::floor((y - grid_y_) / cell_);
@@ -331,16 +344,9 @@ std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
       const auto i = static_cast<std::size_t>(fx), j = static_cast<std::size_t>(fy);
       const double cx = grid_x_ + static_cast<double>(i) * cell_;
       const double cy = grid_y_ + static_cast<double>(j) * cell_;
-      std::uint32_t& cell = cells_[j * nx_ + i];
-      if (cell == 0) {
-        cell = classify_box(cx, cy, cell_);
-        if (cell == kMixed) {
-          cell = kSplitCell | static_cast<std::uint32_t>(sub_cells_.size() / (kSplit * kSplit));
-          sub_cells_.resize(sub_cells_.size() + kSplit * kSplit, 0);
-        }
-      }
-      std::uint32_t code = cell;
-      if (cell & kSplitCell) {
+      const std::uint32_t whole = cell(i, j);
+      std::uint32_t code = whole;
+      if (whole & kSplitCell) {
         // The sub-cell, from the offset in the cell (clamped: rounding may put a point on the
         // cell's far edge one sub-cell out).
         const double sub = cell_ / kSplit;
@@ -348,7 +354,7 @@ std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
             std::min(kSplit - 1, static_cast<std::size_t>(std::max(0.0, (x - cx) / sub)));
         const auto sj =
             std::min(kSplit - 1, static_cast<std::size_t>(std::max(0.0, (y - cy) / sub)));
-        std::uint32_t& s = sub_cells_[(cell & ~kSplitCell) * kSplit * kSplit + sj * kSplit + si];
+        std::uint32_t& s = sub_cells_[(whole & ~kSplitCell) * kSplit * kSplit + sj * kSplit + si];
         if (s == 0)
           s = classify_box(cx + static_cast<double>(si) * sub, cy + static_cast<double>(sj) * sub,
                            sub);
@@ -359,6 +365,61 @@ std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
     }
   }
   return at_exact(x, y);
+}
+
+std::vector<const Authority*> AuthorityMap::meeting(const Shape& s) const {
+  std::vector<const Authority*> out;
+  if (!tree_ || s.xy.size() < 2) return out;
+  const Envelope env = s.envelope();
+  if (!std::isfinite(env.minx) || !std::isfinite(env.miny) || !std::isfinite(env.maxx) ||
+      !std::isfinite(env.maxy))
+    return out;
+  std::vector<std::uint32_t> hits;
+  // Most works lie in a cell or a few, each wholly inside one area or outside every area: the
+  // answer is theirs. The cells cover every area's envelope, so what lies beyond them meets none.
+  bool whole = false;
+  if (!cells_.empty()) {
+    auto index = [&](double v, double origin, std::size_t n) {
+      const double f = std::floor((v - origin) / cell_);
+      return static_cast<std::int64_t>(std::clamp(f, -1.0, static_cast<double>(n)));
+    };
+    const std::int64_t i0 = std::max<std::int64_t>(0, index(env.minx, grid_x_, nx_));
+    const std::int64_t i1 =
+        std::min<std::int64_t>(static_cast<std::int64_t>(nx_) - 1, index(env.maxx, grid_x_, nx_));
+    const std::int64_t j0 = std::max<std::int64_t>(0, index(env.miny, grid_y_, ny_));
+    const std::int64_t j1 =
+        std::min<std::int64_t>(static_cast<std::int64_t>(ny_) - 1, index(env.maxy, grid_y_, ny_));
+    if (i0 > i1 || j0 > j1) return out;  // beyond every area
+    if ((i1 - i0 + 1) * (j1 - j0 + 1) <= 16) {
+      whole = true;
+      for (auto j = j0; j <= j1 && whole; ++j)
+        for (auto i = i0; i <= i1 && whole; ++i) {
+          const std::uint32_t c = cell(static_cast<std::size_t>(i), static_cast<std::size_t>(j));
+          if (c & kSplitCell)
+            whole = false;
+          else if (c >= kFirstAuthority)
+            hits.push_back(c - kFirstAuthority);
+        }
+    }
+  }
+  if (!whole) {
+    hits.clear();
+    auto g = geos_->to_geos(s);
+    if (!g) return out;
+    GEOSContextHandle_t h = geos_->handle();
+    std::vector<const void*> candidates;
+    GEOSSTRtree_query_r(h, tree_.get(), g->get(), &collect_candidate, &candidates);
+    for (const void* item : candidates) {
+      const auto* part = static_cast<const Part*>(item);
+      if (GEOSPreparedIntersects_r(h, part->prepared.get(), g->get()) == 1)
+        hits.push_back(part->authority);
+    }
+  }
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  out.reserve(hits.size());
+  for (auto a : hits) out.push_back(&authorities_[a]);
+  return out;
 }
 
 std::vector<const Authority*> AuthorityMap::at_exact(double x, double y) const {

@@ -113,6 +113,11 @@ class AuthorityMap {
   /// shape: a point's first point, the point halfway along a line's first path, a point on a
   /// polygon's surface (GEOS PointOnSurface). Null when no area covers it.
   const Authority* of_shape(const Shape& s) const;
+  /// Every authority whose area the metric shape meets (touches or crosses), sorted by code:
+  /// whose works these are to read ("works in its area", the authority role). From the cells
+  /// where the shape's cells lie wholly inside one area or outside every area, else exact
+  /// (GEOS prepared intersects on the areas the tree gives).
+  std::vector<const Authority*> meeting(const Shape& s) const;
 
  private:
   /// One polygon of an authority's area: the tree indexes parts, so a multipolygon's far-apart
@@ -141,6 +146,8 @@ class AuthorityMap {
   static constexpr std::uint32_t kSplitCell = 0x80000000u;
   /// What covers the square box of side `size` at (x0, y0).
   std::uint32_t classify_box(double x0, double y0, double size) const;
+  /// Cell (i, j), classified on first use (a mixed cell gets its block of sub-cells).
+  std::uint32_t cell(std::size_t i, std::size_t j) const;
   double cell_ = 0, grid_x_ = 0, grid_y_ = 0;
   std::size_t nx_ = 0, ny_ = 0;
   mutable std::vector<std::uint32_t> cells_;

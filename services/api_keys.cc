@@ -160,15 +160,16 @@ bool may_cancel(const ApiKey& k, std::string_view promoter) {
 }
 
 bool may_read_work(const ApiKey& k, std::string_view promoter, std::string_view authority,
-                   const geo::Envelope& envelope) {
+                   const geo::Envelope& envelope, const std::vector<std::string>* areas) {
   switch (k.role) {
     case Role::Ops:
       return true;
     case Role::Promoter:
       return k.org == promoter;
     case Role::Authority:
-      return k.org == authority ||
-             (authority.empty() && k.area && !envelope.empty() && k.area->intersects(envelope));
+      if (k.org == authority) return true;
+      if (areas) return std::find(areas->begin(), areas->end(), k.org) != areas->end();
+      return authority.empty() && k.area && !envelope.empty() && k.area->intersects(envelope);
     case Role::Feed:
       return false;
   }

@@ -3,9 +3,11 @@
 //   promoter   submits and cancels its own works (work.promoter == org); reads its own works and
 //              the alerts that involve one of them
 //   authority  reads the works in its area and the alerts whose highway_authorities hold org; a
-//              work is in its area when its highway_authority is org, or, when the work names
-//              none, when its envelope meets the envelope of the authority's area (the highway
-//              authority boundaries, when the gateway has them)
+//              work is in its area when its highway_authority is org, or when its geometry
+//              meets the authority's area (ingest's highway_authority_areas in
+//              works.current), or, for a record without those (written before them, or by an
+//              ingest without boundaries) that names no authority, when its envelope meets the
+//              envelope of the authority's area (when the gateway has the boundaries)
 //   ops        everything
 // The decisions are pure functions of the key and the item's owners, so the HTTP gateway, the
 // live stream and the tests share them.
@@ -74,9 +76,10 @@ bool may_submit(const ApiKey& k, std::string_view promoter);
 /// May cancel a work whose current promoter is `promoter`.
 bool may_cancel(const ApiKey& k, std::string_view promoter);
 /// May read a work of `promoter` in the area of `authority` ("" when unknown) whose EPSG:4326
-/// envelope is `envelope`.
+/// envelope is `envelope`, and whose geometry meets the areas of `areas` (null when not known).
 bool may_read_work(const ApiKey& k, std::string_view promoter, std::string_view authority,
-                   const geo::Envelope& envelope = {});
+                   const geo::Envelope& envelope = {},
+                   const std::vector<std::string>* areas = nullptr);
 /// May read an alert about works of `promoters` in the areas of `authorities`.
 bool may_read_alert(const ApiKey& k, const std::vector<std::string>& promoters,
                     const std::vector<std::string>& authorities);

@@ -169,6 +169,19 @@ class IngestProcessor final : public streams::PartitionProcessor {
         derived = true;
       }
     }
+    // Whose area the work meets: those authorities read it (the contract's "works in its
+    // area"), whatever authority its promoter names.
+    std::string areas;
+    if (authorities_) {
+      areas = ",\"highway_authority_areas\":[";
+      bool first = true;
+      for (const auto* a : authorities_->meeting(w.geometry)) {
+        if (!first) areas += ',';
+        first = false;
+        append_json_string(areas, a->code);
+      }
+      areas += ']';
+    }
     if (as_sent)
       view.geometry = std::move(*as_sent);
     else
@@ -177,6 +190,7 @@ class IngestProcessor final : public streams::PartitionProcessor {
     std::string json = geo::work_to_json(view);
     json.insert(json.size() - 1, ",\"seq\":" + std::to_string(admission->seq));
     if (derived) json.insert(json.size() - 1, ",\"highway_authority_derived\":true");
+    json.insert(json.size() - 1, areas);
     return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, &json);
   }
 

@@ -72,11 +72,20 @@ Result<LiveWork> parse_live_work(std::string_view json) {
   if (!ref) return ref.error();
   w.work_ref = std::move(*ref);
   w.promoter = optional_string(*o, "promoter");
-  // Who may read the work goes by the authority its promoter gave; one ingest derived from the
-  // location is shown, not used for that (docs/API.md, the authority role).
+  // Who may read the work goes by the authority its promoter gave and the areas the work meets
+  // (highway_authority_areas); one ingest derived from the location is shown, and among those
+  // areas, not used on its own (docs/API.md, the authority role).
   bool derived = false;
   if ((*o)["highway_authority_derived"].get_bool().get(derived) || !derived)
     w.authority = optional_string(*o, "highway_authority");
+  array areas;
+  if (!(*o)["highway_authority_areas"].get_array().get(areas)) {
+    w.areas.emplace();
+    for (element e : areas) {
+      std::string_view code;
+      if (!e.get_string().get(code)) w.areas->emplace_back(code);
+    }
+  }
   element coordinates;
   if ((*o)["geometry"]["coordinates"].get(coordinates) ||
       !add_positions(coordinates, w.envelope, 0) || w.envelope.empty())
@@ -123,7 +132,8 @@ Result<LiveAlert> parse_live_alert(std::string_view json) {
 }
 
 bool visible_to(const ApiKey* viewer, const LiveWork& w) {
-  return !viewer || may_read_work(*viewer, w.promoter, w.authority, w.envelope);
+  return !viewer ||
+         may_read_work(*viewer, w.promoter, w.authority, w.envelope, w.areas ? &*w.areas : nullptr);
 }
 
 bool visible_to(const ApiKey* viewer, const LiveAlert& a) {

@@ -37,6 +37,9 @@ struct LiveWork {
   std::string
       authority;  // highway_authority as given, "" when none (a derived one is only in json)
   geo::Envelope envelope;  // EPSG:4326
+  /// The authorities whose areas the work meets (highway_authority_areas), when the record
+  /// says.
+  std::optional<std::vector<std::string>> areas;
   geo::Micros start = 0, end = 0;
   std::string json;
 };

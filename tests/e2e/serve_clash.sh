@@ -217,6 +217,21 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
   fail "an empty FeatureCollection: expected 400 naming features, got $(status_of "$r"): $(body_of "$r")"
 check "an empty FeatureCollection -> 400 $(body_of "$r")"
 
+# An authority reads the works in its area whatever authority they name: TFL's work at Oxford
+# Circus (Westminster) naming Camden is Westminster's to read, and lists the areas it meets.
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-OXC-1","promoter":"TFL","highway_authority":"5210","geometry":{"type":"Point","coordinates":[-0.1420,51.5150]},"start":"2027-03-01","end":"2027-03-10"}')
+[[ $(status_of "$r") == 202 ]] || fail "TFL's work at Oxford Circus: $(status_of "$r"): $(body_of "$r")"
+areas=""
+for _ in $(seq 1 100); do
+  areas=$(curl -s -H 'Authorization: Bearer dev-westminster-key' "$base/v1/works/E2E-OXC-1" | jq -c '.highway_authority_areas // empty')
+  [[ -n $areas ]] && break
+  sleep 0.05
+done
+[[ $areas == '["5990"]' ]] || fail "Westminster cannot read TFL's work in its area named for Camden: '$areas'"
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer dev-camden-key' "$base/v1/works/E2E-OXC-1") == 200 ]] ||
+  fail "Camden, named by the work, cannot read it"
+check "a work in Westminster naming Camden: both read it, highway_authority_areas $areas"
+
 # A second serve on the same data folder stops at once, naming the first one's pid, and leaves
 # the first one's state alone (it would otherwise wipe the stage folders at start).
 rc=0

@@ -143,6 +143,21 @@ TEST_CASE("api keys: who may do what") {
     CHECK_FALSE(may_read_work(area_key, "TFL", "5210", inside));  // named: the name decides
     CHECK_FALSE(may_read_work(authority, "TFL", "", inside));     // area unknown
   }
+  SUBCASE("works whose record lists the areas they meet: those authorities read them") {
+    ApiKey area_key = authority;  // 5990
+    area_key.area = geo::Envelope{-0.2, 51.48, -0.11, 51.54};
+    geo::Envelope inside{-0.13, 51.50, -0.12, 51.51};
+    const std::vector<std::string> westminster{"5990"}, camden{"5210"}, both{"5210", "5990"};
+    // Named for another authority, lying in Westminster: Westminster reads it.
+    CHECK(may_read_work(area_key, "TFL", "5210", inside, &westminster));
+    CHECK(may_read_work(authority, "TFL", "5210", {}, &both));
+    // In Camden's area only, whatever the envelopes: not Westminster's (the envelope is no
+    // longer the test), unless it names Westminster.
+    CHECK_FALSE(may_read_work(area_key, "TFL", "", inside, &camden));
+    CHECK(may_read_work(area_key, "TFL", "5990", inside, &camden));
+    const std::vector<std::string> none;
+    CHECK_FALSE(may_read_work(area_key, "TFL", "", inside, &none));  // outside every area
+  }
   SUBCASE("alerts: promoters those about one of their works, authorities those in their area") {
     CHECK(may_read_alert(promoter, {"TFL", "STPR"}, {"5210"}));
     CHECK_FALSE(may_read_alert(promoter, {"TFL", "TW"}, {"5990"}));

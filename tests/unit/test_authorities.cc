@@ -158,6 +158,58 @@ TEST_CASE("AuthorityMap::of_shape: the authority of a work that names none") {
   CHECK(map->of_shape(Shape{}) == nullptr);
 }
 
+TEST_CASE("AuthorityMap::meeting: every authority whose area a work meets, fast or exact") {
+  auto crs = london_crs();
+  Geos geos;
+  auto map = AuthorityMap::load(london_options(), *crs, geos);
+  REQUIRE_MESSAGE(map.ok(), (map.ok() ? "" : map.error().what()));
+  auto metric = [&](std::vector<double> lonlat) {
+    for (std::size_t i = 0; i + 1 < lonlat.size(); i += 2)
+      REQUIRE(crs->wgs84_to_metric().apply(lonlat[i], lonlat[i + 1]).ok());
+    return lonlat;
+  };
+  auto codes = [&](const Shape& s) {
+    std::vector<std::string> out;
+    for (const auto* a : map->meeting(s)) out.push_back(a->code);
+    return out;
+  };
+  using Codes = std::vector<std::string>;
+  Shape point{ShapeType::Point, metric({-0.1281, 51.5080}), {1}, {}};
+  CHECK(codes(point) == Codes{"5990"});  // Trafalgar Square
+  // Westminster (Trafalgar Square) to the City (Bank), along the Strand and Fleet Street.
+  Shape line{ShapeType::LineString, metric({-0.1281, 51.5080, -0.0918, 51.5138}), {2}, {}};
+  const Codes through = codes(line);
+  CHECK(std::find(through.begin(), through.end(), "5990") != through.end());
+  CHECK(std::find(through.begin(), through.end(), "5030") != through.end());
+  // A short line on Cowcross Street, Islington, near Hackney and the City: Islington only (the
+  // envelopes of Hackney's and the City's areas hold it; their areas do not).
+  Shape cowcross{ShapeType::LineString, metric({-0.1045, 51.5205, -0.1040, 51.5206}), {2}, {}};
+  CHECK(codes(cowcross) == Codes{"5570"});
+  // The same answers as the exact test, across many small works: lines of 20-300 m anywhere.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> ux(500000, 560000), uy(160000, 200000), len(20, 300),
+      turn(0, 6.283185307179586);
+  int crossing = 0;
+  for (int k = 0; k < 3000; ++k) {
+    const double x = ux(rng), y = uy(rng), l = len(rng), a = turn(rng);
+    Shape s{ShapeType::LineString, {x, y, x + l * std::cos(a), y + l * std::sin(a)}, {2}, {}};
+    const auto got = codes(s);
+    // Exact: the authorities covering either end, at least (a line that crosses a boundary
+    // meets both sides).
+    for (double t : {0.0, 1.0}) {
+      for (const auto* c : map->at_exact(x + t * l * std::cos(a), y + t * l * std::sin(a)))
+        REQUIRE_MESSAGE(std::find(got.begin(), got.end(), c->code) != got.end(),
+                        "line " << k << " misses " << c->code);
+    }
+    if (got.size() > 1) ++crossing;
+  }
+  MESSAGE(crossing << " of 3000 lines meet two areas or more");
+  CHECK(crossing > 0);
+  Shape oxford{ShapeType::Point, metric({-1.2577, 51.7520}), {1}, {}};
+  CHECK(codes(oxford).empty());
+  CHECK(codes(Shape{}).empty());
+}
+
 TEST_CASE(
     "AuthorityMap: the cells answer as the exact lookup does, boundaries and cell edges too") {
   auto crs = london_crs();
