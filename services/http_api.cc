@@ -130,7 +130,7 @@ ApiResponse invalid_submission(const std::vector<Error>& found) {
   for (std::size_t i = 0; i < found.size() && i < 100; ++i) {
     if (i) errors += ',';
     JsonObject o(errors);
-    o.str("field", found[i].field);
+    o.str_if("field", found[i].field);  // none when no field is at fault (bad JSON)
     o.str("message", found[i].message);
   }
   errors += ']';
