@@ -224,9 +224,23 @@ std::string describe(const Alert& a) {
       out += " Section 58 restriction ";
       out += r.ref;
       put_where(out, a);
-      out += ", in force until ";
-      put_end(out, r.end);
-      out += ": only immediate works may dig there; ask the highway authority.";
+      if (w.end < r.start) {
+        // The contract's rule (starting before the restriction ends) holds a work planned to be
+        // done before it starts too: the notice period is for just that, so say so.
+        out += ", which starts ";
+        put_start(out, r.start);
+        out += " and lasts until ";
+        put_end(out, r.end);
+        out += ": the work is planned to end ";
+        put_end(out, w.end);
+        out += ", before it; any overrun needs the highway authority's consent.";
+      } else {
+        out += ", which runs from ";
+        put_start(out, r.start);
+        out += " until ";
+        put_end(out, r.end);
+        out += ": only immediate works may dig there; ask the highway authority.";
+      }
       break;
     }
   }

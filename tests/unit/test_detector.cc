@@ -576,6 +576,20 @@ TEST_CASE("describe: days as the works write them, and how long after") {
     CHECK(describe(a).find("from 2027-01-06 23:00 UTC to 2027-01-08 18:00:05 UTC") !=
           std::string::npos);
   }
+  SUBCASE("a restriction: its dates, and whether the work is planned to end before it starts") {
+    a.kind = AlertKind::Restriction;
+    a.a = summary("S58-1", "2027-06-01T00:00:00Z", "2027-12-31T23:59:59Z");
+    a.a.kind = WorkKind::Restriction;
+    a.b = summary("W", "2027-07-01T00:00:00Z", "2027-07-05T23:59:59Z");
+    std::string r = describe(a);
+    CAPTURE(r);
+    CHECK(r.find("starts 2027-07-01 3.0 m from Section 58 restriction S58-1, which runs from "
+                 "2027-06-01 until 2027-12-31: only immediate works") != std::string::npos);
+    a.b = summary("W", "2027-01-04T00:00:00Z", "2027-01-08T23:59:59Z");
+    r = describe(a);
+    CHECK(r.find("which starts 2027-06-01 and lasts until 2027-12-31: the work is planned to end "
+                 "2027-01-08, before it;") != std::string::npos);
+  }
   SUBCASE("a collaboration of date-only works on consecutive days starts right after") {
     a.kind = AlertKind::Collaboration;
     a.a = summary("A", "2027-05-01T00:00:00Z", "2027-05-10T23:59:59Z");
