@@ -228,6 +228,29 @@ async function main() {
   if ((await camden.locator("#alerts li").count()) !== 0) fail("Camden sees Westminster's alert");
   ok("Camden's key sees no alert");
 
+  // An alert whose new revision lies in another authority's area leaves the first one's list
+  // (the stream sends it as removed) and reaches the other's. A line across the Westminster /
+  // Camden boundary by Tottenham Court Road, and a point by its Westminster end, then by its
+  // Camden end.
+  await post(base, "dev-stpr-key", {
+    work_ref: "UI-C-1", promoter: "STPR", start: "2026-04-01", end: "2026-04-10",
+    geometry: { type: "LineString", coordinates: [[-0.131004, 51.516516], [-0.130204, 51.517116]] },
+  });
+  await post(base, "dev-tfl-key", {
+    work_ref: "UI-D-1", promoter: "TFL", version: 1, start: "2026-04-05", end: "2026-04-06",
+    geometry: { type: "Point", coordinates: [-0.130984, 51.516506] },
+  });
+  const moving = (page) => page.locator("#alerts li.clash", { hasText: "UI-C-1 / UI-D-1" });
+  await moving(westminster).first().waitFor({ timeout: 20000 });
+  await post(base, "dev-tfl-key", {
+    work_ref: "UI-D-1", promoter: "TFL", version: 2, start: "2026-04-05", end: "2026-04-06",
+    geometry: { type: "Point", coordinates: [-0.130224, 51.517126] },
+  });
+  await moving(camden).first().waitFor({ timeout: 20000 });
+  await moving(westminster).first().waitFor({ state: "detached", timeout: 5000 })
+    .catch(() => fail("Westminster still lists the clash after it moved into Camden's area"));
+  ok("an alert that moves into Camden's area leaves Westminster's list and reaches Camden's");
+
   mkdirSync(outDir, { recursive: true });
   await westminster.screenshot({ path: join(outDir, "dashboard.png") });
   ok(`screenshot: ${join(outDir, "dashboard.png")}`);
