@@ -111,7 +111,14 @@ class WktParser {
   Status geometry_type() {
     std::size_t begin = at_;
     std::string w = upper_word(word());
-    if (w.empty()) return fail("expected a geometry type such as POINT or LINESTRING");
+    if (w.empty()) {
+      // GeoJSON where WKT belongs is the likely slip: name it.
+      if (peek() == '{')
+        return fail(
+            "expected WKT (such as LINESTRING (530000 180000, 530010 180005)), not "
+            "GeoJSON");
+      return fail("expected a geometry type such as POINT or LINESTRING");
+    }
     std::string_view tag;
     const TypeName* type = nullptr;
     for (std::string_view suffix : {"", "ZM", "Z", "M"}) {

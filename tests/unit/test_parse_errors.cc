@@ -584,6 +584,8 @@ std::vector<Row> streetmanager_rows() {
        "at least 2 positions, not 1"},
       {wkt(R"("POINT(1 2")"), "object_data.works_location_coordinates", "offset 9"},
       {wkt(R"("POINT EMPTY")"), "object_data.works_location_coordinates", "EMPTY"},
+      {wkt(R"j("{\"type\": \"Point\", \"coordinates\": [1, 2]}")j"),
+       "object_data.works_location_coordinates", "not GeoJSON"},
       {wkt(R"j("CIRCLE(1 2)")j"), "object_data.works_location_coordinates",
        "unsupported geometry type CIRCLE"},
       {wkt(R"j("POINT(1)")j"), "object_data.works_location_coordinates", "offset 7"},
