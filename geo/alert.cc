@@ -78,17 +78,27 @@ void put_time_of(std::string& out, Micros t) {
   out.append(buf + 11, time_of_day(t) % (60 * kMicrosPerSecond) == 0 ? 5 : 8);
   out += " UTC";
 }
+// The day a start or an end stands for, when the instant is such a boundary (days since
+// 1970-01-01), else nullopt.
+std::optional<std::int64_t> start_day(Micros t) {
+  if (time_of_day(t) == 0) return floor_div(t, kMicrosPerDay);
+  if (is_uk_midnight(t)) return floor_div(t + kMicrosPerHour, kMicrosPerDay);
+  return std::nullopt;
+}
+std::optional<std::int64_t> end_day(Micros t) {
+  // The last second of a day (contract bare-date ends are 23:59:59Z; Street Manager's, the
+  // second before a UK midnight), with any fraction of it.
+  const Micros next =
+      t - (t - floor_div(t, kMicrosPerSecond) * kMicrosPerSecond) + kMicrosPerSecond;
+  if (time_of_day(next) == 0 || is_uk_midnight(next)) return floor_div(t, kMicrosPerDay);
+  return std::nullopt;
+}
 void put_start(std::string& out, Micros t) {
-  if (time_of_day(t) == 0) return put_day(out, t);
-  if (is_uk_midnight(t)) return put_day(out, t + kMicrosPerHour);
+  if (auto d = start_day(t)) return put_day(out, *d * kMicrosPerDay);
   put_time_of(out, t);
 }
 void put_end(std::string& out, Micros t) {
-  // The last second of a day (contract bare-date ends are 23:59:59Z; Street Manager's, the
-  // second before a UK midnight), with any fraction of it.
-  const Micros second = t - floor_div(t, kMicrosPerSecond) * kMicrosPerSecond;
-  const Micros next = t - second + kMicrosPerSecond;
-  if (time_of_day(next) == 0 || is_uk_midnight(next)) return put_day(out, t);
+  if (auto d = end_day(t)) return put_day(out, *d * kMicrosPerDay);
   put_time_of(out, t);
 }
 
@@ -103,31 +113,43 @@ void put_metres(std::string& out, double d) {
   out += " m";
 }
 
-// How long after: "right after" (a second or less: date-only works on consecutive days), else
-// minutes, hours or days, whole where the gap is within a second of a whole number of them (an
-// end written as a day's last second).
-void put_later(std::string& out, Micros t) {
+// How long after `end` `start` is, as a person counts it: between two days as the works write
+// them (put_end, put_start), the whole days free between ("right after" for consecutive days,
+// whatever the clocks did between); else "right after" (a second or less), "less than a minute
+// later", whole minutes, hours or days to one decimal, each in the largest unit it rounds to.
+void put_later(std::string& out, Micros end, Micros start) {
+  const auto e = end_day(end), s = start_day(start);
+  if (e && s && *s > *e) {
+    const std::int64_t free = *s - *e - 1;
+    if (free == 0) {
+      out += "right after";
+    } else {
+      put_fixed(out, static_cast<double>(free), 0);
+      out += free == 1 ? " day later" : " days later";
+    }
+    return;
+  }
+  const Micros t = start - end;
   if (t <= kMicrosPerSecond) {
     out += "right after";
     return;
   }
-  struct Unit {
-    Micros size;
-    const char* one;
-    const char* many;
-  };
-  const Unit unit = t < kMicrosPerHour  ? Unit{60 * kMicrosPerSecond, " minute", " minutes"}
-                    : t < kMicrosPerDay ? Unit{kMicrosPerHour, " hour", " hours"}
-                                        : Unit{kMicrosPerDay, " day", " days"};
-  const Micros whole = (t + kMicrosPerSecond) / unit.size;
-  if (std::llabs(t - whole * unit.size) <= kMicrosPerSecond) {
-    put_fixed(out, static_cast<double>(whole), 0);
-    out += whole == 1 ? unit.one : unit.many;
-  } else {
-    put_fixed(out, static_cast<double>(t) / static_cast<double>(unit.size), 1);
-    out += unit.many;
+  if (t < 60 * kMicrosPerSecond) {
+    out += "less than a minute later";
+    return;
   }
-  out += " later";
+  auto put = [&](double v, const char* one, const char* many) {
+    const double tenths = std::round(v * 10) / 10;
+    const bool whole = tenths == std::round(tenths);
+    put_fixed(out, tenths, whole ? 0 : 1);
+    out += whole && tenths == 1 ? one : many;
+    out += " later";
+  };
+  const double minutes = static_cast<double>(t) / static_cast<double>(60 * kMicrosPerSecond);
+  if (std::round(minutes) < 60) return put(std::round(minutes), " minute", " minutes");
+  const double hours = static_cast<double>(t) / static_cast<double>(kMicrosPerHour);
+  if (std::round(hours * 10) / 10 < 24) return put(hours, " hour", " hours");
+  put(static_cast<double>(t) / static_cast<double>(kMicrosPerDay), " day", " days");
 }
 
 void put_who(std::string& out, const WorkSummary& w) {
@@ -200,7 +222,7 @@ std::string describe(const Alert& a) {
       out += " starts ";
       put_start(out, second.start);
       out += ", ";
-      put_later(out, a.gap);
+      put_later(out, first.end, second.start);
       out += ", and they ";
       put_apart(out, a.distance_m);
       put_where(out, a);

@@ -402,18 +402,27 @@ std::vector<const Authority*> AuthorityMap::meeting(const Shape& s) const {
         }
     }
   }
-  if (!whole) {
-    hits.clear();
-    auto g = geos_->to_geos(s);
-    if (!g) return out;
-    GEOSContextHandle_t h = geos_->handle();
-    std::vector<const void*> candidates;
-    GEOSSTRtree_query_r(h, tree_.get(), g->get(), &collect_candidate, &candidates);
-    for (const void* item : candidates) {
-      const auto* part = static_cast<const Part*>(item);
-      if (GEOSPreparedIntersects_r(h, part->prepared.get(), g->get()) == 1)
-        hits.push_back(part->authority);
-    }
+  if (!whole) return meeting_exact(s);
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  out.reserve(hits.size());
+  for (auto a : hits) out.push_back(&authorities_[a]);
+  return out;
+}
+
+std::vector<const Authority*> AuthorityMap::meeting_exact(const Shape& s) const {
+  std::vector<const Authority*> out;
+  if (!tree_ || s.xy.size() < 2) return out;
+  auto g = geos_->to_geos(s);
+  if (!g) return out;
+  GEOSContextHandle_t h = geos_->handle();
+  std::vector<const void*> candidates;
+  GEOSSTRtree_query_r(h, tree_.get(), g->get(), &collect_candidate, &candidates);
+  std::vector<std::uint32_t> hits;
+  for (const void* item : candidates) {
+    const auto* part = static_cast<const Part*>(item);
+    if (GEOSPreparedIntersects_r(h, part->prepared.get(), g->get()) == 1)
+      hits.push_back(part->authority);
   }
   std::sort(hits.begin(), hits.end());
   hits.erase(std::unique(hits.begin(), hits.end()), hits.end());

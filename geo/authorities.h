@@ -116,8 +116,11 @@ class AuthorityMap {
   /// Every authority whose area the metric shape meets (touches or crosses), sorted by code:
   /// whose works these are to read ("works in its area", the authority role). From the cells
   /// where the shape's cells lie wholly inside one area or outside every area, else exact
-  /// (GEOS prepared intersects on the areas the tree gives).
+  /// (GEOS prepared intersects on the areas the tree gives). Like at(), it fills the cells as it
+  /// goes: one thread per map.
   std::vector<const Authority*> meeting(const Shape& s) const;
+  /// The same through the tree and the intersects tests, without the cells.
+  std::vector<const Authority*> meeting_exact(const Shape& s) const;
 
  private:
   /// One polygon of an authority's area: the tree indexes parts, so a multipolygon's far-apart

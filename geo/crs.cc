@@ -235,7 +235,19 @@ Result<std::unique_ptr<Transform>> CrsContext::make_transform(PJ* source,
       // A geographic box that crosses the antimeridian comes back with minx > maxx: no x limit.
       if (b.minx > b.maxx) b.minx = -kInf, b.maxx = kInf;
       t->source_box_ = b;
-      if (proj_get_type(source) == PJ_TYPE_PROJECTED_CRS) {
+      // The horizontal part of a compound CRS (British National Grid + ODN height), and the
+      // CRS a bound CRS wraps, decide whether coordinates are degrees.
+      PjPtr horizontal;
+      PJ* plane = source;
+      if (proj_get_type(source) == PJ_TYPE_COMPOUND_CRS) {
+        horizontal.reset(proj_crs_get_sub_crs(ctx, source, 0));
+        if (horizontal) plane = horizontal.get();
+      }
+      if (proj_get_type(plane) == PJ_TYPE_BOUND_CRS) {
+        horizontal.reset(proj_get_source_crs(ctx, plane));
+        if (horizontal) plane = horizontal.get();
+      }
+      if (proj_get_type(plane) == PJ_TYPE_PROJECTED_CRS) {
         t->lonlat_check_ = true;
         t->lonlat_area_ = Envelope{src_area.west, src_area.south, src_area.east, src_area.north};
       }

@@ -220,7 +220,7 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
   if (w.end < w.start) {
     w.end = w.start;
     if (planned_start && planned_end && *planned_end >= *planned_start)
-      w.end = w.start + (*planned_end - *planned_start);
+      w.end = std::min(w.start + (*planned_end - *planned_start), json::kMaxTime);
   }
 
   DIGONCE_PARSE_ASSIGN(category, permit_category(f));

@@ -160,6 +160,8 @@ class Gateway {
   void drain(Clock::time_point deadline);
   void broadcast_work(const WorkChange& change);
   void broadcast_alert(const AlertChange& change);
+  template <class Change, class NowMessage, class GoneMessage>
+  void broadcast(const Change& change, NowMessage&& now_message, GoneMessage&& gone_message);
 
   // The io_context comes first: it is destroyed last, after everything that uses it.
   asio::io_context ioc_{1};
@@ -550,35 +552,35 @@ void Gateway::stream_closed(const std::shared_ptr<StreamSession>& s) {
   }
 }
 
-void Gateway::broadcast_work(const WorkChange& change) {
+// A change of a work or an alert to every live stream: its new state to the keys that may read
+// it, and "removed" to those that could read it before and cannot now (gone, or out of their
+// sight: an alert whose location moved into another authority's area). Each message is made
+// once, when a first client needs it.
+template <class Change, class NowMessage, class GoneMessage>
+void Gateway::broadcast(const Change& change, NowMessage&& now_message,
+                        GoneMessage&& gone_message) {
   std::shared_ptr<const std::string> now, gone;
   for (const auto& s : std::set(streams_)) {
     if (change.now && visible_to(&s->key(), *change.now)) {
-      if (!now) now = std::make_shared<const std::string>(HttpApi::work_message(change, false));
+      if (!now) now = std::make_shared<const std::string>(now_message());
       s->send(now);
     } else if (change.before && visible_to(&s->key(), *change.before)) {
-      // Gone, or no longer visible to this key: either way it leaves the client's map.
-      if (!gone) gone = std::make_shared<const std::string>(HttpApi::work_message(change, true));
+      if (!gone) gone = std::make_shared<const std::string>(gone_message());
       s->send(gone);
     }
   }
 }
 
+void Gateway::broadcast_work(const WorkChange& change) {
+  broadcast(
+      change, [&] { return HttpApi::work_message(change, false); },
+      [&] { return HttpApi::work_message(change, true); });
+}
+
 void Gateway::broadcast_alert(const AlertChange& change) {
-  std::shared_ptr<const std::string> now, gone;
-  for (const auto& s : std::set(streams_)) {
-    if (change.now && visible_to(&s->key(), *change.now)) {
-      if (!now) now = std::make_shared<const std::string>(HttpApi::alert_message(*change.now));
-      s->send(now);
-    } else if (change.before && visible_to(&s->key(), *change.before)) {
-      // Moved out of this key's sight (its location now in another authority's area) or gone:
-      // it leaves the client's list, as it left the key's REST reads.
-      if (!gone)
-        gone = std::make_shared<const std::string>(
-            HttpApi::alert_removed_message(change.before->alert_id));
-      s->send(gone);
-    }
-  }
+  broadcast(
+      change, [&] { return HttpApi::alert_message(*change.now); },
+      [&] { return HttpApi::alert_removed_message(change.before->alert_id); });
 }
 
 Result<ApiKeys> load_keys(const std::string& file) {

@@ -85,8 +85,11 @@ class Replay:
         if not c.is_projected or c.area_of_use is None:
             return
         a = c.area_of_use
-        if all(a.west <= x <= a.east and a.south <= y <= a.north
-               for x, y in shapely.get_coordinates(geom)):
+
+        def lon_in(x):  # an area across the antimeridian has west > east
+            return (a.west <= x or x <= a.east) if a.west > a.east else a.west <= x <= a.east
+
+        if all(lon_in(x) and a.south <= y <= a.north for x, y in shapely.get_coordinates(geom)):
             raise ValueError(f"longitude/latitude given for the projected CRS {crs}")
 
     def to_metric(self, geom, crs):

@@ -194,8 +194,10 @@ TEST_CASE("AuthorityMap::meeting: every authority whose area a work meets, fast 
     const double x = ux(rng), y = uy(rng), l = len(rng), a = turn(rng);
     Shape s{ShapeType::LineString, {x, y, x + l * std::cos(a), y + l * std::sin(a)}, {2}, {}};
     const auto got = codes(s);
-    // Exact: the authorities covering either end, at least (a line that crosses a boundary
-    // meets both sides).
+    std::vector<std::string> exact;
+    for (const auto* c : map->meeting_exact(s)) exact.push_back(c->code);
+    REQUIRE_MESSAGE(got == exact, "line " << k);
+    // And the authorities covering either end are among them.
     for (double t : {0.0, 1.0}) {
       for (const auto* c : map->at_exact(x + t * l * std::cos(a), y + t * l * std::sin(a)))
         REQUIRE_MESSAGE(std::find(got.begin(), got.end(), c->code) != got.end(),

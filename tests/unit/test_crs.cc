@@ -263,6 +263,11 @@ TEST_CASE("CrsContext: coordinates outside the CRS's area of use") {
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().message.find("looks like longitude, latitude inside the area of use of "
                                   "EPSG:2154") != std::string::npos);
+    // A compound CRS (British National Grid + ODN height) is judged by its horizontal part.
+    Shape bng_odn = make_point(-0.1276, 51.5080);
+    st = crs->project_to_metric(bng_odn, "EPSG:7405");
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message.find("looks like longitude, latitude") != std::string::npos);
     // One vertex in metres is enough to be taken as metres.
     Shape mixed = make_line({-0.1276, 51.5080, 530000, 180000});
     st = crs->project_to_metric(mixed, "EPSG:27700");

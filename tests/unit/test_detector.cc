@@ -608,5 +608,23 @@ TEST_CASE("describe: days as the works write them, and how long after") {
     a.b = summary("B", "2027-05-12T12:00:00Z", "2027-05-16T23:59:59Z");
     a.gap = a.b.start - a.a.end;
     CHECK(describe(a).find("1.5 days later") != std::string::npos);
+    auto later = [&](const char* end, const char* start) {
+      a.a = summary("A", "2027-01-01T00:00:00Z", end);
+      a.b = summary("B", start, "2027-12-31T23:59:59Z");
+      a.gap = a.b.start - a.a.end;
+      const std::string text = describe(a);
+      const auto from = text.find(", ", text.find(" starts ")) + 2;
+      return text.substr(from, text.find(',', from) - from);
+    };
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-10T10:00:02Z") == "less than a minute later");
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-10T10:59:59.500Z") == "1 hour later");
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-10T11:02:00Z") == "1 hour later");
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-10T11:30:00Z") == "1.5 hours later");
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-10T10:17:00Z") == "17 minutes later");
+    CHECK(later("2027-01-10T10:00:00Z", "2027-01-11T09:59:59Z") == "1 day later");
+    // Between days as the works write them, the free days between, whatever the clocks did:
+    // 27 March to 29 March 2027 (a UK day: 23:00Z, the clocks having gone forward on the 28th).
+    CHECK(later("2027-03-27T23:59:59Z", "2027-03-28T23:00:00Z") == "1 day later");
+    CHECK(later("2027-10-30T22:59:59Z", "2027-11-01T00:00:00Z") == "1 day later");
   }
 }
