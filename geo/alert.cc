@@ -88,8 +88,7 @@ std::optional<std::int64_t> start_day(Micros t) {
 std::optional<std::int64_t> end_day(Micros t) {
   // The last second of a day (contract bare-date ends are 23:59:59Z; Street Manager's, the
   // second before a UK midnight), with any fraction of it.
-  const Micros next =
-      t - (t - floor_div(t, kMicrosPerSecond) * kMicrosPerSecond) + kMicrosPerSecond;
+  const Micros next = (floor_div(t, kMicrosPerSecond) + 1) * kMicrosPerSecond;
   if (time_of_day(next) == 0 || is_uk_midnight(next)) return floor_div(t, kMicrosPerDay);
   return std::nullopt;
 }

@@ -368,12 +368,11 @@ std::vector<const Authority*> AuthorityMap::at(double x, double y) const {
 }
 
 std::vector<const Authority*> AuthorityMap::meeting(const Shape& s) const {
-  std::vector<const Authority*> out;
-  if (!tree_ || s.xy.size() < 2) return out;
+  if (!tree_ || s.xy.size() < 2) return {};
   const Envelope env = s.envelope();
   if (!std::isfinite(env.minx) || !std::isfinite(env.miny) || !std::isfinite(env.maxx) ||
       !std::isfinite(env.maxy))
-    return out;
+    return {};
   std::vector<std::uint32_t> hits;
   // Most works lie in a cell or a few, each wholly inside one area or outside every area: the
   // answer is theirs. The cells cover every area's envelope, so what lies beyond them meets none.
@@ -389,7 +388,7 @@ std::vector<const Authority*> AuthorityMap::meeting(const Shape& s) const {
     const std::int64_t j0 = std::max<std::int64_t>(0, index(env.miny, grid_y_, ny_));
     const std::int64_t j1 =
         std::min<std::int64_t>(static_cast<std::int64_t>(ny_) - 1, index(env.maxy, grid_y_, ny_));
-    if (i0 > i1 || j0 > j1) return out;  // beyond every area
+    if (i0 > i1 || j0 > j1) return {};  // beyond every area
     if ((i1 - i0 + 1) * (j1 - j0 + 1) <= 16) {
       whole = true;
       for (auto j = j0; j <= j1 && whole; ++j)
@@ -403,50 +402,40 @@ std::vector<const Authority*> AuthorityMap::meeting(const Shape& s) const {
     }
   }
   if (!whole) return meeting_exact(s);
-  std::sort(hits.begin(), hits.end());
-  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
-  out.reserve(hits.size());
-  for (auto a : hits) out.push_back(&authorities_[a]);
-  return out;
+  return authorities_of(std::move(hits));
 }
 
 std::vector<const Authority*> AuthorityMap::meeting_exact(const Shape& s) const {
-  std::vector<const Authority*> out;
-  if (!tree_ || s.xy.size() < 2) return out;
+  if (!tree_ || s.xy.size() < 2) return {};
   auto g = geos_->to_geos(s);
-  if (!g) return out;
-  GEOSContextHandle_t h = geos_->handle();
-  std::vector<const void*> candidates;
-  GEOSSTRtree_query_r(h, tree_.get(), g->get(), &collect_candidate, &candidates);
-  std::vector<std::uint32_t> hits;
-  for (const void* item : candidates) {
-    const auto* part = static_cast<const Part*>(item);
-    if (GEOSPreparedIntersects_r(h, part->prepared.get(), g->get()) == 1)
-      hits.push_back(part->authority);
-  }
-  std::sort(hits.begin(), hits.end());
-  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
-  out.reserve(hits.size());
-  for (auto a : hits) out.push_back(&authorities_[a]);
-  return out;
+  if (!g) return {};
+  return parts_where(g->get(), &GEOSPreparedIntersects_r);
 }
 
 std::vector<const Authority*> AuthorityMap::at_exact(double x, double y) const {
-  std::vector<const Authority*> out;
-  if (!tree_ || !std::isfinite(x) || !std::isfinite(y)) return out;
+  if (!tree_ || !std::isfinite(x) || !std::isfinite(y)) return {};
+  auto point = geos_->own(GEOSGeom_createPointFromXY_r(geos_->handle(), x, y));
+  if (!point) return {};
+  return parts_where(point.get(), &GEOSPreparedCovers_r);
+}
+
+std::vector<const Authority*> AuthorityMap::parts_where(const GEOSGeometry* g,
+                                                        PreparedTest test) const {
   GEOSContextHandle_t h = geos_->handle();
-  auto point = geos_->own(GEOSGeom_createPointFromXY_r(h, x, y));
-  if (!point) return out;
   std::vector<const void*> candidates;
-  GEOSSTRtree_query_r(h, tree_.get(), point.get(), &collect_candidate, &candidates);
+  GEOSSTRtree_query_r(h, tree_.get(), g, &collect_candidate, &candidates);
   std::vector<std::uint32_t> hits;
   for (const void* item : candidates) {
     const auto* part = static_cast<const Part*>(item);
-    if (GEOSPreparedCovers_r(h, part->prepared.get(), point.get()) == 1)
-      hits.push_back(part->authority);
+    if (test(h, part->prepared.get(), g) == 1) hits.push_back(part->authority);
   }
+  return authorities_of(std::move(hits));
+}
+
+std::vector<const Authority*> AuthorityMap::authorities_of(std::vector<std::uint32_t> hits) const {
   std::sort(hits.begin(), hits.end());
   hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  std::vector<const Authority*> out;
   out.reserve(hits.size());
   for (auto a : hits) out.push_back(&authorities_[a]);
   return out;

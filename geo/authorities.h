@@ -151,6 +151,13 @@ class AuthorityMap {
   std::uint32_t classify_box(double x0, double y0, double size) const;
   /// Cell (i, j), classified on first use (a mixed cell gets its block of sub-cells).
   std::uint32_t cell(std::size_t i, std::size_t j) const;
+  /// The authorities (sorted by code, once each) of the parts the tree gives for g that pass
+  /// `test` (GEOSPreparedCovers_r, GEOSPreparedIntersects_r).
+  using PreparedTest = char (*)(GEOSContextHandle_t, const GEOSPreparedGeometry*,
+                                const GEOSGeometry*);
+  std::vector<const Authority*> parts_where(const GEOSGeometry* g, PreparedTest test) const;
+  /// Authority indexes as authorities, sorted by code, once each.
+  std::vector<const Authority*> authorities_of(std::vector<std::uint32_t> hits) const;
   double cell_ = 0, grid_x_ = 0, grid_y_ = 0;
   std::size_t nx_ = 0, ny_ = 0;
   mutable std::vector<std::uint32_t> cells_;

@@ -141,14 +141,14 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     });
   };
   // One NDJSON line: a FeatureCollection on it is split as above.
+  simdjson::dom::parser line_parser;  // its buffers serve every line
   auto take_line = [&](const std::string& text, const std::string& where) -> Status {
     if (text.find("FeatureCollection") != std::string::npos) {
       // Split only a line that is one whole JSON document: what is not goes to take() as it
       // is, which says what is wrong with it.
-      simdjson::dom::parser parser;
       simdjson::dom::element root;
       Status status;
-      if (!parser.parse(text).get(root) && take_features(text, where, nullptr, status))
+      if (!line_parser.parse(text).get(root) && take_features(text, where, nullptr, status))
         return status;
     }
     return take({text, where});

@@ -40,6 +40,13 @@ std::vector<std::string> codes_at(const AuthorityMap& map, CrsContext& crs, doub
   return out;
 }
 
+// EPSG:4326 lon, lat pairs in the metric CRS.
+std::vector<double> to_metric(CrsContext& crs, std::vector<double> lonlat) {
+  for (std::size_t i = 0; i + 1 < lonlat.size(); i += 2)
+    REQUIRE(crs.wgs84_to_metric().apply(lonlat[i], lonlat[i + 1]).ok());
+  return lonlat;
+}
+
 using Codes = std::vector<std::string>;
 
 }  // namespace
@@ -127,11 +134,7 @@ TEST_CASE("AuthorityMap::of_shape: the authority of a work that names none") {
   Geos geos;
   auto map = AuthorityMap::load(london_options(), *crs, geos);
   REQUIRE_MESSAGE(map.ok(), (map.ok() ? "" : map.error().what()));
-  auto metric = [&](std::vector<double> lonlat) {
-    for (std::size_t i = 0; i + 1 < lonlat.size(); i += 2)
-      REQUIRE(crs->wgs84_to_metric().apply(lonlat[i], lonlat[i + 1]).ok());
-    return lonlat;
-  };
+  auto metric = [&](std::vector<double> lonlat) { return to_metric(*crs, std::move(lonlat)); };
   auto code = [&](const Shape& s) {
     const Authority* a = map->of_shape(s);
     return a ? a->code : std::string("none");
@@ -163,17 +166,12 @@ TEST_CASE("AuthorityMap::meeting: every authority whose area a work meets, fast 
   Geos geos;
   auto map = AuthorityMap::load(london_options(), *crs, geos);
   REQUIRE_MESSAGE(map.ok(), (map.ok() ? "" : map.error().what()));
-  auto metric = [&](std::vector<double> lonlat) {
-    for (std::size_t i = 0; i + 1 < lonlat.size(); i += 2)
-      REQUIRE(crs->wgs84_to_metric().apply(lonlat[i], lonlat[i + 1]).ok());
-    return lonlat;
-  };
+  auto metric = [&](std::vector<double> lonlat) { return to_metric(*crs, std::move(lonlat)); };
   auto codes = [&](const Shape& s) {
     std::vector<std::string> out;
     for (const auto* a : map->meeting(s)) out.push_back(a->code);
     return out;
   };
-  using Codes = std::vector<std::string>;
   Shape point{ShapeType::Point, metric({-0.1281, 51.5080}), {1}, {}};
   CHECK(codes(point) == Codes{"5990"});  // Trafalgar Square
   // Westminster (Trafalgar Square) to the City (Bank), along the Strand and Fleet Street.
