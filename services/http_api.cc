@@ -729,11 +729,14 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       // Until the view has read works.current to its end it cannot say who holds a reference.
       if (works_feed_ && !works_feed_->caught_up())
         return respond(api_error(503, "the live works view is still loading; try again shortly"));
-      auto held = works_.find(w.work_ref);
-      if (held && held->promoter != w.promoter)
+      // A finished work's reference stays its promoter's too: another promoter's work under it
+      // would carry on the finished work's alerts (their ids are made of the references).
+      const std::string holder = works_.promoter_of(w.work_ref);
+      if (!holder.empty() && holder != w.promoter)
         return respond(api_error(403,
-                                 "work_ref " + w.work_ref +
-                                     " is a live work of another promoter; the key of " + key.org +
+                                 "work_ref " + w.work_ref + " is " +
+                                     (works_.find(w.work_ref) ? "a live work" : "a finished work") +
+                                     " of another promoter; the key of " + key.org +
                                      " may submit and cancel only its own works",
                                  "work_ref"));
     }

@@ -150,6 +150,7 @@ Result<std::optional<WorkChange>> WorksView::apply(std::string_view key,
     if (it == works_.end()) return std::optional<WorkChange>();
     WorkChange change{std::string(key), nullptr, std::move(it->second)};
     works_.erase(it);
+    finished_.insert_or_assign(change.work_ref, change.before->promoter);
     return std::optional<WorkChange>(std::move(change));
   }
   auto parsed = parse_live_work(*value);
@@ -158,6 +159,7 @@ Result<std::optional<WorkChange>> WorksView::apply(std::string_view key,
   if (!key.empty()) parsed->work_ref = std::string(key);
   auto now = std::make_shared<const LiveWork>(std::move(*parsed));
   std::unique_lock lock(mutex_);
+  if (auto it = finished_.find(now->work_ref); it != finished_.end()) finished_.erase(it);
   auto& slot = works_[now->work_ref];
   WorkChange change{now->work_ref, now, std::move(slot)};
   slot = now;
@@ -184,6 +186,13 @@ std::shared_ptr<const LiveWork> WorksView::find(std::string_view work_ref) const
   std::shared_lock lock(mutex_);
   auto it = works_.find(work_ref);
   return it == works_.end() ? nullptr : it->second;
+}
+
+std::string WorksView::promoter_of(std::string_view work_ref) const {
+  std::shared_lock lock(mutex_);
+  if (auto it = works_.find(work_ref); it != works_.end()) return it->second->promoter;
+  if (auto it = finished_.find(work_ref); it != finished_.end()) return it->second;
+  return {};
 }
 
 std::size_t WorksView::size() const {

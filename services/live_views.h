@@ -90,11 +90,18 @@ class WorksView {
   /// The works that match, sorted by work_ref.
   std::vector<std::shared_ptr<const LiveWork>> query(const WorkQuery& q) const;
   std::shared_ptr<const LiveWork> find(std::string_view work_ref) const;
+  /// The promoter whose work `work_ref` names: the live work's, else that of the work it named
+  /// when the view saw it finish (a tombstone after its record, since the view started; the
+  /// topic's compaction drops the record before a tombstone, so a view started later may not
+  /// know). Empty when the view knows of no such work.
+  std::string promoter_of(std::string_view work_ref) const;
   std::size_t size() const;
 
  private:
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<const LiveWork>, std::less<>> works_;
+  // work_ref -> promoter of works that finished (cancelled, completed) while the view watched.
+  std::map<std::string, std::string, std::less<>> finished_;
 };
 
 enum class StateFilter { All, Open, Closed };

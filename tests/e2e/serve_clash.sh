@@ -232,6 +232,26 @@ done
   fail "Camden, named by the work, cannot read it"
 check "a work in Westminster naming Camden: both read it, highway_authority_areas $areas"
 
+# A finished work's reference stays its promoter's: TFL cancels E2E-OXC-1, STPR may not post a
+# work under it (403 naming work_ref), TFL may bring it back.
+r=$(request DELETE /v1/works/E2E-OXC-1 dev-tfl-key)
+[[ $(status_of "$r") == 202 ]] || fail "TFL's DELETE of E2E-OXC-1: $(status_of "$r"): $(body_of "$r")"
+code=""
+for _ in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer dev-ops-key' "$base/v1/works/E2E-OXC-1")
+  [[ $code == 404 ]] && break
+  sleep 0.05
+done
+[[ $code == 404 ]] || fail "E2E-OXC-1 still live after its cancel: $code"
+oxc_stpr='{"work_ref":"E2E-OXC-1","promoter":"STPR","geometry":{"type":"Point","coordinates":[-0.1420,51.5150]},"start":"2027-04-01","end":"2027-04-10"}'
+r=$(request POST /v1/works dev-stpr-key "$oxc_stpr")
+[[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == work_ref ]] &&
+  body_of "$r" | jq -e '.error | contains("a finished work of another promoter")' >/dev/null ||
+  fail "STPR's work under TFL's finished E2E-OXC-1: expected 403 naming work_ref, got $(status_of "$r"): $(body_of "$r")"
+r=$(request POST /v1/works dev-tfl-key "${oxc_stpr//STPR/TFL}")
+[[ $(status_of "$r") == 202 ]] || fail "TFL bringing back its E2E-OXC-1: $(status_of "$r"): $(body_of "$r")"
+check "a finished work's reference stays its promoter's: STPR -> 403 $(body_of "$(request POST /v1/works dev-stpr-key "$oxc_stpr")" | jq -r .error | cut -c1-80), TFL -> 202"
+
 # A second serve on the same data folder stops at once, naming the first one's pid, and leaves
 # the first one's state alone (it would otherwise wipe the stage folders at start).
 rc=0
