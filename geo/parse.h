@@ -37,6 +37,17 @@ struct Parsed {
   std::vector<WorkEvent> works;
   /// Error::field locates the item and field: "features[2].properties.start"
   std::vector<Error> errors;
+  /// A GeoJSON submission's works, by where their members are: a Feature's in "properties", a
+  /// FeatureCollection's in "features[i].properties" (features[i] of works[j] is
+  /// feature_index[j]: a bad feature gives no work).
+  enum class Layout { Work, Feature, Collection, StreetManager } layout = Layout::Work;
+  std::vector<std::size_t> feature_index;
+
+  /// Where the contract's member `name` (work_ref, promoter, kind) of works[i] is in the
+  /// submission, for an Error::field: "promoter", "properties.promoter",
+  /// "features[2].properties.promoter". A Street Manager notification's members have names of
+  /// their own; the contract's name is given for those.
+  std::string field(std::size_t i, std::string_view name) const;
 };
 
 enum class Format { Auto, WorkJson, GeoJson, StreetManager };

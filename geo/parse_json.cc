@@ -162,6 +162,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
   if (*type == "Feature") {
     if (auto bad = reader.bad_number_in("", kFeatureNumbers))
       return out.errors.push_back(std::move(*bad));
+    out.layout = Parsed::Layout::Feature;
     auto w = parse_feature(root, limits, std::nullopt);
     if (!w) return out.errors.push_back(std::move(w).error());
     return out.works.push_back(std::move(*w));
@@ -169,6 +170,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
   if (*type != "FeatureCollection")
     return out.errors.push_back(Error{"type", "must be \"Feature\" or \"FeatureCollection\""});
 
+  out.layout = Parsed::Layout::Collection;
   auto crs = legacy_crs(root, std::nullopt);
   if (!crs) return out.errors.push_back(std::move(crs).error());
   auto features_member = f.get("features");
@@ -199,6 +201,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
     auto w = parse_feature(o, limits, *crs);
     if (w) {
       out.works.push_back(std::move(*w));
+      out.feature_index.push_back(i - 1);
     } else {
       out.errors.push_back(std::move(w).error().within(at));
     }

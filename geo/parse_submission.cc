@@ -78,10 +78,26 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
       detail::parse_geojson(o, reader, limits, out);
       break;
     case Format::StreetManager:
+      out.layout = Parsed::Layout::StreetManager;
       detail::parse_streetmanager(o, reader, limits, out);
       break;
   }
   return out;
+}
+
+std::string Parsed::field(std::size_t i, std::string_view name) const {
+  switch (layout) {
+    case Layout::Feature:
+      return "properties." + std::string(name);
+    case Layout::Collection:
+      if (i < feature_index.size())
+        return "features[" + std::to_string(feature_index[i]) + "].properties." + std::string(name);
+      break;
+    case Layout::Work:
+    case Layout::StreetManager:
+      break;
+  }
+  return std::string(name);
 }
 
 bool for_each_feature_document(std::string_view bytes,

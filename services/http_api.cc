@@ -709,11 +709,12 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
   if (parsed.works.empty() && geo::feature_documents(body))
     return respond(invalid_submission(
         {Error{"features", "is empty: a FeatureCollection must hold at least one work"}}));
-  for (const auto& w : parsed.works) {
+  for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+    const geo::WorkEvent& w = parsed.works[i];
     if (!may_submit(key, w.promoter))
       return respond(api_error(
           403, "the key of " + key.org + " may submit only its own works, not " + w.promoter + "'s",
-          "promoter"));
+          parsed.field(i, "promoter")));
     // A Section 58 restriction is the highway authority's: a promoter key setting one would warn
     // other promoters off a street in the authority's name.
     if (key.role == Role::Promoter && w.kind == geo::WorkKind::Restriction)
@@ -722,7 +723,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
                                    " is a Section 58 restriction, which only the highway "
                                    "authority sets: submit it through the Street Manager feed "
                                    "or with an ops key",
-                               "kind"));
+                               parsed.field(i, "kind")));
     // A work_ref names one work of one promoter: a promoter key may not take over, reschedule
     // or cancel (event "cancel") another promoter's live work by posting under its reference.
     if (key.role == Role::Promoter) {
@@ -738,7 +739,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
                                      (works_.find(w.work_ref) ? "a live work" : "a finished work") +
                                      " of another promoter; the key of " + key.org +
                                      " may submit and cancel only its own works",
-                                 "work_ref"));
+                                 parsed.field(i, "work_ref")));
     }
   }
   if (checks_->normalizer) {

@@ -216,6 +216,11 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == features ]] ||
   fail "an empty FeatureCollection: expected 400 naming features, got $(status_of "$r"): $(body_of "$r")"
 check "an empty FeatureCollection -> 400 $(body_of "$r")"
+# A collection with another promoter's work in it: the 403 names that feature's member.
+r=$(request POST /v1/works dev-stpr-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-FC-1" 06 | sed 's/"TFL"/"STPR"/'),$(fc_point "E2E-FC-2" 06)"']}')
+[[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == "features[1].properties.promoter" ]] ||
+  fail "a collection holding TFL's work, by STPR's key: expected 403 naming features[1].properties.promoter, got $(status_of "$r"): $(body_of "$r")"
+check "a FeatureCollection holding another promoter's work -> 403 naming $(body_of "$r" | jq -r .field)"
 
 # An authority reads the works in its area whatever authority they name: TFL's work at Oxford
 # Circus (Westminster) naming Camden is Westminster's to read, and lists the areas it meets.

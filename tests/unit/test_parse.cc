@@ -236,6 +236,9 @@ TEST_CASE("parse: a GeoJSON Feature carries the contract fields in its propertie
   Parsed as_work = parse_submission(feature, {}, Format::WorkJson);
   REQUIRE(as_work.errors.size() == 1);
   CHECK(as_work.errors[0].field == "work_ref");
+  // Where its members are, for an answer that names one (the API's 403).
+  CHECK(parse_submission(feature).field(0, "promoter") == "properties.promoter");
+  CHECK(as_work.field(0, "promoter") == "promoter");
 }
 
 TEST_CASE("parse: a FeatureCollection yields one work per feature, CRS inherited or overridden") {
@@ -255,6 +258,25 @@ TEST_CASE("parse: a FeatureCollection yields one work per feature, CRS inherited
   CHECK(p.works[0].crs == "EPSG:27700");
   CHECK(p.works[1].crs == "EPSG:4326");
   CHECK(p.works[2].event == EventType::Cancel);
+  CHECK(p.field(2, "promoter") == "features[2].properties.promoter");
+}
+
+TEST_CASE("parse: a FeatureCollection's works know their feature, past a bad one") {
+  Parsed p = parse_submission(R"({"type":"FeatureCollection","features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},
+       "properties":{"work_ref":"A","promoter":"P","start":"2026-01-01","end":"2026-01-02"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},
+       "properties":{"work_ref":"B","promoter":"P","start":"2026-01-03","end":"2026-01-02"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},
+       "properties":{"work_ref":"C","promoter":"Q","start":"2026-01-01","end":"2026-01-02"}}]})");
+  REQUIRE(p.errors.size() == 1);
+  CHECK(p.errors[0].field.starts_with("features[1]."));
+  REQUIRE(p.works.size() == 2);
+  CHECK(p.field(0, "work_ref") == "features[0].properties.work_ref");
+  CHECK(p.field(1, "promoter") == "features[2].properties.promoter");
+  // A Street Manager notification's members have names of their own: the contract's is given.
+  Parsed sm = parse_submission(R"({"object_type":"PERMIT","object_data":{}})");
+  CHECK(sm.field(0, "promoter") == "promoter");
 }
 
 TEST_CASE("parse: a FeatureCollection's features as documents of their own parse the same") {
