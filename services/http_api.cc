@@ -732,11 +732,11 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
         return respond(api_error(503, "the live works view is still loading; try again shortly"));
       // A finished work's reference stays its promoter's too: another promoter's work under it
       // would carry on the finished work's alerts (their ids are made of the references).
-      const std::string holder = works_.promoter_of(w.work_ref);
-      if (!holder.empty() && holder != w.promoter)
+      const auto holder = works_.holder_of(w.work_ref);
+      if (!holder.promoter.empty() && holder.promoter != w.promoter)
         return respond(api_error(403,
                                  "work_ref " + w.work_ref + " is " +
-                                     (works_.find(w.work_ref) ? "a live work" : "a finished work") +
+                                     (holder.live ? "a live work" : "a finished work") +
                                      " of another promoter; the key of " + key.org +
                                      " may submit and cancel only its own works",
                                  parsed.field(i, "work_ref")));

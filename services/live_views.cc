@@ -188,10 +188,10 @@ std::shared_ptr<const LiveWork> WorksView::find(std::string_view work_ref) const
   return it == works_.end() ? nullptr : it->second;
 }
 
-std::string WorksView::promoter_of(std::string_view work_ref) const {
+WorksView::Holder WorksView::holder_of(std::string_view work_ref) const {
   std::shared_lock lock(mutex_);
-  if (auto it = works_.find(work_ref); it != works_.end()) return it->second->promoter;
-  if (auto it = finished_.find(work_ref); it != finished_.end()) return it->second;
+  if (auto it = works_.find(work_ref); it != works_.end()) return {it->second->promoter, true};
+  if (auto it = finished_.find(work_ref); it != finished_.end()) return {it->second, false};
   return {};
 }
 

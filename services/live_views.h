@@ -93,8 +93,12 @@ class WorksView {
   /// The promoter whose work `work_ref` names: the live work's, else that of the work it named
   /// when the view saw it finish (a tombstone after its record, since the view started; the
   /// topic's compaction drops the record before a tombstone, so a view started later may not
-  /// know). Empty when the view knows of no such work.
-  std::string promoter_of(std::string_view work_ref) const;
+  /// know). `promoter` is empty when the view knows of no such work.
+  struct Holder {
+    std::string promoter;
+    bool live = false;
+  };
+  Holder holder_of(std::string_view work_ref) const;
   std::size_t size() const;
 
  private:

@@ -163,18 +163,20 @@ TEST_CASE("live works: tombstones remove, upserts replace, queries filter by bbo
   CHECK(view.size() == 2);
   // Its reference stays TFL's (the API refuses another promoter's work under it) until a work
   // under it is live again.
-  CHECK(view.promoter_of("B") == "TFL");
-  CHECK(view.promoter_of("A") == "STPR");
-  CHECK(view.promoter_of("Z").empty());
+  CHECK(view.holder_of("B").promoter == "TFL");
+  CHECK_FALSE(view.holder_of("B").live);
+  CHECK(view.holder_of("A").promoter == "STPR");
+  CHECK(view.holder_of("A").live);
+  CHECK(view.holder_of("Z").promoter.empty());
   // A tombstone for a work not held changes nothing.
   auto again = view.apply("B", std::nullopt);
   REQUIRE(again.ok());
   CHECK_FALSE(again->has_value());
 
   put("B", work_json("B", "TFL", -0.12, 51.51, "2026-05-05", "2026-05-20", "5210"));
-  CHECK(view.promoter_of("B") == "TFL");
+  CHECK(view.holder_of("B").live);
   REQUIRE(view.apply("B", std::nullopt).ok());
-  CHECK(view.promoter_of("B") == "TFL");
+  CHECK(view.holder_of("B").promoter == "TFL");
 
   // An unreadable value is an error and leaves the view as it was.
   CHECK_FALSE(view.apply("A", std::string_view("{")).ok());
