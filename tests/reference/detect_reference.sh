@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `digonce detect` against an independent reference of the contract's rules
-# (tests/reference/README.md): streams of work events in four regions and three metric CRSs
+# (tests/reference/README.md): streams of work events in eight regions and seven metric CRSs
 # (gen_regions.py), each run through `digonce detect --crs <the region's CRS>`, twice (the
 # contract's thresholds, then others), and the open alerts at the end compared with what
 # reference_detect.py (Python, Shapely, pyproj; no digonce code) finds. Needs .venv (tools/setup).

@@ -22,7 +22,7 @@ import math
 import os
 import random
 
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 REGIONS = [
     # name, metric CRS, centre (lon, lat), extra input CRS
@@ -30,6 +30,12 @@ REGIONS = [
     ("manchester", "EPSG:27700", (-2.2440, 53.4800), "EPSG:3857"),
     ("paris", "EPSG:2154", (2.3522, 48.8566), "EPSG:3857"),
     ("amsterdam", "EPSG:28992", (4.9041, 52.3676), "EPSG:4326"),
+    # Another datum as input (ETRS89, Irish Grid on TM65, Swiss LV03 on CH1903), and a southern
+    # and eastern hemisphere.
+    ("berlin", "EPSG:25833", (13.4050, 52.5200), "EPSG:4258"),
+    ("dublin", "EPSG:2157", (-6.2603, 53.3498), "EPSG:29903"),
+    ("zurich", "EPSG:2056", (8.5417, 47.3769), "EPSG:21781"),
+    ("auckland", "EPSG:2193", (174.7633, -36.8485), "EPSG:4326"),
 ]
 UTC = dt.timezone.utc
 BASE = dt.datetime(2027, 1, 1, tzinfo=UTC)
@@ -44,6 +50,7 @@ class Region:
         self.from_metric = {
             c: Transformer.from_crs(crs, c, always_xy=True) for c in ("EPSG:4326", extra_crs)
         }
+        self.geographic = {c for c in ("EPSG:4326", extra_crs) if CRS(c).is_geographic}
         cx, cy = self.to_metric.transform(*centre)
         self.streets = []  # polylines in the metric CRS
         if name == "london" and roads_file:
@@ -107,7 +114,7 @@ class Region:
                 if crs == self.crs:
                     return [round(c[0], 3), round(c[1], 3)]
                 x, y = self.from_metric[crs].transform(c[0], c[1])
-                return [round(x, 9), round(y, 9)] if crs == "EPSG:4326" else [round(x, 4), round(y, 4)]
+                return [round(x, 9), round(y, 9)] if crs in self.geographic else [round(x, 4), round(y, 4)]
             return [conv(v) for v in c]
         return {"type": gtype, "coordinates": conv(coords)}
 
