@@ -70,6 +70,7 @@ Status Normalizer::normalize(WorkEvent& e) {
       spdlog::debug("work {}: invalid geometry ({}) repaired with MakeValid", e.work_ref, why);
       e.geometry = std::move(*shape);
       ++repaired_;
+      last_repair_ = std::move(why);
     }
   }
   return {};

@@ -25,12 +25,15 @@ class Normalizer {
   Status normalize(WorkEvent& e);
 
   std::uint64_t repaired() const { return repaired_; }
+  /// Why the last repaired geometry was invalid (GEOS's reason: "Self-intersection[x y]").
+  const std::string& last_repair() const { return last_repair_; }
 
  private:
   CrsContext& crs_;
   Geos& geos_;
   Shape given_;  // the geometry being normalised, as sent (its buffer reused)
   std::uint64_t repaired_ = 0;
+  std::string last_repair_;
 };
 
 }  // namespace digonce::geo

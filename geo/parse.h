@@ -43,10 +43,10 @@ struct Parsed {
   enum class Layout { Work, Feature, Collection, StreetManager } layout = Layout::Work;
   std::vector<std::size_t> feature_index;
 
-  /// Where the contract's member `name` (work_ref, promoter, kind) of works[i] is in the
-  /// submission, for an Error::field: "promoter", "properties.promoter",
-  /// "features[2].properties.promoter". A Street Manager notification's members have names of
-  /// their own; the contract's name is given for those.
+  /// Where the contract's member `name` (work_ref, promoter, kind, geometry, ...) of works[i]
+  /// is in the submission, for an Error::field: "promoter", "properties.promoter",
+  /// "features[2].properties.promoter", "features[2].geometry". A Street Manager notification's
+  /// members have names of their own; the contract's name is given for those.
   std::string field(std::size_t i, std::string_view name) const;
 };
 

@@ -86,12 +86,15 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
 }
 
 std::string Parsed::field(std::size_t i, std::string_view name) const {
+  // A Feature's geometry is its own member; the contract's other members are its properties.
+  const std::string member =
+      name == "geometry" ? std::string(name) : "properties." + std::string(name);
   switch (layout) {
     case Layout::Feature:
-      return "properties." + std::string(name);
+      return member;
     case Layout::Collection:
       if (i < feature_index.size())
-        return "features[" + std::to_string(feature_index[i]) + "].properties." + std::string(name);
+        return "features[" + std::to_string(feature_index[i]) + "]." + member;
       break;
     case Layout::Work:
     case Layout::StreetManager:

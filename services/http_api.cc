@@ -742,14 +742,29 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
                                  parsed.field(i, "work_ref")));
     }
   }
+  // What the submission is read as, where that is not what it says: an invalid polygon is taken
+  // as GEOS repairs it (geo/normalize.h), and the answer says so.
+  std::vector<Error> warnings;
   if (checks_->normalizer) {
     std::vector<Error> errors;
-    for (const auto& w : parsed.works) {
+    for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+      const geo::WorkEvent& w = parsed.works[i];
       geo::WorkEvent copy = w;
+      const auto repaired_before = checks_->normalizer->repaired();
       if (auto s = checks_->normalizer->normalize(copy); !s.ok()) {
         Error e = s.error();
         if (parsed.works.size() > 1) e.message = "(work " + w.work_ref + ") " + e.message;
+        // Where the work's geometry is in the submission (a feature's); other fields as named.
+        if (e.field.starts_with("geometry"))
+          e.field = parsed.field(i, "geometry") + e.field.substr(8);
         errors.push_back(std::move(e));
+      } else if (checks_->normalizer->repaired() != repaired_before) {
+        warnings.push_back(Error{parsed.field(i, "geometry"),
+                                 "is not a valid geometry (" + checks_->normalizer->last_repair() +
+                                     "): work " + w.work_ref +
+                                     " is read as its repair (GEOS MakeValid, structure method: "
+                                     "a self-crossing ring is split where it crosses, a hole "
+                                     "outside its ring is an area of its own)"});
       }
     }
     if (!errors.empty()) return respond(invalid_submission(errors));
@@ -772,6 +787,17 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
         append_json_string(refs, parsed.works[i].work_ref);
       }
       refs += ']';
+    }
+    if (!warnings.empty()) {
+      auto& list = o.key("warnings");
+      list += '[';
+      for (std::size_t i = 0; i < warnings.size(); ++i) {
+        if (i) list += ',';
+        JsonObject item(list);
+        item.str("field", warnings[i].field);
+        item.str("message", warnings[i].message);
+      }
+      list += ']';
     }
   }
   if (parsed.works.size() > 1) {

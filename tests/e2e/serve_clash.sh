@@ -216,6 +216,17 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == features ]] ||
   fail "an empty FeatureCollection: expected 400 naming features, got $(status_of "$r"): $(body_of "$r")"
 check "an empty FeatureCollection -> 400 $(body_of "$r")"
+# A self-crossing polygon is taken as GEOS repairs it, and the answer says so; a feature whose
+# geometry is refused is named by its place in the collection.
+bowtie='{"type":"Polygon","coordinates":[[[-0.1277,51.5071],[-0.1274,51.5074],[-0.1274,51.5071],[-0.1277,51.5074],[-0.1277,51.5071]]]}'
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-BOW-1","promoter":"TFL","geometry":'"$bowtie"',"start":"2027-05-01","end":"2027-05-02"}')
+[[ $(status_of "$r") == 202 ]] && body_of "$r" | jq -e '.warnings[0].field == "geometry" and (.warnings[0].message | contains("Self-intersection"))' >/dev/null ||
+  fail "a bow-tie polygon: expected 202 with a warning naming geometry, got $(status_of "$r"): $(body_of "$r")"
+check "a self-crossing polygon -> 202 with warnings: $(body_of "$r" | jq -c '.warnings[0].message' | cut -c1-90)"
+r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-FC-3" 07)"',{"type":"Feature","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"properties":{"work_ref":"E2E-FC-4","promoter":"TFL","start":"2027-01-07","end":"2027-01-07"}}]}')
+[[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == "features[1].geometry" ]] ||
+  fail "a collection with a point in Sydney: expected 400 naming features[1].geometry, got $(status_of "$r"): $(body_of "$r")"
+check "a FeatureCollection with a geometry outside the metric CRS's area -> 400 naming $(body_of "$r" | jq -r .field)"
 # A collection with another promoter's work in it: the 403 names that feature's member.
 r=$(request POST /v1/works dev-stpr-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-FC-1" 06 | sed 's/"TFL"/"STPR"/'),$(fc_point "E2E-FC-2" 06)"']}')
 [[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == "features[1].properties.promoter" ]] ||

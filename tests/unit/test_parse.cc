@@ -238,6 +238,7 @@ TEST_CASE("parse: a GeoJSON Feature carries the contract fields in its propertie
   CHECK(as_work.errors[0].field == "work_ref");
   // Where its members are, for an answer that names one (the API's 403).
   CHECK(parse_submission(feature).field(0, "promoter") == "properties.promoter");
+  CHECK(parse_submission(feature).field(0, "geometry") == "geometry");
   CHECK(as_work.field(0, "promoter") == "promoter");
 }
 
@@ -274,6 +275,7 @@ TEST_CASE("parse: a FeatureCollection's works know their feature, past a bad one
   REQUIRE(p.works.size() == 2);
   CHECK(p.field(0, "work_ref") == "features[0].properties.work_ref");
   CHECK(p.field(1, "promoter") == "features[2].properties.promoter");
+  CHECK(p.field(1, "geometry") == "features[2].geometry");  // a member of the feature itself
   // A Street Manager notification's members have names of their own: the contract's is given.
   Parsed sm = parse_submission(R"({"object_type":"PERMIT","object_data":{}})");
   CHECK(sm.field(0, "promoter") == "promoter");
