@@ -96,10 +96,18 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     }
     if (normalizer) {
       for (auto w : parsed.works) {
+        const auto repaired_before = normalizer->repaired();
         if (auto s = normalizer->normalize(w); !s.ok()) {
           std::fprintf(stderr, "%s: %s\n", item.where.c_str(), item_error(item, s.error()).c_str());
           ++summary.rejected_items;
           bad = true;
+        } else if (normalizer->repaired() != repaired_before) {
+          // Taken all the same, as the API and the stages take it (geo/normalize.h).
+          std::fprintf(stderr,
+                       "%s: note: work %s: geometry is not valid (%s): it is read as GEOS "
+                       "MakeValid repairs it\n",
+                       item.where.c_str(), w.work_ref.c_str(), normalizer->last_repair().c_str());
+          ++summary.repaired;
         }
       }
     }
@@ -230,12 +238,13 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::fprintf(stderr,
                "digonce import: %llu lines; %llu records produced to %s (%.0f/s); rejected: %llu "
-               "item(s) on %llu line(s)%s\n",
+               "item(s) on %llu line(s); geometries repaired: %llu%s\n",
                static_cast<unsigned long long>(summary.lines),
                static_cast<unsigned long long>(summary.produced), topic.c_str(),
                secs > 0 ? static_cast<double>(summary.produced) / secs : 0.0,
                static_cast<unsigned long long>(summary.rejected_items),
                static_cast<unsigned long long>(summary.rejected_lines),
+               static_cast<unsigned long long>(summary.repaired),
                whole ? " (one FeatureCollection, a record per feature)" : "");
   if (deliveries.failed.load() > 0)
     return error(std::to_string(deliveries.failed.load()) + " record(s) not taken by the broker (" +

@@ -21,6 +21,7 @@ struct ImportSummary {
   std::uint64_t produced = 0;  // records the broker acknowledged
   std::uint64_t rejected_items = 0;
   std::uint64_t rejected_lines = 0;
+  std::uint64_t repaired = 0;  // works taken as GEOS repairs their invalid geometry
 };
 
 /// Validates each submission as the gateway does and produces the good ones, as they were

@@ -3,7 +3,8 @@
 # and a multi-line GeoJSON FeatureCollection, each with bad items, are imported (bad items named
 # by line or feature, skipped, exit 2; the good ones produced keyed by work_ref and live at
 # GET /v1/works); `tail` prints the clash they make, filtered by kind and authority, and the
-# submitted records with --envelope; the collection saved with a byte order mark imports too.
+# submitted records with --envelope; the collection saved with a byte order mark imports too; a
+# self-crossing polygon is imported as repaired, with a note naming its line.
 # Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_import_tail.sh
@@ -31,10 +32,11 @@ cat >"$work/works.ndjson" <<'NDJSON'
 
 {"work_ref":"IMP-BAD","promoter":"STPR","geometry":{"type":"Point","coordinates":[-0.127,51.503]},"end":"2026-03-20"}
 {"work_ref": "IMP-BROKEN",
-{"work_ref":"IMP-C","promoter":"TW","geometry":{"type":"Point","coordinates":[-0.1400,51.5390]},"start":"2026-04-01","end":"2026-04-02"}
+{"work_ref":"IMP-C","promoter":"TW","geometry":{"type":"Polygon","coordinates":[[[-0.1402,51.5388],[-0.1398,51.5392],[-0.1398,51.5388],[-0.1402,51.5392],[-0.1402,51.5388]]]},"start":"2026-04-01","end":"2026-04-02"}
 NDJSON
 import_refusing "$work/works.ndjson" import1 "NDJSON import" '^line 4: start: is required' \
-  '^line 5: invalid JSON' '3 records produced'
+  '^line 5: invalid JSON' '^line 6: note: work IMP-C: geometry is not valid (Self-intersection' \
+  '3 records produced.*geometries repaired: 1'
 
 cat >"$work/works.geojson" <<'GEOJSON'
 {
