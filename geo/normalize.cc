@@ -1,8 +1,10 @@
 #include "geo/normalize.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <cstdio>
 
 namespace digonce::geo {
 namespace {
@@ -32,6 +34,22 @@ bool needs_validity_check(const Shape& s) {
 
 }  // namespace
 
+std::string Normalizer::located(const std::string& why) const {
+  // GEOS names the place in the metric CRS, as "Self-intersection[530044.781 180363.657]": said
+  // in longitude and latitude too, which is how most works are sent.
+  const auto open = why.rfind('[');
+  if (open == std::string::npos || why.empty() || why.back() != ']') return why;
+  double x = 0, y = 0;
+  char tail = 0;
+  if (std::sscanf(why.c_str() + open, "[%lf %lf%c", &x, &y, &tail) != 3 || tail != ']') return why;
+  double lon = x, lat = y;
+  std::string at = why.substr(0, open);
+  if (crs_.metric_to_wgs84().apply(lon, lat).ok() && std::isfinite(lon) && std::isfinite(lat))
+    return fmt::format("{} at longitude {:.6f}, latitude {:.6f} ({:.2f}, {:.2f} in {})", at, lon,
+                       lat, x, y, crs_.metric_crs());
+  return fmt::format("{} at ({:.2f}, {:.2f} in {})", at, x, y, crs_.metric_crs());
+}
+
 Status Normalizer::normalize(WorkEvent& e) {
   if (e.event != EventType::Upsert) return {};
   auto transform = crs_.to_metric(e.crs);
@@ -56,7 +74,7 @@ Status Normalizer::normalize(WorkEvent& e) {
       return field_error("geometry", "GEOS validity check failed: " + geos_.last_error());
     if (valid == 0) {
       char* reason = GEOSisValidReason_r(h, g->get());
-      std::string why = reason ? reason : "invalid";
+      std::string why = located(reason ? reason : "invalid");
       GEOSFree_r(h, reason);
       auto* params = GEOSMakeValidParams_create_r(h);
       GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_STRUCTURE);
@@ -68,6 +86,8 @@ Status Normalizer::normalize(WorkEvent& e) {
       auto shape = geos_.from_geos(repaired.get());
       if (!shape) return field_error("geometry", "is invalid (" + why + ") and repairs to nothing");
       spdlog::debug("work {}: invalid geometry ({}) repaired with MakeValid", e.work_ref, why);
+      last_repair_polygonal_ =
+          e.geometry.type == ShapeType::Polygon || e.geometry.type == ShapeType::MultiPolygon;
       e.geometry = std::move(*shape);
       ++repaired_;
       last_repair_ = std::move(why);

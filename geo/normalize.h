@@ -25,8 +25,12 @@ class Normalizer {
   Status normalize(WorkEvent& e);
 
   std::uint64_t repaired() const { return repaired_; }
-  /// Why the last repaired geometry was invalid (GEOS's reason: "Self-intersection[x y]").
+  /// Why the last repaired geometry was invalid: GEOS's reason, its place in longitude and
+  /// latitude and in the metric CRS ("Self-intersection at longitude -0.127450, latitude
+  /// 51.507250 (530044.78, 180363.66 in EPSG:27700)").
   const std::string& last_repair() const { return last_repair_; }
+  /// Whether the last repaired geometry was polygonal.
+  bool last_repair_polygonal() const { return last_repair_polygonal_; }
 
  private:
   CrsContext& crs_;
@@ -34,6 +38,9 @@ class Normalizer {
   Shape given_;  // the geometry being normalised, as sent (its buffer reused)
   std::uint64_t repaired_ = 0;
   std::string last_repair_;
+  bool last_repair_polygonal_ = false;
+
+  std::string located(const std::string& why) const;
 };
 
 }  // namespace digonce::geo

@@ -42,11 +42,16 @@ struct Parsed {
   /// feature_index[j]: a bad feature gives no work).
   enum class Layout { Work, Feature, Collection, StreetManager } layout = Layout::Work;
   std::vector<std::size_t> feature_index;
+  /// A Street Manager notification's: "Message." in an SNS envelope, and its object_type
+  /// (PERMIT, ACTIVITY, SECTION_58), whose members carry the work.
+  std::string notification_prefix;
+  std::string object_type;
 
-  /// Where the contract's member `name` (work_ref, promoter, kind, geometry, ...) of works[i]
-  /// is in the submission, for an Error::field: "promoter", "properties.promoter",
-  /// "features[2].properties.promoter", "features[2].geometry". A Street Manager notification's
-  /// members have names of their own; the contract's name is given for those.
+  /// Where the contract's member `name` (work_ref, promoter, kind or geometry) of works[i] is
+  /// in the submission, for an Error::field: "promoter", "properties.promoter",
+  /// "features[2].properties.promoter", "features[2].geometry",
+  /// "Message.object_data.works_location_coordinates". Any other name comes back as it is (a
+  /// CRS, for one, may be a feature's property or the collection's legacy member).
   std::string field(std::size_t i, std::string_view name) const;
 };
 

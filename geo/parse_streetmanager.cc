@@ -296,6 +296,14 @@ Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLim
   return w;
 }
 
+// The notification's object_type, normalised ("" when it has none that is a string).
+std::string object_type_of(const json::object& message) {
+  std::string_view type;
+  auto member = json::member(message, "object_type");
+  if (!member || member->get_string().get(type) != simdjson::SUCCESS) return {};
+  return normalize_name(type);
+}
+
 }  // namespace
 
 Result<WorkEvent> parse_notification(const json::object& message, const ParseLimits& limits) {
@@ -332,6 +340,7 @@ void parse_streetmanager(const json::object& root, json::JsonReader& reader,
     if (auto bad = reader.bad_number_in("", kNotificationNumbers)) return fail(std::move(*bad));
     auto w = parse_notification(root, limits);
     if (!w) return fail(std::move(w).error());
+    out.object_type = object_type_of(root);
     return out.works.push_back(std::move(*w));
   }
 
@@ -362,6 +371,8 @@ void parse_streetmanager(const json::object& root, json::JsonReader& reader,
     return fail(std::move(*bad).within("Message"));
   auto w = parse_notification(o, limits);
   if (!w) return fail(std::move(w).error().within("Message"));
+  out.notification_prefix = "Message.";
+  out.object_type = object_type_of(o);
   out.works.push_back(std::move(*w));
 }
 

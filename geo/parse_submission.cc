@@ -86,6 +86,30 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
 }
 
 std::string Parsed::field(std::size_t i, std::string_view name) const {
+  if (name != "work_ref" && name != "promoter" && name != "kind" && name != "geometry")
+    return std::string(name);
+  if (layout == Layout::StreetManager) {
+    // The members each object type names its work's with (geo/parse_streetmanager.cc).
+    struct Members {
+      std::string_view object_type, work_ref, promoter, geometry;
+    };
+    static constexpr Members kMembers[] = {
+        {"PERMIT", "work_reference_number", "promoter_swa_code", "works_location_coordinates"},
+        {"ACTIVITY", "activity_reference_number", "highway_authority_swa_code",
+         "activity_coordinates"},
+        {"SECTION_58", "section_58_reference_number", "highway_authority_swa_code",
+         "section_58_coordinates"},
+    };
+    if (name == "kind") return notification_prefix + "object_type";
+    for (const auto& m : kMembers) {
+      if (m.object_type != object_type) continue;
+      const std::string_view member = name == "work_ref"   ? m.work_ref
+                                      : name == "promoter" ? m.promoter
+                                                           : m.geometry;
+      return notification_prefix + "object_data." + std::string(member);
+    }
+    return std::string(name);
+  }
   // A Feature's geometry is its own member; the contract's other members are its properties.
   const std::string member =
       name == "geometry" ? std::string(name) : "properties." + std::string(name);

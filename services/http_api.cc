@@ -642,6 +642,8 @@ ApiResponse HttpApi::healthz() {
 
 ApiResponse HttpApi::metrics_text() {
   metrics_.view_items.Add({{"view", "works"}}).Set(static_cast<double>(works_.size()));
+  metrics_.view_items.Add({{"view", "finished_works"}})
+      .Set(static_cast<double>(works_.finished_size()));
   metrics_.view_items.Add({{"view", "alerts"}}).Set(static_cast<double>(alerts_.size()));
   metrics_.producer_replacements.Set(static_cast<double>(producer_->replacements()));
   ApiResponse res;
@@ -759,12 +761,14 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
           e.field = parsed.field(i, "geometry") + e.field.substr(8);
         errors.push_back(std::move(e));
       } else if (checks_->normalizer->repaired() != repaired_before) {
-        warnings.push_back(Error{parsed.field(i, "geometry"),
-                                 "is not a valid geometry (" + checks_->normalizer->last_repair() +
-                                     "): work " + w.work_ref +
-                                     " is read as its repair (GEOS MakeValid, structure method: "
-                                     "a self-crossing ring is split where it crosses, a hole "
-                                     "outside its ring is an area of its own)"});
+        warnings.push_back(Error{
+            parsed.field(i, "geometry"),
+            "is not a valid geometry (" + checks_->normalizer->last_repair() + "): work " +
+                w.work_ref + " is read as GEOS MakeValid repairs it" +
+                (checks_->normalizer->last_repair_polygonal()
+                     ? " (structure method: a self-crossing ring is split where it crosses, a "
+                       "hole outside its ring is an area of its own)"
+                     : " (a line of one repeated point is that point)")});
       }
     }
     if (!errors.empty()) return respond(invalid_submission(errors));

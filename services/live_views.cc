@@ -150,7 +150,16 @@ Result<std::optional<WorkChange>> WorksView::apply(std::string_view key,
     if (it == works_.end()) return std::optional<WorkChange>();
     WorkChange change{std::string(key), nullptr, std::move(it->second)};
     works_.erase(it);
-    finished_.insert_or_assign(change.work_ref, change.before->promoter);
+    const std::uint64_t seq = ++finished_seq_;
+    finished_.insert_or_assign(change.work_ref, Finished{change.before->promoter, seq});
+    finished_order_.emplace_back(change.work_ref, seq);
+    while (finished_order_.size() > max_finished_) {
+      // The oldest, unless that reference finished again since (a later place in the queue).
+      const auto& [ref, at] = finished_order_.front();
+      if (auto old = finished_.find(ref); old != finished_.end() && old->second.seq == at)
+        finished_.erase(old);
+      finished_order_.pop_front();
+    }
     return std::optional<WorkChange>(std::move(change));
   }
   auto parsed = parse_live_work(*value);
@@ -191,8 +200,14 @@ std::shared_ptr<const LiveWork> WorksView::find(std::string_view work_ref) const
 WorksView::Holder WorksView::holder_of(std::string_view work_ref) const {
   std::shared_lock lock(mutex_);
   if (auto it = works_.find(work_ref); it != works_.end()) return {it->second->promoter, true};
-  if (auto it = finished_.find(work_ref); it != finished_.end()) return {it->second, false};
+  if (auto it = finished_.find(work_ref); it != finished_.end())
+    return {it->second.promoter, false};
   return {};
+}
+
+std::size_t WorksView::finished_size() const {
+  std::shared_lock lock(mutex_);
+  return finished_.size();
 }
 
 std::size_t WorksView::size() const {

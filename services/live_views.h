@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -82,6 +83,8 @@ struct WorkQuery {
 
 class WorksView {
  public:
+  /// `max_finished`: how many finished works' references it remembers (finished_size()).
+  explicit WorksView(std::size_t max_finished = kMaxFinished) : max_finished_(max_finished) {}
   /// Applies one record of works.current (value nullopt = tombstone). Returns the change, or
   /// nullopt when nothing changed (a tombstone for a work not held); an unreadable value is an
   /// error and changes nothing.
@@ -100,12 +103,24 @@ class WorksView {
   };
   Holder holder_of(std::string_view work_ref) const;
   std::size_t size() const;
+  /// How many finished works' references the view remembers; at most max_finished, the oldest
+  /// forgotten first.
+  std::size_t finished_size() const;
+  static constexpr std::size_t kMaxFinished = 1'000'000;  // ~150 MB at most
 
  private:
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<const LiveWork>, std::less<>> works_;
-  // work_ref -> promoter of works that finished (cancelled, completed) while the view watched.
-  std::map<std::string, std::string, std::less<>> finished_;
+  // work_ref -> promoter of works that finished (cancelled, completed) while the view watched,
+  // and the order they finished in (a reference may be there again, or no longer in finished_).
+  struct Finished {
+    std::string promoter;
+    std::uint64_t seq = 0;  // its place in finished_order_
+  };
+  std::map<std::string, Finished, std::less<>> finished_;
+  std::deque<std::pair<std::string, std::uint64_t>> finished_order_;  // (work_ref, seq)
+  std::uint64_t finished_seq_ = 0;
+  std::size_t max_finished_;
 };
 
 enum class StateFilter { All, Open, Closed };

@@ -236,16 +236,17 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   progress.done();
   summary.produced = deliveries.ok.load();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::fprintf(stderr,
-               "digonce import: %llu lines; %llu records produced to %s (%.0f/s); rejected: %llu "
-               "item(s) on %llu line(s); geometries repaired: %llu%s\n",
-               static_cast<unsigned long long>(summary.lines),
-               static_cast<unsigned long long>(summary.produced), topic.c_str(),
-               secs > 0 ? static_cast<double>(summary.produced) / secs : 0.0,
-               static_cast<unsigned long long>(summary.rejected_items),
-               static_cast<unsigned long long>(summary.rejected_lines),
-               static_cast<unsigned long long>(summary.repaired),
-               whole ? " (one FeatureCollection, a record per feature)" : "");
+  std::fprintf(
+      stderr,
+      "digonce import: %llu lines; %llu records produced to %s (%.0f/s); rejected: %llu "
+      "item(s) on %llu line(s); geometries repaired: %s%s\n",
+      static_cast<unsigned long long>(summary.lines),
+      static_cast<unsigned long long>(summary.produced), topic.c_str(),
+      secs > 0 ? static_cast<double>(summary.produced) / secs : 0.0,
+      static_cast<unsigned long long>(summary.rejected_items),
+      static_cast<unsigned long long>(summary.rejected_lines),
+      normalizer ? std::to_string(summary.repaired).c_str() : "not checked (--no-crs-check)",
+      whole ? " (one FeatureCollection, a record per feature)" : "");
   if (deliveries.failed.load() > 0)
     return error(std::to_string(deliveries.failed.load()) + " record(s) not taken by the broker (" +
                  deliveries.first_error + "); import them again: the stages ignore a version " +

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "geo/crs.h"
+#include "geo/geos.h"
+#include "geo/normalize.h"
 
 using namespace digonce::geo;
 
@@ -289,4 +291,28 @@ TEST_CASE("CrsContext: coordinates outside the CRS's area of use") {
     CHECK(crs->metric_box().maxx > 650000);
     CHECK(crs->metric_box().maxy > 1200000);
   }
+}
+
+TEST_CASE("normalize: an invalid polygon is repaired, and why is said where a planner finds it") {
+  auto crs = with_grid();
+  Geos geos;
+  Normalizer n(*crs, geos);
+  WorkEvent e;
+  e.work_ref = "BT1";
+  e.crs = "EPSG:4326";
+  // A bow-tie near Charing Cross, in longitude and latitude: the ring crosses itself once.
+  e.geometry.type = ShapeType::Polygon;
+  e.geometry.xy = {-0.1277, 51.5071, -0.1274, 51.5074, -0.1274,
+                   51.5071, -0.1277, 51.5074, -0.1277, 51.5071};
+  e.geometry.paths = {5};
+  e.geometry.polygons = {1};
+  REQUIRE(n.normalize(e).ok());
+  CHECK(n.repaired() == 1);
+  CHECK(n.last_repair_polygonal());
+  // GEOS names the crossing in EPSG:27700; the reason gives it in longitude and latitude too.
+  const std::string& why = n.last_repair();
+  CHECK_MESSAGE(why.starts_with("Self-intersection at longitude -0.127550, latitude 51.507250 ("),
+                why);
+  CHECK_MESSAGE(why.ends_with(" in EPSG:27700)"), why);
+  CHECK(e.geometry.type == ShapeType::MultiPolygon);  // the two triangles
 }

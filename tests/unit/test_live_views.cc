@@ -178,6 +178,18 @@ TEST_CASE("live works: tombstones remove, upserts replace, queries filter by bbo
   REQUIRE(view.apply("B", std::nullopt).ok());
   CHECK(view.holder_of("B").promoter == "TFL");
 
+  // At most max_finished references are remembered, the oldest forgotten first; one that
+  // finished again since is kept.
+  WorksView small(2);
+  for (const char* ref : {"P", "Q", "P", "R"}) {
+    REQUIRE(small.apply(ref, work_json(ref, "TW", -0.1, 51.5, "2026-03-01", "2026-03-02")).ok());
+    REQUIRE(small.apply(ref, std::nullopt).ok());
+  }
+  CHECK(small.finished_size() == 2);
+  CHECK(small.holder_of("P").promoter == "TW");  // finished last but one
+  CHECK(small.holder_of("Q").promoter.empty());  // the oldest
+  CHECK(small.holder_of("R").promoter == "TW");
+
   // An unreadable value is an error and leaves the view as it was.
   CHECK_FALSE(view.apply("A", std::string_view("{")).ok());
   CHECK(view.find("A") != nullptr);

@@ -401,9 +401,19 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
   CHECK(w.description == "Remedial works");
   CHECK(w.street_name == "HIGH STREET NORTH");
 
+  // Where its work's members are, for an answer that names one.
+  Parsed bare = parse_submission(sample);
+  CHECK(bare.field(0, "geometry") == "object_data.works_location_coordinates");
+  CHECK(bare.field(0, "promoter") == "object_data.promoter_swa_code");
+  CHECK(bare.field(0, "work_ref") == "object_data.work_reference_number");
+  CHECK(bare.field(0, "crs") == "crs");
+
   SUBCASE("the same in an SNS envelope") {
-    auto enveloped =
-        one_work(R"({"Type":"Notification","MessageId":"x","Message":)" + quoted(sample) + "}");
+    const std::string envelope =
+        R"({"Type":"Notification","MessageId":"x","Message":)" + quoted(sample) + "}";
+    CHECK(parse_submission(envelope).field(0, "geometry") ==
+          "Message.object_data.works_location_coordinates");
+    auto enveloped = one_work(envelope);
     CHECK(enveloped.work_ref == w.work_ref);
     CHECK(enveloped.start == w.start);
     CHECK(enveloped.end == w.end);
@@ -580,6 +590,8 @@ TEST_CASE("parse: Street Manager SECTION_58") {
   CHECK(w.event == EventType::Upsert);
   CHECK(w.work_ref == "S58-5990-46589070");
   CHECK(w.promoter == "5990");
+  CHECK(parse_submission(sample).field(0, "promoter") == "object_data.highway_authority_swa_code");
+  CHECK(parse_submission(sample).field(0, "kind") == "object_type");
   CHECK(w.version == 529771);
   CHECK(w.crs == "EPSG:27700");
   CHECK(w.start == ts("2020-06-10T14:30:00Z"));
