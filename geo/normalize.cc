@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 
 namespace digonce::geo {
 namespace {
@@ -39,9 +39,14 @@ std::string Normalizer::located(const std::string& why) const {
   // in longitude and latitude too, which is how most works are sent.
   const auto open = why.rfind('[');
   if (open == std::string::npos || why.empty() || why.back() != ']') return why;
-  double x = 0, y = 0;
-  char tail = 0;
-  if (std::sscanf(why.c_str() + open, "[%lf %lf%c", &x, &y, &tail) != 3 || tail != ']') return why;
+  // "[x y]": two numbers, one space, nothing else.
+  const char* start = why.c_str() + open + 1;
+  char* end = nullptr;
+  const double x = std::strtod(start, &end);
+  if (end == start || *end != ' ') return why;
+  start = end + 1;
+  const double y = std::strtod(start, &end);
+  if (end == start || *end != ']' || end + 1 != why.c_str() + why.size()) return why;
   double lon = x, lat = y;
   std::string at = why.substr(0, open);
   if (crs_.metric_to_wgs84().apply(lon, lat).ok() && std::isfinite(lon) && std::isfinite(lat))

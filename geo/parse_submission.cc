@@ -111,8 +111,7 @@ std::string Parsed::field(std::size_t i, std::string_view name) const {
     return std::string(name);
   }
   // A Feature's geometry is its own member; the contract's other members are its properties.
-  const std::string member =
-      name == "geometry" ? std::string(name) : "properties." + std::string(name);
+  std::string member = name == "geometry" ? std::string(name) : "properties." + std::string(name);
   switch (layout) {
     case Layout::Feature:
       return member;
