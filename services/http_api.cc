@@ -123,17 +123,24 @@ ApiResponse api_error(int status, const Error& e) {
 
 namespace {
 
+// A JSON array of {"field", "message"} (no field when none is at fault: bad JSON), the first
+// `limit` of `items`, appended to `out`: a 400's errors, a 202's warnings.
+void append_problems(std::string& out, const std::vector<Error>& items, std::size_t limit) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size() && i < limit; ++i) {
+    if (i) out += ',';
+    JsonObject o(out);
+    o.str_if("field", items[i].field);
+    o.str("message", items[i].message);
+  }
+  out += ']';
+}
+
 // 400 for a submission that breaks the contract: the first error as "error" and "field", and
 // every one (at most 100) under "errors", whichever check found them.
 ApiResponse invalid_submission(const std::vector<Error>& found) {
-  std::string errors = "\"errors\":[";
-  for (std::size_t i = 0; i < found.size() && i < 100; ++i) {
-    if (i) errors += ',';
-    JsonObject o(errors);
-    o.str_if("field", found[i].field);  // none when no field is at fault (bad JSON)
-    o.str("message", found[i].message);
-  }
-  errors += ']';
+  std::string errors = "\"errors\":";
+  append_problems(errors, found, 100);
   return api_error(400, found.front().what(), found.front().field, errors);
 }
 
@@ -792,17 +799,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       }
       refs += ']';
     }
-    if (!warnings.empty()) {
-      auto& list = o.key("warnings");
-      list += '[';
-      for (std::size_t i = 0; i < warnings.size(); ++i) {
-        if (i) list += ',';
-        JsonObject item(list);
-        item.str("field", warnings[i].field);
-        item.str("message", warnings[i].message);
-      }
-      list += ']';
-    }
+    if (!warnings.empty()) append_problems(o.key("warnings"), warnings, warnings.size());
   }
   if (parsed.works.size() > 1) {
     // A record per work, keyed by its own work_ref, so that each lands on the partition that
