@@ -41,6 +41,9 @@ Result<std::unique_ptr<PartitionProcessor>> StatelessFactory::create(std::int32_
 struct StreamTask::Assigned {
   std::unique_ptr<PartitionState> state;  // null when stateless
   std::unique_ptr<PartitionProcessor> processor;
+  // The group's committed offset for this partition as this task last committed or read it;
+  // -1 until known.
+  std::int64_t committed = -1;
 };
 
 class StreamTask::TxnOutput final : public Output {
@@ -379,8 +382,48 @@ Status StreamTask::commit_transactional() {
     return fail("commit transaction", e);
   metrics_.commit_time.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
+  for (int i = 0; i < valid->cnt; ++i)
+    if (auto it = parts_.find(valid->elems[i].partition); it != parts_.end())
+      it->second.committed = valid->elems[i].offset;
   DIGONCE_TRY(committed());
   return begin();
+}
+
+Status StreamTask::step_over_markers() {
+  // A transactional input ends each transaction with a commit marker, an offset that no
+  // consumer is given: the last commit covered the records, not the marker after them, so an
+  // idle partition would show a lag of 1, here and in Kafka's own tools, for ever. Once the
+  // consumer has passed a marker (its position moves over it when polled), committing that
+  // position, with no records, brings the lag to 0. Kafka Streams does the same (KAFKA-6607).
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
+  PartitionList offsets(raw);
+  if (offsets->cnt == 0) return {};
+  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
+    return kafka_error("position", err);
+  // What the group has committed for partitions this task has not committed yet (assigned
+  // with nothing to do since): one question to the coordinator, best effort.
+  PartitionList unknown(rd_kafka_topic_partition_list_new(offsets->cnt));
+  for (int i = 0; i < offsets->cnt; ++i)
+    if (auto it = parts_.find(offsets->elems[i].partition);
+        it != parts_.end() && it->second.committed < 0 && offsets->elems[i].offset >= 0)
+      rd_kafka_topic_partition_list_add(unknown.get(), offsets->elems[i].topic,
+                                        offsets->elems[i].partition);
+  if (unknown->cnt > 0) {
+    if (rd_kafka_committed(consumer_.get(), unknown.get(), 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return {};  // the coordinator is away: next time
+    for (int i = 0; i < unknown->cnt; ++i)
+      if (auto it = parts_.find(unknown->elems[i].partition);
+          it != parts_.end() && unknown->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        it->second.committed = std::max<std::int64_t>(0, unknown->elems[i].offset);
+  }
+  bool ahead = false;
+  for (int i = 0; i < offsets->cnt; ++i)
+    if (auto it = parts_.find(offsets->elems[i].partition); it != parts_.end())
+      ahead =
+          ahead || (it->second.committed >= 0 && offsets->elems[i].offset > it->second.committed);
+  if (!ahead) return {};
+  return commit_transactional();
 }
 
 Status StreamTask::commit_at_least_once() {
@@ -467,9 +510,10 @@ void StreamTask::update_lag() {
       continue;
     PartitionList one(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
-    // The consumer never returns a transaction's commit marker, so on a transactional input an
-    // idle partition rests at 1 (Kafka's own lag tools show the same). An empty partition has no
-    // position yet: 0.
+    // The position moves past a transaction's commit marker once the consumer polls it, so an
+    // idle partition of a transactional input reads 0 (and, once step_over_markers() has
+    // committed that position, so do Kafka's own lag tools). An empty partition has no position
+    // yet: 0.
     if (rd_kafka_position(consumer_.get(), one.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         one->elems[0].offset >= 0 && hi >= 0)
       metrics_.lag(p).Set(
@@ -503,6 +547,14 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
       result = commit();
       if (!result.ok()) break;
       continue;
+    }
+    if (pending_records_ == 0 && now - last_idle_check_ms_ >= kIdleCheckMs) {
+      last_idle_check_ms_ = now;
+      if (transactional_) {
+        result = step_over_markers();
+        if (!result.ok()) break;
+      }
+      update_lag();
     }
     int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
                                           0, options_.commit_interval_ms - (now - last_commit_ms_)))

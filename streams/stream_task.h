@@ -174,6 +174,10 @@ class StreamTask {
   /// The records fetched by the consumer and not yet polled.
   std::size_t queued_records() const;
   Status commit_transactional();
+  // While idle: commits the position of partitions whose consumer has moved past a
+  // transaction's commit marker since the last commit (transactional input), so that their lag
+  // reaches 0.
+  Status step_over_markers();
   Status commit_at_least_once();
   // After a commit (either kind): the stores' checkpoints, the latency metric, the counters.
   Status committed();
@@ -201,6 +205,9 @@ class StreamTask {
   std::size_t pending_records_ = 0;
   std::vector<std::int64_t> pending_timestamps_;
   std::int64_t last_commit_ms_ = 0;
+  // While idle, every kIdleCheckMs: the lag gauges, and step_over_markers().
+  static constexpr std::int64_t kIdleCheckMs = 1000;
+  std::int64_t last_idle_check_ms_ = 0;
   bool delivery_failed_ = false;
   std::string delivery_error_;
   Status fatal_;          // set by callbacks

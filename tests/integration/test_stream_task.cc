@@ -47,6 +47,28 @@ void produce_values(const std::string& topic, int from, int to) {
   require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
 }
 
+// As produce_values, in one transaction, committed or aborted: either way a marker follows.
+void produce_values_in_transaction(const std::string& topic, int from, int to, bool commit) {
+  Client producer = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("src")}});
+  require_ok(rd_kafka_init_transactions(producer.get(), kTimeoutMs), "init_transactions");
+  require_ok(rd_kafka_begin_transaction(producer.get()), "begin_transaction");
+  for (int i = from; i < to; ++i) {
+    std::string v = "v" + std::to_string(i);
+    require_ok(
+        rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+        "produce");
+  }
+  if (commit)
+    require_ok(rd_kafka_commit_transaction(producer.get(), kTimeoutMs), "commit_transaction");
+  else {
+    // Written first (an abort drops what the producer has not sent yet), then aborted.
+    require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
+    require_ok(rd_kafka_abort_transaction(producer.get(), kTimeoutMs), "abort_transaction");
+  }
+}
+
 std::vector<std::string> expected(int n) {
   std::vector<std::string> v;
   for (int i = 0; i < n; ++i) v.push_back("out-v" + std::to_string(i));
@@ -71,6 +93,13 @@ double restarts(prometheus::Registry& registry) {
   return -1;
 }
 
+double lag(prometheus::Registry& registry) {
+  for (const auto& family : registry.Collect())
+    if (family.name == "digonce_consumer_lag" && !family.metric.empty())
+      return family.metric.front().gauge.value;
+  return -1;
+}
+
 }  // namespace
 
 // A copy task from a scratch input topic to a scratch output topic, running on its own thread,
@@ -86,7 +115,7 @@ struct CopyTask {
     o.name = "copy";
     o.brokers = bootstrap();
     o.input_topic = in;
-    o.group_id = unique_name("task-group");
+    o.group_id = group = unique_name("task-group");
     o.transactional_id = unique_name("task-txn");
     o.output_topics = {out};
     o.data_dir = data.string();
@@ -101,7 +130,7 @@ struct CopyTask {
     std::filesystem::remove_all(data);
   }
   ScratchTopics topics;
-  std::string in, out;
+  std::string in, out, group;
   std::filesystem::path data;
   streams::StatelessFactory factory;
   prometheus::Registry registry;
@@ -136,6 +165,43 @@ TEST_CASE("a fenced task stops, leaving what it committed and nothing else") {
   CHECK(t.result.error().what().find("fenced") != std::string::npos);
   CHECK(restarts(t.registry) == 0);
   CHECK(read_all(t.out, "read_committed") == expected(50));
+}
+
+TEST_CASE("an idle task steps over its transactional input's markers and aborted records") {
+  CopyTask t;
+  // Records at offsets 50-99, the commit marker at 100; then an aborted transaction (as a
+  // crashed upstream stage leaves): 10 records at 101-110, not to be read, its marker at 111.
+  // The input ends at 112, and nothing after it would make the task commit again.
+  produce_values_in_transaction(t.in, 50, 100, true);
+  CHECK(wait_for_output(t.out, 100) == expected(100));
+  produce_values_in_transaction(t.in, 1000, 1010, false);
+  wait_for_end_offset(t.in, 112);
+  Client reader = make_client(RD_KAFKA_CONSUMER, {{"group.id", t.group}});
+  std::int64_t committed = -1;
+  double gauge = -1;
+  // The task commits the records, then, idle for a second, the position past the marker.
+  for (auto deadline = Clock::now() + 20s; Clock::now() < deadline;) {
+    committed = committed_offset(reader.get(), t.in);
+    gauge = lag(t.registry);
+    if (committed == 112 && gauge == 0) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(committed == 112);
+  CHECK(gauge == 0);
+  CHECK(read_all(t.out, "read_committed") == expected(100));
+  // Idle, it commits nothing more.
+  auto transactions = [&] {
+    for (const auto& family : t.registry.Collect())
+      if (family.name == "digonce_transactions_total")
+        for (const auto& m : family.metric)
+          for (const auto& l : m.label)
+            if (l.value == "committed") return m.counter.value;
+    return -1.0;
+  };
+  const double before = transactions();
+  std::this_thread::sleep_for(2500ms);
+  CHECK(transactions() == before);
+  CHECK(committed_offset(reader.get(), t.in) == 112);
 }
 
 int main(int argc, char** argv) {
