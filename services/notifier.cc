@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -208,9 +209,39 @@ Status Notifier::Worker::run() {
     stored = false;
     last_commit = Clock::now();
   };
+  // Per partition, the offset last stored: what a commit would give the group.
+  std::map<std::int32_t, std::int64_t> stored_at;
+  auto last_step = Clock::now();
+  // The alerts topic is transactional: each transaction ends with a marker that no consumer is
+  // given, so storing each alert's offset + 1 would leave the group one short of the end (a lag
+  // of 1 in Kafka's tools) whenever the notifier is idle. The consumer's position moves past
+  // markers (and aborted records) as it polls them; once idle, every alert before the position
+  // has been handled, so the position is stored and the next commit takes it.
+  auto step_over_markers = [&] {
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_assignment(rk, &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    streams::PartitionList positions(raw);
+    if (positions->cnt == 0 || rd_kafka_position(rk, positions.get())) return;
+    streams::PartitionList ahead(rd_kafka_topic_partition_list_new(positions->cnt));
+    for (int i = 0; i < positions->cnt; ++i) {
+      const auto& at = positions->elems[i];
+      auto known = stored_at.find(at.partition);
+      if (at.offset >= 0 && (known == stored_at.end() || at.offset > known->second))
+        rd_kafka_topic_partition_list_add(ahead.get(), topic.c_str(), at.partition)->offset =
+            at.offset;
+    }
+    if (ahead->cnt == 0 || rd_kafka_offsets_store(rk, ahead.get())) return;
+    for (int i = 0; i < ahead->cnt; ++i)
+      if (!ahead->elems[i].err) stored_at[ahead->elems[i].partition] = ahead->elems[i].offset;
+    stored = true;
+  };
   while (!stop.load()) {
     rd_kafka_poll(producer.get(), 0);
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
+    if (!m && Clock::now() - last_step > std::chrono::seconds(1)) {
+      step_over_markers();
+      last_step = Clock::now();
+    }
     if (Clock::now() - last_commit > std::chrono::milliseconds(250)) commit(false);
     if (!m) continue;
     if (m->err) {
@@ -238,8 +269,10 @@ Status Notifier::Worker::run() {
           "notifier {}: offset of partition {} not stored ({}); its records since the "
           "last commit will be delivered again",
           webhook.name, m->partition, rd_kafka_err2str(err));
-    else
+    else {
       stored = true;
+      stored_at[m->partition] = m->offset + 1;
+    }
   }
   commit(true);
   rd_kafka_consumer_close(rk);
