@@ -254,7 +254,7 @@ Config producer_config(const std::string& brokers, const std::string& client_id,
     c["transactional.id"] = transactional_id;
     // Short enough that a crashed instance's open transaction, which holds back every
     // read_committed consumer, is aborted by the broker within seconds if no one takes its id.
-    c["transaction.timeout.ms"] = "15000";
+    c["transaction.timeout.ms"] = std::to_string(kTransactionTimeoutMs);
     // Right after a commit the coordinator is still writing the previous transaction's markers
     // and answers the next AddPartitionsToTxn / AddOffsetsToTxn with CONCURRENT_TRANSACTIONS;
     // librdkafka retries after retry.backoff.ms, 100 ms by default, which made every commit

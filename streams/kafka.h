@@ -64,6 +64,9 @@ void set_client_properties(Config properties);
 /// Settings every digonce client shares: the brokers, a client id, and the Java default
 /// partitioner (murmur2), so that a key lands where any other Kafka client would put it.
 Config base_config(const std::string& brokers, const std::string& client_id);
+/// A transactional producer's transaction.timeout.ms: a transaction open longer than this is
+/// aborted by the broker, which fences the producer's epoch.
+inline constexpr int kTransactionTimeoutMs = 15000;
 /// An idempotent producer (acks=all), transactional when transactional_id is not empty.
 Config producer_config(const std::string& brokers, const std::string& client_id,
                        const std::string& transactional_id);

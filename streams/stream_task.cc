@@ -183,6 +183,7 @@ Status StreamTask::start() {
 }
 
 Status StreamTask::begin() {
+  txn_first_record_.reset();
   if (!transactional_) return {};
   if (auto* e = rd_kafka_begin_transaction(producer_.get()))
     return kafka_error(options_.name + ": begin transaction", e);
@@ -316,9 +317,12 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
       return abort_and_rewind();
     }
   }
+  if (pending_records_ == 0) txn_first_record_ = std::chrono::steady_clock::now();
   ++pending_records_;
   pending_timestamps_.push_back(in.timestamp_ms);
   metrics_.consumed.Increment();
+  if (auto pause = injected_pause_ms_.exchange(0); pause > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
   return {};
 }
 
@@ -646,12 +650,30 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
     auto fatal = fatal_error(&reason);
     bool clean = result.ok();
     if (!clean) spdlog::error("{}: {}", options_.name, result.error().what());
+    // How long the transaction the error ended had been open (0 s if it had no record).
+    const double open_s =
+        txn_first_record_
+            ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *txn_first_record_)
+                  .count()
+            : 0.0;
     teardown(clean);
     if (clean || stop.load()) return result;
     if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-        fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
-      return error(result.error().what() + " (fenced: another instance with transactional id " +
-                   options_.transactional_id + " has taken over; this one stops)");
+        fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+      // The broker fences a producer whose transaction outlived transaction.timeout.ms too (it
+      // aborts the transaction and bumps the epoch): after the process was paused or stalled,
+      // nobody has taken over, and stopping would leave its partitions unserved. Start over,
+      // as after any other fatal error; the new clients fence nothing but this instance's old
+      // epoch. A fence within the timeout is another instance with this transactional id.
+      if (open_s * 1000 < kTransactionTimeoutMs)
+        return error(result.error().what() + " (fenced: another instance with transactional id " +
+                     options_.transactional_id + " has taken over; this one stops)");
+      spdlog::warn(
+          "{}: fenced after its transaction had been open {:.1f} s, longer than "
+          "transaction.timeout.ms ({} s): the broker aborted it (was the process paused or "
+          "stalled?); nobody took over",
+          options_.name, open_s, kTransactionTimeoutMs / 1000);
+    }
     // An error before the first start succeeded (a wrong broker address, say) is the
     // operator's to fix.
     if (!started_) return result;

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -149,6 +150,9 @@ class StreamTask {
   /// For tests (any thread): at its loop's next turn the task's producer fails fatally with
   /// `err`, as it would when the broker says so (rd_kafka_test_fatal_error).
   void inject_fatal_error(rd_kafka_resp_err_t err) { injected_fatal_ = err; }
+  /// Tests: after the next record, the task's thread stops for `ms` with its transaction open,
+  /// as a process paused by SIGSTOP, a long swap or a VM migration would.
+  void inject_pause(std::int64_t ms) { injected_pause_ms_ = ms; }
 
  private:
   struct Assigned;
@@ -217,6 +221,11 @@ class StreamTask {
   bool tearing_down_ = false;
   // Set by inject_fatal_error (tests); the loop checks it with a plain load.
   std::atomic<rd_kafka_resp_err_t> injected_fatal_{RD_KAFKA_RESP_ERR_NO_ERROR};
+  std::atomic<std::int64_t> injected_pause_ms_{0};
+  // When the open transaction took its first record (its writes follow at once), on the steady
+  // clock; unset while it has none. A transaction open longer than kTransactionTimeoutMs has
+  // been aborted by the broker, and that fences this producer without anyone taking over.
+  std::optional<std::chrono::steady_clock::time_point> txn_first_record_;
   std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
   std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
 };

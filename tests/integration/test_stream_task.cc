@@ -156,6 +156,24 @@ TEST_CASE("a transactional task starts over after a fatal producer error, losing
   CHECK_MESSAGE(t.result.ok(), (t.result.ok() ? "" : t.result.error().what()));
 }
 
+TEST_CASE("a task paused past the transaction timeout starts over: fenced, but not taken over") {
+  CopyTask t;
+  // Stopped with its transaction open for longer than transaction.timeout.ms (15 s) plus the
+  // broker's check for timed-out transactions (every 10 s by default): the broker aborts the
+  // transaction and bumps the producer's epoch, which librdkafka reports as fenced once the
+  // task goes on.
+  t.task->inject_pause(27'000);
+  produce_values(t.in, 50, 60);
+  CHECK(wait_for_output(t.out, 60) == expected(60));
+  CHECK(restarts(t.registry) == 1);
+  produce_values(t.in, 60, 70);
+  CHECK(wait_for_output(t.out, 70) == expected(70));
+
+  t.stop = true;
+  t.runner.join();
+  CHECK_MESSAGE(t.result.ok(), (t.result.ok() ? "" : t.result.error().what()));
+}
+
 TEST_CASE("a fenced task stops, leaving what it committed and nothing else") {
   CopyTask t;
   t.task->inject_fatal_error(RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
