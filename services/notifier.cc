@@ -221,6 +221,10 @@ Status Notifier::Worker::run() {
     rd_kafka_topic_partition_list_t* raw = nullptr;
     if (rd_kafka_assignment(rk, &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     streams::PartitionList positions(raw);
+    // librdkafka forgets stored offsets when partitions are assigned: so does this.
+    std::erase_if(stored_at, [&](const auto& e) {
+      return !rd_kafka_topic_partition_list_find(positions.get(), topic.c_str(), e.first);
+    });
     if (positions->cnt == 0 || rd_kafka_position(rk, positions.get())) return;
     streams::PartitionList ahead(rd_kafka_topic_partition_list_new(positions->cnt));
     for (int i = 0; i < positions->cnt; ++i) {

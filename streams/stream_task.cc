@@ -399,33 +399,24 @@ Status StreamTask::step_over_markers() {
   // idle partition would show a lag of 1, here and in Kafka's own tools, for ever. Once the
   // consumer has passed a marker (its position moves over it when polled), committing that
   // position, with no records, brings the lag to 0. Kafka Streams does the same (KAFKA-6607).
+  //
+  // Why the position is safe to commit here: records are processed on this thread as they are
+  // polled, so with nothing pending every record before the position has been processed and
+  // committed. A seek (abort_and_rewind) or an assignment leaves the position unset (-1001)
+  // until the consumer polls again, so a rewound partition is not stepped over.
   rd_kafka_topic_partition_list_t* raw = nullptr;
   if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
   PartitionList offsets(raw);
   if (offsets->cnt == 0) return {};
   if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
     return kafka_error("position", err);
-  // What the group has committed for partitions this task has not committed yet (assigned
-  // with nothing to do since): one question to the coordinator, best effort.
-  PartitionList unknown(rd_kafka_topic_partition_list_new(offsets->cnt));
-  for (int i = 0; i < offsets->cnt; ++i)
-    if (auto it = parts_.find(offsets->elems[i].partition);
-        it != parts_.end() && it->second.committed < 0 && offsets->elems[i].offset >= 0)
-      rd_kafka_topic_partition_list_add(unknown.get(), offsets->elems[i].topic,
-                                        offsets->elems[i].partition);
-  if (unknown->cnt > 0) {
-    if (rd_kafka_committed(consumer_.get(), unknown.get(), 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return {};  // the coordinator is away: next time
-    for (int i = 0; i < unknown->cnt; ++i)
-      if (auto it = parts_.find(unknown->elems[i].partition);
-          it != parts_.end() && unknown->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        it->second.committed = std::max<std::int64_t>(0, unknown->elems[i].offset);
-  }
   bool ahead = false;
   for (int i = 0; i < offsets->cnt; ++i)
-    if (auto it = parts_.find(offsets->elems[i].partition); it != parts_.end())
-      ahead =
-          ahead || (it->second.committed >= 0 && offsets->elems[i].offset > it->second.committed);
+    if (auto it = parts_.find(offsets->elems[i].partition);
+        it != parts_.end() && offsets->elems[i].offset >= 0)
+      // Not committed by this task since it was assigned (the group's offset unknown here):
+      // committing the position once costs a transaction and is as safe.
+      ahead = ahead || it->second.committed < 0 || offsets->elems[i].offset > it->second.committed;
   if (!ahead) return {};
   return commit_transactional();
 }
@@ -552,13 +543,19 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
       if (!result.ok()) break;
       continue;
     }
-    if (pending_records_ == 0 && now - last_idle_check_ms_ >= kIdleCheckMs) {
+    // Idle (nothing polled for a second): the lag gauges, and the markers stepped over.
+    if (pending_records_ == 0 && !polled_since_idle_check_ &&
+        now - last_idle_check_ms_ >= kIdleCheckMs) {
       last_idle_check_ms_ = now;
-      if (transactional_) {
+      if (transactional_ && !stop.load()) {
         result = step_over_markers();
         if (!result.ok()) break;
       }
       update_lag();
+    }
+    if (now - last_idle_check_ms_ >= kIdleCheckMs) {
+      last_idle_check_ms_ = now;
+      polled_since_idle_check_ = false;
     }
     int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
                                           0, options_.commit_interval_ms - (now - last_commit_ms_)))
@@ -582,6 +579,7 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
       m.reset(rd_kafka_consumer_poll(consumer_.get(), wait));
     }
     if (!m) continue;
+    polled_since_idle_check_ = true;
     if (m->err) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         spdlog::warn("{}: consumer: {}", options_.name, rd_kafka_message_errstr(m.get()));

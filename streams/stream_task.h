@@ -212,6 +212,7 @@ class StreamTask {
   // While idle, every kIdleCheckMs: the lag gauges, and step_over_markers().
   static constexpr std::int64_t kIdleCheckMs = 1000;
   std::int64_t last_idle_check_ms_ = 0;
+  bool polled_since_idle_check_ = false;  // a record or event polled since that check
   bool delivery_failed_ = false;
   std::string delivery_error_;
   Status fatal_;          // set by callbacks

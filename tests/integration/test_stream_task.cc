@@ -26,10 +26,18 @@ namespace streams = digonce::streams;
 
 namespace {
 
+// The input value whose next processing fails once ("" = none), as a processing error would.
+std::string fail_once_on;  // NOLINT(cert-err58-cpp): set by the test thread before the input
+
 // Copies each input value to partition 0 of the output topic, prefixed.
 streams::StatelessFactory::Fn copy_to(std::string out) {
-  return [out = std::move(out)](const streams::InputRecord& in, streams::Output& o) {
+  return [out = std::move(out)](const streams::InputRecord& in,
+                                streams::Output& o) -> digonce::Status {
     std::string value = "out-" + std::string(in.value.value_or(""));
+    if (!fail_once_on.empty() && in.value == fail_once_on) {
+      fail_once_on.clear();
+      return digonce::error("failing " + value + " once, as asked");
+    }
     return o.send(out, 0, in.key, &value);
   };
 }
@@ -154,6 +162,25 @@ TEST_CASE("a transactional task starts over after a fatal producer error, losing
   t.stop = true;
   t.runner.join();
   CHECK_MESSAGE(t.result.ok(), (t.result.ok() ? "" : t.result.error().what()));
+}
+
+TEST_CASE("a record that fails just before a marker is processed again, not stepped over") {
+  CopyTask t;
+  // The last record of a transaction fails once: the task aborts and rewinds to its committed
+  // offset, and the position it had reached (past the marker) must not be committed idle.
+  fail_once_on = "v99";
+  produce_values_in_transaction(t.in, 50, 100, true);
+  CHECK(wait_for_output(t.out, 100) == expected(100));
+  Client reader = make_client(RD_KAFKA_CONSUMER, {{"group.id", t.group}});
+  std::int64_t committed = -1;
+  for (auto deadline = Clock::now() + 20s; Clock::now() < deadline && committed != 101;) {
+    std::this_thread::sleep_for(200ms);
+    committed = committed_offset(reader.get(), t.in);
+  }
+  CHECK(committed == 101);
+  CHECK(fail_once_on.empty());
+  std::this_thread::sleep_for(1500ms);
+  CHECK(read_all(t.out, "read_committed") == expected(100));
 }
 
 TEST_CASE("a task paused past the transaction timeout starts over: fenced, but not taken over") {
