@@ -76,8 +76,9 @@ start_stage ingest ingest
 start_stage detector detector
 
 # Produces the chunks, one every 0.25 s, in the background. kcat gives up when the broker is
-# down; a chunk is then sent again (bounded): the stages ignore an event whose version they have
-# already seen, so resending is safe.
+# down; a chunk is then sent again (bounded): an event sent again is stale (a lower version than
+# one since applied: ignored) or repeats the work's state as it is (the same version, applied
+# again: the contract applies an equal version, and it changes no alert), so resending is safe.
 (
   for f in "$work"/chunk.*; do
     tries=0
