@@ -461,6 +461,14 @@ Status StreamTask::committed() {
 
 Status StreamTask::abort_transaction() {
   if (!transactional_) return {};
+  // librdkafka sends EndTxn as soon as the transaction's AddPartitionsToTxn has been sent, not
+  // answered; a coordinator that gets the EndTxn first sees no transaction and answers
+  // INVALID_TXN_STATE, which librdkafka makes fatal (librdkafka#4849): a processing error
+  // right after the first records of a transaction then cost new clients. A record delivered
+  // proves its partition registered, so what was sent goes out first (bounded: a producer in
+  // trouble fails its records quickly, or the abort goes ahead after 2 s). The records land in
+  // the aborted transaction, which read_committed consumers never see.
+  rd_kafka_flush(producer_.get(), 2000);
   for (int attempt = 1;; ++attempt) {
     auto* e = rd_kafka_abort_transaction(producer_.get(), -1);
     if (!e) return {};
