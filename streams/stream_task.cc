@@ -668,16 +668,17 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
         fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
       // The broker fences a producer whose transaction outlived transaction.timeout.ms too (it
       // aborts the transaction and bumps the epoch): after the process was paused or stalled,
-      // nobody has taken over, and stopping would leave its partitions unserved. Start over,
-      // as after any other fatal error; the new clients fence nothing but this instance's old
-      // epoch. A fence within the timeout is another instance with this transactional id.
+      // or the broker away, nobody has taken over, and stopping would leave its partitions
+      // unserved. Start over, as after any other fatal error; the new clients fence nothing but
+      // this instance's old epoch. A fence within the timeout is another instance with this
+      // transactional id.
       if (open_s * 1000 < kTransactionTimeoutMs)
         return error(result.error().what() + " (fenced: another instance with transactional id " +
                      options_.transactional_id + " has taken over; this one stops)");
       spdlog::warn(
           "{}: fenced after its transaction had been open {:.1f} s, longer than "
-          "transaction.timeout.ms ({} s): the broker aborted it (was the process paused or "
-          "stalled?); nobody took over",
+          "transaction.timeout.ms ({} s): the broker aborted it (the process was paused or "
+          "stalled, or the broker away); nobody took over",
           options_.name, open_s, kTransactionTimeoutMs / 1000);
     }
     // An error before the first start succeeded (a wrong broker address, say) is the
