@@ -41,8 +41,7 @@ Result<std::unique_ptr<PartitionProcessor>> StatelessFactory::create(std::int32_
 struct StreamTask::Assigned {
   std::unique_ptr<PartitionState> state;  // null when stateless
   std::unique_ptr<PartitionProcessor> processor;
-  // The group's committed offset for this partition as this task last committed or read it;
-  // -1 until known.
+  // The offset this task last committed for this partition; -1 until it has committed one.
   std::int64_t committed = -1;
 };
 
