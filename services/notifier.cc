@@ -218,14 +218,13 @@ Status Notifier::Worker::run() {
   // markers (and aborted records) as it polls them; once idle, every alert before the position
   // has been handled, so the position is stored and the next commit takes it.
   auto step_over_markers = [&] {
-    rd_kafka_topic_partition_list_t* raw = nullptr;
-    if (rd_kafka_assignment(rk, &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    streams::PartitionList positions(raw);
+    auto assigned = streams::assigned_positions(rk);
+    if (!assigned) return;
+    const streams::PartitionList& positions = *assigned;
     // librdkafka forgets stored offsets when partitions are assigned: so does this.
     std::erase_if(stored_at, [&](const auto& e) {
       return !rd_kafka_topic_partition_list_find(positions.get(), topic.c_str(), e.first);
     });
-    if (positions->cnt == 0 || rd_kafka_position(rk, positions.get())) return;
     streams::PartitionList ahead(rd_kafka_topic_partition_list_new(positions->cnt));
     for (int i = 0; i < positions->cnt; ++i) {
       const auto& at = positions->elems[i];

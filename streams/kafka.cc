@@ -332,6 +332,14 @@ Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
                (unreachable(e) ? recent_refusal() : std::string()));
 }
 
+Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (auto err = rd_kafka_assignment(consumer, &raw)) return kafka_error("assignment", err);
+  PartitionList list(raw);
+  if (auto err = rd_kafka_position(consumer, list.get())) return kafka_error("position", err);
+  return list;
+}
+
 Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
                std::string_view key, const std::string* value, const std::vector<Header>& headers,
                void* opaque) {

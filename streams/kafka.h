@@ -89,6 +89,11 @@ Config restore_consumer_config(const std::string& brokers, const std::string& cl
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e);
 
+/// The consumer's assigned partitions, each with its position: the offset after the last
+/// record polled (and after any transaction marker polled past), RD_KAFKA_OFFSET_INVALID where
+/// nothing has been polled since the partition was assigned or sought.
+Result<PartitionList> assigned_positions(rd_kafka_t* consumer);
+
 /// Assigns every partition 0..partitions-1 of `topic` to the consumer, starting at `offset`
 /// (RD_KAFKA_OFFSET_BEGINNING, RD_KAFKA_OFFSET_END, ...): a reader of a whole topic that joins no
 /// group and commits nothing.

@@ -320,8 +320,8 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
   ++pending_records_;
   pending_timestamps_.push_back(in.timestamp_ms);
   metrics_.consumed.Increment();
-  if (auto pause = injected_pause_ms_.exchange(0); pause > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+  if (injected_pause_ms_.load(std::memory_order_relaxed) > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(injected_pause_ms_.exchange(0)));
   return {};
 }
 
@@ -338,11 +338,9 @@ Status StreamTask::commit_transactional() {
     if (a.state && a.state->has_pending())
       DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
 
-  rd_kafka_topic_partition_list_t* raw = nullptr;
-  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
-  PartitionList offsets(raw);
-  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
-    return kafka_error("position", err);
+  auto positions = assigned_positions(consumer_.get());
+  if (!positions) return positions.error();
+  const PartitionList& offsets = *positions;
   PartitionList valid(rd_kafka_topic_partition_list_new(offsets->cnt));
   for (int i = 0; i < offsets->cnt; ++i)
     if (offsets->elems[i].offset >= 0)
@@ -403,12 +401,9 @@ Status StreamTask::step_over_markers() {
   // polled, so with nothing pending every record before the position has been processed and
   // committed. A seek (abort_and_rewind) or an assignment leaves the position unset (-1001)
   // until the consumer polls again, so a rewound partition is not stepped over.
-  rd_kafka_topic_partition_list_t* raw = nullptr;
-  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
-  PartitionList offsets(raw);
-  if (offsets->cnt == 0) return {};
-  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
-    return kafka_error("position", err);
+  auto positions = assigned_positions(consumer_.get());
+  if (!positions) return positions.error();
+  const PartitionList& offsets = *positions;
   bool ahead = false;
   for (int i = 0; i < offsets->cnt; ++i)
     if (auto it = parts_.find(offsets->elems[i].partition);
@@ -430,11 +425,9 @@ Status StreamTask::commit_at_least_once() {
     spdlog::warn("{}: delivery failed ({}): rewinding", options_.name, delivery_error_);
     return abort_and_rewind();
   }
-  rd_kafka_topic_partition_list_t* raw = nullptr;
-  if (auto err = rd_kafka_assignment(consumer_.get(), &raw)) return kafka_error("assignment", err);
-  PartitionList offsets(raw);
-  if (auto err = rd_kafka_position(consumer_.get(), offsets.get()))
-    return kafka_error("position", err);
+  auto positions = assigned_positions(consumer_.get());
+  if (!positions) return positions.error();
+  const PartitionList& offsets = *positions;
   bool any = false;
   for (int i = 0; i < offsets->cnt; ++i) any = any || offsets->elems[i].offset >= 0;
   if (any) {
@@ -550,19 +543,19 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
       if (!result.ok()) break;
       continue;
     }
-    // Idle (nothing polled for a second): the lag gauges, and the markers stepped over.
-    if (pending_records_ == 0 && !polled_since_idle_check_ &&
-        now - last_idle_check_ms_ >= kIdleCheckMs) {
-      last_idle_check_ms_ = now;
-      if (transactional_ && !stop.load()) {
-        result = step_over_markers();
-        if (!result.ok()) break;
-      }
-      update_lag();
-    }
+    // Once a second; if idle (nothing polled since the last time, nothing pending): the lag
+    // gauges, and the markers stepped over.
     if (now - last_idle_check_ms_ >= kIdleCheckMs) {
+      const bool idle = pending_records_ == 0 && !polled_since_idle_check_;
       last_idle_check_ms_ = now;
       polled_since_idle_check_ = false;
+      if (idle) {
+        if (transactional_ && !stop.load()) {
+          result = step_over_markers();
+          if (!result.ok()) break;
+        }
+        update_lag();
+      }
     }
     int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
                                           0, options_.commit_interval_ms - (now - last_commit_ms_)))

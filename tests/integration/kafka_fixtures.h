@@ -275,4 +275,47 @@ inline int64_t committed_offset(rd_kafka_t* consumer, const std::string& topic) 
   return query->elems[0].offset;
 }
 
+// --- producing and running -----------------------------------------------------------------------
+
+// One value on partition 0 of `topic`.
+inline void produce(rd_kafka_t* producer, const std::string& topic, const std::string& value) {
+  require_ok(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                               RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+             "produce");
+}
+
+// `values` on partition 0 of `topic` in one transaction of a new transactional producer,
+// committed or aborted; either way a marker follows them. They are written first: an abort drops
+// what the producer has not sent yet.
+inline void produce_in_transaction(const std::string& topic, const std::vector<std::string>& values,
+                                   bool commit) {
+  Client producer = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("src")}});
+  require_ok(rd_kafka_init_transactions(producer.get(), kTimeoutMs), "init_transactions");
+  require_ok(rd_kafka_begin_transaction(producer.get()), "begin_transaction");
+  for (const auto& v : values) produce(producer.get(), topic, v);
+  require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
+  if (commit)
+    require_ok(rd_kafka_commit_transaction(producer.get(), kTimeoutMs), "commit_transaction");
+  else
+    require_ok(rd_kafka_abort_transaction(producer.get(), kTimeoutMs), "abort_transaction");
+}
+
+// The main() of a test program of the "kafka" label: runs its doctest cases against the broker of
+// DIGONCE_KAFKA_BOOTSTRAP, or says how to start one.
+inline int run_kafka_tests(const char* program, int argc, char** argv) {
+  if (bootstrap().empty()) {
+    std::fprintf(stderr,
+                 "%s: DIGONCE_KAFKA_BOOTSTRAP is not set.\n"
+                 "Start a broker and pass its address, e.g.\n"
+                 "  export DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start)\n",
+                 program);
+    return 1;
+  }
+  std::fprintf(stderr, "%s: broker %s, librdkafka %s\n", program, bootstrap().c_str(),
+               rd_kafka_version_str());
+  doctest::Context context(argc, argv);
+  return context.run();
+}
+
 }  // namespace digonce::test

@@ -50,13 +50,6 @@ Client make_transactional_producer(Deliveries& deliveries) {
   return producer;
 }
 
-void produce(rd_kafka_t* producer, const std::string& topic, const std::string& value) {
-  require_ok(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                               RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-             "produce");
-}
-
 std::vector<std::string> batch(const std::string& prefix) {
   std::vector<std::string> values;
   for (int i = 0; i < kBatchSize; ++i) values.push_back(prefix + "-" + std::to_string(i));
@@ -185,15 +178,5 @@ TEST_CASE("send_offsets_to_transaction commits the consumer's offsets with the t
 }
 
 int main(int argc, char** argv) {
-  if (bootstrap().empty()) {
-    std::fprintf(stderr,
-                 "test_kafka_transactions: DIGONCE_KAFKA_BOOTSTRAP is not set.\n"
-                 "Start a broker and pass its address, e.g.\n"
-                 "  export DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start)\n");
-    return 1;
-  }
-  std::fprintf(stderr, "test_kafka_transactions: broker %s, librdkafka %s\n", bootstrap().c_str(),
-               rd_kafka_version_str());
-  doctest::Context context(argc, argv);
-  return context.run();
+  return run_kafka_tests("test_kafka_transactions", argc, argv);
 }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kafka_fixtures.h"
 #include "services/notifier.h"
@@ -22,25 +23,14 @@ using namespace digonce::test;
 
 namespace {
 
-// `n` alert events on partition 0 of `topic` in one transaction, committed or aborted.
-void produce_alerts(const std::string& topic, int from, int n, bool commit) {
-  Client producer = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("ledger")}});
-  require_ok(rd_kafka_init_transactions(producer.get(), kTimeoutMs), "init_transactions");
-  require_ok(rd_kafka_begin_transaction(producer.get()), "begin_transaction");
-  for (int i = from; i < from + n; ++i) {
-    std::string v = R"({"alert_id":"clash-)" + std::to_string(i) +
-                    R"(","kind":"clash","state":"open","revision":1,"works":[],)"
-                    R"("highway_authorities":["5990"],"reason":"test"})";
-    require_ok(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE(v.data(), v.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-               "produce");
-  }
-  require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
-  if (commit)
-    require_ok(rd_kafka_commit_transaction(producer.get(), kTimeoutMs), "commit_transaction");
-  else
-    require_ok(rd_kafka_abort_transaction(producer.get(), kTimeoutMs), "abort_transaction");
+// `n` alert events, numbered from `from`.
+std::vector<std::string> alert_events(int from, int n) {
+  std::vector<std::string> values;
+  for (int i = from; i < from + n; ++i)
+    values.push_back(R"({"alert_id":"clash-)" + std::to_string(i) +
+                     R"(","kind":"clash","state":"open","revision":1,"works":[],)"
+                     R"("highway_authorities":["5990"],"reason":"test"})");
+  return values;
 }
 
 }  // namespace
@@ -62,8 +52,8 @@ TEST_CASE("an idle notifier commits past the alerts topic's markers and aborted 
 
   // Alerts at 0-4 and their commit marker at 5; an aborted transaction's 3 alerts at 6-8 and its
   // marker at 9: the topic ends at 10.
-  produce_alerts(alerts, 0, 5, true);
-  produce_alerts(alerts, 100, 3, false);
+  produce_in_transaction(alerts, alert_events(0, 5), true);
+  produce_in_transaction(alerts, alert_events(100, 3), false);
   wait_for_end_offset(alerts, 10);
 
   prometheus::Registry registry;
@@ -73,10 +63,7 @@ TEST_CASE("an idle notifier commits past the alerts topic's markers and aborted 
   std::int64_t committed = -1;
   for (auto deadline = Clock::now() + 30s; Clock::now() < deadline && committed != 10;) {
     std::this_thread::sleep_for(250ms);
-    Partitions query(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(query.get(), alerts.c_str(), 0);
-    if (rd_kafka_committed(reader.get(), query.get(), kTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      committed = query->elems[0].offset;
+    committed = committed_offset(reader.get(), alerts);
   }
   notifier.stop();
   CHECK(notifier.status().ok());
@@ -84,13 +71,5 @@ TEST_CASE("an idle notifier commits past the alerts topic's markers and aborted 
 }
 
 int main(int argc, char** argv) {
-  if (bootstrap().empty()) {
-    std::fprintf(stderr,
-                 "test_notifier_offsets: DIGONCE_KAFKA_BOOTSTRAP is not set.\n"
-                 "Start a broker and pass its address, e.g.\n"
-                 "  export DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start)\n");
-    return 1;
-  }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return run_kafka_tests("test_notifier_offsets", argc, argv);
 }

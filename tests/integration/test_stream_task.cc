@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -44,37 +45,15 @@ streams::StatelessFactory::Fn copy_to(std::string out) {
 
 void produce_values(const std::string& topic, int from, int to) {
   Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
-  for (int i = from; i < to; ++i) {
-    std::string v = "v" + std::to_string(i);
-    require_ok(
-        rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-        "produce");
-  }
+  for (int i = from; i < to; ++i) produce(producer.get(), topic, "v" + std::to_string(i));
   require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
 }
 
 // As produce_values, in one transaction, committed or aborted: either way a marker follows.
 void produce_values_in_transaction(const std::string& topic, int from, int to, bool commit) {
-  Client producer = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("src")}});
-  require_ok(rd_kafka_init_transactions(producer.get(), kTimeoutMs), "init_transactions");
-  require_ok(rd_kafka_begin_transaction(producer.get()), "begin_transaction");
-  for (int i = from; i < to; ++i) {
-    std::string v = "v" + std::to_string(i);
-    require_ok(
-        rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-        "produce");
-  }
-  if (commit)
-    require_ok(rd_kafka_commit_transaction(producer.get(), kTimeoutMs), "commit_transaction");
-  else {
-    // Written first (an abort drops what the producer has not sent yet), then aborted.
-    require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
-    require_ok(rd_kafka_abort_transaction(producer.get(), kTimeoutMs), "abort_transaction");
-  }
+  std::vector<std::string> values;
+  for (int i = from; i < to; ++i) values.push_back("v" + std::to_string(i));
+  produce_in_transaction(topic, values, commit);
 }
 
 std::vector<std::string> expected(int n) {
@@ -94,18 +73,20 @@ std::vector<std::string> wait_for_output(const std::string& topic, std::size_t n
   return got;
 }
 
-double restarts(prometheus::Registry& registry) {
+// The first series of a metric family, or the one whose label has the value `label` (-1: none).
+double metric(prometheus::Registry& registry, const std::string& name,
+              const std::string& label = "") {
   for (const auto& family : registry.Collect())
-    if (family.name == "digonce_task_restarts_total" && !family.metric.empty())
-      return family.metric.front().counter.value;
+    if (family.name == name)
+      for (const auto& m : family.metric)
+        if (label.empty() || std::any_of(m.label.begin(), m.label.end(),
+                                         [&](const auto& l) { return l.value == label; }))
+          return family.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
   return -1;
 }
 
-double lag(prometheus::Registry& registry) {
-  for (const auto& family : registry.Collect())
-    if (family.name == "digonce_consumer_lag" && !family.metric.empty())
-      return family.metric.front().gauge.value;
-  return -1;
+double restarts(prometheus::Registry& registry) {
+  return metric(registry, "digonce_task_restarts_total");
 }
 
 }  // namespace
@@ -230,7 +211,7 @@ TEST_CASE("an idle task steps over its transactional input's markers and aborted
   // The task commits the records, then, idle for a second, the position past the marker.
   for (auto deadline = Clock::now() + 20s; Clock::now() < deadline;) {
     committed = committed_offset(reader.get(), t.in);
-    gauge = lag(t.registry);
+    gauge = metric(t.registry, "digonce_consumer_lag");
     if (committed == 112 && gauge == 0) break;
     std::this_thread::sleep_for(200ms);
   }
@@ -238,14 +219,7 @@ TEST_CASE("an idle task steps over its transactional input's markers and aborted
   CHECK(gauge == 0);
   CHECK(read_all(t.out, "read_committed") == expected(100));
   // Idle, it commits nothing more.
-  auto transactions = [&] {
-    for (const auto& family : t.registry.Collect())
-      if (family.name == "digonce_transactions_total")
-        for (const auto& m : family.metric)
-          for (const auto& l : m.label)
-            if (l.value == "committed") return m.counter.value;
-    return -1.0;
-  };
+  auto transactions = [&] { return metric(t.registry, "digonce_transactions_total", "committed"); };
   const double before = transactions();
   std::this_thread::sleep_for(2500ms);
   CHECK(transactions() == before);
@@ -253,13 +227,5 @@ TEST_CASE("an idle task steps over its transactional input's markers and aborted
 }
 
 int main(int argc, char** argv) {
-  if (bootstrap().empty()) {
-    std::fprintf(stderr,
-                 "test_stream_task: DIGONCE_KAFKA_BOOTSTRAP is not set.\n"
-                 "Start a broker and pass its address, e.g.\n"
-                 "  export DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start)\n");
-    return 1;
-  }
-  doctest::Context context(argc, argv);
-  return context.run();
+  return run_kafka_tests("test_stream_task", argc, argv);
 }
