@@ -6,6 +6,10 @@
 #   stream_test.sh broker-restart  the broker is restarted mid-stream, once at once and once after
 #                                  20 s away (longer than the session and transaction timeouts)
 #   stream_test.sh scale-out       a second detector joins mid-stream, then the first one leaves
+#   stream_test.sh ledger          a ledger of its own (`digonce ledger`) beside the detector's
+#                                  shares the ledger's partitions and is killed with SIGKILL at
+#                                  random moments (at least DIGONCE_CHAOS_KILLS times), the
+#                                  detector once, so that ledger partitions move back and forth
 #
 # Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
 # updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
@@ -16,7 +20,7 @@
 # Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
 # DIGONCE_KEEP_WORK=1 keeps the work folder (events, stage logs) after a pass too.
 set -euo pipefail
-mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out}"
+mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out|ledger}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$root/tools/lib.sh"
@@ -74,6 +78,7 @@ split -l "$chunk" -d -a 4 "$work/events.kcat" "$work/chunk."
 
 start_stage ingest ingest
 start_stage detector detector
+[ "$mode" = ledger ] && start_stage ledger ledger
 
 # Produces the chunks, one every 0.25 s, in the background. kcat gives up when the broker is
 # down; a chunk is then sent again (bounded): an event sent again is stale (a lower version than
@@ -123,6 +128,29 @@ case "$mode" in
     sleep "${DIGONCE_BROKER_DOWN_SECONDS:-20}"
     "$root/tools/kafka" start >/dev/null
     say "broker back"
+    ;;
+  ledger)
+    # The ledger group has two members, the detector process's ledger and this one: each kill
+    # gives its partitions to the other (restored from the ledger's changelog there), and each
+    # restart takes some back, with the state the other left in the changelog. A victim is
+    # killed only once it holds partitions again (after a SIGKILL the group waits for the dead
+    # member's session to end, 10 s) and has worked with them for a moment.
+    kills=0
+    declare -A seen=([ledger]=0 [detector]=0)
+    assignments() { grep -c ' assigned' "$work/$1.log" || true; }
+    while producing || [ "$kills" -lt "$kills_wanted" ]; do
+      victim=$([ "$kills" -eq 2 ] && echo detector || echo ledger)
+      for _ in $(seq 60); do
+        [ "$(assignments "$victim")" -gt "${seen[$victim]}" ] && break
+        sleep 0.5
+      done
+      sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 1 + (r % 2000) / 1000 }')"
+      kill_stage "$victim" KILL
+      kills=$((kills + 1))
+      say "kill -9 $victim (#$kills), $(($(assignments "$victim") - seen[$victim])) partitions taken since its start"
+      seen[$victim]=$(assignments "$victim")
+      start_stage "$victim" "$victim"
+    done
     ;;
   scale-out)
     sleep 5
@@ -175,6 +203,9 @@ grep -v 'digonce.source.offset=' "$work/rejected.tsv" | head -3 | grep . && die 
 say "PASS: all $bad_wanted broken records rejected, with reasons and source offsets"
 if [ "$mode" = scale-out ]; then
   grep -q "assigned" "$work/detector2.log" || die "the second detector never got a partition"
+fi
+if [ "$mode" = ledger ]; then
+  grep -q "assigned" "$work/ledger.log" || die "the ledger of its own never got a partition"
 fi
 # What the stages went through, for the record (the test does not depend on it: whether a
 # transaction is lost during a broker restart is a matter of timing).
