@@ -334,8 +334,9 @@ int run(int argc, char** argv) {
   app.fallthrough();
   std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
   app.add_option("--config", config,
-                 "Configuration file (default: config/digonce.yaml under $DIGONCE_HOME, else the "
-                 "installed share/digonce, else the source tree; the log says which)");
+                 "Configuration file (default: config/digonce.yaml under $DIGONCE_HOME when it is "
+                 "set, else the installed share/digonce, else the source tree; the log says "
+                 "which)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string topic_prefix;
