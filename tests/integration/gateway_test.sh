@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The HTTP API on a real broker: `digonce gateway` as a process of its own beside `digonce
+# ingest` and `digonce detector` (the production layout; the e2e tests run it inside `serve`, on
+# the embedded broker, which has no transactions). Two works posted over HTTP give one open
+# clash at GET /v1/alerts (read_committed, from the ledger's transactions); a DELETE closes it
+# (revision 2); a work posted while ingest is down is accepted and its clash appears once ingest
+# is back; a gateway killed with SIGKILL comes back with the same views, read from the topics;
+# SIGTERM stops every process with exit 0. Needs curl and jq.
+#
+#   DIGONCE_BIN=build/bin/digonce DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start) \
+#     tests/integration/gateway_test.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" gateway
+keys="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/config/dev-api-keys.yaml"
+
+# start_gateway LOG: a gateway on a free port; sets url once /healthz is 200 (both views read).
+start_gateway() {
+  local log="$1"
+  start_stage "$log" gateway --brokers "$brokers" --http 127.0.0.1:0 --api-keys "$keys"
+  gateway_pid=${pids[-1]}
+  url=""
+  for _ in $(seq 1 300); do
+    kill -0 "$gateway_pid" 2>/dev/null || fail "the gateway exited during start-up"
+    [[ -n "$url" ]] || url=$(grep -o 'HTTP API at http://[0-9.:]*' "$work/$log.log" | sed 's/HTTP API at //' || true)
+    if [[ -n "$url" && $(curl -s -o /dev/null -w '%{http_code}' "$url/healthz" || true) == 200 ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "the gateway was not healthy within 30 s"
+}
+# api METHOD PATH KEY [BODY]: prints the body, then the status code on the last line.
+api() {
+  local args=(-s -X "$1" -w '\n%{http_code}' -H "Authorization: Bearer $3")
+  [[ -n "${4-}" ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
+  curl "${args[@]}" "$url$2" || echo 000
+}
+# kill9 PID: SIGKILL, and the process is no longer one stop_stages stops.
+kill9() {
+  local keep=() p
+  kill -KILL "$1"
+  wait "$1" 2>/dev/null || true
+  for p in "${pids[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+status_of() { tail -n1 <<<"$1"; }
+body_of() { sed '$d' <<<"$1"; }
+# until_alerts QUERY JQ WHAT: polls GET /v1/alerts?QUERY (ops key) until JQ holds, 60 s at most.
+until_alerts() {
+  local body
+  for _ in $(seq 1 600); do
+    body=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?$1" || true)
+    jq -e "$2" >/dev/null 2>&1 <<<"$body" && return 0
+    sleep 0.1
+  done
+  fail "$3 not seen at GET /v1/alerts?$1 within 60 s: $body"
+}
+line() {  # line REF PROMOTER DX: a 110 m line in Whitehall, DX degrees east of the first
+  printf '{"work_ref":"%s","promoter":"%s","geometry":{"type":"LineString","coordinates":[[%s,51.50300],[%s,51.50400]]},"start":"2027-03-16","end":"2027-03-20"}' \
+    "$1" "$2" "$(awk -v d="$3" 'BEGIN { printf "%.5f", -0.12700 + d }')" \
+    "$(awk -v d="$3" 'BEGIN { printf "%.5f", -0.12650 + d }')"
+}
+
+d topics --brokers "$brokers" >"$work/topics.log" 2>&1 || fail "topics: $(cat "$work/topics.log")"
+start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
+ingest_pid=${pids[-1]}
+start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" --metrics ''
+start_gateway gateway
+echo "ok: ingest, detector and a gateway at $url on $brokers"
+
+r=$(api POST /v1/works dev-stpr-key "$(line GW-A STPR 0)")
+[[ $(status_of "$r") == 202 ]] || fail "work A: expected 202, got $(status_of "$r"): $(body_of "$r")"
+r=$(api POST /v1/works dev-tfl-key "$(line GW-B TFL 0.00003)")
+[[ $(status_of "$r") == 202 ]] || fail "work B: expected 202, got $(status_of "$r"): $(body_of "$r")"
+posted=$(date +%s%N)
+until_alerts state=open '[.alerts[] | select(.kind == "clash" and .revision == 1 and
+  ([.works[].work_ref] == ["GW-A", "GW-B"]))] | length == 1' "the clash of GW-A and GW-B"
+echo "ok: the clash of two works posted over HTTP at GET /v1/alerts after $(( ($(date +%s%N) - posted) / 1000000 )) ms"
+r=$(api GET "/v1/works?bbox=-0.13,51.50,-0.12,51.51" dev-ops-key)
+[[ $(status_of "$r") == 200 ]] && body_of "$r" | jq -e '[.works[].work_ref] == ["GW-A", "GW-B"]' >/dev/null ||
+  fail "GET /v1/works: expected GW-A and GW-B, got $(status_of "$r"): $(body_of "$r")"
+echo "ok: both works at GET /v1/works?bbox"
+
+r=$(api DELETE /v1/works/GW-B dev-tfl-key)
+[[ $(status_of "$r") == 202 ]] || fail "DELETE GW-B: expected 202, got $(status_of "$r"): $(body_of "$r")"
+until_alerts state=closed '[.alerts[] | select(.state == "closed" and .revision == 2)] | length == 1' \
+  "the clash closed (revision 2)"
+until_alerts state=open '.alerts | length == 0' "no open alert"
+echo "ok: DELETE of GW-B closed the clash (revision 2)"
+
+# While ingest is down the gateway still accepts works (they wait in works.submitted).
+kill9 "$ingest_pid"
+r=$(api POST /v1/works dev-tfl-key "$(line GW-C TFL 0.00002)")
+[[ $(status_of "$r") == 202 ]] || fail "work C with ingest down: expected 202, got $(status_of "$r"): $(body_of "$r")"
+sleep 2
+r=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?state=open")
+jq -e '.alerts | length == 0' >/dev/null <<<"$r" || fail "an alert with ingest down: $r"
+start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
+until_alerts state=open '[.alerts[] | select([.works[].work_ref] == ["GW-A", "GW-C"])] | length == 1' \
+  "the clash of GW-A and GW-C"
+echo "ok: a work posted while ingest was killed was accepted (202) and alerted once ingest was back"
+
+# A gateway killed with SIGKILL: the next one reads the same views from the topics.
+kill9 "$gateway_pid"
+start_gateway gateway2
+r=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?state=all")
+jq -e '[.alerts[] | "\([.works[].work_ref] | join("+")) \(.state) \(.revision)"] | sort ==
+  ["GW-A+GW-B closed 2", "GW-A+GW-C open 1"]' >/dev/null <<<"$r" ||
+  fail "the restarted gateway's alerts differ: $r"
+r=$(api GET /v1/works dev-ops-key)
+body_of "$r" | jq -e '[.works[].work_ref] == ["GW-A", "GW-C"]' >/dev/null ||
+  fail "the restarted gateway's works differ: $(body_of "$r")"
+r=$(api DELETE /v1/works/GW-B dev-tfl-key)
+[[ $(status_of "$r") == 404 ]] || fail "DELETE of the cancelled GW-B: expected 404, got $(status_of "$r")"
+echo "ok: a gateway restarted after SIGKILL has the same alerts and works, read from the topics"
+
+curl -s "$url/metrics" | grep -q '^digonce_gateway_requests_total{code="404",route="work"} 1' ||
+  fail "the gateway's /metrics does not count the DELETE answered 404: $(curl -s "$url/metrics" | grep requests_total)"
+stop_stages
+echo "ok: SIGTERM stopped the gateway and the stages, each with exit 0"
