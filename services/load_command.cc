@@ -98,11 +98,22 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
   if (!consumer) return consumer.error();
   {
     streams::PartitionList list(rd_kafka_topic_partition_list_new(*np));
+    // Topics just created (`digonce topics` a moment before) show in metadata before every
+    // partition's leader is known everywhere: a leader not known yet is waited for, 30 s at most.
+    const auto give_up = Clock::now() + std::chrono::seconds(30);
     for (int p = 0; p < *np; ++p) {
       std::int64_t lo = 0, hi = 0;
-      if (auto err = rd_kafka_query_watermark_offsets(consumer->get(), alerts_topic.c_str(), p, &lo,
-                                                      &hi, 10000))
-        return streams::kafka_error("watermarks of " + alerts_topic, err);
+      for (;;) {
+        auto err = rd_kafka_query_watermark_offsets(consumer->get(), alerts_topic.c_str(), p, &lo,
+                                                    &hi, 10000);
+        if (!err) break;
+        const bool leader_unknown = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                                    err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                                    err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!leader_unknown || Clock::now() > give_up)
+          return streams::kafka_error("watermarks of " + alerts_topic, err);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
       rd_kafka_topic_partition_list_add(list.get(), alerts_topic.c_str(), p)->offset = hi;
     }
     if (auto err = rd_kafka_assign(consumer->get(), list.get()))
