@@ -1,32 +1,46 @@
 #!/usr/bin/env bash
-# The HTTP API on a real broker: `digonce gateway` as a process of its own beside `digonce
-# ingest` and `digonce detector` (the production layout; the e2e tests run it inside `serve`, on
-# the embedded broker, which has no transactions). Two works posted over HTTP give one open
-# clash at GET /v1/alerts (read_committed, from the ledger's transactions); a DELETE closes it
-# (revision 2); a work posted while ingest is down is accepted and its clash appears once ingest
-# is back; a gateway killed with SIGKILL comes back with the same views, read from the topics;
-# SIGTERM stops every process with exit 0. Needs curl and jq.
+# The HTTP API on a real broker (the e2e tests run it inside `serve` on the embedded broker, which
+# has no transactions):
+#
+#   gateway_test.sh [gateway]  `digonce gateway` as a process of its own beside `digonce ingest`
+#                              and `digonce detector` (the production layout)
+#   gateway_test.sh serve      `digonce serve --brokers`: everything in one process
+#
+# Two works posted over HTTP give one open clash at GET /v1/alerts (read_committed, from the
+# ledger's transactions); a DELETE closes it (revision 2). gateway: a work posted while ingest is
+# killed is accepted and its clash appears once ingest is back; a gateway killed with SIGKILL
+# comes back with the same views, read from the topics. serve: killed with SIGKILL and started
+# again on its data folder, it has the same views and alerts a work posted then. SIGTERM stops
+# every process with exit 0. Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce DIGONCE_KAFKA_BOOTSTRAP=$(tools/kafka start) \
-#     tests/integration/gateway_test.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" gateway
+#     tests/integration/gateway_test.sh [serve]
+mode="${1:-gateway}"
+[[ $mode == gateway || $mode == serve ]] || { echo "usage: gateway_test.sh [gateway|serve]" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$mode"
 keys="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/config/dev-api-keys.yaml"
 
-# start_gateway LOG: a gateway on a free port; sets url once /healthz is 200 (both views read).
+# start_gateway LOG: a gateway (or serve, with its data folder) on a free port; sets url once
+# /healthz is 200 (both views read and, under serve, the stages' partitions assigned).
 start_gateway() {
   local log="$1"
-  start_stage "$log" gateway --brokers "$brokers" --http 127.0.0.1:0 --api-keys "$keys"
+  if [[ $mode == serve ]]; then
+    start_stage "$log" serve --brokers "$brokers" --http 127.0.0.1:0 --api-keys "$keys" \
+      --data-dir "$work/serve"
+  else
+    start_stage "$log" gateway --brokers "$brokers" --http 127.0.0.1:0 --api-keys "$keys"
+  fi
   gateway_pid=${pids[-1]}
   url=""
   for _ in $(seq 1 300); do
-    kill -0 "$gateway_pid" 2>/dev/null || fail "the gateway exited during start-up"
+    kill -0 "$gateway_pid" 2>/dev/null || fail "the $mode process exited during start-up"
     [[ -n "$url" ]] || url=$(grep -o 'HTTP API at http://[0-9.:]*' "$work/$log.log" | sed 's/HTTP API at //' || true)
     if [[ -n "$url" && $(curl -s -o /dev/null -w '%{http_code}' "$url/healthz" || true) == 200 ]]; then
       return 0
     fi
     sleep 0.1
   done
-  fail "the gateway was not healthy within 30 s"
+  fail "the $mode process was not healthy within 30 s"
 }
 # api METHOD PATH KEY [BODY]: prints the body, then the status code on the last line.
 api() {
@@ -61,11 +75,16 @@ line() {  # line REF PROMOTER DX: a 110 m line in Whitehall, DX degrees east of 
 }
 
 d topics --brokers "$brokers" >"$work/topics.log" 2>&1 || fail "topics: $(cat "$work/topics.log")"
-start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
-ingest_pid=${pids[-1]}
-start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" --metrics ''
-start_gateway gateway
-echo "ok: ingest, detector and a gateway at $url on $brokers"
+if [[ $mode == gateway ]]; then
+  start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
+  ingest_pid=${pids[-1]}
+  start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" --metrics ''
+  start_gateway gateway
+  echo "ok: ingest, detector and a gateway at $url on $brokers"
+else
+  start_gateway serve
+  echo "ok: serve at $url on $brokers"
+fi
 
 r=$(api POST /v1/works dev-stpr-key "$(line GW-A STPR 0)")
 [[ $(status_of "$r") == 202 ]] || fail "work A: expected 202, got $(status_of "$r"): $(body_of "$r")"
@@ -87,21 +106,31 @@ until_alerts state=closed '[.alerts[] | select(.state == "closed" and .revision 
 until_alerts state=open '.alerts | length == 0' "no open alert"
 echo "ok: DELETE of GW-B closed the clash (revision 2)"
 
-# While ingest is down the gateway still accepts works (they wait in works.submitted).
-kill9 "$ingest_pid"
-r=$(api POST /v1/works dev-tfl-key "$(line GW-C TFL 0.00002)")
-[[ $(status_of "$r") == 202 ]] || fail "work C with ingest down: expected 202, got $(status_of "$r"): $(body_of "$r")"
-sleep 2
-r=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?state=open")
-jq -e '.alerts | length == 0' >/dev/null <<<"$r" || fail "an alert with ingest down: $r"
-start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
-until_alerts state=open '[.alerts[] | select([.works[].work_ref] == ["GW-A", "GW-C"])] | length == 1' \
-  "the clash of GW-A and GW-C"
-echo "ok: a work posted while ingest was killed was accepted (202) and alerted once ingest was back"
+if [[ $mode == gateway ]]; then
+  # While ingest is down the gateway still accepts works (they wait in works.submitted).
+  kill9 "$ingest_pid"
+  r=$(api POST /v1/works dev-tfl-key "$(line GW-C TFL 0.00002)")
+  [[ $(status_of "$r") == 202 ]] || fail "work C with ingest down: expected 202, got $(status_of "$r"): $(body_of "$r")"
+  sleep 2
+  r=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?state=open")
+  jq -e '.alerts | length == 0' >/dev/null <<<"$r" || fail "an alert with ingest down: $r"
+  start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
+  until_alerts state=open '[.alerts[] | select([.works[].work_ref] == ["GW-A", "GW-C"])] | length == 1' \
+    "the clash of GW-A and GW-C"
+  echo "ok: a work posted while ingest was killed was accepted (202) and alerted once ingest was back"
+fi
 
-# A gateway killed with SIGKILL: the next one reads the same views from the topics.
+# Killed with SIGKILL: the next one reads the same views from the topics (serve: and its stages
+# restore their state, from the checkpoint-less data folder and the changelogs).
 kill9 "$gateway_pid"
-start_gateway gateway2
+start_gateway "${mode}2"
+if [[ $mode == serve ]]; then
+  r=$(api POST /v1/works dev-tfl-key "$(line GW-C TFL 0.00002)")
+  [[ $(status_of "$r") == 202 ]] || fail "work C after the restart: expected 202, got $(status_of "$r"): $(body_of "$r")"
+  until_alerts state=open '[.alerts[] | select([.works[].work_ref] == ["GW-A", "GW-C"])] | length == 1' \
+    "the clash of GW-A and GW-C"
+  echo "ok: serve killed with SIGKILL and started again: a work posted then clashes with one from before"
+fi
 r=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$url/v1/alerts?state=all")
 jq -e '[.alerts[] | "\([.works[].work_ref] | join("+")) \(.state) \(.revision)"] | sort ==
   ["GW-A+GW-B closed 2", "GW-A+GW-C open 1"]' >/dev/null <<<"$r" ||
@@ -111,9 +140,9 @@ body_of "$r" | jq -e '[.works[].work_ref] == ["GW-A", "GW-C"]' >/dev/null ||
   fail "the restarted gateway's works differ: $(body_of "$r")"
 r=$(api DELETE /v1/works/GW-B dev-tfl-key)
 [[ $(status_of "$r") == 404 ]] || fail "DELETE of the cancelled GW-B: expected 404, got $(status_of "$r")"
-echo "ok: a gateway restarted after SIGKILL has the same alerts and works, read from the topics"
+echo "ok: the $mode process restarted after SIGKILL has the same alerts and works"
 
 curl -s "$url/metrics" | grep -q '^digonce_gateway_requests_total{code="404",route="work"} 1' ||
   fail "the gateway's /metrics does not count the DELETE answered 404: $(curl -s "$url/metrics" | grep requests_total)"
 stop_stages
-echo "ok: SIGTERM stopped the gateway and the stages, each with exit 0"
+echo "ok: SIGTERM stopped every process, each with exit 0"
