@@ -26,6 +26,10 @@ namespace digonce::services {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// How long a work accepted here counts as live for a DELETE before the live view shows it, and
+// how many such works are remembered at most (HttpApi::accepted_).
+constexpr auto kAcceptedMemory = std::chrono::seconds(60);
+constexpr std::size_t kAcceptedMax = 200000;
 
 constexpr int kProduceTimeoutMs = 10'000;  // then 503: the broker could not take the work
 
@@ -780,6 +784,12 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
     }
     if (!errors.empty()) return respond(invalid_submission(errors));
   }
+  // Remembered until the live view shows them (see accepted_), unless the broker refuses them.
+  auto noted = note_accepted(parsed.works);
+  respond = [this, noted = std::move(noted), inner = std::move(respond)](ApiResponse&& r) {
+    if (r.status != 202) forget_accepted(noted);
+    inner(std::move(r));
+  };
   std::string answer;
   std::string record_key;
   {
@@ -826,17 +836,24 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
   if (!geo::valid_work_ref(ref))
     return respond(
         api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref"));
-  auto w = works_.find(ref);
-  if (!w || (key.role == Role::Promoter && !visible_to(&key, *w)))
-    return respond(api_error(404, "no live work " + ref, "work_ref"));
-  if (!may_cancel(key, w->promoter))
+  // The live view's work, else one this gateway took a moment ago that the view does not show
+  // yet (the cancel follows it in its partition). A promoter key sees neither of another's.
+  std::string promoter;
+  if (auto w = works_.find(ref); w && (key.role != Role::Promoter || visible_to(&key, *w)))
+    promoter = w->promoter;
+  else if (const std::string* p = recently_accepted(ref);
+           p && (key.role != Role::Promoter || *p == key.org))
+    promoter = *p;
+  if (promoter.empty()) return respond(api_error(404, "no live work " + ref, "work_ref"));
+  if (!may_cancel(key, promoter))
     return respond(
         api_error(403, "the key of " + key.org + " may cancel only its own works", "promoter"));
+  accepted_.erase(ref);
   std::string value, answer;
   {
     JsonObject o(value);
     o.str("work_ref", ref);
-    o.str("promoter", w->promoter);
+    o.str("promoter", promoter);
     o.str("event", "cancel");
   }
   {
@@ -845,6 +862,40 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
     o.str("event", "cancel");
   }
   produce(ref, value, members_of(answer), std::move(respond));
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
+    const std::vector<geo::WorkEvent>& works) {
+  const auto now = Clock::now();
+  if (accepted_.size() >= accepted_sweep_at_) {
+    std::erase_if(accepted_, [&](const auto& a) { return now - a.second.at > kAcceptedMemory; });
+    // Still full of young entries (a flood of submissions): forget them all rather than grow
+    // without bound; a DELETE then waits for the view, as it would on another gateway.
+    if (accepted_.size() >= kAcceptedMax) accepted_.clear();
+    accepted_sweep_at_ = std::max<std::size_t>(1024, 2 * accepted_.size());
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> noted;
+  for (const auto& w : works) {
+    if (w.event == geo::EventType::Upsert && w.active()) {
+      accepted_[w.work_ref] = Accepted{w.promoter, now, ++accepted_generation_};
+      noted.emplace_back(w.work_ref, accepted_generation_);
+    } else {
+      accepted_.erase(w.work_ref);
+    }
+  }
+  return noted;
+}
+
+void HttpApi::forget_accepted(const std::vector<std::pair<std::string, std::uint64_t>>& noted) {
+  for (const auto& [ref, generation] : noted)
+    if (auto it = accepted_.find(ref); it != accepted_.end() && it->second.generation == generation)
+      accepted_.erase(it);
+}
+
+const std::string* HttpApi::recently_accepted(const std::string& ref) const {
+  auto it = accepted_.find(ref);
+  if (it == accepted_.end() || Clock::now() - it->second.at > kAcceptedMemory) return nullptr;
+  return &it->second.promoter;
 }
 
 // Produces one record to works.submitted and answers 202 once the broker has it, 503 if it could

@@ -14,11 +14,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -141,9 +144,25 @@ class HttpApi {
   void streetmanager_feed(std::string body, Respond respond);
   void feed_notification(const std::string& body, Respond respond);
 
-  struct Checks;
-  class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)  //
-                     // PROJ and GEOS: the normalizer, on the HTTP thread only
+  // Works this gateway has given the broker that the live works view may not show yet (ingest
+  // publishes a work a moment after it is taken), so that a DELETE right after its POST cancels
+  // the work instead of answering 404. HTTP thread only; an entry is forgotten after
+  // kAcceptedMemory, when the work is cancelled here, or when the broker does not take it.
+  struct Accepted {
+    std::string promoter;
+    std::chrono::steady_clock::time_point at;
+    std::uint64_t generation = 0;  // so that a failed POST forgets only its own entry
+  };
+  /// Notes the live works of a submission (and forgets the cancelled or finished ones); returns
+  /// what forget_accepted() needs to undo it.
+  std::vector<std::pair<std::string, std::uint64_t>> note_accepted(
+      const std::vector<geo::WorkEvent>& works);
+  void forget_accepted(const std::vector<std::pair<std::string, std::uint64_t>>& noted);
+  /// The promoter of a work accepted here within kAcceptedMemory, or null.
+  const std::string* recently_accepted(const std::string& ref) const;
+
+  struct Checks;     // PROJ and GEOS: the normalizer, on the HTTP thread only
+  class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)
   const Settings& settings_;
   const GatewayOptions& options_;
   prometheus::Registry& registry_;
@@ -162,6 +181,9 @@ class HttpApi {
   std::unique_ptr<TopicFeed> alerts_feed_;
   std::size_t pending_ = 0;
   bool stopping_ = false;
+  std::unordered_map<std::string, Accepted> accepted_;
+  std::uint64_t accepted_generation_ = 0;
+  std::size_t accepted_sweep_at_ = 1024;
 };
 
 }  // namespace digonce::services
