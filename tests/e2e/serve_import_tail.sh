@@ -2,7 +2,7 @@
 # `digonce import` and `digonce tail` against `digonce serve`'s embedded broker: an NDJSON file
 # and a multi-line GeoJSON FeatureCollection, each with bad items, are imported (bad items named
 # by line or feature, skipped, exit 2; the good ones produced keyed by work_ref and live at
-# GET /v1/works); `tail` prints the clash they make, filtered by kind and authority, and the
+# GET /v1/works); `tail` prints the clash they make, filtered by kind, authority and state, and the
 # submitted records with --envelope; the collection saved with a byte order mark imports too; a
 # self-crossing polygon is imported as repaired, with a note naming its line.
 # Needs curl and jq.
@@ -72,6 +72,15 @@ check "tail --kind clash --authority 5990: $(jq -c '{alert_id, kind, state, revi
   >"$work/tail2.ndjson" 2>/dev/null || fail "tail for Camden failed"
 [[ ! -s "$work/tail2.ndjson" ]] || fail "tail --authority 5210 printed Westminster's alert"
 check "tail --authority 5210: nothing"
+"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --state closed --idle-timeout 3 \
+  >"$work/tail3.ndjson" 2>/dev/null || fail "tail --state closed failed"
+[[ ! -s "$work/tail3.ndjson" ]] || fail "tail --state closed printed an open alert: $(cat "$work/tail3.ndjson")"
+"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --state open --max 1 --idle-timeout 30 \
+  >"$work/tail4.ndjson" 2>/dev/null || fail "tail --state open failed"
+jq -e '.state == "open"' "$work/tail4.ndjson" >/dev/null || fail "tail --state open: $(cat "$work/tail4.ndjson")"
+"$DIGONCE_BIN" tail --brokers "$brokers" --state sideways --idle-timeout 1 >/dev/null 2>"$work/tail5.err" &&
+  fail "tail --state sideways was taken"
+check "tail --state open: the clash; --state closed: nothing; --state sideways refused: $(head -n1 "$work/tail5.err")"
 
 "$DIGONCE_BIN" tail --brokers "$brokers" --topic works.submitted --from-beginning --envelope \
   --max 6 --idle-timeout 30 >"$work/submitted.ndjson" 2>/dev/null || fail "tail of works.submitted"
