@@ -4,7 +4,8 @@
 # by line or feature, skipped, exit 2; the good ones produced keyed by work_ref and live at
 # GET /v1/works); `tail` prints the clash they make, filtered by kind, authority and state, and the
 # submitted records with --envelope; the collection saved with a byte order mark imports too; a
-# self-crossing polygon is imported as repaired, with a note naming its line.
+# self-crossing polygon is imported as repaired, with a note naming its line; a point outside the
+# metric CRS's area is refused, or with --no-crs-check produced and rejected by ingest.
 # Needs curl and jq.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_import_tail.sh
@@ -60,6 +61,25 @@ printf '%s\n' '{"work_ref": "IMP-X",' \
   >"$work/first-bad.ndjson"
 import_refusing "$work/first-bad.ndjson" import3 "NDJSON with a bad first line" \
   '^line 1: invalid JSON' '2 lines; 1 records produced'
+
+# A point in Sydney is outside EPSG:27700's area: import refuses it, unless --no-crs-check,
+# which leaves that check to ingest (the item is produced, and ingest rejects it saying why).
+printf '%s\n' '{"work_ref":"IMP-SYD","promoter":"TW","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"start":"2026-06-01","end":"2026-06-02"}' \
+  >"$work/sydney.ndjson"
+import_refusing "$work/sydney.ndjson" import5 "a point outside the metric CRS's area" '^line 1: geometry'
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/sydney.ndjson" --no-crs-check \
+  2>"$work/import6.err" || fail "import --no-crs-check: exit $?: $(cat "$work/import6.err")"
+grep -q '1 records produced.*not checked (--no-crs-check)' "$work/import6.err" ||
+  fail "import --no-crs-check: $(cat "$work/import6.err")"
+syd=""
+for _ in $(seq 1 60); do
+  syd=$("$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
+    --idle-timeout 1 2>/dev/null | jq -c 'select(.key == "IMP-SYD")' || true)
+  [[ -n "$syd" ]] && break
+done
+jq -e '.headers["digonce.reason"] | test("geometry")' >/dev/null <<<"$syd" ||
+  fail "IMP-SYD, imported with --no-crs-check, not rejected by ingest with a reason: $syd"
+check "import --no-crs-check: produced; ingest rejected it: $(jq -r '.headers["digonce.reason"]' <<<"$syd" | cut -c1-90)"
 
 # The clash of IMP-A and IMP-B, from the alerts topic, filtered.
 "$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --kind clash --authority 5990 --max 1 \
