@@ -111,6 +111,7 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
       ++rejected_items;
     }
     for (auto& w : parsed.works) {
+      const auto repaired_before = normalizer.repaired();
       if (auto s = normalizer.normalize(w); !s.ok()) {
         std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_no),
                      s.error().what().c_str());
@@ -118,6 +119,13 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
         bad = true;
         continue;
       }
+      if (normalizer.repaired() != repaired_before)
+        // Taken all the same, as the API, import and the stages take it (geo/normalize.h).
+        std::fprintf(stderr,
+                     "line %llu: note: work %s: geometry is not valid (%s): it is read as GEOS "
+                     "MakeValid repairs it\n",
+                     static_cast<unsigned long long>(line_no), w.work_ref.c_str(),
+                     normalizer.last_repair().c_str());
       alerts.clear();
       DIGONCE_TRY(engine.apply(w, alerts));
       ++events;
