@@ -692,7 +692,21 @@ ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
 ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
   auto w = works_.find(ref);
   // A work the key may not read is answered as one that does not exist.
-  if (!w || !visible_to(&key, *w)) return api_error(404, "no live work " + ref, "work_ref");
+  if (!w || !visible_to(&key, *w)) {
+    // One this gateway took a moment ago, not in the view yet: say so, rather than that it
+    // does not exist (a promoter key, of its own works only; other readers need its area).
+    const std::string* p = w ? nullptr : recently_accepted(ref);
+    if (p && (key.role == Role::Ops || (key.role == Role::Promoter && *p == key.org))) {
+      auto r = api_error(404,
+                         "work " + ref +
+                             " was accepted and is not live yet (ingest has not published it): "
+                             "try again shortly",
+                         "work_ref");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    return api_error(404, "no live work " + ref, "work_ref");
+  }
   return json_response(200, w->json);
 }
 

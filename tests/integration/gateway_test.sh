@@ -112,6 +112,14 @@ if [[ $mode == gateway ]]; then
   kill9 "$ingest_pid"
   r=$(api POST /v1/works dev-tfl-key "$(line GW-C TFL 0.00002)")
   [[ $(status_of "$r") == 202 ]] || fail "work C with ingest down: expected 202, got $(status_of "$r"): $(body_of "$r")"
+  # Not live yet: a read of it says it was accepted, with Retry-After, not that it does not exist.
+  h=$(curl -s -D - -o "$work/get-c.json" -H 'Authorization: Bearer dev-tfl-key' "$url/v1/works/GW-C")
+  grep -q '^HTTP/1.1 404' <<<"$h" && grep -qi '^retry-after: 1' <<<"$h" &&
+    jq -e '.error | test("was accepted and is not live yet")' "$work/get-c.json" >/dev/null ||
+    fail "GET of GW-C before the view shows it: $h $(cat "$work/get-c.json")"
+  r=$(api GET /v1/works/GW-C dev-stpr-key)
+  body_of "$r" | jq -e '.error == "no live work GW-C"' >/dev/null ||
+    fail "another promoter's GET of GW-C told more than 'no live work': $(body_of "$r")"
   # A work posted and cancelled before the view can show it (ingest is down): the gateway
   # remembers what it took, so the DELETE cancels it (202) rather than answering 404.
   r=$(api POST /v1/works dev-tfl-key "$(line GW-D TFL 0.00001)")
@@ -134,7 +142,8 @@ if [[ $mode == gateway ]]; then
     >/dev/null <<<"$r" || fail "GW-D, cancelled right after it was posted, is in an open alert: $r"
   r=$(api GET /v1/works/GW-D dev-ops-key)
   [[ $(status_of "$r") == 404 ]] || fail "GW-D, cancelled, is live: $(body_of "$r")"
-  echo "ok: works posted while ingest was killed were accepted (202) and alerted once ingest was back;" \
+  echo "ok: works posted while ingest was killed were accepted (202; a GET said 'accepted, not live yet')" \
+    "and alerted once ingest was back;" \
     "one cancelled by DELETE before the view showed it (202) is not live and in no open alert"
 fi
 
