@@ -767,6 +767,14 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
                                      " of another promoter; the key of " + key.org +
                                      " may submit and cancel only its own works",
                                  parsed.field(i, "work_ref")));
+      // Nor one this gateway took from another promoter a moment ago, not in the view yet.
+      if (const std::string* p = recently_accepted(w.work_ref); p && *p != w.promoter)
+        return respond(api_error(403,
+                                 "work_ref " + w.work_ref +
+                                     " is a work another promoter submitted a moment ago; the "
+                                     "key of " +
+                                     key.org + " may submit and cancel only its own works",
+                                 parsed.field(i, "work_ref")));
     }
   }
   // What the submission is read as, where that is not what it says: an invalid polygon is taken

@@ -120,6 +120,10 @@ if [[ $mode == gateway ]]; then
   r=$(api GET /v1/works/GW-C dev-stpr-key)
   body_of "$r" | jq -e '.error == "no live work GW-C"' >/dev/null ||
     fail "another promoter's GET of GW-C told more than 'no live work': $(body_of "$r")"
+  # Nor may another promoter take the reference over while the view does not show it yet.
+  r=$(api POST /v1/works dev-stpr-key "$(line GW-C STPR 0.00002)")
+  [[ $(status_of "$r") == 403 ]] && body_of "$r" | jq -e '.field == "work_ref"' >/dev/null ||
+    fail "STPR posting TFL's just-taken GW-C: expected 403 naming work_ref, got $(status_of "$r"): $(body_of "$r")"
   # A work posted and cancelled before the view can show it (ingest is down): the gateway
   # remembers what it took, so the DELETE cancels it (202) rather than answering 404.
   r=$(api POST /v1/works dev-tfl-key "$(line GW-D TFL 0.00001)")
