@@ -62,25 +62,6 @@ printf '%s\n' '{"work_ref": "IMP-X",' \
 import_refusing "$work/first-bad.ndjson" import3 "NDJSON with a bad first line" \
   '^line 1: invalid JSON' '2 lines; 1 records produced'
 
-# A point in Sydney is outside EPSG:27700's area: import refuses it, unless --no-crs-check,
-# which leaves that check to ingest (the item is produced, and ingest rejects it saying why).
-printf '%s\n' '{"work_ref":"IMP-SYD","promoter":"TW","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"start":"2026-06-01","end":"2026-06-02"}' \
-  >"$work/sydney.ndjson"
-import_refusing "$work/sydney.ndjson" import5 "a point outside the metric CRS's area" '^line 1: geometry'
-"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/sydney.ndjson" --no-crs-check \
-  2>"$work/import6.err" || fail "import --no-crs-check: exit $?: $(cat "$work/import6.err")"
-grep -q '1 records produced.*not checked (--no-crs-check)' "$work/import6.err" ||
-  fail "import --no-crs-check: $(cat "$work/import6.err")"
-syd=""
-for _ in $(seq 1 60); do
-  syd=$("$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
-    --idle-timeout 1 2>/dev/null | jq -c 'select(.key == "IMP-SYD")' || true)
-  [[ -n "$syd" ]] && break
-done
-jq -e '.headers["digonce.reason"] | test("geometry")' >/dev/null <<<"$syd" ||
-  fail "IMP-SYD, imported with --no-crs-check, not rejected by ingest with a reason: $syd"
-check "import --no-crs-check: produced; ingest rejected it: $(jq -r '.headers["digonce.reason"]' <<<"$syd" | cut -c1-90)"
-
 # The clash of IMP-A and IMP-B, from the alerts topic, filtered.
 "$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --kind clash --authority 5990 --max 1 \
   --idle-timeout 30 >"$work/tail.ndjson" 2>"$work/tail.err" || fail "tail: $(cat "$work/tail.err")"
@@ -112,6 +93,25 @@ jq -se --argjson now "$(date +%s%3N)" \
      .timestamp <= $now + 1000 and .timestamp > $now - 3600000)' \
   "$work/submitted.ndjson" >/dev/null || fail "tail --envelope timestamps: $(jq -c .timestamp "$work/submitted.ndjson" | tr '\n' ' ')"
 check "tail --envelope of works.submitted: keys $keys"
+
+# A point in Sydney is outside EPSG:27700's area: import refuses it, unless --no-crs-check,
+# which leaves that check to ingest (the item is produced, and ingest rejects it saying why).
+printf '%s\n' '{"work_ref":"IMP-SYD","promoter":"TW","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"start":"2026-06-01","end":"2026-06-02"}' \
+  >"$work/sydney.ndjson"
+import_refusing "$work/sydney.ndjson" import5 "a point outside the metric CRS's area" '^line 1: geometry'
+"$DIGONCE_BIN" import --brokers "$brokers" --input "$work/sydney.ndjson" --no-crs-check \
+  2>"$work/import6.err" || fail "import --no-crs-check: exit $?: $(cat "$work/import6.err")"
+grep -q '1 records produced.*not checked (--no-crs-check)' "$work/import6.err" ||
+  fail "import --no-crs-check: $(cat "$work/import6.err")"
+syd=""
+for _ in $(seq 1 60); do
+  syd=$("$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
+    --idle-timeout 1 2>/dev/null | jq -c 'select(.key == "IMP-SYD")' || true)
+  [[ -n "$syd" ]] && break
+done
+jq -e '.headers["digonce.reason"] | test("geometry")' >/dev/null <<<"$syd" ||
+  fail "IMP-SYD, imported with --no-crs-check, not rejected by ingest with a reason: $syd"
+check "import --no-crs-check: produced; ingest rejected it: $(jq -r '.headers["digonce.reason"]' <<<"$syd" | cut -c1-90)"
 
 for _ in $(seq 1 100); do
   n=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works" | jq '[.works[].work_ref | select(startswith("IMP-"))] | length')
