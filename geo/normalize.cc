@@ -101,4 +101,10 @@ Status Normalizer::normalize(WorkEvent& e) {
   return {};
 }
 
+std::string Normalizer::repair_note(std::string_view where, std::string_view work_ref) const {
+  return fmt::format(
+      "{}: note: work {}: geometry is not valid ({}): it is read as GEOS MakeValid repairs it",
+      where, work_ref, last_repair_);
+}
+
 }  // namespace digonce::geo

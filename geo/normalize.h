@@ -9,6 +9,10 @@
 // is counted (Normalizer::repaired) and logged.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include "base/result.h"
 #include "geo/crs.h"
 #include "geo/geos.h"
@@ -31,6 +35,10 @@ class Normalizer {
   const std::string& last_repair() const { return last_repair_; }
   /// Whether the last repaired geometry was polygonal.
   bool last_repair_polygonal() const { return last_repair_polygonal_; }
+  /// The line a command (import, detect) prints for a work it has just taken as repaired:
+  /// "WHERE: note: work REF: geometry is not valid (last_repair()): it is read as GEOS MakeValid
+  /// repairs it".
+  std::string repair_note(std::string_view where, std::string_view work_ref) const;
 
  private:
   CrsContext& crs_;

@@ -121,11 +121,8 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
       }
       if (normalizer.repaired() != repaired_before)
         // Taken all the same, as the API, import and the stages take it (geo/normalize.h).
-        std::fprintf(stderr,
-                     "line %llu: note: work %s: geometry is not valid (%s): it is read as GEOS "
-                     "MakeValid repairs it\n",
-                     static_cast<unsigned long long>(line_no), w.work_ref.c_str(),
-                     normalizer.last_repair().c_str());
+        std::fprintf(stderr, "%s\n",
+                     normalizer.repair_note("line " + std::to_string(line_no), w.work_ref).c_str());
       alerts.clear();
       DIGONCE_TRY(engine.apply(w, alerts));
       ++events;

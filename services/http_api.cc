@@ -308,6 +308,14 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const Settings& settings,
           spdlog::warn("live view of works: record {} skipped: {}", key, change.error().what());
         else if (*change && self->hooks_.on_work)
           self->hooks_.on_work(std::move(**change));
+        // The view now shows what ingest made of the reference: a work this gateway took is no
+        // longer one the view does not show (posted only while there are such works, so that
+        // catching up on the topic queues nothing).
+        if (self->accepted_count_.load(std::memory_order_relaxed) > 0)
+          self->hooks_.post([self, ref = std::string(key)] {
+            self->accepted_.erase(ref);
+            self->accepted_count_.store(self->accepted_.size(), std::memory_order_relaxed);
+          });
       });
   api->alerts_feed_ = std::make_unique<TopicFeed>(
       options.brokers, settings.topic("alerts"),
@@ -699,8 +707,8 @@ ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
     if (p && (key.role == Role::Ops || (key.role == Role::Promoter && *p == key.org))) {
       auto r = api_error(404,
                          "work " + ref +
-                             " was accepted and is not live yet (ingest has not published it): "
-                             "try again shortly",
+                             " was accepted and is not live yet (ingest has not published it, "
+                             "or rejected it: see works.rejected): try again shortly",
                          "work_ref");
       r.headers.emplace_back("Retry-After", "1");
       return r;
@@ -759,20 +767,18 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
         return respond(api_error(503, "the live works view is still loading; try again shortly"));
       // A finished work's reference stays its promoter's too: another promoter's work under it
       // would carry on the finished work's alerts (their ids are made of the references).
-      const auto holder = works_.holder_of(w.work_ref);
-      if (!holder.promoter.empty() && holder.promoter != w.promoter)
-        return respond(api_error(403,
-                                 "work_ref " + w.work_ref + " is " +
-                                     (holder.live ? "a live work" : "a finished work") +
-                                     " of another promoter; the key of " + key.org +
-                                     " may submit and cancel only its own works",
-                                 parsed.field(i, "work_ref")));
       // Nor one this gateway took from another promoter a moment ago, not in the view yet.
-      if (const std::string* p = recently_accepted(w.work_ref); p && *p != w.promoter)
+      const auto holder = works_.holder_of(w.work_ref);
+      const std::string* taken = recently_accepted(w.work_ref);
+      const char* held_as = !holder.promoter.empty() && holder.promoter != w.promoter
+                                ? (holder.live ? "a live work of another promoter"
+                                               : "a finished work of another promoter")
+                            : taken && *taken != w.promoter
+                                ? "a work another promoter submitted a moment ago"
+                                : nullptr;
+      if (held_as)
         return respond(api_error(403,
-                                 "work_ref " + w.work_ref +
-                                     " is a work another promoter submitted a moment ago; the "
-                                     "key of " +
+                                 "work_ref " + w.work_ref + " is " + held_as + "; the key of " +
                                      key.org + " may submit and cancel only its own works",
                                  parsed.field(i, "work_ref")));
     }
@@ -870,7 +876,15 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
   if (!may_cancel(key, promoter))
     return respond(
         api_error(403, "the key of " + key.org + " may cancel only its own works", "promoter"));
-  accepted_.erase(ref);
+  // The work is forgotten once the broker has the cancel; a 503 keeps it, for the retry.
+  if (auto it = accepted_.find(ref); it != accepted_.end()) {
+    std::vector<std::pair<std::string, std::uint64_t>> cancelled{{ref, it->second.generation}};
+    respond = [this, cancelled = std::move(cancelled),
+               inner = std::move(respond)](ApiResponse&& r) {
+      if (r.status == 202) forget_accepted(cancelled);
+      inner(std::move(r));
+    };
+  }
   std::string value, answer;
   {
     JsonObject o(value);
@@ -894,7 +908,7 @@ std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
     // Still full of young entries (a flood of submissions): forget them all rather than grow
     // without bound; a DELETE then waits for the view, as it would on another gateway.
     if (accepted_.size() >= kAcceptedMax) accepted_.clear();
-    accepted_sweep_at_ = std::max<std::size_t>(1024, 2 * accepted_.size());
+    accepted_sweep_at_ = std::min(kAcceptedMax, std::max<std::size_t>(1024, 2 * accepted_.size()));
   }
   std::vector<std::pair<std::string, std::uint64_t>> noted;
   for (const auto& w : works) {
@@ -905,6 +919,7 @@ std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
       accepted_.erase(w.work_ref);
     }
   }
+  accepted_count_.store(accepted_.size(), std::memory_order_relaxed);
   return noted;
 }
 
@@ -912,6 +927,7 @@ void HttpApi::forget_accepted(const std::vector<std::pair<std::string, std::uint
   for (const auto& [ref, generation] : noted)
     if (auto it = accepted_.find(ref); it != accepted_.end() && it->second.generation == generation)
       accepted_.erase(it);
+  accepted_count_.store(accepted_.size(), std::memory_order_relaxed);
 }
 
 const std::string* HttpApi::recently_accepted(const std::string& ref) const {

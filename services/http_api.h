@@ -14,6 +14,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -146,8 +147,9 @@ class HttpApi {
 
   // Works this gateway has given the broker that the live works view may not show yet (ingest
   // publishes a work a moment after it is taken), so that a DELETE right after its POST cancels
-  // the work instead of answering 404. HTTP thread only; an entry is forgotten after
-  // kAcceptedMemory, when the work is cancelled here, or when the broker does not take it.
+  // the work instead of answering 404. HTTP thread only; an entry is forgotten when the view
+  // shows a change of the reference, after kAcceptedMemory, when the work is cancelled here, or
+  // when the broker does not take it.
   struct Accepted {
     std::string promoter;
     std::chrono::steady_clock::time_point at;
@@ -182,6 +184,7 @@ class HttpApi {
   std::size_t pending_ = 0;
   bool stopping_ = false;
   std::unordered_map<std::string, Accepted> accepted_;
+  std::atomic<std::size_t> accepted_count_{0};  // accepted_.size(), for the works feed's thread
   std::uint64_t accepted_generation_ = 0;
   std::size_t accepted_sweep_at_ = 1024;
 };

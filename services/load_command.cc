@@ -99,7 +99,8 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
   {
     streams::PartitionList list(rd_kafka_topic_partition_list_new(*np));
     // Topics just created (`digonce topics` a moment before) show in metadata before every
-    // partition's leader is known everywhere: a leader not known yet is waited for, 30 s at most.
+    // partition's leader is known everywhere: a leader not known yet is waited for (30 s, and
+    // the last query's own 10 s at most).
     const auto give_up = Clock::now() + std::chrono::seconds(30);
     for (int p = 0; p < *np; ++p) {
       std::int64_t lo = 0, hi = 0;

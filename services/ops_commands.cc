@@ -103,10 +103,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
           bad = true;
         } else if (normalizer->repaired() != repaired_before) {
           // Taken all the same, as the API and the stages take it (geo/normalize.h).
-          std::fprintf(stderr,
-                       "%s: note: work %s: geometry is not valid (%s): it is read as GEOS "
-                       "MakeValid repairs it\n",
-                       item.where.c_str(), w.work_ref.c_str(), normalizer->last_repair().c_str());
+          std::fprintf(stderr, "%s\n", normalizer->repair_note(item.where, w.work_ref).c_str());
           ++summary.repaired;
         }
       }

@@ -73,12 +73,12 @@ check "tail --kind clash --authority 5990: $(jq -c '{alert_id, kind, state, revi
   >"$work/tail2.ndjson" 2>/dev/null || fail "tail for Camden failed"
 [[ ! -s "$work/tail2.ndjson" ]] || fail "tail --authority 5210 printed Westminster's alert"
 check "tail --authority 5210: nothing"
-"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --state closed --idle-timeout 3 \
-  >"$work/tail3.ndjson" 2>/dev/null || fail "tail --state closed failed"
-[[ ! -s "$work/tail3.ndjson" ]] || fail "tail --state closed printed an open alert: $(cat "$work/tail3.ndjson")"
 "$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --state open --max 1 --idle-timeout 30 \
   >"$work/tail4.ndjson" 2>/dev/null || fail "tail --state open failed"
 jq -e '.state == "open"' "$work/tail4.ndjson" >/dev/null || fail "tail --state open: $(cat "$work/tail4.ndjson")"
+"$DIGONCE_BIN" tail --brokers "$brokers" --from-beginning --state closed --idle-timeout 3 \
+  >"$work/tail3.ndjson" 2>/dev/null || fail "tail --state closed failed"
+[[ ! -s "$work/tail3.ndjson" ]] || fail "tail --state closed printed an open alert: $(cat "$work/tail3.ndjson")"
 "$DIGONCE_BIN" tail --brokers "$brokers" --state sideways --idle-timeout 1 >/dev/null 2>"$work/tail5.err" &&
   fail "tail --state sideways was taken"
 check "tail --state open: the clash; --state closed: nothing; --state sideways refused: $(head -n1 "$work/tail5.err")"

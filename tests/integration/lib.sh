@@ -12,6 +12,8 @@
 #                             tail, the stages stopped (WHAT names the path in messages)
 #   refused_at ADDR WHAT PATTERN  `digonce topics` at ADDR must fail within 15 s, its output
 #                             matching PATTERN (grep), the reason it gives (WHAT: in messages)
+#   other_ca_pem              prints the path of a CA certificate that signed nothing the broker
+#                             has (made once)
 # Sets bin, brokers, work (a fresh folder, removed at exit unless DIGONCE_KEEP_WORK is set),
 # prefix (the test's own topic prefix) and kafka_tool. Needs DIGONCE_BIN and
 # DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
@@ -83,6 +85,15 @@ NDJSON
     fail "no clash of $name-1 and $name-2: $(cut -c1-300 "$work/alerts.ndjson")"
   echo "ok: ingest and detector over $what, the clash read back: $(jq -c '{alert_id, kind}' "$work/alerts.ndjson")"
   stop_stages
+}
+
+# other_ca_pem: a CA certificate that signed nothing of the broker's (for "trusting another CA"),
+# made once in $work; prints its path.
+other_ca_pem() {
+  [[ -f "$work/other-ca.pem" ]] ||
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/other-ca.key" -out "$work/other-ca.pem" \
+      -days 1 -subj "/CN=another CA" 2>/dev/null || fail "openssl could not make a CA"
+  echo "$work/other-ca.pem"
 }
 
 refused_at() {

@@ -32,7 +32,5 @@ clash_through SASL_SSL "$addr"
 export DIGONCE_TEST_SASL_PASSWORD=wrong
 refused_at "$addr" "with a wrong password" "a broker refused this client: .*SASL authentication error"
 export DIGONCE_TEST_SASL_PASSWORD=digonce-test-secret
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/other-ca.key" -out "$work/other-ca.pem" \
-  -days 1 -subj "/CN=another CA" 2>/dev/null
-write_config "$work/other-ca.pem"
+write_config "$(other_ca_pem)"
 refused_at "$addr" "trusting another CA" "this client refused a broker.s certificate: .*certificate verify failed"

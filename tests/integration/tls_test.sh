@@ -24,8 +24,6 @@ clash_through TLS "$tls"
 
 write_config "ssl.ca.location: $certs/ca.pem"
 refused_at "$tls" "without a client certificate" "a broker refused this client: .*alert"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/other-ca.key" -out "$work/other-ca.pem" \
-  -days 1 -subj "/CN=another CA" 2>/dev/null
-write_config "ssl.ca.location: $work/other-ca.pem" "ssl.certificate.location: $certs/client.pem" \
+write_config "ssl.ca.location: $(other_ca_pem)" "ssl.certificate.location: $certs/client.pem" \
   "ssl.key.location: $certs/client.key"
 refused_at "$tls" "trusting another CA" "this client refused a broker.s certificate: .*certificate verify failed"
