@@ -878,7 +878,7 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
         api_error(403, "the key of " + key.org + " may cancel only its own works", "promoter"));
   // The work is forgotten once the broker has the cancel; a 503 keeps it, for the retry.
   if (auto it = accepted_.find(ref); it != accepted_.end()) {
-    std::vector<std::pair<std::string, std::uint64_t>> cancelled{{ref, it->second.generation}};
+    AcceptedRefs cancelled{{ref, it->second.generation}};
     respond = [this, cancelled = std::move(cancelled),
                inner = std::move(respond)](ApiResponse&& r) {
       if (r.status == 202) forget_accepted(cancelled);
@@ -900,8 +900,7 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
   produce(ref, value, members_of(answer), std::move(respond));
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
-    const std::vector<geo::WorkEvent>& works) {
+HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& works) {
   const auto now = Clock::now();
   if (accepted_.size() >= accepted_sweep_at_) {
     std::erase_if(accepted_, [&](const auto& a) { return now - a.second.at > kAcceptedMemory; });
@@ -910,7 +909,7 @@ std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
     if (accepted_.size() >= kAcceptedMax) accepted_.clear();
     accepted_sweep_at_ = std::min(kAcceptedMax, std::max<std::size_t>(1024, 2 * accepted_.size()));
   }
-  std::vector<std::pair<std::string, std::uint64_t>> noted;
+  AcceptedRefs noted;
   for (const auto& w : works) {
     if (w.event == geo::EventType::Upsert && w.active()) {
       accepted_[w.work_ref] = Accepted{w.promoter, now, ++accepted_generation_};
@@ -923,8 +922,8 @@ std::vector<std::pair<std::string, std::uint64_t>> HttpApi::note_accepted(
   return noted;
 }
 
-void HttpApi::forget_accepted(const std::vector<std::pair<std::string, std::uint64_t>>& noted) {
-  for (const auto& [ref, generation] : noted)
+void HttpApi::forget_accepted(const AcceptedRefs& refs) {
+  for (const auto& [ref, generation] : refs)
     if (auto it = accepted_.find(ref); it != accepted_.end() && it->second.generation == generation)
       accepted_.erase(it);
   accepted_count_.store(accepted_.size(), std::memory_order_relaxed);

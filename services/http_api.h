@@ -155,11 +155,12 @@ class HttpApi {
     std::chrono::steady_clock::time_point at;
     std::uint64_t generation = 0;  // so that a failed POST forgets only its own entry
   };
+  using AcceptedRefs = std::vector<std::pair<std::string, std::uint64_t>>;  // ref, generation
   /// Notes the live works of a submission (and forgets the cancelled or finished ones); returns
   /// what forget_accepted() needs to undo it.
-  std::vector<std::pair<std::string, std::uint64_t>> note_accepted(
-      const std::vector<geo::WorkEvent>& works);
-  void forget_accepted(const std::vector<std::pair<std::string, std::uint64_t>>& noted);
+  AcceptedRefs note_accepted(const std::vector<geo::WorkEvent>& works);
+  /// Forgets these entries, each unless a later submission has replaced it.
+  void forget_accepted(const AcceptedRefs& refs);
   /// The promoter of a work accepted here within kAcceptedMemory, or null.
   const std::string* recently_accepted(const std::string& ref) const;
 
