@@ -103,8 +103,8 @@ Status Normalizer::normalize(WorkEvent& e) {
 
 std::string Normalizer::repair_note(std::string_view where, std::string_view work_ref) const {
   return fmt::format(
-      "{}: note: work {}: geometry is not valid ({}): it is read as GEOS MakeValid repairs it",
-      where, work_ref, last_repair_);
+      "{}{}note: work {}: geometry is not valid ({}): it is read as GEOS MakeValid repairs it",
+      where, where.empty() ? "" : ": ", work_ref, last_repair_);
 }
 
 }  // namespace digonce::geo

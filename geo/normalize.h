@@ -37,7 +37,7 @@ class Normalizer {
   bool last_repair_polygonal() const { return last_repair_polygonal_; }
   /// The line a command (import, detect) prints for a work it has just taken as repaired:
   /// "WHERE: note: work REF: geometry is not valid (last_repair()): it is read as GEOS MakeValid
-  /// repairs it".
+  /// repairs it" ("note: ..." when `where` is empty).
   std::string repair_note(std::string_view where, std::string_view work_ref) const;
 
  private:

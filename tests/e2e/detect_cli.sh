@@ -2,7 +2,7 @@
 # `digonce detect`'s command line and input edges: --distance-m 0 keeps only works that touch,
 # bad figures are refused with a message, a UTF-8 BOM before the first line and a huge number in
 # an unknown field lose nothing, "kind" values other than "section58" are ignored, a self-crossing
-# polygon is taken as repaired and its line named.
+# polygon is taken as repaired and its work named.
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 work=$(mktemp -d)
@@ -52,14 +52,16 @@ grep -q "rejected: 0 item" "$work/err" || fail "lines were rejected: $(cat "$wor
   fail "expected one clash A-B: $(cat "$work/edges.out")"
 check "BOM, a 30-digit number and 1e999 in unknown fields, kind \"permit\": nothing lost, one clash A-B"
 
-# A self-crossing polygon (a bow tie) is taken as GEOS MakeValid repairs it, and its line named.
+# A self-crossing polygon (a bow tie) is taken as GEOS MakeValid repairs it, and its work named
+# (not its line: each "line N:" on stderr is a line detect skipped).
 cat >"$work/bowtie.ndjson" <<'NDJSON'
 {"work_ref":"OK","promoter":"P","geometry":{"type":"Point","coordinates":[530000,180000]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"}
 {"work_ref":"BOW","promoter":"P","geometry":{"type":"Polygon","coordinates":[[[530000,180000],[530010,180010],[530010,180000],[530000,180010],[530000,180000]]]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"}
 NDJSON
 "$DIGONCE_BIN" detect --input "$work/bowtie.ndjson" --output "$work/bowtie.out" 2>"$work/err"
-grep -q '^line 2: note: work BOW: geometry is not valid (Self-intersection' "$work/err" ||
-  fail "no note naming the repaired line: $(cat "$work/err")"
+grep -q '^note: work BOW: geometry is not valid (Self-intersection' "$work/err" ||
+  fail "no note naming the repaired work: $(cat "$work/err")"
+grep -q '^line ' "$work/err" && fail "a 'line N:' for a line that was not skipped: $(cat "$work/err")"
 grep -q 'rejected: 0 item(s) on 0 line(s); geometries repaired: 1' "$work/err" ||
   fail "the summary does not count the repair: $(cat "$work/err")"
 [[ $(pairs "$work/bowtie.out") == "BOW-OK " ]] || fail "the repaired work was not detected: $(cat "$work/bowtie.out")"

@@ -14,8 +14,7 @@ distance and gap; the alert stream must never repeat an (alert_id, revision).
 ALERTS: the NDJSON `digonce detect` writes, or "key<TAB>alert" lines read from the alerts topic
 (kcat -f '%k\\t%s\\n'), in topic order. Lines of WORKS that break the contract (bad JSON, a
 missing field, end before start, an unknown CRS, ...) are skipped as digonce must skip them;
-with --detect-stderr, the line numbers digonce names as rejected must be the same ones (its
-"line N: note: ..." lines, works taken as GEOS repairs them, are not rejections).
+with --detect-stderr, the line numbers digonce names must be the same ones.
 
 Exit 0 when they agree, 1 with the differences listed when not.
 """
@@ -265,8 +264,7 @@ def main():
     if a.detect_stderr:
         with open(a.detect_stderr) as f:
             err = f.read()
-        # Rejections, not notes (a line taken as GEOS repairs it is named with "note:").
-        named = sorted({int(m) for m in re.findall(r"^line (\d+): (?!note: )", err, re.M)})
+        named = sorted({int(m) for m in re.findall(r"^line (\d+):", err, re.M)})
         if named != replay.rejected_lines:
             problems.append(f"digonce rejected lines {named[:10]}..., the reference "
                             f"{replay.rejected_lines[:10]}...")
