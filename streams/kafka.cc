@@ -1,6 +1,8 @@
 #include "streams/kafka.h"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 
@@ -88,7 +90,47 @@ const std::map<std::string_view, std::string_view>& aliases() {
   return a;
 }
 
+// Which kind of client each librdkafka property is for, from librdkafka's own table
+// (rd_kafka_conf_properties_show: 'C' consumer, 'P' producer, '*' both), read once.
+const std::map<std::string, char, std::less<>>& property_scopes() {
+  static const auto scopes = [] {
+    std::map<std::string, char, std::less<>> m;
+    char* text = nullptr;
+    std::size_t size = 0;
+    FILE* f = open_memstream(&text, &size);
+    if (!f) return m;
+    rd_kafka_conf_properties_show(f);
+    std::fclose(f);
+    std::string_view all(text, size);
+    while (!all.empty()) {
+      const auto eol = all.find('\n');
+      std::string_view line = all.substr(0, eol);
+      all = eol == all.npos ? std::string_view() : all.substr(eol + 1);
+      // "name    |  C  | range | ..."
+      const auto bar = line.find('|');
+      if (bar == line.npos || line.find('|', bar + 1) == line.npos) continue;
+      std::string_view name = line.substr(0, bar);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      const auto scope = line.substr(bar + 1, line.find('|', bar + 1) - bar - 1);
+      const char c = scope.find('C') != scope.npos   ? 'C'
+                     : scope.find('P') != scope.npos ? 'P'
+                                                     : '*';
+      if (!name.empty() && name.find(' ') == name.npos) m.emplace(std::string(name), c);
+    }
+    std::free(text);
+    return m;
+  }();
+  return scopes;
+}
+
 }  // namespace
+
+bool property_applies(std::string_view name, rd_kafka_type_t type) {
+  const auto& scopes = property_scopes();
+  const auto it = scopes.find(name);
+  if (it == scopes.end() || it->second == '*') return true;
+  return it->second == (type == RD_KAFKA_CONSUMER ? 'C' : 'P');
+}
 
 std::string recent_refusal() {
   auto& all = refusals();
@@ -110,6 +152,9 @@ Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   for (const auto& [k, v] : config) {
+    // A consumer's property on a producer (an admin client is one) or the other way round: the
+    // client would ignore it with a warning at every start (kafka.client applies to all).
+    if (!property_applies(k, type)) continue;
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       return error("kafka config " + k + "=" + v + ": " + err);

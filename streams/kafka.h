@@ -34,7 +34,13 @@ using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
 using Config = std::map<std::string, std::string>;
 
-/// Builds a client: rd_kafka_conf_set for every entry; `setup` may add callbacks and an opaque
+/// Whether librdkafka's property `name` is for clients of `type` (a consumer's property is not a
+/// producer's, and the other way round; a name librdkafka does not list is taken as for both).
+/// make_client leaves out those that are not, which the client would ignore with a warning.
+bool property_applies(std::string_view name, rd_kafka_type_t type);
+
+/// Builds a client: rd_kafka_conf_set for every entry that applies to `type`
+/// (property_applies); `setup` may add callbacks and an opaque
 /// before the handle is created.
 Result<Handle> make_client(rd_kafka_type_t type, const Config& config,
                            void (*setup)(rd_kafka_conf_t*, void*) = nullptr,

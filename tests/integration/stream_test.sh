@@ -10,6 +10,12 @@
 #                                  shares the ledger's partitions and is killed with SIGKILL at
 #                                  random moments (at least DIGONCE_CHAOS_KILLS times), the
 #                                  detector once, so that ledger partitions move back and forth
+#   stream_test.sh cluster         on a cluster of three nodes of its own (tools/kafka-cluster,
+#                                  beside the broker of DIGONCE_KAFKA_BOOTSTRAP, its port + 200),
+#                                  topics replicated three times: the node leading the works'
+#                                  first partition is killed with SIGKILL mid-stream and started
+#                                  again, then another node is stopped (controlled shutdown) and
+#                                  started again; leaders and transaction coordinators move
 #
 # Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
 # updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
@@ -20,7 +26,7 @@
 # Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
 # DIGONCE_KEEP_WORK=1 keeps the work folder (events, stage logs) after a pass too.
 set -euo pipefail
-mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out|ledger}"
+mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out|ledger|cluster}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$root/tools/lib.sh"
@@ -38,9 +44,12 @@ prefix="test-$mode-$seed-$$."
 say() { printf '[%s %s] %s\n' "$mode" "$(date +%T)" "$*"; }
 
 declare -A pids=()
+global=(--topic-prefix "$prefix")
+cluster_tool="$root/tools/kafka-cluster"
 cleanup() {
   local rc=$?
   for name in "${!pids[@]}"; do kill -9 "${pids[$name]}" 2>/dev/null || true; done
+  [ "$mode" != cluster ] || "$cluster_tool" stop >>"$work/cluster.log" 2>&1 || true
   if [ $rc -ne 0 ]; then
     say "FAILED (rc $rc); logs in $work:"
     for f in "$work"/*.log; do echo "--- $f (last 15 lines)"; tail -n 15 "$f"; done
@@ -57,14 +66,23 @@ trap cleanup EXIT
 start_stage() {
   local name="$1" command="$2" port
   port="$(free_port)"
-  "$bin" --topic-prefix "$prefix" "$command" --brokers "$brokers" --data-dir "$work/$name" \
+  "$bin" "${global[@]}" "$command" --brokers "$brokers" --data-dir "$work/$name" \
     --instance-id "$name" --metrics "127.0.0.1:$port" >>"$work/$name.log" 2>&1 &
   pids[$name]=$!
 }
 alive() { kill -0 "${pids[$1]}" 2>/dev/null; }
 kill_stage() { kill "-$2" "${pids[$1]}" 2>/dev/null || true; wait "${pids[$1]}" 2>/dev/null || true; }
 
-say "seed $seed, $events events, topic prefix $prefix, work folder $work"
+if [ "$mode" = cluster ]; then
+  # A fixed port beside the main broker, so that a cluster a timeout left behind is found and
+  # stopped: by the next run here, and by tools/test at the end of its kafka step.
+  export DIGONCE_KAFKA_CLUSTER_PORT=$((${brokers##*:} + 200))
+  brokers="$("$cluster_tool" start --fresh 2>"$work/cluster.log")" ||
+    die "the cluster did not start: $(tail -n 20 "$work/cluster.log")"
+  printf 'topics:\n  replication: 3\n' >"$work/config.yaml"
+  global+=(--config "$work/config.yaml")
+fi
+say "seed $seed, $events events, topic prefix $prefix, work folder $work, brokers $brokers"
 python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
   --events "$events" --seed "$seed" --bad-every "$bad_every" --out "$work/events.ndjson"
 python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
@@ -73,7 +91,7 @@ python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerke
 "$bin" detect --input "$work/events.ndjson" --output "$work/reference.ndjson" --no-progress \
   2>"$work/detect.log" &
 detect_pid=$!
-"$bin" --topic-prefix "$prefix" topics --brokers "$brokers" >/dev/null
+"$bin" "${global[@]}" topics --brokers "$brokers" >/dev/null
 split -l "$chunk" -d -a 4 "$work/events.kcat" "$work/chunk."
 
 start_stage ingest ingest
@@ -151,6 +169,28 @@ case "$mode" in
       seen[$victim]=$(assignments "$victim")
       start_stage "$victim" "$victim"
     done
+    ;;
+  cluster)
+    # Every topic has three replicas on three nodes, two of which must have each record before
+    # it is acknowledged. A node lost without warning: its partitions' leaders and the
+    # transaction coordinators it held move to the others once the controllers fence it (the
+    # broker session timeout, 9 s), and the stages' requests to it fail until then.
+    replicas=$(kcat -L -b "$brokers" -t "${prefix}works.tiled" -m 5 | grep -c 'replicas: [0-9]*,[0-9]*,[0-9]*,' || true)
+    [ "$replicas" -gt 0 ] || die "works.tiled does not have three replicas: $(kcat -L -b "$brokers" -t "${prefix}works.tiled")"
+    sleep 6
+    victim=$("$cluster_tool" leader "${prefix}works.tiled" 0)
+    say "kill -9 node $victim (the leader of works.tiled's partition 0)"
+    "$cluster_tool" kill "$victim" 2>>"$work/cluster.log"
+    sleep 15
+    "$cluster_tool" start-node "$victim" 2>>"$work/cluster.log"
+    say "node $victim back"
+    sleep 4
+    victim=$("$cluster_tool" leader "${prefix}alerts" 0)
+    say "stopping node $victim (the leader of alerts' partition 0; controlled shutdown)"
+    "$cluster_tool" stop-node "$victim" 2>>"$work/cluster.log"
+    sleep 10
+    "$cluster_tool" start-node "$victim" 2>>"$work/cluster.log"
+    say "node $victim back"
     ;;
   scale-out)
     sleep 5
