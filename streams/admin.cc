@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "streams/kafka.h"
 
 namespace digonce::streams {
@@ -15,8 +17,13 @@ struct QueueDeleter {
 
 // `made`: when the client was made. It connects at once, so a refusal may come before this call
 // begins; librdkafka then logs the same failure again only now and then.
-Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_ms,
-                                                   std::chrono::steady_clock::time_point made) {
+struct TopicShape {
+  int partitions = 0;
+  int replicas = 0;  // the fewest of any partition
+};
+
+Result<std::map<std::string, TopicShape>> existing_topics(
+    rd_kafka_t* rk, int timeout_ms, std::chrono::steady_clock::time_point made) {
   const rd_kafka_metadata_t* md = nullptr;
   // Asked in growing slices (1 s, 2 s, 4 s, ... up to what is left), so that a broker refusing
   // this client's credentials ends the wait early (waiting would not mend it) while a slow
@@ -38,9 +45,15 @@ Result<std::map<std::string, int>> existing_topics(rd_kafka_t* rk, int timeout_m
     else
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  std::map<std::string, int> out;
-  for (int i = 0; i < md->topic_cnt; ++i)
-    if (!md->topics[i].err) out[md->topics[i].topic] = md->topics[i].partition_cnt;
+  std::map<std::string, TopicShape> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err) continue;
+    TopicShape shape{t.partition_cnt, t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0};
+    for (int p = 1; p < t.partition_cnt; ++p)
+      shape.replicas = std::min(shape.replicas, t.partitions[p].replica_cnt);
+    out[t.topic] = shape;
+  }
   rd_kafka_metadata_destroy(md);
   return out;
 }
@@ -74,13 +87,18 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
 
   std::vector<rd_kafka_NewTopic_t*> create;
   char err[512];
+  std::string few_replicas;  // existing topics with fewer replicas than configured
   for (const auto& t : topics) {
     auto it = have->find(t.name);
     if (it != have->end()) {
-      if (it->second < t.partitions)
-        return Error{"topics", "topic " + t.name + " has " + std::to_string(it->second) +
+      if (it->second.partitions < t.partitions)
+        return Error{"topics", "topic " + t.name + " has " + std::to_string(it->second.partitions) +
                                    " partitions, fewer than the " + std::to_string(t.partitions) +
                                    " configured"};
+      // Replicas can be added to a topic in place, unlike partitions: say so, and go on.
+      if (it->second.replicas < t.replication)
+        few_replicas += (few_replicas.empty() ? "" : ", ") + t.name + " (" +
+                        std::to_string(it->second.replicas) + ")";
       continue;
     }
     auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, err, sizeof err);
@@ -88,6 +106,12 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
     for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
     create.push_back(nt);
   }
+  if (!few_replicas.empty())
+    spdlog::warn(
+        "topics with fewer replicas per partition than topics.replication ({}): {}; they were "
+        "made before (or on a smaller cluster) and are left as they are "
+        "(kafka-reassign-partitions.sh adds replicas)",
+        topics.front().replication, few_replicas);
   if (create.empty()) return {};
 
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk->get()));
@@ -131,7 +155,7 @@ Result<int> partition_count(const std::string& brokers, const std::string& topic
     auto have = existing_topics(rk->get(), 5000, started);
     if (have) {
       auto it = have->find(topic);
-      if (it != have->end() && it->second > 0) return it->second;
+      if (it != have->end() && it->second.partitions > 0) return it->second.partitions;
     }
     if (std::chrono::steady_clock::now() > deadline || !refusal_since(rk->get(), started).empty())
       // Not found, or never asked: say which, so that a wrong address is not taken for a

@@ -6,6 +6,13 @@
 #     tests/integration/load_test.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" load
 d topics --brokers "$brokers" >"$work/topics.log" 2>&1 || fail "topics: $(cat "$work/topics.log")"
+# Topics that exist with fewer replicas than topics.replication are left as they are, with a
+# warning that names them (here: made with 1, asked for 3).
+printf 'topics:\n  replication: 3\n' >"$work/r3.yaml"
+"$bin" --config "$work/r3.yaml" "${global[@]}" topics --brokers "$brokers" >"$work/topics3.log" 2>&1 ||
+  fail "topics again with replication 3: $(cat "$work/topics3.log")"
+grep -q "warning topics with fewer replicas per partition than topics.replication (3): ${prefix}works.submitted (1), " \
+  "$work/topics3.log" || fail "no warning of the topics' single replicas: $(cat "$work/topics3.log")"
 start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
 start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" --metrics ''
 d load --brokers "$brokers" --events 2000 --rate 1000 --timeout 90 >"$work/load.out" 2>"$work/load.log" ||
