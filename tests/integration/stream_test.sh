@@ -11,7 +11,8 @@
 #                                  random moments (at least DIGONCE_CHAOS_KILLS times), the
 #                                  detector once, so that ledger partitions move back and forth
 #   stream_test.sh cluster         on a cluster of three nodes of its own (tools/kafka-cluster,
-#                                  beside the broker of DIGONCE_KAFKA_BOOTSTRAP, its port + 200),
+#                                  in build/kafka-cluster-test, beside tools/kafka's broker at
+#                                  DIGONCE_KAFKA_BOOTSTRAP, its port + 200; skipped with another),
 #                                  topics replicated three times: the node leading the works'
 #                                  first partition is killed with SIGKILL mid-stream and started
 #                                  again, then another node is stopped (controlled shutdown) and
@@ -74,10 +75,18 @@ alive() { kill -0 "${pids[$1]}" 2>/dev/null; }
 kill_stage() { kill "-$2" "${pids[$1]}" 2>/dev/null || true; wait "${pids[$1]}" 2>/dev/null || true; }
 
 if [ "$mode" = cluster ]; then
-  # A fixed port beside the main broker, so that a cluster a timeout left behind is found and
-  # stopped: by the next run here, and by tools/test at the end of its kafka step.
+  # Beside tools/kafka's broker only (its jars; with a broker of yours the test is skipped).
+  if [[ $("$root/tools/kafka" bootstrap) != "$brokers" ]]; then
+    echo "skipped: $brokers is not tools/kafka's broker (the cluster is started beside it)"
+    exit 77
+  fi
+  # A folder of its own and a fixed port beside the main broker, so that a cluster a timeout
+  # left behind is found and stopped: by the next run here, and by tools/test at the end of its
+  # kafka step.
   export DIGONCE_KAFKA_CLUSTER_PORT=$((${brokers##*:} + 200))
-  brokers="$("$cluster_tool" start --fresh 2>"$work/cluster.log")" ||
+  export DIGONCE_KAFKA_CLUSTER_DIR="${DIGONCE_BUILD:-$root/build}/kafka-cluster-test"
+  "$cluster_tool" stop >"$work/cluster.log" 2>&1 || true
+  brokers="$("$cluster_tool" start --fresh 2>>"$work/cluster.log")" ||
     die "the cluster did not start: $(tail -n 20 "$work/cluster.log")"
   printf 'topics:\n  replication: 3\n' >"$work/config.yaml"
   global+=(--config "$work/config.yaml")
@@ -176,7 +185,7 @@ case "$mode" in
     # transaction coordinators it held move to the others once the controllers fence it (the
     # broker session timeout, 9 s), and the stages' requests to it fail until then.
     replicas=$(kcat -L -b "$brokers" -t "${prefix}works.tiled" -m 5 | grep -c 'replicas: [0-9]*,[0-9]*,[0-9]*,' || true)
-    [ "$replicas" -gt 0 ] || die "works.tiled does not have three replicas: $(kcat -L -b "$brokers" -t "${prefix}works.tiled")"
+    [ "$replicas" -eq 6 ] || die "works.tiled's 6 partitions do not all have three replicas: $(kcat -L -b "$brokers" -t "${prefix}works.tiled")"
     sleep 6
     victim=$("$cluster_tool" leader "${prefix}works.tiled" 0)
     say "kill -9 node $victim (the leader of works.tiled's partition 0)"

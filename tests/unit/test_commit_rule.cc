@@ -83,20 +83,3 @@ TEST_CASE("StatelessFactory: every partition's records go to the function") {
   CHECK(failed.error().what() == "bad record");
   CHECK(out.values == std::vector<std::string>{"next/0/k1=ABC", "next/3/k2=XY"});
 }
-
-TEST_CASE("property_applies: a consumer's librdkafka property is not given to a producer") {
-  using digonce::streams::property_applies;
-  // From librdkafka's own table: kafka.client's properties reach every client, and each kind
-  // of client takes only its own (the other would warn that it ignores them at every start).
-  CHECK(property_applies("session.timeout.ms", RD_KAFKA_CONSUMER));
-  CHECK_FALSE(property_applies("session.timeout.ms", RD_KAFKA_PRODUCER));
-  CHECK(property_applies("linger.ms", RD_KAFKA_PRODUCER));
-  CHECK_FALSE(property_applies("linger.ms", RD_KAFKA_CONSUMER));
-  CHECK_FALSE(property_applies("compression.type", RD_KAFKA_CONSUMER));  // a topic property too
-  for (auto type : {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER}) {
-    CHECK(property_applies("socket.timeout.ms", type));
-    CHECK(property_applies("security.protocol", type));
-    CHECK(property_applies("sasl.password", type));
-    CHECK(property_applies("no.such.property", type));  // librdkafka refuses it when set
-  }
-}

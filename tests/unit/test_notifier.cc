@@ -443,3 +443,29 @@ TEST_CASE("settings: kafka.client gives every client librdkafka properties, secr
     CHECK_MESSAGE(contains(r.error().what(), c.says), r.error().what());
   }
 }
+
+TEST_CASE("property_applies: a consumer's librdkafka property is not given to a producer") {
+  using digonce::streams::property_applies;
+  // From librdkafka's own table: kafka.client's properties reach every client, and each kind
+  // of client takes only its own (the other would warn that it ignores them at every start).
+  CHECK(property_applies("session.timeout.ms", RD_KAFKA_CONSUMER));
+  CHECK_FALSE(property_applies("session.timeout.ms", RD_KAFKA_PRODUCER));
+  CHECK(property_applies("linger.ms", RD_KAFKA_PRODUCER));
+  CHECK_FALSE(property_applies("linger.ms", RD_KAFKA_CONSUMER));
+  CHECK_FALSE(property_applies("compression.type", RD_KAFKA_CONSUMER));  // a topic property too
+  for (auto type : {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER}) {
+    CHECK(property_applies("socket.timeout.ms", type));
+    CHECK(property_applies("security.protocol", type));
+    CHECK(property_applies("sasl.password", type));
+    CHECK(property_applies("no.such.property", type));  // librdkafka refuses it when set
+  }
+  // Every property digonce sets itself reaches the clients it is set for.
+  for (const auto& [k, v] : digonce::streams::producer_config("b:9", "c", "t"))
+    CHECK_MESSAGE(property_applies(k, RD_KAFKA_PRODUCER), k);
+  for (const auto& c : {digonce::streams::consumer_config("b:9", "c", "g"),
+                        digonce::streams::restore_consumer_config("b:9", "c")})
+    for (const auto& [k, v] : c) CHECK_MESSAGE(property_applies(k, RD_KAFKA_CONSUMER), k);
+  for (const auto& [k, v] : digonce::streams::base_config("b:9", "c"))
+    for (auto type : {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER})
+      CHECK_MESSAGE(property_applies(k, type), k);  // admin clients and every other
+}
