@@ -460,12 +460,12 @@ TEST_CASE("property_applies: a consumer's librdkafka property is not given to a 
     CHECK(property_applies("no.such.property", type));  // librdkafka refuses it when set
   }
   // Every property digonce sets itself reaches the clients it is set for.
-  for (const auto& [k, v] : digonce::streams::producer_config("b:9", "c", "t"))
-    CHECK_MESSAGE(property_applies(k, RD_KAFKA_PRODUCER), k);
+  for (const auto& kv : digonce::streams::producer_config("b:9", "c", "t"))
+    CHECK_MESSAGE(property_applies(kv.first, RD_KAFKA_PRODUCER), kv.first);
   for (const auto& c : {digonce::streams::consumer_config("b:9", "c", "g"),
                         digonce::streams::restore_consumer_config("b:9", "c")})
-    for (const auto& [k, v] : c) CHECK_MESSAGE(property_applies(k, RD_KAFKA_CONSUMER), k);
-  for (const auto& [k, v] : digonce::streams::base_config("b:9", "c"))
+    for (const auto& kv : c) CHECK_MESSAGE(property_applies(kv.first, RD_KAFKA_CONSUMER), kv.first);
+  for (const auto& kv : digonce::streams::base_config("b:9", "c"))
     for (auto type : {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER})
-      CHECK_MESSAGE(property_applies(k, type), k);  // admin clients and every other
+      CHECK_MESSAGE(property_applies(kv.first, type), kv.first);  // admin clients and the rest
 }
