@@ -16,7 +16,8 @@
 #                                  topics replicated three times: the node leading the works'
 #                                  first partition is killed with SIGKILL mid-stream and started
 #                                  again, then another node is stopped (controlled shutdown) and
-#                                  started again; leaders and transaction coordinators move
+#                                  started again; leaders and transaction coordinators move; a
+#                                  gateway's live views must end with the live works and alerts
 #
 # Each run: DIGONCE_STREAM_EVENTS (default 50000) work events along real London streets, with
 # updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
@@ -105,6 +106,13 @@ split -l "$chunk" -d -a 4 "$work/events.kcat" "$work/chunk."
 
 start_stage ingest ingest
 start_stage detector detector
+if [ "$mode" = cluster ]; then
+  # The HTTP API's live views read works.current and alerts across the lost node too.
+  http_port="$(free_port)"
+  "$bin" "${global[@]}" gateway --brokers "$brokers" --http "127.0.0.1:$http_port" \
+    --api-keys "$root/config/dev-api-keys.yaml" >>"$work/gateway.log" 2>&1 &
+  pids[gateway]=$!
+fi
 [ "$mode" = ledger ] && start_stage ledger ledger
 
 # Produces the chunks, one every 0.25 s, in the background. kcat gives up when the broker is
@@ -252,6 +260,20 @@ grep -v 'digonce.source.offset=' "$work/rejected.tsv" | head -3 | grep . && die 
 say "PASS: all $bad_wanted broken records rejected, with reasons and source offsets"
 if [ "$mode" = scale-out ]; then
   grep -q "assigned" "$work/detector2.log" || die "the second detector never got a partition"
+fi
+if [ "$mode" = cluster ]; then
+  # The gateway's views end with every live work of the reference and every alert of the stream
+  # (its alerts view keeps each alert's last revision, open or closed).
+  live=$(sed -n 's/.*; \([0-9]*\) live works.*/\1/p' "$work/detect.log" | head -n 1)
+  ids=$(cut -f1 "$work/stream.tsv" | sort -u | wc -l)
+  want="\"alerts\":{\"caught_up\":true,\"count\":$ids},\"works\":{\"caught_up\":true,\"count\":$live}"
+  for _ in $(seq 60); do
+    health="$(curl -s "127.0.0.1:$http_port/healthz" || true)"
+    [[ "$health" == *"$want"* ]] && break
+    sleep 1
+  done
+  [[ "$health" == *"$want"* ]] || die "the gateway's views are not $want after 60 s: $health"
+  say "PASS: the gateway's views: $ids alerts, $live live works"
 fi
 if [ "$mode" = ledger ]; then
   grep -q "assigned" "$work/ledger.log" || die "the ledger of its own never got a partition"
