@@ -456,6 +456,51 @@ Result<std::unique_ptr<CrsContext>> CrsContext::create(const CrsOptions& options
   return c;
 }
 
+namespace {
+
+/// Why a CRS cannot place a work on a map, or nothing when it can: works need a horizontal
+/// position, so the CRS must be geographic (lon/lat), projected, or a compound or bound CRS whose
+/// horizontal part is one of those. A vertical CRS (ODN height, EPSG:5701) has no horizontal
+/// position at all, a geocentric one (EPSG:4978) is X, Y, Z from the Earth's centre, an
+/// engineering one is local to a site, a temporal one is time.
+std::optional<std::string> not_horizontal(PJ_CONTEXT* ctx, PJ* crs) {
+  using Pj = std::unique_ptr<PJ, decltype(&proj_destroy)>;
+  Pj part(nullptr, &proj_destroy);
+  PJ* plane = crs;
+  if (proj_get_type(plane) == PJ_TYPE_BOUND_CRS) {
+    part.reset(proj_get_source_crs(ctx, plane));
+    if (part) plane = part.get();
+  }
+  if (proj_get_type(plane) == PJ_TYPE_COMPOUND_CRS) {
+    Pj sub(proj_crs_get_sub_crs(ctx, plane, 0), &proj_destroy);
+    part = std::move(sub);
+    if (!part) return "a compound CRS without a horizontal part";
+    plane = part.get();
+    if (proj_get_type(plane) == PJ_TYPE_BOUND_CRS) {
+      Pj source(proj_get_source_crs(ctx, plane), &proj_destroy);
+      if (source) part = std::move(source), plane = part.get();
+    }
+  }
+  switch (proj_get_type(plane)) {
+    case PJ_TYPE_GEOGRAPHIC_2D_CRS:
+    case PJ_TYPE_GEOGRAPHIC_3D_CRS:
+    case PJ_TYPE_PROJECTED_CRS:
+      return std::nullopt;
+    case PJ_TYPE_VERTICAL_CRS:
+      return "a vertical CRS (heights or depths only)";
+    case PJ_TYPE_GEOCENTRIC_CRS:
+      return "a geocentric CRS (X, Y, Z from the Earth's centre)";
+    case PJ_TYPE_ENGINEERING_CRS:
+      return "an engineering CRS (local to a site)";
+    case PJ_TYPE_TEMPORAL_CRS:
+      return "a temporal CRS";
+    default:
+      return "not a geographic or projected CRS";
+  }
+}
+
+}  // namespace
+
 Result<const Transform*> CrsContext::to_metric(std::string_view source_crs) {
   if (auto it = by_source_.find(source_crs); it != by_source_.end()) return it->second;
   if (auto it = failed_.find(source_crs); it != failed_.end()) return it->second;
@@ -471,6 +516,12 @@ Result<const Transform*> CrsContext::to_metric(std::string_view source_crs) {
   }
   auto source = create_crs(*name, "crs");
   if (!source.ok()) return remember_failure(source.error());
+  if (auto why = not_horizontal(ctx_.get(), source->get()))
+    return remember_failure(Error{
+        "crs", fmt::format("{} is {}: a work's geometry needs horizontal coordinates, in a "
+                           "geographic CRS (longitude, latitude: EPSG:4326) or a projected one "
+                           "(EPSG:27700)",
+                           *name, *why)});
   auto t = make_transform(source->get(), *name, metric_pj_.get(), metric_crs_);
   if (!t.ok()) return remember_failure(t.error());
   const Transform* out = t->get();

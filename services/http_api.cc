@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -141,11 +142,28 @@ void append_problems(std::string& out, const std::vector<Error>& items, std::siz
 }
 
 // 400 for a submission that breaks the contract: the first error as "error" and "field", and
-// every one (at most 100) under "errors", whichever check found them.
+// every one (at most 100) under "errors", whichever check found them; beyond 100, how many more
+// under "more_errors".
 ApiResponse invalid_submission(const std::vector<Error>& found) {
+  constexpr std::size_t kMaxErrors = 100;
   std::string errors = "\"errors\":";
-  append_problems(errors, found, 100);
+  append_problems(errors, found, kMaxErrors);
+  if (found.size() > kMaxErrors)
+    errors += ",\"more_errors\":" + std::to_string(found.size() - kMaxErrors);
   return api_error(400, found.front().what(), found.front().field, errors);
+}
+
+// Errors of a FeatureCollection in the order of its features ("features[12]..." after
+// "features[3]..."), those of no feature (the document's own) first; stable otherwise.
+std::vector<Error> in_feature_order(std::vector<Error> errors) {
+  auto feature = [](const Error& e) -> long {
+    constexpr std::string_view kPrefix = "features[";
+    if (!e.field.starts_with(kPrefix)) return -1;
+    return std::strtol(e.field.c_str() + kPrefix.size(), nullptr, 10);
+  };
+  std::stable_sort(errors.begin(), errors.end(),
+                   [&](const Error& a, const Error& b) { return feature(a) < feature(b); });
+  return errors;
 }
 
 }  // namespace
@@ -736,11 +754,47 @@ ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
 
 // ---- writes
 
+// The geometry and CRS checks (geo/normalize.h) of every work parsed: errors for those that fail
+// them, warnings for those read otherwise than sent (an invalid polygon taken as GEOS repairs it).
+void HttpApi::check_geometries(const geo::Parsed& parsed, std::vector<Error>& errors,
+                               std::vector<Error>& warnings) {
+  if (!checks_->normalizer) return;
+  for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+    const geo::WorkEvent& w = parsed.works[i];
+    geo::WorkEvent copy = w;
+    const auto repaired_before = checks_->normalizer->repaired();
+    if (auto s = checks_->normalizer->normalize(copy); !s.ok()) {
+      Error e = s.error();
+      if (parsed.layout == geo::Parsed::Layout::Collection)
+        e.message = "(work " + w.work_ref + ") " + e.message;
+      // Where the work's geometry is in the submission (a feature's); other fields as named.
+      if (e.field.starts_with("geometry"))
+        e.field = parsed.field(i, "geometry") + e.field.substr(8);
+      errors.push_back(std::move(e));
+    } else if (checks_->normalizer->repaired() != repaired_before) {
+      warnings.push_back(
+          Error{parsed.field(i, "geometry"),
+                "is not a valid geometry (" + checks_->normalizer->last_repair() + "): work " +
+                    w.work_ref + " is read as GEOS MakeValid repairs it" +
+                    (checks_->normalizer->last_repair_polygonal()
+                         ? " (structure method: a self-crossing ring is split where it crosses, a "
+                           "hole outside its ring is an area of its own)"
+                         : " (a line of one repeated point is that point)")});
+    }
+  }
+}
+
 void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond) {
   if (key.role == Role::Authority)
     return respond(api_error(403, "an authority key may read, not submit works"));
   geo::Parsed parsed = geo::parse_submission(body, checks_->limits);
-  if (!parsed.errors.empty()) return respond(invalid_submission(parsed.errors));
+  if (!parsed.errors.empty()) {
+    // The features the parser took may still break the geometry or CRS checks: one answer names
+    // every bad feature, whichever check found it.
+    std::vector<Error> errors = std::move(parsed.errors), unused;
+    check_geometries(parsed, errors, unused);
+    return respond(invalid_submission(in_feature_order(std::move(errors))));
+  }
   if (parsed.works.empty() && geo::feature_documents(body))
     return respond(invalid_submission(
         {Error{"features", "is empty: a FeatureCollection must hold at least one work"}}));
@@ -785,33 +839,9 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
   }
   // What the submission is read as, where that is not what it says: an invalid polygon is taken
   // as GEOS repairs it (geo/normalize.h), and the answer says so.
-  std::vector<Error> warnings;
-  if (checks_->normalizer) {
-    std::vector<Error> errors;
-    for (std::size_t i = 0; i < parsed.works.size(); ++i) {
-      const geo::WorkEvent& w = parsed.works[i];
-      geo::WorkEvent copy = w;
-      const auto repaired_before = checks_->normalizer->repaired();
-      if (auto s = checks_->normalizer->normalize(copy); !s.ok()) {
-        Error e = s.error();
-        if (parsed.works.size() > 1) e.message = "(work " + w.work_ref + ") " + e.message;
-        // Where the work's geometry is in the submission (a feature's); other fields as named.
-        if (e.field.starts_with("geometry"))
-          e.field = parsed.field(i, "geometry") + e.field.substr(8);
-        errors.push_back(std::move(e));
-      } else if (checks_->normalizer->repaired() != repaired_before) {
-        warnings.push_back(Error{
-            parsed.field(i, "geometry"),
-            "is not a valid geometry (" + checks_->normalizer->last_repair() + "): work " +
-                w.work_ref + " is read as GEOS MakeValid repairs it" +
-                (checks_->normalizer->last_repair_polygonal()
-                     ? " (structure method: a self-crossing ring is split where it crosses, a "
-                       "hole outside its ring is an area of its own)"
-                     : " (a line of one repeated point is that point)")});
-      }
-    }
-    if (!errors.empty()) return respond(invalid_submission(errors));
-  }
+  std::vector<Error> warnings, errors;
+  check_geometries(parsed, errors, warnings);
+  if (!errors.empty()) return respond(invalid_submission(errors));
   // Remembered until the live view shows them (see accepted_), unless the broker refuses them.
   auto noted = note_accepted(parsed.works);
   respond = [this, noted = std::move(noted), inner = std::move(respond)](ApiResponse&& r) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "geo/parse.h"
 #include "services/api_keys.h"
 #include "services/gateway.h"
 #include "services/http_query.h"
@@ -163,6 +164,11 @@ class HttpApi {
   void forget_accepted(const AcceptedRefs& refs);
   /// The promoter of a work accepted here within kAcceptedMemory, or null.
   const std::string* recently_accepted(const std::string& ref) const;
+
+  /// The geometry and CRS checks of every parsed work: errors for those that fail them, a
+  /// warning for each read otherwise than sent (a polygon GEOS repaired).
+  void check_geometries(const geo::Parsed& parsed, std::vector<Error>& errors,
+                        std::vector<Error>& warnings);
 
   struct Checks;     // PROJ and GEOS: the normalizer, on the HTTP thread only
   class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)

@@ -227,6 +227,23 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == "features[1].geometry" ]] ||
   fail "a collection with a point in Sydney: expected 400 naming features[1].geometry, got $(status_of "$r"): $(body_of "$r")"
 check "a FeatureCollection with a geometry outside the metric CRS's area -> 400 naming $(body_of "$r" | jq -r .field)"
+# Problems of different kinds in one collection, each named in feature order: a missing member
+# (the parser's) before a point outside the area (the geometry checks').
+r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-FC-5","promoter":"TFL","end":"2027-01-07"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"properties":{"work_ref":"E2E-FC-6","promoter":"TFL","start":"2027-01-07","end":"2027-01-07"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-FC-7","promoter":"TFL","start":"2027-01-07"}}]}')
+[[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '[.errors[].field] == ["features[0].properties.start", "features[1].geometry", "features[2].properties.end"]' >/dev/null ||
+  fail "a collection with a missing start, a point in Sydney and a missing end: expected 400 naming all three, got $(status_of "$r"): $(body_of "$r")"
+check "a FeatureCollection with a parse error and a geometry error -> 400 naming both: $(body_of "$r" | jq -c '[.errors[].field]')"
+# Beyond 100 errors, the 400 says how many more there were.
+many=$(python3 -c 'import json; print(json.dumps({"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-M-%d" % i,"promoter":"TFL","end":"2027-01-07"}} for i in range(150)]}))')
+r=$(request POST /v1/works dev-tfl-key "$many")
+[[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '(.errors | length) == 100 and .more_errors == 50' >/dev/null ||
+  fail "150 bad features: expected 400 with 100 errors and more_errors 50, got $(status_of "$r"): $(body_of "$r" | cut -c1-300)"
+check "150 bad features -> 400 with 100 errors and more_errors $(body_of "$r" | jq .more_errors)"
+# A vertical CRS cannot place a work: refused, naming its kind.
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-VERT-1","promoter":"TFL","crs":"EPSG:5701","geometry":{"type":"Point","coordinates":[52,-1]},"start":"2027-01-07","end":"2027-01-07"}')
+[[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == crs ]] && body_of "$r" | jq -e '.error | contains("vertical CRS")' >/dev/null ||
+  fail "a work in EPSG:5701 (ODN height): expected 400 naming crs, got $(status_of "$r"): $(body_of "$r")"
+check "a work in a vertical CRS -> 400 $(body_of "$r" | jq -r .error | cut -c1-60)"
 # A collection with another promoter's work in it: the 403 names that feature's member.
 r=$(request POST /v1/works dev-stpr-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-FC-1" 06 | sed 's/"TFL"/"STPR"/'),$(fc_point "E2E-FC-2" 06)"']}')
 [[ $(status_of "$r") == 403 && $(body_of "$r" | jq -r .field) == "features[1].properties.promoter" ]] ||

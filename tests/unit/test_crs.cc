@@ -185,6 +185,32 @@ TEST_CASE("CrsContext: another region, metric CRS EPSG:2154 (France, Lambert-93)
   CHECK(st.error().field == "geometry");
 }
 
+TEST_CASE("CrsContext: a CRS with no horizontal position is refused, naming its kind") {
+  auto crs = with_grid();
+  struct Case {
+    const char* name;
+    const char* kind;
+  };
+  for (const Case& c : {Case{"EPSG:5701", "is a vertical CRS"},     // ODN height
+                        Case{"EPSG:4978", "is a geocentric CRS"},   // WGS 84 X, Y, Z
+                        Case{"EPSG:5714", "is a vertical CRS"}}) {  // mean sea level height
+    CAPTURE(c.name);
+    auto t = crs->to_metric(c.name);
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error().field == "crs");
+    CHECK(t.error().message.find(std::string(c.name) + " " + c.kind) != std::string::npos);
+    Shape p = make_point(52, -1);
+    auto st = crs->project_to_metric(p, c.name);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().field == "crs");
+  }
+  // Geographic 2D and 3D, projected, and compound CRSs whose horizontal part is one of those.
+  for (const char* name : {"EPSG:4326", "EPSG:4979", "EPSG:27700", "EPSG:7405", "EPSG:4258"}) {
+    CAPTURE(name);
+    CHECK(crs->to_metric(name).ok());
+  }
+}
+
 TEST_CASE("CrsContext: unknown CRSs are errors of field crs, and cached") {
   auto crs = with_grid();
   for (const char* name : {"EPSG:999999", "nonsense", "+proj=longlat", "EPSG:", ":4326"}) {
