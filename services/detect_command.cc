@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -27,12 +28,13 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   DIGONCE_TRY(input.open(options.input));
   std::istream* in = input.stream;
   const std::uintmax_t total_bytes = input.size;
-  std::ofstream out_file;
-  std::ostream* out = &std::cout;
-  if (options.output != "-") {
-    out_file.open(options.output, std::ios::binary | std::ios::trunc);
-    if (!out_file) return error("cannot write " + options.output);
-    out = &out_file;
+  // The output is opened (and an existing file emptied) only once everything else is ready, so
+  // that a run refused for any other reason leaves it as it was; never onto the input itself.
+  if (options.output != "-" && options.input != "-") {
+    std::error_code same_ec;
+    if (fs::equivalent(options.input, options.output, same_ec))
+      return error("--output " + options.output + " is the input file: writing it would empty " +
+                   "it before it is read; give another --output");
   }
 
   // The engine's store: RocksDB, in the given folder (kept) or a temporary one (removed).
@@ -63,12 +65,17 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     fs::remove_all(dir, ec);
   }
   fs::create_directories(dir, ec);
-  std::optional<FolderLock> lock;
-  if (temporary) {
-    auto l = FolderLock::acquire((dir / "detect.lock").string());
-    if (!l) return l.error();
-    lock.emplace(std::move(*l));
+  if (!temporary) {
+    // A stage's data folder (serve's, a detector's) is not detect's to write in.
+    for (Stage stage : {Stage::Ingest, Stage::Detector, Stage::Ledger})
+      if (fs::exists(dir / (std::string(stage_name(stage)) + ".lock"), ec))
+        return error("--data-dir " + dir.string() + " is the data folder of a digonce " +
+                     stage_name(stage) + " stage (it holds " + stage_name(stage) +
+                     ".lock): give detect a folder of its own");
   }
+  // Held for the run: two detects on one folder would share a store.
+  auto lock = FolderLock::acquire((dir / "detect.lock").string());
+  if (!lock) return lock.error();
   // The temporary folder goes on every way out (an error too), after the store is closed
   // (declared before it: destroyed after).
   struct RemoveAtEnd {
@@ -84,12 +91,40 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   if (!rocks) return rocks.error();
   store::BufferedStore buffered(**rocks, geo::kEngineFamilies.size());
 
+  // A kept store holds geometries measured in one metric CRS on one grid: works measured in
+  // another would be compared with them as if in the same units and places.
+  std::string metric_crs = settings.metric_crs;
+  for (char& c : metric_crs) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string layout =
+      "metric_crs=" + metric_crs + " finest_cell_m=" + fmt::format("{}", settings.finest_cell_m);
+  if (!temporary) {
+    auto held = (*rocks)->get(geo::kMetaFamily, "detect.layout");
+    if (!held) return held.error();
+    if (held->has_value() && **held != layout)
+      return error("--data-dir " + dir.string() + " holds works measured with " + **held +
+                   ", and this run asks for " + layout +
+                   ": use another --data-dir (or the same --crs and detection settings)");
+    if (!held->has_value()) {
+      store::WriteBatch b;
+      b.put(geo::kMetaFamily, "detect.layout", layout);
+      DIGONCE_TRY((*rocks)->write(b));
+    }
+  }
+
   auto tools = make_place_tools(settings);
   if (!tools) return tools.error();
   geo::Normalizer normalizer(*(*tools)->crs, (*tools)->geos);
   geo::Engine engine(buffered, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
                      (*tools)->geos, *(*tools)->locator);
   DIGONCE_TRY(engine.open());
+
+  std::ofstream out_file;
+  std::ostream* out = &std::cout;
+  if (options.output != "-") {
+    out_file.open(options.output, std::ios::binary | std::ios::trunc);
+    if (!out_file) return error("cannot write " + options.output);
+    out = &out_file;
+  }
 
   geo::ParseLimits limits;
   limits.max_vertices = settings.max_vertices;

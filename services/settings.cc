@@ -320,9 +320,10 @@ Result<Settings> load_settings(const std::string& given) {
       : s.max_vertices < 1         ? "detection.max_vertices must be at least 1"
       : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
           ? "tiles.size_m must be at least 4 x detection.distance_m"
-      : s.commit_interval_ms < 1                ? "streams: commit_interval_ms must be at least 1"
-      : s.max_batch < 1                         ? "streams: max_batch must be at least 1"
-      : s.linger_ms < 0 || s.linger_ms > 900000 ? "streams: linger_ms from 0 to 900000"
+      : s.commit_interval_ms < 1 ? "streams: commit_interval_ms must be at least 1"
+      : s.max_batch < 1          ? "streams: max_batch must be at least 1"
+      : s.linger_ms < 0 || s.linger_ms >= streams::kTransactionTimeoutMs
+          ? "streams: linger_ms from 0 to 14999 (below the stages' transaction timeout, 15 s)"
       : s.fetch_min_bytes < 1 || s.fetch_min_bytes > 100000000
           ? "streams: fetch_min_bytes from 1 to 100000000"
       : s.max_commit_interval_ms < 0 || s.max_commit_interval_ms > 10000 ||

@@ -43,6 +43,12 @@ struct StreamTask::Assigned {
   std::unique_ptr<PartitionProcessor> processor;
   // The offset this task last committed for this partition; -1 until it has committed one.
   std::int64_t committed = -1;
+  // The group's committed offset when the partition was assigned, asked once for the lag of a
+  // partition the consumer has read nothing from yet (kNotAsked until then; RD_KAFKA_OFFSET_INVALID
+  // when the group has none).
+  static constexpr std::int64_t kNotAsked = -2;
+  std::int64_t group_offset = kNotAsked;
+  int group_offset_asks = 0;  // at most 3 (each waits up to 2 s when the broker does not answer)
 };
 
 class StreamTask::TxnOutput final : public Output {
@@ -507,14 +513,31 @@ void StreamTask::update_lag() {
     rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
     // The position moves past a transaction's commit marker once the consumer polls it, so an
     // idle partition of a transactional input reads 0 (and, once step_over_markers() has
-    // committed that position, so do Kafka's own lag tools). An empty partition has no position
-    // yet: 0.
+    // committed that position, so do Kafka's own lag tools).
+    if (hi < 0) continue;
+    std::int64_t from = -1;
     if (rd_kafka_position(consumer_.get(), one.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        one->elems[0].offset >= 0 && hi >= 0)
-      metrics_.lag(p).Set(
-          static_cast<double>(std::max<std::int64_t>(0, hi - one->elems[0].offset)));
-    else if (hi >= 0 && hi == lo)
-      metrics_.lag(p).Set(0);
+        one->elems[0].offset >= 0) {
+      from = one->elems[0].offset;
+    } else if (a.committed >= 0) {
+      from = a.committed;
+    } else {
+      // Nothing read from this partition since it was assigned (caught up, or not yet fetched):
+      // it is behind by what the group has not committed, read from the group once. With no
+      // offset committed, the consumer starts at the earliest record (auto.offset.reset).
+      if (a.group_offset == Assigned::kNotAsked && a.group_offset_asks < 3) {
+        ++a.group_offset_asks;
+        one->elems[0].offset = RD_KAFKA_OFFSET_INVALID;
+        if (rd_kafka_committed(consumer_.get(), one.get(), 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            one->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+          a.group_offset = one->elems[0].offset;
+      }
+      if (a.group_offset >= 0)
+        from = a.group_offset;
+      else if (a.group_offset == RD_KAFKA_OFFSET_INVALID)
+        from = lo;
+    }
+    if (from >= 0) metrics_.lag(p).Set(static_cast<double>(std::max<std::int64_t>(0, hi - from)));
     if (a.state) metrics_.store_bytes(p).Set(static_cast<double>(a.state->approximate_size()));
   }
 }

@@ -2,7 +2,8 @@
 # `digonce detect`'s command line and input edges: --distance-m 0 keeps only works that touch,
 # bad figures are refused with a message, a UTF-8 BOM before the first line and a huge number in
 # an unknown field lose nothing, "kind" values other than "section58" are ignored, a self-crossing
-# polygon is taken as repaired and its work named.
+# polygon is taken as repaired and its work named; a kept --data-dir goes on and refuses another
+# metric CRS; the output is never the input, nor emptied by a refused run.
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 work=$(mktemp -d)
@@ -66,3 +67,25 @@ grep -q 'rejected: 0 item(s) on 0 line(s); geometries repaired: 1' "$work/err" |
   fail "the summary does not count the repair: $(cat "$work/err")"
 [[ $(pairs "$work/bowtie.out") == "BOW-OK " ]] || fail "the repaired work was not detected: $(cat "$work/bowtie.out")"
 check "a self-crossing polygon: $(head -1 "$work/err" | cut -c1-90)..., detected as repaired"
+
+# A kept --data-dir: the next run goes on from it (A and B in one run, C in the next: C's pairs
+# with both), and refuses another metric CRS, whose metres and cells are not the store's.
+head -2 "$work/touch.ndjson" >"$work/ab.ndjson"
+tail -1 "$work/touch.ndjson" >"$work/c.ndjson"
+"$DIGONCE_BIN" detect --input "$work/ab.ndjson" --output "$work/ab.out" --data-dir "$work/dd" 2>"$work/err"
+"$DIGONCE_BIN" detect --input "$work/c.ndjson" --output "$work/c.out" --data-dir "$work/dd" 2>"$work/err"
+[[ $(pairs "$work/c.out") == "A-C B-C " ]] || fail "a kept store: expected A-C B-C, got $(pairs "$work/c.out")"
+echo keep >"$work/kept.out"
+if "$DIGONCE_BIN" detect --input "$work/c.ndjson" --output "$work/kept.out" --data-dir "$work/dd" --crs EPSG:32630 2>"$work/err"; then
+  fail "a kept store measured in EPSG:27700 was used with --crs EPSG:32630"
+fi
+grep -q "holds works measured with metric_crs=EPSG:27700" "$work/err" || fail "--crs EPSG:32630 on a kept store: $(cat "$work/err")"
+[[ $(cat "$work/kept.out") == keep ]] || fail "a refused run emptied its --output"
+check "a kept --data-dir goes on (A-C B-C); another --crs is refused, the output left as it was: $(cut -c1-90 "$work/err")"
+# The output is never the input (it would be emptied before it is read).
+cp "$work/touch.ndjson" "$work/same.ndjson"
+if "$DIGONCE_BIN" detect --input "$work/same.ndjson" --output "$work/./same.ndjson" 2>"$work/err"; then
+  fail "--output onto the input was accepted"
+fi
+cmp -s "$work/same.ndjson" "$work/touch.ndjson" || fail "--output onto the input changed the input"
+check "--output onto the input is refused, the input intact: $(cut -c1-80 "$work/err")"

@@ -226,6 +226,42 @@ TEST_CASE("an idle task steps over its transactional input's markers and aborted
   CHECK(committed_offset(reader.get(), t.in) == 112);
 }
 
+TEST_CASE("a task given a caught-up partition shows its lag, 0, without reading a record") {
+  CopyTask t;
+  Client reader = make_client(RD_KAFKA_CONSUMER, {{"group.id", t.group}});
+  for (auto deadline = Clock::now() + 20s;
+       Clock::now() < deadline && committed_offset(reader.get(), t.in) != 50;)
+    std::this_thread::sleep_for(200ms);
+  REQUIRE(committed_offset(reader.get(), t.in) == 50);
+  t.stop = true;
+  t.runner.join();
+  REQUIRE(t.result.ok());
+  // The next owner of the group's partition, with nothing left to read: its consumer has no
+  // position (it read nothing), and the gauge comes from the group's committed offset.
+  streams::TaskOptions o;
+  o.name = "copy";
+  o.brokers = bootstrap();
+  o.input_topic = t.in;
+  o.group_id = t.group;
+  o.transactional_id = unique_name("task-txn");
+  o.output_topics = {t.out};
+  o.data_dir = t.data.string();
+  prometheus::Registry registry;
+  streams::StreamTask next(o, t.factory, registry);
+  std::atomic<bool> stop{false};
+  digonce::Status result;
+  std::thread runner([&] { result = next.run(stop); });
+  double gauge = -1;
+  for (auto deadline = Clock::now() + 20s; Clock::now() < deadline && gauge < 0;) {
+    std::this_thread::sleep_for(200ms);
+    gauge = metric(registry, "digonce_consumer_lag");
+  }
+  stop = true;
+  runner.join();
+  CHECK(gauge == 0);
+  CHECK(result.ok());
+}
+
 int main(int argc, char** argv) {
   return run_kafka_tests("test_stream_task", argc, argv);
 }

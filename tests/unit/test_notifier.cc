@@ -294,7 +294,10 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"topics:\n  partitions: 0\n", "topics.partitions must be at least 1"},
            {"detection:\n  distance_m: -1\n", "detection.distance_m must be 0 or more"},
            {"tiles:\n  size_m: 50\n", "tiles.size_m must be at least 4 x"},
-           {"streams:\n  linger_ms: -1\n", "streams: linger_ms from 0 to 900000"},
+           {"streams:\n  linger_ms: -1\n", "streams: linger_ms from 0 to 14999"},
+           // librdkafka refuses a linger.ms at or above message.timeout.ms, which a stage's
+           // transactional producer holds to its transaction timeout.
+           {"streams:\n  linger_ms: 20000\n", "streams: linger_ms from 0 to 14999"},
            {"streams:\n  commit_interval_ms: 100\n  max_commit_interval_ms: 50\n",
             "streams: max_commit_interval_ms from commit_interval_ms"},
            {"proj:\n  search_paths: [1, [2]]\n", "search_paths: must be a list of strings"},
