@@ -141,6 +141,7 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     geo::Parsed parsed = geo::parse_submission(line, limits);
     bool bad = !parsed.errors.empty();
     for (const auto& e : parsed.errors) {
+      progress.clear();
       std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_no),
                    e.what().c_str());
       ++rejected_items;
@@ -148,6 +149,7 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     for (auto& w : parsed.works) {
       const auto repaired_before = normalizer.repaired();
       if (auto s = normalizer.normalize(w); !s.ok()) {
+        progress.clear();
         std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line_no),
                      s.error().what().c_str());
         ++rejected_items;
@@ -158,7 +160,8 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
         // Taken all the same, as the API, import and the stages take it (geo/normalize.h).
         // Named by its work, not its line: every "line N:" detect prints is a line it skipped
         // (contract section 4), and scripts read them so.
-        std::fprintf(stderr, "%s\n", normalizer.repair_note("", w.work_ref).c_str());
+        progress.clear();
+      std::fprintf(stderr, "%s\n", normalizer.repair_note("", w.work_ref).c_str());
       alerts.clear();
       DIGONCE_TRY(engine.apply(w, alerts));
       ++events;

@@ -1,6 +1,7 @@
 #include "services/load_command.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "geo/work.h"
 #include "streams/admin.h"
 #include "streams/kafka.h"
 
@@ -76,11 +78,18 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
   const std::uint64_t pairs = std::max<std::uint64_t>(1, options.events / 2);
   const std::string run =
       options.run_id.empty()
+          // The second and the process: two loads started in the same second differ.
           ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
-                               .count())
+                               .count()) +
+                "." + std::to_string(::getpid())
           : options.run_id;
   const std::string prefix = "LOAD-" + run + "-";
+  // Each work ref is the prefix, the pair's number and -A or -B: all must be valid refs, or
+  // ingest would refuse every work and the run wait its whole timeout for nothing.
+  if (!geo::valid_work_ref(prefix + std::to_string(pairs) + "-A"))
+    return error("--run-id " + run + ": the work refs LOAD-" + run +
+                 "-N-A must be 1 to 64 characters of A-Z a-z 0-9 _ . / -");
   std::uint64_t first_site = options.first_site;
   if (first_site == LoadOptions::kFromRunId) {
     std::uint64_t h = 1469598103934665603ULL;  // FNV-1a of the run id: slots 1-1000

@@ -306,6 +306,17 @@ int run_notifier(const ds::Settings& settings, const MetricsEndpoint& metrics,
 }
 
 // A number option's check: finite, in [low, high] (CLI11's Range lets NaN through).
+// A --brokers list: at least one HOST:PORT (an empty one would wait its whole timeout).
+CLI::Validator broker_list() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.find_first_not_of(" ,") == std::string::npos)
+          return "must name at least one broker, HOST:PORT[,HOST:PORT...]";
+        return {};
+      },
+      "HOST:PORT,...");
+}
+
 CLI::Validator finite_between(double low, double high, const std::string& unit) {
   return CLI::Validator(
       [=](std::string& text) -> std::string {
@@ -347,7 +358,8 @@ int run(int argc, char** argv) {
   serve->add_option("--http", http, "HTTP API address, HOST:PORT (default 127.0.0.1:8080)");
   serve->add_option("--data-dir", data_dir, "State folder (default ./digonce-data)");
   serve->add_option("--api-keys", api_keys, "API key file (YAML)");
-  serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster");
+  serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster")
+      ->check(broker_list());
   serve->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
 
   std::map<std::string, std::pair<std::vector<ds::Stage>, std::string>> stage_commands = {
@@ -361,7 +373,9 @@ int run(int argc, char** argv) {
                         : name == "detector" ? "The detector and ledger stages: detect, alert"
                                              : "The ledger stage alone";
     auto* sub = app.add_subcommand(name, about);
-    sub->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+    sub->add_option("--brokers", brokers, "Kafka bootstrap servers")
+        ->required()
+        ->check(broker_list());
     sub->add_option("--data-dir", data_dir, "State folder");
     sub->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
     sub->add_option("--metrics", metrics,
@@ -370,18 +384,24 @@ int run(int argc, char** argv) {
   }
   auto* notifier = app.add_subcommand(
       "notifier", "The notifier stage: alerts to the authorities' webhooks, signed and retried");
-  notifier->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  notifier->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
   notifier->add_option("--data-dir", data_dir, "State folder (unused: offsets live in Kafka)");
   notifier->add_option("--metrics", metrics,
                        "Prometheus endpoint HOST:PORT ('' to disable; default 127.0.0.1:9304)");
   auto* gateway = app.add_subcommand("gateway", "The HTTP API, live stream and dashboard");
-  gateway->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  gateway->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
   gateway->add_option("--http", http, "HTTP API address, HOST:PORT");
   gateway->add_option("--api-keys", api_keys, "API key file (YAML)");
   gateway->add_option("--data-dir", data_dir, "State folder (unused)");
 
   auto* topics = app.add_subcommand("topics", "Create the topics on a cluster");
-  topics->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  topics->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
 
   ds::DetectOptions detect_options;
   double distance = -1, days = -1;
@@ -403,10 +423,17 @@ int run(int argc, char** argv) {
   ds::LoadOptions load_options;
   auto* load = app.add_subcommand(
       "load", "Bounded load generator and end-to-end latency probe (pairs of clashing works)");
-  load->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
-  load->add_option("--events", load_options.events, "Work events to produce (default 100000)");
-  load->add_option("--rate", load_options.rate, "Events per second (default: as fast as possible)");
-  load->add_option("--timeout", load_options.timeout_s, "Seconds to wait for the alerts (300)");
+  load->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
+  load->add_option("--events", load_options.events,
+                   "Work events to produce, two per pair (default 100000; an odd count is rounded "
+                   "down)")
+      ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{1'000'000'000}));
+  load->add_option("--rate", load_options.rate, "Events per second (default: as fast as possible)")
+      ->check(finite_between(0, 10'000'000, "events per second"));
+  load->add_option("--timeout", load_options.timeout_s, "Seconds to wait for the alerts (300)")
+      ->check(finite_between(1, 86'400, "seconds"));
   load->add_option("--run-id", load_options.run_id, "Tag of this run's work refs");
   load->add_option(
       "--first-site", load_options.first_site,
@@ -416,7 +443,9 @@ int run(int argc, char** argv) {
   auto* import = app.add_subcommand(
       "import",
       "Validate a file of works and produce it to works.submitted (exit 2: some refused)");
-  import->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  import->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
   import
       ->add_option("--input", import_options.input,
                    "NDJSON of submissions, or one GeoJSON FeatureCollection ('-': stdin)")
@@ -429,7 +458,9 @@ int run(int argc, char** argv) {
 
   ds::TailOptions tail_options;
   auto* tail = app.add_subcommand("tail", "Print a topic's committed records as NDJSON (alerts)");
-  tail->add_option("--brokers", brokers, "Kafka bootstrap servers")->required();
+  tail->add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->check(broker_list());
   tail->add_option("--topic", tail_options.topic,
                    "Topic without the prefix: alerts (default), works.rejected, "
                    "notifications.dead, works.current, ...");
@@ -442,10 +473,10 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"open", "updated", "closed"}));
   tail->add_flag("--envelope", tail_options.envelope,
                  "Print {topic, partition, offset, timestamp, key, headers, value} per record");
-  tail->add_option("--max", tail_options.max, "Stop after this many records (0: no limit)")
-      ->check(CLI::Range(0.0, 1e15));
+  tail->add_option("--max", tail_options.max, "Stop after this many records (0: no limit)");
   tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
-                   "Stop after this many seconds without a record");
+                   "Stop after this many seconds without a record (0: no limit)")
+      ->check(finite_between(0, 1e9, "seconds"));
 
   app.set_version_flag("--version", std::string("digonce ") + DIGONCE_VERSION);
   CLI11_PARSE(app, argc, argv);

@@ -90,6 +90,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     geo::Parsed parsed = geo::parse_submission(item.text, limits);
     bool bad = false;
     for (const auto& e : parsed.errors) {
+      progress.clear();
       std::fprintf(stderr, "%s: %s\n", item.where.c_str(), item_error(item, e).c_str());
       ++summary.rejected_items;
       bad = true;
@@ -98,11 +99,13 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
       for (auto w : parsed.works) {
         const auto repaired_before = normalizer->repaired();
         if (auto s = normalizer->normalize(w); !s.ok()) {
+          progress.clear();
           std::fprintf(stderr, "%s: %s\n", item.where.c_str(), item_error(item, s.error()).c_str());
           ++summary.rejected_items;
           bad = true;
         } else if (normalizer->repaired() != repaired_before) {
           // Taken all the same, as the API and the stages take it (geo/normalize.h).
+          progress.clear();
           std::fprintf(stderr, "%s\n", normalizer->repair_note(item.where, w.work_ref).c_str());
           ++summary.repaired;
         }
@@ -163,7 +166,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
   // (a GeoJSON FeatureCollection written over several lines): then it is split into its features.
   // A FeatureCollection on one line of an NDJSON file is split the same way (take_line).
   std::string line;
-  bool whole = false;
+  bool whole = false, collection = false;
   std::uint64_t first_line_no = 0;
   std::string first;
   while (std::getline(*in, line)) {
@@ -200,6 +203,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
                   progress.update(sent, bytes * n / std::max<std::size_t>(1, count));
                 },
                 status)) {
+          collection = true;
           DIGONCE_TRY(status);
         } else {
           DIGONCE_TRY(take({doc, "document"}));  // one document that is not a collection
@@ -243,7 +247,9 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
       static_cast<unsigned long long>(summary.rejected_items),
       static_cast<unsigned long long>(summary.rejected_lines),
       normalizer ? std::to_string(summary.repaired).c_str() : "not checked (--no-crs-check)",
-      whole ? " (one FeatureCollection, a record per feature)" : "");
+      collection ? " (one FeatureCollection, a record per feature)"
+      : whole    ? " (one JSON document over several lines)"
+                 : "");
   if (deliveries.failed.load() > 0)
     return error(std::to_string(deliveries.failed.load()) + " record(s) not taken by the broker (" +
                  deliveries.first_error + "); import them again: the stages ignore a version " +

@@ -45,6 +45,7 @@ class Progress {
     auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(500)) return;
     last_ = now;
+    shown_ = true;
     double secs = std::chrono::duration<double>(now - start_).count();
     double rate = secs > 0 ? static_cast<double>(events) / secs : 0;
     std::string eta = "?";
@@ -65,14 +66,20 @@ class Progress {
                  static_cast<unsigned long long>(events), unit_, rate,
                  100.0 * static_cast<double>(bytes) / static_cast<double>(total_), eta.c_str());
   }
-  void done() {
-    if (enabled_) std::fprintf(stderr, "\r%80s\r", "");
+  /// Before a message of its own on stderr: the progress line is taken away (it comes back at
+  /// the next update), so that the message starts a line of its own.
+  void clear() {
+    if (!shown_) return;
+    std::fprintf(stderr, "\r%80s\r", "");
+    shown_ = false;
   }
+  void done() { clear(); }
 
  private:
   bool enabled_;
   std::uintmax_t total_;
   const char* unit_;
+  bool shown_ = false;  // a progress line is on the terminal
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_{};
 };
