@@ -442,9 +442,12 @@ TEST_CASE("alert JSON carries the contract's fields") {
   CHECK(json.find("\"start\":\"1970-01-01T00:00:00Z\"") != std::string::npos);
   CHECK(make_alert_id(AlertKind::Clash, "A", "B") !=
         make_alert_id(AlertKind::Collaboration, "A", "B"));
-  // FNV-1a 128 of "clash\0A\0B", computed apart (Python: h = (h ^ byte) * prime mod 2^128
-  // from the offset basis), so that the id cannot drift with the code that makes it.
-  CHECK(make_alert_id(AlertKind::Clash, "A", "B") == "clash-718b0d8f11062686f2ed802eb9bbe6a7");
+  // The first 128 bits of SHA-256 of "clash\0A\0B", computed apart (Python:
+  // hashlib.sha256(b"clash\0A\0B").hexdigest()[:32]), so that the id cannot drift with the code
+  // that makes it.
+  CHECK(make_alert_id(AlertKind::Clash, "A", "B") == "clash-3a609addac2facc8a757f72f1a78dc0d");
+  CHECK(make_alert_id(AlertKind::Collaboration, "W1", "W2") ==
+        "collaboration-13b7682eac8733a968b67e9b1f371049");
 }
 
 TEST_CASE("ledger: one record per pair; a store with the older alert records goes on from them") {
