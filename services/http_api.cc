@@ -842,6 +842,20 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
   std::vector<Error> warnings, errors;
   check_geometries(parsed, errors, warnings);
   if (!errors.empty()) return respond(invalid_submission(errors));
+  // Two features of one collection for the same work are two events of it, applied in order:
+  // taken, as a stream of events would be, but said, since it is more often a slip.
+  if (parsed.works.size() > 1) {
+    std::unordered_map<std::string_view, std::size_t> first_of;
+    for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+      auto [it, fresh] = first_of.try_emplace(parsed.works[i].work_ref, i);
+      if (!fresh)
+        warnings.push_back(
+            Error{parsed.field(i, "work_ref"),
+                  "work " + parsed.works[i].work_ref + " is also " +
+                      parsed.field(it->second, "work_ref") +
+                      ": the features are applied in order, each replacing the work's last"});
+    }
+  }
   // Remembered until the live view shows them (see accepted_), unless the broker refuses them.
   auto noted = note_accepted(parsed.works);
   respond = [this, noted = std::move(noted), inner = std::move(respond)](ApiResponse&& r) {

@@ -233,6 +233,11 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 [[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '[.errors[].field] == ["features[0].properties.start", "features[1].geometry", "features[2].properties.end"]' >/dev/null ||
   fail "a collection with a missing start, a point in Sydney and a missing end: expected 400 naming all three, got $(status_of "$r"): $(body_of "$r")"
 check "a FeatureCollection with a parse error and a geometry error -> 400 naming both: $(body_of "$r" | jq -c '[.errors[].field]')"
+# One work twice in a collection: both events taken, in order, and the second named in a warning.
+r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-DUP-1" 08),$(fc_point "E2E-DUP-1" 09)"']}')
+[[ $(status_of "$r") == 202 ]] && body_of "$r" | jq -e '.warnings[0].field == "features[1].properties.work_ref" and (.warnings[0].message | contains("is also features[0].properties.work_ref"))' >/dev/null ||
+  fail "a collection with E2E-DUP-1 twice: expected 202 with a warning naming features[1], got $(status_of "$r"): $(body_of "$r")"
+check "a FeatureCollection with one work twice -> 202 warning $(body_of "$r" | jq -c '.warnings[0].message' | cut -c1-80)"
 # Beyond 100 errors, the 400 says how many more there were.
 many=$(python3 -c 'import json; print(json.dumps({"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-M-%d" % i,"promoter":"TFL","end":"2027-01-07"}} for i in range(150)]}))')
 r=$(request POST /v1/works dev-tfl-key "$many")
