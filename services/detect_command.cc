@@ -156,12 +156,13 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
         bad = true;
         continue;
       }
-      if (normalizer.repaired() != repaired_before)
+      if (normalizer.repaired() != repaired_before) {
         // Taken all the same, as the API, import and the stages take it (geo/normalize.h).
         // Named by its work, not its line: every "line N:" detect prints is a line it skipped
         // (contract section 4), and scripts read them so.
         progress.clear();
-      std::fprintf(stderr, "%s\n", normalizer.repair_note("", w.work_ref).c_str());
+        std::fprintf(stderr, "%s\n", normalizer.repair_note("", w.work_ref).c_str());
+      }
       alerts.clear();
       DIGONCE_TRY(engine.apply(w, alerts));
       ++events;

@@ -49,6 +49,7 @@ check "bad --distance-m and --collaboration-days are refused: $(head -1 "$work/e
 } >"$work/edges.ndjson"
 "$DIGONCE_BIN" detect --input "$work/edges.ndjson" --output "$work/edges.out" 2>"$work/err"
 grep -q "rejected: 0 item" "$work/err" || fail "lines were rejected: $(cat "$work/err")"
+grep -q "^note:" "$work/err" && fail "a repair note for valid geometries: $(cat "$work/err")"
 [[ $(jq -r '.kind + " " + ([.works[].work_ref] | join("-"))' "$work/edges.out") == "clash A-B" ]] ||
   fail "expected one clash A-B: $(cat "$work/edges.out")"
 check "BOM, a 30-digit number and 1e999 in unknown fields, kind \"permit\": nothing lost, one clash A-B"
