@@ -1,5 +1,6 @@
 #include "services/settings.h"
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -172,7 +173,15 @@ Result<Settings> load_settings(const std::string& given) {
   Settings s;
   s.shared_data = find_shared_data();
   std::string path = given.empty() ? default_config_path() : given;
-  if (path.empty()) return s;
+  if (path.empty()) {
+    // Said, since the defaults have no authority areas: every alert's highway_authorities would
+    // be empty without a word.
+    spdlog::warn(
+        "no configuration file ({} not found; --config names one): built-in defaults, "
+        "without highway authority areas",
+        resource_path("config/digonce.yaml"));
+    return s;
+  }
   s.config_path = path;
   bool boundaries_given = false;
   {
