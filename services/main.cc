@@ -264,8 +264,8 @@ struct StageProcess {
       const auto waited = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
-      spdlog::warn("waiting for the Kafka brokers {} ({} s so far): {}", settings.brokers, waited,
-                   s.error().what());
+      spdlog::warn("waiting for the Kafka brokers {} ({} s so far): {}{}", settings.brokers, waited,
+                   s.error().what(), digonce::streams::recent_connection_failure());
       for (int i = 0; i < 20 && !stop.load(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -562,7 +562,7 @@ int run(int argc, char** argv) {
       return fail(!s.error().message.starts_with("metadata")  // not the brokers' silence
                       ? s.error().what()
                       : "cannot reach the Kafka brokers " + settings.brokers + ": " +
-                            s.error().what());
+                            s.error().what() + digonce::streams::recent_connection_failure());
     for (const auto& t : ds::topic_specs(settings))
       std::cout << t.name << " " << t.partitions << "\n";
     return 0;

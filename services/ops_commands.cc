@@ -63,7 +63,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
     return !s.error().message.starts_with("metadata")  // not the brokers' silence
                ? s.error()
                : error("cannot reach the Kafka brokers " + settings.brokers + ": " +
-                       s.error().what());
+                       s.error().what() + streams::recent_connection_failure());
   // Before the producer: its destructor may still report deliveries.
   Deliveries deliveries;
   auto producer = WorkProducer::create(settings.brokers, 60000);

@@ -161,7 +161,8 @@ Result<int> partition_count(const std::string& brokers, const std::string& topic
       // Not found, or never asked: say which, so that a wrong address is not taken for a
       // missing topic.
       return have ? error("topic " + topic + " not found on " + brokers)
-                  : error("cannot reach the Kafka brokers " + brokers + ": " + have.error().what());
+                  : error("cannot reach the Kafka brokers " + brokers + ": " + have.error().what() +
+                          recent_connection_failure());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -21,7 +21,8 @@ struct Refusal {
 struct Refusals {
   std::mutex mutex;
   std::map<std::string, Refusal> by_client;
-  Refusal last;  // of any client
+  Refusal last;          // of any client
+  Refusal last_failure;  // the last connection that failed, of any client (not a refusal)
 };
 Refusals& refusals() {
   static Refusals r;
@@ -61,8 +62,18 @@ void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const 
   if (level > 4 || text.find("Disconnected") != text.npos) return;
   if (text.find("SASL authentication error") == text.npos &&
       text.find("SSL handshake failed") == text.npos &&
-      text.find("Authentication failed") == text.npos && !is_tls_refusal(text))
+      text.find("Authentication failed") == text.npos && !is_tls_refusal(text)) {
+    // A connection that failed ("Connect to ipv4#127.0.0.1:1 failed: Connection refused",
+    // "Failed to resolve 'kafka:9092'", "Receive failed: Invalid response size" from a port that
+    // is not Kafka's): the reason a client that cannot reach its brokers gives.
+    if (std::string_view(facility) != "FAIL") return;
+    const auto at = text.find(": ");
+    auto& all = refusals();
+    std::lock_guard lock(all.mutex);
+    all.last_failure = {std::string(at == text.npos ? text : text.substr(at + 2)),
+                        std::chrono::steady_clock::now()};
     return;
+  }
   // The line without its thread: "[thrd:...]: sasl_ssl://host:port/id: SASL authentication..."
   const auto at = text.find(": ");
   Refusal r{std::string(at == text.npos ? text : text.substr(at + 2)),
@@ -138,6 +149,15 @@ std::string recent_refusal() {
   std::lock_guard lock(all.mutex);
   if (std::chrono::steady_clock::now() - all.last.when > kRefusalAge) return {};
   return refused(all.last.reason);
+}
+
+std::string recent_connection_failure() {
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  if (all.last_failure.reason.empty() ||
+      std::chrono::steady_clock::now() - all.last_failure.when > kRefusalAge)
+    return {};
+  return " (last connection failure: " + all.last_failure.reason + ")";
 }
 
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since) {

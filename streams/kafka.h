@@ -85,7 +85,11 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
 /// refused a broker's certificate: why)" if the client could not verify a broker's, else "".
 /// kafka_error adds it to the errors of a client that cannot reach its brokers.
 std::string recent_refusal();
-/// The same for one client, if refused at or after `since`.
+/// " (last connection failure: why)" if a client of this process failed to connect in the last
+/// minute (refused, a name not resolved, a port that does not speak Kafka), else "": what
+/// "cannot reach the Kafka brokers" errors add, librdkafka saying it only in log lines.
+std::string recent_connection_failure();
+/// The same as recent_refusal for one client, if refused at or after `since`.
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
 
 /// A stage's restore consumer: reads changelog partitions by assign(), in large fetches.

@@ -472,3 +472,18 @@ TEST_CASE("property_applies: a consumer's librdkafka property is not given to a 
     for (auto type : {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER})
       CHECK_MESSAGE(property_applies(kv.first, type), kv.first);  // admin clients and the rest
 }
+
+TEST_CASE("recent_connection_failure: a broker address nobody listens on is named, with why") {
+  // Port 1 on loopback: nothing listens there, so the connection is refused at once. librdkafka
+  // says so only in a log line; "cannot reach the Kafka brokers" errors carry it.
+  auto client = digonce::streams::make_client(
+      RD_KAFKA_PRODUCER, digonce::streams::base_config("127.0.0.1:1", "digonce-unit-refused"));
+  REQUIRE(client.ok());
+  std::string why;
+  for (int i = 0; i < 100 && why.find("127.0.0.1:1") == std::string::npos; ++i) {
+    rd_kafka_poll(client->get(), 50);
+    why = digonce::streams::recent_connection_failure();
+  }
+  CHECK(why.find("last connection failure: 127.0.0.1:1/bootstrap") != std::string::npos);
+  CHECK(why.find("Connection refused") != std::string::npos);
+}
