@@ -26,8 +26,9 @@ struct Alert {
   std::string reason;
 };
 
-/// Deterministic from the kind and the two sorted refs: "<kind>-" + 32 hex digits of the 128-bit
-/// FNV-1a hash of "<kind>\0<refA>\0<refB>" (http://www.isthe.com/chongo/tech/comp/fnv/).
+/// Deterministic from the kind and the two sorted refs: "<kind>-" + the first 32 hex digits of
+/// SHA-256 of "<kind>\0<refA>\0<refB>" (a cryptographic hash: refs cannot be chosen to take
+/// another pair's id).
 std::string make_alert_id(AlertKind kind, std::string_view ref_a, std::string_view ref_b);
 
 /// The alert as contract JSON: one line of `digonce detect`'s output, one message on the alerts

@@ -42,7 +42,8 @@ class JsonReader {
  public:
   JsonReader();
 
-  /// Parses one JSON text. Bad JSON is Error{"", "invalid JSON: <why> (at byte N, in <path>)"}.
+  /// Parses one JSON text. Bad JSON is Error{"", "invalid JSON at byte N, in <path>: <why>"}
+  /// (simdjson's own words where the scanner finds no fault).
   /// Numbers simdjson cannot hold (1e999) are not errors here: they read as 0 and are listed in
   /// bad_numbers(), for the caller to reject the item that holds them.
   Result<element> parse(std::string_view text);

@@ -1,6 +1,7 @@
 #include "services/detect_command.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -30,9 +31,18 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   const std::uintmax_t total_bytes = input.size;
   // The output is opened (and an existing file emptied) only once everything else is ready, so
   // that a run refused for any other reason leaves it as it was; never onto the input itself.
-  if (options.output != "-" && options.input != "-") {
+  if (options.output != "-") {
+    // The same file by path, or standard input redirected from it (`--input - < f`).
     std::error_code same_ec;
-    if (fs::equivalent(options.input, options.output, same_ec))
+    struct stat in_st {
+    }, out_st{};
+    const bool same = options.input == "-"
+                          ? ::fstat(STDIN_FILENO, &in_st) == 0 &&
+                                ::stat(options.output.c_str(), &out_st) == 0 &&
+                                S_ISREG(in_st.st_mode) && in_st.st_dev == out_st.st_dev &&
+                                in_st.st_ino == out_st.st_ino
+                          : fs::equivalent(options.input, options.output, same_ec);
+    if (same)
       return error("--output " + options.output + " is the input file: writing it would empty " +
                    "it before it is read; give another --output");
   }
@@ -74,7 +84,9 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                      ".lock): give detect a folder of its own");
   }
   // Held for the run: two detects on one folder would share a store.
-  auto lock = FolderLock::acquire((dir / "detect.lock").string());
+  auto lock = FolderLock::acquire((dir / "detect.lock").string(),
+                                  "two runs of detect must not share a --data-dir (they would "
+                                  "share a store); wait for the other, or give this one its own");
   if (!lock) return lock.error();
   // The temporary folder goes on every way out (an error too), after the store is closed
   // (declared before it: destroyed after).
@@ -97,18 +109,15 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   for (char& c : metric_crs) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   const std::string layout =
       "metric_crs=" + metric_crs + " finest_cell_m=" + fmt::format("{}", settings.finest_cell_m);
+  std::optional<std::string> held;
   if (!temporary) {
-    auto held = (*rocks)->get(geo::kMetaFamily, "detect.layout");
-    if (!held) return held.error();
-    if (held->has_value() && **held != layout)
-      return error("--data-dir " + dir.string() + " holds works measured with " + **held +
+    auto h = (*rocks)->get(geo::kMetaFamily, "detect.layout");
+    if (!h) return h.error();
+    held = std::move(*h);
+    if (held && *held != layout)
+      return error("--data-dir " + dir.string() + " holds works measured with " + *held +
                    ", and this run asks for " + layout +
                    ": use another --data-dir (or the same --crs and detection settings)");
-    if (!held->has_value()) {
-      store::WriteBatch b;
-      b.put(geo::kMetaFamily, "detect.layout", layout);
-      DIGONCE_TRY((*rocks)->write(b));
-    }
   }
 
   auto tools = make_place_tools(settings);
@@ -117,6 +126,17 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   geo::Engine engine(buffered, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
                      (*tools)->geos, *(*tools)->locator);
   DIGONCE_TRY(engine.open());
+  // Recorded once the settings are known good (a bad --crs must not mark an empty folder).
+  if (!temporary && !held) {
+    if (engine.detector().live_works() > 0)
+      spdlog::warn(
+          "--data-dir {} was written by a digonce that did not record its metric CRS "
+          "and cell size: its {} live works are taken as measured with {}",
+          dir.string(), engine.detector().live_works(), layout);
+    store::WriteBatch b;
+    b.put(geo::kMetaFamily, "detect.layout", layout);
+    DIGONCE_TRY((*rocks)->write(b));
+  }
 
   std::ofstream out_file;
   std::ostream* out = &std::cout;

@@ -153,17 +153,26 @@ ApiResponse invalid_submission(const std::vector<Error>& found) {
   return api_error(400, found.front().what(), found.front().field, errors);
 }
 
-// Errors of a FeatureCollection in the order of its features ("features[12]..." after
-// "features[3]..."), those of no feature (the document's own) first; stable otherwise.
-std::vector<Error> in_feature_order(std::vector<Error> errors) {
-  auto feature = [](const Error& e) -> long {
-    constexpr std::string_view kPrefix = "features[";
-    if (!e.field.starts_with(kPrefix)) return -1;
-    return std::strtol(e.field.c_str() + kPrefix.size(), nullptr, 10);
-  };
-  std::stable_sort(errors.begin(), errors.end(),
-                   [&](const Error& a, const Error& b) { return feature(a) < feature(b); });
-  return errors;
+// The parser's errors of a FeatureCollection and the geometry and CRS checks' (each with the
+// index of its feature), in the order of the features, those of no feature (the document's own)
+// first; stable otherwise.
+std::vector<Error> in_feature_order(std::vector<Error> parse_errors,
+                                    std::vector<std::pair<std::size_t, Error>> check_errors) {
+  std::vector<std::pair<long, Error>> all;
+  constexpr std::string_view kPrefix = "features[";
+  for (auto& e : parse_errors) {
+    const long at = e.field.starts_with(kPrefix)
+                        ? std::strtol(e.field.c_str() + kPrefix.size(), nullptr, 10)
+                        : -1;
+    all.emplace_back(at, std::move(e));
+  }
+  for (auto& [at, e] : check_errors) all.emplace_back(static_cast<long>(at), std::move(e));
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Error> out;
+  out.reserve(all.size());
+  for (auto& [at, e] : all) out.push_back(std::move(e));
+  return out;
 }
 
 }  // namespace
@@ -757,7 +766,8 @@ ApiResponse HttpApi::list_alerts(const ApiKey& key, const Target& target) {
 // The geometry and CRS checks (geo/normalize.h) of every work parsed: errors for those that fail
 // them, warnings for those read otherwise than sent (an invalid polygon taken as GEOS repairs it).
 void HttpApi::check_geometries(const geo::Parsed& parsed, std::vector<Error>& errors,
-                               std::vector<Error>& warnings) {
+                               std::vector<Error>& warnings,
+                               std::vector<std::size_t>* error_works) {
   if (!checks_->normalizer) return;
   for (std::size_t i = 0; i < parsed.works.size(); ++i) {
     const geo::WorkEvent& w = parsed.works[i];
@@ -771,6 +781,7 @@ void HttpApi::check_geometries(const geo::Parsed& parsed, std::vector<Error>& er
       if (e.field.starts_with("geometry"))
         e.field = parsed.field(i, "geometry") + e.field.substr(8);
       errors.push_back(std::move(e));
+      if (error_works) error_works->push_back(i);
     } else if (checks_->normalizer->repaired() != repaired_before) {
       warnings.push_back(
           Error{parsed.field(i, "geometry"),
@@ -791,9 +802,19 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
   if (!parsed.errors.empty()) {
     // The features the parser took may still break the geometry or CRS checks: one answer names
     // every bad feature, whichever check found it.
-    std::vector<Error> errors = std::move(parsed.errors), unused;
-    check_geometries(parsed, errors, unused);
-    return respond(invalid_submission(in_feature_order(std::move(errors))));
+    std::vector<Error> checked, unused;
+    std::vector<std::size_t> works_of;  // the work each of `checked` is about
+    check_geometries(parsed, checked, unused, &works_of);
+    // Sorted by each work's feature, not by the field's text: a CRS error's field is "crs"
+    // whether the feature's own or the collection's.
+    std::vector<std::pair<std::size_t, Error>> by_feature;
+    for (std::size_t k = 0; k < checked.size(); ++k) {
+      const std::size_t i = works_of[k];
+      by_feature.emplace_back(i < parsed.feature_index.size() ? parsed.feature_index[i] : i,
+                              std::move(checked[k]));
+    }
+    return respond(
+        invalid_submission(in_feature_order(std::move(parsed.errors), std::move(by_feature))));
   }
   if (parsed.works.empty() && geo::feature_documents(body))
     return respond(invalid_submission(
@@ -853,7 +874,8 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
             Error{parsed.field(i, "work_ref"),
                   "work " + parsed.works[i].work_ref + " is also " +
                       parsed.field(it->second, "work_ref") +
-                      ": the features are applied in order, each replacing the work's last"});
+                      ": the features are applied in order, each replacing the work's last "
+                      "(unless its version is lower: then it is stale, and dropped)"});
     }
   }
   // Remembered until the live view shows them (see accepted_), unless the broker refuses them.

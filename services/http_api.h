@@ -167,8 +167,10 @@ class HttpApi {
 
   /// The geometry and CRS checks of every parsed work: errors for those that fail them, a
   /// warning for each read otherwise than sent (a polygon GEOS repaired).
+  /// error_works, when given, gets the index in parsed.works of each error's work.
   void check_geometries(const geo::Parsed& parsed, std::vector<Error>& errors,
-                        std::vector<Error>& warnings);
+                        std::vector<Error>& warnings,
+                        std::vector<std::size_t>* error_works = nullptr);
 
   struct Checks;     // PROJ and GEOS: the normalizer, on the HTTP thread only
   class FeedWorker;  // the Street Manager feed's network work (certificates, confirmations)

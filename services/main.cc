@@ -305,7 +305,6 @@ int run_notifier(const ds::Settings& settings, const MetricsEndpoint& metrics,
   return 0;
 }
 
-// A number option's check: finite, in [low, high] (CLI11's Range lets NaN through).
 // A --brokers list: at least one HOST:PORT (an empty one would wait its whole timeout).
 CLI::Validator broker_list() {
   return CLI::Validator(
@@ -317,6 +316,7 @@ CLI::Validator broker_list() {
       "HOST:PORT,...");
 }
 
+// A number option's check: finite, in [low, high] (CLI11's Range lets NaN through).
 CLI::Validator finite_between(double low, double high, const std::string& unit) {
   return CLI::Validator(
       [=](std::string& text) -> std::string {
@@ -473,7 +473,9 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"open", "updated", "closed"}));
   tail->add_flag("--envelope", tail_options.envelope,
                  "Print {topic, partition, offset, timestamp, key, headers, value} per record");
-  tail->add_option("--max", tail_options.max, "Stop after this many records (0: no limit)");
+  // (CLI11 reads a UINT with strtoull, which takes "-1" as 2^64 - 1: the range refuses it.)
+  tail->add_option("--max", tail_options.max, "Stop after this many records (0: no limit)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000'000'000'000}));
   tail->add_option("--idle-timeout", tail_options.idle_timeout_s,
                    "Stop after this many seconds without a record (0: no limit)")
       ->check(finite_between(0, 1e9, "seconds"));

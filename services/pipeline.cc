@@ -58,7 +58,7 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
   };
 }
 
-Result<FolderLock> FolderLock::acquire(const std::string& path) {
+Result<FolderLock> FolderLock::acquire(const std::string& path, std::string_view advice) {
   std::error_code ec;
   const auto folder = std::filesystem::path(path).parent_path();
   if (!folder.empty() && !std::filesystem::create_directories(folder, ec) && ec)
@@ -72,9 +72,11 @@ Result<FolderLock> FolderLock::acquire(const std::string& path) {
     std::ifstream(path) >> holder;
     if (why == EWOULDBLOCK) {
       return error(path + " is held by another running digonce" +
-                   (holder.empty() ? std::string() : " (pid " + holder + ")") +
-                   ": two instances of a stage must not share a data folder (they would share "
-                   "state and a transactional id); give each its own --data-dir");
+                   (holder.empty() ? std::string() : " (pid " + holder + ")") + ": " +
+                   (advice.empty() ? std::string("two instances of a stage must not share a data "
+                                                 "folder (they would share state and a "
+                                                 "transactional id); give each its own --data-dir")
+                                   : std::string(advice)));
     }
     return error("cannot lock " + path + ": " + std::generic_category().message(why));
   }

@@ -35,7 +35,8 @@ std::string instance_id(const Settings& settings);
 class FolderLock {
  public:
   /// Fails at once, naming the holder's pid, when another process holds it.
-  static Result<FolderLock> acquire(const std::string& path);
+  /// `advice` ends the message when another process holds it (default: a stage's).
+  static Result<FolderLock> acquire(const std::string& path, std::string_view advice = {});
   FolderLock(FolderLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
   FolderLock& operator=(FolderLock&&) = delete;
   FolderLock(const FolderLock&) = delete;

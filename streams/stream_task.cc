@@ -453,7 +453,7 @@ Status StreamTask::committed() {
     metrics_.latency.Observe(static_cast<double>(std::max<std::int64_t>(0, now - ts)) / 1000.0);
   pending_records_ = 0;
   pending_timestamps_.clear();
-  update_lag();
+  update_lag(false);
   return {};
 }
 
@@ -503,42 +503,52 @@ Status StreamTask::abort_and_rewind() {
   return begin();
 }
 
-void StreamTask::update_lag() {
+void StreamTask::update_lag(bool ask_group) {
+  // Partitions nothing has been read from since they were assigned (caught up, or not yet
+  // fetched) have no position: they are behind by what the group has not committed, asked of
+  // the group once for all of them, only when idle (never in a commit or a rebalance), and
+  // briefly (a group whose offsets are held by a dead member's open transaction does not answer
+  // until it times out: asked again at the next idle check, three times at most).
+  if (ask_group) {
+    PartitionList ask(rd_kafka_topic_partition_list_new(0));
+    for (auto& [p, a] : parts_)
+      if (a.committed < 0 && a.group_offset == Assigned::kNotAsked && a.group_offset_asks < 3) {
+        ++a.group_offset_asks;
+        rd_kafka_topic_partition_list_add(ask.get(), options_.input_topic.c_str(), p)->offset =
+            RD_KAFKA_OFFSET_INVALID;
+      }
+    if (ask->cnt > 0 &&
+        rd_kafka_committed(consumer_.get(), ask.get(), 500) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      for (int i = 0; i < ask->cnt; ++i)
+        if (auto it = parts_.find(ask->elems[i].partition);
+            it != parts_.end() && ask->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+          it->second.group_offset = ask->elems[i].offset;
+  }
   for (auto& [p, a] : parts_) {
+    if (a.state) metrics_.store_bytes(p).Set(static_cast<double>(a.state->approximate_size()));
     std::int64_t lo = 0, hi = 0;
     if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.input_topic.c_str(), p, &lo,
-                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
       continue;
-    PartitionList one(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
     // The position moves past a transaction's commit marker once the consumer polls it, so an
     // idle partition of a transactional input reads 0 (and, once step_over_markers() has
     // committed that position, so do Kafka's own lag tools).
-    if (hi < 0) continue;
+    PartitionList one(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(one.get(), options_.input_topic.c_str(), p);
     std::int64_t from = -1;
     if (rd_kafka_position(consumer_.get(), one.get()) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        one->elems[0].offset >= 0) {
+        one->elems[0].offset >= 0)
       from = one->elems[0].offset;
-    } else if (a.committed >= 0) {
+    else if (a.committed >= 0)
       from = a.committed;
-    } else {
-      // Nothing read from this partition since it was assigned (caught up, or not yet fetched):
-      // it is behind by what the group has not committed, read from the group once. With no
-      // offset committed, the consumer starts at the earliest record (auto.offset.reset).
-      if (a.group_offset == Assigned::kNotAsked && a.group_offset_asks < 3) {
-        ++a.group_offset_asks;
-        one->elems[0].offset = RD_KAFKA_OFFSET_INVALID;
-        if (rd_kafka_committed(consumer_.get(), one.get(), 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            one->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-          a.group_offset = one->elems[0].offset;
-      }
-      if (a.group_offset >= 0)
-        from = a.group_offset;
-      else if (a.group_offset == RD_KAFKA_OFFSET_INVALID)
-        from = lo;
-    }
+    else if (hi == lo)  // empty
+      from = hi;
+    else if (a.group_offset >= 0)
+      from = a.group_offset;
+    else if (a.group_offset == RD_KAFKA_OFFSET_INVALID)  // none: read from the earliest
+      from = lo;
     if (from >= 0) metrics_.lag(p).Set(static_cast<double>(std::max<std::int64_t>(0, hi - from)));
-    if (a.state) metrics_.store_bytes(p).Set(static_cast<double>(a.state->approximate_size()));
   }
 }
 
@@ -577,7 +587,7 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
           result = step_over_markers();
           if (!result.ok()) break;
         }
-        update_lag();
+        update_lag(true);
       }
     }
     int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(

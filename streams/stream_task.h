@@ -188,7 +188,9 @@ class StreamTask {
   Status abort_and_rewind();
   Status begin();
   Status recreate_processors();
-  void update_lag();
+  // The lag and store size gauges; ask_group (when idle only): ask the group's committed offsets
+  // of partitions read from nothing yet.
+  void update_lag(bool ask_group);
 
   TaskOptions options_;
   ProcessorFactory& factory_;

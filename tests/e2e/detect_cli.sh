@@ -90,3 +90,16 @@ if "$DIGONCE_BIN" detect --input "$work/same.ndjson" --output "$work/./same.ndjs
 fi
 cmp -s "$work/same.ndjson" "$work/touch.ndjson" || fail "--output onto the input changed the input"
 check "--output onto the input is refused, the input intact: $(cut -c1-80 "$work/err")"
+if "$DIGONCE_BIN" detect --input - --output "$work/same.ndjson" <"$work/same.ndjson" 2>"$work/err"; then
+  fail "--output onto the file standard input reads was accepted"
+fi
+cmp -s "$work/same.ndjson" "$work/touch.ndjson" || fail "--output onto standard input's file changed it"
+check "--output onto the file on standard input is refused too"
+# A refused --crs leaves a fresh --data-dir unmarked: the next run, with the right one, goes on.
+if "$DIGONCE_BIN" detect --input "$work/ab.ndjson" --output "$work/x" --data-dir "$work/dd2" --crs EPSG:4326 2>"$work/err"; then
+  fail "--crs EPSG:4326 (degrees) was accepted"
+fi
+"$DIGONCE_BIN" detect --input "$work/ab.ndjson" --output "$work/ab2.out" --data-dir "$work/dd2" 2>"$work/err" ||
+  fail "a fresh --data-dir after a refused --crs: $(cat "$work/err")"
+[[ $(pairs "$work/ab2.out") == "A-B " ]] || fail "after a refused --crs: expected A-B, got $(pairs "$work/ab2.out")"
+check "a refused --crs does not mark a fresh --data-dir"

@@ -238,6 +238,11 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 [[ $(status_of "$r") == 202 ]] && body_of "$r" | jq -e '.warnings[0].field == "features[1].properties.work_ref" and (.warnings[0].message | contains("is also features[0].properties.work_ref"))' >/dev/null ||
   fail "a collection with E2E-DUP-1 twice: expected 202 with a warning naming features[1], got $(status_of "$r"): $(body_of "$r")"
 check "a FeatureCollection with one work twice -> 202 warning $(body_of "$r" | jq -c '.warnings[0].message' | cut -c1-80)"
+# A CRS error of a later feature comes after an earlier feature's parse error.
+r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-FC-8","promoter":"TFL","end":"2027-01-07"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[52,-1]},"properties":{"work_ref":"E2E-FC-9","promoter":"TFL","crs":"EPSG:5701","start":"2027-01-07","end":"2027-01-07"}}]}')
+[[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '.field == "features[0].properties.start" and (.errors | length) == 2 and (.errors[1].message | contains("vertical CRS"))' >/dev/null ||
+  fail "a parse error in features[0] and a vertical CRS in features[1]: expected them in that order, got $(status_of "$r"): $(body_of "$r")"
+check "a FeatureCollection's CRS error sorts by its feature: $(body_of "$r" | jq -c '[.errors[].field]')"
 # Beyond 100 errors, the 400 says how many more there were.
 many=$(python3 -c 'import json; print(json.dumps({"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-M-%d" % i,"promoter":"TFL","end":"2027-01-07"}} for i in range(150)]}))')
 r=$(request POST /v1/works dev-tfl-key "$many")
