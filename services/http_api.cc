@@ -156,8 +156,9 @@ ApiResponse invalid_submission(const std::vector<Error>& found) {
 // The parser's errors of a FeatureCollection and the geometry and CRS checks' (each with the
 // index of its feature), in the order of the features, those of no feature (the document's own)
 // first; stable otherwise.
-std::vector<Error> in_feature_order(std::vector<Error> parse_errors,
-                                    std::vector<std::pair<std::size_t, Error>> check_errors) {
+std::vector<Error> in_feature_order(
+    std::vector<Error> parse_errors,
+    const std::vector<std::pair<std::size_t, Error>>& check_errors) {
   std::vector<std::pair<long, Error>> all;
   constexpr std::string_view kPrefix = "features[";
   for (auto& e : parse_errors) {
@@ -166,7 +167,7 @@ std::vector<Error> in_feature_order(std::vector<Error> parse_errors,
                         : -1;
     all.emplace_back(at, std::move(e));
   }
-  for (auto& [at, e] : check_errors) all.emplace_back(static_cast<long>(at), std::move(e));
+  for (const auto& [at, e] : check_errors) all.emplace_back(static_cast<long>(at), e);
   std::stable_sort(all.begin(), all.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Error> out;
@@ -813,8 +814,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       by_feature.emplace_back(i < parsed.feature_index.size() ? parsed.feature_index[i] : i,
                               std::move(checked[k]));
     }
-    return respond(
-        invalid_submission(in_feature_order(std::move(parsed.errors), std::move(by_feature))));
+    return respond(invalid_submission(in_feature_order(std::move(parsed.errors), by_feature)));
   }
   if (parsed.works.empty() && geo::feature_documents(body))
     return respond(invalid_submission(
