@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -78,7 +77,7 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   if (!temporary) {
     // A stage's data folder (serve's, a detector's) is not detect's to write in.
     for (Stage stage : {Stage::Ingest, Stage::Detector, Stage::Ledger})
-      if (fs::exists(dir / (std::string(stage_name(stage)) + ".lock"), ec))
+      if (fs::exists(stage_lock_path(dir.string(), stage), ec))
         return error("--data-dir " + dir.string() + " is the data folder of a digonce " +
                      stage_name(stage) + " stage (it holds " + stage_name(stage) +
                      ".lock): give detect a folder of its own");
@@ -103,12 +102,12 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   if (!rocks) return rocks.error();
   store::BufferedStore buffered(**rocks, geo::kEngineFamilies.size());
 
+  auto tools = make_place_tools(settings);
+  if (!tools) return tools.error();
   // A kept store holds geometries measured in one metric CRS on one grid: works measured in
   // another would be compared with them as if in the same units and places.
-  std::string metric_crs = settings.metric_crs;
-  for (char& c : metric_crs) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const std::string layout =
-      "metric_crs=" + metric_crs + " finest_cell_m=" + fmt::format("{}", settings.finest_cell_m);
+  const std::string layout = "metric_crs=" + (*tools)->crs->metric_crs() +
+                             " finest_cell_m=" + fmt::format("{}", settings.finest_cell_m);
   std::optional<std::string> held;
   if (!temporary) {
     auto h = (*rocks)->get(geo::kMetaFamily, "detect.layout");
@@ -119,9 +118,6 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                    ", and this run asks for " + layout +
                    ": use another --data-dir (or the same --crs and detection settings)");
   }
-
-  auto tools = make_place_tools(settings);
-  if (!tools) return tools.error();
   geo::Normalizer normalizer(*(*tools)->crs, (*tools)->geos);
   geo::Engine engine(buffered, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
                      (*tools)->geos, *(*tools)->locator);

@@ -58,6 +58,10 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
   };
 }
 
+std::filesystem::path stage_lock_path(const std::string& data_dir, Stage stage) {
+  return std::filesystem::path(data_dir) / (std::string(stage_name(stage)) + ".lock");
+}
+
 Result<FolderLock> FolderLock::acquire(const std::string& path, std::string_view advice) {
   std::error_code ec;
   const auto folder = std::filesystem::path(path).parent_path();
@@ -122,9 +126,7 @@ Pipeline::~Pipeline() {
 Status Pipeline::lock(const std::vector<Stage>& stages) {
   for (Stage stage : stages) {
     if (locks_.contains(stage)) continue;
-    auto lock = FolderLock::acquire(
-        (std::filesystem::path(settings_.data_dir) / (std::string(stage_name(stage)) + ".lock"))
-            .string());
+    auto lock = FolderLock::acquire(stage_lock_path(settings_.data_dir, stage).string());
     if (!lock) return lock.error();
     locks_.emplace(stage, std::move(*lock));
   }

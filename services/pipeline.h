@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& settings);
 /// so that a restart with the same data folder takes over (and fences) its predecessor's
 /// transactions.
 std::string instance_id(const Settings& settings);
+
+/// The lock file a stage holds in its data folder while it runs: <data dir>/<stage>.lock.
+std::filesystem::path stage_lock_path(const std::string& data_dir, Stage stage);
 
 /// An exclusive lock (flock) on a file, held while the object lives; the file holds the pid.
 class FolderLock {

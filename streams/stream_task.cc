@@ -43,12 +43,12 @@ struct StreamTask::Assigned {
   std::unique_ptr<PartitionProcessor> processor;
   // The offset this task last committed for this partition; -1 until it has committed one.
   std::int64_t committed = -1;
-  // The group's committed offset when the partition was assigned, asked once for the lag of a
-  // partition the consumer has read nothing from yet (kNotAsked until then; RD_KAFKA_OFFSET_INVALID
-  // when the group has none).
+  // The group's committed offset, asked (update_lag, when idle) for the lag of a partition the
+  // consumer has read nothing from yet (kNotAsked until answered; RD_KAFKA_OFFSET_INVALID when
+  // the group has none).
   static constexpr std::int64_t kNotAsked = -2;
   std::int64_t group_offset = kNotAsked;
-  int group_offset_asks = 0;  // at most 3 (each waits up to 2 s when the broker does not answer)
+  int group_offset_asks = 0;  // at most 3 (each waits up to 500 ms when the broker does not answer)
 };
 
 class StreamTask::TxnOutput final : public Output {
