@@ -16,14 +16,17 @@ namespace digonce {
 struct Error {
   std::string field;
   std::string message;
+  /// Whether trying again cannot mend it (a setting the stored state refuses): a stream task
+  /// stops at once instead of starting over with new clients.
+  bool permanent = false;
 
   /// "field: message", or just the message.
   std::string what() const { return field.empty() ? message : field + ": " + message; }
   /// The same error, located under a parent field ("properties" + "start" -> "properties.start").
   Error within(const std::string& parent) const {
     if (parent.empty()) return *this;
-    if (field.empty()) return Error{parent, message};
-    return Error{field.front() == '[' ? parent + field : parent + "." + field, message};
+    if (field.empty()) return Error{parent, message, permanent};
+    return Error{field.front() == '[' ? parent + field : parent + "." + field, message, permanent};
   }
 };
 

@@ -92,7 +92,7 @@ Detector::Detector(store::Store& store, DetectorFamilies families, DetectorOptio
                    Geos& geos, Locator& locator, const PairOwnership* ownership)
     : store_(store),
       families_(families),
-      options_(options),
+      options_(std::move(options)),
       geos_(geos),
       locator_(locator),
       ownership_(ownership),
@@ -450,13 +450,29 @@ Status Detector::load_work(std::string_view value, store::Family family, std::st
 Status Detector::open() {
   // A key no cell key can be: a cell key's first byte is its element's level times four.
   static const std::string kGridKey = "\xffgrid";
+  static const std::string kCrsKey =
+      "\xff"
+      "crs";
+  std::optional<std::string> held_crs;
+  if (!options_.metric_crs.empty()) {
+    auto held = store_.get(families_.cells, kCrsKey);
+    if (!held) return held.error();
+    held_crs = std::move(*held);
+    if (held_crs && *held_crs != options_.metric_crs) {
+      Error e = error("the store holds works measured in " + *held_crs +
+                      ", and this detector measures in " + options_.metric_crs +
+                      ": works in two CRSs cannot be compared");
+      e.permanent = true;  // no retry mends a setting
+      return e;
+    }
+  }
   const std::string grid = grid_description();
   store::WriteBatch dels, puts;
   Status failed;
   std::optional<std::string> held_grid;
   auto status = store_.scan(families_.cells, "", [&](std::string_view k, std::string_view v) {
-    if (k == kGridKey) {
-      held_grid.emplace(v);
+    if (k == kGridKey || k == kCrsKey) {
+      if (k == kGridKey) held_grid.emplace(v);
     } else if (v.empty()) {
       dels.del(families_.cells, k);  // an index key of the older layout: its work follows
     } else {
@@ -474,6 +490,10 @@ Status Detector::open() {
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
   if (!held_grid || *held_grid != grid) puts.put(families_.cells, kGridKey, grid);
+  if (!options_.metric_crs.empty() && !held_crs) {
+    crs_was_unrecorded_ = refs_.size() > 0;
+    puts.put(families_.cells, kCrsKey, options_.metric_crs);
+  }
   if (!dels.empty() || !puts.empty()) {
     // The deletes first: a key of the older layout that the new one keeps is put again.
     dels.append(puts);

@@ -5,6 +5,8 @@
 //   cells family:  element (8) + week of start (4) + ref -> seq (8 bytes, big-endian) +
 //                  encode_work(event)           (the persistent index: each live work, once)
 //                  "\xffgrid" -> the grid the keys were made with
+//                  "\xffcrs"  -> the metric CRS the works were measured in (recorded from
+//                               2026-12-02 on; open() refuses a store of another)
 //   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported;
 //                  not kept when DetectorOptions::markers is off, as in geo::Engine)
 //   works family:  not written. Stores of before 2026-12-01 kept each work there ("w" ref ->
@@ -59,6 +61,10 @@ struct DetectorFamilies {
 struct DetectorOptions {
   Rules rules;
   double finest_cell_m = 128.0;  // the index's finest XZ cell
+  /// The metric CRS the works are measured in (CrsContext::metric_crs()). open() records it in
+  /// a new store and refuses a store that records another: its works' coordinates would be
+  /// compared with new ones as if in the same units and places. Empty: neither (unit tests).
+  std::string metric_crs;
   /// Whether the detector keeps its pair markers in the store ("m" keys). geo::Engine turns this
   /// off: with one detector and its ledger over one store, the pairs the detector reported are
   /// exactly the ledger's open pairs, which it gives back at open (restore_partner), so a new
@@ -81,7 +87,8 @@ class Detector {
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;
 
-  /// Loads the index from the store (and the pair markers, when it keeps them).
+  /// Loads the index from the store (and the pair markers, when it keeps them). Refuses, before
+  /// reading a work, a store whose works were measured in another metric CRS.
   Status open();
   /// A pair this detector reported before (open() gives back its own markers; without them the
   /// caller does, after open()). Fails when either work is not held.
@@ -96,6 +103,9 @@ class Detector {
   void prefetch(std::string_view ref) const { refs_.prefetch(ref); }
 
   std::size_t live_works() const { return refs_.size(); }
+  /// Whether open() found a store whose works came without a record of their metric CRS (written
+  /// before 2026-12-02): they are taken as measured in DetectorOptions::metric_crs, now recorded.
+  bool crs_was_unrecorded() const { return crs_was_unrecorded_; }
   /// Heap bytes of the in-memory index (the works, their geometry, the cells).
   std::size_t memory_bytes() const;
   const DetectorStats& stats() const { return stats_; }
@@ -143,6 +153,7 @@ class Detector {
   std::string key_, value_;
   StringPool strings_;
   DetectorStats stats_;
+  bool crs_was_unrecorded_ = false;
 };
 
 }  // namespace digonce::geo

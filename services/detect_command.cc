@@ -104,35 +104,19 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
 
   auto tools = make_place_tools(settings);
   if (!tools) return tools.error();
-  // A kept store holds geometries measured in one metric CRS on one grid: works measured in
-  // another would be compared with them as if in the same units and places.
-  const std::string layout = "metric_crs=" + (*tools)->crs->metric_crs() +
-                             " finest_cell_m=" + fmt::format("{}", settings.finest_cell_m);
-  std::optional<std::string> held;
-  if (!temporary) {
-    auto h = (*rocks)->get(geo::kMetaFamily, "detect.layout");
-    if (!h) return h.error();
-    held = std::move(*h);
-    if (held && *held != layout)
-      return error("--data-dir " + dir.string() + " holds works measured with " + *held +
-                   ", and this run asks for " + layout +
-                   ": use another --data-dir (or the same --crs and detection settings)");
-  }
   geo::Normalizer normalizer(*(*tools)->crs, (*tools)->geos);
-  geo::Engine engine(buffered, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
-                     (*tools)->geos, *(*tools)->locator);
-  DIGONCE_TRY(engine.open());
-  // Recorded once the settings are known good (a bad --crs must not mark an empty folder).
-  if (!temporary && !held) {
-    if (engine.detector().live_works() > 0)
-      spdlog::warn(
-          "--data-dir {} was written by a digonce that did not record its metric CRS "
-          "and cell size: its {} live works are taken as measured with {}",
-          dir.string(), engine.detector().live_works(), layout);
-    store::WriteBatch b;
-    b.put(geo::kMetaFamily, "detect.layout", layout);
-    DIGONCE_TRY((*rocks)->write(b));
-  }
+  geo::DetectorOptions detector_options{settings.rules, settings.finest_cell_m};
+  // A kept store's works were measured in one metric CRS: the engine refuses another.
+  detector_options.metric_crs = (*tools)->crs->metric_crs();
+  geo::Engine engine(buffered, detector_options, (*tools)->geos, *(*tools)->locator);
+  if (auto opened = engine.open(); !opened.ok())
+    return error("--data-dir " + dir.string() + ": " + opened.error().what() +
+                 ": use another --data-dir, or the --crs it was made with");
+  if (engine.detector().crs_was_unrecorded())
+    spdlog::warn(
+        "--data-dir {} was written by a digonce that did not record its metric CRS: its {} live "
+        "works are taken as measured in {}",
+        dir.string(), engine.detector().live_works(), detector_options.metric_crs);
 
   std::ofstream out_file;
   std::ostream* out = &std::cout;

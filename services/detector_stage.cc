@@ -42,6 +42,12 @@ Result<std::unique_ptr<PlaceTools>> make_place_tools(const Settings& settings) {
 
 namespace {
 
+geo::DetectorOptions detector_options(const Settings& settings, const PlaceTools& tools) {
+  geo::DetectorOptions o{settings.rules, settings.finest_cell_m};
+  o.metric_crs = tools.crs->metric_crs();
+  return o;
+}
+
 class DetectorProcessor final : public streams::PartitionProcessor {
  public:
   DetectorProcessor(std::int32_t partition, int tiled_partitions, int pairs_partitions,
@@ -51,12 +57,13 @@ class DetectorProcessor final : public streams::PartitionProcessor {
         pairs_partitions_(pairs_partitions),
         scheme_(settings.tile_size_m, settings.rules.distance_m),
         ownership_(scheme_, partition, tiled_partitions),
-        detector_(store, {0, 1, 2}, geo::DetectorOptions{settings.rules, settings.finest_cell_m},
-                  tools.geos, *tools.locator, &ownership_),
+        detector_(store, {0, 1, 2}, detector_options(settings, tools), tools.geos, *tools.locator,
+                  &ownership_),
         pairs_(settings.topic("pairs")) {}
 
   Status open() { return detector_.open(); }
   std::size_t live() const { return detector_.live_works(); }
+  bool crs_was_unrecorded() const { return detector_.crs_was_unrecorded(); }
 
   Status process(const streams::InputRecord& in, streams::Output& out) override {
     TiledRecord r;
@@ -123,7 +130,23 @@ Result<std::unique_ptr<streams::PartitionProcessor>> DetectorFactory::create(std
   }
   auto p = std::make_unique<DetectorProcessor>(partition, tiled_partitions_, pairs_partitions_,
                                                *store, settings_, *tools_);
-  DIGONCE_TRY(p->open());
+  if (auto opened = p->open(); !opened.ok()) {
+    Error e = opened.error();
+    e.message = "partition " + std::to_string(partition) + " of " + settings_.topic("works.tiled") +
+                ": " + e.what();
+    e.field.clear();
+    // Another metric CRS than the partition's works (OPERATIONS.md).
+    if (e.permanent)
+      e.message +=
+          ": set detection.metric_crs back, or change it as a new deployment (a new "
+          "--topic-prefix: docs/OPERATIONS.md)";
+    return e;
+  }
+  if (p->crs_was_unrecorded())
+    spdlog::info(
+        "detector: partition {}'s works, from before their metric CRS was recorded, are "
+        "taken as measured in {}",
+        partition, tools_->crs->metric_crs());
   spdlog::info("detector: partition {} holds {} works", partition, p->live());
   return std::unique_ptr<streams::PartitionProcessor>(std::move(p));
 }

@@ -707,8 +707,8 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
           options_.name, open_s, kTransactionTimeoutMs / 1000);
     }
     // An error before the first start succeeded (a wrong broker address, say) is the
-    // operator's to fix.
-    if (!started_) return result;
+    // operator's to fix, as is one no restart mends (a setting the stored state refuses).
+    if (!started_ || result.error().permanent) return result;
     if (metrics_.committed.Value() > commits_before) tries = 0;
     if (++tries > kMaxRestarts)
       return error(result.error().what() + " (gave up after " + std::to_string(kMaxRestarts) +

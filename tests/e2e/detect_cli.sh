@@ -80,7 +80,7 @@ echo keep >"$work/kept.out"
 if "$DIGONCE_BIN" detect --input "$work/c.ndjson" --output "$work/kept.out" --data-dir "$work/dd" --crs EPSG:32630 2>"$work/err"; then
   fail "a kept store measured in EPSG:27700 was used with --crs EPSG:32630"
 fi
-grep -q "holds works measured with metric_crs=EPSG:27700" "$work/err" || fail "--crs EPSG:32630 on a kept store: $(cat "$work/err")"
+grep -q "the store holds works measured in EPSG:27700, and this detector measures in EPSG:32630" "$work/err" || fail "--crs EPSG:32630 on a kept store: $(cat "$work/err")"
 [[ $(cat "$work/kept.out") == keep ]] || fail "a refused run emptied its --output"
 check "a kept --data-dir goes on (A-C B-C); another --crs is refused, the output left as it was: $(cut -c1-90 "$work/err")"
 # The output is never the input (it would be emptied before it is read).

@@ -631,3 +631,42 @@ TEST_CASE("describe: days as the works write them, and how long after") {
     CHECK(later("2027-10-30T22:59:59Z", "2027-11-01T00:00:00Z") == "1 day later");
   }
 }
+
+TEST_CASE("a store records the metric CRS its works were measured in, and refuses another") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  auto options = [](const char* crs) {
+    DetectorOptions o;
+    o.metric_crs = crs;
+    return o;
+  };
+  // A store written before the CRS was recorded: taken as measured in the CRS it opens with.
+  open_clash_and_close(store, geos, locator);
+  {
+    Engine engine(store, options("EPSG:27700"), geos, locator);
+    REQUIRE(engine.open().ok());
+    CHECK(engine.detector().crs_was_unrecorded());
+    CHECK(engine.detector().live_works() == 2);
+  }
+  {
+    Engine engine(store, options("EPSG:27700"), geos, locator);  // now it is recorded
+    REQUIRE(engine.open().ok());
+    CHECK_FALSE(engine.detector().crs_was_unrecorded());
+    std::vector<Alert> out;  // the record is no work: the pair still closes
+    REQUIRE(engine.apply(cancel("B"), out).ok());
+    CHECK(out.size() == 1);
+  }
+  Engine other(store, options("EPSG:32630"), geos, locator);
+  auto opened = other.open();
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().permanent);
+  CHECK(opened.error().what() ==
+        "the store holds works measured in EPSG:27700, and this detector measures in "
+        "EPSG:32630: works in two CRSs cannot be compared");
+  // A new store is not "unrecorded": it has no works to take as measured.
+  store::MemoryStore fresh(kEngineFamilies.size());
+  Engine engine(fresh, options("EPSG:32630"), geos, locator);
+  REQUIRE(engine.open().ok());
+  CHECK_FALSE(engine.detector().crs_was_unrecorded());
+}
