@@ -122,7 +122,8 @@ class IngestProcessor final : public streams::PartitionProcessor {
       // only, else the work as contract JSON (one of a FeatureCollection's).
       std::string value = whole_record ? std::string(*in.value) : geo::work_to_json(w);
       metrics_.forwarded.Increment();
-      return out.send(submitted_, owner, w.work_ref, &value, {{kForwardedFrom, origin(in)}});
+      return out.send(submitted_, owner, w.work_ref, &value,
+                      streams::copied_headers(in.message, {{kForwardedFrom, origin(in)}}));
     }
     // The view of live works is in EPSG:4326: a geometry sent in it is shown as sent, not as
     // the round trip through the metric CRS leaves it (-0.1273 would come back
@@ -252,7 +253,8 @@ class IngestProcessor final : public streams::PartitionProcessor {
     headers.push_back({"digonce.source.topic", at.topic});
     headers.push_back({"digonce.source.partition", at.partition});
     headers.push_back({"digonce.source.offset", at.offset});
-    return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr, headers);
+    return out.send(rejected_, RD_KAFKA_PARTITION_UA, in.key, in.value ? &value : nullptr,
+                    streams::copied_headers(in.message, std::move(headers)));
   }
 
   std::int32_t partition_;

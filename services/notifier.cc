@@ -347,14 +347,15 @@ Status Notifier::Worker::dead_letter(const rd_kafka_message_t* m, const std::str
   const std::string topic = settings.topic("notifications.dead");
   std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
   const std::string value(static_cast<const char*>(m->payload), m->len);
-  std::vector<streams::Header> headers = {
-      {"digonce.reason", reason},
-      {"digonce.webhook", webhook.name},
-      {"digonce.attempts", std::to_string(attempts)},
-      {"digonce.source.topic", rd_kafka_topic_name(m->rkt)},
-      {"digonce.source.partition", std::to_string(m->partition)},
-      {"digonce.source.offset", std::to_string(m->offset)},
-  };
+  auto headers =
+      streams::copied_headers(m, {
+                                     {"digonce.reason", reason},
+                                     {"digonce.webhook", webhook.name},
+                                     {"digonce.attempts", std::to_string(attempts)},
+                                     {"digonce.source.topic", rd_kafka_topic_name(m->rkt)},
+                                     {"digonce.source.partition", std::to_string(m->partition)},
+                                     {"digonce.source.offset", std::to_string(m->offset)},
+                                 });
   dead_letter_error = 0;
   DIGONCE_TRY(streams::produce(producer.get(), topic, RD_KAFKA_PARTITION_UA, key, &value, headers));
   if (auto err = rd_kafka_flush(producer.get(), 30000))

@@ -441,4 +441,20 @@ std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* 
   return std::string_view(static_cast<const char*>(v), n);
 }
 
+std::vector<Header> copied_headers(const rd_kafka_message_t* m, std::vector<Header> provenance) {
+  std::vector<Header> out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (m && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* v = nullptr;
+    size_t n = 0;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+      if (std::string_view(name).substr(0, 8) != "digonce.")
+        out.push_back({name, v ? std::string(static_cast<const char*>(v), n) : std::string()});
+  }
+  for (auto& h : provenance) out.push_back(std::move(h));
+  return out;
+}
+
 }  // namespace digonce::streams

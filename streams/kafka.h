@@ -124,4 +124,10 @@ Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t part
 /// The value of a header of a consumed message, if present.
 std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* name);
 
+/// For a copy of a consumed message sent on (forwarded, rejected, dead-lettered): the message's
+/// own headers, in order (a null value as an empty one), then `provenance`, what digonce says of
+/// the copy. The message's headers named "digonce." are left out: they are digonce's provenance
+/// of an earlier hop (digonce.forwarded.from), which `provenance` restates.
+std::vector<Header> copied_headers(const rd_kafka_message_t* m, std::vector<Header> provenance);
+
 }  // namespace digonce::streams

@@ -297,13 +297,14 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
       return error(options_.name + ": record " + std::to_string(m->offset) +
                    " keeps failing and there is no dead-letter topic");
     std::string value = in.value ? std::string(*in.value) : std::string();
-    DIGONCE_TRY(produce(producer_.get(), options_.dead_letter_topic, RD_KAFKA_PARTITION_UA, in.key,
-                        in.value ? &value : nullptr,
-                        {{"digonce.reason", "processing failed " + std::to_string(kMaxAttempts) +
-                                                " times: " + failure_reason_[key]},
-                         {"digonce.source.topic", options_.input_topic},
-                         {"digonce.source.partition", std::to_string(m->partition)},
-                         {"digonce.source.offset", std::to_string(m->offset)}}));
+    DIGONCE_TRY(produce(
+        producer_.get(), options_.dead_letter_topic, RD_KAFKA_PARTITION_UA, in.key,
+        in.value ? &value : nullptr,
+        copied_headers(m, {{"digonce.reason", "processing failed " + std::to_string(kMaxAttempts) +
+                                                  " times: " + failure_reason_[key]},
+                           {"digonce.source.topic", options_.input_topic},
+                           {"digonce.source.partition", std::to_string(m->partition)},
+                           {"digonce.source.offset", std::to_string(m->offset)}})));
     spdlog::error("{}: record {}[{}]@{} set aside after {} failures: {}", options_.name,
                   options_.input_topic, m->partition, m->offset, kMaxAttempts,
                   failure_reason_[key]);

@@ -142,9 +142,12 @@ check "the collection's crs reached its feature: IMP-H1 at $(jq -c .geometry.coo
 
 # A record without a key, sent to partitions 0 and 1 of works.submitted (at least one is not the
 # partition that owns its work, so ingest forwards it there): each copy is rejected with the
-# bytes as sent, its source headers naming where it was sent, not the forwarded copy.
+# bytes as sent, its source headers naming where it was sent, not the forwarded copy, and the
+# record's own header (a trace id) kept through the forward and the rejection.
 bad='{"work_ref":"IMP-FAR", "promoter":"TW","geometry":{"type":"Point","coordinates":[900000,100000]},"crs":"EPSG:27700","start":"2026-05-01","end":"2026-05-03"}'
-for p in 0 1; do printf '%s\n' "$bad" | kcat -P -b "$brokers" -t digonce.works.submitted -p "$p"; done
+for p in 0 1; do
+  printf '%s\n' "$bad" | kcat -P -b "$brokers" -t digonce.works.submitted -p "$p" -H traceparent=00-4bf92f-01
+done
 "$DIGONCE_BIN" tail --brokers "$brokers" --topic works.rejected --from-beginning --envelope \
   --idle-timeout 5 >"$work/rejected.ndjson" 2>/dev/null || true
 far=$(jq -c --arg bad "$bad" 'select(.value == $bad)' "$work/rejected.ndjson")
@@ -155,7 +158,9 @@ jq -e -s 'map(.headers["digonce.source.topic"] == "digonce.works.submitted") | a
   fail "the source partitions are not the ones sent to (0 and 1): $far"
 jq -e -s 'map(select(.headers["digonce.forwarded.via"] != null)) | length >= 1' <<<"$far" >/dev/null ||
   fail "no rejection names the forwarded copy: $far"
-check "a keyless record on a partition that does not own it: rejected with its bytes as sent, its source where it was sent"
+jq -e -s 'map(.headers.traceparent == "00-4bf92f-01" and .headers["digonce.forwarded.from"] == null) | all' \
+  <<<"$far" >/dev/null || fail "the record's own header was not kept (or digonce.forwarded.from leaked): $far"
+check "a keyless record on a partition that does not own it: rejected with its bytes as sent, its source where it was sent, its own header kept"
 # A record that is not UTF-8: rejected, and tail --envelope still prints JSON, with the bytes in
 # base64.
 printf '{"work_ref":"U\xff\xfe"}\n' | kcat -P -b "$brokers" -t digonce.works.submitted -p 0 -k BAD-UTF8
