@@ -96,7 +96,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, Gateway& gateway)
-      : stream_(std::move(socket)), gateway_(gateway) {}
+      : stream_(std::move(socket)), gateway_(gateway), body_timer_(stream_.get_executor()) {}
   void start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
   }
@@ -110,6 +110,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   beast::tcp_stream stream_;
   Gateway& gateway_;
+  // A body that has not arrived in http.body_timeout_s: the read is cancelled (the socket stays
+  // open for the 408; tcp_stream's own expiry would close it first) and body_late_ set.
+  asio::steady_timer body_timer_;
+  bool body_late_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
@@ -143,6 +147,7 @@ class Gateway {
   void stream_closed(const std::shared_ptr<StreamSession>& s);
   void stream_dropped() { api_->metrics().stream_dropped.Increment(); }
   /// A request answered before its route was read (too large, malformed): route "unread".
+  const Settings& settings() const { return settings_; }
   Response refuse_unread(int status, const std::string& why) {
     api_->metrics().observe("unread", status, 0);
     return to_beast(api_error(status, why));
@@ -286,12 +291,33 @@ void HttpSession::on_header(beast::error_code ec) {
 }
 
 void HttpSession::read_body() {
+  const auto limit = std::chrono::seconds(gateway_.settings().http_body_timeout_s);
+  stream_.expires_after(limit + std::chrono::seconds(5));  // should the cancel go unheard
+  body_late_ = false;
+  body_timer_.expires_after(limit);
+  body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the body came, or the connection ended
+    self->body_late_ = true;
+    self->stream_.cancel();
+  });
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
 }
 
 void HttpSession::on_request(beast::error_code ec) {
+  body_timer_.cancel();
+  if (ec && body_late_) {
+    keep_alive_ = false;
+    const auto& req = parser_->get();
+    std::string got = std::to_string(req.body().size()) + " bytes";
+    if (auto length = parser_->content_length())
+      got += " of the " + std::to_string(*length) + " its Content-Length gives";
+    return write(
+        gateway_.refuse_unread(408, "the request's body did not arrive within " +
+                                        std::to_string(gateway_.settings().http_body_timeout_s) +
+                                        " s (http.body_timeout_s): " + got + " came"));
+  }
   if (ec == http::error::body_limit) {
     keep_alive_ = false;  // the rest of the body is still on its way
     return write(gateway_.refuse_unread(

@@ -93,7 +93,7 @@ const std::vector<Section>& known_sections() {
       {"streams",
        {"commit_interval_ms", "max_commit_interval_ms", "max_batch", "linger_ms",
         "fetch_min_bytes"}},
-      {"http", {"listen"}},
+      {"http", {"listen", "body_timeout_s"}},
       {"feeds", {"streetmanager"}},
       {"feeds.streetmanager",
        {"verify_signatures", "cert_hosts", "subscribe_hosts", "topic_arns", "allow_http",
@@ -223,6 +223,7 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "linger_ms", s.linger_ms);
     read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
     read(root["http"], "listen", s.http_listen);
+    read(root["http"], "body_timeout_s", s.http_body_timeout_s);
     if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
       if (!c.IsMap())
         throw YAML::Exception(c.Mark(), "kafka.client must be a mapping of librdkafka properties");
@@ -329,6 +330,8 @@ Result<Settings> load_settings(const std::string& given) {
       : s.max_vertices < 1         ? "detection.max_vertices must be at least 1"
       : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
           ? "tiles.size_m must be at least 4 x detection.distance_m"
+      : s.http_body_timeout_s < 1 || s.http_body_timeout_s > 3600
+          ? "http.body_timeout_s from 1 to 3600"
       : s.commit_interval_ms < 1 ? "streams: commit_interval_ms must be at least 1"
       : s.max_batch < 1          ? "streams: max_batch must be at least 1"
       : s.linger_ms < 0 || s.linger_ms >= streams::kTransactionTimeoutMs

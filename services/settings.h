@@ -74,6 +74,9 @@ struct Settings {
   int fetch_min_bytes = 65536;  // stage consumers' librdkafka fetch.min.bytes
   // http
   std::string http_listen = "127.0.0.1:8080";
+  /// How long a request's body may take to arrive after its headers; then 408 and the connection
+  /// closes (a client that stalled, or sent a Content-Length larger than its body).
+  int http_body_timeout_s = 60;
   // notifier
   NotifierSettings notifier;
   // feeds

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end through `digonce serve` (embedded broker): the Street Manager feed endpoint as
-# Amazon SNS drives it (tests/e2e/sns_feed_check.py has the list of checks). Needs python3 and
-# the openssl command.
+# Amazon SNS drives it (tests/e2e/sns_feed_check.py has the list of checks); and, on the same
+# server, a request whose body stops short of its Content-Length answered 408 after
+# http.body_timeout_s. Needs python3 and the openssl command.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_streetmanager_feed.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,8 +16,28 @@ feeds:
     topic_arns: ["arn:aws:sns:eu-west-2:000000000000:street-manager-test"]
     allow_http: true
     max_waiting: 2
+http:
+  body_timeout_s: 2
 YAML
 start_serve --config "$work/config.yaml"
+# A body that stops short: 408 naming what came, after the 2 s, and the connection closed.
+python3 - "$base" <<'PY' || fail "a body short of its Content-Length"
+import socket, sys, time
+host, port = sys.argv[1].removeprefix("http://").split(":")
+s = socket.create_connection((host, int(port)), timeout=30)
+s.sendall(b"POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n"
+          b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"work_ref\"")
+started, answer = time.time(), b""
+while chunk := s.recv(4096):
+    answer += chunk
+took = time.time() - started
+head, _, body = answer.decode().partition("\r\n\r\n")
+assert head.startswith("HTTP/1.1 408 "), answer
+assert "Connection: close" in head, head
+assert "within 2 s (http.body_timeout_s): 11 bytes of the 100" in body, body
+assert 1.5 < took < 10, took
+print(f"ok: a body short of its Content-Length: 408 after {took:.1f} s: {body}")
+PY
 python3 "$root/tests/e2e/sns_feed_check.py" --base "$base" --data "$data" --work "$work" ||
   fail "feed checks failed"
 stop_serve

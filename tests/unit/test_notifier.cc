@@ -295,6 +295,7 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"detection:\n  distance_m: -1\n", "detection.distance_m must be 0 or more"},
            {"tiles:\n  size_m: 50\n", "tiles.size_m must be at least 4 x"},
            {"streams:\n  linger_ms: -1\n", "streams: linger_ms from 0 to 14999"},
+           {"http:\n  body_timeout_s: 0\n", "http.body_timeout_s from 1 to 3600"},
            // librdkafka refuses a linger.ms at or above message.timeout.ms, which a stage's
            // transactional producer holds to its transaction timeout.
            {"streams:\n  linger_ms: 20000\n", "streams: linger_ms from 0 to 14999"},
