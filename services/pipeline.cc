@@ -163,6 +163,7 @@ Status Pipeline::start(const std::vector<Stage>& stages) {
     o.changelog_topic = settings_.topic(o.name + "-changelog");
     o.group_id = settings_.topic_prefix + o.name;
     if (exactly_once_) o.transactional_id = settings_.topic_prefix + o.name + "-" + id;
+    if (exactly_once_ && settings_.static_membership) o.group_instance_id = o.transactional_id;
     switch (stage) {
       case Stage::Ingest:
         o.input_topic = settings_.topic("works.submitted");

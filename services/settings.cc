@@ -91,8 +91,8 @@ const std::vector<Section>& known_sections() {
       {"tiles", {"size_m"}},
       {"proj", {"search_paths"}},
       {"streams",
-       {"commit_interval_ms", "max_commit_interval_ms", "max_batch", "linger_ms",
-        "fetch_min_bytes"}},
+       {"commit_interval_ms", "max_commit_interval_ms", "max_batch", "linger_ms", "fetch_min_bytes",
+        "static_membership"}},
       {"http", {"listen", "body_timeout_s"}},
       {"feeds", {"streetmanager"}},
       {"feeds.streetmanager",
@@ -222,6 +222,7 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "max_batch", s.max_batch);
     read(root["streams"], "linger_ms", s.linger_ms);
     read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
+    read(root["streams"], "static_membership", s.static_membership);
     read(root["http"], "listen", s.http_listen);
     read(root["http"], "body_timeout_s", s.http_body_timeout_s);
     if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {

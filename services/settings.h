@@ -72,6 +72,9 @@ struct Settings {
   // unseen until its transaction commits, so lingering costs little; 2 and 1 are latency-first.
   int linger_ms = 50;           // stage producers' librdkafka linger.ms
   int fetch_min_bytes = 65536;  // stage consumers' librdkafka fetch.min.bytes
+  /// Stage consumers join their groups as static members (group.instance.id = their
+  /// transactional id) on a real broker: docs/OPERATIONS.md, "State, restarts and recovery".
+  bool static_membership = true;
   // http
   std::string http_listen = "127.0.0.1:8080";
   /// How long a request's body may take to arrive after its headers; then 408 and the connection

@@ -218,7 +218,7 @@ std::string client_property_problem(const std::string& name, const std::string* 
       {"fetch.min.bytes", "streams.fetch_min_bytes sets it for the stages"},
       {"client.id", "digonce names each client"},
       {"group.id", "digonce names each consumer group"},
-      {"group.instance.id", "digonce names each consumer group"},
+      {"group.instance.id", "streams.static_membership sets it for the stages"},
       {"transactional.id", "digonce names each transactional producer"},
       {"enable.idempotence", "exactly-once needs digonce's value"},
       {"acks", "exactly-once needs digonce's value"},

@@ -164,6 +164,7 @@ Status StreamTask::start() {
 
   auto cconf = consumer_config(options_.brokers, client, options_.group_id);
   cconf["fetch.min.bytes"] = std::to_string(options_.fetch_min_bytes);
+  if (!options_.group_instance_id.empty()) cconf["group.instance.id"] = options_.group_instance_id;
   auto consumer = make_client(
       RD_KAFKA_CONSUMER, cconf,
       [](rd_kafka_conf_t* c, void* self) {
@@ -180,10 +181,12 @@ Status StreamTask::start() {
   if (auto err = rd_kafka_subscribe(consumer_.get(), topics.get()))
     return kafka_error("subscribe " + options_.input_topic, err);
   started_ = true;
-  spdlog::info("{}: consuming {} as group {} ({})", options_.name, options_.input_topic,
-               options_.group_id,
-               transactional_ ? "exactly-once, transactional id " + options_.transactional_id
-                              : std::string("at-least-once"));
+  spdlog::info(
+      "{}: consuming {} as group {} ({})", options_.name, options_.input_topic, options_.group_id,
+      (transactional_ ? "exactly-once, transactional id " + options_.transactional_id
+                      : std::string("at-least-once")) +
+          (options_.group_instance_id.empty() ? std::string()
+                                              : ", static member " + options_.group_instance_id));
   return {};
 }
 
@@ -242,6 +245,9 @@ Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost
     // next owner starts from the committed offsets.
   } else if (lost) {
     spdlog::warn("{}: assignment lost: aborting the current transaction", options_.name);
+    // (Not when fenced already: a consumer fenced by another instance loses its assignment too.)
+    if (fatal_error() == RD_KAFKA_RESP_ERR_NO_ERROR)
+      assignment_lost_at_ = std::chrono::steady_clock::now();
     metrics_.aborted.Increment();
     s = abort_transaction();
     for (auto& [p, a] : parts_)
@@ -690,6 +696,22 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
             : 0.0;
     teardown(clean);
     if (clean || stop.load()) return result;
+    if (fatal == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+      // A static member whose session timed out (the broker away) rejoins under its instance
+      // id, and the broker may then fence what the old member still sends: librdkafka fences
+      // itself (librdkafka#3437). Soon after a lost assignment that is what happened, and new
+      // clients take the partitions back; otherwise another instance has taken the id.
+      const bool own_rejoin =
+          assignment_lost_at_ &&
+          std::chrono::steady_clock::now() - *assignment_lost_at_ < std::chrono::seconds(30);
+      if (!own_rejoin)
+        return error(result.error().what() + " (fenced: another instance with group instance id " +
+                     options_.group_instance_id + " has joined; this one stops)");
+      spdlog::warn(
+          "{}: fenced by its own rejoin after its group session timed out (librdkafka#3437), "
+          "not by another instance",
+          options_.name);
+    }
     if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
         fatal == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
       // The broker fences a producer whose transaction outlived transaction.timeout.ms too (it

@@ -91,10 +91,15 @@ struct TaskOptions {
   std::string brokers;
   std::string input_topic;
   std::string group_id;
-  std::string changelog_topic;             // stateful tasks
-  std::string dead_letter_topic;           // where records that keep failing go
-  std::string data_dir;                    // partition stores in <data_dir>/<name>/<partition>
-  std::string transactional_id;            // empty: at-least-once
+  std::string changelog_topic;    // stateful tasks
+  std::string dead_letter_topic;  // where records that keep failing go
+  std::string data_dir;           // partition stores in <data_dir>/<name>/<partition>
+  std::string transactional_id;   // empty: at-least-once
+  /// The consumer's group.instance.id (static membership, KIP-345): a restart within the session
+  /// timeout takes its partitions back at once, with no rebalance; a stop leaves them to it until
+  /// then. Empty: dynamic membership (a stop hands them over at once, a restart waits for the
+  /// session timeout of its old self).
+  std::string group_instance_id;
   std::vector<std::string> output_topics;  // looked up at start, so a first record is not delayed
   int commit_interval_ms = 50;
   /// While the consumer holds a backlog (at least 1,000 fetched records, and at least as many as
@@ -229,6 +234,9 @@ class StreamTask {
   // clock; unset while it has none. A transaction open longer than kTransactionTimeoutMs has
   // been aborted by the broker, and that fences this producer without anyone taking over.
   std::optional<std::chrono::steady_clock::time_point> txn_first_record_;
+  // When the group last took the assignment away (a session that timed out): a static member
+  // fenced soon after has been fenced by its own rejoin (run()).
+  std::optional<std::chrono::steady_clock::time_point> assignment_lost_at_;
   std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
   std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
 };

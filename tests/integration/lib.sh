@@ -1,5 +1,5 @@
 # Shared by the integration scripts that run digonce's stages on the broker (big_work_test.sh,
-# crs_change_test.sh, gateway_test.sh, load_test.sh, sasl_test.sh, sasl_ssl_test.sh, tls_test.sh).
+# restart_test.sh, gateway_test.sh, load_test.sh, sasl_test.sh, sasl_ssl_test.sh, tls_test.sh).
 # Source it with the test's name, then:
 #   d ARGS...                 runs `digonce GLOBAL ARGS...` (GLOBAL: --topic-prefix, plus what
 #                             the script adds to the array `global`, e.g. --config)
