@@ -23,6 +23,8 @@ struct Refusals {
   std::map<std::string, Refusal> by_client;
   Refusal last;          // of any client
   Refusal last_failure;  // the last connection that failed, of any client (not a refusal)
+  // When each consumer's group session last timed out (librdkafka's SESSTMOUT line).
+  std::map<std::string, std::chrono::steady_clock::time_point> session_timeouts;
 };
 Refusals& refusals() {
   static Refusals r;
@@ -58,6 +60,12 @@ bool is_tls_refusal(std::string_view text) {
 // handshake cut short ("Disconnected", as while a broker restarts) is not a refusal.
 void on_client_log(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
   rd_kafka_log_print(rk, level, facility, line);
+  if (std::string_view(facility) == "SESSTMOUT") {
+    auto& all = refusals();
+    std::lock_guard lock(all.mutex);
+    all.session_timeouts[rd_kafka_name(rk)] = std::chrono::steady_clock::now();
+    return;
+  }
   const std::string_view text(line);
   if (level > 4 || text.find("Disconnected") != text.npos) return;
   if (text.find("SASL authentication error") == text.npos &&
@@ -149,6 +157,13 @@ std::string recent_refusal() {
   std::lock_guard lock(all.mutex);
   if (std::chrono::steady_clock::now() - all.last.when > kRefusalAge) return {};
   return refused(all.last.reason);
+}
+
+bool session_timed_out_within(const rd_kafka_t* consumer, std::chrono::steady_clock::duration d) {
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  auto it = all.session_timeouts.find(rd_kafka_name(consumer));
+  return it != all.session_timeouts.end() && std::chrono::steady_clock::now() - it->second < d;
 }
 
 std::string recent_connection_failure() {

@@ -89,6 +89,10 @@ std::string recent_refusal();
 /// minute (refused, a name not resolved, a port that does not speak Kafka), else "": what
 /// "cannot reach the Kafka brokers" errors add, librdkafka saying it only in log lines.
 std::string recent_connection_failure();
+
+/// Whether the consumer's group session timed out (librdkafka logged SESSTMOUT: no answer from
+/// the group coordinator within session.timeout.ms) less than `d` ago.
+bool session_timed_out_within(const rd_kafka_t* consumer, std::chrono::steady_clock::duration d);
 /// The same as recent_refusal for one client, if refused at or after `since`.
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
 

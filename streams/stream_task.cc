@@ -686,6 +686,12 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
     Status result = run_clients(stop);
     std::string reason;
     auto fatal = fatal_error(&reason);
+    // Whether this life's consumer lost its group session lately (asked before teardown, which
+    // ends the consumer): see the FENCED_INSTANCE_ID case below.
+    const bool session_lost =
+        (consumer_ && session_timed_out_within(consumer_.get(), std::chrono::seconds(60))) ||
+        (assignment_lost_at_ &&
+         std::chrono::steady_clock::now() - *assignment_lost_at_ < std::chrono::seconds(60));
     bool clean = result.ok();
     if (!clean) spdlog::error("{}: {}", options_.name, result.error().what());
     // How long the transaction the error ended had been open (0 s if it had no record).
@@ -699,12 +705,10 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
     if (fatal == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
       // A static member whose session timed out (the broker away) rejoins under its instance
       // id, and the broker may then fence what the old member still sends: librdkafka fences
-      // itself (librdkafka#3437). Soon after a lost assignment that is what happened, and new
-      // clients take the partitions back; otherwise another instance has taken the id.
-      const bool own_rejoin =
-          assignment_lost_at_ &&
-          std::chrono::steady_clock::now() - *assignment_lost_at_ < std::chrono::seconds(30);
-      if (!own_rejoin)
+      // itself (librdkafka#3437). Within a minute of a session timeout or a lost assignment
+      // that is what happened, and new clients take the partitions back; otherwise another
+      // instance has taken the id (whose consumer is fenced at once, with no timeout).
+      if (!session_lost)
         return error(result.error().what() + " (fenced: another instance with group instance id " +
                      options_.group_instance_id + " has joined; this one stops)");
       spdlog::warn(
