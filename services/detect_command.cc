@@ -108,11 +108,34 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   geo::DetectorOptions detector_options{settings.rules, settings.finest_cell_m};
   // A kept store's works were measured in one metric CRS: the engine refuses another.
   detector_options.metric_crs = (*tools)->crs->metric_crs();
+  // A folder kept by the digonce of early December 2026 recorded its CRS here instead (the
+  // engine's own record came after): it is held to it the same way.
+  bool layout_recorded = false;
+  if (!temporary) {
+    auto held = (*rocks)->get(geo::kMetaFamily, "detect.layout");
+    if (!held) return held.error();
+    if (held->has_value()) {
+      layout_recorded = true;
+      const std::string& layout = **held;
+      auto at = layout.find("metric_crs=");
+      std::string held_crs;
+      if (at != std::string::npos) {
+        at += std::string_view("metric_crs=").size();
+        held_crs = layout.substr(at, layout.find(' ', at) - at);
+      }
+      if (!held_crs.empty() && held_crs != detector_options.metric_crs)
+        return error("--data-dir " + dir.string() + ": the store holds works measured in " +
+                     held_crs + ", and this run measures in " + detector_options.metric_crs +
+                     ": use another --data-dir, or the --crs it was made with");
+    }
+  }
   geo::Engine engine(buffered, detector_options, (*tools)->geos, *(*tools)->locator);
-  if (auto opened = engine.open(); !opened.ok())
+  if (auto opened = engine.open(); !opened.ok()) {
+    if (!opened.error().permanent) return opened.error();
     return error("--data-dir " + dir.string() + ": " + opened.error().what() +
                  ": use another --data-dir, or the --crs it was made with");
-  if (engine.detector().crs_was_unrecorded())
+  }
+  if (engine.detector().crs_was_unrecorded() && !layout_recorded)
     spdlog::warn(
         "--data-dir {} was written by a digonce that did not record its metric CRS: its {} live "
         "works are taken as measured in {}",

@@ -1,0 +1,67 @@
+// `digonce detect` with a kept --data-dir (services/detect_command.h): a folder holds works
+// measured in one metric CRS, and a run in another is refused.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "geo/engine.h"
+#include "services/detect_command.h"
+#include "store/rocks_store.h"
+
+using namespace digonce;
+using namespace digonce::services;
+
+namespace {
+
+// A folder as the digonce of early December 2026 kept it: its CRS in meta's detect.layout.
+void make_layout_folder(const std::filesystem::path& dir, const std::string& layout) {
+  std::filesystem::remove_all(dir);
+  auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies);
+  REQUIRE(rocks.ok());
+  store::WriteBatch b;
+  b.put(geo::kMetaFamily, "detect.layout", layout);
+  REQUIRE((*rocks)->write(b).ok());
+}
+
+}  // namespace
+
+TEST_CASE("detect: a folder that recorded its CRS in detect.layout is held to it") {
+  const auto base = std::filesystem::temp_directory_path() / "digonce-test-detect-layout";
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base);
+  const auto input = base / "works.ndjson";
+  std::ofstream(input) << "\n";
+  DetectOptions options;
+  options.input = input.string();
+  options.output = (base / "alerts.ndjson").string();
+  options.progress = false;
+  const Settings settings;  // measures in EPSG:27700
+  REQUIRE(settings.metric_crs == "EPSG:27700");
+
+  SUBCASE("another CRS is refused, naming both") {
+    options.data_dir = (base / "utm").string();
+    make_layout_folder(options.data_dir, "metric_crs=EPSG:32630 finest_cell_m=8");
+    auto run = run_detect(settings, options);
+    REQUIRE_FALSE(run.ok());
+    const std::string what = run.error().what();
+    CHECK(what.find("EPSG:32630") != std::string::npos);
+    CHECK(what.find("EPSG:27700") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(options.output));  // refused before the output opened
+  }
+  SUBCASE("the same CRS goes on, and the engine's own record is written") {
+    options.data_dir = (base / "bng").string();
+    make_layout_folder(options.data_dir, "metric_crs=EPSG:27700 finest_cell_m=8");
+    REQUIRE(run_detect(settings, options).ok());
+    auto rocks = store::RocksStore::open(options.data_dir, geo::kEngineFamilies);
+    REQUIRE(rocks.ok());
+    auto held = (*rocks)->get(geo::kCellsFamily,
+                              "\xff"
+                              "crs");
+    REQUIRE(held.ok());
+    REQUIRE(held->has_value());
+    CHECK(**held == "EPSG:27700");
+  }
+  std::filesystem::remove_all(base);
+}
