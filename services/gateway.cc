@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <variant>
+#include <vector>
 
 #include "services/api_keys.h"
 #include "services/http_api.h"
@@ -43,6 +44,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxBody = 8u << 20;       // as geo::ParseLimits::max_bytes
 constexpr std::size_t kMaxStreamBacklog = 1024;  // messages queued for one live-stream client
 constexpr auto kIdleConnection = std::chrono::seconds(60);
+// How long a closing connection's late input is read and dropped (HttpSession::linger).
+constexpr auto kLinger = std::chrono::seconds(5);
 constexpr auto kShutdownGrace = std::chrono::seconds(3);
 
 std::string_view view(beast::string_view s) {
@@ -107,6 +110,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_body();
   void on_request(beast::error_code ec);
   void write(Response&& res);
+  void linger();
+  void drain_more();
 
   beast::tcp_stream stream_;
   Gateway& gateway_;
@@ -114,6 +119,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // open for the 408; tcp_stream's own expiry would close it first) and body_late_ set.
   asio::steady_timer body_timer_;
   bool body_late_ = false;
+  bool reading_body_ = false;  // from read_body to on_request
+  std::vector<char> drain_;    // linger's reads
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
@@ -294,9 +301,12 @@ void HttpSession::read_body() {
   const auto limit = std::chrono::seconds(gateway_.settings().http_body_timeout_s);
   stream_.expires_after(limit + std::chrono::seconds(5));  // should the cancel go unheard
   body_late_ = false;
+  reading_body_ = true;
   body_timer_.expires_after(limit);
   body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec) return;  // cancelled: the body came, or the connection ended
+    // Cancelled (the body came, or the connection ended), or due in the same turn of the loop
+    // as the body's end and run after it: too late to matter.
+    if (ec || !self->reading_body_) return;
     self->body_late_ = true;
     self->stream_.cancel();
   });
@@ -307,7 +317,10 @@ void HttpSession::read_body() {
 
 void HttpSession::on_request(beast::error_code ec) {
   body_timer_.cancel();
-  if (ec && body_late_) {
+  reading_body_ = false;
+  // Only this request's body can be late (a header-stage error of the next one is its own).
+  const bool late = std::exchange(body_late_, false);
+  if (ec && late) {
     keep_alive_ = false;
     const auto& req = parser_->get();
     std::string got = std::to_string(req.body().size()) + " bytes";
@@ -375,14 +388,29 @@ void HttpSession::write(Response&& res) {
   http::async_write(stream_, *response_,
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       if (ec) return;
-                      if (self->response_->need_eof()) {
-                        beast::error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                        return;
-                      }
+                      if (self->response_->need_eof()) return self->linger();
                       self->response_.reset();
                       self->read();
                     });
+}
+
+// The answer is sent and the connection ends: our side is shut, and what the client still sends
+// (the rest of a body refused with 408 or 413) is read and dropped until it closes too, for
+// kLinger at most. Closing with unread data would reset the connection, and a client still
+// sending could lose the answer before reading it (what nginx's lingering_close is for).
+void HttpSession::linger() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(kLinger);
+  drain_.resize(16 * 1024);
+  drain_more();
+}
+
+void HttpSession::drain_more() {
+  stream_.async_read_some(asio::buffer(drain_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (!ec) self->drain_more();  // EOF, the deadline or a reset: done
+                          });
 }
 
 // ---- Gateway: lifecycle
