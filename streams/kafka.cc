@@ -166,6 +166,12 @@ bool session_timed_out_within(const rd_kafka_t* consumer, std::chrono::steady_cl
   return it != all.session_timeouts.end() && std::chrono::steady_clock::now() - it->second < d;
 }
 
+void forget_session_timeouts(const rd_kafka_t* consumer) {
+  auto& all = refusals();
+  std::lock_guard lock(all.mutex);
+  all.session_timeouts.erase(rd_kafka_name(consumer));
+}
+
 std::string recent_connection_failure() {
   auto& all = refusals();
   std::lock_guard lock(all.mutex);

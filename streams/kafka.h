@@ -93,6 +93,8 @@ std::string recent_connection_failure();
 /// Whether the consumer's group session timed out (librdkafka logged SESSTMOUT: no answer from
 /// the group coordinator within session.timeout.ms) less than `d` ago.
 bool session_timed_out_within(const rd_kafka_t* consumer, std::chrono::steady_clock::duration d);
+/// Forgets the consumer's session timeouts (before it is destroyed: its name is never reused).
+void forget_session_timeouts(const rd_kafka_t* consumer);
 /// The same as recent_refusal for one client, if refused at or after `since`.
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
 

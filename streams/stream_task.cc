@@ -662,6 +662,7 @@ void StreamTask::teardown(bool clean) {
   parts_.clear();  // stores closed; writes of an uncommitted transaction are dropped
   metrics_.assigned.Set(0);
   assigned_count_ = 0;
+  if (consumer_) forget_session_timeouts(consumer_.get());
   consumer_.reset();
   restorer_.reset();
   topics_.clear();  // topic handles before their producer
