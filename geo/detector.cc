@@ -458,13 +458,6 @@ Status Detector::open() {
     auto held = store_.get(families_.cells, kCrsKey);
     if (!held) return held.error();
     held_crs = std::move(*held);
-    if (held_crs && *held_crs != options_.metric_crs) {
-      Error e = error("the store holds works measured in " + *held_crs +
-                      ", and this detector measures in " + options_.metric_crs +
-                      ": works in two CRSs cannot be compared");
-      e.permanent = true;  // no retry mends a setting
-      return e;
-    }
   }
   const std::string grid = grid_description();
   store::WriteBatch dels, puts;
@@ -489,9 +482,18 @@ Status Detector::open() {
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
+  // Works measured in another CRS cannot be compared with new ones; a store that holds none
+  // (all cancelled, or a detector started once with the wrong setting) takes the new CRS.
+  if (held_crs && *held_crs != options_.metric_crs && refs_.size() > 0) {
+    Error e = error("the store holds works measured in " + *held_crs +
+                    ", and this detector measures in " + options_.metric_crs +
+                    ": works in two CRSs cannot be compared");
+    e.permanent = true;  // no retry mends a setting
+    return e;
+  }
   if (!held_grid || *held_grid != grid) puts.put(families_.cells, kGridKey, grid);
-  if (!options_.metric_crs.empty() && !held_crs) {
-    crs_was_unrecorded_ = refs_.size() > 0;
+  if (!options_.metric_crs.empty() && held_crs != options_.metric_crs) {
+    crs_was_unrecorded_ = !held_crs && refs_.size() > 0;
     puts.put(families_.cells, kCrsKey, options_.metric_crs);
   }
   if (!dels.empty() || !puts.empty()) {

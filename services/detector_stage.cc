@@ -59,7 +59,8 @@ class DetectorProcessor final : public streams::PartitionProcessor {
         ownership_(scheme_, partition, tiled_partitions),
         detector_(store, {0, 1, 2}, detector_options(settings, tools), tools.geos, *tools.locator,
                   &ownership_),
-        pairs_(settings.topic("pairs")) {}
+        pairs_(settings.topic("pairs")),
+        metric_crs_(tools.crs->metric_crs()) {}
 
   Status open() { return detector_.open(); }
   std::size_t live() const { return detector_.live_works(); }
@@ -69,6 +70,16 @@ class DetectorProcessor final : public streams::PartitionProcessor {
     TiledRecord r;
     if (!in.value || !decode_tiled(*in.value, r))
       return error("malformed record on the tiled topic at offset " + std::to_string(in.offset));
+    // Works measured in another CRS would be compared with these as if alike: the record fails,
+    // and is set aside after three tries (the dead-letter topic keeps it), naming both.
+    if (in.message) {
+      auto crs = streams::header(in.message, kMetricCrsHeader.data());
+      if (crs && *crs != metric_crs_)
+        return error("record " + std::to_string(in.offset) + " of partition " +
+                     std::to_string(partition_) + " was routed by an ingest measuring in " +
+                     std::string(*crs) + ", and this detector measures in " + metric_crs_ +
+                     ": give every stage the same detection.metric_crs");
+    }
     // Of the copies this partition gets (one per tile of it the work is in or left), apply the
     // one of the lowest tile.
     std::uint64_t lowest = UINT64_MAX;
@@ -103,6 +114,7 @@ class DetectorProcessor final : public streams::PartitionProcessor {
   geo::TileOwnership ownership_;
   geo::Detector detector_;
   std::string pairs_;
+  std::string metric_crs_;  // what the tiled records' header must name
   std::vector<geo::PairFact> facts_;
 };
 

@@ -454,7 +454,7 @@ Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t part
 
 std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* name) {
   rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  if (!m || rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
   const void* v = nullptr;
   size_t n = 0;
   if (rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -6,7 +6,9 @@
 #   3. started with another detection.metric_crs than its partitions' works were measured in, it
 #      stops at once (no restarts with new clients), naming both CRSs and the new deployment the
 #      change needs, on its own data folder and on an empty one (restored from the changelog);
-#   4. with the CRS it had, it goes on with its works (a third work meets the first two).
+#   4. with the CRS it had, it goes on with its works (a third work meets the first two);
+#   5. the records of an ingest with another metric CRS are set aside by the detector, not
+#      measured as if in its own.
 # Needs DIGONCE_BIN, DIGONCE_KAFKA_BOOTSTRAP, jq.
 source "$(dirname "$0")/lib.sh" restart
 config_dir="$(cd "$(dirname "$0")/../../config" && pwd)"
@@ -50,7 +52,10 @@ done
 kill -0 "$first" 2>/dev/null && fail "an instance whose id another took still runs after 15 s"
 wait "$first" || rc=$?
 [[ $rc != 0 ]] || fail "an instance whose id another took exited 0"
-grep -q "same group.instance.id.*this one stops" "$work/detector-2.log" ||
+# Whichever of its stages hears first (a consumer fenced by the twin's join, or a producer by its
+# transactions) stops the process.
+grep -qE "fenced: another instance with (group instance|transactional) id .* this one stops" \
+  "$work/detector-2.log" ||
   fail "the fenced instance did not say why: $(tail -n 3 "$work/detector-2.log")"
 kept=()
 for p in "${pids[@]}"; do [[ $p == "$first" ]] || kept+=("$p"); done
@@ -97,3 +102,21 @@ jq -e -s 'length == 3 and ([.[] | select(.works[].work_ref == "restart-3")] | le
 echo "ok: started again with EPSG:27700, its works were still there: the third work met both"
 stop_stages
 echo "ok: stages stopped cleanly"
+
+# 5. An ingest configured with another metric CRS than the detector's: its records fail at the
+# detector, naming both CRSs, and are set aside (the dead-letter topic keeps them) instead of
+# being measured as if in the detector's CRS; the partition goes on.
+start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" \
+  --instance-id restart-a --metrics ''
+"$bin" --config "$work/cfg/digonce.yaml" "${global[@]}" ingest --brokers "$brokers" \
+  --data-dir "$work/ingest-utm" --metrics '' >"$work/ingest-utm.log" 2>&1 &
+pids+=($!)
+cat >"$work/fourth.ndjson" <<NDJSON
+{"work_ref":"restart-4","promoter":"BT","crs":"EPSG:27700","start":"2027-03-06","end":"2027-03-07","geometry":{"type":"Point","coordinates":[530000,180000]}}
+NDJSON
+d import --brokers "$brokers" --input "$work/fourth.ndjson" --no-progress 2>"$work/import.log" ||
+  fail "import: $(cat "$work/import.log")"
+wait_for "$work/detector.log" "set aside after 3 failures: record [0-9]* of partition [0-9]* was routed by an ingest measuring in EPSG:32630, and this detector measures in EPSG:27700" 90
+kill -0 "${pids[0]}" 2>/dev/null || fail "the detector stopped: $(tail -n 3 "$work/detector.log")"
+echo "ok: a work an ingest measured in another CRS was set aside by the detector: $(grep -o "routed by an ingest.*" "$work/detector.log" | head -n 1)"
+stop_stages

@@ -666,7 +666,19 @@ TEST_CASE("a store records the metric CRS its works were measured in, and refuse
         "EPSG:32630: works in two CRSs cannot be compared");
   // A new store is not "unrecorded": it has no works to take as measured.
   store::MemoryStore fresh(kEngineFamilies.size());
-  Engine engine(fresh, options("EPSG:32630"), geos, locator);
+  {
+    Engine engine(fresh, options("EPSG:32630"), geos, locator);
+    REQUIRE(engine.open().ok());
+    CHECK_FALSE(engine.detector().crs_was_unrecorded());
+  }
+  // A store that holds no works takes another CRS (a detector first started with the wrong one).
+  Engine engine(fresh, options("EPSG:27700"), geos, locator);
   REQUIRE(engine.open().ok());
   CHECK_FALSE(engine.detector().crs_was_unrecorded());
+  auto held = fresh.get(kCellsFamily,
+                        "\xff"
+                        "crs");
+  REQUIRE(held.ok());
+  REQUIRE(held->has_value());
+  CHECK(**held == "EPSG:27700");
 }
