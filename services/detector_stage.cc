@@ -48,10 +48,26 @@ geo::DetectorOptions detector_options(const Settings& settings, const PlaceTools
   return o;
 }
 
+}  // namespace
+
+struct DetectorMetrics {
+  explicit DetectorMetrics(prometheus::Registry& r)
+      : other_crs(prometheus::BuildCounter()
+                      .Name("digonce_records_other_crs_total")
+                      .Help("Tiled records of works an ingest measured in another metric CRS "
+                            "than the detector's, set aside on the dead-letter topic")
+                      .Register(r)
+                      .Add({})) {}
+  prometheus::Counter& other_crs;
+};
+
+namespace {
+
 class DetectorProcessor final : public streams::PartitionProcessor {
  public:
   DetectorProcessor(std::int32_t partition, int tiled_partitions, int pairs_partitions,
-                    store::Store& store, const Settings& settings, PlaceTools& tools)
+                    store::Store& store, const Settings& settings, PlaceTools& tools,
+                    DetectorMetrics& metrics)
       : partition_(partition),
         tiled_partitions_(tiled_partitions),
         pairs_partitions_(pairs_partitions),
@@ -60,7 +76,9 @@ class DetectorProcessor final : public streams::PartitionProcessor {
         detector_(store, {0, 1, 2}, detector_options(settings, tools), tools.geos, *tools.locator,
                   &ownership_),
         pairs_(settings.topic("pairs")),
-        metric_crs_(tools.crs->metric_crs()) {}
+        metric_crs_(tools.crs->metric_crs()),
+        dead_letter_(settings.topic("dead-letter")),
+        metrics_(metrics) {}
 
   Status open() { return detector_.open(); }
   std::size_t live() const { return detector_.live_works(); }
@@ -70,16 +88,6 @@ class DetectorProcessor final : public streams::PartitionProcessor {
     TiledRecord r;
     if (!in.value || !decode_tiled(*in.value, r))
       return error("malformed record on the tiled topic at offset " + std::to_string(in.offset));
-    // Works measured in another CRS would be compared with these as if alike: the record fails,
-    // and is set aside after three tries (the dead-letter topic keeps it), naming both.
-    if (in.message) {
-      auto crs = streams::header(in.message, kMetricCrsHeader.data());
-      if (crs && *crs != metric_crs_)
-        return error("record " + std::to_string(in.offset) + " of partition " +
-                     std::to_string(partition_) + " was routed by an ingest measuring in " +
-                     std::string(*crs) + ", and this detector measures in " + metric_crs_ +
-                     ": give every stage the same detection.metric_crs");
-    }
     // Of the copies this partition gets (one per tile of it the work is in or left), apply the
     // one of the lowest tile.
     std::uint64_t lowest = UINT64_MAX;
@@ -93,6 +101,10 @@ class DetectorProcessor final : public streams::PartitionProcessor {
       if (geo::TileScheme::partition(t, tiled_partitions_) == partition_)
         lowest = std::min(lowest, t);
     if (in.key != geo::TileScheme::key(lowest)) return {};
+    // A work ingest measured in another CRS (its settings differ from this detector's) would be
+    // compared with these as if alike: it is set aside at once, naming both. A cancel or
+    // completion has no geometry, and applies in any CRS.
+    if (r.work.active() && r.work.crs != metric_crs_) return set_aside(in, r.work.crs, out);
     facts_.clear();
     DIGONCE_TRY(detector_.apply(r.work, r.seq, present, facts_));
     std::string value;
@@ -107,6 +119,26 @@ class DetectorProcessor final : public streams::PartitionProcessor {
   }
 
  private:
+  Status set_aside(const streams::InputRecord& in, const std::string& crs, streams::Output& out) {
+    const std::string why = "ingest measured this work in " + crs +
+                            ", and this detector measures in " + metric_crs_ +
+                            ": give every stage the same detection.metric_crs";
+    // The first of a run and then every tenfold: a whole ingest set otherwise would flood the log.
+    if (++other_crs_ == next_log_) {
+      next_log_ *= 10;
+      spdlog::error("detector: {}[{}]@{} set aside on {} ({} so far in this partition): {}",
+                    in.topic, in.partition, in.offset, dead_letter_, other_crs_, why);
+    }
+    metrics_.other_crs.Increment();
+    const std::string value(*in.value);
+    return out.send(dead_letter_, RD_KAFKA_PARTITION_UA, in.key, &value,
+                    streams::copied_headers(
+                        in.message, {{"digonce.reason", why},
+                                     {"digonce.source.topic", std::string(in.topic)},
+                                     {"digonce.source.partition", std::to_string(in.partition)},
+                                     {"digonce.source.offset", std::to_string(in.offset)}}));
+  }
+
   std::int32_t partition_;
   int tiled_partitions_;
   int pairs_partitions_;
@@ -114,7 +146,10 @@ class DetectorProcessor final : public streams::PartitionProcessor {
   geo::TileOwnership ownership_;
   geo::Detector detector_;
   std::string pairs_;
-  std::string metric_crs_;  // what the tiled records' header must name
+  std::string metric_crs_;  // what the tiled records' works must be measured in
+  std::string dead_letter_;
+  DetectorMetrics& metrics_;
+  std::uint64_t other_crs_ = 0, next_log_ = 1;
   std::vector<geo::PairFact> facts_;
 };
 
@@ -125,7 +160,8 @@ DetectorFactory::DetectorFactory(const Settings& settings, int tiled_partitions,
     : settings_(settings),
       tiled_partitions_(tiled_partitions),
       pairs_partitions_(pairs_partitions),
-      registry_(registry) {}
+      registry_(registry),
+      metrics_(std::make_unique<DetectorMetrics>(registry)) {}
 
 DetectorFactory::~DetectorFactory() = default;
 
@@ -141,7 +177,7 @@ Result<std::unique_ptr<streams::PartitionProcessor>> DetectorFactory::create(std
     tools_ = std::move(*tools);
   }
   auto p = std::make_unique<DetectorProcessor>(partition, tiled_partitions_, pairs_partitions_,
-                                               *store, settings_, *tools_);
+                                               *store, settings_, *tools_, *metrics_);
   if (auto opened = p->open(); !opened.ok()) {
     Error e = opened.error();
     e.message = "partition " + std::to_string(partition) + " of " + settings_.topic("works.tiled") +

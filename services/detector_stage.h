@@ -31,6 +31,8 @@ struct PlaceTools {
 };
 Result<std::unique_ptr<PlaceTools>> make_place_tools(const Settings& settings);
 
+struct DetectorMetrics;
+
 class DetectorFactory final : public streams::ProcessorFactory {
  public:
   DetectorFactory(const Settings& settings, int tiled_partitions, int pairs_partitions,
@@ -45,6 +47,7 @@ class DetectorFactory final : public streams::ProcessorFactory {
   int tiled_partitions_;
   int pairs_partitions_;
   prometheus::Registry& registry_;
+  std::unique_ptr<DetectorMetrics> metrics_;
   std::unique_ptr<PlaceTools> tools_;
 };
 

@@ -87,8 +87,7 @@ class IngestProcessor final : public streams::PartitionProcessor {
         submitted_(settings.topic("works.submitted")),
         tiled_(settings.topic("works.tiled")),
         current_(settings.topic("works.current")),
-        rejected_(settings.topic("works.rejected")),
-        routed_headers_{{std::string(kMetricCrsHeader), crs.metric_crs()}} {
+        rejected_(settings.topic("works.rejected")) {
     limits_.max_vertices = settings.max_vertices;
   }
 
@@ -157,7 +156,7 @@ class IngestProcessor final : public streams::PartitionProcessor {
     all.erase(std::unique(all.begin(), all.end()), all.end());
     for (auto t : all)
       DIGONCE_TRY(out.send(tiled_, geo::TileScheme::partition(t, tiled_partitions_),
-                           geo::TileScheme::key(t), &value, routed_headers_));
+                           geo::TileScheme::key(t), &value));
 
     // The compacted view of live works, in EPSG:4326 for the API and dashboards.
     if (!w.active()) return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, nullptr);
@@ -270,8 +269,6 @@ class IngestProcessor final : public streams::PartitionProcessor {
   geo::TileScheme scheme_;
   geo::ParseLimits limits_;
   std::string submitted_, tiled_, current_, rejected_;
-  // On each tiled record: the metric CRS its geometry is in, which the detectors check.
-  const std::vector<streams::Header> routed_headers_;
 };
 
 }  // namespace

@@ -2,22 +2,19 @@
 //   seq       the event's sequence number for its work (geo/work_registry.h)
 //   tiles     the tiles the work is in now (empty when it was cancelled or completed)
 //   old       the tiles it was in before (so the detectors there hear that it left)
-//   work      the event, in the metric CRS (geo::encode_work)
-// Ingest sends one copy per tile in tiles + old, keyed by the tile, with a header naming the
-// metric CRS the work is in (kMetricCrsHeader; records of a digonce before 2026-12-03 have none).
+//   work      the event, in the metric CRS (geo::encode_work; its crs field names it, which the
+//             detectors check)
+// Ingest sends one copy per tile in tiles + old, keyed by the tile.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/varint.h"
 #include "geo/work.h"
 
 namespace digonce::services {
-
-inline constexpr std::string_view kMetricCrsHeader = "digonce.metric_crs";
 
 struct TiledRecord {
   std::uint64_t seq = 0;

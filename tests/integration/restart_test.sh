@@ -103,9 +103,9 @@ echo "ok: started again with EPSG:27700, its works were still there: the third w
 stop_stages
 echo "ok: stages stopped cleanly"
 
-# 5. An ingest configured with another metric CRS than the detector's: its records fail at the
-# detector, naming both CRSs, and are set aside (the dead-letter topic keeps them) instead of
-# being measured as if in the detector's CRS; the partition goes on.
+# 5. An ingest configured with another metric CRS than the detector's: the detector sets its works
+# aside at once (the dead-letter topic keeps them), naming both CRSs, instead of measuring them
+# as if in its own; the partition goes on.
 start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" \
   --instance-id restart-a --metrics ''
 "$bin" --config "$work/cfg/digonce.yaml" "${global[@]}" ingest --brokers "$brokers" \
@@ -116,7 +116,15 @@ cat >"$work/fourth.ndjson" <<NDJSON
 NDJSON
 d import --brokers "$brokers" --input "$work/fourth.ndjson" --no-progress 2>"$work/import.log" ||
   fail "import: $(cat "$work/import.log")"
-wait_for "$work/detector.log" "set aside after 3 failures: record [0-9]* of partition [0-9]* was routed by an ingest measuring in EPSG:32630, and this detector measures in EPSG:27700" 90
+wait_for "$work/detector.log" "set aside on ${prefix}dead-letter (1 so far in this partition): ingest measured this work in EPSG:32630, and this detector measures in EPSG:27700" 90
 kill -0 "${pids[0]}" 2>/dev/null || fail "the detector stopped: $(tail -n 3 "$work/detector.log")"
-echo "ok: a work an ingest measured in another CRS was set aside by the detector: $(grep -o "routed by an ingest.*" "$work/detector.log" | head -n 1)"
+if grep -q "failed (attempt" "$work/detector.log"; then
+  fail "a work in another CRS was retried, not set aside at once"
+fi
+d tail --brokers "$brokers" --topic dead-letter --from-beginning --envelope --max 1 \
+  --idle-timeout 30 >"$work/dead.ndjson" 2>"$work/tail.log" || true
+jq -e '.headers["digonce.reason"] | startswith("ingest measured this work in EPSG:32630")' \
+  "$work/dead.ndjson" >/dev/null ||
+  fail "no set-aside record on dead-letter: $(cut -c1-300 "$work/dead.ndjson") $(tail -n 2 "$work/tail.log")"
+echo "ok: a work an ingest measured in another CRS was set aside by the detector (on dead-letter, committed): $(grep -o "set aside on.*" "$work/detector.log" | head -n 1)"
 stop_stages
