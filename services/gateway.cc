@@ -402,7 +402,12 @@ void HttpSession::linger() {
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.expires_after(kLinger);
-  drain_.resize(16 * 1024);
+  // What the request held (up to 8 MiB of a refused body) goes now, not when the session ends.
+  parser_.reset();
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  response_.reset();
+  drain_.resize(4096);
   drain_more();
 }
 
