@@ -351,11 +351,15 @@ int run(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string topic_prefix;
-  app.add_option("--topic-prefix", topic_prefix, "Prefix of every topic name (default digonce.)");
+  app.add_option(
+      "--topic-prefix", topic_prefix,
+      "Prefix of every topic name (default: the config's topics.prefix, shipped digonce.)");
 
   auto* serve =
       app.add_subcommand("serve", "Everything in one process (embedded broker unless --brokers)");
-  serve->add_option("--http", http, "HTTP API address, HOST:PORT (default 127.0.0.1:8080)");
+  serve->add_option(
+      "--http", http,
+      "HTTP API address, HOST:PORT (default: the config's http.listen, shipped 127.0.0.1:8080)");
   serve->add_option("--data-dir", data_dir, "State folder (default ./digonce-data)");
   serve->add_option("--api-keys", api_keys, "API key file (YAML)");
   serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster")
@@ -411,11 +415,19 @@ int run(int argc, char** argv) {
       ->required();
   detect->add_option("--output", detect_options.output, "NDJSON of alert events ('-': stdout)")
       ->required();
-  detect->add_option("--distance-m", distance, "Distance threshold in metres (default 25)")
+  detect
+      ->add_option(
+          "--distance-m", distance,
+          "Distance threshold in metres (default: the config's detection.distance_m, shipped 25)")
       ->check(finite_between(0, 1e6, "metres"));
-  detect->add_option("--collaboration-days", days, "Collaboration window in days (default 90)")
+  detect
+      ->add_option("--collaboration-days", days,
+                   "Collaboration window in days (default: the config's "
+                   "detection.collaboration_window_days, shipped 90)")
       ->check(finite_between(0, 36500, "days"));
-  detect->add_option("--crs", crs, "Metric CRS for distances (default EPSG:27700)");
+  detect->add_option(
+      "--crs", crs,
+      "Metric CRS for distances (default: the config's detection.metric_crs, shipped EPSG:27700)");
   detect->add_option("--data-dir", detect_options.data_dir, "Keep the engine's store here");
   detect->add_flag(
       "--no-progress", [&](std::int64_t) { detect_options.progress = false; }, "No progress line");
@@ -469,7 +481,9 @@ int run(int argc, char** argv) {
   tail->add_option("--authority", tail_options.authority, "Alerts for this authority code only");
   tail->add_option("--kind", tail_options.kind, "Alerts of this kind only")
       ->check(CLI::IsMember({"clash", "collaboration", "restriction"}));
-  tail->add_option("--state", tail_options.state, "Alerts in this state only")
+  tail->add_option("--state", tail_options.state,
+                   "Alert revisions in this state only: open (a new alert), updated or closed "
+                   "(unlike the API's ?state=open, open leaves out updated revisions)")
       ->check(CLI::IsMember({"open", "updated", "closed"}));
   tail->add_flag("--envelope", tail_options.envelope,
                  "Print {topic, partition, offset, timestamp, key, headers, value} per record");
