@@ -70,6 +70,13 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const std::string& path,
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 256;
+  // Without the WAL a family's writes live only in its memtable until it is flushed; flushed one
+  // family at a time (RocksDB's way, each when its own memtable fills), a crash could bring back
+  // a stream partition's checkpoint newer than the state it was written with, and the restore
+  // from that checkpoint would skip the state's lost writes for ever. Atomic flush writes every
+  // family's memtable together: after a crash the store is as it was at one write, all families
+  // alike (RocksDB's advice for families written without the WAL).
+  db_options.atomic_flush = !options.wal;
 
   auto shared_options =
       std::make_shared<const rocksdb::ColumnFamilyOptions>(family_options(options));

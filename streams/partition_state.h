@@ -7,7 +7,9 @@
 // together with the checkpoint, only after the transaction committed. The local store therefore
 // never holds uncommitted state, and a restart, clean or after kill -9, only has to replay the
 // changelog from its checkpoint. A store with no checkpoint (a new machine, a lost disk) is
-// rebuilt from the whole changelog. The RocksDB write-ahead log is off: the changelog is the log.
+// rebuilt from the whole changelog. The RocksDB write-ahead log is off: the changelog is the log;
+// RocksDB flushes all the store's families together (atomic flush), so that a kill -9 leaves the
+// checkpoint no newer than the state it was written with.
 //
 // Changelog records: key = family byte + key, value = the value, or null for a delete (the topic
 // is compacted, so it keeps the last write of every key).
