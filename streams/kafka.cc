@@ -429,7 +429,7 @@ Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {
 
 Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
                std::string_view key, const std::string* value, const std::vector<Header>& headers,
-               void* opaque) {
+               void* opaque, rd_kafka_resp_err_t* refused) {
   for (;;) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
@@ -447,7 +447,10 @@ Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t part
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
     if (hdrs) rd_kafka_headers_destroy(hdrs);  // not taken over on failure
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafka_error("produce to " + topic, err);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (refused) *refused = err;
+      return kafka_error("produce to " + topic, err);
+    }
     rd_kafka_poll(producer, 50);  // wait for delivery reports to make room
   }
 }

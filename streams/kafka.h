@@ -122,10 +122,12 @@ struct Header {
   std::string value;
 };
 
-/// Produces one record (copied); waits for queue space when the local queue is full.
+/// Produces one record (copied); waits for queue space when the local queue is full. On failure,
+/// *refused (if given) is librdkafka's error code.
 Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
                std::string_view key, const std::string* value,
-               const std::vector<Header>& headers = {}, void* opaque = nullptr);
+               const std::vector<Header>& headers = {}, void* opaque = nullptr,
+               rd_kafka_resp_err_t* refused = nullptr);
 
 /// The value of a header of a consumed message, if present.
 std::optional<std::string_view> header(const rd_kafka_message_t* m, const char* name);

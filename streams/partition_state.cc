@@ -100,7 +100,8 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
       }
       next_offset_ = m->offset + 1;
       ++applied;
-      if (batch.size() >= 20000) DIGONCE_TRY(flush());
+      // (Bounded in bytes too: a work of 100,000 vertices is 1.6 MiB.)
+      if (batch.size() >= 20000 || batch.bytes() >= (64u << 20)) DIGONCE_TRY(flush());
     }
     rd_kafka_assign(consumer, nullptr);
     if (!out_of_range) {

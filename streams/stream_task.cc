@@ -57,7 +57,14 @@ class StreamTask::TxnOutput final : public Output {
   Status send(const std::string& topic, std::int32_t partition, std::string_view key,
               const std::string* value, const std::vector<Header>& headers) override {
     task_.metrics_.produced.Increment();
-    return produce(task_.producer_.get(), topic, partition, key, value, headers);
+    rd_kafka_resp_err_t refused = RD_KAFKA_RESP_ERR_NO_ERROR;
+    auto s =
+        produce(task_.producer_.get(), topic, partition, key, value, headers, nullptr, &refused);
+    // The transaction can take nothing more (an earlier record's delivery failed, so it must be
+    // aborted; or the producer failed fatally): the record being processed is not at fault.
+    if (refused == RD_KAFKA_RESP_ERR__STATE || refused == RD_KAFKA_RESP_ERR__FATAL)
+      task_.txn_unusable_ = true;
+    return s;
   }
 
  private:
@@ -192,6 +199,7 @@ Status StreamTask::start() {
 
 Status StreamTask::begin() {
   txn_first_record_.reset();
+  txn_unusable_ = false;
   if (!transactional_) return {};
   if (auto* e = rd_kafka_begin_transaction(producer_.get()))
     return kafka_error(options_.name + ": begin transaction", e);
@@ -199,6 +207,10 @@ Status StreamTask::begin() {
 }
 
 Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
+  // Partitions added to a cooperative assignment: what the partitions kept have processed is
+  // committed first, so that the new ones' restores (minutes, for a big store) do not hold a
+  // transaction open past its timeout (the broker would abort it and fence this producer).
+  DIGONCE_TRY(commit());
   if (auto* e = rd_kafka_incremental_assign(consumer_.get(), partitions))
     return kafka_error("incremental assign", e);
   for (int i = 0; i < partitions->cnt; ++i) {
@@ -253,6 +265,7 @@ Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost
     for (auto& [p, a] : parts_)
       if (a.state) a.state->abort();
     pending_records_ = 0;
+    pending_dead_lettered_ = 0;
     pending_timestamps_.clear();
     if (s.ok()) s = begin();
   } else {
@@ -262,6 +275,7 @@ Status StreamTask::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost
   for (int i = 0; i < partitions->cnt; ++i) {
     std::int32_t p = partitions->elems[i].partition;
     parts_.erase(p);
+    forget_failures(p, INT64_MAX);
     metrics_.forget(p);
     spdlog::info("{}: partition {} {}", options_.name, p, lost ? "lost" : "revoked");
   }
@@ -311,17 +325,30 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
                            {"digonce.source.topic", options_.input_topic},
                            {"digonce.source.partition", std::to_string(m->partition)},
                            {"digonce.source.offset", std::to_string(m->offset)}})));
-    spdlog::error("{}: record {}[{}]@{} set aside after {} failures: {}", options_.name,
-                  options_.input_topic, m->partition, m->offset, kMaxAttempts,
-                  failure_reason_[key]);
-    failures_.erase(failed);
-    failure_reason_.erase(key);
-    metrics_.dead_lettered.Increment();
+    if (failed->second == kMaxAttempts) {
+      spdlog::error("{}: record {}[{}]@{} set aside after {} failures: {}", options_.name,
+                    options_.input_topic, m->partition, m->offset, kMaxAttempts,
+                    failure_reason_[key]);
+      ++failed->second;  // said once
+    } else {
+      spdlog::info("{}: record {}[{}]@{} set aside again (the transaction that held it aborted)",
+                   options_.name, options_.input_topic, m->partition, m->offset);
+    }
+    ++pending_dead_lettered_;  // counted when committed
+    // Still marked until a commit covers it (forget_failures): should the transaction abort
+    // (another record failing before the commit), the replay sets it aside again at once
+    // instead of failing it three more times.
   } else {
     auto s = it->second.processor->process(in, *output_);
     if (!s.ok()) {
       // A producer that failed fatally fails every record: not this record's fault.
       if (fatal_error() != RD_KAFKA_RESP_ERR_NO_ERROR) return s;
+      if (txn_unusable_) {  // nor is a transaction that must be aborted (TxnOutput)
+        spdlog::warn("{}: processing {}[{}]@{}: {}: aborting (not counted against the record)",
+                     options_.name, options_.input_topic, m->partition, m->offset,
+                     s.error().what());
+        return abort_and_rewind();
+      }
       int attempt = ++failures_[key];
       failure_reason_[key] = s.error().what();
       spdlog::warn("{}: processing {}[{}]@{} failed (attempt {}): {}", options_.name,
@@ -399,7 +426,7 @@ Status StreamTask::commit_transactional() {
   for (int i = 0; i < valid->cnt; ++i)
     if (auto it = parts_.find(valid->elems[i].partition); it != parts_.end())
       it->second.committed = valid->elems[i].offset;
-  DIGONCE_TRY(committed());
+  DIGONCE_TRY(committed(*valid));
   return begin();
 }
 
@@ -432,7 +459,8 @@ Status StreamTask::commit_at_least_once() {
   for (auto& [p, a] : parts_)
     if (a.state && a.state->has_pending())
       DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
-  delivery_failed_ = false;
+  // (delivery_failed_ was cleared by the last commit or abort: a failure reported since, in a
+  // produce that waited for queue space, counts too.)
   if (auto err = rd_kafka_flush(producer_.get(), 60000)) return kafka_error("flush", err);
   if (delivery_failed_) {
     spdlog::warn("{}: delivery failed ({}): rewinding", options_.name, delivery_error_);
@@ -447,11 +475,17 @@ Status StreamTask::commit_at_least_once() {
     if (auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0))
       if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) return kafka_error("commit offsets", err);
   }
-  return committed();
+  return committed(*offsets);
 }
 
-Status StreamTask::committed() {
+Status StreamTask::committed(const rd_kafka_topic_partition_list_t& offsets) {
   metrics_.committed.Increment();
+  metrics_.dead_lettered.Increment(static_cast<double>(pending_dead_lettered_));
+  aborts_in_a_row_ = 0;
+  delivery_failed_ = false;
+  for (int i = 0; i < offsets.cnt; ++i)
+    if (offsets.elems[i].offset >= 0)
+      forget_failures(offsets.elems[i].partition, offsets.elems[i].offset);
   // Committed in Kafka: now the local stores, with the changelog offsets as checkpoints.
   for (auto& [p, a] : parts_)
     if (a.state) DIGONCE_TRY(a.state->commit(cluster_id_));
@@ -459,6 +493,7 @@ Status StreamTask::committed() {
   for (auto ts : pending_timestamps_)
     metrics_.latency.Observe(static_cast<double>(std::max<std::int64_t>(0, now - ts)) / 1000.0);
   pending_records_ = 0;
+  pending_dead_lettered_ = 0;
   pending_timestamps_.clear();
   update_lag(false);
   return {};
@@ -486,12 +521,29 @@ Status StreamTask::abort_transaction() {
   }
 }
 
+void StreamTask::forget_failures(std::int32_t partition, std::int64_t before) {
+  auto from = failures_.lower_bound({partition, INT64_MIN});
+  auto to = failures_.lower_bound({partition, before});
+  for (auto it = from; it != to; ++it) failure_reason_.erase(it->first);
+  failures_.erase(from, to);
+}
+
 Status StreamTask::abort_and_rewind() {
   metrics_.aborted.Increment();
+  // Aborts in a row, with no commit between (a record failing, or a commit refused, again and
+  // again): from the fourth on, a growing pause (0.1 s doubling to 5 s) so that a stage stuck
+  // on something it cannot get past waits instead of spinning on the brokers (it says why at
+  // each abort; the lag and digonce_transactions_total{outcome="aborted"} show it).
+  if (++aborts_in_a_row_ > 3) {
+    const int pause_ms = std::min(5000, 100 << std::min(aborts_in_a_row_ - 4, 6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
   DIGONCE_TRY(abort_transaction());
+  delivery_failed_ = false;
   for (auto& [p, a] : parts_)
     if (a.state) a.state->abort();
   pending_records_ = 0;
+  pending_dead_lettered_ = 0;
   pending_timestamps_.clear();
   DIGONCE_TRY(recreate_processors());
 
@@ -506,6 +558,13 @@ Status StreamTask::abort_and_rewind() {
       if (offsets->elems[i].offset < 0) offsets->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     if (auto* e = rd_kafka_seek_partitions(consumer_.get(), offsets.get(), -1))
       return kafka_error("seek", e);
+    // A partition not sought back would keep its position past the aborted records, and the
+    // next commit would skip them: an error, and run() starts the clients over.
+    for (int i = 0; i < offsets->cnt; ++i)
+      if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return kafka_error("seek " + options_.input_topic + "[" +
+                               std::to_string(offsets->elems[i].partition) + "]",
+                           offsets->elems[i].err);
   }
   return begin();
 }
@@ -668,6 +727,7 @@ void StreamTask::teardown(bool clean) {
   topics_.clear();  // topic handles before their producer
   producer_.reset();
   pending_records_ = 0;
+  pending_dead_lettered_ = 0;
   pending_timestamps_.clear();
   delivery_failed_ = false;
   fatal_ = {};

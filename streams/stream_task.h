@@ -189,8 +189,10 @@ class StreamTask {
   Status step_over_markers();
   Status commit_at_least_once();
   // After a commit (either kind): the stores' checkpoints, the latency metric, the counters.
-  Status committed();
+  Status committed(const rd_kafka_topic_partition_list_t& offsets);
   Status abort_and_rewind();
+  // Forgets the failures of the partition's records before this offset (committed past).
+  void forget_failures(std::int32_t partition, std::int64_t before);
   Status begin();
   Status recreate_processors();
   // The lag and store size gauges; ask_group (when idle only): ask the group's committed offsets
@@ -214,6 +216,7 @@ class StreamTask {
   std::atomic<int> assigned_count_{0};
   std::unique_ptr<TxnOutput> output_;
   std::size_t pending_records_ = 0;
+  std::size_t pending_dead_lettered_ = 0;  // of them, set aside on the dead-letter topic
   std::vector<std::int64_t> pending_timestamps_;
   std::int64_t last_commit_ms_ = 0;
   // While idle, every kIdleCheckMs: the lag gauges, and step_over_markers().
@@ -237,7 +240,12 @@ class StreamTask {
   // When the group last took the assignment away (a session that timed out): a static member
   // fenced soon after has been fenced by its own rejoin (run()).
   std::optional<std::chrono::steady_clock::time_point> assignment_lost_at_;
-  std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;  // record -> failed attempts
+  // A produce for the open transaction was refused because it must be aborted (TxnOutput).
+  bool txn_unusable_ = false;
+  int aborts_in_a_row_ = 0;  // since the last commit (abort_and_rewind's pause)
+  // Record -> failed attempts (kept, once it reaches kMaxAttempts and is set aside, until a
+  // commit passes it).
+  std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;
   std::map<std::pair<std::int32_t, std::int64_t>, std::string> failure_reason_;
 };
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,8 @@ namespace {
 
 // The input value whose next processing fails once ("" = none), as a processing error would.
 std::string fail_once_on;  // NOLINT(cert-err58-cpp): set by the test thread before the input
+// Input values whose processing always fails (poison records), set before the input.
+std::set<std::string> always_fail;  // NOLINT(cert-err58-cpp)
 
 // Copies each input value to partition 0 of the output topic, prefixed.
 streams::StatelessFactory::Fn copy_to(std::string out) {
@@ -39,6 +42,8 @@ streams::StatelessFactory::Fn copy_to(std::string out) {
       fail_once_on.clear();
       return digonce::error("failing " + value + " once, as asked");
     }
+    if (always_fail.count(std::string(in.value.value_or(""))))
+      return digonce::error("failing " + value + " always, as asked");
     return o.send(out, 0, in.key, &value);
   };
 }
@@ -95,9 +100,10 @@ double restarts(prometheus::Registry& registry) {
 // already through its first 50 records.
 struct CopyTask {
   CopyTask()
-      : topics({unique_name("task-in"), unique_name("task-out")}),
+      : topics({unique_name("task-in"), unique_name("task-out"), unique_name("task-dead")}),
         in(topics[0]),
         out(topics[1]),
+        dead(topics[2]),
         data(std::filesystem::temp_directory_path() / unique_name("task-data")),
         factory(copy_to(out)) {
     streams::TaskOptions o;
@@ -107,6 +113,7 @@ struct CopyTask {
     o.group_id = group = unique_name("task-group");
     o.transactional_id = unique_name("task-txn");
     o.output_topics = {out};
+    o.dead_letter_topic = dead;
     o.data_dir = data.string();
     task = std::make_unique<streams::StreamTask>(o, factory, registry);
     runner = std::thread([this] { result = task->run(stop); });
@@ -119,7 +126,7 @@ struct CopyTask {
     std::filesystem::remove_all(data);
   }
   ScratchTopics topics;
-  std::string in, out, group;
+  std::string in, out, dead, group;
   std::filesystem::path data;
   streams::StatelessFactory factory;
   prometheus::Registry registry;
@@ -165,6 +172,25 @@ TEST_CASE("a record that fails just before a marker is processed again, not step
   CHECK(restarts(t.registry) == 0);
   std::this_thread::sleep_for(1500ms);
   CHECK(read_all(t.out, "read_committed") == expected(100));
+}
+
+TEST_CASE("poison records close together are each set aside once, after three failures each") {
+  CopyTask t;
+  // Two records that always fail, in one transaction's window. The first is set aside after its
+  // third failure; the second's failures abort that transaction, dead-letter record and all, and
+  // the replay must set the first aside again at once, not fail it three times more (k poison
+  // records in a window cost ~4^k aborts before).
+  always_fail = {"v60", "v62"};
+  produce_values_in_transaction(t.in, 50, 100, true);
+  auto want = expected(100);
+  std::erase(want, "out-v60");
+  std::erase(want, "out-v62");
+  CHECK(wait_for_output(t.out, want.size()) == want);
+  CHECK(wait_for_output(t.dead, 2) == std::vector<std::string>{"v60", "v62"});
+  CHECK(metric(t.registry, "digonce_records_dead_lettered_total") == 2);
+  CHECK(metric(t.registry, "digonce_transactions_total", "aborted") == 6);
+  CHECK(restarts(t.registry) == 0);
+  always_fail.clear();
 }
 
 TEST_CASE("a task paused past the transaction timeout starts over: fenced, but not taken over") {
