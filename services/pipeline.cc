@@ -14,6 +14,7 @@
 #include "geo/tiles.h"
 #include "services/detector_stage.h"
 #include "services/ingest.h"
+#include "streams/partition_state.h"
 
 namespace digonce::services {
 
@@ -37,10 +38,12 @@ std::vector<streams::TopicSpec> topic_specs(const Settings& s) {
   const std::pair<const std::string, std::string> big = {"max.message.bytes", "10485760"};
   const std::map<std::string, std::string> compact = {
       {"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "60000"}, big};
-  // Changelogs: compacted, tombstones kept a week so that a store restored from an old
-  // checkpoint still sees its deletes (partition_state.h).
+  // Changelogs: compacted, tombstones kept a week so that a store restored from a checkpoint up
+  // to six days old still sees its deletes (an older one is rebuilt: partition_state.h).
   const std::map<std::string, std::string> changelog = {
-      {"cleanup.policy", "compact"}, {"delete.retention.ms", "604800000"}, big};
+      {"cleanup.policy", "compact"},
+      {"delete.retention.ms", std::to_string(streams::kChangelogTombstoneRetentionMs)},
+      big};
   const std::map<std::string, std::string> keep_week = {{"retention.ms", "604800000"}, big};
   int n = s.partitions, r = s.replication;
   return {

@@ -11,6 +11,13 @@ namespace {
 
 constexpr const char* kCheckpointKey = "changelog.next_offset";
 constexpr const char* kClusterKey = "changelog.cluster_id";
+constexpr const char* kAsOfKey = "changelog.as_of_ms";
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -29,12 +36,16 @@ Result<std::unique_ptr<PartitionState>> PartitionState::open(
   return s;
 }
 
-store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id) const {
+store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id,
+                                                   std::int64_t as_of_ms) const {
   store::WriteBatch b;
   std::string v;
   store::put_i64_be(v, next_offset_);
   b.put(meta_, kCheckpointKey, v);
   b.put(meta_, kClusterKey, cluster_id);
+  v.clear();
+  store::put_i64_be(v, as_of_ms);
+  b.put(meta_, kAsOfKey, v);
   return b;
 }
 
@@ -45,13 +56,26 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   if (!checkpoint) return checkpoint.error();
   auto cluster = rocks_->get(meta_, kClusterKey);
   if (!cluster) return cluster.error();
+  auto as_of = rocks_->get(meta_, kAsOfKey);
+  if (!as_of) return as_of.error();
   std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
-  if (*checkpoint && *cluster && **cluster == cluster_id) {
+  const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
+  if (*checkpoint && *cluster && **cluster == cluster_id && *as_of &&
+      age_ms < kCheckpointTrustedMs) {
     from = store::get_i64_be(**checkpoint);
   } else {
-    if (*checkpoint)
+    if (*checkpoint && !(*cluster && **cluster == cluster_id))
       spdlog::info("{}[{}]: local state belongs to another cluster: rebuilding", changelog,
                    partition);
+    else if (*checkpoint && !*as_of)
+      spdlog::info("{}[{}]: local state of unknown age (an older version's): rebuilding", changelog,
+                   partition);
+    else if (*checkpoint)
+      spdlog::info(
+          "{}[{}]: local state is {:.1f} days old, past what the changelog's deletes are kept "
+          "for ({} days, less a day): rebuilding",
+          changelog, partition, static_cast<double>(age_ms) / 86'400'000.0,
+          kChangelogTombstoneRetentionMs / 86'400'000);
     DIGONCE_TRY(rocks_->clear());
   }
 
@@ -64,21 +88,57 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     bool out_of_range = false;
     store::WriteBatch batch;
     next_offset_ = from < 0 ? 0 : from;
+    // The time the state is as of: the checkpoint's, then each applied record's (0 for an empty
+    // store: a restore cut short before it has a record's time is not trusted).
+    std::int64_t last_record_ms = from < 0 ? 0 : store::get_i64_be(**as_of);
     auto flush = [&]() -> Status {
       if (batch.empty()) return {};
       // Changelog order is random key order; sorted (a key's own records kept in order), the
       // batch goes into RocksDB's memtables far faster (RocksOptions::insert_hints).
       batch.sort_by_key();
-      batch.append(checkpoint_batch(cluster_id));
+      // (As of the last record applied: the records after it were written after it.)
+      batch.append(checkpoint_batch(cluster_id, last_record_ms));
       DIGONCE_TRY(rocks_->write(batch));
       batch.clear();
       progress(applied);
       return {};
     };
+    std::optional<std::chrono::steady_clock::time_point> waiting_since;
+    auto waited_too_long = [&] {
+      if (std::chrono::steady_clock::now() - *waiting_since < kOpenTransactionWait) return false;
+      spdlog::warn(
+          "{}[{}]: a transaction still open after {} s: restored without it (should it commit, "
+          "this partition's state misses it: delete the stage's data folder to rebuild it)",
+          changelog, partition, kOpenTransactionWait.count());
+      return true;
+    };
     for (;;) {
       Message m(rd_kafka_consumer_poll(consumer, 1000));
-      if (!m) continue;
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+      if (!m) {
+        if (waiting_since && waited_too_long()) break;
+        continue;
+      }
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // The end for this read_committed consumer is the last stable offset. Past it, up to
+        // the high watermark, are the records of a transaction still open: the previous
+        // owner's, its commit (its input offsets with it, which this partition's new owner
+        // starts from) or its abort on the way. Stopping here would miss them for good if it
+        // commits: wait for its end (the broker aborts a transaction left open past its
+        // timeout, 15 s for the stages).
+        std::int64_t lo = -1, hi = -1;
+        rd_kafka_get_watermark_offsets(consumer, changelog.c_str(), partition, &lo, &hi);
+        if (hi <= m->offset) break;
+        if (!waiting_since) {
+          waiting_since = std::chrono::steady_clock::now();
+          spdlog::info(
+              "{}[{}]: a transaction is open at offset {} (the log ends at {}): waiting "
+              "for its commit or abort",
+              changelog, partition, m->offset, hi);
+        } else if (waited_too_long()) {
+          break;
+        }
+        continue;
+      }
       if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
           m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         out_of_range = true;
@@ -99,6 +159,7 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
         batch.del(family, key);
       }
       next_offset_ = m->offset + 1;
+      if (auto ts = rd_kafka_message_timestamp(m.get(), nullptr); ts >= 0) last_record_ms = ts;
       ++applied;
       // (Bounded in bytes too: a work of 100,000 vertices is 1.6 MiB.)
       if (batch.size() >= 20000 || batch.bytes() >= (64u << 20)) DIGONCE_TRY(flush());
@@ -107,7 +168,7 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     if (!out_of_range) {
       DIGONCE_TRY(flush());
       // Records the checkpoint even when nothing was replayed, so the next start skips ahead.
-      DIGONCE_TRY(rocks_->write(checkpoint_batch(cluster_id)));
+      DIGONCE_TRY(rocks_->write(checkpoint_batch(cluster_id, wall_ms())));
       return applied;
     }
     // The changelog no longer reaches back to the checkpoint (compacted or recreated):
@@ -152,7 +213,7 @@ Status PartitionState::log_write(rd_kafka_t* producer, const std::string& change
 }
 
 Status PartitionState::commit(const std::string& cluster_id) {
-  return buffered_->commit(checkpoint_batch(cluster_id));
+  return buffered_->commit(checkpoint_batch(cluster_id, wall_ms()));
 }
 
 }  // namespace digonce::streams

@@ -15,6 +15,7 @@
 // is compacted, so it keeps the last write of every key).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +28,17 @@
 
 namespace digonce::streams {
 
+/// How long a changelog keeps its tombstones (delete.retention.ms of the changelog topics:
+/// services/pipeline.cc). A local store whose state is older than this less a day is not
+/// trusted: the deletes it has not seen may have been compacted away, and replaying from its
+/// checkpoint would bring deleted works and alerts back. It is rebuilt from the changelog.
+inline constexpr std::int64_t kChangelogTombstoneRetentionMs = 7LL * 24 * 3600 * 1000;
+inline constexpr std::int64_t kCheckpointTrustedMs =
+    kChangelogTombstoneRetentionMs - 24LL * 3600 * 1000;
+/// How long a restore waits for a transaction open on the changelog (the previous owner's) to
+/// end before it goes on without it.
+inline constexpr std::chrono::seconds kOpenTransactionWait{60};
+
 class PartitionState {
  public:
   /// Opens the store in `dir` with the processor's families plus one for the runtime.
@@ -38,8 +50,9 @@ class PartitionState {
 
   /// Brings the store up to the end of the committed changelog: from the local checkpoint, or
   /// from the beginning (after wiping the store) when there is none, when it belongs to another
-  /// cluster, or when the changelog no longer reaches back to it. `progress(done)` is called as
-  /// records are applied. Returns the number of records applied.
+  /// cluster, when its state is older than kCheckpointTrustedMs (or of unknown age: a store of a
+  /// version before 2026-12-04), or when the changelog no longer reaches back to it.
+  /// `progress(done)` is called as records are applied. Returns the number of records applied.
   Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
                                 std::int32_t partition, const std::string& cluster_id,
                                 const std::function<void(std::uint64_t)>& progress);
@@ -67,7 +80,9 @@ class PartitionState {
 
  private:
   PartitionState() = default;
-  store::WriteBatch checkpoint_batch(const std::string& cluster_id) const;
+  // The checkpoint: the changelog offset, the cluster, and the time the state was as of (every
+  // changelog record after the offset was written after it; wall clock, ms).
+  store::WriteBatch checkpoint_batch(const std::string& cluster_id, std::int64_t as_of_ms) const;
   Status log_write(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition,
                    store::Family f, std::string_view k, const std::optional<std::string>& v);
   std::unique_ptr<store::RocksStore> rocks_;

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "kafka_fixtures.h"
+#include "store/keys.h"
+#include "store/rocks_store.h"
 #include "streams/stream_task.h"
 
 using namespace digonce::test;
@@ -93,6 +95,41 @@ double metric(prometheus::Registry& registry, const std::string& name,
 double restarts(prometheus::Registry& registry) {
   return metric(registry, "digonce_task_restarts_total");
 }
+
+// A stateful task: an input value "put:K" stores the key K, "del:K" deletes it, and "probe" sends
+// the keys its store holds, comma-separated, to partition 0 of the output topic.
+class KeysFactory final : public streams::ProcessorFactory {
+ public:
+  explicit KeysFactory(std::string out) : out_(std::move(out)) {}
+  std::vector<std::string> families() const override { return {"keys"}; }
+  digonce::Result<std::unique_ptr<streams::PartitionProcessor>> create(
+      std::int32_t, digonce::store::Store* store) override {
+    return std::unique_ptr<streams::PartitionProcessor>(std::make_unique<Processor>(*store, out_));
+  }
+
+ private:
+  struct Processor final : streams::PartitionProcessor {
+    Processor(digonce::store::Store& s, std::string o) : store(s), out(std::move(o)) {}
+    digonce::Status process(const streams::InputRecord& in, streams::Output& o) override {
+      std::string v(in.value.value_or(""));
+      if (v == "probe") {
+        std::string keys;
+        DIGONCE_TRY(store.scan(0, "", [&](std::string_view k, std::string_view) {
+          keys += (keys.empty() ? "" : ",") + std::string(k);
+          return true;
+        }));
+        return o.send(out, 0, in.key, &keys);
+      }
+      digonce::store::WriteBatch b;
+      if (v.rfind("put:", 0) == 0) b.put(0, v.substr(4), "1");
+      if (v.rfind("del:", 0) == 0) b.del(0, v.substr(4));
+      return store.write(b);
+    }
+    digonce::store::Store& store;
+    std::string out;
+  };
+  std::string out_;
+};
 
 }  // namespace
 
@@ -286,6 +323,121 @@ TEST_CASE("a task given a caught-up partition shows its lag, 0, without reading 
   runner.join();
   CHECK(gauge == 0);
   CHECK(result.ok());
+}
+
+TEST_CASE("a local store older than the changelog keeps its deletes is rebuilt, not replayed") {
+  ScratchTopics topics({unique_name("keys-in"), unique_name("keys-out"), unique_name("keys-log")});
+  auto data = std::filesystem::temp_directory_path() / unique_name("keys-data");
+  KeysFactory factory(topics[1]);
+  streams::TaskOptions o;
+  o.name = "keys";
+  o.brokers = bootstrap();
+  o.input_topic = topics[0];
+  o.group_id = unique_name("keys-group");
+  o.transactional_id = unique_name("keys-txn");
+  o.output_topics = {topics[1]};
+  o.changelog_topic = topics[2];
+  o.data_dir = data.string();
+  Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
+  // Runs the task until its answer to one more probe is out: that answer.
+  std::size_t probes = 0;
+  auto probe = [&]() -> std::string {
+    prometheus::Registry registry;
+    streams::StreamTask task(o, factory, registry);
+    std::atomic<bool> stop{false};
+    digonce::Status result;
+    std::thread runner([&] { result = task.run(stop); });
+    produce(producer.get(), topics[0], "probe");
+    require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
+    auto got = wait_for_output(topics[1], ++probes);
+    stop = true;
+    runner.join();
+    CHECK_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what()));
+    REQUIRE(got.size() == probes);
+    return got.back();
+  };
+  // With the task stopped, its partition's store gets a key the changelog does not have (as a
+  // local store that missed a delete, compacted away since, would hold), and optionally a
+  // checkpoint time this long ago.
+  auto plant = [&](std::optional<std::chrono::hours> age) {
+    digonce::store::RocksOptions ro;
+    ro.wal = false;
+    auto s =
+        digonce::store::RocksStore::open((data / "keys" / "0").string(), {"keys", "streams"}, ro);
+    REQUIRE(s.ok());
+    digonce::store::WriteBatch b;
+    b.put(0, "zombie", "1");
+    if (age) {
+      std::string v;
+      digonce::store::put_i64_be(v, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch() - *age)
+                                        .count());
+      b.put(1, "changelog.as_of_ms", v);
+    }
+    REQUIRE((*s)->write(b).ok());
+  };
+  produce(producer.get(), topics[0], "put:a");
+  produce(producer.get(), topics[0], "put:b");
+  produce(producer.get(), topics[0], "put:c");
+  produce(producer.get(), topics[0], "del:c");
+  CHECK(probe() == "a,b");
+  plant(std::nullopt);
+  CHECK(probe() == "a,b,zombie");  // a checkpoint of today: the local store is trusted
+  plant(std::chrono::hours(24 * 8));
+  CHECK(probe() == "a,b");  // 8 days old: rebuilt from the changelog
+  CHECK(probe() == "a,b");
+  std::filesystem::remove_all(data);
+}
+
+TEST_CASE("a restore waits for a transaction open on the changelog, the previous owner's") {
+  ScratchTopics topics({unique_name("keys-in"), unique_name("keys-out"), unique_name("keys-log")});
+  auto data = std::filesystem::temp_directory_path() / unique_name("keys-data");
+  KeysFactory factory(topics[1]);
+  streams::TaskOptions o;
+  o.name = "keys";
+  o.brokers = bootstrap();
+  o.input_topic = topics[0];
+  o.group_id = unique_name("keys-group");
+  o.transactional_id = unique_name("keys-txn");
+  o.output_topics = {topics[1]};
+  o.changelog_topic = topics[2];
+  o.data_dir = data.string();
+  // The previous owner's last transaction: a changelog record (family 0, key "late"), its
+  // commit still on the way when the new owner restores.
+  Client previous = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("prev")}});
+  require_ok(rd_kafka_init_transactions(previous.get(), kTimeoutMs), "init_transactions");
+  require_ok(rd_kafka_begin_transaction(previous.get()), "begin_transaction");
+  const std::string key("\0late", 5), value = "1";
+  require_ok(rd_kafka_producev(previous.get(), RD_KAFKA_V_TOPIC(topics[2].c_str()),
+                               RD_KAFKA_V_PARTITION(0),
+                               RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                               RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+             "produce");
+  require_ok(rd_kafka_flush(previous.get(), kTimeoutMs), "flush");
+
+  prometheus::Registry registry;
+  streams::StreamTask task(o, factory, registry);
+  std::atomic<bool> stop{false};
+  digonce::Status result;
+  std::thread runner([&] { result = task.run(stop); });
+  // Assigned, restoring, waiting for the transaction's end.
+  for (auto deadline = Clock::now() + 30s;
+       Clock::now() < deadline && metric(registry, "digonce_restoring") != 1;)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(metric(registry, "digonce_restoring") == 1);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(metric(registry, "digonce_restoring") == 1);  // still
+  require_ok(rd_kafka_commit_transaction(previous.get(), kTimeoutMs), "commit_transaction");
+  Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
+  produce(producer.get(), topics[0], "probe");
+  require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
+  auto got = wait_for_output(topics[1], 1);
+  stop = true;
+  runner.join();
+  CHECK_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what()));
+  CHECK(got == std::vector<std::string>{"late"});
+  std::filesystem::remove_all(data);
 }
 
 int main(int argc, char** argv) {
