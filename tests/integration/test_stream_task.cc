@@ -325,19 +325,36 @@ TEST_CASE("a task given a caught-up partition shows its lag, 0, without reading 
   CHECK(result.ok());
 }
 
+// The topics, data folder, factory and options of a KeysFactory task (not started).
+struct KeysTask {
+  KeysTask()
+      : topics({unique_name("keys-in"), unique_name("keys-out"), unique_name("keys-log")}),
+        data(std::filesystem::temp_directory_path() / unique_name("keys-data")),
+        factory(topics[1]) {
+    options.name = "keys";
+    options.brokers = bootstrap();
+    options.input_topic = topics[0];
+    options.group_id = unique_name("keys-group");
+    options.transactional_id = unique_name("keys-txn");
+    options.output_topics = {topics[1]};
+    options.changelog_topic = topics[2];
+    options.data_dir = data.string();
+  }
+  ~KeysTask() { std::filesystem::remove_all(data); }
+  KeysTask(const KeysTask&) = delete;
+  KeysTask& operator=(const KeysTask&) = delete;
+  ScratchTopics topics;
+  std::filesystem::path data;
+  KeysFactory factory;
+  streams::TaskOptions options;
+};
+
 TEST_CASE("a local store older than the changelog keeps its deletes is rebuilt, not replayed") {
-  ScratchTopics topics({unique_name("keys-in"), unique_name("keys-out"), unique_name("keys-log")});
-  auto data = std::filesystem::temp_directory_path() / unique_name("keys-data");
-  KeysFactory factory(topics[1]);
-  streams::TaskOptions o;
-  o.name = "keys";
-  o.brokers = bootstrap();
-  o.input_topic = topics[0];
-  o.group_id = unique_name("keys-group");
-  o.transactional_id = unique_name("keys-txn");
-  o.output_topics = {topics[1]};
-  o.changelog_topic = topics[2];
-  o.data_dir = data.string();
+  KeysTask t;
+  auto& topics = t.topics;
+  auto& data = t.data;
+  auto& factory = t.factory;
+  auto& o = t.options;
   Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
   // Runs the task until its answer to one more probe is out: that answer.
   std::size_t probes = 0;
@@ -386,22 +403,11 @@ TEST_CASE("a local store older than the changelog keeps its deletes is rebuilt, 
   plant(std::chrono::hours(24 * 8));
   CHECK(probe() == "a,b");  // 8 days old: rebuilt from the changelog
   CHECK(probe() == "a,b");
-  std::filesystem::remove_all(data);
 }
 
 TEST_CASE("a restore waits for a transaction open on the changelog, the previous owner's") {
-  ScratchTopics topics({unique_name("keys-in"), unique_name("keys-out"), unique_name("keys-log")});
-  auto data = std::filesystem::temp_directory_path() / unique_name("keys-data");
-  KeysFactory factory(topics[1]);
-  streams::TaskOptions o;
-  o.name = "keys";
-  o.brokers = bootstrap();
-  o.input_topic = topics[0];
-  o.group_id = unique_name("keys-group");
-  o.transactional_id = unique_name("keys-txn");
-  o.output_topics = {topics[1]};
-  o.changelog_topic = topics[2];
-  o.data_dir = data.string();
+  KeysTask t;
+  auto& topics = t.topics;
   // The previous owner's last transaction: a changelog record (family 0, key "late"), its
   // commit still on the way when the new owner restores.
   Client previous = make_client(RD_KAFKA_PRODUCER, {{"transactional.id", unique_name("prev")}});
@@ -417,7 +423,7 @@ TEST_CASE("a restore waits for a transaction open on the changelog, the previous
   require_ok(rd_kafka_flush(previous.get(), kTimeoutMs), "flush");
 
   prometheus::Registry registry;
-  streams::StreamTask task(o, factory, registry);
+  streams::StreamTask task(t.options, t.factory, registry);
   std::atomic<bool> stop{false};
   digonce::Status result;
   std::thread runner([&] { result = task.run(stop); });
@@ -437,7 +443,6 @@ TEST_CASE("a restore waits for a transaction open on the changelog, the previous
   runner.join();
   CHECK_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what()));
   CHECK(got == std::vector<std::string>{"late"});
-  std::filesystem::remove_all(data);
 }
 
 int main(int argc, char** argv) {
