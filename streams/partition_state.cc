@@ -51,7 +51,8 @@ store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id
 
 Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::string& changelog,
                                               std::int32_t partition, const std::string& cluster_id,
-                                              const std::function<void(std::uint64_t)>& progress) {
+                                              const std::function<void(std::uint64_t)>& progress,
+                                              const std::function<bool()>& give_up_waiting) {
   auto checkpoint = rocks_->get(meta_, kCheckpointKey);
   if (!checkpoint) return checkpoint.error();
   auto cluster = rocks_->get(meta_, kClusterKey);
@@ -60,7 +61,8 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   if (!as_of) return as_of.error();
   std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
   const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
-  if (*checkpoint && *cluster && **cluster == cluster_id && *as_of &&
+  // (A time ahead of this clock's by more than an hour is not believed either.)
+  if (*checkpoint && *cluster && **cluster == cluster_id && *as_of && age_ms > -3'600'000 &&
       age_ms < kCheckpointTrustedMs) {
     from = store::get_i64_be(**checkpoint);
   } else {
@@ -70,6 +72,9 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     else if (*checkpoint && !*as_of)
       spdlog::info("{}[{}]: local state of unknown age (an older version's): rebuilding", changelog,
                    partition);
+    else if (*checkpoint && age_ms < 0)
+      spdlog::info("{}[{}]: local state is dated {:.1f} h ahead of this clock: rebuilding",
+                   changelog, partition, static_cast<double>(-age_ms) / 3'600'000.0);
     else if (*checkpoint)
       spdlog::info(
           "{}[{}]: local state is {:.1f} days old, past what the changelog's deletes are kept "
@@ -105,11 +110,13 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     };
     std::optional<std::chrono::steady_clock::time_point> waiting_since;
     auto waited_too_long = [&] {
-      if (std::chrono::steady_clock::now() - *waiting_since < kOpenTransactionWait) return false;
+      if (!give_up_waiting()) return false;
       spdlog::warn(
-          "{}[{}]: a transaction still open after {} s: restored without it (should it commit, "
-          "this partition's state misses it: delete the stage's data folder to rebuild it)",
-          changelog, partition, kOpenTransactionWait.count());
+          "{}[{}]: a transaction still open after {:.1f} s (or a stop): restored without it "
+          "(should it commit, this partition's state misses it: delete the stage's data folder "
+          "to rebuild it)",
+          changelog, partition,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - *waiting_since).count());
       return true;
     };
     for (;;) {
@@ -159,7 +166,9 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
         batch.del(family, key);
       }
       next_offset_ = m->offset + 1;
-      if (auto ts = rd_kafka_message_timestamp(m.get(), nullptr); ts >= 0) last_record_ms = ts;
+      // (A producer's clock ahead of this one's does not make the state look newer.)
+      if (auto ts = rd_kafka_message_timestamp(m.get(), nullptr); ts >= 0)
+        last_record_ms = std::min(ts, wall_ms());
       ++applied;
       // (Bounded in bytes too: a work of 100,000 vertices is 1.6 MiB.)
       if (batch.size() >= 20000 || batch.bytes() >= (64u << 20)) DIGONCE_TRY(flush());

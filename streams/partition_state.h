@@ -35,8 +35,8 @@ namespace digonce::streams {
 inline constexpr std::int64_t kChangelogTombstoneRetentionMs = 7LL * 24 * 3600 * 1000;
 inline constexpr std::int64_t kCheckpointTrustedMs =
     kChangelogTombstoneRetentionMs - 24LL * 3600 * 1000;
-/// How long a restore waits for a transaction open on the changelog (the previous owner's) to
-/// end before it goes on without it.
+/// How long an assignment's restores wait, in all, for transactions open on their changelogs
+/// (the previous owner's) to end before they go on without them.
 inline constexpr std::chrono::seconds kOpenTransactionWait{60};
 
 class PartitionState {
@@ -52,10 +52,13 @@ class PartitionState {
   /// from the beginning (after wiping the store) when there is none, when it belongs to another
   /// cluster, when its state is older than kCheckpointTrustedMs (or of unknown age: a store of a
   /// version before 2026-12-04), or when the changelog no longer reaches back to it.
-  /// `progress(done)` is called as records are applied. Returns the number of records applied.
+  /// `progress(done)` is called as records are applied. A transaction open on the changelog
+  /// (records past its last stable offset) is waited for, until it ends or `give_up_waiting()`
+  /// (a deadline, a stop). Returns the number of records applied.
   Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
                                 std::int32_t partition, const std::string& cluster_id,
-                                const std::function<void(std::uint64_t)>& progress);
+                                const std::function<void(std::uint64_t)>& progress,
+                                const std::function<bool()>& give_up_waiting);
 
   /// Produces the pending writes to the changelog partition (within the current transaction):
   /// the last write of each key, or, if log_new_writes ran in this transaction, the writes since

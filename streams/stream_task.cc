@@ -28,6 +28,9 @@ std::int64_t now_ms() {
 }
 
 constexpr int kMaxAttempts = 3;
+// Transactions aborted in a row (none committed with a record processed) before the clients are
+// started over (abort_and_rewind): ~2 minutes of pauses.
+constexpr int kMaxAbortsInARow = 30;
 // A transactional call that fails with a retriable error (the coordinator moved or is
 // restarting) is tried again this many times, with a growing pause (about 30 s in all).
 constexpr int kTransactionRetries = 20;
@@ -210,9 +213,20 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
   // Partitions added to a cooperative assignment: what the partitions kept have processed is
   // committed first, so that the new ones' restores (minutes, for a big store) do not hold a
   // transaction open past its timeout (the broker would abort it and fence this producer).
+  // Not while the clients are torn down after an error, nor after a callback's error: what
+  // is pending may have skipped a record that failed, and nothing is to be committed; the
+  // partitions are taken only for librdkafka to take them back.
+  if (tearing_down_ || !fatal_.ok()) {
+    if (auto* e = rd_kafka_incremental_assign(consumer_.get(), partitions))
+      return kafka_error("incremental assign", e);
+    return {};
+  }
   DIGONCE_TRY(commit());
   if (auto* e = rd_kafka_incremental_assign(consumer_.get(), partitions))
     return kafka_error("incremental assign", e);
+  // One deadline for all the new partitions' waits for open changelog transactions (those of
+  // one previous owner end together): well inside max.poll.interval.ms.
+  const auto wait_until = std::chrono::steady_clock::now() + kOpenTransactionWait;
   for (int i = 0; i < partitions->cnt; ++i) {
     std::int32_t p = partitions->elems[i].partition;
     Assigned a;
@@ -226,7 +240,11 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       auto started = std::chrono::steady_clock::now();
       auto restored = (*state)->restore(
           restorer_.get(), options_.changelog_topic, p, cluster_id_,
-          [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); });
+          [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); },
+          [&] {
+            return std::chrono::steady_clock::now() >= wait_until ||
+                   (stop_ && stop_->load(std::memory_order_relaxed));
+          });
       if (!restored) return restored.error();
       metrics_.restoring(p).Set(0);
       metrics_.restored(p).Set(static_cast<double>(*restored));
@@ -317,14 +335,26 @@ Status StreamTask::handle(rd_kafka_message_t* m) {
       return error(options_.name + ": record " + std::to_string(m->offset) +
                    " keeps failing and there is no dead-letter topic");
     std::string value = in.value ? std::string(*in.value) : std::string();
-    DIGONCE_TRY(produce(
+    rd_kafka_resp_err_t refused = RD_KAFKA_RESP_ERR_NO_ERROR;
+    auto sent = produce(
         producer_.get(), options_.dead_letter_topic, RD_KAFKA_PARTITION_UA, in.key,
         in.value ? &value : nullptr,
         copied_headers(m, {{"digonce.reason", "processing failed " + std::to_string(kMaxAttempts) +
                                                   " times: " + failure_reason_[key]},
                            {"digonce.source.topic", options_.input_topic},
                            {"digonce.source.partition", std::to_string(m->partition)},
-                           {"digonce.source.offset", std::to_string(m->offset)}})));
+                           {"digonce.source.offset", std::to_string(m->offset)}}),
+        nullptr, &refused);
+    if (!sent.ok()) {
+      // A transaction that must be aborted (an earlier delivery failed): abort, and set it
+      // aside again in the next. Anything else ends this run of the clients (run()).
+      if (refused == RD_KAFKA_RESP_ERR__STATE && fatal_error() == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("{}: setting aside {}[{}]@{}: {}: aborting", options_.name,
+                     options_.input_topic, m->partition, m->offset, sent.error().what());
+        return abort_and_rewind();
+      }
+      return sent;
+    }
     if (failed->second == kMaxAttempts) {
       spdlog::error("{}: record {}[{}]@{} set aside after {} failures: {}", options_.name,
                     options_.input_topic, m->partition, m->offset, kMaxAttempts,
@@ -481,7 +511,8 @@ Status StreamTask::commit_at_least_once() {
 Status StreamTask::committed(const rd_kafka_topic_partition_list_t& offsets) {
   metrics_.committed.Increment();
   metrics_.dead_lettered.Increment(static_cast<double>(pending_dead_lettered_));
-  aborts_in_a_row_ = 0;
+  // Aborts in a row end with a commit that processed a record (not only set some aside).
+  if (pending_records_ > pending_dead_lettered_) aborts_in_a_row_ = 0;
   delivery_failed_ = false;
   for (int i = 0; i < offsets.cnt; ++i)
     if (offsets.elems[i].offset >= 0)
@@ -530,16 +561,22 @@ void StreamTask::forget_failures(std::int32_t partition, std::int64_t before) {
 
 Status StreamTask::abort_and_rewind() {
   metrics_.aborted.Increment();
-  // Aborts in a row, with no commit between (a record failing, or a commit refused, again and
-  // again): from the fourth on, a growing pause (0.1 s doubling to 5 s) so that a stage stuck
-  // on something it cannot get past waits instead of spinning on the brokers (it says why at
-  // each abort; the lag and digonce_transactions_total{outcome="aborted"} show it).
-  if (++aborts_in_a_row_ > 3) {
+  DIGONCE_TRY(abort_transaction());
+  delivery_failed_ = false;
+  // Aborts in a row, with no record processed and committed between (a record failing, or a
+  // commit refused, again and again): from the fourth on, a growing pause (0.1 s doubling to
+  // 5 s), after the abort (an open transaction would hold back every read_committed reader of
+  // its partitions), so that a stage stuck on something it cannot get past waits instead of
+  // spinning on the brokers; it says why at each abort, and the lag and
+  // digonce_transactions_total{outcome="aborted"} show it. After kMaxAbortsInARow, this run
+  // of the clients ends: run() starts new ones, and gives up after kMaxRestarts such runs.
+  if (++aborts_in_a_row_ >= kMaxAbortsInARow)
+    return error(options_.name + ": " + std::to_string(aborts_in_a_row_) +
+                 " transactions aborted in a row, none committed with a record processed");
+  if (aborts_in_a_row_ > 3) {
     const int pause_ms = std::min(5000, 100 << std::min(aborts_in_a_row_ - 4, 6));
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
-  DIGONCE_TRY(abort_transaction());
-  delivery_failed_ = false;
   for (auto& [p, a] : parts_)
     if (a.state) a.state->abort();
   pending_records_ = 0;
@@ -554,8 +591,15 @@ Status StreamTask::abort_and_rewind() {
   if (offsets->cnt > 0) {
     if (auto err = rd_kafka_committed(consumer_.get(), offsets.get(), 10000))
       return kafka_error("committed offsets", err);
-    for (int i = 0; i < offsets->cnt; ++i)
+    for (int i = 0; i < offsets->cnt; ++i) {
+      // A partition whose committed offset could not be read is not rewound to its beginning
+      // (all its records again): an error, and run() starts the clients over.
+      if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return kafka_error("committed offset of " + options_.input_topic + "[" +
+                               std::to_string(offsets->elems[i].partition) + "]",
+                           offsets->elems[i].err);
       if (offsets->elems[i].offset < 0) offsets->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
     if (auto* e = rd_kafka_seek_partitions(consumer_.get(), offsets.get(), -1))
       return kafka_error("seek", e);
     // A partition not sought back would keep its position past the aborted records, and the
@@ -730,6 +774,7 @@ void StreamTask::teardown(bool clean) {
   pending_dead_lettered_ = 0;
   pending_timestamps_.clear();
   delivery_failed_ = false;
+  aborts_in_a_row_ = 0;
   fatal_ = {};
 }
 
@@ -741,6 +786,7 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
   // instance (a newer one with the same transactional id owns the work now).
   constexpr int kMaxRestarts = 10;
   int tries = 0;
+  stop_ = &stop;
   for (;;) {
     // Commits are counted by the metric; restarts in a row are those that added none.
     auto commits_before = metrics_.committed.Value();

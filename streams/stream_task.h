@@ -242,7 +242,8 @@ class StreamTask {
   std::optional<std::chrono::steady_clock::time_point> assignment_lost_at_;
   // A produce for the open transaction was refused because it must be aborted (TxnOutput).
   bool txn_unusable_ = false;
-  int aborts_in_a_row_ = 0;  // since the last commit (abort_and_rewind's pause)
+  const std::atomic<bool>* stop_ = nullptr;  // run()'s, for the restores' waits
+  int aborts_in_a_row_ = 0;                  // since the last commit (abort_and_rewind's pause)
   // Record -> failed attempts (kept, once it reaches kMaxAttempts and is set aside, until a
   // commit passes it).
   std::map<std::pair<std::int32_t, std::int64_t>, int> failures_;

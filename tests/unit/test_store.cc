@@ -311,7 +311,9 @@ int crash_after_one_family_flushed(const std::string& dir) {
     if (!(*s)->write(more).ok()) return 2;
     if (i > 1000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the flush's manifest entry
+  // The flush's table is written; its job ends once the manifest records it.
+  (*s)->wait_for_background(20);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::_Exit(0);
 }
 DIGONCE_CHILD_ROUTINE("crash_after_one_family_flushed", crash_after_one_family_flushed);
