@@ -25,6 +25,16 @@ struct TopicSpec {
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                      int timeout_ms = 30000);
 
+/// Of these topics, those that exist with a setting below what their spec asks for (a number
+/// lower, such as delete.retention.ms, retention.ms or max.message.bytes; or another
+/// cleanup.policy), one line for each: "topic: key is X, digonce asks for Y". ensure_topics
+/// warns of them (at most 10 s, best effort; an operator's topics are left as they are). On the
+/// embedded broker (librdkafka's mock cluster, which never answers DescribeConfigs): none, at
+/// once.
+Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers,
+                                                      const std::vector<TopicSpec>& topics,
+                                                      int timeout_ms = 30000);
+
 /// Partition count of a topic, waiting up to timeout_ms for it to appear in metadata.
 Result<int> partition_count(const std::string& brokers, const std::string& topic,
                             int timeout_ms = 30000);

@@ -23,6 +23,7 @@
 #include "kafka_fixtures.h"
 #include "store/keys.h"
 #include "store/rocks_store.h"
+#include "streams/admin.h"
 #include "streams/stream_task.h"
 
 using namespace digonce::test;
@@ -445,6 +446,29 @@ TEST_CASE("a restore waits for a transaction open on the changelog, the previous
   runner.join();
   CHECK_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what()));
   CHECK(got == std::vector<std::string>{"late"});
+}
+
+TEST_CASE("existing topics with settings below digonce's are reported") {
+  const std::string name = unique_name("weak-log");
+  // Made before, by hand or another tool: deletes kept a day (Kafka's default), not compacted.
+  streams::TopicSpec made{name, 1, 1, {{"delete.retention.ms", "86400000"}}};
+  REQUIRE(streams::ensure_topics(bootstrap(), {made}).ok());
+  streams::TopicSpec asked{name,
+                           1,
+                           1,
+                           {{"cleanup.policy", "compact"},
+                            {"delete.retention.ms", "604800000"},
+                            {"max.message.bytes", "1000"}}};  // below the broker's default
+  auto gaps = streams::weaker_topic_configs(bootstrap(), {asked});
+  REQUIRE(gaps.ok());
+  std::sort(gaps->begin(), gaps->end());
+  CHECK(*gaps == std::vector<std::string>{
+                     name + ": cleanup.policy is delete, digonce asks for compact",
+                     name + ": delete.retention.ms is 86400000, digonce asks for 604800000"});
+  auto none = streams::weaker_topic_configs(bootstrap(), {made});
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  CHECK(streams::delete_topics(bootstrap(), {name}).ok());
 }
 
 int main(int argc, char** argv) {
