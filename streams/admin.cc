@@ -94,40 +94,31 @@ std::string weaker(const std::string& key, const std::string& have, const std::s
 
 }  // namespace
 
-Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers,
-                                                      const std::vector<TopicSpec>& topics,
-                                                      int timeout_ms) {
-  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
-  if (!rk) return Error{"topics", rk.error().what()};
-  std::vector<rd_kafka_ConfigResource_t*> resources;
-  std::map<std::string, const TopicSpec*> specs;
-  for (const auto& t : topics)
-    if (!t.configs.empty()) {
-      resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.name.c_str()));
-      specs[t.name] = &t;
-    }
-  std::vector<std::string> out;
-  if (resources.empty()) return out;
+Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<std::string>& names,
+                                            int timeout_ms) {
+  TopicConfigs out;
+  if (names.empty()) return out;
   // librdkafka's embedded (mock) broker does not answer DescribeConfigs at all: the request
   // would wait out the whole timeout. Its cluster id says what it is; its topics have no
-  // settings to compare.
-  if (char* id = rd_kafka_clusterid(rk->get(), timeout_ms)) {
+  // settings to read.
+  if (char* id = rd_kafka_clusterid(rk, timeout_ms)) {
     const bool embedded = std::string_view(id).starts_with("mockCluster");
-    rd_kafka_mem_free(rk->get(), id);
-    if (embedded) {
-      rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
-      return out;
-    }
+    rd_kafka_mem_free(rk, id);
+    if (embedded) return out;
   }
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk->get()));
-  rd_kafka_DescribeConfigs(rk->get(), resources.data(), resources.size(), nullptr, queue.get());
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  resources.reserve(names.size());
+  for (const auto& name : names)
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()));
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  rd_kafka_DescribeConfigs(rk, resources.data(), resources.size(), nullptr, queue.get());
   rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), timeout_ms);
   if (!ev) return error("describe topic configs: timed out");
   Status failed;
   if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
       rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
-    // (The embedded broker: nothing to compare.)
+    // (A broker without DescribeConfigs: nothing to read.)
   } else if (rd_kafka_event_error(ev)) {
     failed = error(std::string("describe topic configs: ") + rd_kafka_event_error_string(ev));
   } else {
@@ -136,22 +127,39 @@ Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers
         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
     for (std::size_t i = 0; i < n; ++i) {
       if (rd_kafka_ConfigResource_error(res[i])) continue;  // gone, or not ours to read
-      auto spec = specs.find(rd_kafka_ConfigResource_name(res[i]));
-      if (spec == specs.end()) continue;
+      auto& configs = out[rd_kafka_ConfigResource_name(res[i])];
       std::size_t m = 0;
       const auto** entries = rd_kafka_ConfigResource_configs(res[i], &m);
-      for (std::size_t j = 0; j < m; ++j) {
-        const char* value = rd_kafka_ConfigEntry_value(entries[j]);
-        auto want = spec->second->configs.find(rd_kafka_ConfigEntry_name(entries[j]));
-        if (!value || want == spec->second->configs.end()) continue;
-        if (auto have = weaker(want->first, value, want->second); !have.empty())
-          out.push_back(spec->first + ": " + want->first + " is " + have + ", digonce asks for " +
-                        want->second);
-      }
+      for (std::size_t j = 0; j < m; ++j)
+        if (const char* value = rd_kafka_ConfigEntry_value(entries[j]))
+          configs[rd_kafka_ConfigEntry_name(entries[j])] = value;
     }
   }
   rd_kafka_event_destroy(ev);
   DIGONCE_TRY(failed);
+  return out;
+}
+
+Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers,
+                                                      const std::vector<TopicSpec>& topics,
+                                                      int timeout_ms) {
+  std::vector<std::string> names;
+  for (const auto& t : topics)
+    if (!t.configs.empty()) names.push_back(t.name);
+  std::vector<std::string> out;
+  if (names.empty()) return out;
+  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
+  if (!rk) return Error{"topics", rk.error().what()};
+  auto described = describe_topic_configs(rk->get(), names, timeout_ms);
+  if (!described) return described.error();
+  for (const auto& t : topics) {
+    auto have = described->find(t.name);
+    if (have == described->end()) continue;
+    for (const auto& [key, want] : t.configs)
+      if (auto value = have->second.find(key); value != have->second.end())
+        if (auto weak = weaker(key, value->second, want); !weak.empty())
+          out.push_back(t.name + ": " + key + " is " + weak + ", digonce asks for " + want);
+  }
   return out;
 }
 

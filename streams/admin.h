@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
+
 #include "base/result.h"
 
 namespace digonce::streams {
@@ -24,6 +26,13 @@ struct TopicSpec {
 /// unreachable, leaders or a controller not ready, too few brokers yet) may pass.
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                      int timeout_ms = 30000);
+
+/// Each topic's settings as the broker has them (its own, or the broker's defaults), by name:
+/// topics that do not exist, or may not be read, are left out. On the embedded broker
+/// (librdkafka's mock cluster, which never answers DescribeConfigs): none, at once.
+using TopicConfigs = std::map<std::string, std::map<std::string, std::string>>;
+Result<TopicConfigs> describe_topic_configs(rd_kafka_t* client,
+                                            const std::vector<std::string>& topics, int timeout_ms);
 
 /// Of these topics, those that exist with a setting below what their spec asks for (a number
 /// lower, such as delete.retention.ms, retention.ms or max.message.bytes; or another

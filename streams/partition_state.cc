@@ -51,6 +51,7 @@ store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id
 
 Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::string& changelog,
                                               std::int32_t partition, const std::string& cluster_id,
+                                              std::int64_t trusted_ms,
                                               const std::function<void(std::uint64_t)>& progress,
                                               const std::function<bool()>& give_up_waiting) {
   auto checkpoint = rocks_->get(meta_, kCheckpointKey);
@@ -63,7 +64,7 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
   // (A time ahead of this clock's by more than an hour is not believed either.)
   if (*checkpoint && *cluster && **cluster == cluster_id && *as_of && age_ms > -3'600'000 &&
-      age_ms < kCheckpointTrustedMs) {
+      age_ms < trusted_ms) {
     from = store::get_i64_be(**checkpoint);
   } else {
     if (*checkpoint && !(*cluster && **cluster == cluster_id))
@@ -77,10 +78,10 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
                    changelog, partition, static_cast<double>(-age_ms) / 3'600'000.0);
     else if (*checkpoint)
       spdlog::info(
-          "{}[{}]: local state is {:.1f} days old, past what the changelog's deletes are kept "
-          "for ({} days, less a day): rebuilding",
+          "{}[{}]: local state is {:.1f} days old, past the {:.1f} days its changelog's deletes "
+          "are surely kept for: rebuilding",
           changelog, partition, static_cast<double>(age_ms) / 86'400'000.0,
-          kChangelogTombstoneRetentionMs / 86'400'000);
+          static_cast<double>(trusted_ms) / 86'400'000.0);
     DIGONCE_TRY(rocks_->clear());
   }
 

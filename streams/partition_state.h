@@ -15,7 +15,9 @@
 // is compacted, so it keeps the last write of every key).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,6 +37,16 @@ namespace digonce::streams {
 inline constexpr std::int64_t kChangelogTombstoneRetentionMs = 7LL * 24 * 3600 * 1000;
 inline constexpr std::int64_t kCheckpointTrustedMs =
     kChangelogTombstoneRetentionMs - 24LL * 3600 * 1000;
+/// The same for a changelog whose delete.retention.ms the broker gave (an operator's topic, or
+/// one made before digonce set it, may keep its deletes less than digonce asks): that less a
+/// day, or less a quarter of it when that is shorter, never more than kCheckpointTrustedMs nor
+/// less than 0. Unknown: kCheckpointTrustedMs.
+constexpr std::int64_t checkpoint_trusted_ms(std::optional<std::int64_t> delete_retention_ms) {
+  if (!delete_retention_ms) return kCheckpointTrustedMs;
+  const std::int64_t r = *delete_retention_ms;
+  const std::int64_t margin = std::min<std::int64_t>(24LL * 3600 * 1000, r / 4);
+  return std::clamp<std::int64_t>(r - margin, 0, kCheckpointTrustedMs);
+}
 /// How long an assignment's restores wait, in all, for transactions open on their changelogs
 /// (the previous owner's) to end before they go on without them.
 inline constexpr std::chrono::seconds kOpenTransactionWait{60};
@@ -50,13 +62,14 @@ class PartitionState {
 
   /// Brings the store up to the end of the committed changelog: from the local checkpoint, or
   /// from the beginning (after wiping the store) when there is none, when it belongs to another
-  /// cluster, when its state is older than kCheckpointTrustedMs (or of unknown age: a store of a
-  /// version before 2026-12-04), or when the changelog no longer reaches back to it.
+  /// cluster, when its state is older than `trusted_ms` (checkpoint_trusted_ms; or of unknown age:
+  /// a store of a version before 2026-12-04), or when the changelog no longer reaches back to it.
   /// `progress(done)` is called as records are applied. A transaction open on the changelog
   /// (records past its last stable offset) is waited for, until it ends or `give_up_waiting()`
   /// (a deadline, a stop). Returns the number of records applied.
   Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
                                 std::int32_t partition, const std::string& cluster_id,
+                                std::int64_t trusted_ms,
                                 const std::function<void(std::uint64_t)>& progress,
                                 const std::function<bool()>& give_up_waiting);
 

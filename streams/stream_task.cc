@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "streams/admin.h"
 #include "streams/partition_state.h"
 
 namespace digonce::streams {
@@ -153,6 +154,7 @@ Status StreamTask::start() {
     cluster_id_ = id;
     rd_kafka_mem_free(producer_.get(), id);
   }
+  if (stateful_) checkpoint_trusted_ms_ = changelog_trust();
   DIGONCE_TRY(begin());
 
   if (stateful_) {
@@ -239,7 +241,7 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       metrics_.restoring(p).Set(1);
       auto started = std::chrono::steady_clock::now();
       auto restored = (*state)->restore(
-          restorer_.get(), options_.changelog_topic, p, cluster_id_,
+          restorer_.get(), options_.changelog_topic, p, cluster_id_, checkpoint_trusted_ms_,
           [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); },
           [&] {
             return std::chrono::steady_clock::now() >= wait_until ||
@@ -458,6 +460,38 @@ Status StreamTask::commit_transactional() {
       it->second.committed = valid->elems[i].offset;
   DIGONCE_TRY(committed(*valid));
   return begin();
+}
+
+std::int64_t StreamTask::changelog_trust() {
+  // How old a local store may be and still be replayed from its checkpoint follows how long the
+  // changelog keeps its deletes (partition_state.h). digonce makes its changelogs keep them 7
+  // days, but a topic made before, or by an operator, may keep them less (Kafka's default: a
+  // day); a store replayed past that could bring deleted keys back. Best effort: unknown, 7.
+  std::optional<std::int64_t> kept;
+  auto configs = describe_topic_configs(producer_.get(), {options_.changelog_topic}, 5000);
+  if (!configs) {
+    spdlog::info(
+        "{}: the settings of {} not read ({}): local stores up to {:.0f} days old are "
+        "replayed",
+        options_.name, options_.changelog_topic, configs.error().what(),
+        static_cast<double>(kCheckpointTrustedMs) / 86'400'000.0);
+  } else if (auto t = configs->find(options_.changelog_topic); t != configs->end()) {
+    if (auto v = t->second.find("delete.retention.ms"); v != t->second.end()) {
+      try {
+        kept = std::stoll(v->second);
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  const std::int64_t trusted = checkpoint_trusted_ms(kept);
+  if (kept && trusted < kCheckpointTrustedMs)
+    spdlog::warn(
+        "{}: {} keeps its deletes {:.1f} h (delete.retention.ms {}): local stores more "
+        "than {:.1f} h old are rebuilt from it, not replayed (digonce makes its "
+        "changelogs keep them {} days)",
+        options_.name, options_.changelog_topic, static_cast<double>(*kept) / 3.6e6, *kept,
+        static_cast<double>(trusted) / 3.6e6, kChangelogTombstoneRetentionMs / 86'400'000);
+  return trusted;
 }
 
 Status StreamTask::step_over_markers() {

@@ -6,6 +6,7 @@
 
 #include "streams/admin.h"
 #include "streams/embedded_broker.h"
+#include "streams/partition_state.h"
 
 using namespace digonce;
 
@@ -29,4 +30,17 @@ TEST_CASE("topic settings on the embedded broker: nothing to compare, answered a
   const auto again = std::chrono::steady_clock::now();
   CHECK(streams::ensure_topics(brokers, {spec}, 20000).ok());
   CHECK(std::chrono::steady_clock::now() - again < std::chrono::seconds(5));
+}
+
+TEST_CASE("how old a local store may be, from how long its changelog keeps deletes") {
+  constexpr std::int64_t h = 3'600'000, day = 24 * h;
+  using streams::checkpoint_trusted_ms;
+  CHECK(checkpoint_trusted_ms(std::nullopt) == 6 * day);  // unknown: digonce's own 7 days
+  CHECK(checkpoint_trusted_ms(7 * day) == 6 * day);
+  CHECK(checkpoint_trusted_ms(30 * day) == 6 * day);  // never more than digonce's own
+  CHECK(checkpoint_trusted_ms(day) == 18 * h);        // Kafka's default: less a quarter
+  CHECK(checkpoint_trusted_ms(2 * day) == 36 * h);
+  CHECK(checkpoint_trusted_ms(5 * day) == 4 * day);  // less a day from 4 days up
+  CHECK(checkpoint_trusted_ms(0) == 0);
+  CHECK(checkpoint_trusted_ms(-1) == 0);
 }
