@@ -140,17 +140,19 @@ Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<st
   return out;
 }
 
-Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers,
-                                                      const std::vector<TopicSpec>& topics,
-                                                      int timeout_ms) {
+namespace {
+
+// weaker_topic_configs on a client already connected (ensure_topics' own: its metadata and
+// cluster id are known, so only the DescribeConfigs round trip is left).
+Result<std::vector<std::string>> weaker_configs(rd_kafka_t* rk,
+                                                const std::vector<TopicSpec>& topics,
+                                                int timeout_ms) {
   std::vector<std::string> names;
   for (const auto& t : topics)
     if (!t.configs.empty()) names.push_back(t.name);
   std::vector<std::string> out;
   if (names.empty()) return out;
-  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
-  if (!rk) return Error{"topics", rk.error().what()};
-  auto described = describe_topic_configs(rk->get(), names, timeout_ms);
+  auto described = describe_topic_configs(rk, names, timeout_ms);
   if (!described) return described.error();
   for (const auto& t : topics) {
     auto have = described->find(t.name);
@@ -161,6 +163,16 @@ Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers
           out.push_back(t.name + ": " + key + " is " + weak + ", digonce asks for " + want);
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers,
+                                                      const std::vector<TopicSpec>& topics,
+                                                      int timeout_ms) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
+  if (!rk) return Error{"topics", rk.error().what()};
+  return weaker_configs(rk->get(), topics, timeout_ms);
 }
 
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
@@ -199,7 +211,7 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
     std::vector<TopicSpec> existing;
     for (const auto& t : topics)
       if (have->count(t.name)) existing.push_back(t);
-    auto gaps = weaker_topic_configs(brokers, existing, std::min(timeout_ms, 10000));
+    auto gaps = weaker_configs(rk->get(), existing, std::min(timeout_ms, 10000));
     if (!gaps)
       spdlog::info("topic settings not checked: {}", gaps.error().what());
     else
