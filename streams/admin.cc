@@ -95,7 +95,8 @@ std::string weaker(const std::string& key, const std::string& have, const std::s
 }  // namespace
 
 Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<std::string>& names,
-                                            int timeout_ms) {
+                                            int timeout_ms,
+                                            std::map<std::string, std::string>* refused) {
   TopicConfigs out;
   if (names.empty()) return out;
   // librdkafka's embedded (mock) broker does not answer DescribeConfigs at all: the request
@@ -126,7 +127,14 @@ Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<st
     const auto** res =
         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
     for (std::size_t i = 0; i < n; ++i) {
-      if (rd_kafka_ConfigResource_error(res[i])) continue;  // gone, or not ours to read
+      if (auto err = rd_kafka_ConfigResource_error(res[i])) {  // gone, or not ours to read
+        if (refused) {
+          const char* why = rd_kafka_ConfigResource_error_string(res[i]);
+          (*refused)[rd_kafka_ConfigResource_name(res[i])] =
+              why && *why ? why : rd_kafka_err2str(err);
+        }
+        continue;
+      }
       auto& configs = out[rd_kafka_ConfigResource_name(res[i])];
       std::size_t m = 0;
       const auto** entries = rd_kafka_ConfigResource_configs(res[i], &m);
@@ -146,13 +154,14 @@ namespace {
 // cluster id are known, so only the DescribeConfigs round trip is left).
 Result<std::vector<std::string>> weaker_configs(rd_kafka_t* rk,
                                                 const std::vector<TopicSpec>& topics,
-                                                int timeout_ms) {
+                                                int timeout_ms,
+                                                std::map<std::string, std::string>* refused) {
   std::vector<std::string> names;
   for (const auto& t : topics)
     if (!t.configs.empty()) names.push_back(t.name);
   std::vector<std::string> out;
   if (names.empty()) return out;
-  auto described = describe_topic_configs(rk, names, timeout_ms);
+  auto described = describe_topic_configs(rk, names, timeout_ms, refused);
   if (!described) return described.error();
   for (const auto& t : topics) {
     auto have = described->find(t.name);
@@ -172,7 +181,7 @@ Result<std::vector<std::string>> weaker_topic_configs(const std::string& brokers
                                                       int timeout_ms) {
   auto rk = make_client(RD_KAFKA_PRODUCER, base_config(brokers, "digonce-admin"));
   if (!rk) return Error{"topics", rk.error().what()};
-  return weaker_configs(rk->get(), topics, timeout_ms);
+  return weaker_configs(rk->get(), topics, timeout_ms, nullptr);
 }
 
 Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& topics,
@@ -211,7 +220,8 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
     std::vector<TopicSpec> existing;
     for (const auto& t : topics)
       if (have->count(t.name)) existing.push_back(t);
-    auto gaps = weaker_configs(rk->get(), existing, std::min(timeout_ms, 10000));
+    std::map<std::string, std::string> refused;
+    auto gaps = weaker_configs(rk->get(), existing, std::min(timeout_ms, 10000), &refused);
     if (!gaps)
       spdlog::info("topic settings not checked: {}", gaps.error().what());
     else
@@ -220,6 +230,11 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
             "topic {} (made before; left as it is: kafka-configs.sh --alter --entity-type topics "
             "sets it)",
             g);
+    for (const auto& [name, why] : refused)
+      spdlog::info(
+          "topic {}: settings not checked (the broker would not say: {}; reading them needs "
+          "DescribeConfigs on the topic)",
+          name, why);
   }
   if (!few_replicas.empty())
     spdlog::warn(

@@ -28,11 +28,14 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
                      int timeout_ms = 30000);
 
 /// Each topic's settings as the broker has them (its own, or the broker's defaults), by name:
-/// topics that do not exist, or may not be read, are left out. On the embedded broker
-/// (librdkafka's mock cluster, which never answers DescribeConfigs): none, at once.
+/// topics that do not exist, or may not be read, are left out; when `refused` is given, each of
+/// those gets the broker's reason there (no DescribeConfigs right on it, unknown topic). On the
+/// embedded broker (librdkafka's mock cluster, which never answers DescribeConfigs): none, at
+/// once.
 using TopicConfigs = std::map<std::string, std::map<std::string, std::string>>;
 Result<TopicConfigs> describe_topic_configs(rd_kafka_t* client,
-                                            const std::vector<std::string>& topics, int timeout_ms);
+                                            const std::vector<std::string>& topics, int timeout_ms,
+                                            std::map<std::string, std::string>* refused = nullptr);
 
 /// Of these topics, those that exist with a setting below what their spec asks for (a number
 /// lower, such as delete.retention.ms, retention.ms or max.message.bytes; or another

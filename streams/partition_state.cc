@@ -12,11 +12,18 @@ namespace {
 constexpr const char* kCheckpointKey = "changelog.next_offset";
 constexpr const char* kClusterKey = "changelog.cluster_id";
 constexpr const char* kAsOfKey = "changelog.as_of_ms";
+constexpr const char* kTrustKey = "changelog.trusted_ms";
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// "20.0 h", "6.0 days".
+std::string span(std::int64_t ms) {
+  return ms < 48 * 3'600'000LL ? fmt::format("{:.1f} h", static_cast<double>(ms) / 3'600'000.0)
+                               : fmt::format("{:.1f} days", static_cast<double>(ms) / 86'400'000.0);
 }
 
 }  // namespace
@@ -46,6 +53,9 @@ store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id
   v.clear();
   store::put_i64_be(v, as_of_ms);
   b.put(meta_, kAsOfKey, v);
+  v.clear();
+  store::put_i64_be(v, trusted_ms_);
+  b.put(meta_, kTrustKey, v);
   return b;
 }
 
@@ -60,11 +70,19 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   if (!cluster) return cluster.error();
   auto as_of = rocks_->get(meta_, kAsOfKey);
   if (!as_of) return as_of.error();
+  auto trust_then = rocks_->get(meta_, kTrustKey);
+  if (!trust_then) return trust_then.error();
+  // The window of the setting now, or of the one the checkpoint was written under when that was
+  // shorter: a delete logged under a 1-day setting may be gone after a day even if the setting
+  // was raised since (the cleaner fixes a tombstone's end when it first cleans it: KIP-534).
+  const std::int64_t window =
+      *trust_then ? std::min(trusted_ms, store::get_i64_be(**trust_then)) : trusted_ms;
+  trusted_ms_ = trusted_ms;
   std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
   const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
   // (A time ahead of this clock's by more than an hour is not believed either.)
   if (*checkpoint && *cluster && **cluster == cluster_id && *as_of && age_ms > -3'600'000 &&
-      age_ms < trusted_ms) {
+      age_ms < window) {
     from = store::get_i64_be(**checkpoint);
   } else {
     if (*checkpoint && !(*cluster && **cluster == cluster_id))
@@ -78,10 +96,10 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
                    changelog, partition, static_cast<double>(-age_ms) / 3'600'000.0);
     else if (*checkpoint)
       spdlog::info(
-          "{}[{}]: local state is {:.1f} days old, past the {:.1f} days its changelog's deletes "
-          "are surely kept for: rebuilding",
-          changelog, partition, static_cast<double>(age_ms) / 86'400'000.0,
-          static_cast<double>(trusted_ms) / 86'400'000.0);
+          "{}[{}]: local state is {} old, past the {} its changelog's deletes are surely kept "
+          "for{}: rebuilding",
+          changelog, partition, span(age_ms), span(window),
+          window < trusted_ms ? " (under its setting when the state was written)" : "");
     DIGONCE_TRY(rocks_->clear());
   }
 

@@ -39,12 +39,14 @@ inline constexpr std::int64_t kCheckpointTrustedMs =
     kChangelogTombstoneRetentionMs - 24LL * 3600 * 1000;
 /// The same for a changelog whose delete.retention.ms the broker gave (an operator's topic, or
 /// one made before digonce set it, may keep its deletes less than digonce asks): that less a
-/// day, or less a quarter of it when that is shorter, never more than kCheckpointTrustedMs nor
-/// less than 0. Unknown: kCheckpointTrustedMs.
+/// day, or less a quarter of it when that is shorter but never less than an hour (the clocks of
+/// this machine and of the broker's cleaner may differ that much); never more than
+/// kCheckpointTrustedMs nor less than 0. Unknown: kCheckpointTrustedMs.
 constexpr std::int64_t checkpoint_trusted_ms(std::optional<std::int64_t> delete_retention_ms) {
   if (!delete_retention_ms) return kCheckpointTrustedMs;
+  constexpr std::int64_t hour = 3600LL * 1000;
   const std::int64_t r = *delete_retention_ms;
-  const std::int64_t margin = std::min<std::int64_t>(24LL * 3600 * 1000, r / 4);
+  const std::int64_t margin = std::clamp<std::int64_t>(r / 4, hour, 24 * hour);
   return std::clamp<std::int64_t>(r - margin, 0, kCheckpointTrustedMs);
 }
 /// How long an assignment's restores wait, in all, for transactions open on their changelogs
@@ -62,8 +64,11 @@ class PartitionState {
 
   /// Brings the store up to the end of the committed changelog: from the local checkpoint, or
   /// from the beginning (after wiping the store) when there is none, when it belongs to another
-  /// cluster, when its state is older than `trusted_ms` (checkpoint_trusted_ms; or of unknown age:
-  /// a store of a version before 2026-12-04), or when the changelog no longer reaches back to it.
+  /// cluster, when its state is older than `trusted_ms` (checkpoint_trusted_ms of the changelog's
+  /// setting now) or than the window recorded with the checkpoint (the setting when it was
+  /// written: deletes logged then may already be gone though the setting was raised since), when
+  /// it is of unknown age (a store of a version before 2026-12-04), or when the changelog no
+  /// longer reaches back to it. Checkpoints written from then on record `trusted_ms`.
   /// `progress(done)` is called as records are applied. A transaction open on the changelog
   /// (records past its last stable offset) is waited for, until it ends or `give_up_waiting()`
   /// (a deadline, a stop). Returns the number of records applied.
@@ -96,16 +101,18 @@ class PartitionState {
 
  private:
   PartitionState() = default;
-  // The checkpoint: the changelog offset, the cluster, and the time the state was as of (every
-  // changelog record after the offset was written after it; wall clock, ms).
+  // The checkpoint: the changelog offset, the cluster, the time the state was as of (every
+  // changelog record after the offset was written after it; wall clock, ms), and the trust
+  // window of the changelog's setting then (trusted_ms_).
   store::WriteBatch checkpoint_batch(const std::string& cluster_id, std::int64_t as_of_ms) const;
   Status log_write(rd_kafka_t* producer, const std::string& changelog, std::int32_t partition,
                    store::Family f, std::string_view k, const std::optional<std::string>& v);
   std::unique_ptr<store::RocksStore> rocks_;
   std::unique_ptr<store::BufferedStore> buffered_;
-  store::Family meta_ = 0;        // the runtime's own family
-  std::int64_t next_offset_ = 0;  // changelog offset to restore from next time
-  std::string key_;               // a changelog record's key (capacity kept)
+  store::Family meta_ = 0;                          // the runtime's own family
+  std::int64_t next_offset_ = 0;                    // changelog offset to restore from next time
+  std::int64_t trusted_ms_ = kCheckpointTrustedMs;  // restore()'s, recorded with checkpoints
+  std::string key_;                                 // a changelog record's key (capacity kept)
 };
 
 }  // namespace digonce::streams

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "streams/admin.h"
@@ -468,8 +469,18 @@ std::int64_t StreamTask::changelog_trust() {
   // days, but a topic made before, or by an operator, may keep them less (Kafka's default: a
   // day); a store replayed past that could bring deleted keys back. Best effort: unknown, 7.
   std::optional<std::int64_t> kept;
-  auto configs = describe_topic_configs(producer_.get(), {options_.changelog_topic}, 5000);
-  if (!configs) {
+  std::map<std::string, std::string> refused;
+  auto configs =
+      describe_topic_configs(producer_.get(), {options_.changelog_topic}, 5000, &refused);
+  if (auto r = refused.find(options_.changelog_topic); r != refused.end()) {
+    spdlog::warn(
+        "{}: the broker would not give the settings of {} ({}; reading them needs "
+        "DescribeConfigs on the topic): local stores up to {:.0f} days old are replayed, as if "
+        "it kept its deletes digonce's {} days (or the window recorded with each store)",
+        options_.name, options_.changelog_topic, r->second,
+        static_cast<double>(kCheckpointTrustedMs) / 86'400'000.0,
+        kChangelogTombstoneRetentionMs / 86'400'000);
+  } else if (!configs) {
     spdlog::info(
         "{}: the settings of {} not read ({}): local stores up to {:.0f} days old are "
         "replayed",

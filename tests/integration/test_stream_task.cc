@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -474,6 +475,22 @@ TEST_CASE("existing topics with settings below digonce's are reported") {
   auto none = streams::weaker_topic_configs(bootstrap(), {made});
   REQUIRE(none.ok());
   CHECK(none->empty());
+
+  // A topic the broker will not describe (here: none such) is left out, with its reason.
+  auto client =
+      streams::make_client(RD_KAFKA_PRODUCER, streams::base_config(bootstrap(), "describe"));
+  REQUIRE(client.ok());
+  std::map<std::string, std::string> refused;
+  auto described =
+      streams::describe_topic_configs(client->get(), {name, name + "-none"}, kTimeoutMs, &refused);
+  REQUIRE(described.ok());
+  CHECK(described->count(name) == 1);
+  CHECK(described->at(name).at("delete.retention.ms") == "86400000");
+  CHECK(described->count(name + "-none") == 0);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused.begin()->first == name + "-none");
+  MESSAGE("refused: " << refused.begin()->second);
+  CHECK_FALSE(refused.begin()->second.empty());
   CHECK(streams::delete_topics(bootstrap(), {name}).ok());
 }
 

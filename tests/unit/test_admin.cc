@@ -41,6 +41,9 @@ TEST_CASE("how old a local store may be, from how long its changelog keeps delet
   CHECK(checkpoint_trusted_ms(day) == 18 * h);        // Kafka's default: less a quarter
   CHECK(checkpoint_trusted_ms(2 * day) == 36 * h);
   CHECK(checkpoint_trusted_ms(5 * day) == 4 * day);  // less a day from 4 days up
+  CHECK(checkpoint_trusted_ms(4 * h) == 3 * h);      // never less than an hour's margin:
+  CHECK(checkpoint_trusted_ms(2 * h) == 1 * h);      // the clocks of this machine and the
+  CHECK(checkpoint_trusted_ms(h) == 0);              // broker's may differ that much
   CHECK(checkpoint_trusted_ms(0) == 0);
   CHECK(checkpoint_trusted_ms(-1) == 0);
 }

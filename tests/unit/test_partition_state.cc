@@ -1,0 +1,123 @@
+// streams/partition_state.h: when a stage's local store is replayed from its checkpoint and when
+// it is rebuilt from the changelog, on the embedded broker (librdkafka's mock cluster).
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "store/keys.h"
+#include "store/rocks_store.h"
+#include "streams/embedded_broker.h"
+#include "streams/kafka.h"
+#include "streams/partition_state.h"
+
+using namespace digonce;
+using std::chrono::hours;
+
+namespace {
+
+constexpr std::int64_t kHourMs = 3'600'000;
+
+std::int64_t ms_ago(hours age) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch() - age)
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("a local store is replayed within its window, the shorter of now's and its own") {
+  auto broker = streams::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  const std::string& brokers = (*broker)->bootstraps();
+  const std::string changelog = "ps.changelog";
+  REQUIRE((*broker)->create_topic(changelog, 1).ok());
+
+  // The changelog: keys a and b of family 0 (the record key is the family's byte, then the key).
+  auto producer = streams::make_client(RD_KAFKA_PRODUCER, streams::base_config(brokers, "ps-p"));
+  REQUIRE(producer.ok());
+  const std::string one = "1";
+  for (const char* k : {"a", "b"})
+    REQUIRE(streams::produce(producer->get(), changelog, 0, std::string(1, '\0') + k, &one).ok());
+  REQUIRE(rd_kafka_flush(producer->get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  char* id = rd_kafka_clusterid(producer->get(), 10000);
+  REQUIRE(id != nullptr);
+  const std::string cluster(id);
+  rd_kafka_mem_free(producer->get(), id);
+
+  auto restorer = streams::make_client(RD_KAFKA_CONSUMER,
+                                       streams::restore_consumer_config(brokers, "ps-restore"));
+  REQUIRE(restorer.ok());
+  const auto dir = std::filesystem::temp_directory_path() / "digonce-test-partition-state";
+  std::filesystem::remove_all(dir);
+
+  // Restores with the changelog's window now; the records applied, and whether the store still
+  // holds "zombie", a key the changelog does not have (as a store that missed a delete since
+  // compacted away would).
+  struct Restored {
+    std::uint64_t applied = 0;
+    bool zombie = false;
+  };
+  auto restore = [&](std::int64_t trusted_ms) {
+    auto state = streams::PartitionState::open(dir.string(), {"keys"});
+    REQUIRE(state.ok());
+    auto applied = (*state)->restore(
+        restorer->get(), changelog, 0, cluster, trusted_ms, [](std::uint64_t) {},
+        [] { return true; });
+    REQUIRE(applied.ok());
+    auto zombie = (*state)->store().get(0, "zombie");
+    REQUIRE(zombie.ok());
+    return Restored{*applied, zombie->has_value()};
+  };
+  // With the stage stopped: the zombie key, the checkpoint's time set `age` ago, and the window
+  // recorded with it set to `window` when given.
+  auto plant = [&](hours age, std::optional<std::int64_t> window) {
+    store::RocksOptions ro;
+    ro.wal = false;
+    auto s = store::RocksStore::open(dir.string(), {"keys", "streams"}, ro);
+    REQUIRE(s.ok());
+    store::WriteBatch b;
+    b.put(0, "zombie", "1");
+    std::string v;
+    store::put_i64_be(v, ms_ago(age));
+    b.put(1, "changelog.as_of_ms", v);
+    if (window) {
+      v.clear();
+      store::put_i64_be(v, *window);
+      b.put(1, "changelog.trusted_ms", v);
+    }
+    REQUIRE((*s)->write(b).ok());
+  };
+
+  const std::int64_t six_days = streams::kCheckpointTrustedMs;
+  const std::int64_t day_window = streams::checkpoint_trusted_ms(24 * kHourMs);  // 18 h
+  CHECK(restore(six_days).applied == 2);  // a new store: the whole changelog
+
+  plant(hours(1), std::nullopt);
+  auto r = restore(six_days);
+  CHECK(r.zombie);  // an hour old: replayed from its checkpoint (nothing after it to apply)
+  CHECK(r.applied == 0);
+
+  // Written while the changelog kept its deletes a day (an 18 h window), 20 h ago; the setting
+  // is 7 days now. Deletes logged under the day may be gone already: rebuilt.
+  plant(hours(20), day_window);
+  r = restore(six_days);
+  CHECK_FALSE(r.zombie);
+  CHECK(r.applied == 2);
+
+  // That restore recorded the window now (6 days): 20 h old is trusted again.
+  plant(hours(20), std::nullopt);
+  CHECK(restore(six_days).zombie);
+
+  // The setting lowered to a day since: 20 h is past its 18 h, whatever the store recorded.
+  plant(hours(20), six_days);
+  CHECK_FALSE(restore(day_window).zombie);
+  // And a store within the window now and then is replayed.
+  plant(hours(12), six_days);
+  CHECK(restore(day_window).zombie);
+
+  std::filesystem::remove_all(dir);
+}
