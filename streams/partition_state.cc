@@ -77,7 +77,10 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   // was raised since (the cleaner fixes a tombstone's end when it first cleans it: KIP-534).
   const std::int64_t window =
       *trust_then ? std::min(trusted_ms, store::get_i64_be(**trust_then)) : trusted_ms;
-  trusted_ms_ = trusted_ms;
+  // A restore cut short leaves state as of its last record applied, with the deletes logged
+  // after it still to come: those may have been logged under the shorter window, which the
+  // checkpoints written on the way keep. The complete state is as of now, under the setting now.
+  trusted_ms_ = window;
   std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
   const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
   // (A time ahead of this clock's by more than an hour is not believed either.)
@@ -196,6 +199,7 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     if (!out_of_range) {
       DIGONCE_TRY(flush());
       // Records the checkpoint even when nothing was replayed, so the next start skips ahead.
+      trusted_ms_ = trusted_ms;
       DIGONCE_TRY(rocks_->write(checkpoint_batch(cluster_id, wall_ms())));
       return applied;
     }
