@@ -130,8 +130,10 @@ Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<st
       if (auto err = rd_kafka_ConfigResource_error(res[i])) {  // gone, or not ours to read
         if (refused) {
           const char* why = rd_kafka_ConfigResource_error_string(res[i]);
-          (*refused)[rd_kafka_ConfigResource_name(res[i])] =
-              why && *why ? why : rd_kafka_err2str(err);
+          std::string reason = why && *why ? why : rd_kafka_err2str(err);
+          while (!reason.empty() && (reason.back() == '.' || reason.back() == ' '))
+            reason.pop_back();  // ("Topic authorization failed.")
+          (*refused)[rd_kafka_ConfigResource_name(res[i])] = std::move(reason);
         }
         continue;
       }
