@@ -303,10 +303,9 @@ void TopicFeed::run() {
 Status TopicFeed::consume() {
   auto partitions = streams::partition_count(brokers_, topic_, 2000);
   if (!partitions) return partitions.error();
-  auto config = streams::consumer_config(brokers_, "digonce-gateway-view",
-                                         // Required by librdkafka even for assign(); no member
-                                         // ever joins it and nothing is committed.
-                                         "digonce-gateway-view");
+  // A group id is required by librdkafka even for assign(); no member ever joins it and nothing
+  // is committed. Named after the topic, so that ACLs on the topic prefix cover it.
+  auto config = streams::consumer_config(brokers_, "digonce-gateway-view", topic_ + ".view");
   config["enable.partition.eof"] = "true";
   config["fetch.wait.max.ms"] = "10";  // freshness: an alert shows within a second end to end
   auto consumer = streams::make_client(RD_KAFKA_CONSUMER, config);

@@ -101,7 +101,8 @@ Status run_load(const Settings& settings, const LoadOptions& options) {
   // The consumer starts at the end of every alerts partition before anything is produced.
   auto np = streams::partition_count(settings.brokers, alerts_topic);
   if (!np) return np.error();
-  auto cconf = streams::consumer_config(settings.brokers, "digonce-load", "digonce-load-" + run);
+  auto cconf =
+      streams::consumer_config(settings.brokers, "digonce-load", settings.topic("load-" + run));
   cconf["fetch.wait.max.ms"] = "5";
   auto consumer = streams::make_client(RD_KAFKA_CONSUMER, cconf);
   if (!consumer) return consumer.error();

@@ -289,7 +289,8 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
   auto partitions = streams::partition_count(settings.brokers, topic, 10000);
   if (!partitions) return partitions.error();
   // Required by librdkafka even for assign(); no member joins it and nothing is committed.
-  auto config = streams::consumer_config(settings.brokers, "digonce-tail", "digonce-tail");
+  // (Under the topic prefix, so that ACLs on it cover it.)
+  auto config = streams::consumer_config(settings.brokers, "digonce-tail", settings.topic("tail"));
   config["fetch.wait.max.ms"] = "50";
   auto consumer = streams::make_client(RD_KAFKA_CONSUMER, config);
   if (!consumer) return consumer.error();

@@ -266,6 +266,7 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
                        (rd_kafka_topic_result_error_string(res[i])
                             ? rd_kafka_topic_result_error_string(res[i])
                             : rd_kafka_err2str(e)));
+        if (authorization_error(e)) result = error(result.error().message + " (" + kAclHint + ")");
         if (permanent(e)) result = Error{"topics", result.error().message};
       }
     }

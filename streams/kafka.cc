@@ -367,10 +367,18 @@ Config consumer_config(const std::string& brokers, const std::string& client_id,
   return with_client_properties(c);
 }
 
-Config restore_consumer_config(const std::string& brokers, const std::string& client_id) {
+bool authorization_error(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+}
+
+Config restore_consumer_config(const std::string& brokers, const std::string& client_id,
+                               const std::string& group_id) {
   // It only ever assign()s changelog partitions and never commits, but librdkafka refuses
   // assign() without a group.id (_UNKNOWN_GROUP): it gets one of its own.
-  Config c = consumer_config(brokers, client_id, client_id);
+  Config c = consumer_config(brokers, client_id, group_id.empty() ? client_id : group_id);
   c["enable.partition.eof"] = "true";
   c["auto.offset.reset"] = "error";
   c["fetch.max.bytes"] = "104857600";
@@ -407,16 +415,25 @@ bool unreachable(rd_kafka_resp_err_t e) {
 
 }  // namespace
 
+namespace {
+// What a Kafka error's code adds to its message: the broker's refusal of the credentials, or the
+// ACLs' of the principal.
+std::string explained(rd_kafka_resp_err_t e) {
+  if (unreachable(e)) return recent_refusal();
+  if (authorization_error(e)) return std::string(" (") + kAclHint + ")";
+  return {};
+}
+}  // namespace
+
 Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
   Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e) +
-                    (unreachable(rd_kafka_error_code(e)) ? recent_refusal() : std::string()));
+                    explained(rd_kafka_error_code(e)));
   rd_kafka_error_destroy(e);
   return out;
 }
 
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
-  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) +
-               (unreachable(e) ? recent_refusal() : std::string()));
+  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) + explained(e));
 }
 
 Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {

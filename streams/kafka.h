@@ -98,8 +98,18 @@ void forget_session_timeouts(const rd_kafka_t* consumer);
 /// The same as recent_refusal for one client, if refused at or after `since`.
 std::string refusal_since(const rd_kafka_t* rk, std::chrono::steady_clock::time_point since);
 
-/// A stage's restore consumer: reads changelog partitions by assign(), in large fetches.
-Config restore_consumer_config(const std::string& brokers, const std::string& client_id);
+/// A stage's restore consumer: reads changelog partitions by assign(), in large fetches. It
+/// commits nothing, but librdkafka wants a group id (`group_id`, else `client_id`), and looks up
+/// its coordinator: on a cluster with ACLs the principal needs Describe on that group.
+Config restore_consumer_config(const std::string& brokers, const std::string& client_id,
+                               const std::string& group_id = "");
+
+/// Whether `e` is a broker's refusal by its authorizer (an ACL: topic, group, transactional id,
+/// cluster), and what to tell the operator about it.
+bool authorization_error(rd_kafka_resp_err_t e);
+inline constexpr const char* kAclHint =
+    "the broker's ACLs refuse this principal: docs/OPERATIONS.md, \"Kafka ACLs\", lists the "
+    "rights digonce needs";
 
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);

@@ -159,7 +159,9 @@ Status StreamTask::start() {
   DIGONCE_TRY(begin());
 
   if (stateful_) {
-    auto rconf = restore_consumer_config(options_.brokers, client + "-restore");
+    // (Its group id under the stage's own, so that ACLs on the topic prefix cover it.)
+    auto rconf = restore_consumer_config(options_.brokers, client + "-restore",
+                                         options_.group_id + "-restore");
     auto restorer = make_client(RD_KAFKA_CONSUMER, rconf);
     if (!restorer) return restorer.error();
     restorer_ = std::move(*restorer);
@@ -428,6 +430,16 @@ Status StreamTask::commit_transactional() {
   auto fail = [&](const char* what, rd_kafka_error_t* e) -> Status {
     if (rd_kafka_error_is_fatal(e) || fatal_error() != RD_KAFKA_RESP_ERR_NO_ERROR)
       return kafka_error(options_.name + ": " + what, e);
+    if (authorization_error(rd_kafka_error_code(e))) {
+      // An ACL refuses an output, the changelog or the group: no retry mends it. The
+      // transaction is aborted and the stage stops; once the right is granted, a start goes on
+      // from the committed offsets.
+      Error refused = kafka_error(options_.name + ": " + what, e);  // (with kAclHint)
+      refused.permanent = true;
+      if (auto aborted = abort_and_rewind(); !aborted.ok())
+        spdlog::warn("{}: {}", options_.name, aborted.error().what());
+      return refused;
+    }
     spdlog::warn("{}: {} failed: {}: aborting and rewinding", options_.name, what,
                  rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
@@ -769,6 +781,15 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
     if (!m) continue;
     polled_since_idle_check_ = true;
     if (m->err) {
+      if (authorization_error(m->err)) {
+        // The input topic or the consumer group refused by an ACL: nothing would ever come.
+        result = Error{{},
+                       options_.name + ": consumer of " + options_.input_topic + " in group " +
+                           options_.group_id + ": " + rd_kafka_message_errstr(m.get()) + " (" +
+                           kAclHint + ")",
+                       true};
+        break;
+      }
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         spdlog::warn("{}: consumer: {}", options_.name, rd_kafka_message_errstr(m.get()));
       if (m->err == RD_KAFKA_RESP_ERR__FATAL) {

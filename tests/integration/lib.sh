@@ -13,6 +13,9 @@
 #                             tail, the stages stopped (WHAT names the path in messages)
 #   refused_at ADDR WHAT PATTERN  `digonce topics` at ADDR must fail within 15 s, its output
 #                             matching PATTERN (grep), the reason it gives (WHAT: in messages)
+#   sasl_config               writes $work/config.yaml for tools/kafka's SASL PLAIN user (its
+#                             password from DIGONCE_TEST_SASL_PASSWORD, set to the right one),
+#                             then stdin's lines, and adds it to global
 #   other_ca_pem              prints the path of a CA certificate that signed nothing the broker
 #                             has (made once)
 # Sets bin, brokers, work (a fresh folder, removed at exit unless DIGONCE_KEEP_WORK is set),
@@ -86,6 +89,23 @@ NDJSON
     fail "no clash of $name-1 and $name-2: $(cut -c1-300 "$work/alerts.ndjson")"
   echo "ok: ingest and detector over $what, the clash read back: $(jq -c '{alert_id, kind}' "$work/alerts.ndjson")"
   stop_stages
+}
+
+sasl_config() {
+  {
+    cat <<YAML
+boundaries: ""
+kafka:
+  client:
+    security.protocol: SASL_PLAINTEXT
+    sasl.mechanisms: PLAIN
+    sasl.username: digonce
+    sasl.password_env: DIGONCE_TEST_SASL_PASSWORD
+YAML
+    cat
+  } >"$work/config.yaml"
+  export DIGONCE_TEST_SASL_PASSWORD=digonce-test-secret
+  global+=(--config "$work/config.yaml")
 }
 
 # other_ca_pem: a CA certificate that signed nothing of the broker's (for "trusting another CA"),

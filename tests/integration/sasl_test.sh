@@ -10,17 +10,7 @@ source "$(dirname "$0")/lib.sh" sasl
 tools_kafka_only
 sasl=$("$kafka_tool" sasl-bootstrap)
 
-cat >"$work/config.yaml" <<YAML
-boundaries: ""
-kafka:
-  client:
-    security.protocol: SASL_PLAINTEXT
-    sasl.mechanisms: PLAIN
-    sasl.username: digonce
-    sasl.password_env: DIGONCE_TEST_SASL_PASSWORD
-YAML
-export DIGONCE_TEST_SASL_PASSWORD=digonce-test-secret
-global+=(--config "$work/config.yaml")
+sasl_config </dev/null
 
 clash_through SASL "$sasl"
 
