@@ -133,6 +133,8 @@ Result<TopicConfigs> describe_topic_configs(rd_kafka_t* rk, const std::vector<st
           std::string reason = why && *why ? why : rd_kafka_err2str(err);
           while (!reason.empty() && (reason.back() == '.' || reason.back() == ' '))
             reason.pop_back();  // ("Topic authorization failed.")
+          if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+            reason += "; reading them needs DescribeConfigs on the topic";
           (*refused)[rd_kafka_ConfigResource_name(res[i])] = std::move(reason);
         }
         continue;
@@ -233,10 +235,7 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
             "sets it)",
             g);
     for (const auto& [name, why] : refused)
-      spdlog::info(
-          "topic {}: settings not checked (the broker would not say: {}; reading them needs "
-          "DescribeConfigs on the topic)",
-          name, why);
+      spdlog::info("topic {}: settings not checked (the broker would not say: {})", name, why);
   }
   if (!few_replicas.empty())
     spdlog::warn(

@@ -29,7 +29,8 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
 
 /// Each topic's settings as the broker has them (its own, or the broker's defaults), by name:
 /// topics that do not exist, or may not be read, are left out; when `refused` is given, each of
-/// those gets the broker's reason there (no DescribeConfigs right on it, unknown topic). On the
+/// those gets the broker's reason there (no DescribeConfigs right on it, which the reason then
+/// names; unknown topic). On the
 /// embedded broker (librdkafka's mock cluster, which never answers DescribeConfigs): none, at
 /// once.
 using TopicConfigs = std::map<std::string, std::map<std::string, std::string>>;

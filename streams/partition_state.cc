@@ -61,7 +61,7 @@ store::WriteBatch PartitionState::checkpoint_batch(const std::string& cluster_id
 
 Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::string& changelog,
                                               std::int32_t partition, const std::string& cluster_id,
-                                              std::int64_t trusted_ms,
+                                              std::optional<std::int64_t> trusted_ms,
                                               const std::function<void(std::uint64_t)>& progress,
                                               const std::function<bool()>& give_up_waiting) {
   auto checkpoint = rocks_->get(meta_, kCheckpointKey);
@@ -75,8 +75,9 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   // The window of the setting now, or of the one the checkpoint was written under when that was
   // shorter: a delete logged under a 1-day setting may be gone after a day even if the setting
   // was raised since (the cleaner fixes a tombstone's end when it first cleans it: KIP-534).
+  const std::int64_t now_window = trusted_ms.value_or(kCheckpointTrustedMs);
   const std::int64_t window =
-      *trust_then ? std::min(trusted_ms, store::get_i64_be(**trust_then)) : trusted_ms;
+      *trust_then ? std::min(now_window, store::get_i64_be(**trust_then)) : now_window;
   // A restore cut short leaves state as of its last record applied, with the deletes logged
   // after it still to come: those may have been logged under the shorter window, which the
   // checkpoints written on the way keep. The complete state is as of now, under the setting now.
@@ -84,8 +85,8 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
   std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
   const std::int64_t age_ms = *as_of ? wall_ms() - store::get_i64_be(**as_of) : -1;
   // (A time ahead of this clock's by more than an hour is not believed either.)
-  if (*checkpoint && *cluster && **cluster == cluster_id && *as_of && age_ms > -3'600'000 &&
-      age_ms < window) {
+  if (*checkpoint && *cluster && **cluster == cluster_id && *as_of && window > 0 &&
+      age_ms > -3'600'000 && age_ms < window) {
     from = store::get_i64_be(**checkpoint);
   } else {
     if (*checkpoint && !(*cluster && **cluster == cluster_id))
@@ -102,7 +103,7 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
           "{}[{}]: local state is {} old, past the {} its changelog's deletes are surely kept "
           "for{}: rebuilding",
           changelog, partition, span(age_ms), span(window),
-          window < trusted_ms ? " (under its setting when the state was written)" : "");
+          window < now_window ? " (under its setting when the state was written)" : "");
     DIGONCE_TRY(rocks_->clear());
   }
 
@@ -199,7 +200,8 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
     if (!out_of_range) {
       DIGONCE_TRY(flush());
       // Records the checkpoint even when nothing was replayed, so the next start skips ahead.
-      trusted_ms_ = trusted_ms;
+      // (The setting unread, the shorter window recorded stays.)
+      trusted_ms_ = trusted_ms.value_or(window);
       DIGONCE_TRY(rocks_->write(checkpoint_batch(cluster_id, wall_ms())));
       return applied;
     }

@@ -65,16 +65,19 @@ class PartitionState {
   /// Brings the store up to the end of the committed changelog: from the local checkpoint, or
   /// from the beginning (after wiping the store) when there is none, when it belongs to another
   /// cluster, when its state is older than `trusted_ms` (checkpoint_trusted_ms of the changelog's
-  /// setting now) or than the window recorded with the checkpoint (the setting when it was
-  /// written: deletes logged then may already be gone though the setting was raised since), when
-  /// it is of unknown age (a store of a version before 2026-12-04), or when the changelog no
-  /// longer reaches back to it. Checkpoints written from then on record `trusted_ms`.
+  /// setting, read at the stage's start; none when it could not be read: kCheckpointTrustedMs)
+  /// or than the window recorded with the checkpoint (the setting when it was written: deletes
+  /// logged then may already be gone though the setting was raised since), when it is of
+  /// unknown age (a store of a version before 2026-12-04), when that window is 0, or when the
+  /// changelog no longer reaches back to it. The checkpoints written during the restore record
+  /// the shorter of the two windows; once it is complete, `trusted_ms` (the shorter still when
+  /// `trusted_ms` is none).
   /// `progress(done)` is called as records are applied. A transaction open on the changelog
   /// (records past its last stable offset) is waited for, until it ends or `give_up_waiting()`
   /// (a deadline, a stop). Returns the number of records applied.
   Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
                                 std::int32_t partition, const std::string& cluster_id,
-                                std::int64_t trusted_ms,
+                                std::optional<std::int64_t> trusted_ms,
                                 const std::function<void(std::uint64_t)>& progress,
                                 const std::function<bool()>& give_up_waiting);
 

@@ -475,27 +475,28 @@ Status StreamTask::commit_transactional() {
   return begin();
 }
 
-std::int64_t StreamTask::changelog_trust() {
+std::optional<std::int64_t> StreamTask::changelog_trust() {
   // How old a local store may be and still be replayed from its checkpoint follows how long the
   // changelog keeps its deletes (partition_state.h). digonce makes its changelogs keep them 7
   // days, but a topic made before, or by an operator, may keep them less (Kafka's default: a
-  // day); a store replayed past that could bring deleted keys back. Best effort: unknown, 7.
+  // day); a store replayed past that could bring deleted keys back. Best effort: unknown, the
+  // window recorded with each store, or 6 days.
   std::optional<std::int64_t> kept;
   std::map<std::string, std::string> refused;
   auto configs =
       describe_topic_configs(producer_.get(), {options_.changelog_topic}, 5000, &refused);
   if (auto r = refused.find(options_.changelog_topic); r != refused.end()) {
     spdlog::warn(
-        "{}: the broker would not give the settings of {} ({}; reading them needs "
-        "DescribeConfigs on the topic): local stores up to {:.0f} days old are replayed, as if "
-        "it kept its deletes digonce's {} days (or the window recorded with each store)",
+        "{}: the broker would not give the settings of {} ({}): local stores up to {:.0f} days "
+        "old are replayed, as if it kept its deletes digonce's {} days (or less: the window "
+        "recorded with each store)",
         options_.name, options_.changelog_topic, r->second,
         static_cast<double>(kCheckpointTrustedMs) / 86'400'000.0,
         kChangelogTombstoneRetentionMs / 86'400'000);
   } else if (!configs) {
     spdlog::info(
         "{}: the settings of {} not read ({}): local stores up to {:.0f} days old are "
-        "replayed",
+        "replayed (or less: the window recorded with each store)",
         options_.name, options_.changelog_topic, configs.error().what(),
         static_cast<double>(kCheckpointTrustedMs) / 86'400'000.0);
   } else if (auto t = configs->find(options_.changelog_topic); t != configs->end()) {
@@ -514,6 +515,7 @@ std::int64_t StreamTask::changelog_trust() {
         "changelogs keep them {} days)",
         options_.name, options_.changelog_topic, static_cast<double>(*kept) / 3.6e6, *kept,
         static_cast<double>(trusted) / 3.6e6, kChangelogTombstoneRetentionMs / 86'400'000);
+  if (!kept) return std::nullopt;
   return trusted;
 }
 

@@ -187,7 +187,9 @@ class StreamTask {
   // transaction's commit marker since the last commit (transactional input), so that their lag
   // reaches 0.
   Status step_over_markers();
-  std::int64_t changelog_trust();
+  // The trust window of the changelog's delete.retention.ms (checkpoint_trusted_ms), or none
+  // when the setting could not be read.
+  std::optional<std::int64_t> changelog_trust();
   Status commit_at_least_once();
   // After a commit (either kind): the stores' checkpoints, the latency metric, the counters.
   Status committed(const rd_kafka_topic_partition_list_t& offsets);
@@ -213,7 +215,7 @@ class StreamTask {
   };
   std::vector<std::unique_ptr<rd_kafka_topic_t, TopicDeleter>> topics_;  // declared after producer_
   std::string cluster_id_;
-  std::int64_t checkpoint_trusted_ms_ = 0;  // changelog_trust(), set at each start
+  std::optional<std::int64_t> checkpoint_trusted_ms_;  // changelog_trust(), set at each start
   std::map<std::int32_t, Assigned> parts_;
   std::atomic<int> assigned_count_{0};
   std::unique_ptr<TxnOutput> output_;

@@ -61,7 +61,7 @@ TEST_CASE("a local store is replayed within its window, the shorter of now's and
     std::uint64_t applied = 0;
     bool zombie = false;
   };
-  auto restore = [&](std::int64_t trusted_ms) {
+  auto restore = [&](std::optional<std::int64_t> trusted_ms) {
     auto state = streams::PartitionState::open(dir.string(), {"keys"});
     REQUIRE(state.ok());
     auto applied = (*state)->restore(
@@ -112,6 +112,13 @@ TEST_CASE("a local store is replayed within its window, the shorter of now's and
   plant(hours(20), std::nullopt);
   CHECK(restore(six_days).zombie);
 
+  // The setting unread (no DescribeConfigs right, say): the window the store recorded holds,
+  // and stays recorded.
+  plant(hours(1), day_window);
+  CHECK(restore(std::nullopt).zombie);
+  plant(hours(20), std::nullopt);
+  CHECK_FALSE(restore(std::nullopt).zombie);  // 20 h: past the 18 h recorded
+
   // The setting lowered to a day since: 20 h is past its 18 h, whatever the store recorded.
   plant(hours(20), six_days);
   CHECK_FALSE(restore(day_window).zombie);
@@ -119,5 +126,40 @@ TEST_CASE("a local store is replayed within its window, the shorter of now's and
   plant(hours(12), six_days);
   CHECK(restore(day_window).zombie);
 
+  std::filesystem::remove_all(dir);
+
+  // A restore cut short (here by a record it refuses, after its first 20,000 were written with
+  // a checkpoint) leaves that checkpoint with the shorter window it started under: the deletes
+  // after its last record may have been logged under it.
+  const std::string longer = "ps.longer";
+  REQUIRE((*broker)->create_topic(longer, 1).ok());
+  for (int i = 0; i < 20000; ++i)
+    REQUIRE(
+        streams::produce(producer->get(), longer, 0, std::string(1, '\0') + std::to_string(i), &one)
+            .ok());
+  REQUIRE(streams::produce(producer->get(), longer, 0, "\x07unknown family", &one).ok());
+  REQUIRE(rd_kafka_flush(producer->get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  plant(hours(1), day_window);  // (no checkpoint offset: rebuilt, under the 18 h recorded)
+  {
+    auto state = streams::PartitionState::open(dir.string(), {"keys"});
+    REQUIRE(state.ok());
+    auto applied = (*state)->restore(
+        restorer->get(), longer, 0, cluster, six_days, [](std::uint64_t) {}, [] { return true; });
+    CHECK_FALSE(applied.ok());
+  }
+  {
+    store::RocksOptions ro;
+    ro.wal = false;
+    auto s = store::RocksStore::open(dir.string(), {"keys", "streams"}, ro);
+    REQUIRE(s.ok());
+    auto offset = (*s)->get(1, "changelog.next_offset");
+    REQUIRE(offset.ok());
+    REQUIRE(offset->has_value());
+    CHECK(store::get_i64_be(**offset) == 20000);  // the first 20,000, checkpointed
+    auto window = (*s)->get(1, "changelog.trusted_ms");
+    REQUIRE(window.ok());
+    REQUIRE(window->has_value());
+    CHECK(store::get_i64_be(**window) == day_window);
+  }
   std::filesystem::remove_all(dir);
 }
