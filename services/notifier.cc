@@ -74,6 +74,22 @@ std::string webhook_signature(std::string_view secret, std::int64_t t, std::stri
   return "t=" + std::to_string(t) + ",v1=" + hmac_sha256_hex(secret, signed_text);
 }
 
+std::string response_excerpt(std::string_view body, std::size_t max) {
+  std::string out;
+  bool space = false;
+  for (char c : body) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') {
+      space = !out.empty();
+      continue;
+    }
+    if (out.size() >= max) return out + "...";
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
 struct Notifier::Metrics {
   explicit Metrics(prometheus::Registry& r)
       : deliveries(prometheus::BuildCounter()
@@ -322,7 +338,7 @@ Result<bool> Notifier::Worker::handle(const rd_kafka_message_t* m) {
     if (r) {
       http_error.Increment();
       last_problem = "HTTP " + std::to_string(r->status);
-      if (!r->body.empty()) last_problem += ": " + r->body.substr(0, 200);
+      if (auto said = response_excerpt(r->body); !said.empty()) last_problem += ": " + said;
       permanent = r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429;
     } else {
       network_error.Increment();

@@ -43,6 +43,11 @@ bool webhook_wants(const WebhookSettings& webhook, const AlertRoute& alert);
 std::string webhook_signature(std::string_view secret, std::int64_t unix_seconds,
                               std::string_view body);
 
+/// What a webhook's answer said, for a log line and the dead letter's reason: the body's first
+/// `max` characters on one line (runs of white space, line breaks and control characters made
+/// one space), "..." when cut.
+std::string response_excerpt(std::string_view body, std::size_t max = 200);
+
 class Notifier {
  public:
   Notifier(const Settings& settings, prometheus::Registry& registry);

@@ -83,6 +83,16 @@ TEST_CASE("hmac_sha256_hex: RFC 4231 test case 2, and the webhook signature") {
         "t=1700000000,v1=" + hmac_sha256_hex("Jefe", "1700000000.{}"));
 }
 
+TEST_CASE("response_excerpt: a webhook's answer on one line, cut") {
+  CHECK(response_excerpt("") == "");
+  CHECK(response_excerpt("busy") == "busy");
+  CHECK(response_excerpt("<html>\n  <h1>Error\r\n response</h1>\n</html>\n") ==
+        "<html> <h1>Error response</h1> </html>");
+  CHECK(response_excerpt("  \t\n") == "");
+  CHECK(response_excerpt("abcdef", 4) == "abcd...");
+  CHECK(response_excerpt("ab  cd", 5) == "ab cd");
+}
+
 TEST_CASE("read_alert_route reads an alert event and names a missing field") {
   auto r = read_alert_route(kAlert);
   REQUIRE(r.ok());
