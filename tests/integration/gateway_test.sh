@@ -201,7 +201,9 @@ r=$(api DELETE /v1/works/GW-B dev-tfl-key)
 want_status 404 "DELETE of the cancelled GW-B"
 echo "ok: the $mode process restarted after SIGKILL has the same alerts and works"
 
-curl -s "$url/metrics" | grep -q '^digonce_gateway_requests_total{code="404",route="work"} 1$' ||
-  fail "the gateway's /metrics does not count the DELETE answered 404: $(curl -s "$url/metrics" | grep requests_total)"
+# (Read whole first: with pipefail, grep -q leaving at its match could fail curl's write, SIGPIPE.)
+metrics=$(curl -s "$url/metrics")
+grep -q '^digonce_gateway_requests_total{code="404",route="work"} 1$' <<<"$metrics" ||
+  fail "the gateway's /metrics does not count the DELETE answered 404: $(grep requests_total <<<"$metrics")"
 stop_stages
 echo "ok: SIGTERM stopped every process, each with exit 0"
