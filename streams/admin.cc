@@ -264,8 +264,8 @@ Status ensure_topics(const std::string& brokers, const std::vector<TopicSpec>& t
                        rd_kafka_err2name(e) + ": " +
                        (rd_kafka_topic_result_error_string(res[i])
                             ? rd_kafka_topic_result_error_string(res[i])
-                            : rd_kafka_err2str(e)));
-        if (authorization_error(e)) result = error(result.error().message + " (" + kAclHint + ")");
+                            : rd_kafka_err2str(e)) +
+                       kafka_error_hint(e));
         if (permanent(e)) result = Error{"topics", result.error().message};
       }
     }

@@ -415,25 +415,24 @@ bool unreachable(rd_kafka_resp_err_t e) {
 
 }  // namespace
 
-namespace {
-// What a Kafka error's code adds to its message: the broker's refusal of the credentials, or the
-// ACLs' of the principal.
-std::string explained(rd_kafka_resp_err_t e) {
+std::string kafka_error_hint(rd_kafka_resp_err_t e) {
   if (unreachable(e)) return recent_refusal();
-  if (authorization_error(e)) return std::string(" (") + kAclHint + ")";
+  if (authorization_error(e))
+    return " (the broker's ACLs refuse this principal: docs/OPERATIONS.md, \"Kafka ACLs\", lists "
+           "the rights digonce needs)";
   return {};
 }
-}  // namespace
 
 Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
   Error out = error(what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e) +
-                    explained(rd_kafka_error_code(e)));
+                    kafka_error_hint(rd_kafka_error_code(e)));
   rd_kafka_error_destroy(e);
   return out;
 }
 
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
-  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) + explained(e));
+  return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) +
+               kafka_error_hint(e));
 }
 
 Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {

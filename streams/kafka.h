@@ -105,11 +105,12 @@ Config restore_consumer_config(const std::string& brokers, const std::string& cl
                                const std::string& group_id = "");
 
 /// Whether `e` is a broker's refusal by its authorizer (an ACL: topic, group, transactional id,
-/// cluster), and what to tell the operator about it.
+/// cluster).
 bool authorization_error(rd_kafka_resp_err_t e);
-inline constexpr const char* kAclHint =
-    "the broker's ACLs refuse this principal: docs/OPERATIONS.md, \"Kafka ACLs\", lists the "
-    "rights digonce needs";
+/// What kafka_error adds to an error of code `e`, for messages built otherwise: the broker's
+/// refusal of the credentials (recent_refusal), or, for an authorization error, where the
+/// rights digonce needs are listed; else "".
+std::string kafka_error_hint(rd_kafka_resp_err_t e);
 
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);

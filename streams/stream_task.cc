@@ -434,7 +434,7 @@ Status StreamTask::commit_transactional() {
       // An ACL refuses an output, the changelog or the group: no retry mends it. The
       // transaction is aborted and the stage stops; once the right is granted, a start goes on
       // from the committed offsets.
-      Error refused = kafka_error(options_.name + ": " + what, e);  // (with kAclHint)
+      Error refused = kafka_error(options_.name + ": " + what, e);  // (with the ACL hint)
       refused.permanent = true;
       if (auto aborted = abort_and_rewind(); !aborted.ok())
         spdlog::warn("{}: {}", options_.name, aborted.error().what());
@@ -787,8 +787,8 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
         // The input topic or the consumer group refused by an ACL: nothing would ever come.
         result = Error{{},
                        options_.name + ": consumer of " + options_.input_topic + " in group " +
-                           options_.group_id + ": " + rd_kafka_message_errstr(m.get()) + " (" +
-                           kAclHint + ")",
+                           options_.group_id + ": " + rd_kafka_message_errstr(m.get()) +
+                           kafka_error_hint(m->err),
                        true};
         break;
       }
