@@ -52,7 +52,7 @@ struct EventRule {
   Effect effect;
 };
 
-constexpr std::array<EventRule, 17> kEvents = {{
+constexpr std::array<EventRule, 19> kEvents = {{
     {"PERMIT_SUBMITTED", "PERMIT", Effect::Upsert},
     {"PERMIT_GRANTED", "PERMIT", Effect::Upsert},
     {"PERMIT_ALTERATION_GRANTED", "PERMIT", Effect::Upsert},
@@ -63,11 +63,13 @@ constexpr std::array<EventRule, 17> kEvents = {{
     {"WORK_STOP", "PERMIT", Effect::Completed},
     {"WORK_START_REVERTED", "PERMIT", Effect::Planned},
     {"WORK_STOP_REVERTED", "PERMIT", Effect::InProgress},
+    {"CURRENT_TRAFFIC_MANAGEMENT_TYPE_UPDATED", "PERMIT", Effect::Upsert},
     {"ACTIVITY_CREATED", "ACTIVITY", Effect::Upsert},
     {"ACTIVITY_UPDATED", "ACTIVITY", Effect::Upsert},
     {"ACTIVITY_CANCELLED", "ACTIVITY", Effect::Cancel},
     {"SECTION_58_CREATED", "SECTION_58", Effect::Upsert},
     {"SECTION_58_UPDATED", "SECTION_58", Effect::Upsert},
+    {"SECTION_58_IN_FORCE", "SECTION_58", Effect::InProgress},
     {"SECTION_58_CANCELLED", "SECTION_58", Effect::Cancel},
     {"SECTION_58_CLOSED", "SECTION_58", Effect::Cancel},
 }};
@@ -103,10 +105,23 @@ Result<WorkEvent> identity(const json::Fields& f, const Names& names) {
   DIGONCE_PARSE_ASSIGN(ref, f.required_string(names.ref));
   if (auto why = check_work_ref(ref)) return Error{std::string(names.ref), *why};
   w.work_ref.assign(ref);
-  DIGONCE_PARSE_ASSIGN(promoter, f.required_string(names.promoter));
-  if (auto why = check_promoter(promoter)) return Error{std::string(names.promoter), *why};
-  w.promoter.assign(promoter);
+  // An SWA code is four digits (or letters) written as a string; a relay that turned it
+  // into a number means the same code.
+  DIGONCE_PARSE_ASSIGN(promoter, f.optional_string_or_integer(names.promoter));
+  if (!promoter) return Error{std::string(names.promoter), "is required"};
+  if (auto why = check_promoter(*promoter)) return Error{std::string(names.promoter), *why};
+  w.promoter = std::move(*promoter);
   return w;
+}
+
+// Street Manager's optional times are null when not known; an empty string, or the text
+// "null", from a relay that writes null so, means the same.
+Result<std::optional<Micros>> optional_time(const json::Fields& f, std::string_view key,
+                                            DateEnd bare) {
+  auto text = f.optional_string(key);
+  if (text && *text && ((*text)->empty() || iequals(**text, "null")))
+    return std::optional<Micros>{};
+  return f.optional_timestamp(key, bare);
 }
 
 Status geometry(const json::Fields& f, std::string_view key, const ParseLimits& limits,
@@ -125,7 +140,7 @@ Result<std::optional<Micros>> first_time(const json::Fields& f,
                                          std::initializer_list<std::string_view> keys) {
   std::optional<Micros> found;
   for (auto key : keys) {
-    DIGONCE_PARSE_ASSIGN(t, f.optional_timestamp(key, DateEnd::Start));
+    DIGONCE_PARSE_ASSIGN(t, optional_time(f, key, DateEnd::Start));
     if (t && !found) found = t;
   }
   return found;
@@ -139,22 +154,21 @@ Status ends_after_start(const WorkEvent& w, std::string_view end_key) {
 
 Status descriptive_fields(const json::Fields& f, WorkEvent& w) {
   DIGONCE_TRY(f.copy_string("street_name", w.street_name));
-  DIGONCE_TRY(f.copy_string("highway_authority_swa_code", w.highway_authority));
+  DIGONCE_PARSE_ASSIGN(authority, f.optional_string_or_integer("highway_authority_swa_code"));
+  if (authority) w.highway_authority = std::move(*authority);
   DIGONCE_PARSE_ASSIGN(usrn, f.optional_string_or_integer("usrn"));
   if (usrn) w.usrn = std::move(*usrn);
   return {};
 }
 
+// work_category_ref, else the text of work_category, else the contract's default (standard): a
+// value neither names, from a newer Street Manager, leaves the work standard rather than lost.
 Result<Category> permit_category(const json::Fields& f) {
   DIGONCE_PARSE_ASSIGN(ref, f.optional_string("work_category_ref"));
-  if (ref) {
+  if (ref)
     if (auto c = parse_category(*ref)) return *c;
-    return Error{"work_category_ref",
-                 "must be one of minor, standard, major, immediate_urgent, immediate_emergency, "
-                 "paa, hs2_highway"};
-  }
   DIGONCE_PARSE_ASSIGN(text, f.optional_string("work_category"));
-  if (!text) return Category::Standard;  // the contract's default
+  if (!text) return Category::Standard;
   static constexpr std::pair<std::string_view, Category> kText[] = {
       {"Minor", Category::Minor},
       {"Standard", Category::Standard},
@@ -167,9 +181,8 @@ Result<Category> permit_category(const json::Fields& f) {
   };
   for (const auto& [name, c] : kText)
     if (iequals(name, *text)) return c;
-  return Error{"work_category",
-               "must be one of Minor, Standard, Major, Major (PAA), Immediate - urgent, "
-               "Immediate - emergency, HS2 (Highway)"};
+  if (auto c = parse_category(*text)) return *c;  // a ref's spelling in the text member
+  return Category::Standard;
 }
 
 // Street Manager has eight work statuses; the ones that are not the contract's four are either
@@ -198,11 +211,10 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
   DIGONCE_TRY(geometry(f, "works_location_coordinates", limits, w));
   DIGONCE_PARSE_ASSIGN(planned_start,
                        first_time(f, {"proposed_start_time", "proposed_start_date"}));
-  DIGONCE_PARSE_ASSIGN(planned_end_time, f.optional_timestamp("proposed_end_time", DateEnd::Start));
-  DIGONCE_PARSE_ASSIGN(planned_end_date, f.optional_timestamp("proposed_end_date", DateEnd::Start));
-  DIGONCE_PARSE_ASSIGN(actual_start,
-                       f.optional_timestamp("actual_start_date_time", DateEnd::Start));
-  DIGONCE_PARSE_ASSIGN(actual_end, f.optional_timestamp("actual_end_date_time", DateEnd::End));
+  DIGONCE_PARSE_ASSIGN(planned_end_time, optional_time(f, "proposed_end_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(planned_end_date, optional_time(f, "proposed_end_date", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(actual_start, optional_time(f, "actual_start_date_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(actual_end, optional_time(f, "actual_end_date_time", DateEnd::End));
   std::optional<Micros> planned_end = planned_end_time;
   if (!planned_end && planned_end_date) planned_end = end_of_date_field(*planned_end_date);
   if (!planned_start && !actual_start) return Error{"proposed_start_date", "is required"};
@@ -250,8 +262,8 @@ Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimi
   DIGONCE_PARSE_ASSIGN(start, first_time(f, {"start_time", "start_date"}));
   if (!start) return Error{"start_date", "is required"};
   w.start = *start;
-  DIGONCE_PARSE_ASSIGN(end_time, f.optional_timestamp("end_time", DateEnd::Start));
-  DIGONCE_PARSE_ASSIGN(end_date, f.optional_timestamp("end_date", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(end_time, optional_time(f, "end_time", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(end_date, optional_time(f, "end_date", DateEnd::Start));
   if (end_time) {
     w.end = *end_time;
   } else if (end_date) {
@@ -282,11 +294,12 @@ Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLim
     w.event = EventType::Cancel;
     return w;
   }
-  if (status && iequals(*status, "in_force")) w.status = WorkStatus::InProgress;
+  if (effect == Effect::InProgress || (status && iequals(*status, "in_force")))
+    w.status = WorkStatus::InProgress;
   DIGONCE_TRY(geometry(f, "section_58_coordinates", limits, w));
-  DIGONCE_PARSE_ASSIGN(start, f.optional_timestamp("start_date", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(start, optional_time(f, "start_date", DateEnd::Start));
   if (!start) return Error{"start_date", "is required"};
-  DIGONCE_PARSE_ASSIGN(end, f.optional_timestamp("end_date", DateEnd::Start));
+  DIGONCE_PARSE_ASSIGN(end, optional_time(f, "end_date", DateEnd::Start));
   if (!end) return Error{"end_date", "is required"};
   w.start = *start;
   w.end = end_of_date_field(*end);
@@ -314,19 +327,23 @@ Result<WorkEvent> parse_notification(const json::object& message, const ParseLim
     return Error{"object_type", "must be one of PERMIT, ACTIVITY, SECTION_58"};
   DIGONCE_PARSE_ASSIGN(event_type_text, f.required_string("event_type"));
   std::string event_type = normalize_name(event_type_text);
+  if (event_type.empty()) return Error{"event_type", "must not be empty"};
   const EventRule* rule = nullptr;
   for (const auto& r : kEvents)
     if (r.event_type == event_type) rule = &r;
-  if (!rule) return Error{"event_type", "unknown Street Manager event type \"" + event_type + "\""};
-  if (rule->object_type != object_type) {
+  // Each notification carries its object whole, and DfT extends the event types without notice
+  // (its open-data page says so): one digonce does not know is an upsert of the object as it now
+  // stands, its status from its own members, rather than a work lost.
+  const Effect effect = rule ? rule->effect : Effect::Upsert;
+  if (rule && rule->object_type != object_type) {
     return Error{"event_type", event_type + " does not apply to object_type " + object_type};
   }
   DIGONCE_PARSE_ASSIGN(version, f.required_count("event_reference"));
   DIGONCE_PARSE_ASSIGN(data, f.required_object("object_data"));
   json::Fields d(data, limits);
-  auto w = object_type == "PERMIT"     ? permit(d, rule->effect, limits)
-           : object_type == "ACTIVITY" ? activity(d, rule->effect, limits)
-                                       : section58(d, rule->effect, limits);
+  auto w = object_type == "PERMIT"     ? permit(d, effect, limits)
+           : object_type == "ACTIVITY" ? activity(d, effect, limits)
+                                       : section58(d, effect, limits);
   if (!w) return std::move(w).error().within("object_data");
   w->version = version;
   return w;

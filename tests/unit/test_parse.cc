@@ -647,6 +647,63 @@ TEST_CASE("parse: Street Manager SECTION_58") {
   CHECK(one_work(replace(sample, R"("proposed")", R"("cancelled")")).event == EventType::Cancel);
 }
 
+TEST_CASE("parse: Street Manager event types digonce does not list, and lenient members") {
+  // DfT adds event types without notice; each notification carries its object whole, so one
+  // digonce does not list is an upsert of the object as it stands (status from its members).
+  std::string permit = read_shared("streetmanager/permit_notification_message.json");
+  for (const char* type :
+       {"CURRENT_TRAFFIC_MANAGEMENT_TYPE_UPDATED", "PERMIT_EXTENDED", "some-new-event"}) {
+    CAPTURE(type);
+    auto w = one_work(replace(permit, R"("event_type": "work-start")",
+                              std::string(R"("event_type": ")") + type + "\""));
+    CHECK(w.event == EventType::Upsert);
+    CHECK(w.work_ref == "TSR1591199404915");
+    CHECK(w.status == WorkStatus::InProgress);  // work_status_ref
+  }
+  auto completed =
+      one_work(replace(replace(permit, R"("event_type": "work-start")", R"("event_type": "X")"),
+                       R"("work_status_ref": "in_progress")", R"("work_status_ref": "completed")"));
+  CHECK(completed.status == WorkStatus::Completed);
+
+  // A restriction in force (SECTION_58_IN_FORCE, sent when it comes into force).
+  std::string s58 = read_shared("streetmanager/section58_notification_message.json");
+  for (const char* type : {"SECTION_58_IN_FORCE", "section-58-in-force"}) {
+    CAPTURE(type);
+    auto r = one_work(replace(s58, R"("event_type": "SECTION_58_CREATED")",
+                              std::string(R"("event_type": ")") + type + "\""));
+    CHECK(r.kind == WorkKind::Restriction);
+    CHECK(r.event == EventType::Upsert);
+    CHECK(r.status == WorkStatus::InProgress);
+  }
+
+  // An empty string, or the text "null", where a time may be null, is no time.
+  auto no_time =
+      one_work(replace(permit, R"("proposed_end_time": null)", R"("proposed_end_time": "")"));
+  CHECK(no_time.end == ts("2020-06-12T23:59:59Z"));
+  no_time = one_work(
+      replace(permit, R"("actual_end_date_time": null)", R"("actual_end_date_time": "NULL")"));
+  CHECK(no_time.end == ts("2020-06-12T23:59:59Z"));
+
+  // A category neither member names leaves the work standard; a ref's spelling in the text
+  // member is read; SWA codes written as numbers are the same codes.
+  auto category = [&](const std::string& ref, const std::string& text) {
+    return one_work(replace(replace(permit, R"("work_category_ref": "standard")",
+                                    R"("work_category_ref": )" + ref),
+                            R"("work_category": "Standard")", R"("work_category": )" + text))
+        .category;
+  };
+  CHECK(category(R"("cat_unknown")", R"("Standard")") == Category::Standard);
+  CHECK(category(R"("cat_unknown")", R"("Major")") == Category::Major);
+  CHECK(category("null", R"("immediate_urgent")") == Category::ImmediateUrgent);
+  CHECK(category("null", R"("Very big")") == Category::Standard);
+  CHECK(category(R"("minor")", R"("Major")") == Category::Minor);
+  auto numbers = one_work(
+      replace(replace(permit, R"("promoter_swa_code": "STPR")", R"("promoter_swa_code": 7374)"),
+              R"("highway_authority_swa_code": "5990")", R"("highway_authority_swa_code": 5990)"));
+  CHECK(numbers.promoter == "7374");
+  CHECK(numbers.highway_authority == "5990");
+}
+
 TEST_CASE("parse: an SNS subscription confirmation is not a work, and says what to do") {
   Parsed p = parse_submission(read_shared("streetmanager/subscription_confirmation_event.json"));
   CHECK(p.works.empty());
