@@ -676,11 +676,13 @@ ApiResponse HttpApi::healthz() {
       JsonObject a(v.key("alerts"));
       a.boolean("caught_up", alerts_feed_->caught_up());
       a.integer("count", static_cast<std::int64_t>(alerts_.size()));
+      if (auto e = alerts_feed_->error(); !e.empty()) a.str("error", e);
     }
     {
       JsonObject w(v.key("works"));
       w.boolean("caught_up", works_feed_->caught_up());
       w.integer("count", static_cast<std::int64_t>(works_.size()));
+      if (auto e = works_feed_->error(); !e.empty()) w.str("error", e);
     }
   }
   // Not ready until the views hold what the topics hold: a load balancer waits for it.

@@ -272,7 +272,10 @@ std::size_t AlertsView::size() const {
 // ---- TopicFeed
 
 TopicFeed::TopicFeed(std::string brokers, std::string topic, OnRecord on_record)
-    : brokers_(std::move(brokers)), topic_(std::move(topic)), on_record_(std::move(on_record)) {}
+    : brokers_(std::move(brokers)),
+      topic_(std::move(topic)),
+      on_record_(std::move(on_record)),
+      errors_("live view") {}
 
 TopicFeed::~TopicFeed() {
   stop();
@@ -321,6 +324,7 @@ Status TopicFeed::consume() {
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
     if (!m) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      errors_.clear();
       auto p = static_cast<std::size_t>(m->partition);
       if (p < at_end.size() && !at_end[p]) {
         at_end[p] = true;
@@ -334,9 +338,12 @@ Status TopicFeed::consume() {
         result = streams::kafka_error("consume " + topic_, m->err);
         break;
       }
-      spdlog::debug("live view of {}: {}", topic_, rd_kafka_message_errstr(m.get()));
+      // librdkafka retries it (a refused fetch too: an ACL may yet be added); logged, and
+      // shown by /healthz while the view waits.
+      errors_.report(*m);
       continue;
     }
+    errors_.clear();
     std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
     std::optional<std::string_view> value;
     if (m->payload) value = std::string_view(static_cast<const char*>(m->payload), m->len);

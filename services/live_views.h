@@ -28,6 +28,7 @@
 #include "geo/shape.h"
 #include "geo/timestamp.h"
 #include "services/api_keys.h"
+#include "streams/kafka.h"
 
 namespace digonce::services {
 
@@ -178,6 +179,9 @@ class TopicFeed {
   void stop();
   /// Every partition has been read to its end once (the view is as fresh as the topic).
   bool caught_up() const { return caught_up_.load(); }
+  /// The consumer's error since its last record or partition end (a fetch an ACL refuses, a
+  /// broker away), else "".
+  std::string error() const { return errors_.last(); }
   const std::string& topic() const { return topic_; }
 
  private:
@@ -189,6 +193,7 @@ class TopicFeed {
   OnRecord on_record_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> caught_up_{false};
+  streams::ConsumerErrorLog errors_;
   std::thread thread_;
 };
 

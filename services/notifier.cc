@@ -228,6 +228,7 @@ Status Notifier::Worker::run() {
   // Per partition, the offset last stored: what a commit would give the group.
   std::map<std::int32_t, std::int64_t> stored_at;
   auto last_step = Clock::now();
+  streams::ConsumerErrorLog errors("notifier " + webhook.name);
   // The alerts topic is transactional: each transaction ends with a marker that no consumer is
   // given, so storing each alert's offset + 1 would leave the group one short of the end (a lag
   // of 1 in Kafka's tools) whenever the notifier is idle. The consumer's position moves past
@@ -265,11 +266,13 @@ Status Notifier::Worker::run() {
     if (!m) continue;
     if (m->err) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (rd_kafka_fatal_error(rk, nullptr, 0)) {
+      // A fatal error, or the topic or group refused by an ACL: nothing would ever come (the
+      // stages stop so too).
+      if (rd_kafka_fatal_error(rk, nullptr, 0) || streams::authorization_error(m->err)) {
         result = streams::kafka_error("consume " + topic, m->err);
         break;
       }
-      spdlog::debug("notifier {}: {}", webhook.name, rd_kafka_message_errstr(m.get()));
+      errors.report(*m);  // librdkafka retries it
       continue;
     }
     auto done = handle(m.get());

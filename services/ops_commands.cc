@@ -302,6 +302,7 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
   spdlog::info("tail: {} ({} partitions, {}, read_committed)", topic, *partitions,
                options.from_beginning ? "from the beginning" : "new records only");
 
+  streams::ConsumerErrorLog errors("tail");
   std::uint64_t printed = 0;
   auto last = std::chrono::steady_clock::now();
   Status result;
@@ -316,11 +317,12 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
     if (!m) continue;
     if (m->err) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (rd_kafka_fatal_error(rk, nullptr, 0)) {
+      // A fatal error, or a fetch an ACL refuses: nothing would ever come.
+      if (rd_kafka_fatal_error(rk, nullptr, 0) || streams::authorization_error(m->err)) {
         result = streams::kafka_error("consume " + topic, m->err);
         break;
       }
-      spdlog::debug("tail: {}", rd_kafka_message_errstr(m.get()));
+      errors.report(*m);  // librdkafka retries it
       continue;
     }
     last = std::chrono::steady_clock::now();

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 namespace digonce::streams {
 namespace {
 
@@ -433,6 +435,49 @@ Error kafka_error(const std::string& what, rd_kafka_error_t* e) {
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e) {
   return error(what + ": " + rd_kafka_err2name(e) + ": " + rd_kafka_err2str(e) +
                kafka_error_hint(e));
+}
+
+ConsumerErrorLog::ConsumerErrorLog(std::string who, std::chrono::steady_clock::duration every)
+    : who_(std::move(who)), every_(every) {}
+
+std::string ConsumerErrorLog::report(const rd_kafka_message_t& m) {
+  std::string text = rd_kafka_message_errstr(&m);
+  if (m.rkt) text = std::string(rd_kafka_topic_name(m.rkt)) + ": " + text;
+  text += kafka_error_hint(m.err);
+  auto now = std::chrono::steady_clock::now();
+  std::uint64_t between = 0;
+  {
+    std::lock_guard lock(mutex_);
+    last_ = text;
+    active_ = true;
+    if (m.err == logged_code_ && now - logged_at_ < every_) {
+      ++unlogged_;
+      return text;
+    }
+    between = m.err == logged_code_ ? unlogged_ : 0;
+    logged_code_ = m.err;
+    logged_at_ = now;
+    unlogged_ = 0;
+  }
+  if (between)
+    spdlog::warn("{}: {} ({} more since the last line)", who_, text, between);
+  else
+    spdlog::warn("{}: {}", who_, text);
+  return text;
+}
+
+void ConsumerErrorLog::clear() {
+  if (!active_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(mutex_);
+  active_ = false;
+  last_.clear();
+  logged_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;  // the same error again is news
+  unlogged_ = 0;
+}
+
+std::string ConsumerErrorLog::last() const {
+  std::lock_guard lock(mutex_);
+  return last_;
 }
 
 Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {

@@ -3,9 +3,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,6 +118,33 @@ std::string kafka_error_hint(rd_kafka_resp_err_t e);
 /// Turns an rd_kafka_error_t (which it destroys) into an Error.
 Error kafka_error(const std::string& what, rd_kafka_error_t* e);
 Error kafka_error(const std::string& what, rd_kafka_resp_err_t e);
+
+/// A reader's consumer errors that librdkafka retries by itself (a broker away, a leader
+/// moving, a fetch an ACL refuses), logged at warn as they come: each new kind at once, the
+/// same kind again at most once every `every` (with how many came between), so that a reader
+/// that never catches up says why without a line a fetch. The last one is kept, for a health
+/// report, until the reader gets a record or reaches a partition's end again. Thread-safe.
+class ConsumerErrorLog {
+ public:
+  explicit ConsumerErrorLog(std::string who,
+                            std::chrono::steady_clock::duration every = std::chrono::seconds(30));
+  /// `m` holds an error (m.err != 0). Returns its text: librdkafka's, and kafka_error_hint.
+  std::string report(const rd_kafka_message_t& m);
+  /// A record or a partition's end came: the error is over.
+  void clear();
+  /// The error not yet cleared, else "".
+  std::string last() const;
+
+ private:
+  std::string who_;
+  std::chrono::steady_clock::duration every_;
+  mutable std::mutex mutex_;
+  rd_kafka_resp_err_t logged_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::chrono::steady_clock::time_point logged_at_{};
+  std::uint64_t unlogged_ = 0;  // of logged_code_, since logged_at_
+  std::string last_;
+  std::atomic<bool> active_{false};  // last_ is not empty: clear() has work to do
+};
 
 /// The consumer's assigned partitions, each with its position: the offset after the last
 /// record polled (and after any transaction marker polled past), RD_KAFKA_OFFSET_INVALID where

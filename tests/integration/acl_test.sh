@@ -7,7 +7,9 @@
 #   3. the notifier, its webhook refusing, sets the alert aside on notifications.dead;
 #   4. no log says a broker refused an authorization;
 #   5. under another prefix without the group ACL, ingest stops at once (exit 1), saying the
-#      group was refused and pointing at the docs.
+#      group was refused and pointing at the docs;
+#   6. under a third prefix without Read on the topics, tail stops at once (exit 1) saying so,
+#      and a gateway's /healthz shows why its views wait, its log saying it once, not per fetch.
 # Needs DIGONCE_BIN, DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start: its jars start the second one),
 # jq, curl.
 source "$(dirname "$0")/lib.sh" acl
@@ -99,3 +101,44 @@ timeout 60 "$bin" --config "$work/config.yaml" --topic-prefix "$other" ingest --
 grep -c "group ${other}ingest: .*Group authorization failed.*OPERATIONS.md, \"Kafka ACLs\"" \
   "$work/nogroup.out" >/dev/null || fail "ingest without its group's ACL did not say so: $(tail -n 3 "$work/nogroup.out")"
 echo "ok: ingest without its group's ACL stops at once: $(grep -o "ingest: consumer of.*" "$work/nogroup.out" | head -n 1 | cut -c1-200)"
+
+# Under a third prefix: everything but Read on the topics.
+third="test-acl-noread-$$."
+grant --topic "$third" --operation Create --operation Describe --operation DescribeConfigs \
+  --operation Write
+grant --group "$third" --operation Read --operation Describe
+grant --transactional-id "$third" --operation Write --operation Describe
+"$bin" --config "$work/config.yaml" --topic-prefix "$third" topics --brokers "$sasl" \
+  >"$work/noread-topics.log" 2>&1 ||
+  fail "topics under $third: $(tail -n 3 "$work/noread-topics.log")"
+rc=0
+timeout 60 "$bin" --config "$work/config.yaml" --topic-prefix "$third" tail --brokers "$sasl" \
+  --from-beginning --idle-timeout 30 >"$work/noread-tail.out" 2>&1 || rc=$?
+[[ $rc == 1 ]] || fail "tail without Read on the topic: exit $rc, not 1: $(tail -n 3 "$work/noread-tail.out")"
+grep -q "Topic authorization failed.*OPERATIONS.md, \"Kafka ACLs\"" "$work/noread-tail.out" ||
+  fail "tail without Read did not say so: $(tail -n 3 "$work/noread-tail.out")"
+echo "ok: tail without Read on the topic stops at once: $(grep -o "consume .*" "$work/noread-tail.out" | head -n 1 | cut -c1-160)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" --config "$work/config.yaml" --topic-prefix "$third" gateway --brokers "$sasl" \
+  --http "127.0.0.1:$port" --api-keys "$(dirname "$kafka_tool")/../config/dev-api-keys.yaml" \
+  >"$work/noread-gateway.log" 2>&1 &
+pids+=($!)
+# (-s and length: jq 1.6's -e passes on empty input, as before the gateway listens)
+says_why='length == 1 and .[0].status == "starting" and
+  (.[0].views.alerts.error // "" | test("Topic authorization failed")) and
+  (.[0].views.works.error // "" | test("Topic authorization failed"))'
+for _ in $(seq 1 100); do
+  curl -s "127.0.0.1:$port/healthz" >"$work/noread-health.json" 2>/dev/null || true
+  jq -e -s "$says_why" "$work/noread-health.json" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+jq -e -s "$says_why" "$work/noread-health.json" >/dev/null ||
+  fail "/healthz did not say why the views wait: $(cat "$work/noread-health.json")"
+why=$(jq -r .views.alerts.error "$work/noread-health.json")
+sleep 5  # librdkafka retries the fetch every half second or so: the log must not follow it
+stop_stages
+lines=$(grep -c "live view: ${third}alerts: .*Topic authorization failed.*OPERATIONS.md" \
+  "$work/noread-gateway.log" || true)
+[[ $lines -ge 1 && $lines -le 2 ]] ||
+  fail "the gateway logged the refused fetch $lines times: $(grep -i authoriz "$work/noread-gateway.log" | head -n 3)"
+echo "ok: the gateway's /healthz says why its views wait (${why:0:160}); logged $lines time(s)"

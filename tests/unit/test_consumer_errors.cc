@@ -1,0 +1,90 @@
+// streams::ConsumerErrorLog: a reader's retried consumer errors, logged without a flood and kept
+// for a health report until the reader moves again.
+
+#include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "streams/kafka.h"
+
+using namespace digonce;
+
+namespace {
+
+// The default logger's lines, while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : saved_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>(
+        "captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
+    logger->set_pattern("%l %v");
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(saved_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string text() const { return out_.str(); }
+  int lines() const {
+    auto s = out_.str();
+    return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> saved_;
+};
+
+rd_kafka_message_t error_message(rd_kafka_resp_err_t err) {
+  rd_kafka_message_t m{};
+  m.err = err;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("consumer errors: each new kind at once, the same at most once a period, then cleared") {
+  CapturedLog log;
+  streams::ConsumerErrorLog errors("live view of t", std::chrono::milliseconds(300));
+  CHECK(errors.last().empty());
+
+  // A refused fetch: logged at warn, with where the rights are listed, and kept.
+  auto refused = error_message(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  auto text = errors.report(refused);
+  CHECK(text.find("authorization") != std::string::npos);
+  CHECK(text.find("OPERATIONS.md") != std::string::npos);
+  CHECK(errors.last() == text);
+  CHECK(log.lines() == 1);
+  CHECK(log.text().rfind("warning live view of t: ", 0) == 0);
+
+  // The same again within the period: kept, not logged.
+  for (int i = 0; i < 5; ++i) errors.report(refused);
+  CHECK(log.lines() == 1);
+
+  // Another kind: logged at once.
+  auto down = error_message(RD_KAFKA_RESP_ERR__TRANSPORT);
+  errors.report(down);
+  CHECK(log.lines() == 2);
+  CHECK(errors.last().find(rd_kafka_err2str(RD_KAFKA_RESP_ERR__TRANSPORT)) != std::string::npos);
+
+  // The same after the period: logged, with how many came between.
+  for (int i = 0; i < 3; ++i) errors.report(down);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  errors.report(down);
+  CHECK(log.lines() == 3);
+  CHECK(log.text().find("(3 more since the last line)") != std::string::npos);
+
+  // A record came: nothing to report, and the same error after it is news again.
+  errors.clear();
+  CHECK(errors.last().empty());
+  errors.report(down);
+  CHECK(log.lines() == 4);
+  CHECK(!errors.last().empty());
+}
