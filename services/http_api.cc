@@ -339,9 +339,14 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const Settings& settings,
         // The view now shows what ingest made of the reference: a work this gateway took is no
         // longer one the view does not show (posted only while there are such works, so that
         // catching up on the topic queues nothing).
+        // (A work submitted finished shows only as a tombstone, which names no promoter: it
+        // stays remembered, for its minute, unless the view holds the reference otherwise.)
         if (self->accepted_count_.load(std::memory_order_relaxed) > 0)
           self->hooks_.post([self, ref = std::string(key)] {
-            self->accepted_.erase(ref);
+            auto it = self->accepted_.find(ref);
+            if (it == self->accepted_.end()) return;
+            if (!it->second.live && self->works_.holder_of(ref).promoter.empty()) return;
+            self->accepted_.erase(it);
             self->accepted_count_.store(self->accepted_.size(), std::memory_order_relaxed);
           });
       });
@@ -846,7 +851,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
       // would carry on the finished work's alerts (their ids are made of the references).
       // Nor one this gateway took from another promoter a moment ago, not in the view yet.
       const auto holder = works_.holder_of(w.work_ref);
-      const std::string* taken = recently_accepted(w.work_ref);
+      const std::string* taken = recently_accepted(w.work_ref, true);
       const char* held_as = !holder.promoter.empty() && holder.promoter != w.promoter
                                 ? (holder.live ? "a live work of another promoter"
                                                : "a finished work of another promoter")
@@ -979,8 +984,10 @@ HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& 
   }
   AcceptedRefs noted;
   for (const auto& w : works) {
-    if (w.event == geo::EventType::Upsert && w.active()) {
-      accepted_[w.work_ref] = Accepted{w.promoter, now, ++accepted_generation_};
+    // A work submitted finished takes its reference as a live one does (the view will hold it
+    // as a finished work of its promoter).
+    if (w.event == geo::EventType::Upsert) {
+      accepted_[w.work_ref] = Accepted{w.promoter, now, ++accepted_generation_, w.active()};
       noted.emplace_back(w.work_ref, accepted_generation_);
     } else {
       accepted_.erase(w.work_ref);
@@ -997,9 +1004,10 @@ void HttpApi::forget_accepted(const AcceptedRefs& refs) {
   accepted_count_.store(accepted_.size(), std::memory_order_relaxed);
 }
 
-const std::string* HttpApi::recently_accepted(const std::string& ref) const {
+const std::string* HttpApi::recently_accepted(const std::string& ref, bool finished_too) const {
   auto it = accepted_.find(ref);
   if (it == accepted_.end() || Clock::now() - it->second.at > kAcceptedMemory) return nullptr;
+  if (!it->second.live && !finished_too) return nullptr;
   return &it->second.promoter;
 }
 

@@ -155,15 +155,17 @@ class HttpApi {
     std::string promoter;
     std::chrono::steady_clock::time_point at;
     std::uint64_t generation = 0;  // so that a failed POST forgets only its own entry
+    bool live = true;              // else submitted finished (completed or cancelled status)
   };
   using AcceptedRefs = std::vector<std::pair<std::string, std::uint64_t>>;  // ref, generation
-  /// Notes the live works of a submission (and forgets the cancelled or finished ones); returns
-  /// what forget_accepted() needs to undo it.
+  /// Notes the works of a submission, live or submitted finished (and forgets those it
+  /// cancels); returns what forget_accepted() needs to undo it.
   AcceptedRefs note_accepted(const std::vector<geo::WorkEvent>& works);
   /// Forgets these entries, each unless a later submission has replaced it.
   void forget_accepted(const AcceptedRefs& refs);
-  /// The promoter of a work accepted here within kAcceptedMemory, or null.
-  const std::string* recently_accepted(const std::string& ref) const;
+  /// The promoter of a live work accepted here within kAcceptedMemory (with `finished_too`,
+  /// or of one submitted finished: its reference is as taken), or null.
+  const std::string* recently_accepted(const std::string& ref, bool finished_too = false) const;
 
   /// The geometry and CRS checks of every parsed work: errors for those that fail them, a
   /// warning for each read otherwise than sent (a polygon GEOS repaired).

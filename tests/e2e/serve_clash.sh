@@ -295,6 +295,16 @@ r=$(request POST /v1/works dev-tfl-key "${oxc_stpr//STPR/TFL}")
 [[ $(status_of "$r") == 202 ]] || fail "TFL bringing back its E2E-OXC-1: $(status_of "$r"): $(body_of "$r")"
 check "a finished work's reference stays its promoter's: STPR -> 403 $(body_of "$r_stpr" | jq -r .error | cut -c1-80), TFL -> 202"
 
+# The same for a work submitted already finished, taken a moment ago (the view never holds it
+# as live: ingest publishes only its tombstone): TW's post right after is refused.
+done_stpr='{"work_ref":"E2E-DONE-1","promoter":"STPR","status":"completed","geometry":{"type":"Point","coordinates":[-0.1420,51.5150]},"start":"2027-04-01","end":"2027-04-10"}'
+r=$(request POST /v1/works dev-stpr-key "$done_stpr")
+[[ $(status_of "$r") == 202 ]] || fail "STPR's finished E2E-DONE-1: $(status_of "$r"): $(body_of "$r")"
+r=$(request POST /v1/works dev-thames-key "${done_stpr//\"STPR\"/\"TW\"}")
+[[ $(status_of "$r") == 403 ]] && body_of "$r" | jq -e '.error | contains("submitted a moment ago")' >/dev/null ||
+  fail "TW's work under STPR's just-finished E2E-DONE-1: expected 403, got $(status_of "$r"): $(body_of "$r")"
+check "a reference submitted finished a moment ago is taken: TW -> 403"
+
 # A second serve on the same data folder stops at once, naming the first one's pid, and leaves
 # the first one's state alone (it would otherwise wipe the stage folders at start).
 rc=0
