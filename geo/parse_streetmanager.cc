@@ -74,12 +74,16 @@ constexpr std::array<EventRule, 19> kEvents = {{
     {"SECTION_58_CLOSED", "SECTION_58", Effect::Cancel},
 }};
 
-// Street Manager spells event types both "PERMIT_GRANTED" and "work-start".
+// Street Manager spells event types both "PERMIT_GRANTED" and "work-start"; a relay may write
+// "Permit granted" or leave a space at an end (which, unknown, would make a cancel an upsert).
 std::string normalize_name(std::string_view s) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
   std::string out(s.substr(0, 64));
   for (char& c : out) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c == '-') c = '_';
+    if (c == '-' || blank(c)) c = '_';
   }
   return out;
 }

@@ -660,6 +660,13 @@ TEST_CASE("parse: Street Manager event types digonce does not list, and lenient 
     CHECK(w.work_ref == "TSR1591199404915");
     CHECK(w.status == WorkStatus::InProgress);  // work_status_ref
   }
+  // Spaces at the ends, or between the words, are not a new type: a cancel stays a cancel.
+  for (const char* type : {"PERMIT_CANCELLED ", " permit-cancelled", "Permit cancelled"}) {
+    CAPTURE(type);
+    auto w = one_work(replace(permit, R"("event_type": "work-start")",
+                              std::string(R"("event_type": ")") + type + "\""));
+    CHECK(w.event == EventType::Cancel);
+  }
   auto completed =
       one_work(replace(replace(permit, R"("event_type": "work-start")", R"("event_type": "X")"),
                        R"("work_status_ref": "in_progress")", R"("work_status_ref": "completed")"));

@@ -514,6 +514,7 @@ std::vector<Row> streetmanager_rows() {
       {permit({}, {{"event_type", kDrop}}), "event_type", "is required"},
       {permit({}, {{"event_type", "5"}}), "event_type", "must be a string"},
       {permit({}, {{"event_type", R"("")"}}), "event_type", "must not be empty"},
+      {permit({}, {{"event_type", R"(" ")"}}), "event_type", "must not be empty"},
       {permit({}, {{"event_type", R"("ACTIVITY_CREATED")"}}), "event_type",
        "ACTIVITY_CREATED does not apply to object_type PERMIT"},
       {permit({}, {{"object_type", R"("WIDGET")"}}), "object_type",
