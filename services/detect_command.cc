@@ -155,12 +155,15 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   auto started = std::chrono::steady_clock::now();
   std::string line, json;
   std::vector<geo::Alert> alerts;
-  std::uint64_t line_no = 0, bad_lines = 0, rejected_items = 0, events = 0;
+  std::uint64_t line_no = 0, blank_lines = 0, bad_lines = 0, rejected_items = 0, events = 0;
   std::uintmax_t bytes = 0;
   while (std::getline(*in, line)) {
     ++line_no;
     bytes += line.size() + 1;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      ++blank_lines;
+      continue;
+    }
     geo::Parsed parsed = geo::parse_submission(line, limits);
     bool bad = !parsed.errors.empty();
     for (const auto& e : parsed.errors) {
@@ -227,6 +230,14 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
                static_cast<unsigned long long>(rejected_items),
                static_cast<unsigned long long>(bad_lines),
                static_cast<unsigned long long>(normalizer.repaired()));
+  // Every line refused, and more than one: most often one JSON document written over several
+  // lines, which NDJSON is not. Still a run that went through (contract section 4: bad lines
+  // are skipped), but one a person should not take for an input without works.
+  if (events == 0 && bad_lines > 1 && bad_lines == line_no - blank_lines)
+    std::fprintf(stderr,
+                 "digonce detect: note: no line held a work; the input must be NDJSON, one JSON "
+                 "document per line (a document over several lines: `jq -c '.features[]' FILE` "
+                 "makes one line per feature, or `digonce import` takes it whole)\n");
   return {};
 }
 

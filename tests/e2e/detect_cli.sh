@@ -69,6 +69,18 @@ grep -q 'rejected: 0 item(s) on 0 line(s); geometries repaired: 1' "$work/err" |
 [[ $(pairs "$work/bowtie.out") == "BOW-OK " ]] || fail "the repaired work was not detected: $(cat "$work/bowtie.out")"
 check "a self-crossing polygon: $(head -1 "$work/err" | cut -c1-90)..., detected as repaired"
 
+# One JSON document over several lines is not NDJSON: each line is refused (exit 0, as bad
+# lines are skipped), and the summary adds a note saying what the input must be.
+jq -s '{type: "FeatureCollection", features: [.[] | {type: "Feature", geometry,
+  properties: (del(.geometry))}]}' "$work/touch.ndjson" >"$work/pretty.json"
+"$DIGONCE_BIN" detect --input "$work/pretty.json" --output "$work/pretty.out" 2>"$work/err" ||
+  fail "detect on a pretty-printed document did not exit 0: $(tail -n 3 "$work/err")"
+grep -q "note: no line held a work; the input must be NDJSON" "$work/err" ||
+  fail "no note for an input of one document over several lines: $(tail -n 3 "$work/err")"
+"$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" 2>"$work/err"
+grep -q "no line held a work" "$work/err" && fail "the note for a good input: $(cat "$work/err")"
+check "one document over several lines: every line refused, and a note says NDJSON"
+
 # A kept --data-dir: the next run goes on from it (A and B in one run, C in the next: C's pairs
 # with both), and refuses another metric CRS, whose metres and cells are not the store's.
 head -2 "$work/touch.ndjson" >"$work/ab.ndjson"
