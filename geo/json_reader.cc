@@ -15,6 +15,14 @@ JsonReader::JsonReader() {
 
 namespace {
 
+// A number no double (or 64-bit integer) holds, as JSON allows: an integer literal is too large,
+// anything else is not a finite number.
+std::string out_of_range(const std::string& literal) {
+  bool integer = literal.find_first_of(".eE") == std::string::npos;
+  return integer ? "must be a number in range: " + literal + " is out of range (beyond 64 bits)"
+                 : "must be a finite number: " + literal + " is out of range";
+}
+
 // The first object member whose name an earlier member of the same object has, as its path
 // ("features[2].properties.work_ref"). JSON names should be unique (RFC 8259 4; I-JSON, RFC
 // 7493, says must): readers disagree on which of two equal names counts (simdjson and this
@@ -134,11 +142,10 @@ Result<element> JsonReader::parse(std::string_view text) {
   if (code == simdjson::NUMBER_ERROR && !scan.syntax && scan.more_bad_numbers) {
     // So many that standing in for each is not worth it: the whole text is rejected.
     const auto& n = scan.bad_numbers.front();
-    return Error{n.path,
-                 "must be a finite number: " +
-                     std::string(text.substr(n.offset, std::min<std::size_t>(n.length, 40))) +
-                     " is out of range, and so are more than " +
-                     std::to_string(scan.bad_numbers.size()) + " other numbers"};
+    return Error{
+        n.path,
+        out_of_range(std::string(text.substr(n.offset, std::min<std::size_t>(n.length, 40)))) +
+            ", and so are at least " + std::to_string(scan.bad_numbers.size()) + " other numbers"};
   }
   if (code == simdjson::NUMBER_ERROR && !scan.syntax && !scan.bad_numbers.empty()) {
     // Well-formed numbers out of simdjson's range: stand a 0 (padded with spaces, so offsets
@@ -169,7 +176,7 @@ std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {
     bool under = path.empty() || p == path ||
                  (p.size() > path.size() && p.substr(0, path.size()) == path &&
                   (p[path.size()] == '.' || p[path.size()] == '['));
-    if (under) return Error{n.path, "must be a finite number: " + n.literal + " is out of range"};
+    if (under) return Error{n.path, out_of_range(n.literal)};
   }
   return std::nullopt;
 }
@@ -183,7 +190,7 @@ std::optional<Error> JsonReader::bad_number_in(
     std::string_view p = n.path;
     if (p.substr(0, prefix.size()) == prefix &&
         p.find('\\', prefix.size()) != std::string_view::npos)
-      return Error{n.path, "must be a finite number: " + n.literal + " is out of range"};
+      return Error{n.path, out_of_range(n.literal)};
   }
   std::string path;
   for (auto m : members) {
@@ -271,6 +278,8 @@ Result<std::optional<std::string>> Fields::optional_string_or_integer(std::strin
     return std::optional<std::string>{std::to_string(i)};
   if (e->get_uint64().get(u) == simdjson::SUCCESS)
     return std::optional<std::string>{std::to_string(u)};
+  if (e->get_int64().get(i) == simdjson::SUCCESS)
+    return Error{std::string(key), "must be a string or an integer >= 0, not " + std::to_string(i)};
   return wrong_type(std::string(key), "a string or an integer >= 0", *e);
 }
 

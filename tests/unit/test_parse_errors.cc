@@ -265,7 +265,8 @@ std::vector<Row> json_rows() {
       {work({{"version", "true"}}), "version", "must be an integer >= 0, not a boolean"},
       {work({{"version", "[1]"}}), "version", "must be an integer >= 0"},
       {work({{"version", "9223372036854775808"}}), "version", "at most 9223372036854775807"},
-      {work({{"version", "99999999999999999999"}}), "version", "out of range"},
+      {work({{"version", "99999999999999999999"}}), "version",
+       "must be a number in range: 99999999999999999999 is out of range (beyond 64 bits)"},
       {work({{"version", "1e999"}}), "version", "must be a finite number"},
       {work({{"version", "-9223372036854775809"}}), "version", "out of range"},
       // category, status
@@ -337,7 +338,7 @@ std::vector<Row> geometry_rows() {
   many_bad += "]";
   return {
       {coords("MultiPoint", many_bad), "geometry.coordinates[0][0]",
-       "more than 1000 other numbers"},
+       "and so are at least 1000 other numbers"},
       {work({{"geometry", kDrop}}), "geometry", "is required"},
       {work({{"geometry", "null"}}), "geometry", "is required"},
       {geometry(R"j("POINT(1 2)")j"), "geometry",
@@ -571,7 +572,7 @@ std::vector<Row> streetmanager_rows() {
        "not an RFC 3339"},
       {permit({{"work_category_ref", "7"}}), "object_data.work_category_ref", "must be a string"},
       {permit({{"promoter_swa_code", "-5"}}), "object_data.promoter_swa_code",
-       "a string or an integer >= 0"},
+       "must be a string or an integer >= 0, not -5"},
       {permit({{"proposed_start_date", R"("")"}, {"proposed_start_time", kDrop}}),
        "object_data.proposed_start_date", "is required"},
       {permit({{"work_status_ref", "1"}}), "object_data.work_status_ref", "must be a string"},
