@@ -495,7 +495,21 @@ int run(int argc, char** argv) {
       ->check(finite_between(0, 1e9, "seconds"));
 
   app.set_version_flag("--version", std::string("digonce ") + DIGONCE_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // "A subcommand is required" for a mistyped one: name it, and the commands there are.
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && app.get_subcommands().empty() &&
+        !app.remaining().empty()) {
+      std::string names;
+      for (const auto* sub : app.get_subcommands({}))
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      std::cerr << "digonce: unknown command \"" << app.remaining().front()
+                << "\"; the commands are " << names << " (digonce --help)\n";
+      return static_cast<int>(CLI::ExitCodes::RequiredError);
+    }
+    return app.exit(e);
+  }
   // Logs go to stderr: stdout carries data (`detect --output -`, `tail`) and the URL lines.
   spdlog::set_default_logger(spdlog::stderr_color_mt("digonce"));
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -115,3 +115,11 @@ fi
   fail "a fresh --data-dir after a refused --crs: $(cat "$work/err")"
 [[ $(pairs "$work/ab2.out") == "A-B " ]] || fail "after a refused --crs: expected A-B, got $(pairs "$work/ab2.out")"
 check "a refused --crs does not mark a fresh --data-dir"
+
+# A mistyped command is named, with the commands there are (CLI11 said only "A subcommand is
+# required").
+rc=0
+"$DIGONCE_BIN" detcet --input x 2>"$work/err" || rc=$?
+[[ $rc != 0 ]] && grep -q 'unknown command "detcet"; the commands are serve, .*detect' "$work/err" ||
+  fail "a mistyped command: exit $rc: $(cat "$work/err")"
+check "a mistyped command is named: $(head -c 60 "$work/err")..."
