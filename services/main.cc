@@ -549,6 +549,9 @@ int run(int argc, char** argv) {
   // detect's --crs: detect makes its tools at once) stops them now.
   if (serve->parsed() || gateway->parsed() || a_stage)
     if (auto s = ds::check_metric_crs(settings); !s.ok()) return fail(s.error().what());
+  // detect's --crs is checked here too, so that its error names the option, not the config key.
+  if (!crs.empty())
+    if (auto s = ds::check_metric_crs(settings, "--crs"); !s.ok()) return fail(s.error().what());
   // Only the commands that deliver webhooks need their secrets and CA files.
   if (serve->parsed() || notifier->parsed())
     if (auto s = ds::resolve_webhooks(settings.notifier, config_name); !s.ok())

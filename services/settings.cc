@@ -360,14 +360,18 @@ Result<Settings> load_settings(const std::string& given) {
   return s;
 }
 
-Status check_metric_crs(const Settings& settings) {
+Status check_metric_crs(const Settings& settings, std::string_view option) {
   geo::CrsOptions crs;
   crs.metric_crs = settings.metric_crs;
   crs.search_paths = settings.proj_search_paths;
-  if (auto c = geo::CrsContext::create(crs); !c)
-    return error(
-        (settings.config_path.empty() ? std::string() : "config " + settings.config_path + ": ") +
-        "detection.metric_crs " + settings.metric_crs + ": " + c.error().message);
+  if (auto c = geo::CrsContext::create(crs); !c) {
+    std::string where =
+        !option.empty() ? std::string(option)
+                        : (settings.config_path.empty() ? std::string()
+                                                        : "config " + settings.config_path + ": ") +
+                              "detection.metric_crs";
+    return error(where + " " + settings.metric_crs + ": " + c.error().message);
+  }
   return {};
 }
 

@@ -111,7 +111,8 @@ Status resolve_webhooks(NotifierSettings& notifier, const std::string& path);
 /// Whether PROJ makes a metric CRS of settings.metric_crs (a projected CRS in metres), with the
 /// configured search path: checked at start by the commands that measure, so that a wrong one
 /// stops them at once, not when a stage first gets its partitions.
-Status check_metric_crs(const Settings& settings);
+/// `option`, when given, is what set the CRS (a command-line option), for the error to name.
+Status check_metric_crs(const Settings& settings, std::string_view option = {});
 
 /// kafka.client's properties with the `_env` ones read from the environment, checked together
 /// with digonce's own client settings (streams::client_properties_conflict): for a command about
