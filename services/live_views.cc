@@ -297,7 +297,9 @@ void TopicFeed::run() {
   while (!stop_.load()) {
     auto s = consume();
     if (s.ok()) return;
-    spdlog::warn("live view of {}: {}; retrying", topic_, s.error().what());
+    // Said once (then at most every 30 s) and shown by /healthz: a wrong broker address must
+    // not look like a view still starting.
+    errors_.report(digonce::error(topic_ + ": " + s.error().what() + "; retrying"));
     for (int i = 0; i < 10 && !stop_.load(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -444,18 +444,26 @@ std::string ConsumerErrorLog::report(const rd_kafka_message_t& m) {
   std::string text = rd_kafka_message_errstr(&m);
   if (m.rkt) text = std::string(rd_kafka_topic_name(m.rkt)) + ": " + text;
   text += kafka_error_hint(m.err);
+  return log(m.err, std::move(text));
+}
+
+std::string ConsumerErrorLog::report(const Error& e) {
+  return log(RD_KAFKA_RESP_ERR__FAIL, e.what());
+}
+
+std::string ConsumerErrorLog::log(rd_kafka_resp_err_t code, std::string text) {
   auto now = std::chrono::steady_clock::now();
   std::uint64_t between = 0;
   {
     std::lock_guard lock(mutex_);
     last_ = text;
     active_ = true;
-    if (m.err == logged_code_ && now - logged_at_ < every_) {
+    if (code == logged_code_ && now - logged_at_ < every_) {
       ++unlogged_;
       return text;
     }
-    between = m.err == logged_code_ ? unlogged_ : 0;
-    logged_code_ = m.err;
+    between = code == logged_code_ ? unlogged_ : 0;
+    logged_code_ = code;
     logged_at_ = now;
     unlogged_ = 0;
   }

@@ -130,12 +130,17 @@ class ConsumerErrorLog {
                             std::chrono::steady_clock::duration every = std::chrono::seconds(30));
   /// `m` holds an error (m.err != 0). Returns its text: librdkafka's, and kafka_error_hint.
   std::string report(const rd_kafka_message_t& m);
+  /// An error of the reader's own (no record: it could not set its consumer up, say), logged
+  /// and kept the same way, all of one kind.
+  std::string report(const Error& e);
   /// A record or a partition's end came: the error is over.
   void clear();
   /// The error not yet cleared, else "".
   std::string last() const;
 
  private:
+  std::string log(rd_kafka_resp_err_t code, std::string text);
+
   std::string who_;
   std::chrono::steady_clock::duration every_;
   mutable std::mutex mutex_;

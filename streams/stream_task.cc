@@ -825,7 +825,14 @@ rd_kafka_resp_err_t StreamTask::fatal_error(std::string* reason) const {
 void StreamTask::teardown(bool clean) {
   if (consumer_) {
     tearing_down_ = !clean;
-    spdlog::info("{}: leaving the group", options_.name);
+    // A static member stays in its group: its partitions wait for it (session.timeout.ms).
+    if (options_.group_instance_id.empty())
+      spdlog::info("{}: leaving the group", options_.name);
+    else
+      spdlog::info(
+          "{}: closing; as static member {} it keeps its partitions until its session "
+          "ends (a restart within it takes them back at once)",
+          options_.name, options_.group_instance_id);
     rd_kafka_consumer_close(consumer_.get());  // revokes (and, if clean, commits) what we own
     tearing_down_ = false;
   }

@@ -87,4 +87,10 @@ TEST_CASE("consumer errors: each new kind at once, the same at most once a perio
   errors.report(down);
   CHECK(log.lines() == 4);
   CHECK(!errors.last().empty());
+
+  // The reader's own errors (its consumer not set up: brokers out of reach) are one kind.
+  errors.report(error("t: cannot reach the Kafka brokers"));
+  errors.report(error("t: cannot reach the Kafka brokers"));
+  CHECK(log.lines() == 5);
+  CHECK(errors.last() == "t: cannot reach the Kafka brokers");
 }
