@@ -36,9 +36,11 @@ inline const std::initializer_list<std::string_view> kWorkNumbers = {"version", 
 /// A GeoJSON Feature (its properties are the contract's fields).
 inline const std::initializer_list<std::string_view> kFeatureNumbers = {
     "geometry", "crs", "properties.version", "properties.usrn", "properties.crs"};
-/// A Street Manager notification: its event_reference (the version) and the USRN.
-inline const std::initializer_list<std::string_view> kNotificationNumbers = {"event_reference",
-                                                                             "object_data.usrn"};
+/// A Street Manager notification: its event_reference (the version), the USRN and the SWA codes
+/// (which may be written as numbers).
+inline const std::initializer_list<std::string_view> kNotificationNumbers = {
+    "event_reference", "object_data.usrn", "object_data.promoter_swa_code",
+    "object_data.highway_authority_swa_code"};
 
 // --- Identity rules shared by the JSON and Street Manager parsers --------------------------
 

@@ -206,8 +206,19 @@ Result<WorkStatus> permit_status(const json::Fields& f) {
   return WorkStatus::Planned;
 }
 
-Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits& limits) {
+Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits& limits,
+                         bool known_event) {
   DIGONCE_PARSE_ASSIGN(w, identity(f, {"work_reference_number", "promoter_swa_code"}));
+  // An event type digonce does not list: the permit's own status says whether it ended (a
+  // cancel spelt otherwise must not leave the work live).
+  if (!known_event) {
+    DIGONCE_PARSE_ASSIGN(permit_status, f.optional_string("permit_status"));
+    if (permit_status && (iequals(*permit_status, "cancelled") ||
+                          iequals(*permit_status, "revoked") || iequals(*permit_status, "refused")))
+      effect = Effect::Cancel;
+    else if (permit_status && iequals(*permit_status, "closed"))
+      effect = Effect::Completed;
+  }
   if (effect == Effect::Cancel) {
     w.event = EventType::Cancel;
     return w;
@@ -345,7 +356,7 @@ Result<WorkEvent> parse_notification(const json::object& message, const ParseLim
   DIGONCE_PARSE_ASSIGN(version, f.required_count("event_reference"));
   DIGONCE_PARSE_ASSIGN(data, f.required_object("object_data"));
   json::Fields d(data, limits);
-  auto w = object_type == "PERMIT"     ? permit(d, effect, limits)
+  auto w = object_type == "PERMIT"     ? permit(d, effect, limits, rule != nullptr)
            : object_type == "ACTIVITY" ? activity(d, effect, limits)
                                        : section58(d, effect, limits);
   if (!w) return std::move(w).error().within("object_data");

@@ -667,6 +667,23 @@ TEST_CASE("parse: Street Manager event types digonce does not list, and lenient 
                               std::string(R"("event_type": ")") + type + "\""));
     CHECK(w.event == EventType::Cancel);
   }
+  // An unknown type on a permit whose status says it ended: a cancel (or completed).
+  auto lapsed =
+      replace(permit, R"("event_type": "work-start")", R"("event_type": "PERMIT_CANCELED")");
+  CHECK(one_work(replace(lapsed, R"("permit_status": "permit_modification_request")",
+                         R"("permit_status": "cancelled")"))
+            .event == EventType::Cancel);
+  CHECK(one_work(replace(lapsed, R"("permit_status": "permit_modification_request")",
+                         R"("permit_status": "closed")"))
+            .status == WorkStatus::Completed);
+  // An SWA code beyond 64 bits is refused naming it, not read as 0.
+  {
+    Parsed p = parse_submission(replace(permit, R"("promoter_swa_code": "STPR")",
+                                        R"("promoter_swa_code": 99999999999999999999)"));
+    CHECK(p.works.empty());
+    REQUIRE(p.errors.size() == 1);
+    CHECK(p.errors[0].field == "object_data.promoter_swa_code");
+  }
   auto completed =
       one_work(replace(replace(permit, R"("event_type": "work-start")", R"("event_type": "X")"),
                        R"("work_status_ref": "in_progress")", R"("work_status_ref": "completed")"));
