@@ -984,8 +984,8 @@ HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& 
   }
   AcceptedRefs noted;
   for (const auto& w : works) {
-    // A work submitted finished takes its reference as a live one does (the view will hold it
-    // as a finished work of its promoter).
+    // A work submitted finished takes its reference as a live one does, for its minute (the
+    // view sees only its tombstone, which names no promoter).
     if (w.event == geo::EventType::Upsert) {
       accepted_[w.work_ref] = Accepted{w.promoter, now, ++accepted_generation_, w.active()};
       noted.emplace_back(w.work_ref, accepted_generation_);

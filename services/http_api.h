@@ -148,9 +148,10 @@ class HttpApi {
 
   // Works this gateway has given the broker that the live works view may not show yet (ingest
   // publishes a work a moment after it is taken), so that a DELETE right after its POST cancels
-  // the work instead of answering 404. HTTP thread only; an entry is forgotten when the view
-  // shows a change of the reference, after kAcceptedMemory, when the work is cancelled here, or
-  // when the broker does not take it.
+  // the work instead of answering 404, and so that another promoter's POST under it is refused.
+  // HTTP thread only; an entry is forgotten when the view shows a change of the reference (for
+  // a work submitted finished, only once the view names its promoter: its tombstone does not),
+  // after kAcceptedMemory, when the work is cancelled here, or when the broker does not take it.
   struct Accepted {
     std::string promoter;
     std::chrono::steady_clock::time_point at;
