@@ -104,14 +104,20 @@ struct Names {
   std::string_view promoter;
 };
 
+// An SWA code is four digits (or letters) written as a string; a relay that turned it into a
+// number means the same code, leading zeros included (16 is "0016").
+Result<std::optional<std::string>> swa_code(const json::Fields& f, std::string_view key) {
+  DIGONCE_PARSE_ASSIGN(code, f.optional_string_or_integer(key));
+  if (code && code->size() < 4 && !f.get(key)->is_string()) code->insert(0, 4 - code->size(), '0');
+  return code;
+}
+
 Result<WorkEvent> identity(const json::Fields& f, const Names& names) {
   WorkEvent w;
   DIGONCE_PARSE_ASSIGN(ref, f.required_string(names.ref));
   if (auto why = check_work_ref(ref)) return Error{std::string(names.ref), *why};
   w.work_ref.assign(ref);
-  // An SWA code is four digits (or letters) written as a string; a relay that turned it
-  // into a number means the same code.
-  DIGONCE_PARSE_ASSIGN(promoter, f.optional_string_or_integer(names.promoter));
+  DIGONCE_PARSE_ASSIGN(promoter, swa_code(f, names.promoter));
   if (!promoter) return Error{std::string(names.promoter), "is required"};
   if (auto why = check_promoter(*promoter)) return Error{std::string(names.promoter), *why};
   w.promoter = std::move(*promoter);
@@ -158,7 +164,7 @@ Status ends_after_start(const WorkEvent& w, std::string_view end_key) {
 
 Status descriptive_fields(const json::Fields& f, WorkEvent& w) {
   DIGONCE_TRY(f.copy_string("street_name", w.street_name));
-  DIGONCE_PARSE_ASSIGN(authority, f.optional_string_or_integer("highway_authority_swa_code"));
+  DIGONCE_PARSE_ASSIGN(authority, swa_code(f, "highway_authority_swa_code"));
   if (authority) w.highway_authority = std::move(*authority);
   DIGONCE_PARSE_ASSIGN(usrn, f.optional_string_or_integer("usrn"));
   if (usrn) w.usrn = std::move(*usrn);

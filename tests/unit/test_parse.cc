@@ -726,6 +726,17 @@ TEST_CASE("parse: Street Manager event types digonce does not list, and lenient 
               R"("highway_authority_swa_code": "5990")", R"("highway_authority_swa_code": 5990)"));
   CHECK(numbers.promoter == "7374");
   CHECK(numbers.highway_authority == "5990");
+  // ... leading zeros included: the number 16 is the code "0016" (a string is read as sent).
+  auto zeros = one_work(
+      replace(replace(permit, R"("promoter_swa_code": "STPR")", R"("promoter_swa_code": 16)"),
+              R"("highway_authority_swa_code": "5990")", R"("highway_authority_swa_code": 0)"));
+  CHECK(zeros.promoter == "0016");
+  CHECK(zeros.highway_authority == "0000");
+  CHECK(one_work(replace(permit, R"("promoter_swa_code": "STPR")", R"("promoter_swa_code": "16")"))
+            .promoter == "16");
+  CHECK(
+      one_work(replace(permit, R"("promoter_swa_code": "STPR")", R"("promoter_swa_code": 123456)"))
+          .promoter == "123456");
 }
 
 TEST_CASE("parse: an SNS subscription confirmation is not a work, and says what to do") {
@@ -820,6 +831,7 @@ TEST_CASE("parse: bad JSON says where") {
 TEST_CASE("parse: submissions parse on many threads at once") {
   std::string sample = read_shared("streetmanager/notification_event.json");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> good(4, 0);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
