@@ -17,10 +17,13 @@ namespace {
 
 // A number no double (or 64-bit integer) holds, as JSON allows: an integer literal is too large,
 // anything else is not a finite number.
-std::string out_of_range(const std::string& literal) {
-  bool integer = literal.find_first_of(".eE") == std::string::npos;
-  return integer ? "must be a number in range: " + literal + " is out of range (beyond 64 bits)"
-                 : "must be a finite number: " + literal + " is out of range";
+// The literal is shown up to 40 characters ("..." after), and read whole to tell which.
+std::string out_of_range(std::string_view literal) {
+  bool integer = literal.find_first_of(".eE") == std::string_view::npos;
+  std::string shown(literal.substr(0, 40));
+  if (literal.size() > 40) shown += "...";
+  return integer ? "must be a number in range: " + shown + " is out of range (beyond 64 bits)"
+                 : "must be a finite number: " + shown + " is out of range";
 }
 
 // The first object member whose name an earlier member of the same object has, as its path
@@ -142,18 +145,14 @@ Result<element> JsonReader::parse(std::string_view text) {
   if (code == simdjson::NUMBER_ERROR && !scan.syntax && scan.more_bad_numbers) {
     // So many that standing in for each is not worth it: the whole text is rejected.
     const auto& n = scan.bad_numbers.front();
-    return Error{
-        n.path,
-        out_of_range(std::string(text.substr(n.offset, std::min<std::size_t>(n.length, 40)))) +
-            ", and so are at least " + std::to_string(scan.bad_numbers.size()) + " other numbers"};
+    return Error{n.path, out_of_range(text.substr(n.offset, n.length)) + ", and so are at least " +
+                             std::to_string(scan.bad_numbers.size()) + " other numbers"};
   }
   if (code == simdjson::NUMBER_ERROR && !scan.syntax && !scan.bad_numbers.empty()) {
     // Well-formed numbers out of simdjson's range: stand a 0 (padded with spaces, so offsets
     // hold) in for each, parse again, and remember where they were.
     for (const auto& n : scan.bad_numbers) {
-      std::string literal(text.substr(n.offset, std::min<std::size_t>(n.length, 40)));
-      if (n.length > 40) literal += "...";
-      bad_numbers_.push_back(BadNumber{n.path, std::move(literal)});
+      bad_numbers_.push_back(BadNumber{n.path, out_of_range(text.substr(n.offset, n.length))});
       buffer_[n.offset] = '0';
       std::memset(buffer_.data() + n.offset + 1, ' ', n.length - 1);
     }
@@ -176,7 +175,7 @@ std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {
     bool under = path.empty() || p == path ||
                  (p.size() > path.size() && p.substr(0, path.size()) == path &&
                   (p[path.size()] == '.' || p[path.size()] == '['));
-    if (under) return Error{n.path, out_of_range(n.literal)};
+    if (under) return Error{n.path, n.message};
   }
   return std::nullopt;
 }
@@ -190,7 +189,7 @@ std::optional<Error> JsonReader::bad_number_in(
     std::string_view p = n.path;
     if (p.substr(0, prefix.size()) == prefix &&
         p.find('\\', prefix.size()) != std::string_view::npos)
-      return Error{n.path, out_of_range(n.literal)};
+      return Error{n.path, n.message};
   }
   std::string path;
   for (auto m : members) {

@@ -64,7 +64,7 @@ class JsonReader {
   static Result<element> checked_names(element root);
   struct BadNumber {
     std::string path;
-    std::string literal;
+    std::string message;  // "must be a finite number: 1e999 is out of range"
   };
   simdjson::dom::parser parser_;
   std::string buffer_;  // the text, followed by SIMDJSON_PADDING bytes

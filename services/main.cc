@@ -504,8 +504,10 @@ int run(int argc, char** argv) {
       std::string names;
       for (const auto* sub : app.get_subcommands({}))
         names += (names.empty() ? "" : ", ") + sub->get_name();
-      std::cerr << "digonce: unknown command \"" << app.remaining().front()
-                << "\"; the commands are " << names << " (digonce --help)\n";
+      const std::string word = app.remaining().front();
+      // "digonce --bogus": an option before any command is not a command.
+      std::cerr << "digonce: unknown " << (word.starts_with('-') ? "option" : "command") << " \""
+                << word << "\"; the commands are " << names << " (digonce --help)\n";
       return static_cast<int>(CLI::ExitCodes::RequiredError);
     }
     return app.exit(e);

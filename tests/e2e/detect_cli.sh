@@ -123,3 +123,8 @@ rc=0
 [[ $rc != 0 ]] && grep -q 'unknown command "detcet"; the commands are serve, .*detect' "$work/err" ||
   fail "a mistyped command: exit $rc: $(cat "$work/err")"
 check "a mistyped command is named: $(head -c 60 "$work/err")..."
+rc=0
+"$DIGONCE_BIN" --bogus 2>"$work/err" || rc=$?
+[[ $rc != 0 ]] && grep -q 'unknown option "--bogus"; the commands are' "$work/err" ||
+  fail "an unknown option before the command: exit $rc: $(cat "$work/err")"
+check "an unknown option before the command is called an option"

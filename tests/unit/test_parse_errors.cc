@@ -268,6 +268,11 @@ std::vector<Row> json_rows() {
       {work({{"version", "99999999999999999999"}}), "version",
        "must be a number in range: 99999999999999999999 is out of range (beyond 64 bits)"},
       {work({{"version", "1e999"}}), "version", "must be a finite number"},
+      // A long literal is shown cut at 40 characters, but read whole: an integer stays one.
+      {work({{"version", std::string(45, '9')}}), "version",
+       "must be a number in range: " + std::string(40, '9') + "... is out of range (beyond 64"},
+      {work({{"version", std::string(45, '9') + "e999"}}), "version",
+       "must be a finite number: " + std::string(40, '9') + "... is out of range"},
       {work({{"version", "-9223372036854775809"}}), "version", "out of range"},
       // category, status
       {work({{"category", R"("urgent")"}}), "category", "must be one of minor, standard, major"},
