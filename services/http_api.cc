@@ -601,7 +601,13 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   const std::string& method = req.method;
   bool get = method == "GET" || method == "HEAD";
 
-  if (route == "healthz") return done(get ? healthz() : method_not_allowed("GET, HEAD"));
+  if (route == "healthz") {
+    // No key needed; an ops key also sees the views' errors as the log has them.
+    std::optional<ApiResponse> unused;
+    const ApiKey* key =
+        req.authorization.empty() ? nullptr : authenticate(req.authorization, unused);
+    return done(get ? healthz(key && key->role == Role::Ops) : method_not_allowed("GET, HEAD"));
+  }
   if (route == "metrics") return done(get ? metrics_text() : method_not_allowed("GET, HEAD"));
   if (route == "static") {
     if (!get) return done(method_not_allowed("GET, HEAD"));
@@ -664,7 +670,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
 
 // ---- reads
 
-ApiResponse HttpApi::healthz() {
+ApiResponse HttpApi::healthz(bool detailed) {
   bool pipeline = !options_.ready || options_.ready();
   bool failed = !producer_->healthy();
   bool ready = works_feed_->caught_up() && alerts_feed_->caught_up() && pipeline && !failed;
@@ -681,13 +687,13 @@ ApiResponse HttpApi::healthz() {
       JsonObject a(v.key("alerts"));
       a.boolean("caught_up", alerts_feed_->caught_up());
       a.integer("count", static_cast<std::int64_t>(alerts_.size()));
-      if (auto e = alerts_feed_->error(); !e.empty()) a.str("error", e);
+      if (auto e = alerts_feed_->error(detailed); !e.empty()) a.str("error", e);
     }
     {
       JsonObject w(v.key("works"));
       w.boolean("caught_up", works_feed_->caught_up());
       w.integer("count", static_cast<std::int64_t>(works_.size()));
-      if (auto e = works_feed_->error(); !e.empty()) w.str("error", e);
+      if (auto e = works_feed_->error(detailed); !e.empty()) w.str("error", e);
     }
   }
   // Not ready until the views hold what the topics hold: a load balancer waits for it.

@@ -129,7 +129,8 @@ class HttpApi {
 
   const ApiKey* authenticate(std::string_view authorization,
                              std::optional<ApiResponse>& refusal) const;
-  ApiResponse healthz();
+  /// `detailed` (an ops key): the views' errors in full, broker addresses and all.
+  ApiResponse healthz(bool detailed);
   ApiResponse metrics_text();
   ApiResponse list_works(const ApiKey& key, const Target& target);
   ApiResponse get_work(const ApiKey& key, const std::string& ref);

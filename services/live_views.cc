@@ -299,7 +299,10 @@ void TopicFeed::run() {
     if (s.ok()) return;
     // Said once (then at most every 30 s) and shown by /healthz: a wrong broker address must
     // not look like a view still starting.
-    errors_.report(digonce::error(topic_ + ": " + s.error().what() + "; retrying"));
+    errors_.report(digonce::error(topic_ + ": " + s.error().what() + "; retrying"),
+                   topic_ +
+                       ": cannot read the topic (brokers out of reach, or no such topic "
+                       "yet); retrying");
     for (int i = 0; i < 10 && !stop_.load(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -180,8 +180,8 @@ class TopicFeed {
   /// Every partition has been read to its end once (the view is as fresh as the topic).
   bool caught_up() const { return caught_up_.load(); }
   /// The consumer's error since its last record or partition end (a fetch an ACL refuses, a
-  /// broker away), else "".
-  std::string error() const { return errors_.last(); }
+  /// broker away), else "". Not `detailed`: without broker addresses and librdkafka's words.
+  std::string error(bool detailed = true) const { return errors_.last(detailed); }
   const std::string& topic() const { return topic_; }
 
  private:

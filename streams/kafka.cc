@@ -441,22 +441,25 @@ ConsumerErrorLog::ConsumerErrorLog(std::string who, std::chrono::steady_clock::d
     : who_(std::move(who)), every_(every) {}
 
 std::string ConsumerErrorLog::report(const rd_kafka_message_t& m) {
-  std::string text = rd_kafka_message_errstr(&m);
-  if (m.rkt) text = std::string(rd_kafka_topic_name(m.rkt)) + ": " + text;
-  text += kafka_error_hint(m.err);
-  return log(m.err, std::move(text));
+  std::string topic = m.rkt ? std::string(rd_kafka_topic_name(m.rkt)) + ": " : "";
+  std::string text = topic + rd_kafka_message_errstr(&m) + kafka_error_hint(m.err);
+  // (The hint of an unreachable cluster is the last refusal's text, which names brokers.)
+  std::string brief = topic + rd_kafka_err2str(m.err) +
+                      (authorization_error(m.err) ? kafka_error_hint(m.err) : std::string());
+  return log(m.err, std::move(text), std::move(brief));
 }
 
-std::string ConsumerErrorLog::report(const Error& e) {
-  return log(RD_KAFKA_RESP_ERR__FAIL, e.what());
+std::string ConsumerErrorLog::report(const Error& e, std::string brief) {
+  return log(RD_KAFKA_RESP_ERR__FAIL, e.what(), std::move(brief));
 }
 
-std::string ConsumerErrorLog::log(rd_kafka_resp_err_t code, std::string text) {
+std::string ConsumerErrorLog::log(rd_kafka_resp_err_t code, std::string text, std::string brief) {
   auto now = std::chrono::steady_clock::now();
   std::uint64_t between = 0;
   {
     std::lock_guard lock(mutex_);
     last_ = text;
+    last_brief_ = std::move(brief);
     active_ = true;
     if (code == logged_code_ && now - logged_at_ < every_) {
       ++unlogged_;
@@ -479,13 +482,14 @@ void ConsumerErrorLog::clear() {
   std::lock_guard lock(mutex_);
   active_ = false;
   last_.clear();
-  logged_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;  // the same error again is news
-  unlogged_ = 0;
+  last_brief_.clear();
+  // The log's memory stays: an error that comes and goes between records (a partition refused
+  // while others are read) is still one line a period, not one each time it comes back.
 }
 
-std::string ConsumerErrorLog::last() const {
+std::string ConsumerErrorLog::last(bool detailed) const {
   std::lock_guard lock(mutex_);
-  return last_;
+  return detailed ? last_ : last_brief_;
 }
 
 Result<PartitionList> assigned_positions(rd_kafka_t* consumer) {

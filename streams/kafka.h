@@ -131,15 +131,18 @@ class ConsumerErrorLog {
   /// `m` holds an error (m.err != 0). Returns its text: librdkafka's, and kafka_error_hint.
   std::string report(const rd_kafka_message_t& m);
   /// An error of the reader's own (no record: it could not set its consumer up, say), logged
-  /// and kept the same way, all of one kind.
-  std::string report(const Error& e);
-  /// A record or a partition's end came: the error is over.
+  /// and kept the same way, all of one kind. `brief` is what last(false) gives for it.
+  std::string report(const Error& e, std::string brief);
+  /// A record or a partition's end came: the error is over (last() is ""). The same kind
+  /// again within the period is counted, not logged: one that comes and goes does not flood.
   void clear();
-  /// The error not yet cleared, else "".
-  std::string last() const;
+  /// The error not yet cleared, else "". Not `detailed`: without what may name the cluster
+  /// (broker addresses, librdkafka's own words), for who may not see it: the topic, the
+  /// error's name, and the ACL hint.
+  std::string last(bool detailed = true) const;
 
  private:
-  std::string log(rd_kafka_resp_err_t code, std::string text);
+  std::string log(rd_kafka_resp_err_t code, std::string text, std::string brief);
 
   std::string who_;
   std::chrono::steady_clock::duration every_;
@@ -148,6 +151,7 @@ class ConsumerErrorLog {
   std::chrono::steady_clock::time_point logged_at_{};
   std::uint64_t unlogged_ = 0;  // of logged_code_, since logged_at_
   std::string last_;
+  std::string last_brief_;
   std::atomic<bool> active_{false};  // last_ is not empty: clear() has work to do
 };
 

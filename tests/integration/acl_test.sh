@@ -135,6 +135,13 @@ done
 jq -e -s "$says_why" "$work/noread-health.json" >/dev/null ||
   fail "/healthz did not say why the views wait: $(cat "$work/noread-health.json")"
 why=$(jq -r .views.alerts.error "$work/noread-health.json")
+# Without a key the error names no broker; an ops key sees it as the log has it.
+[[ $why != *"from broker"* && $why != *"$sasl"* ]] ||
+  fail "/healthz without a key shows the cluster's details: $why"
+curl -s -H "Authorization: Bearer dev-ops-key" "127.0.0.1:$port/healthz" >"$work/noread-health-ops.json" || true
+jq -e -s 'length == 1 and (.[0].views.alerts.error // "" |
+  test("Fetch from broker .*Topic authorization failed"))' "$work/noread-health-ops.json" >/dev/null ||
+  fail "/healthz with an ops key does not give the error in full: $(cat "$work/noread-health-ops.json")"
 sleep 5  # librdkafka retries the fetch every half second or so: the log must not follow it
 stop_stages
 lines=$(grep -c "live view: ${third}alerts: .*Topic authorization failed.*OPERATIONS.md" \

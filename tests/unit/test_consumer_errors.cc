@@ -81,16 +81,43 @@ TEST_CASE("consumer errors: each new kind at once, the same at most once a perio
   CHECK(log.lines() == 3);
   CHECK(log.text().find("(3 more since the last line)") != std::string::npos);
 
-  // A record came: nothing to report, and the same error after it is news again.
+  // A record came: nothing to report. An error that comes back between records within the
+  // period is counted, not logged (each time it came would be a line); after it, logged.
   errors.clear();
   CHECK(errors.last().empty());
+  for (int i = 0; i < 10; ++i) {
+    errors.report(down);
+    CHECK(!errors.last().empty());
+    errors.clear();
+  }
+  CHECK(log.lines() == 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
   errors.report(down);
   CHECK(log.lines() == 4);
-  CHECK(!errors.last().empty());
+  CHECK(log.text().find("(10 more since the last line)") != std::string::npos);
 
   // The reader's own errors (its consumer not set up: brokers out of reach) are one kind.
-  errors.report(error("t: cannot reach the Kafka brokers"));
-  errors.report(error("t: cannot reach the Kafka brokers"));
+  errors.report(error("t: cannot reach the Kafka brokers 10.0.0.5:9092"), "t: cannot read");
+  errors.report(error("t: cannot reach the Kafka brokers 10.0.0.5:9092"), "t: cannot read");
   CHECK(log.lines() == 5);
-  CHECK(errors.last() == "t: cannot reach the Kafka brokers");
+  CHECK(errors.last() == "t: cannot reach the Kafka brokers 10.0.0.5:9092");
+  CHECK(errors.last(false) == "t: cannot read");
+}
+
+TEST_CASE("consumer errors: the brief form names the error, not the cluster") {
+  CapturedLog log;
+  streams::ConsumerErrorLog errors("live view of t");
+  auto refused = error_message(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  errors.report(refused);
+  // The error's name and the ACL hint, as in full.
+  CHECK(errors.last(false) ==
+        std::string(rd_kafka_err2str(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)) +
+            streams::kafka_error_hint(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  // An unreachable cluster's hint is the last refusal's text, which may name brokers: left out.
+  auto down = error_message(RD_KAFKA_RESP_ERR__TRANSPORT);
+  errors.report(down);
+  CHECK(errors.last(false) == rd_kafka_err2str(RD_KAFKA_RESP_ERR__TRANSPORT));
+  CHECK(errors.last().find(rd_kafka_err2str(RD_KAFKA_RESP_ERR__TRANSPORT)) != std::string::npos);
+  errors.clear();
+  CHECK(errors.last(false).empty());
 }
