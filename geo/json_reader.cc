@@ -163,10 +163,11 @@ Result<element> JsonReader::parse(std::string_view text) {
   // The scanner's words where it found the fault (simdjson's own are generic: "The JSON document
   // has an improper structure: missing or superfluous commas, braces, missing keys, etc.").
   if (!scan.syntax) return error(std::string("invalid JSON: ") + simdjson::error_message(code));
-  std::string message = "invalid JSON at byte " + std::to_string(scan.syntax->offset);
+  // The member the fault is in is the error's field, as for a bad value ("" at the top).
   const std::string& path = scan.syntax->path;
-  if (!path.empty()) message += ", in " + (path.size() > 120 ? path.substr(0, 120) + "..." : path);
-  return error(message + ": " + scan.syntax->message);
+  return Error{
+      path.size() > 120 ? path.substr(0, 120) + "..." : path,
+      "invalid JSON at byte " + std::to_string(scan.syntax->offset) + ": " + scan.syntax->message};
 }
 
 std::optional<Error> JsonReader::bad_number_under(std::string_view path) const {

@@ -821,11 +821,14 @@ TEST_CASE("parse: bad JSON says where") {
   Parsed p =
       parse_submission(R"({"work_ref":"W1","geometry":{"type":"Point" "coordinates":[1,2]}})");
   REQUIRE(p.errors.size() == 1);
-  CHECK(p.errors[0].field.empty());
+  CHECK(p.errors[0].field == "geometry");
   CAPTURE(p.errors[0].message);
-  CHECK(p.errors[0].message.find("invalid JSON") == 0);
-  CHECK(p.errors[0].message.find("at byte 44, in geometry: expected ',' or '}'") !=
-        std::string::npos);
+  CHECK(p.errors[0].message == "invalid JSON at byte 44: expected ',' or '}'");
+  // At the top, no member: no field.
+  Parsed top = parse_submission(R"({"work_ref":"W1" "promoter":"P"})");
+  REQUIRE(top.errors.size() == 1);
+  CHECK(top.errors[0].field.empty());
+  CHECK(top.errors[0].message.find("invalid JSON at byte 17") == 0);
 }
 
 TEST_CASE("parse: submissions parse on many threads at once") {

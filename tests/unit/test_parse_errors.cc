@@ -181,6 +181,10 @@ struct Row {
 
 std::vector<Row> json_rows() {
   const std::string deep = std::string(200, '[') + std::string(200, ']');
+  // Where the nesting goes too deep, cut at 120 characters as the error's field is.
+  std::string deep_path = "deep";
+  while (deep_path.size() < 120) deep_path += "[0]";
+  deep_path = deep_path.substr(0, 120) + "...";
   const std::string long_ref(65, 'A');
   const std::string long_text = '"' + std::string(5000, 'x') + '"';
   return {
@@ -188,7 +192,7 @@ std::vector<Row> json_rows() {
       {"", "", "empty"},
       {" \n\t ", "", "empty"},
       {"{", "", "invalid JSON"},
-      {R"({"work_ref":)", "", "invalid JSON"},
+      {R"({"work_ref":)", "work_ref", "invalid JSON at byte 12: unexpected end of input"},
       {work().substr(0, work().size() - 1), "", "invalid JSON"},
       {work().substr(0, 40), "", "invalid JSON"},
       {work() + "x", "", "unexpected text after the JSON value"},
@@ -204,20 +208,21 @@ std::vector<Row> json_rows() {
       {R"({"work_ref":"W",})", "", "at byte"},
       {R"({"work_ref" "W"})", "", "expected ':'"},
       {R"({"work_ref":"W" "promoter":"P"})", "", "expected ',' or '}'"},
-      {R"({"work_ref":"W\x"})", "", "invalid escape"},
-      {"{\"work_ref\":\"W\x01\"}", "", "unescaped control character"},
-      {"{\"work_ref\":\"\xff\xfe\"}", "", "UTF-8"},
-      {"{\"work_ref\":\"\xc0\xaf\"}", "", "UTF-8"},
-      {R"({"work_ref":"\ud800"})", "", "lone high surrogate"},
-      {R"({"work_ref":"\udc00x"})", "", "lone low surrogate"},
-      {R"({"work_ref":"\u12G4"})", "", "4 hex digits"},
-      {R"({"work_ref":tru})", "", "invalid JSON"},
-      {R"({"work_ref":nul})", "", "invalid JSON"},
-      {R"({"version":01})", "", "leading zero"},
-      {R"({"version":-})", "", "malformed number"},
-      {R"({"version":1.})", "", "malformed number"},
-      {R"({"version":1e})", "", "malformed number"},
-      {work({{"deep", deep}}), "", "nesting deeper than"},
+      // (A syntax error inside a member names it, as a bad value does.)
+      {R"({"work_ref":"W\x"})", "work_ref", "invalid escape"},
+      {"{\"work_ref\":\"W\x01\"}", "work_ref", "unescaped control character"},
+      {"{\"work_ref\":\"\xff\xfe\"}", "work_ref", "UTF-8"},
+      {"{\"work_ref\":\"\xc0\xaf\"}", "work_ref", "UTF-8"},
+      {R"({"work_ref":"\ud800"})", "work_ref", "lone high surrogate"},
+      {R"({"work_ref":"\udc00x"})", "work_ref", "lone low surrogate"},
+      {R"({"work_ref":"\u12G4"})", "work_ref", "4 hex digits"},
+      {R"({"work_ref":tru})", "work_ref", "invalid JSON"},
+      {R"({"work_ref":nul})", "work_ref", "invalid JSON"},
+      {R"({"version":01})", "version", "leading zero"},
+      {R"({"version":-})", "version", "malformed number"},
+      {R"({"version":1.})", "version", "malformed number"},
+      {R"({"version":1e})", "version", "malformed number"},
+      {work({{"deep", deep}}), deep_path, "nesting deeper than"},
       // Two members of one name: readers differ on which counts (simdjson the first, Python's
       // json the last), so the record would be read two ways
       {R"({"work_ref":"A","work_ref":"B"})", "work_ref", "is given twice"},
@@ -225,9 +230,9 @@ std::vector<Row> json_rows() {
       {R"({"a":[1,{"k":1},{"k":1,"k":2}]})", "a[2].k", "is given twice"},
       {R"({"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{"work_ref":"A","promoter":"P","promoter":"Q"}}]})",
        "features[0].properties.promoter", "is given twice"},
-      {coords("Point", "[NaN, 1]"), "", "in geometry.coordinates[0]"},
-      {coords("Point", "[Infinity, 1]"), "", "invalid JSON"},
-      {coords("Point", "[-Infinity, 1]"), "", "invalid JSON"},
+      {coords("Point", "[NaN, 1]"), "geometry.coordinates[0]", "unexpected character 'N'"},
+      {coords("Point", "[Infinity, 1]"), "geometry.coordinates[0]", "invalid JSON"},
+      {coords("Point", "[-Infinity, 1]"), "geometry.coordinates[0]", "invalid JSON"},
       {work(), "", "more than the limit of 100", Format::Auto, with_bytes(100)},
 
       // work_ref
@@ -640,7 +645,7 @@ std::vector<Row> streetmanager_rows() {
        "must be a string, not an object"},
       {envelope({{"Message", R"("not json")"}}), "Message", "invalid JSON"},
       {envelope({{"Message", R"("")"}}), "Message", "invalid JSON"},
-      {envelope({{"Message", R"("{\"event_type\":")"}}), "Message", "invalid JSON"},
+      {envelope({{"Message", R"("{\"event_type\":")"}}), "Message.event_type", "invalid JSON"},
       {envelope({{"Message", R"("[1,2]")"}}), "Message", "must be a Street Manager notification"},
       {envelope({{"Message", quoted(permit({{"work_reference_number", kDrop}}))}}),
        "Message.object_data.work_reference_number", "is required"},
