@@ -63,7 +63,9 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
                                               std::int32_t partition, const std::string& cluster_id,
                                               std::optional<std::int64_t> trusted_ms,
                                               const std::function<void(std::uint64_t)>& progress,
-                                              const std::function<bool()>& give_up_waiting) {
+                                              const std::function<bool()>& give_up_waiting,
+                                              const std::function<bool()>& stopped) {
+  restore_stopped_ = false;
   auto checkpoint = rocks_->get(meta_, kCheckpointKey);
   if (!checkpoint) return checkpoint.error();
   auto cluster = rocks_->get(meta_, kClusterKey);
@@ -143,6 +145,17 @@ Result<std::uint64_t> PartitionState::restore(rd_kafka_t* consumer, const std::s
       return true;
     };
     for (;;) {
+      if (stopped && stopped()) {
+        // What is applied so far is kept, checkpointed: the next start goes on from there.
+        DIGONCE_TRY(flush());
+        rd_kafka_assign(consumer, nullptr);
+        restore_stopped_ = true;
+        spdlog::info(
+            "{}[{}]: restore stopped after {} records (at offset {}); the next start "
+            "goes on from there",
+            changelog, partition, applied, next_offset_);
+        return applied;
+      }
       Message m(rd_kafka_consumer_poll(consumer, 1000));
       if (!m) {
         if (waiting_since && waited_too_long()) break;

@@ -75,11 +75,17 @@ class PartitionState {
   /// `progress(done)` is called as records are applied. A transaction open on the changelog
   /// (records past its last stable offset) is waited for, until it ends or `give_up_waiting()`
   /// (a deadline, a stop). Returns the number of records applied.
+  /// When `stopped()` turns true (the process is asked to stop) the restore ends early, its
+  /// progress checkpointed as a batch's is, so that the next start goes on from there; then
+  /// restore_stopped() is true.
   Result<std::uint64_t> restore(rd_kafka_t* restore_consumer, const std::string& changelog,
                                 std::int32_t partition, const std::string& cluster_id,
                                 std::optional<std::int64_t> trusted_ms,
                                 const std::function<void(std::uint64_t)>& progress,
-                                const std::function<bool()>& give_up_waiting);
+                                const std::function<bool()>& give_up_waiting,
+                                const std::function<bool()>& stopped = {});
+  /// The last restore() ended early, at a stop: the store is not up to date.
+  bool restore_stopped() const { return restore_stopped_; }
 
   /// Produces the pending writes to the changelog partition (within the current transaction):
   /// the last write of each key, or, if log_new_writes ran in this transaction, the writes since
@@ -112,7 +118,8 @@ class PartitionState {
                    store::Family f, std::string_view k, const std::optional<std::string>& v);
   std::unique_ptr<store::RocksStore> rocks_;
   std::unique_ptr<store::BufferedStore> buffered_;
-  store::Family meta_ = 0;                          // the runtime's own family
+  store::Family meta_ = 0;  // the runtime's own family
+  bool restore_stopped_ = false;
   std::int64_t next_offset_ = 0;                    // changelog offset to restore from next time
   std::int64_t trusted_ms_ = kCheckpointTrustedMs;  // restore()'s, recorded with checkpoints
   std::string key_;                                 // a changelog record's key (capacity kept)

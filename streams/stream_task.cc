@@ -243,15 +243,21 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       if (!state) return state.error();
       metrics_.restoring(p).Set(1);
       auto started = std::chrono::steady_clock::now();
+      auto stopping = [this] { return stop_ && stop_->load(std::memory_order_relaxed); };
       auto restored = (*state)->restore(
           restorer_.get(), options_.changelog_topic, p, cluster_id_, checkpoint_trusted_ms_,
           [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); },
-          [&] {
-            return std::chrono::steady_clock::now() >= wait_until ||
-                   (stop_ && stop_->load(std::memory_order_relaxed));
-          });
+          [&] { return std::chrono::steady_clock::now() >= wait_until || stopping(); }, stopping);
       if (!restored) return restored.error();
       metrics_.restoring(p).Set(0);
+      if ((*state)->restore_stopped()) {
+        // A stop came (SIGTERM) during the restore: this partition and those after it are
+        // assigned but not processed (no records of theirs are handled, nor their positions
+        // committed); the task's loop ends at once, and leaving the group hands them over.
+        spdlog::info("{}: stopping during the restore of partition {}: not processing it",
+                     options_.name, p);
+        break;
+      }
       metrics_.restored(p).Set(static_cast<double>(*restored));
       double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -417,8 +423,10 @@ Status StreamTask::commit_transactional() {
   if (!positions) return positions.error();
   const PartitionList& offsets = *positions;
   PartitionList valid(rd_kafka_topic_partition_list_new(offsets->cnt));
+  // (Only partitions being processed: one assigned but not restored, as when a stop came
+  // during its restore, keeps its committed offset whatever was fetched.)
   for (int i = 0; i < offsets->cnt; ++i)
-    if (offsets->elems[i].offset >= 0)
+    if (offsets->elems[i].offset >= 0 && parts_.contains(offsets->elems[i].partition))
       rd_kafka_topic_partition_list_add(valid.get(), offsets->elems[i].topic,
                                         offsets->elems[i].partition)
           ->offset = offsets->elems[i].offset;
@@ -559,7 +567,12 @@ Status StreamTask::commit_at_least_once() {
   if (!positions) return positions.error();
   const PartitionList& offsets = *positions;
   bool any = false;
-  for (int i = 0; i < offsets->cnt; ++i) any = any || offsets->elems[i].offset >= 0;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    // (As in commit_transactional: only partitions being processed.)
+    if (!parts_.contains(offsets->elems[i].partition))
+      offsets->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    any = any || offsets->elems[i].offset >= 0;
+  }
   if (any) {
     if (auto err = rd_kafka_commit(consumer_.get(), offsets.get(), 0))
       if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) return kafka_error("commit offsets", err);

@@ -163,3 +163,60 @@ TEST_CASE("a local store is replayed within its window, the shorter of now's and
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a restore stopped part way keeps what it applied, and the next one goes on from there") {
+  auto broker = streams::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  const std::string& brokers = (*broker)->bootstraps();
+  const std::string changelog = "ps.stopped";
+  REQUIRE((*broker)->create_topic(changelog, 1).ok());
+  auto producer = streams::make_client(RD_KAFKA_PRODUCER, streams::base_config(brokers, "ps-p"));
+  REQUIRE(producer.ok());
+  const std::string one = "1";
+  constexpr int kRecords = 50000;
+  for (int i = 0; i < kRecords; ++i)
+    REQUIRE(streams::produce(producer->get(), changelog, 0,
+                             std::string(1, '\0') + std::to_string(i), &one)
+                .ok());
+  REQUIRE(rd_kafka_flush(producer->get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto restorer = streams::make_client(RD_KAFKA_CONSUMER,
+                                       streams::restore_consumer_config(brokers, "ps-restore"));
+  REQUIRE(restorer.ok());
+  const auto dir = std::filesystem::temp_directory_path() / "digonce-test-partition-stopped";
+  std::filesystem::remove_all(dir);
+
+  std::uint64_t first = 0;
+  {
+    auto state = streams::PartitionState::open(dir.string(), {"keys"});
+    REQUIRE(state.ok());
+    // Asked to stop once the first batch (20,000 records) is written.
+    std::uint64_t progressed = 0;
+    auto applied = (*state)->restore(
+        restorer->get(), changelog, 0, "cluster", std::nullopt,
+        [&](std::uint64_t n) { progressed = n; }, [] { return true; },
+        [&] { return progressed >= 20000; });
+    REQUIRE(applied.ok());
+    CHECK((*state)->restore_stopped());
+    first = *applied;
+    CHECK(first >= 20000);
+    CHECK(first < kRecords);
+  }
+  {
+    auto state = streams::PartitionState::open(dir.string(), {"keys"});
+    REQUIRE(state.ok());
+    // The last record before the stop is there; the next start applies only the rest.
+    auto kept = (*state)->store().get(0, std::to_string(first - 1));
+    REQUIRE(kept.ok());
+    CHECK(kept->has_value());
+    auto applied = (*state)->restore(
+        restorer->get(), changelog, 0, "cluster", std::nullopt, [](std::uint64_t) {},
+        [] { return true; }, [] { return false; });
+    REQUIRE(applied.ok());
+    CHECK_FALSE((*state)->restore_stopped());
+    CHECK(*applied == kRecords - first);
+    auto last = (*state)->store().get(0, std::to_string(kRecords - 1));
+    REQUIRE(last.ok());
+    CHECK(last->has_value());
+  }
+  std::filesystem::remove_all(dir);
+}
