@@ -55,6 +55,7 @@ Result<Admission> WorkRegistry::admit(const WorkEvent& e, std::span<const std::u
   a.old_tiles = std::move(r.tiles);
   a.seq = ++r.seq;
   if (e.version) r.version = e.version;
+  a.version = r.version;
   r.tiles.assign(tiles.begin(), tiles.end());
   batch_.clear();
   batch_.put(family_, key_, encode(r));

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct Admission {
   bool stale = false;                    // older version than the one held: ignore the event
   std::uint64_t seq = 0;                 // this event's sequence number, when not stale
   std::vector<std::uint64_t> old_tiles;  // where the work was last routed
+  std::optional<std::int64_t> version;   // the version held after it (an event without one
+                                         // keeps the version held before)
 };
 
 class WorkRegistry {

@@ -161,6 +161,9 @@ class IngestProcessor final : public streams::PartitionProcessor {
     // The compacted view of live works, in EPSG:4326 for the API and dashboards.
     if (!w.active()) return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, nullptr);
     geo::WorkEvent view = w;
+    // An update without a version keeps the one held: the view shows it, so that a client
+    // reading the work sends the next one (not one the registry will take as stale).
+    if (!view.version) view.version = admission->version;
     // Contract section 1: a highway_authority not given is derived from the location. Marked
     // as derived, so that readers can tell it from one the promoter gave.
     bool derived = false;
