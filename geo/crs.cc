@@ -155,8 +155,9 @@ Status Transform::check_source_area(const Shape& s) const {
                fmt::format("every vertex looks like longitude, latitude inside the area of use "
                            "of {} (vertex 0 is ({}, {})), but {} is a projected CRS: read in its "
                            "units, the work would lie beside the CRS's origin, not where it was "
-                           "meant. Send \"crs\": \"EPSG:4326\" with longitude, latitude, or "
-                           "the coordinates in {}",
+                           "meant. Send \"crs\": \"EPSG:4326\" with longitude, latitude (in "
+                           "WKT, as Street Manager's: an SRID=4326; prefix), or the coordinates "
+                           "in {}",
                            source_, s.xy[0], s.xy[1], source_, source_)};
 }
 

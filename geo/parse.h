@@ -42,6 +42,10 @@ struct Parsed {
   /// feature_index[j]: a bad feature gives no work).
   enum class Layout { Work, Feature, Collection, StreetManager } layout = Layout::Work;
   std::vector<std::size_t> feature_index;
+  /// Where each work's CRS was given, for a GeoJSON submission's works: "properties.crs",
+  /// "features[2].properties.crs", a legacy member ("crs", "features[2].crs"), or "" (none:
+  /// EPSG:4326).
+  std::vector<std::string> crs_at;
   /// A Street Manager notification's: "Message." in an SNS envelope, and its object_type
   /// (PERMIT, ACTIVITY, SECTION_58), whose members carry the work.
   std::string notification_prefix;
@@ -50,8 +54,9 @@ struct Parsed {
   /// Where the contract's member `name` (work_ref, promoter, kind or geometry) of works[i] is
   /// in the submission, for an Error::field: "promoter", "properties.promoter",
   /// "features[2].properties.promoter", "features[2].geometry",
-  /// "Message.object_data.works_location_coordinates". Any other name comes back as it is (a
-  /// CRS, for one, may be a feature's property or the collection's legacy member).
+  /// "Message.object_data.works_location_coordinates"; and where its CRS was given ("crs":
+  /// "features[2].properties.crs", the collection's legacy "crs", a notification's WKT, whose
+  /// SRID says it). Any other name comes back as it is.
   std::string field(std::size_t i, std::string_view name) const;
 };
 

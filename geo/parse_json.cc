@@ -109,6 +109,16 @@ Result<std::optional<std::string>> legacy_crs(const json::object& o,
   return std::optional<std::string>{std::move(*normalized)};
 }
 
+// Where a feature gives its CRS: its properties' crs, else its own legacy member, else "".
+std::string crs_given_at(const json::object& feature, const std::string& at) {
+  json::object properties;
+  if (auto p = json::member(feature, "properties");
+      p && p->get_object().get(properties) == simdjson::SUCCESS && json::member(properties, "crs"))
+    return at + "properties.crs";
+  if (json::member(feature, "crs")) return at + "crs";
+  return {};
+}
+
 Result<WorkEvent> parse_feature(const json::object& o, const ParseLimits& limits,
                                 const std::optional<std::string>& inherited_crs) {
   json::Fields f(o, limits);
@@ -165,6 +175,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
     out.layout = Parsed::Layout::Feature;
     auto w = parse_feature(root, limits, std::nullopt);
     if (!w) return out.errors.push_back(std::move(w).error());
+    out.crs_at.push_back(crs_given_at(root, ""));
     return out.works.push_back(std::move(*w));
   }
   if (*type != "FeatureCollection")
@@ -202,6 +213,8 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
     if (w) {
       out.works.push_back(std::move(*w));
       out.feature_index.push_back(i - 1);
+      auto crs_at = crs_given_at(o, at + ".");
+      out.crs_at.push_back(crs_at.empty() && *crs ? "crs" : std::move(crs_at));
     } else {
       out.errors.push_back(std::move(w).error().within(at));
     }

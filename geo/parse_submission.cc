@@ -86,6 +86,11 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
 }
 
 std::string Parsed::field(std::size_t i, std::string_view name) const {
+  if (name == "crs") {
+    if (layout == Layout::StreetManager) return field(i, "geometry");
+    if (i < crs_at.size() && !crs_at[i].empty()) return crs_at[i];
+    return std::string(name);
+  }
   if (name != "work_ref" && name != "promoter" && name != "kind" && name != "geometry")
     return std::string(name);
   if (layout == Layout::StreetManager) {

@@ -794,6 +794,8 @@ void HttpApi::check_geometries(const geo::Parsed& parsed, std::vector<Error>& er
       // Where the work's geometry is in the submission (a feature's); other fields as named.
       if (e.field.starts_with("geometry"))
         e.field = parsed.field(i, "geometry") + e.field.substr(8);
+      else if (e.field == "crs")
+        e.field = parsed.field(i, "crs");
       errors.push_back(std::move(e));
       if (error_works) error_works->push_back(i);
     } else if (checks_->normalizer->repaired() != repaired_before) {
@@ -819,8 +821,8 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
     std::vector<Error> checked, unused;
     std::vector<std::size_t> works_of;  // the work each of `checked` is about
     check_geometries(parsed, checked, unused, &works_of);
-    // Sorted by each work's feature, not by the field's text: a CRS error's field is "crs"
-    // whether the feature's own or the collection's.
+    // Sorted by each work's feature, not by the field's text: a CRS error's field may be the
+    // collection's "crs", which several features use.
     std::vector<std::pair<std::size_t, Error>> by_feature;
     for (std::size_t k = 0; k < checked.size(); ++k) {
       const std::size_t i = works_of[k];

@@ -212,6 +212,20 @@ for i in 1 2 3 4 5 6 7 8; do
   [[ $start == 2027-01-20* ]] || fail "E2E-FB-$i starts $start: the FeatureCollection before undid its correction"
 done
 check "8 FeatureCollections of two works, each then corrected by a single POST: every correction holds"
+# An update without a version keeps the version held, and reads show it (a client reading the
+# work sends the next version, not one taken as stale).
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-VER-1","promoter":"TFL","version":5,"geometry":{"type":"Point","coordinates":[-0.1090,51.5170]},"start":"2027-02-01","end":"2027-02-02"}')
+[[ $(status_of "$r") == 202 ]] || fail "E2E-VER-1 version 5: got $(status_of "$r"): $(body_of "$r")"
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-VER-1","promoter":"TFL","geometry":{"type":"Point","coordinates":[-0.1090,51.5170]},"start":"2027-02-01","end":"2027-02-03"}')
+[[ $(status_of "$r") == 202 ]] || fail "E2E-VER-1 without a version: got $(status_of "$r"): $(body_of "$r")"
+for _ in $(seq 1 100); do
+  held=$(curl -s -H 'Authorization: Bearer dev-tfl-key' "$base/v1/works/E2E-VER-1")
+  [[ $(jq -r '.end // empty' <<<"$held") == 2027-02-03* ]] && break
+  sleep 0.05
+done
+jq -e '(.end | startswith("2027-02-03")) and .version == 5' <<<"$held" >/dev/null ||
+  fail "an update without a version: expected end 2027-02-03 and version 5 kept, got $held"
+check "an update without a version is taken, and the work shows the version it keeps (5)"
 r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[]}')
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == features ]] ||
   fail "an empty FeatureCollection: expected 400 naming features, got $(status_of "$r"): $(body_of "$r")"
@@ -240,7 +254,7 @@ r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[
 check "a FeatureCollection with one work twice -> 202 warning $(body_of "$r" | jq -c '.warnings[0].message' | cut -c1-80)"
 # A CRS error of a later feature comes after an earlier feature's parse error.
 r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"properties":{"work_ref":"E2E-FC-8","promoter":"TFL","end":"2027-01-07"}},{"type":"Feature","geometry":{"type":"Point","coordinates":[52,-1]},"properties":{"work_ref":"E2E-FC-9","promoter":"TFL","crs":"EPSG:5701","start":"2027-01-07","end":"2027-01-07"}}]}')
-[[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '.field == "features[0].properties.start" and (.errors | length) == 2 and (.errors[1].message | contains("vertical CRS"))' >/dev/null ||
+[[ $(status_of "$r") == 400 ]] && body_of "$r" | jq -e '.field == "features[0].properties.start" and (.errors | length) == 2 and (.errors[1].message | contains("vertical CRS")) and .errors[1].field == "features[1].properties.crs"' >/dev/null ||
   fail "a parse error in features[0] and a vertical CRS in features[1]: expected them in that order, got $(status_of "$r"): $(body_of "$r")"
 check "a FeatureCollection's CRS error sorts by its feature: $(body_of "$r" | jq -c '[.errors[].field]')"
 # Beyond 100 errors, the 400 says how many more there were.

@@ -406,7 +406,8 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
   CHECK(bare.field(0, "geometry") == "object_data.works_location_coordinates");
   CHECK(bare.field(0, "promoter") == "object_data.promoter_swa_code");
   CHECK(bare.field(0, "work_ref") == "object_data.work_reference_number");
-  CHECK(bare.field(0, "crs") == "crs");
+  // (Its CRS is the WKT's: EPSG:27700, or an SRID prefix.)
+  CHECK(bare.field(0, "crs") == "object_data.works_location_coordinates");
 
   SUBCASE("the same in an SNS envelope") {
     const std::string envelope =
@@ -867,4 +868,33 @@ TEST_CASE("parse: a work comes back the same through work_to_json, huge whole co
   REQUIRE_MESSAGE(again.errors.empty(), (again.errors.empty() ? "" : again.errors[0].message));
   REQUIRE(again.works.size() == 1);
   CHECK(again.works[0].geometry == p.works[0].geometry);
+}
+
+TEST_CASE("parse: where each GeoJSON work's CRS was given, for an error about it") {
+  const std::string point = R"("geometry":{"type":"Point","coordinates":[530000,180000]})";
+  auto props = [](const std::string& ref, const std::string& extra) {
+    return R"({"work_ref":")" + ref +
+           R"(","promoter":"P","start":"2026-01-01","end":"2026-01-02")" + extra + "}";
+  };
+  Parsed feature = parse_submission(R"({"type":"Feature",)" + point + R"(,"properties":)" +
+                                    props("A", R"(,"crs":"EPSG:27700")") + "}");
+  REQUIRE(feature.works.size() == 1);
+  CHECK(feature.field(0, "crs") == "properties.crs");
+  Parsed plain = parse_submission(R"({"type":"Feature",)" + point + R"(,"properties":)" +
+                                  props("A", "") + "}");
+  REQUIRE(plain.works.size() == 1);
+  CHECK(plain.field(0, "crs") == "crs");  // none given: EPSG:4326
+
+  // In a collection: a feature's own property, its legacy member, or the collection's.
+  const std::string legacy = R"("crs":{"type":"name","properties":{"name":"EPSG:27700"}})";
+  Parsed collection = parse_submission(
+      R"({"type":"FeatureCollection",)" + legacy + R"(,"features":[)" + R"({"type":"Feature",)" +
+      point + R"(,"properties":)" + props("A", R"(,"crs":"EPSG:27700")") + "}," +
+      R"({"type":"Feature",)" + legacy + "," + point + R"(,"properties":)" + props("B", "") + "}," +
+      R"({"type":"Feature",)" + point + R"(,"properties":)" + props("C", "") + "}]}");
+  REQUIRE(collection.errors.empty());
+  REQUIRE(collection.works.size() == 3);
+  CHECK(collection.field(0, "crs") == "features[0].properties.crs");
+  CHECK(collection.field(1, "crs") == "features[1].crs");
+  CHECK(collection.field(2, "crs") == "crs");
 }
