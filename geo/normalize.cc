@@ -82,8 +82,7 @@ Status Normalizer::normalize(WorkEvent& e) {
       std::string why = located(reason ? reason : "invalid");
       GEOSFree_r(h, reason);
       auto* params = GEOSMakeValidParams_create_r(h);
-      GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_STRUCTURE);
-      GEOSMakeValidParams_setKeepCollapsed_r(h, params, 1);
+      GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_LINEWORK);
       auto repaired = geos_.own(GEOSMakeValidWithParams_r(h, g->get(), params));
       GEOSMakeValidParams_destroy_r(h, params);
       if (!repaired)
@@ -91,14 +90,32 @@ Status Normalizer::normalize(WorkEvent& e) {
       auto shape = geos_.from_geos(repaired.get());
       if (!shape) return field_error("geometry", "is invalid (" + why + ") and repairs to nothing");
       spdlog::debug("work {}: invalid geometry ({}) repaired with MakeValid", e.work_ref, why);
-      last_repair_polygonal_ =
-          e.geometry.type == ShapeType::Polygon || e.geometry.type == ShapeType::MultiPolygon;
+      auto polygonal = [](const Shape& s) {
+        return s.type == ShapeType::Polygon || s.type == ShapeType::MultiPolygon;
+      };
+      last_repair_kind_ = !polygonal(e.geometry) ? Repair::Line
+                          : polygonal(*shape)    ? Repair::Areas
+                                                 : Repair::NoArea;
       e.geometry = std::move(*shape);
       ++repaired_;
       last_repair_ = std::move(why);
     }
   }
   return {};
+}
+
+const char* Normalizer::last_repair_how() const {
+  switch (last_repair_kind_) {
+    case Repair::Areas:
+      return "the rings are split where they cross, and the areas they enclose an odd number of "
+             "times are the work, as Shapely's and PostGIS's make_valid read them; a part with no "
+             "area, such as a spike, is left out";
+    case Repair::NoArea:
+      return "a ring that encloses no area is read as the line or point it draws";
+    case Repair::Line:
+      break;
+  }
+  return "a line of one repeated point is that point";
 }
 
 std::string Normalizer::repair_note(std::string_view where, std::string_view work_ref) const {

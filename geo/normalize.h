@@ -2,8 +2,11 @@
 // inside the areas of use of its CRS and of the metric CRS, finite, valid.
 //
 // Invalid geometry (a self-intersecting polygon, a ring that touches itself, a line of one
-// repeated point) is repaired with GEOS MakeValid (the "structure" method, keeping collapsed
-// parts, so a collapsed polygon becomes a line or point rather than nothing) — one policy, for
+// repeated point) is repaired with GEOS MakeValid, its "linework" method (the default of
+// Shapely's and PostGIS's make_valid: the rings are noded where they cross and the areas they
+// enclose an odd number of times are the work, as GEOS's own distance and point-in-polygon read
+// an invalid ring; a collapsed polygon becomes a line or point rather than nothing; where the
+// result mixes areas with lines, such as a ring's spike, the areas are kept) — one policy, for
 // every input: the work still marks a real place in the street, and rejecting it would lose a
 // plan that can clash. What cannot be repaired into a non-empty geometry is rejected. The repair
 // is counted (Normalizer::repaired) and logged.
@@ -33,8 +36,9 @@ class Normalizer {
   /// latitude and in the metric CRS ("Self-intersection at longitude -0.127450, latitude
   /// 51.507250 (530044.78, 180363.66 in EPSG:27700)").
   const std::string& last_repair() const { return last_repair_; }
-  /// Whether the last repaired geometry was polygonal.
-  bool last_repair_polygonal() const { return last_repair_polygonal_; }
+  /// How the last repair read the geometry, in a planner's words: "a line of one repeated
+  /// point is that point", ...
+  const char* last_repair_how() const;
   /// The line a command (import, detect) prints for a work it has just taken as repaired:
   /// "WHERE: note: work REF: geometry is not valid (last_repair()): it is read as GEOS MakeValid
   /// repairs it" ("note: ..." when `where` is empty).
@@ -46,7 +50,7 @@ class Normalizer {
   Shape given_;  // the geometry being normalised, as sent (its buffer reused)
   std::uint64_t repaired_ = 0;
   std::string last_repair_;
-  bool last_repair_polygonal_ = false;
+  enum class Repair { Areas, NoArea, Line } last_repair_kind_ = Repair::Areas;
 
   std::string located(const std::string& why) const;
 };

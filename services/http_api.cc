@@ -799,14 +799,11 @@ void HttpApi::check_geometries(const geo::Parsed& parsed, std::vector<Error>& er
       errors.push_back(std::move(e));
       if (error_works) error_works->push_back(i);
     } else if (checks_->normalizer->repaired() != repaired_before) {
-      warnings.push_back(
-          Error{parsed.field(i, "geometry"),
-                "is not a valid geometry (" + checks_->normalizer->last_repair() + "): work " +
-                    w.work_ref + " is read as GEOS MakeValid repairs it" +
-                    (checks_->normalizer->last_repair_polygonal()
-                         ? " (structure method: a self-crossing ring is split where it crosses, a "
-                           "hole outside its ring is an area of its own)"
-                         : " (a line of one repeated point is that point)")});
+      warnings.push_back(Error{parsed.field(i, "geometry"),
+                               "is not a valid geometry (" + checks_->normalizer->last_repair() +
+                                   "): work " + w.work_ref +
+                                   " is read as GEOS MakeValid repairs it (" +
+                                   checks_->normalizer->last_repair_how() + ")"});
     }
   }
 }

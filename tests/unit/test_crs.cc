@@ -334,11 +334,55 @@ TEST_CASE("normalize: an invalid polygon is repaired, and why is said where a pl
   e.geometry.polygons = {1};
   REQUIRE(n.normalize(e).ok());
   CHECK(n.repaired() == 1);
-  CHECK(n.last_repair_polygonal());
+  CHECK(std::string(n.last_repair_how()).starts_with("the rings are split where they cross"));
   // GEOS names the crossing in EPSG:27700; the reason gives it in longitude and latitude too.
   const std::string& why = n.last_repair();
   CHECK_MESSAGE(why.starts_with("Self-intersection at longitude -0.127550, latitude 51.507250 ("),
                 why);
   CHECK_MESSAGE(why.ends_with(" in EPSG:27700)"), why);
   CHECK(e.geometry.type == ShapeType::MultiPolygon);  // the two triangles
+}
+
+TEST_CASE("normalize: invalid polygons are read as Shapely's and PostGIS's make_valid reads them") {
+  auto crs = with_grid();
+  Geos geos;
+  Normalizer n(*crs, geos);
+  // The repaired work's distance to a point, as the detector measures it (EPSG:27700 metres).
+  auto distance_after_repair = [&](std::vector<double> xy, std::vector<std::uint32_t> paths,
+                                   double px, double py) {
+    WorkEvent e;
+    e.work_ref = "R";
+    e.crs = "EPSG:27700";
+    e.geometry.type = ShapeType::Polygon;
+    e.geometry.xy = std::move(xy);
+    e.geometry.paths = std::move(paths);
+    e.geometry.polygons = {static_cast<std::uint32_t>(e.geometry.paths.size())};
+    auto before = n.repaired();
+    REQUIRE(n.normalize(e).ok());
+    CHECK(n.repaired() == before + 1);
+    auto g = geos.to_geos(e.geometry);
+    REQUIRE(g.ok());
+    auto p = geos.to_geos(make_point(px, py));
+    REQUIRE(p.ok());
+    auto d = geos.distance(g->get(), p->get());
+    REQUIRE(d.ok());
+    return *d;
+  };
+  // A ring that goes round twice: the area it encloses twice is not the work (even-odd, as
+  // GEOS's distance to the ring as sent says: 49 m), only the band it encloses once.
+  CHECK(distance_after_repair(
+            {530000, 180000, 530100, 180000, 530100, 180100, 530000, 180100, 530000, 180001,
+             530099, 180001, 530099, 180099, 530001, 180099, 530001, 180000, 530000, 180000},
+            {10}, 530050, 180050) == doctest::Approx(49.0));
+  CHECK(std::string(n.last_repair_how()).starts_with("the rings are split where they cross"));
+  // A hole outside its shell encloses an area of its own: the point inside it is on the work.
+  CHECK(distance_after_repair(
+            {530000, 180000, 530010, 180000, 530010, 180010, 530000, 180010, 530000, 180000,
+             530100, 180100, 530200, 180100, 530200, 180200, 530100, 180200, 530100, 180100},
+            {5, 5}, 530150, 180150) == doctest::Approx(0.0));
+  // A ring of one repeated point encloses nothing: it is that point, and the note says so.
+  CHECK(distance_after_repair({530000, 180000, 530000, 180000, 530000, 180000, 530000, 180000}, {4},
+                              530003, 180004) == doctest::Approx(5.0));
+  CHECK(std::string(n.last_repair_how()) ==
+        "a ring that encloses no area is read as the line or point it draws");
 }
