@@ -572,13 +572,16 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
   r.method = std::string(view(req.method_string()));
   r.target = std::string(view(req.target()));
   r.authorization = std::string(view(req[http::field::authorization]));
+  r.authorization_repeated = req.count(http::field::authorization) > 1;
   r.body = std::move(req.body());
   api_->handle(std::move(r),
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });
 }
 
 std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
-  auto key = api_->stream_key(view(req.target()), view(req[http::field::authorization]));
+  auto key = req.count(http::field::authorization) > 1
+                 ? std::variant<const ApiKey*, ApiResponse>(repeated_authorization())
+                 : api_->stream_key(view(req.target()), view(req[http::field::authorization]));
   if (auto* refusal = std::get_if<ApiResponse>(&key)) {
     api_->metrics().observe("stream", refusal->status, 0);
     return to_beast(std::move(*refusal));

@@ -546,6 +546,10 @@ ApiResponse unauthorized(std::string_view message) {
 
 }  // namespace
 
+ApiResponse repeated_authorization() {
+  return api_error(400, "the Authorization header is given more than once: send it once");
+}
+
 const ApiKey* HttpApi::authenticate(std::string_view authorization,
                                     std::optional<ApiResponse>& refusal) const {
   if (authorization.empty()) {
@@ -598,6 +602,7 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
     respond(std::move(res));
   };
   if (!target) return done(api_error(400, target.error()));
+  if (req.authorization_repeated) return done(repeated_authorization());
   const std::string& method = req.method;
   bool get = method == "GET" || method == "HEAD";
 
@@ -739,6 +744,9 @@ ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
 }
 
 ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
+  // As DELETE does: a path that can name no work is the client's mistake, not a missing work.
+  if (!geo::valid_work_ref(ref))
+    return api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref");
   auto w = works_.find(ref);
   // A work the key may not read is answered as one that does not exist.
   if (!w || !visible_to(&key, *w)) {

@@ -41,6 +41,7 @@ struct ApiRequest {
   std::string target;         // as sent: path and query
   std::string authorization;  // the Authorization header; "" when absent
   std::string body;
+  bool authorization_repeated = false;  // the header came more than once: refused (400)
 };
 
 struct ApiResponse {
@@ -55,6 +56,10 @@ ApiResponse api_error(int status, std::string_view message, std::string_view fie
                       std::string_view extra_members = {});
 /// The same for an Error: its what() and its field.
 ApiResponse api_error(int status, const Error& e);
+/// The 400 of a request with more than one Authorization header: which one counts is not
+/// defined (RFC 9110 5.3 allows a field line twice only for a list), and a proxy in front may
+/// read the other.
+ApiResponse repeated_authorization();
 
 struct GatewayMetrics {
   explicit GatewayMetrics(prometheus::Registry& r);

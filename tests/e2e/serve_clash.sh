@@ -33,6 +33,20 @@ check "POST /v1/works without a key -> 401 $(body_of "$r")"
 r=$(request GET /v1/alerts "not-a-key-at-all")
 [[ $(status_of "$r") == 401 ]] || fail "GET with an unknown key: expected 401, got $(status_of "$r")"
 check "GET /v1/alerts with an unknown key -> 401"
+# Two Authorization headers: which counts is not defined (a proxy may read the other): 400,
+# whichever comes first.
+for pair in "dev-ops-key not-a-key" "not-a-key dev-ops-key"; do
+  set -- $pair
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" -H "Authorization: Bearer $2" "$base/v1/works")
+  [[ $code == 400 ]] || fail "two Authorization headers ($1 first): expected 400, got $code"
+done
+# A path that can name no work: 400 naming work_ref, on GET as on DELETE.
+for ref in "" "bad%20ref"; do
+  r=$(request GET "/v1/works/$ref" dev-ops-key)
+  [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == work_ref ]] ||
+    fail "GET /v1/works/$ref: expected 400 naming work_ref, got $(status_of "$r"): $(body_of "$r")"
+done
+check "two Authorization headers -> 400; GET of a work_ref no work can have -> 400"
 
 # 400: a work without its start, named in the answer.
 bad='{"work_ref":"E2E-BAD","promoter":"STPR","geometry":{"type":"Point","coordinates":[-0.127,51.503]},"end":"2026-03-20"}'
