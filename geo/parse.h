@@ -51,8 +51,8 @@ struct Parsed {
   std::string notification_prefix;
   std::string object_type;
 
-  /// Where the contract's member `name` (work_ref, promoter, kind or geometry) of works[i] is
-  /// in the submission, for an Error::field: "promoter", "properties.promoter",
+  /// Where the contract's member `name` (work_ref, promoter, kind, geometry or version) of
+  /// works[i] is in the submission, for an Error::field: "promoter", "properties.promoter",
   /// "features[2].properties.promoter", "features[2].geometry",
   /// "Message.object_data.works_location_coordinates"; and where its CRS was given ("crs":
   /// "features[2].properties.crs", the collection's legacy "crs", a notification's WKT, whose

@@ -91,9 +91,11 @@ std::string Parsed::field(std::size_t i, std::string_view name) const {
     if (i < crs_at.size() && !crs_at[i].empty()) return crs_at[i];
     return std::string(name);
   }
-  if (name != "work_ref" && name != "promoter" && name != "kind" && name != "geometry")
+  if (name != "work_ref" && name != "promoter" && name != "kind" && name != "geometry" &&
+      name != "version")
     return std::string(name);
   if (layout == Layout::StreetManager) {
+    if (name == "version") return notification_prefix + "event_reference";
     // The members each object type names its work's with (geo/parse_streetmanager.cc).
     struct Members {
       std::string_view object_type, work_ref, promoter, geometry;

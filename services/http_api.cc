@@ -898,8 +898,24 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
                       "(unless its version is lower: then it is stale, and dropped)"});
     }
   }
+  // An event older than the live work it names is taken (the contract: ignored as stale, by
+  // ingest), but said: the client holds an old copy. Not remembered as accepted, since the view
+  // will never show it.
+  std::vector<bool> stale(parsed.works.size(), false);
+  for (std::size_t i = 0; i < parsed.works.size(); ++i) {
+    const auto& w = parsed.works[i];
+    auto live = w.version ? works_.find(w.work_ref) : nullptr;
+    if (live && live->version && *w.version < *live->version) {
+      warnings.push_back(Error{parsed.field(i, "version"),
+                               "is older than the version " + std::to_string(*live->version) +
+                                   " work " + w.work_ref +
+                                   " holds: the event is ignored as stale (read the work, and "
+                                   "send a version at least that)"});
+      stale[i] = true;
+    }
+  }
   // Remembered until the live view shows them (see accepted_), unless the broker refuses them.
-  auto noted = note_accepted(parsed.works);
+  auto noted = note_accepted(parsed.works, stale);
   respond = [this, noted = std::move(noted), inner = std::move(respond)](ApiResponse&& r) {
     if (r.status != 202) forget_accepted(noted);
     inner(std::move(r));
@@ -986,7 +1002,8 @@ void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond)
   produce(ref, value, members_of(answer), std::move(respond));
 }
 
-HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& works) {
+HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& works,
+                                             const std::vector<bool>& stale) {
   const auto now = Clock::now();
   if (accepted_.size() >= accepted_sweep_at_) {
     std::erase_if(accepted_, [&](const auto& a) { return now - a.second.at > kAcceptedMemory; });
@@ -996,7 +1013,9 @@ HttpApi::AcceptedRefs HttpApi::note_accepted(const std::vector<geo::WorkEvent>& 
     accepted_sweep_at_ = std::min(kAcceptedMax, std::max<std::size_t>(1024, 2 * accepted_.size()));
   }
   AcceptedRefs noted;
-  for (const auto& w : works) {
+  for (std::size_t i = 0; i < works.size(); ++i) {
+    const auto& w = works[i];
+    if (i < stale.size() && stale[i]) continue;
     // A work submitted finished takes its reference as a live one does, for its minute (the
     // view sees only its tombstone, which names no promoter).
     if (w.event == geo::EventType::Upsert) {

@@ -166,8 +166,9 @@ class HttpApi {
   };
   using AcceptedRefs = std::vector<std::pair<std::string, std::uint64_t>>;  // ref, generation
   /// Notes the works of a submission, live or submitted finished (and forgets those it
-  /// cancels); returns what forget_accepted() needs to undo it.
-  AcceptedRefs note_accepted(const std::vector<geo::WorkEvent>& works);
+  /// cancels), but those marked `stale`; returns what forget_accepted() needs to undo it.
+  AcceptedRefs note_accepted(const std::vector<geo::WorkEvent>& works,
+                             const std::vector<bool>& stale = {});
   /// Forgets these entries, each unless a later submission has replaced it.
   void forget_accepted(const AcceptedRefs& refs);
   /// The promoter of a live work accepted here within kAcceptedMemory (with `finished_too`,

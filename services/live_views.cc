@@ -96,6 +96,8 @@ Result<LiveWork> parse_live_work(std::string_view json) {
   if (!end) return end.error();
   w.start = *start;
   w.end = *end;
+  std::int64_t version = 0;
+  if (!(*o)["version"].get_int64().get(version)) w.version = version;
   w.json = std::string(json);
   return w;
 }

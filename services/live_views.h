@@ -43,6 +43,7 @@ struct LiveWork {
   /// says.
   std::optional<std::vector<std::string>> areas;
   geo::Micros start = 0, end = 0;
+  std::optional<std::int64_t> version;  // the version the work holds, when it has one
   std::string json;
 };
 

@@ -240,6 +240,15 @@ done
 jq -e '(.end | startswith("2027-02-03")) and .version == 5' <<<"$held" >/dev/null ||
   fail "an update without a version: expected end 2027-02-03 and version 5 kept, got $held"
 check "an update without a version is taken, and the work shows the version it keeps (5)"
+# An older version than the live work's: taken (ingest ignores it as stale), but said.
+r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-VER-1","promoter":"TFL","version":3,"geometry":{"type":"Point","coordinates":[-0.1090,51.5170]},"start":"2027-02-01","end":"2027-02-09"}')
+[[ $(status_of "$r") == 202 ]] && body_of "$r" | jq -e '.warnings[0].field == "version" and (.warnings[0].message | contains("older than the version 5"))' >/dev/null ||
+  fail "E2E-VER-1 version 3 under a live version 5: expected 202 with a warning on version, got $(status_of "$r"): $(body_of "$r")"
+sleep 0.5
+held=$(curl -s -H 'Authorization: Bearer dev-tfl-key' "$base/v1/works/E2E-VER-1")
+jq -e '(.end | startswith("2027-02-03")) and .version == 5' <<<"$held" >/dev/null ||
+  fail "a stale version changed the work: $held"
+check "a version older than the live work's -> 202 with a warning on version; the work unchanged"
 r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":[]}')
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == features ]] ||
   fail "an empty FeatureCollection: expected 400 naming features, got $(status_of "$r"): $(body_of "$r")"

@@ -408,6 +408,7 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
   CHECK(bare.field(0, "work_ref") == "object_data.work_reference_number");
   // (Its CRS is the WKT's: EPSG:27700, or an SRID prefix.)
   CHECK(bare.field(0, "crs") == "object_data.works_location_coordinates");
+  CHECK(bare.field(0, "version") == "event_reference");
 
   SUBCASE("the same in an SNS envelope") {
     const std::string envelope =
@@ -897,4 +898,5 @@ TEST_CASE("parse: where each GeoJSON work's CRS was given, for an error about it
   CHECK(collection.field(0, "crs") == "features[0].properties.crs");
   CHECK(collection.field(1, "crs") == "features[1].crs");
   CHECK(collection.field(2, "crs") == "crs");
+  CHECK(collection.field(1, "version") == "features[1].properties.version");
 }
