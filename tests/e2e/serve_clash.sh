@@ -260,6 +260,19 @@ r=$(request POST /v1/works dev-tfl-key '{"work_ref":"E2E-BOW-1","promoter":"TFL"
 [[ $(status_of "$r") == 202 ]] && body_of "$r" | jq -e '.warnings[0].field == "geometry" and (.warnings[0].message | contains("Self-intersection at longitude -0.12"))' >/dev/null ||
   fail "a bow-tie polygon: expected 202 with a warning naming geometry, got $(status_of "$r"): $(body_of "$r")"
 check "a self-crossing polygon -> 202 with warnings: $(body_of "$r" | jq -c '.warnings[0].message' | cut -c1-90)"
+# Repaired, it is shown reprojected from the metric CRS, to 1e-9 degrees (not -0.12769999999999).
+for _ in $(seq 1 100); do
+  bow=$(curl -s -H 'Authorization: Bearer dev-tfl-key' "$base/v1/works/E2E-BOW-1")
+  [[ $(jq -r '.work_ref // empty' <<<"$bow") == E2E-BOW-1 ]] && break
+  sleep 0.05
+done
+python3 -c '
+import json, sys
+w = json.loads(sys.argv[1])
+def flat(c): return [x for y in c for x in flat(y)] if isinstance(c, list) else [c]
+digits = max(len(repr(v).split(".")[1]) if "." in repr(v) else 0 for v in flat(w["geometry"]["coordinates"]))
+sys.exit(0 if digits <= 9 else 1)' "$bow" || fail "the repaired bow-tie is shown with round-trip noise: $bow"
+check "the repaired polygon is shown to 1e-9 degrees: $(jq -c '.geometry.coordinates[0][0]' <<<"$bow")"
 r=$(request POST /v1/works dev-tfl-key '{"type":"FeatureCollection","features":['"$(fc_point "E2E-FC-3" 07)"',{"type":"Feature","geometry":{"type":"Point","coordinates":[151.2,-33.9]},"properties":{"work_ref":"E2E-FC-4","promoter":"TFL","start":"2027-01-07","end":"2027-01-07"}}]}')
 [[ $(status_of "$r") == 400 && $(body_of "$r" | jq -r .field) == "features[1].geometry" ]] ||
   fail "a collection with a point in Sydney: expected 400 naming features[1].geometry, got $(status_of "$r"): $(body_of "$r")"
