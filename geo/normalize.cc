@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <vector>
 
 namespace digonce::geo {
 namespace {
@@ -55,6 +56,41 @@ std::string Normalizer::located(const std::string& why) const {
   return fmt::format("{} at ({:.2f}, {:.2f} in {})", at, x, y, crs_.metric_crs());
 }
 
+// MakeValid's linework method, polygon by polygon: each part's rings read as GEOS's distance
+// reads them (the areas enclosed an odd number of times), and the parts then joined, as the
+// distance to a multi-polygon reads them too (linework over all the rings at once would cut
+// where two parts overlap: a point in both would be outside the work).
+Geos::GeomPtr Normalizer::make_valid(const GEOSGeometry* g) {
+  auto* h = geos_.handle();
+  auto* params = GEOSMakeValidParams_create_r(h);
+  GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_LINEWORK);
+  Geos::GeomPtr out;
+  if (GEOSGeomTypeId_r(h, g) != GEOS_MULTIPOLYGON) {
+    out = geos_.own(GEOSMakeValidWithParams_r(h, g, params));
+  } else {
+    const int n = GEOSGetNumGeometries_r(h, g);
+    std::vector<GEOSGeometry*> parts;
+    bool failed = false;
+    for (int i = 0; i < n && !failed; ++i) {
+      GEOSGeometry* part = GEOSMakeValidWithParams_r(h, GEOSGetGeometryN_r(h, g, i), params);
+      if (part)
+        parts.push_back(part);
+      else
+        failed = true;
+    }
+    if (failed) {
+      for (auto* p : parts) GEOSGeom_destroy_r(h, p);
+    } else {
+      // (The collection owns the parts from here.)
+      auto all = geos_.own(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),
+                                                       static_cast<unsigned>(parts.size())));
+      if (all) out = geos_.own(GEOSUnaryUnion_r(h, all.get()));
+    }
+  }
+  GEOSMakeValidParams_destroy_r(h, params);
+  return out;
+}
+
 Status Normalizer::normalize(WorkEvent& e) {
   if (e.event != EventType::Upsert) return {};
   auto transform = crs_.to_metric(e.crs);
@@ -81,10 +117,7 @@ Status Normalizer::normalize(WorkEvent& e) {
       char* reason = GEOSisValidReason_r(h, g->get());
       std::string why = located(reason ? reason : "invalid");
       GEOSFree_r(h, reason);
-      auto* params = GEOSMakeValidParams_create_r(h);
-      GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_LINEWORK);
-      auto repaired = geos_.own(GEOSMakeValidWithParams_r(h, g->get(), params));
-      GEOSMakeValidParams_destroy_r(h, params);
+      auto repaired = make_valid(g->get());
       if (!repaired)
         return field_error("geometry", "is invalid (" + why + ") and cannot be repaired");
       auto shape = geos_.from_geos(repaired.get());

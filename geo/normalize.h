@@ -5,8 +5,10 @@
 // repeated point) is repaired with GEOS MakeValid, its "linework" method (the default of
 // Shapely's and PostGIS's make_valid: the rings are noded where they cross and the areas they
 // enclose an odd number of times are the work, as GEOS's own distance and point-in-polygon read
-// an invalid ring; a collapsed polygon becomes a line or point rather than nothing; where the
-// result mixes areas with lines, such as a ring's spike, the areas are kept) — one policy, for
+// an invalid ring), one polygon of a multi-polygon at a time, the parts then joined (as GEOS's
+// distance reads overlapping parts: linework over all of them at once would cut their overlap
+// out); a collapsed polygon becomes a line or point rather than nothing; where the result
+// mixes areas with lines, such as a ring's spike, the areas are kept — one policy, for
 // every input: the work still marks a real place in the street, and rejecting it would lose a
 // plan that can clash. What cannot be repaired into a non-empty geometry is rejected. The repair
 // is counted (Normalizer::repaired) and logged.
@@ -51,6 +53,7 @@ class Normalizer {
   std::uint64_t repaired_ = 0;
   std::string last_repair_;
   enum class Repair { Areas, NoArea, Line } last_repair_kind_ = Repair::Areas;
+  Geos::GeomPtr make_valid(const GEOSGeometry* g);
 
   std::string located(const std::string& why) const;
 };

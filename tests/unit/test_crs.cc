@@ -349,14 +349,17 @@ TEST_CASE("normalize: invalid polygons are read as Shapely's and PostGIS's make_
   Normalizer n(*crs, geos);
   // The repaired work's distance to a point, as the detector measures it (EPSG:27700 metres).
   auto distance_after_repair = [&](std::vector<double> xy, std::vector<std::uint32_t> paths,
-                                   double px, double py) {
+                                   double px, double py, std::vector<std::uint32_t> polygons = {}) {
     WorkEvent e;
     e.work_ref = "R";
     e.crs = "EPSG:27700";
-    e.geometry.type = ShapeType::Polygon;
+    e.geometry.type = polygons.empty() ? ShapeType::Polygon : ShapeType::MultiPolygon;
     e.geometry.xy = std::move(xy);
     e.geometry.paths = std::move(paths);
-    e.geometry.polygons = {static_cast<std::uint32_t>(e.geometry.paths.size())};
+    e.geometry.polygons =
+        polygons.empty()
+            ? std::vector<std::uint32_t>{static_cast<std::uint32_t>(e.geometry.paths.size())}
+            : std::move(polygons);
     auto before = n.repaired();
     REQUIRE(n.normalize(e).ok());
     CHECK(n.repaired() == before + 1);
@@ -380,6 +383,18 @@ TEST_CASE("normalize: invalid polygons are read as Shapely's and PostGIS's make_
             {530000, 180000, 530010, 180000, 530010, 180010, 530000, 180010, 530000, 180000,
              530100, 180100, 530200, 180100, 530200, 180200, 530100, 180200, 530100, 180100},
             {5, 5}, 530150, 180150) == doctest::Approx(0.0));
+  // Two parts of a multi-polygon that overlap: a point in both is on the work (GEOS's distance
+  // to the parts as sent says 0; linework over all their rings at once would cut the overlap).
+  CHECK(distance_after_repair(
+            {530000, 180000, 530100, 180000, 530100, 180100, 530000, 180100, 530000, 180000,
+             530040, 180040, 530160, 180040, 530160, 180160, 530040, 180160, 530040, 180040},
+            {5, 5}, 530070, 180070, {1, 1}) == doctest::Approx(0.0));
+  CHECK(std::string(n.last_repair_how()).starts_with("the rings are split where they cross"));
+  // A pit inside a site, as two parts: the pit is on the work, not a hole in it.
+  CHECK(distance_after_repair(
+            {530000, 180000, 530200, 180000, 530200, 180200, 530000, 180200, 530000, 180000,
+             530050, 180050, 530150, 180050, 530150, 180150, 530050, 180150, 530050, 180050},
+            {5, 5}, 530100, 180100, {1, 1}) == doctest::Approx(0.0));
   // A ring of one repeated point encloses nothing: it is that point, and the note says so.
   CHECK(distance_after_repair({530000, 180000, 530000, 180000, 530000, 180000, 530000, 180000}, {4},
                               530003, 180004) == doctest::Approx(5.0));
