@@ -303,8 +303,8 @@ void TopicFeed::run() {
     // not look like a view still starting.
     errors_.report(digonce::error(topic_ + ": " + s.error().what() + "; retrying"),
                    topic_ +
-                       ": cannot read the topic (brokers out of reach, or no such topic "
-                       "yet); retrying");
+                       ": cannot read the topic's metadata (brokers out of reach, no such "
+                       "topic yet, or no Describe right on it); retrying");
     for (int i = 0; i < 10 && !stop_.load(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
