@@ -42,10 +42,11 @@ struct Parsed {
   /// feature_index[j]: a bad feature gives no work).
   enum class Layout { Work, Feature, Collection, StreetManager } layout = Layout::Work;
   std::vector<std::size_t> feature_index;
-  /// Where each work's CRS was given, for a GeoJSON submission's works: "properties.crs",
-  /// "features[2].properties.crs", a legacy member ("crs", "features[2].crs"), or "" (none:
-  /// EPSG:4326).
-  std::vector<std::string> crs_at;
+  /// Where each work's CRS was given, for a GeoJSON submission's works (field() says it as a
+  /// path): its properties' crs, its feature's legacy crs member, the collection's, or none
+  /// (EPSG:4326).
+  enum class CrsGiven : std::uint8_t { None, Properties, Feature, Collection };
+  std::vector<CrsGiven> crs_given;
   /// A Street Manager notification's: "Message." in an SNS envelope, and its object_type
   /// (PERMIT, ACTIVITY, SECTION_58), whose members carry the work.
   std::string notification_prefix;

@@ -109,14 +109,15 @@ Result<std::optional<std::string>> legacy_crs(const json::object& o,
   return std::optional<std::string>{std::move(*normalized)};
 }
 
-// Where a feature gives its CRS: its properties' crs, else its own legacy member, else "".
-std::string crs_given_at(const json::object& feature, const std::string& at) {
+// Where a feature gives its CRS: its properties' crs, else its own legacy member, else
+// `otherwise` (the collection's, or none).
+Parsed::CrsGiven crs_given(const json::object& feature, Parsed::CrsGiven otherwise) {
   json::object properties;
   if (auto p = json::member(feature, "properties");
       p && p->get_object().get(properties) == simdjson::SUCCESS && json::member(properties, "crs"))
-    return at + "properties.crs";
-  if (json::member(feature, "crs")) return at + "crs";
-  return {};
+    return Parsed::CrsGiven::Properties;
+  if (json::member(feature, "crs")) return Parsed::CrsGiven::Feature;
+  return otherwise;
 }
 
 Result<WorkEvent> parse_feature(const json::object& o, const ParseLimits& limits,
@@ -175,7 +176,7 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
     out.layout = Parsed::Layout::Feature;
     auto w = parse_feature(root, limits, std::nullopt);
     if (!w) return out.errors.push_back(std::move(w).error());
-    out.crs_at.push_back(crs_given_at(root, ""));
+    out.crs_given.push_back(crs_given(root, Parsed::CrsGiven::None));
     return out.works.push_back(std::move(*w));
   }
   if (*type != "FeatureCollection")
@@ -213,8 +214,8 @@ void parse_geojson(const json::object& root, const json::JsonReader& reader,
     if (w) {
       out.works.push_back(std::move(*w));
       out.feature_index.push_back(i - 1);
-      auto crs_at = crs_given_at(o, at + ".");
-      out.crs_at.push_back(crs_at.empty() && *crs ? "crs" : std::move(crs_at));
+      out.crs_given.push_back(
+          crs_given(o, *crs ? Parsed::CrsGiven::Collection : Parsed::CrsGiven::None));
     } else {
       out.errors.push_back(std::move(w).error().within(at));
     }

@@ -88,7 +88,12 @@ Parsed parse_submission(std::string_view bytes, const ParseLimits& limits, Forma
 std::string Parsed::field(std::size_t i, std::string_view name) const {
   if (name == "crs") {
     if (layout == Layout::StreetManager) return field(i, "geometry");
-    if (i < crs_at.size() && !crs_at[i].empty()) return crs_at[i];
+    const CrsGiven given = i < crs_given.size() ? crs_given[i] : CrsGiven::None;
+    const std::string feature = layout == Layout::Collection && i < feature_index.size()
+                                    ? "features[" + std::to_string(feature_index[i]) + "]."
+                                    : "";
+    if (given == CrsGiven::Properties) return feature + "properties.crs";
+    if (given == CrsGiven::Feature) return feature + "crs";
     return std::string(name);
   }
   if (name != "work_ref" && name != "promoter" && name != "kind" && name != "geometry" &&

@@ -546,6 +546,15 @@ ApiResponse unauthorized(std::string_view message) {
 
 }  // namespace
 
+namespace {
+
+// The 400 of a /v1/works/<ref> path that can name no work (GET and DELETE alike).
+ApiResponse bad_work_ref() {
+  return api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref");
+}
+
+}  // namespace
+
 ApiResponse repeated_authorization() {
   return api_error(400, "the Authorization header is given more than once: send it once");
 }
@@ -745,8 +754,7 @@ ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
 
 ApiResponse HttpApi::get_work(const ApiKey& key, const std::string& ref) {
   // As DELETE does: a path that can name no work is the client's mistake, not a missing work.
-  if (!geo::valid_work_ref(ref))
-    return api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref");
+  if (!geo::valid_work_ref(ref)) return bad_work_ref();
   auto w = works_.find(ref);
   // A work the key may not read is answered as one that does not exist.
   if (!w || !visible_to(&key, *w)) {
@@ -963,9 +971,7 @@ void HttpApi::submit(const ApiKey& key, const std::string& body, Respond respond
 void HttpApi::cancel(const ApiKey& key, const std::string& ref, Respond respond) {
   if (key.role == Role::Authority)
     return respond(api_error(403, "an authority key may read, not cancel works"));
-  if (!geo::valid_work_ref(ref))
-    return respond(
-        api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref"));
+  if (!geo::valid_work_ref(ref)) return respond(bad_work_ref());
   // The live view's work, else one this gateway took a moment ago that the view does not show
   // yet (the cancel follows it in its partition). A promoter key sees neither of another's.
   std::string promoter;
