@@ -56,6 +56,28 @@ std::string Normalizer::located(const std::string& why) const {
   return fmt::format("{} at ({:.2f}, {:.2f} in {})", at, x, y, crs_.metric_crs());
 }
 
+// Each part of a collection mapped by `each` (a new geometry, or null when it fails) and the
+// results joined with GEOS's unary union; null when a part or the union fails.
+template <typename Each>
+Geos::GeomPtr Normalizer::join_parts(const GEOSGeometry* g, Each each) {
+  auto* h = geos_.handle();
+  const int n = GEOSGetNumGeometries_r(h, g);
+  std::vector<GEOSGeometry*> parts;
+  for (int i = 0; i < n; ++i) {
+    GEOSGeometry* part = each(GEOSGetGeometryN_r(h, g, i));
+    if (!part) {
+      for (auto* p : parts) GEOSGeom_destroy_r(h, p);
+      return {};
+    }
+    parts.push_back(part);
+  }
+  // (The collection owns the parts from here.)
+  auto all = geos_.own(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),
+                                                   static_cast<unsigned>(parts.size())));
+  if (!all) return {};
+  return geos_.own(GEOSUnaryUnion_r(h, all.get()));
+}
+
 // MakeValid's linework method, polygon by polygon: each part's rings read as GEOS's distance
 // reads them (the areas enclosed an odd number of times), and the parts then joined, as the
 // distance to a multi-polygon reads them too (linework over all the rings at once would cut
@@ -64,31 +86,37 @@ Geos::GeomPtr Normalizer::make_valid(const GEOSGeometry* g) {
   auto* h = geos_.handle();
   auto* params = GEOSMakeValidParams_create_r(h);
   GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_LINEWORK);
-  Geos::GeomPtr out;
-  if (GEOSGeomTypeId_r(h, g) != GEOS_MULTIPOLYGON) {
-    out = geos_.own(GEOSMakeValidWithParams_r(h, g, params));
-  } else {
-    const int n = GEOSGetNumGeometries_r(h, g);
-    std::vector<GEOSGeometry*> parts;
-    bool failed = false;
-    for (int i = 0; i < n && !failed; ++i) {
-      GEOSGeometry* part = GEOSMakeValidWithParams_r(h, GEOSGetGeometryN_r(h, g, i), params);
-      if (part)
-        parts.push_back(part);
-      else
-        failed = true;
-    }
-    if (failed) {
-      for (auto* p : parts) GEOSGeom_destroy_r(h, p);
-    } else {
-      // (The collection owns the parts from here.)
-      auto all = geos_.own(GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts.data(),
-                                                       static_cast<unsigned>(parts.size())));
-      if (all) out = geos_.own(GEOSUnaryUnion_r(h, all.get()));
-    }
-  }
+  Geos::GeomPtr out = GEOSGeomTypeId_r(h, g) != GEOS_MULTIPOLYGON
+                          ? geos_.own(GEOSMakeValidWithParams_r(h, g, params))
+                          : join_parts(g, [&](const GEOSGeometry* part) {
+                              return GEOSMakeValidWithParams_r(h, part, params);
+                            });
   GEOSMakeValidParams_destroy_r(h, params);
+  if (out) out = keep_thin_parts(std::move(out));
   return out;
+}
+
+// MakeValid gives areas and lines together when a ring has a part with no area, such as a spike
+// (out and back along one line): GEOMETRYCOLLECTION (POLYGON (...), LINESTRING (...)). A work is
+// one kind of geometry, so the lines and points are drawn as slivers kThinPartHalfWidth wide
+// either side (square ends) and joined to the areas: the spike's tip stays where a distance
+// measures from, as GEOS's distance to the ring as sent and to make_valid's collection measure
+// it, and no distance moves by more than the sliver's half-width times sqrt(2).
+Geos::GeomPtr Normalizer::keep_thin_parts(Geos::GeomPtr g) {
+  auto* h = geos_.handle();
+  if (GEOSGeomTypeId_r(h, g.get()) != GEOS_GEOMETRYCOLLECTION ||
+      GEOSGeom_getDimensions_r(h, g.get()) != 2)
+    return g;
+  auto joined = join_parts(g.get(), [&](const GEOSGeometry* part) {
+    return GEOSGeom_getDimensions_r(h, part) == 2
+               ? GEOSGeom_clone_r(h, part)
+               : GEOSBufferWithStyle_r(h, part, kThinPartHalfWidth, 1, GEOSBUF_CAP_SQUARE,
+                                       GEOSBUF_JOIN_MITRE, 2.0);
+  });
+  // Should GEOS fail, the areas alone, as before.
+  if (!joined || GEOSisValid_r(h, joined.get()) != 1) return g;
+  thin_parts_kept_ = true;
+  return joined;
 }
 
 Status Normalizer::normalize(WorkEvent& e) {
@@ -117,6 +145,7 @@ Status Normalizer::normalize(WorkEvent& e) {
       char* reason = GEOSisValidReason_r(h, g->get());
       std::string why = located(reason ? reason : "invalid");
       GEOSFree_r(h, reason);
+      thin_parts_kept_ = false;
       auto repaired = make_valid(g->get());
       if (!repaired)
         return field_error("geometry", "is invalid (" + why + ") and cannot be repaired");
@@ -140,9 +169,13 @@ Status Normalizer::normalize(WorkEvent& e) {
 const char* Normalizer::last_repair_how() const {
   switch (last_repair_kind_) {
     case Repair::Areas:
-      return "the rings are split where they cross, and the areas they enclose an odd number of "
-             "times are the work, as Shapely's and PostGIS's make_valid read them; a part with no "
-             "area, such as a spike, is left out";
+      return thin_parts_kept_
+                 ? "the rings are split where they cross, and the areas they enclose an odd "
+                   "number of times are the work, as Shapely's and PostGIS's make_valid read "
+                   "them; a part with no area, such as a spike, is kept as a sliver 20 µm wide"
+                 : "the rings are split where they cross, and the areas they enclose an odd "
+                   "number of times are the work, as Shapely's and PostGIS's make_valid read "
+                   "them";
     case Repair::NoArea:
       return "a ring that encloses no area is read as the line or point it draws";
     case Repair::Line:

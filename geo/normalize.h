@@ -8,10 +8,11 @@
 // an invalid ring), one polygon of a multi-polygon at a time, the parts then joined (as GEOS's
 // distance reads overlapping parts: linework over all of them at once would cut their overlap
 // out); a collapsed polygon becomes a line or point rather than nothing; where the result
-// mixes areas with lines, such as a ring's spike, the areas are kept — one policy, for
-// every input: the work still marks a real place in the street, and rejecting it would lose a
-// plan that can clash. What cannot be repaired into a non-empty geometry is rejected. The repair
-// is counted (Normalizer::repaired) and logged.
+// mixes areas with lines, such as a ring's spike, the lines are kept as slivers 20 µm wide
+// joined to the areas (as make_valid's collection, and GEOS's distance to the ring as sent,
+// still reach the spike's tip) — one policy, for every input: the work still marks a real place in
+// the street, and rejecting it would lose a plan that can clash. What cannot be repaired into a
+// non-empty geometry is rejected. The repair is counted (Normalizer::repaired) and logged.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,10 @@ namespace digonce::geo {
 
 class Normalizer {
  public:
+  /// Half the width of the sliver a ring's spike (a part with no area beside areas) is kept as,
+  /// in metres of the metric CRS: 10 µm, below the alerts' millimetre.
+  static constexpr double kThinPartHalfWidth = 1e-5;
+
   Normalizer(CrsContext& crs, Geos& geos) : crs_(crs), geos_(geos) {}
 
   /// In place, for an upsert: into the metric CRS (`crs` set to it), validated and repaired.
@@ -53,7 +58,11 @@ class Normalizer {
   std::uint64_t repaired_ = 0;
   std::string last_repair_;
   enum class Repair { Areas, NoArea, Line } last_repair_kind_ = Repair::Areas;
+  bool thin_parts_kept_ = false;  // the last repair joined lines or points to its areas
   Geos::GeomPtr make_valid(const GEOSGeometry* g);
+  Geos::GeomPtr keep_thin_parts(Geos::GeomPtr g);
+  template <typename Each>
+  Geos::GeomPtr join_parts(const GEOSGeometry* g, Each each);
 
   std::string located(const std::string& why) const;
 };

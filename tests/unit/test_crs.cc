@@ -395,6 +395,22 @@ TEST_CASE("normalize: invalid polygons are read as Shapely's and PostGIS's make_
             {530000, 180000, 530200, 180000, 530200, 180200, 530000, 180200, 530000, 180000,
              530050, 180050, 530150, 180050, 530150, 180150, 530050, 180150, 530050, 180050},
             {5, 5}, 530100, 180100, {1, 1}) == doctest::Approx(0.0));
+  // A ring with a spike (out and back along one line): make_valid gives the square and the
+  // spike's line, and GEOS's distance to the ring as sent reaches the spike's tip (10 m from the
+  // point, not the 20 m to the square alone): the spike is kept, as a sliver 20 µm wide.
+  const std::vector<double> spiked{530000, 180000, 530010, 180000, 530010, 180010, 530005, 180010,
+                                   530005, 180020, 530005, 180010, 530000, 180010, 530000, 180000};
+  CHECK(distance_after_repair(spiked, {8}, 530005, 180030) == doctest::Approx(10.0).epsilon(1e-5));
+  CHECK(std::string(n.last_repair_how()).ends_with("is kept as a sliver 20 µm wide"));
+  CHECK(distance_after_repair(spiked, {8}, 530008, 180015) == doctest::Approx(3.0).epsilon(1e-5));
+  // Inside the square: still on the work.
+  CHECK(distance_after_repair(spiked, {8}, 530003, 180004) == doctest::Approx(0.0));
+  // A bow-tie alone has areas only: the note says nothing of slivers.
+  CHECK(distance_after_repair(
+            {530000, 180000, 530010, 180010, 530010, 180000, 530000, 180010, 530000, 180000}, {5},
+            530020, 180005) == doctest::Approx(10.0));
+  CHECK(std::string(n.last_repair_how())
+            .ends_with("as Shapely's and PostGIS's make_valid read them"));
   // A ring of one repeated point encloses nothing: it is that point, and the note says so.
   CHECK(distance_after_repair({530000, 180000, 530000, 180000, 530000, 180000, 530000, 180000}, {4},
                               530003, 180004) == doctest::Approx(5.0));
