@@ -88,8 +88,9 @@ class DetectorProcessor final : public streams::PartitionProcessor {
     TiledRecord r;
     if (!in.value || !decode_tiled(*in.value, r))
       return error("malformed record on the tiled topic at offset " + std::to_string(in.offset));
-    // Of the copies this partition gets (one per tile of it the work is in or left), apply the
-    // one of the lowest tile.
+    // Ingest sends this partition one copy, keyed by the lowest of its tiles the work is in or
+    // left; it sent one per tile until 2026-12-05: of those, the copy of the lowest tile is
+    // applied, the others ignored.
     std::uint64_t lowest = UINT64_MAX;
     bool present = false;
     for (auto t : r.tiles)

@@ -151,13 +151,22 @@ class IngestProcessor final : public streams::PartitionProcessor {
     TiledRecord r{admission->seq, tiles, admission->old_tiles, w};
     std::string value;
     encode_tiled(r, value);
-    std::vector<std::uint64_t> all = tiles;
-    all.insert(all.end(), r.old.begin(), r.old.end());
-    std::sort(all.begin(), all.end());
-    all.erase(std::unique(all.begin(), all.end()), all.end());
-    for (auto t : all)
-      DIGONCE_TRY(out.send(tiled_, geo::TileScheme::partition(t, tiled_partitions_),
-                           geo::TileScheme::key(t), &value));
+    // The work reaches every tile it is in or leaves, each through the detector of the
+    // partition that owns the tile, which holds one copy of the work for all its tiles: so one
+    // copy per partition, keyed by the partition's lowest such tile (the copy that detector
+    // applies; it ignores any other). A copy per tile would cost the square of the tile count
+    // (each copy names them all): 15,000 copies of 75 KB for a work whose envelope spans
+    // Britain, more than the embedded broker keeps.
+    all_tiles_ = tiles;
+    all_tiles_.insert(all_tiles_.end(), r.old.begin(), r.old.end());
+    std::sort(all_tiles_.begin(), all_tiles_.end());
+    sent_to_.assign(static_cast<std::size_t>(tiled_partitions_), false);
+    for (auto t : all_tiles_) {
+      const auto p = geo::TileScheme::partition(t, tiled_partitions_);
+      if (sent_to_[static_cast<std::size_t>(p)]) continue;
+      sent_to_[static_cast<std::size_t>(p)] = true;
+      DIGONCE_TRY(out.send(tiled_, p, geo::TileScheme::key(t), &value));
+    }
 
     // The compacted view of live works, in EPSG:4326 for the API and dashboards.
     if (!w.active()) return out.send(current_, RD_KAFKA_PARTITION_UA, w.work_ref, nullptr);
@@ -277,6 +286,8 @@ class IngestProcessor final : public streams::PartitionProcessor {
   geo::TileScheme scheme_;
   geo::ParseLimits limits_;
   std::string submitted_, tiled_, current_, rejected_;
+  std::vector<std::uint64_t> all_tiles_;  // reused: the tiles of one event, old and new
+  std::vector<bool> sent_to_;             // reused: the partitions of works.tiled sent to
 };
 
 }  // namespace

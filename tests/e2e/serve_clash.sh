@@ -355,6 +355,34 @@ r=$(request POST /v1/works dev-thames-key "${done_stpr//\"STPR\"/\"TW\"}")
   fail "TW's work under STPR's just-finished E2E-DONE-1: expected 403, got $(status_of "$r"): $(body_of "$r")"
 check "a reference submitted finished a moment ago is taken: TW -> 403"
 
+# A work whose envelope spans Britain (two points, 15,000 tiles of 4 km): its cancel reaches the
+# detector and closes its clash. Ingest once sent a copy per tile, each naming every tile (about
+# 1 GB): the embedded broker dropped records before the detector read them, and the clash stayed
+# open.
+wait_clashes_of() { # REF N: wait up to 30 s until N open clashes involve REF (0 if not)
+  local n=""
+  for _ in $(seq 1 300); do
+    n=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/alerts?state=open" |
+      jq --arg r "$1" '[.alerts[] | select(.kind == "clash" and any(.works[]; .work_ref == $r))] | length')
+    [[ $n == "$2" ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+huge='{"work_ref":"E2E-HUGE-1","promoter":"STPR","geometry":{"type":"MultiPoint","coordinates":[[-5.5,50.1],[-1.5,58.6]]},"start":"2027-03-01","end":"2027-03-31"}'
+near='{"work_ref":"E2E-HUGE-A","promoter":"TW","geometry":{"type":"Point","coordinates":[-1.5,58.6001]},"start":"2027-03-05","end":"2027-03-06"}'
+for w in "$huge" "$near"; do
+  r=$(request POST /v1/works dev-ops-key "$w")
+  [[ $(status_of "$r") == 202 ]] || fail "a work of the huge pair: $(status_of "$r"): $(body_of "$r")"
+done
+wait_clashes_of E2E-HUGE-A 1 || fail "no clash of E2E-HUGE-A and the Britain-wide E2E-HUGE-1 within 30 s"
+r=$(request DELETE /v1/works/E2E-HUGE-1 dev-ops-key)
+[[ $(status_of "$r") == 202 ]] || fail "cancelling E2E-HUGE-1: $(status_of "$r"): $(body_of "$r")"
+wait_clashes_of E2E-HUGE-A 0 ||
+  fail "E2E-HUGE-1 cancelled, but its clash with E2E-HUGE-A is still open after 30 s"
+! grep -q "Offset out of range" "$log" || fail "a stage lost its place on a topic: $(grep -m1 'Offset out of range' "$log")"
+check "a work spanning Britain: its clash opened, and closed by its cancel; no record lost"
+
 # A second serve on the same data folder stops at once, naming the first one's pid, and leaves
 # the first one's state alone (it would otherwise wipe the stage folders at start).
 rc=0
