@@ -40,10 +40,9 @@ class AlertLedger {
   /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
   /// (By value: a caller done with its fact moves it, and the alert takes its strings.)
   /// `new_pair`: the caller knows the pair has no record yet (one of its works is on its first
-  /// event, as `geo::Engine` knows from its registry), so its record is not read. Debug builds
-  /// read it anyway and fail if there is one.
-  /// `key`, when given, is the pair's record key (record_key()), made by a caller that already
-  /// needed it.
+  /// event, as `geo::Engine` knows from its detector and registry), so its record is not read.
+  /// Debug builds read it anyway and fail if there is one. `key`, when given, is the pair's record
+  /// key (record_key()), made by a caller that already needed it.
   Status apply(PairFact fact, std::vector<Alert>& out, bool new_pair = false,
                std::string_view key = {});
 

@@ -52,6 +52,8 @@ struct alignas(64) Detector::Slot {
   std::uint32_t street = 0;
   std::uint32_t authority = 0;
   std::vector<std::uint32_t> partners;  // pairs this detector reported as related
+  std::int64_t version = 0;             // the work's version, when has_version
+  bool has_version = false;
 };
 
 // The event's work as a GEOS geometry and its prepared form, made on first use: points and lines
@@ -96,12 +98,22 @@ Detector::Detector(store::Store& store, DetectorFamilies families, DetectorOptio
       geos_(geos),
       locator_(locator),
       ownership_(ownership),
-      index_(XzGrid::for_metric_crs(options.finest_cell_m)) {}
+      index_(XzGrid::for_metric_crs(options.finest_cell_m)) {
+  // Three cache lines a work (the version fits in the third's padding).
+  static_assert(sizeof(Slot) == 192);
+}
 
 Detector::~Detector() = default;
 
 std::uint32_t Detector::find(std::string_view ref) const {
   return refs_.find(ref, [this](std::uint32_t id) -> std::string_view { return slots_[id].ref; });
+}
+
+std::optional<Detector::Held> Detector::held(std::string_view ref) const {
+  const std::uint32_t id = find(ref);
+  if (id == kNone) return std::nullopt;
+  const Slot& s = slots_[id];
+  return Held{s.seq, s.has_version ? std::optional<std::int64_t>(s.version) : std::nullopt};
 }
 
 WorkSummary Detector::summary(const Slot& s) const {
@@ -152,6 +164,8 @@ void Detector::add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id)
   s.start = e.start;
   s.end = e.end;
   s.seq = seq;
+  s.has_version = e.version.has_value();
+  s.version = e.version.value_or(0);
   s.promoter = strings_.intern(e.promoter);
   s.street = strings_.intern(e.street_name);
   s.authority = strings_.intern(e.highway_authority);
@@ -286,7 +300,7 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
   batch.clear();
   std::uint32_t id = find(e.work_ref);
   const bool upsert = e.event == EventType::Upsert;
-  const bool active = e.active() && !e.geometry.empty();
+  const bool active = keeps(e);
   const bool keep = present && active;
   const WorkSummary es = upsert || id == kNone ? summary_of(e) : summary(slots_[id]);
 

@@ -3,7 +3,8 @@
 //
 // State, all through the Store (so streams/ can changelog it):
 //   cells family:  element (8) + week of start (4) + ref -> seq (8 bytes, big-endian) +
-//                  encode_work(event)           (the persistent index: each live work, once)
+//                  encode_work(event)           (the persistent index: each live work, once;
+//                                                with its seq and version, the work's order)
 //                  "\xffgrid" -> the grid the keys were made with
 //                  "\xffcrs"  -> the metric CRS the works were measured in (recorded from
 //                               2026-12-02 on; open() refuses a store of another)
@@ -24,6 +25,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,15 @@ class Detector {
   /// an upsert, a cancel, or, with present = false, a work that left this partition's tiles.
   /// Appends the facts it causes.
   Status apply(const WorkEvent& e, std::uint64_t seq, bool present, std::vector<PairFact>& facts);
+  /// Whether an event leaves its work live in the index (with `present`, as apply() takes it).
+  static bool keeps(const WorkEvent& e) { return e.active() && !e.geometry.empty(); }
+  /// The order of a live work (the seq and version of its last event, as its cell record holds
+  /// them), or nothing when the work is not held.
+  struct Held {
+    std::uint64_t seq = 0;
+    std::optional<std::int64_t> version;
+  };
+  std::optional<Held> held(std::string_view ref) const;
   /// A hint that an event of work `ref` comes next: starts the read of its place in the ref
   /// index, so that the miss overlaps the caller's work before apply().
   void prefetch(std::string_view ref) const { refs_.prefetch(ref); }

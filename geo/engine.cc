@@ -39,18 +39,54 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
   // The detector's look-up of the work and the registry's read each start with a cache miss at
   // a million works; started together, they overlap.
   detector_.prefetch(e.work_ref);
-  auto admission = registry_.admit(e, {});
-  if (!admission) return admission.error();
-  if (admission->stale) {
-    ++stats_.stale;
-    return {};
+  // The event's order. A live work's is in its cell record (the detector holds its seq and
+  // version), so an event that leaves the work live writes no registry record: one key fewer
+  // for nearly every event. The registry records the works that are not live (finished, or
+  // never placed), whose versions must still make older events stale.
+  Admission admission;
+  if (auto held = detector_.held(e.work_ref)) {
+    // The contract: an event whose version is lower than the one held is stale.
+    if (e.version && held->version && *e.version < *held->version) {
+      ++stats_.stale;
+      return {};
+    }
+    if (e.version && !held->version) {
+      // A store written before 2026-12-05 kept the version an unversioned event inherited in
+      // the registry's record only (the filter answers for the others without a read).
+      auto checked = registry_.check(e);
+      if (!checked) return checked.error();
+      if (checked->stale) {
+        ++stats_.stale;
+        return {};
+      }
+    }
+    admission.seq = held->seq + 1;
+    admission.version = e.version ? e.version : held->version;
+  } else {
+    auto checked = registry_.check(e);
+    if (!checked) return checked.error();
+    if (checked->stale) {
+      ++stats_.stale;
+      return {};
+    }
+    admission = std::move(*checked);
+  }
+  const WorkEvent* applied = &e;
+  if (!Detector::keeps(e)) {
+    DIGONCE_TRY(registry_.record(e.work_ref, admission, {}));
+  } else if (!e.version && admission.version) {
+    // An event without a version keeps the one held: the cell record must say so.
+    versioned_ = e;
+    versioned_.version = admission.version;
+    applied = &versioned_;
   }
   facts_.clear();
-  DIGONCE_TRY(detector_.apply(e, admission->seq, true, facts_));
+  DIGONCE_TRY(detector_.apply(*applied, admission.seq, true, facts_));
   std::size_t first = out.size();
-  // A work on its first event (the registry had no record of it: registry records are never
-  // deleted) is in no pair the ledger has seen, so its pairs' records need not be read.
-  const bool first_sight = admission->seq == 1;
+  // A work on its first event (neither the detector nor the registry had a record of it: a work
+  // that stops being live gets a registry record, and those are never deleted) is in no pair
+  // the ledger has seen, so its pairs' records need not be read.
+  const bool first_sight = admission.seq == 1;
   // The pairs' record keys first, and the filter's memory for each fetched, so that those cache
   // misses overlap each other and the ledger's work instead of each waiting in its turn.
   if (pair_keys_.size() < facts_.size()) pair_keys_.resize(facts_.size());

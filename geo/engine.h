@@ -57,6 +57,7 @@ class Engine {
   AlertLedger ledger_;
   EngineStats stats_;
   std::vector<PairFact> facts_;
+  WorkEvent versioned_;                 // an event without a version, given the one held
   std::vector<std::string> pair_keys_;  // the facts' ledger record keys (capacity kept)
 };
 

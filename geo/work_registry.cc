@@ -27,19 +27,26 @@ bool decode(std::string_view in, Record& r) {
   return at == in.size();
 }
 
-std::string encode(const Record& r) {
+std::string encode(std::uint64_t seq, std::optional<std::int64_t> version,
+                   std::span<const std::uint64_t> tiles) {
   std::string out;
-  put_varint(out, r.seq);
-  out.push_back(r.version ? 1 : 0);
-  if (r.version) put_svarint(out, *r.version);
-  put_varint(out, r.tiles.size());
-  for (auto t : r.tiles) put_varint(out, t);
+  put_varint(out, seq);
+  out.push_back(version ? 1 : 0);
+  if (version) put_svarint(out, *version);
+  put_varint(out, tiles.size());
+  for (auto t : tiles) put_varint(out, t);
   return out;
 }
 
 }  // namespace
 
 Result<Admission> WorkRegistry::admit(const WorkEvent& e, std::span<const std::uint64_t> tiles) {
+  auto a = check(e);
+  if (a && !a->stale) DIGONCE_TRY(record(e.work_ref, *a, tiles));
+  return a;
+}
+
+Result<Admission> WorkRegistry::check(const WorkEvent& e) {
   key_.assign("r").append(e.work_ref);
   auto held = store_.get(family_, key_);
   if (!held) return held.error();
@@ -53,14 +60,17 @@ Result<Admission> WorkRegistry::admit(const WorkEvent& e, std::span<const std::u
     return a;
   }
   a.old_tiles = std::move(r.tiles);
-  a.seq = ++r.seq;
-  if (e.version) r.version = e.version;
-  a.version = r.version;
-  r.tiles.assign(tiles.begin(), tiles.end());
-  batch_.clear();
-  batch_.put(family_, key_, encode(r));
-  DIGONCE_TRY(store_.write(batch_));
+  a.seq = r.seq + 1;
+  a.version = e.version ? e.version : r.version;
   return a;
+}
+
+Status WorkRegistry::record(std::string_view ref, const Admission& a,
+                            std::span<const std::uint64_t> tiles) {
+  key_.assign("r").append(ref);
+  batch_.clear();
+  batch_.put(family_, key_, encode(a.seq, a.version, tiles));
+  return store_.write(batch_);
 }
 
 }  // namespace digonce::geo

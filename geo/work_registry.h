@@ -3,7 +3,9 @@
 // to (so that an update or cancel also reaches the tiles the work is leaving).
 //
 // In the stream pipeline this lives in ingest, partitioned by work_ref; offline, `digonce detect`
-// keeps it beside the detector. State: works family, "r" ref -> record.
+// keeps it beside the detector (geo::Engine), which records only the works that are not live
+// there: a live work's order is in the detector's cell record. State: works family, "r" ref ->
+// record.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,11 @@ class WorkRegistry {
   /// Decides whether the event is stale, and if not records it (its version, a new sequence
   /// number, and the tiles it is routed to now) and returns where it was before.
   Result<Admission> admit(const WorkEvent& e, std::span<const std::uint64_t> tiles);
+
+  /// What admit() decides, without recording it (a stale event is counted).
+  Result<Admission> check(const WorkEvent& e);
+  /// Records an admitted event: its sequence number, the version held after it, its tiles.
+  Status record(std::string_view ref, const Admission& a, std::span<const std::uint64_t> tiles);
 
   std::uint64_t stale_count() const { return stale_; }
 
