@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/huge_pages.h"
 #include "bench/geos_baseline.h"
 #include "bench/measure.h"
 #include "bench/workloads.h"
@@ -656,6 +657,8 @@ void print_tables(const Tables& t, const Options& o) {
       "is due. RocksDB: WAL on, fsync %s. The engine-thread CPU rate leaves out RocksDB's "
       "background flushes and compactions (other threads) and time lost to other processes.\n",
       o.sync ? "on every commit" : "off");
+  std::printf("\nOn huge pages at the end: %.0f MiB of the process's anonymous memory.\n",
+              static_cast<double>(anon_huge_page_bytes()) / (1024.0 * 1024.0));
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0)
     std::printf("\nLoad average at the end: %.2f (1 min), %.2f (5 min), %.2f (15 min).\n", load[0],
@@ -856,6 +859,13 @@ int run(int argc, char** argv) {
         roads->total_length() / 1000, layout.tiles_x, layout.tiles_y,
         thousands(roads->total_length() * layout.tiles_x * layout.tiles_y / 1000).c_str());
   }
+  {
+    const std::string mode = transparent_huge_page_mode();
+    std::printf("- heap: %s (the kernel's transparent huge pages: %s; base/huge_pages.h)\n",
+                malloc_asks_for_huge_pages() ? "malloc asks for huge pages (glibc.malloc.hugetlb)"
+                                             : "malloc does not ask for huge pages",
+                mode.empty() ? "unknown" : mode.c_str());
+  }
   if (auto floor = rocksdb_floor(o)) {
     std::printf(
         "- RocksDB alone here, same options: %.2f µs of CPU per key written (random keys, 120-byte "
@@ -918,6 +928,7 @@ int run(int argc, char** argv) {
 }  // namespace digonce::bench
 
 int main(int argc, char** argv) {
+  digonce::restart_with_huge_pages(argv);  // as digonce does (base/huge_pages.h)
   try {
     return digonce::bench::run(argc, argv);
   } catch (const std::exception& e) {

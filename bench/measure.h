@@ -22,19 +22,31 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-/// Resident set size of this process, bytes (VmRSS of /proc/self/status).
-inline std::int64_t rss_bytes() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
+/// A "Name:   N kB" field of a /proc file of this process, in bytes (0 if not there).
+inline std::int64_t proc_kb_field(const char* path, const char* field) {
+  std::FILE* f = std::fopen(path, "r");
   if (!f) return 0;
   char line[256];
+  const std::size_t n = std::strlen(field);
   std::int64_t kb = 0;
   while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmRSS:", 6) == 0) {
-      kb = std::strtoll(line + 6, nullptr, 10);
+    if (std::strncmp(line, field, n) == 0) {
+      kb = std::strtoll(line + n, nullptr, 10);
       break;
     }
   std::fclose(f);
   return kb * 1024;
+}
+
+/// Resident set size of this process, bytes (VmRSS of /proc/self/status).
+inline std::int64_t rss_bytes() {
+  return proc_kb_field("/proc/self/status", "VmRSS:");
+}
+
+/// Anonymous memory of this process on transparent huge pages, bytes (AnonHugePages of
+/// /proc/self/smaps_rollup).
+inline std::int64_t anon_huge_page_bytes() {
+  return proc_kb_field("/proc/self/smaps_rollup", "AnonHugePages:");
 }
 
 /// CPU time (user + system) of the whole process, every thread, seconds.

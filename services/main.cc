@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include "base/huge_pages.h"
 #include "services/detect_command.h"
 #include "services/gateway.h"
 #include "services/load_command.h"
@@ -635,6 +636,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  digonce::restart_with_huge_pages(argv);  // base/huge_pages.h: before anything is allocated
   try {
     const int rc = run(argc, argv);
     signal_watch().finished();

@@ -3,7 +3,8 @@
 # bad figures are refused with a message, a UTF-8 BOM before the first line and a huge number in
 # an unknown field lose nothing, "kind" values other than "section58" are ignored, a self-crossing
 # polygon is taken as repaired and its work named; a kept --data-dir goes on and refuses another
-# metric CRS; the output is never the input, nor emptied by a refused run.
+# metric CRS; the output is never the input, nor emptied by a refused run; the heap asks for huge
+# pages unless told not to.
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 work=$(mktemp -d)
@@ -128,3 +129,32 @@ rc=0
 [[ $rc != 0 ]] && grep -q 'unknown option "--bogus"; the commands are' "$work/err" ||
   fail "an unknown option before the command: exit $rc: $(cat "$work/err")"
 check "an unknown option before the command is called an option"
+
+# The heap on huge pages (base/huge_pages.h): where the kernel gives them on request, digonce
+# starts itself again asking for them (its heap's mapping is flagged "hg"), unless
+# DIGONCE_HUGE_PAGES=0; either way the run's output is the same.
+heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run waiting for input
+  rm -f "$work/fifo"
+  mkfifo "$work/fifo"
+  env "$@" "$DIGONCE_BIN" detect --input "$work/fifo" --output "$work/hp.out" --no-progress 2>/dev/null &
+  local pid=$! flags=""
+  for _ in $(seq 50); do # the exec, then the heap's first growth
+    flags=$(awk '/\[heap\]/ { h = 1 } h && /^VmFlags:/ { print; exit }' "/proc/$pid/smaps" 2>/dev/null || true)
+    [[ -n $flags ]] && break
+    sleep 0.1
+  done
+  cat "$work/touch.ndjson" >"$work/fifo"
+  wait "$pid" || fail "detect with $*: exit $?"
+  [[ $(pairs "$work/hp.out") == "A-B A-C B-C " ]] || fail "detect with $*: got $(pairs "$work/hp.out")"
+  echo "$flags"
+}
+if grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+  [[ $(heap_flags DIGONCE_X=1) == *" hg"* ]] || fail "the heap was not marked for huge pages"
+  [[ $(heap_flags DIGONCE_HUGE_PAGES=0) != *" hg"* ]] ||
+    fail "DIGONCE_HUGE_PAGES=0: the heap was marked for huge pages"
+  [[ $(heap_flags GLIBC_TUNABLES=glibc.malloc.hugetlb=0) != *" hg"* ]] ||
+    fail "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 was overridden"
+  check "the heap asks for huge pages, unless DIGONCE_HUGE_PAGES=0 or the operator's GLIBC_TUNABLES says otherwise"
+else
+  check "huge pages: the kernel's mode is not madvise here, nothing to check"
+fi
