@@ -9,8 +9,8 @@
 // later). Tunables are read once, before main(), so digonce starts itself again with it: the same
 // program, arguments and pid (execve of /proc/self/exe), before it has done anything, its
 // environment given the tunable and DIGONCE_HUGE_PAGES_ASKED=1 (so that it is done once). Measured
-// at a million works: the engine's thread 2-12 % more events per CPU second (docs/PERFORMANCE.md,
-// "The heap on huge pages").
+// at a million works: the engine's thread 6 % more events per CPU second on average (-3 % to
+// +18 % in five alternated pairs; docs/PERFORMANCE.md, "The heap on huge pages").
 //
 // Not done when the environment already names the tunable (the operator's choice stands), when
 // DIGONCE_HUGE_PAGES=0, or when the kernel's mode is not "madvise" ("always" needs no asking,

@@ -138,7 +138,10 @@ heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run wait
   mkfifo "$work/fifo"
   env "$@" "$DIGONCE_BIN" detect --input "$work/fifo" --output "$work/hp.out" --no-progress 2>/dev/null &
   local pid=$! flags=""
-  for _ in $(seq 50); do # the exec, then the heap's first growth
+  # The process has a heap before its restart too (unflagged): give the restart, a few
+  # milliseconds from the start, time to happen before the first look.
+  sleep 0.3
+  for _ in $(seq 50); do # the heap's first growth
     flags=$(awk '/\[heap\]/ { h = 1 } h && /^VmFlags:/ { print; exit }' "/proc/$pid/smaps" 2>/dev/null || true)
     [[ -n $flags ]] && break
     sleep 0.1
