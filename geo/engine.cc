@@ -50,18 +50,21 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
       ++stats_.stale;
       return {};
     }
-    if (e.version && !held->version) {
+    admission.seq = held->seq + 1;
+    admission.version = e.version ? e.version : held->version;
+    if (!held->version) {
       // A store written before 2026-12-05 kept the version an unversioned event inherited in
-      // the registry's record only (the filter answers for the others without a read).
+      // the registry's record only (the filter answers for the others without a read). An
+      // event with a version may be stale against it; one without inherits it, so that the
+      // cell record, or the registry's record if the work finishes, carries it on.
       auto checked = registry_.check(e);
       if (!checked) return checked.error();
       if (checked->stale) {
         ++stats_.stale;
         return {};
       }
+      admission.version = checked->version;
     }
-    admission.seq = held->seq + 1;
-    admission.version = e.version ? e.version : held->version;
   } else {
     auto checked = registry_.check(e);
     if (!checked) return checked.error();

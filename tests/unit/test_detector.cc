@@ -296,6 +296,8 @@ TEST_CASE("a live work's order is in its cell record; the registry records only 
     REQUIRE(engine.apply(versioned("A", 0, 5), out).ok());
     REQUIRE(engine.apply(versioned("B", 5, std::nullopt), out).ok());
     REQUIRE(out.size() == 1);
+    REQUIRE(engine.apply(versioned("D", 5000, std::nullopt), out).ok());  // alone, unversioned
+    REQUIRE(out.size() == 1);
     // A without a version keeps version 5 (and moves 1 m: the clash is updated).
     REQUIRE(engine.apply(versioned("A", 1, std::nullopt), out).ok());
     REQUIRE(out.size() == 2);
@@ -335,13 +337,14 @@ TEST_CASE("a live work's order is in its cell record; the registry records only 
   CHECK(out[0].state == AlertState::Open);
   CHECK(out[0].revision == 5);
 
-  // A store written before 2026-12-05: B, live with no version in its cell record, has a
-  // registry record that says version 9 (an unversioned event kept it); 8 is stale.
+  // A store written before 2026-12-05: B and D, live with no version in their cell records,
+  // have registry records that say version 9 (an unversioned event kept it); 8 is stale.
   WorkRegistry registry(store, kWorksFamily);
-  Admission b_held;
-  b_held.seq = 1;
-  b_held.version = 9;
-  REQUIRE(registry.record("B", b_held, {}).ok());
+  Admission held_9;
+  held_9.seq = 1;
+  held_9.version = 9;
+  REQUIRE(registry.record("B", held_9, {}).ok());
+  REQUIRE(registry.record("D", held_9, {}).ok());
   Engine older(store, DetectorOptions{}, geos, locator);
   REQUIRE(older.open().ok());
   out.clear();
@@ -351,6 +354,14 @@ TEST_CASE("a live work's order is in its cell record; the registry records only 
   REQUIRE(older.apply(versioned("B", 900, 9), out).ok());
   REQUIRE(out.size() == 1);  // moved away: the clash with A closes
   CHECK(out[0].state == AlertState::Closed);
+  // D is finished by an event without a version: it keeps version 9, which the registry's new
+  // record must carry, so that 8 is still stale after it.
+  out.clear();
+  REQUIRE(older.apply(cancel("D"), out).ok());
+  REQUIRE(older.apply(versioned("D", 5000, 8), out).ok());
+  CHECK(out.empty());
+  CHECK(older.stats().stale == 2);
+  CHECK(older.detector().live_works() == 2);  // A and B: D stays finished
 }
 
 TEST_CASE("a change of the finest cell rewrites the cell keys; cancelling then leaves none") {
