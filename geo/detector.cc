@@ -478,7 +478,8 @@ Status Detector::open() {
   Status failed;
   std::optional<std::string> held_grid;
   auto status = store_.scan(families_.cells, "", [&](std::string_view k, std::string_view v) {
-    if (k == kGridKey || k == kCrsKey) {
+    if (!k.empty() && k.front() == '\xff') {
+      // The store's own records: the grid, the CRS, and others' (geo/engine.h's layout).
       if (k == kGridKey) held_grid.emplace(v);
     } else if (v.empty()) {
       dels.del(families_.cells, k);  // an index key of the older layout: its work follows

@@ -1,6 +1,16 @@
 #include "geo/engine.h"
 
+#include <charconv>
+
 namespace digonce::geo {
+
+// A key no cell key can be (a cell key's first byte is its element's level times four), as the
+// detector's own records are. Its value is shorter than any work record: a digonce from
+// 2026-12-01 to 2026-12-04, which knew no such key, refuses the store as holding a corrupt work
+// record instead of misreading it.
+const std::string Engine::kLayoutKey =
+    "\xff"
+    "layout";
 
 namespace {
 
@@ -19,19 +29,40 @@ Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, 
                 locator),
       ledger_(filtered_, kAlertsFamily) {}
 
+Status Engine::check_layout() const {
+  auto held = store_.get(kCellsFamily, kLayoutKey);
+  if (!held) return held.error();
+  if (!*held) return {};
+  const std::string& text = **held;
+  int layout = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), layout);
+  if (ec == std::errc() && end == text.data() + text.size() && layout >= 1 && layout <= kLayout)
+    return {};
+  Error e = error("the store was written by a newer digonce (store layout " + text +
+                  "; this one reads layouts 1 to " + std::to_string(kLayout) + ")");
+  e.permanent = true;  // no retry mends it
+  return e;
+}
+
 Status Engine::open() {
+  DIGONCE_TRY(check_layout());
   DIGONCE_TRY(detector_.open());
   DIGONCE_TRY(filtered_.load());
   DIGONCE_TRY(ledger_.for_each_open_pair(
       [&](std::string_view a, std::string_view b) { return detector_.restore_partner(a, b); }));
   // Stores written before 2026-11-30 also hold the detector's markers ("m" keys), now implied by
   // the ledger's open pairs: drop them, or they would outlive their pairs.
-  store::WriteBatch stale;
+  store::WriteBatch batch;
   DIGONCE_TRY(store_.scan(kAlertsFamily, "m", [&](std::string_view k, std::string_view) {
-    stale.del(kAlertsFamily, k);
+    batch.del(kAlertsFamily, k);
     return true;
   }));
-  return stale.empty() ? Status{} : store_.write(stale);
+  // Recorded once the store is in this layout (open() has moved any older one).
+  auto held = store_.get(kCellsFamily, kLayoutKey);
+  if (!held) return held.error();
+  const std::string layout = std::to_string(kLayout);
+  if (*held != layout) batch.put(kCellsFamily, kLayoutKey, layout);
+  return batch.empty() ? Status{} : store_.write(batch);
 }
 
 Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {

@@ -33,6 +33,17 @@ class Engine {
  public:
   Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator);
 
+  /// The layout of an engine store this code reads and writes, recorded in the cells family
+  /// (kLayoutKey): 2 since 2026-12-05, when a live work's order moved into its cell record and
+  /// the registry stopped recording live works. A digonce that reads an older layout only would
+  /// misread a newer one, so a layout above kLayout is refused (docs/OPERATIONS.md, "Upgrading").
+  static constexpr int kLayout = 2;
+  static const std::string kLayoutKey;
+
+  /// Refuses, with a permanent error, a store that records a layout above kLayout (written by a
+  /// newer digonce). open() calls it first; a caller may call it before, to say what to do.
+  Status check_layout() const;
+
   /// Loads the index from the store, the pairs the detector reported from the ledger's open
   /// pairs (the engine's detector keeps no markers of its own: DetectorOptions::markers), and
   /// the filter of the registry's and ledger's records. Call it before apply().

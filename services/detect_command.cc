@@ -130,6 +130,11 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     }
   }
   geo::Engine engine(buffered, detector_options, (*tools)->geos, *(*tools)->locator);
+  if (auto layout = engine.check_layout(); !layout.ok()) {
+    if (!layout.error().permanent) return layout.error();
+    return error("--data-dir " + dir.string() + ": " + layout.error().what() +
+                 ": run that digonce on it, or use another --data-dir");
+  }
   if (auto opened = engine.open(); !opened.ok()) {
     if (!opened.error().permanent) return opened.error();
     return error("--data-dir " + dir.string() + ": " + opened.error().what() +

@@ -63,5 +63,23 @@ TEST_CASE("detect: a folder that recorded its CRS in detect.layout is held to it
     REQUIRE(held->has_value());
     CHECK(**held == "EPSG:27700");
   }
+  SUBCASE("a store written by a newer digonce is refused, saying what to do") {
+    options.data_dir = (base / "newer").string();
+    std::filesystem::remove_all(options.data_dir);
+    {
+      auto rocks = store::RocksStore::open(options.data_dir, geo::kEngineFamilies);
+      REQUIRE(rocks.ok());
+      store::WriteBatch b;
+      b.put(geo::kCellsFamily, geo::Engine::kLayoutKey, "3");
+      REQUIRE((*rocks)->write(b).ok());
+    }
+    auto run = run_detect(settings, options);
+    REQUIRE_FALSE(run.ok());
+    CHECK(run.error().what() == "--data-dir " + options.data_dir +
+                                    ": the store was written by a newer digonce (store layout 3; "
+                                    "this one reads layouts 1 to 2): run that digonce on it, or "
+                                    "use another --data-dir");
+    CHECK_FALSE(std::filesystem::exists(options.output));
+  }
   std::filesystem::remove_all(base);
 }

@@ -43,14 +43,15 @@ void open_clash_and_close(store::Store& store, Geos& geos, Locator& locator) {
   REQUIRE(out.size() == 1);
 }
 
-// The keys of `family` that start with `prefix` (the cells family's grid record left out).
+// The keys of `family` that start with `prefix` (the cells family's own records, the keys that
+// start with 0xff, left out).
 std::vector<std::string> keys_of(const store::Store& store, store::Family family,
                                  std::string_view prefix) {
   std::vector<std::string> keys;
   REQUIRE(store
               .scan(family, prefix,
                     [&](std::string_view k, std::string_view) {
-                      if (k != "\xffgrid") keys.emplace_back(k);
+                      if (k.empty() || k[0] != '\xff') keys.emplace_back(k);
                       return true;
                     })
               .ok());
@@ -364,6 +365,50 @@ TEST_CASE("a live work's order is in its cell record; the registry records only 
   CHECK(older.detector().live_works() == 2);  // A and B: D stays finished
 }
 
+TEST_CASE("an engine store records its layout; a newer layout is refused, an older one read") {
+  store::MemoryStore store(kEngineFamilies.size());
+  Geos geos;
+  digonce::testing::IdentityLocator locator;
+  auto layout = [&] {
+    auto held = store.get(kCellsFamily, Engine::kLayoutKey);
+    REQUIRE(held.ok());
+    return held->value_or("(none)");
+  };
+  open_clash_and_close(store, geos, locator);
+  CHECK(layout() == "2");
+  // Shorter than any work record: a digonce that knew no such key refused the store as corrupt
+  // instead of reading its live works without their registry records.
+  CHECK(layout().size() < 8);
+  auto set_layout = [&](const std::string& value) {
+    store::WriteBatch b;
+    b.put(kCellsFamily, Engine::kLayoutKey, value);
+    REQUIRE(store.write(b).ok());
+  };
+  for (const char* newer : {"3", "10", "2x", ""}) {
+    CAPTURE(newer);
+    set_layout(newer);
+    Engine engine(store, DetectorOptions{}, geos, locator);
+    auto opened = engine.open();
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error().permanent);
+    CHECK(opened.error().what() == "the store was written by a newer digonce (store layout " +
+                                       std::string(newer) + "; this one reads layouts 1 to 2)");
+    CHECK(engine.detector().live_works() == 0);  // refused before anything was read
+    CHECK(layout() == newer);                    // nor written
+  }
+  // An older layout (a store written before 2026-12-05 records none) is read, and recorded as 2.
+  set_layout("1");
+  Engine engine(store, DetectorOptions{}, geos, locator);
+  REQUIRE(engine.open().ok());
+  CHECK(engine.detector().live_works() == 2);
+  CHECK(layout() == "2");
+  // The pipeline's detector, which shares the cells family's format, passes over the record.
+  Detector detector(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, DetectorOptions{}, geos,
+                    locator);
+  REQUIRE(detector.open().ok());
+  CHECK(detector.live_works() == 2);
+}
+
 TEST_CASE("a change of the finest cell rewrites the cell keys; cancelling then leaves none") {
   store::MemoryStore store(kEngineFamilies.size());
   Geos geos;
@@ -412,7 +457,7 @@ TEST_CASE("one key per live work: the cells family holds the works; an older sto
     REQUIRE(store
                 .scan(f, prefix,
                       [&](std::string_view k, std::string_view v) {
-                        if (k != "\xffgrid") out.emplace_back(k, v);
+                        if (k.empty() || k[0] != '\xff') out.emplace_back(k, v);
                         return true;
                       })
                 .ok());
