@@ -131,9 +131,10 @@ rc=0
 check "an unknown option before the command is called an option"
 
 # The heap on huge pages (base/huge_pages.h): where the kernel gives them on request, digonce
-# starts itself again asking for them (its heap's mapping is flagged "hg"), unless
-# DIGONCE_HUGE_PAGES=0; either way the run's output is the same.
-heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run waiting for input
+# starts itself again asking for them (its heap's mapping is flagged "hg"), keeping its name,
+# unless DIGONCE_HUGE_PAGES=0; either way the run's output is the same. Started through ld.so
+# (or valgrind, where there is one) it does not start again, as that would run the loader.
+heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run waiting for input, and its name
   rm -f "$work/fifo"
   mkfifo "$work/fifo"
   env "$@" "$DIGONCE_BIN" detect --input "$work/fifo" --output "$work/hp.out" --no-progress 2>/dev/null &
@@ -146,18 +147,34 @@ heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run wait
     [[ -n $flags ]] && break
     sleep 0.1
   done
+  local name
+  name=$(cat "/proc/$pid/comm" 2>/dev/null || true)
   cat "$work/touch.ndjson" >"$work/fifo"
   wait "$pid" || fail "detect with $*: exit $?"
   [[ $(pairs "$work/hp.out") == "A-B A-C B-C " ]] || fail "detect with $*: got $(pairs "$work/hp.out")"
-  echo "$flags"
+  echo "$flags name=$name"
 }
 if grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
-  [[ $(heap_flags DIGONCE_X=1) == *" hg"* ]] || fail "the heap was not marked for huge pages"
+  asked=$(heap_flags DIGONCE_X=1)
+  [[ $asked == *" hg"* ]] || fail "the heap was not marked for huge pages"
+  own_name=$(basename "$DIGONCE_BIN" | cut -c1-15)
+  [[ $asked == *" name=$own_name" ]] || fail "started again, the process is not named $own_name: $asked"
   [[ $(heap_flags DIGONCE_HUGE_PAGES=0) != *" hg"* ]] ||
     fail "DIGONCE_HUGE_PAGES=0: the heap was marked for huge pages"
   [[ $(heap_flags GLIBC_TUNABLES=glibc.malloc.hugetlb=0) != *" hg"* ]] ||
     fail "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 was overridden"
-  check "the heap asks for huge pages, unless DIGONCE_HUGE_PAGES=0 or the operator's GLIBC_TUNABLES says otherwise"
+  check "the heap asks for huge pages (the process still named ${asked##* name=}), unless DIGONCE_HUGE_PAGES=0 or the operator's GLIBC_TUNABLES says otherwise"
+  loader=$(readlink -f /lib64/ld-linux-x86-64.so.2 2>/dev/null || true)
+  if [[ -x $loader ]]; then
+    out=$("$loader" "$DIGONCE_BIN" --version 2>&1) || fail "digonce through ld.so: exit $?: $out"
+    [[ $out == digonce* ]] || fail "digonce through ld.so ran something else: $out"
+    check "started through ld.so, digonce runs itself, not the loader: $out"
+  fi
+  if command -v valgrind >/dev/null; then
+    out=$(valgrind -q "$DIGONCE_BIN" --version 2>&1) || fail "digonce under valgrind: exit $?: $out"
+    [[ $out == digonce* ]] || fail "digonce under valgrind ran something else: $out"
+    check "under valgrind, digonce runs itself: $out"
+  fi
 else
   check "huge pages: the kernel's mode is not madvise here, nothing to check"
 fi
