@@ -7,7 +7,7 @@
 // them only where the process asks, with madvise(MADV_HUGEPAGE); glibc's malloc asks for its
 // whole heap when the process starts with the tunable glibc.malloc.hugetlb=1 (glibc 2.35 and
 // later). Tunables are read once, before main(), so digonce starts itself again with it: the same
-// program, arguments and pid (execve of the program's file, so the process keeps its name),
+// program, arguments and pid (execve of the path it was started by, so the process keeps its name),
 // before it has done anything, its environment given the tunable and DIGONCE_HUGE_PAGES_ASKED=1
 // (so that it is done once). Measured
 // at a million works: the engine's thread 6 % more events per CPU second on average (-3 % to
@@ -17,9 +17,11 @@
 // DIGONCE_HUGE_PAGES=0, when the kernel's mode is not "madvise" ("always" needs no asking,
 // "never" gives nothing), or when the kernel's /proc/self/exe is not the file this code was
 // loaded from (under valgrind it is the tool, started through ld.so it is the loader: running it
-// again would run something else). If the exec fails, the process goes on as it was.
+// again would run something else), nor when that file cannot be found again (deleted or replaced
+// since it started, or run from a descriptor). If the exec fails, the process goes on as it was.
 #pragma once
 
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,8 +51,9 @@ inline bool malloc_asks_for_huge_pages() {
   return tunables && std::strstr(tunables, "glibc.malloc.hugetlb=") != nullptr;
 }
 
-/// The file this code was loaded from (its mapping's path in /proc/self/maps), if it is the file
-/// /proc/self/exe names too, or "". They differ under valgrind (the kernel's /proc/self/exe is
+/// A path to the file this code was loaded from, if it is the file /proc/self/exe names too, or
+/// "": the path the process was started by where it leads there, else the mapping's path in
+/// /proc/self/maps. They differ under valgrind (the kernel's /proc/self/exe is
 /// the tool; valgrind answers readlink of it with the program, but not stat) and when the program
 /// was started through ld.so (the loader), and then running /proc/self/exe again would not run
 /// this program. Compared by device and inode, both as stat sees them (so overlay file systems,
@@ -75,6 +78,16 @@ inline std::string own_program_file() {
     if (stat(path.c_str(), &mapped) != 0 || mapped.st_dev != exe.st_dev ||
         mapped.st_ino != exe.st_ino)
       return "";  // another program, or the file replaced since ("... (deleted)")
+    // The kernel names a process after the last part of the path given to execve, links not
+    // followed: the path it was started by (AT_EXECFN; a symlink's name, say) keeps that name,
+    // where it still leads to this file. (Relative paths hold: nothing has changed directory.)
+    // getauxval gives every entry as an integer; this one is a pointer to the path.
+    const auto* started_by =
+        reinterpret_cast<const char*>(getauxval(AT_EXECFN));  // NOLINT(performance-no-int-to-ptr)
+    struct stat named {};
+    if (started_by && stat(started_by, &named) == 0 && named.st_dev == exe.st_dev &&
+        named.st_ino == exe.st_ino)
+      return started_by;
     return path;
   }
   return "";
@@ -103,8 +116,8 @@ inline void restart_with_huge_pages(char** argv) {
   std::string asked = "DIGONCE_HUGE_PAGES_ASKED=1";
   env.push_back(asked.data());
   env.push_back(nullptr);
-  // The file's path, not /proc/self/exe: the kernel names the process after the file it runs
-  // (/proc/PID/comm, what `pgrep -x` and `ps -C` match), and "exe" is no name.
+  // A path of the file, not /proc/self/exe: the kernel names the process after the path's last
+  // part (/proc/PID/comm, what `pgrep -x` and `ps -C` match), and "exe" is no name.
   execve(program.c_str(), argv, env.data());
   // Still here: not allowed, or the file gone since. Go on as before.
 }

@@ -137,7 +137,7 @@ check "an unknown option before the command is called an option"
 heap_flags() { # env... : the VmFlags of the [heap] mapping of a detect run waiting for input, and its name
   rm -f "$work/fifo"
   mkfifo "$work/fifo"
-  env "$@" "$DIGONCE_BIN" detect --input "$work/fifo" --output "$work/hp.out" --no-progress 2>/dev/null &
+  env "$@" "${hp_bin:-$DIGONCE_BIN}" detect --input "$work/fifo" --output "$work/hp.out" --no-progress 2>/dev/null &
   local pid=$! flags=""
   # The process has a heap before its restart too (unflagged): give the restart, a few
   # milliseconds from the start, time to happen before the first look.
@@ -159,11 +159,16 @@ if grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
   [[ $asked == *" hg"* ]] || fail "the heap was not marked for huge pages"
   own_name=$(basename "$DIGONCE_BIN" | cut -c1-15)
   [[ $asked == *" name=$own_name" ]] || fail "started again, the process is not named $own_name: $asked"
+  # Through a link of another name, the process keeps the link's name, as the kernel gave it.
+  mkdir -p "$work/bin"
+  ln -s "$(readlink -f "$DIGONCE_BIN")" "$work/bin/dg-link"
+  linked=$(hp_bin="$work/bin/dg-link" heap_flags DIGONCE_X=1)
+  [[ $linked == *" hg"*" name=dg-link" ]] || fail "started through a link, the process is not named dg-link: $linked"
   [[ $(heap_flags DIGONCE_HUGE_PAGES=0) != *" hg"* ]] ||
     fail "DIGONCE_HUGE_PAGES=0: the heap was marked for huge pages"
   [[ $(heap_flags GLIBC_TUNABLES=glibc.malloc.hugetlb=0) != *" hg"* ]] ||
     fail "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 was overridden"
-  check "the heap asks for huge pages (the process still named ${asked##* name=}), unless DIGONCE_HUGE_PAGES=0 or the operator's GLIBC_TUNABLES says otherwise"
+  check "the heap asks for huge pages (the process still named ${asked##* name=}, or ${linked##* name=} through a link), unless DIGONCE_HUGE_PAGES=0 or the operator's GLIBC_TUNABLES says otherwise"
   loader=$(readlink -f /lib64/ld-linux-x86-64.so.2 2>/dev/null || true)
   if [[ -x $loader ]]; then
     out=$("$loader" "$DIGONCE_BIN" --version 2>&1) || fail "digonce through ld.so: exit $?: $out"
