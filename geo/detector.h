@@ -5,9 +5,12 @@
 //   cells family:  element (8) + week of start (4) + ref -> seq (8 bytes, big-endian) +
 //                  encode_work(event)           (the persistent index: each live work, once;
 //                                                with its seq and version, the work's order)
+//                  "\xfflayout" -> the store's layout (written by geo::Engine; engine.h)
 //                  "\xffgrid" -> the grid the keys were made with
 //                  "\xffcrs"  -> the metric CRS the works were measured in (recorded from
 //                               2026-12-02 on; open() refuses a store of another)
+//                  (open() reads every key starting "\xff" as such a record, none as a work:
+//                  an element's first byte is below 0x80 for any finest cell the settings take)
 //   alerts family: "m" refA "\0" refB -> kind                      (pairs this detector reported;
 //                  not kept when DetectorOptions::markers is off, as in geo::Engine)
 //   works family:  not written. Stores of before 2026-12-01 kept each work there ("w" ref ->

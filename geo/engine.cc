@@ -36,10 +36,14 @@ Status Engine::check_layout() const {
   const std::string& text = **held;
   int layout = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), layout);
-  if (ec == std::errc() && end == text.data() + text.size() && layout >= 1 && layout <= kLayout)
-    return {};
-  Error e = error("the store was written by a newer digonce (store layout " + text +
-                  "; this one reads layouts 1 to " + std::to_string(kLayout) + ")");
+  const bool number = ec == std::errc() && end == text.data() + text.size();
+  if (number && layout >= 1 && layout <= kLayout) return {};
+  Error e = error(number && layout > kLayout
+                      ? "the store was written by a newer digonce (store layout " + text +
+                            "; this one reads layouts 1 to " + std::to_string(kLayout) + ")"
+                      : "the store's layout record holds \"" + text +
+                            "\", which no digonce writes: the folder is damaged, or not a "
+                            "digonce store");
   e.permanent = true;  // no retry mends it
   return e;
 }

@@ -132,8 +132,11 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   geo::Engine engine(buffered, detector_options, (*tools)->geos, *(*tools)->locator);
   if (auto layout = engine.check_layout(); !layout.ok()) {
     if (!layout.error().permanent) return layout.error();
-    return error("--data-dir " + dir.string() + ": " + layout.error().what() +
-                 ": run that digonce on it, or use another --data-dir");
+    const std::string what = layout.error().what();
+    return error("--data-dir " + dir.string() + ": " + what +
+                 (what.find("newer digonce") != std::string::npos
+                      ? ": run that digonce on it, or use another --data-dir"
+                      : ": use another --data-dir"));
   }
   if (auto opened = engine.open(); !opened.ok()) {
     if (!opened.error().permanent) return opened.error();

@@ -327,8 +327,10 @@ Result<Settings> load_settings(const std::string& given) {
       : s.alerts_partitions < 1    ? "topics.alerts_partitions must be at least 1"
       : s.replication < 1          ? "topics.replication must be at least 1"
       : !(s.rules.distance_m >= 0) ? "detection.distance_m must be 0 or more"
-      : !(s.finest_cell_m > 0)     ? "detection.finest_cell_m must be more than 0"
-      : s.max_vertices < 1         ? "detection.max_vertices must be at least 1"
+      : !(s.finest_cell_m >= 0.125 && s.finest_cell_m <= 67108864)
+          ? "detection.finest_cell_m from 0.125 to 67108864 (the space-time index's deepest "
+            "cell, 2^-3 m, and its whole square, 2^26 m)"
+      : s.max_vertices < 1 ? "detection.max_vertices must be at least 1"
       : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
           ? "tiles.size_m must be at least 4 x detection.distance_m"
       : s.http_body_timeout_s < 1 || s.http_body_timeout_s > 3600

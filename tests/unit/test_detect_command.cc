@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "geo/engine.h"
 #include "services/detect_command.h"
@@ -63,23 +64,33 @@ TEST_CASE("detect: a folder that recorded its CRS in detect.layout is held to it
     REQUIRE(held->has_value());
     CHECK(**held == "EPSG:27700");
   }
-  SUBCASE("a store written by a newer digonce is refused, saying what to do") {
-    options.data_dir = (base / "newer").string();
-    std::filesystem::remove_all(options.data_dir);
-    {
-      auto rocks = store::RocksStore::open(options.data_dir, geo::kEngineFamilies);
-      REQUIRE(rocks.ok());
-      store::WriteBatch b;
-      b.put(geo::kCellsFamily, geo::Engine::kLayoutKey, "3");
-      REQUIRE((*rocks)->write(b).ok());
+  SUBCASE("a store of a newer digonce, or with a layout no digonce writes, is refused") {
+    const std::pair<std::string, std::string> cases[] = {
+        {"3",
+         "the store was written by a newer digonce (store layout 3; this one reads layouts 1 to "
+         "2): run that digonce on it, or use another --data-dir"},
+        {"x",
+         "the store's layout record holds \"x\", which no digonce writes: the folder is "
+         "damaged, or not a digonce store: use another --data-dir"},
+    };
+    for (const auto& c : cases) {
+      const std::string& held = c.first;
+      const std::string& said = c.second;
+      CAPTURE(held);
+      options.data_dir = (base / ("layout-" + held)).string();
+      std::filesystem::remove_all(options.data_dir);
+      {
+        auto rocks = store::RocksStore::open(options.data_dir, geo::kEngineFamilies);
+        REQUIRE(rocks.ok());
+        store::WriteBatch b;
+        b.put(geo::kCellsFamily, geo::Engine::kLayoutKey, held);
+        REQUIRE((*rocks)->write(b).ok());
+      }
+      auto run = run_detect(settings, options);
+      REQUIRE_FALSE(run.ok());
+      CHECK(run.error().what() == "--data-dir " + options.data_dir + ": " + said);
+      CHECK_FALSE(std::filesystem::exists(options.output));
     }
-    auto run = run_detect(settings, options);
-    REQUIRE_FALSE(run.ok());
-    CHECK(run.error().what() == "--data-dir " + options.data_dir +
-                                    ": the store was written by a newer digonce (store layout 3; "
-                                    "this one reads layouts 1 to 2): run that digonce on it, or "
-                                    "use another --data-dir");
-    CHECK_FALSE(std::filesystem::exists(options.output));
   }
   std::filesystem::remove_all(base);
 }

@@ -384,17 +384,23 @@ TEST_CASE("an engine store records its layout; a newer layout is refused, an old
     b.put(kCellsFamily, Engine::kLayoutKey, value);
     REQUIRE(store.write(b).ok());
   };
-  for (const char* newer : {"3", "10", "2x", ""}) {
-    CAPTURE(newer);
-    set_layout(newer);
+  // A newer layout is refused as such; a value no digonce writes as damage.
+  for (const char* held : {"3", "10", "2x", "", "0", "-1"}) {
+    CAPTURE(held);
+    set_layout(held);
     Engine engine(store, DetectorOptions{}, geos, locator);
     auto opened = engine.open();
     REQUIRE_FALSE(opened.ok());
     CHECK(opened.error().permanent);
-    CHECK(opened.error().what() == "the store was written by a newer digonce (store layout " +
-                                       std::string(newer) + "; this one reads layouts 1 to 2)");
+    const std::string value = held;
+    CHECK(opened.error().what() ==
+          (value == "3" || value == "10"
+               ? "the store was written by a newer digonce (store layout " + value +
+                     "; this one reads layouts 1 to 2)"
+               : "the store's layout record holds \"" + value +
+                     "\", which no digonce writes: the folder is damaged, or not a digonce store"));
     CHECK(engine.detector().live_works() == 0);  // refused before anything was read
-    CHECK(layout() == newer);                    // nor written
+    CHECK(layout() == value);                    // nor written
   }
   // An older layout (a store written before 2026-12-05 records none) is read, and recorded as 2.
   set_layout("1");
