@@ -23,6 +23,7 @@
 #include "services/notifier.h"
 #include "services/ops_commands.h"
 #include "services/pipeline.h"
+#include "services/probes.h"
 #include "services/resources.h"
 #include "services/settings.h"
 #include "streams/admin.h"
@@ -213,8 +214,8 @@ digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
   std::unique_ptr<prometheus::Exposer> exposer;
   if (where.listen.empty()) return exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(where.listen);
-    spdlog::info("metrics at http://{}/metrics", where.listen);
+    exposer = std::make_unique<prometheus::Exposer>(where.listen, 2, ds::probe_callbacks());
+    spdlog::info("metrics at http://{}/metrics (probes: /healthz, /readyz)", where.listen);
   } catch (const std::exception& e) {
     const auto colon = where.listen.rfind(':');
     if (!where.is_default || colon == std::string::npos)
@@ -222,7 +223,7 @@ digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
                             " (is the port in use? choose another with --metrics HOST:PORT)");
     const std::string host = where.listen.substr(0, colon);
     try {
-      exposer = std::make_unique<prometheus::Exposer>(host + ":0");
+      exposer = std::make_unique<prometheus::Exposer>(host + ":0", 2, ds::probe_callbacks());
     } catch (const std::exception& e2) {
       return digonce::error("metrics endpoint " + host + ":0: " + e2.what());
     }
@@ -241,6 +242,21 @@ struct StageProcess {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
 
+  // The probes' view of the process's loops (services/probes.h), from `source` until the
+  // object goes (declare it after the loops' owner, so that it goes first).
+  struct Probed {
+    explicit Probed(std::function<std::vector<digonce::streams::LoopHealth>()> source) {
+      ds::set_probe_waiting("");
+      ds::set_probe_source(std::move(source));
+    }
+    ~Probed() {
+      ds::clear_probe_source();
+      ds::set_probe_waiting("stopping");
+    }
+    Probed(const Probed&) = delete;
+    Probed& operator=(const Probed&) = delete;
+  };
+
   bool stopped = false;  // SIGTERM or SIGINT came while the brokers were awaited
 
   // Waits for the brokers and topics as long as it takes (a stage may start before its cluster),
@@ -252,6 +268,7 @@ struct StageProcess {
     // The metrics endpoint first: it answers while the brokers are awaited, so that a liveness
     // probe on it (the Helm chart's) sees a live process, not one to restart.
     add_build_info(*registry, settings);
+    ds::set_probe_stall_ms(std::int64_t{settings.stall_s} * 1000);
     auto e = expose_metrics(metrics, registry);
     if (!e) return e.error();
     exposer = std::move(*e);
@@ -284,6 +301,7 @@ int run_stages(const ds::Settings& settings, const std::vector<ds::Stage>& stage
   if (auto s = process.open(settings, metrics, stop); !s.ok()) return fail(s.error().what());
   if (process.stopped) return 0;
   if (auto s = pipeline.start(stages); !s.ok()) return fail(s.error().what());
+  StageProcess::Probed probed([&pipeline] { return pipeline.health(); });
   wait(stop, &pipeline);
   pipeline.stop();
   if (auto s = pipeline.status(); !s.ok()) return fail(s.error().what());
@@ -299,6 +317,7 @@ int run_notifier(const ds::Settings& settings, const MetricsEndpoint& metrics,
   auto& registry = process.registry;
   ds::Notifier notifier(settings, *registry);
   if (auto s = notifier.start(); !s.ok()) return fail(s.error().what());
+  StageProcess::Probed probed([&notifier] { return notifier.health(); });
   while (!stop.load() && !notifier.failed())
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   notifier.stop();

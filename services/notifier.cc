@@ -151,6 +151,7 @@ struct Notifier::Worker {
   bool sleep_unless_stopped(std::chrono::milliseconds d) const {
     auto until = Clock::now() + d;
     while (!stop.load()) {
+      heart.beat();
       auto left = until - Clock::now();
       if (left <= Clock::duration::zero()) return true;
       std::this_thread::sleep_for(std::min<Clock::duration>(left, std::chrono::milliseconds(50)));
@@ -172,6 +173,7 @@ struct Notifier::Worker {
   prometheus::Gauge& last_delivered;
   streams::Handle producer;
   std::atomic<int> dead_letter_error{0};  // the last dead letter's delivery error, if any
+  mutable streams::Heartbeat heart;       // for the probes (streams/health.h)
   std::thread thread;
   Status status;
 };
@@ -214,6 +216,7 @@ Status Notifier::Worker::run() {
                fmt::join(webhook.authorities, ","), url.scheme, url.host, url.port, url.target,
                group);
 
+  heart.clients_up = true;
   Status result;
   bool stored = false;
   auto last_commit = Clock::now();
@@ -256,6 +259,10 @@ Status Notifier::Worker::run() {
     stored = true;
   };
   while (!stop.load()) {
+    heart.beat();
+    if (!heart.joined.load(std::memory_order_relaxed))
+      if (const char* protocol = rd_kafka_rebalance_protocol(rk))
+        heart.joined = std::string_view(protocol) != "NONE";
     rd_kafka_poll(producer.get(), 0);
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
     if (!m && Clock::now() - last_step > std::chrono::seconds(1)) {
@@ -297,6 +304,8 @@ Status Notifier::Worker::run() {
     }
   }
   commit(true);
+  heart.clients_up = false;
+  heart.joined = false;
   rd_kafka_consumer_close(rk);
   rd_kafka_flush(producer.get(), 5000);
   return result;
@@ -318,6 +327,7 @@ Result<bool> Notifier::Worker::handle(const rd_kafka_message_t* m) {
   std::chrono::milliseconds backoff(ns.backoff_initial_ms);
   std::string last_problem;
   for (int attempt = 1; attempt <= ns.max_attempts; ++attempt) {
+    heart.beat();  // (each attempt ends within the webhook's timeout)
     const std::int64_t t = unix_now();
     HttpHeaders headers = {
         {"Content-Type", "application/json"},
@@ -406,6 +416,13 @@ Status Notifier::start() {
   }
   for (auto& w : workers_) w->start();
   return Status::Ok();
+}
+
+std::vector<streams::LoopHealth> Notifier::health() const {
+  std::vector<streams::LoopHealth> loops;
+  for (const auto& w : workers_)
+    loops.push_back(streams::snapshot("notifier " + w->webhook.name, w->heart, -1));
+  return loops;
 }
 
 void Notifier::stop() {

@@ -21,6 +21,7 @@
 
 #include "base/result.h"
 #include "services/settings.h"
+#include "streams/health.h"
 
 namespace digonce::services {
 
@@ -64,6 +65,9 @@ class Notifier {
   bool failed() const { return failed_.load(); }
   /// The first worker error, if any; call after stop().
   Status status() const;
+  /// Each webhook's worker loop, for the probes (streams/health.h); any thread may ask once
+  /// start() has returned.
+  std::vector<streams::LoopHealth> health() const;
 
  private:
   struct Metrics;

@@ -219,6 +219,12 @@ bool Pipeline::ready() const {
   return !running_.empty();
 }
 
+std::vector<streams::LoopHealth> Pipeline::health() const {
+  std::vector<streams::LoopHealth> loops;
+  for (const auto& r : running_) loops.push_back(r->task->health());
+  return loops;
+}
+
 Status Pipeline::status() const {
   for (const auto& r : running_) {
     std::lock_guard lock(r->mu);

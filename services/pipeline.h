@@ -75,6 +75,8 @@ class Pipeline {
   bool ready() const;
   /// The first stage error, if any.
   Status status() const;
+  /// Each running stage's loop, for the probes (streams/health.h); any thread may ask.
+  std::vector<streams::LoopHealth> health() const;
 
  private:
   struct Running;

@@ -92,7 +92,7 @@ const std::vector<Section>& known_sections() {
       {"proj", {"search_paths"}},
       {"streams",
        {"commit_interval_ms", "max_commit_interval_ms", "max_batch", "linger_ms", "fetch_min_bytes",
-        "static_membership"}},
+        "static_membership", "stall_s"}},
       {"http", {"listen", "body_timeout_s"}},
       {"feeds", {"streetmanager"}},
       {"feeds.streetmanager",
@@ -223,6 +223,7 @@ Result<Settings> load_settings(const std::string& given) {
     read(root["streams"], "linger_ms", s.linger_ms);
     read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
     read(root["streams"], "static_membership", s.static_membership);
+    read(root["streams"], "stall_s", s.stall_s);
     read(root["http"], "listen", s.http_listen);
     read(root["http"], "body_timeout_s", s.http_body_timeout_s);
     if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
@@ -345,6 +346,8 @@ Result<Settings> load_settings(const std::string& given) {
               (s.max_commit_interval_ms > 0 && s.max_commit_interval_ms < s.commit_interval_ms)
           ? "streams: max_commit_interval_ms from commit_interval_ms to 10000 (a transaction "
             "times out after 15 s), or 0 for 4 x commit_interval_ms"
+      : s.stall_s < 90 || s.stall_s > 86400
+          ? "streams: stall_s from 90 to 86400 (above the 60 s a single Kafka call may take)"
       : s.streetmanager_feed.timeout_ms < 1 ? "feeds.streetmanager.timeout_ms >= 1"
       : s.streetmanager_feed.max_waiting < 1 || s.streetmanager_feed.max_waiting > 1000000
           ? "feeds.streetmanager.max_waiting from 1 to 1000000"
@@ -355,6 +358,9 @@ Result<Settings> load_settings(const std::string& given) {
           ? "notifier.backoff_max_ms must be at least backoff_initial_ms"
       : s.notifier.start_from != "earliest" && s.notifier.start_from != "latest"
           ? "notifier.start_from must be earliest or latest"
+      : s.notifier.timeout_ms >= std::int64_t{s.stall_s} * 1000
+          ? "notifier.timeout_ms must be shorter than streams.stall_s (a webhook's attempt "
+            "would look like a stuck notifier)"
           : nullptr;
   if (bad) return error("config " + path + ": " + bad);
   if (s.max_commit_interval_ms == 0)

@@ -75,6 +75,8 @@ struct Settings {
   /// Stage consumers join their groups as static members (group.instance.id = their
   /// transactional id) on a real broker: docs/OPERATIONS.md, "State, restarts and recovery".
   bool static_membership = true;
+  /// A stage's loop quiet this long is stuck: its /healthz says 503 (streams/health.h).
+  int stall_s = 180;
   // http
   std::string http_listen = "127.0.0.1:8080";
   /// How long a request's body may take to arrive after its headers; then 408 and the connection

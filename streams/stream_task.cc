@@ -107,7 +107,10 @@ void StreamTask::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<StreamTask*>(opaque);
   Status s;
+  self->heart_.beat();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // (Called once per completed rebalance, even with nothing assigned: in the group now.)
+    self->heart_.joined = true;
     s = self->assign(partitions);
   } else {
     s = self->revoke(partitions, rd_kafka_assignment_lost(rk));
@@ -226,6 +229,20 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       return kafka_error("incremental assign", e);
     return {};
   }
+  // The probes' count of partitions restoring covers the whole assignment, from here until each
+  // partition is processed (a readiness probe must not see a gap between two restores).
+  struct Restoring {
+    std::atomic<int>& n;
+    int left;
+    void done() {
+      if (left > 0) {
+        --left;
+        --n;
+      }
+    }
+    ~Restoring() { n -= left; }
+  } restoring{heart_.restoring, stateful_ ? partitions->cnt : 0};
+  heart_.restoring += restoring.left;
   DIGONCE_TRY(commit());
   if (auto* e = rd_kafka_incremental_assign(consumer_.get(), partitions))
     return kafka_error("incremental assign", e);
@@ -243,7 +260,11 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       if (!state) return state.error();
       metrics_.restoring(p).Set(1);
       auto started = std::chrono::steady_clock::now();
-      auto stopping = [this] { return stop_ && stop_->load(std::memory_order_relaxed); };
+      // (Asked at every record and every second of a wait: the restore's heartbeat.)
+      auto stopping = [this] {
+        heart_.beat();
+        return stop_ && stop_->load(std::memory_order_relaxed);
+      };
       auto restored = (*state)->restore(
           restorer_.get(), options_.changelog_topic, p, cluster_id_, checkpoint_trusted_ms_,
           [&](std::uint64_t n) { metrics_.restored(p).Set(static_cast<double>(n)); },
@@ -271,6 +292,7 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
     if (!processor) return processor.error();
     a.processor = std::move(*processor);
     parts_[p] = std::move(a);
+    restoring.done();
   }
   metrics_.assigned.Set(static_cast<double>(parts_.size()));
   assigned_count_ = static_cast<int>(parts_.size());
@@ -456,6 +478,7 @@ Status StreamTask::commit_transactional() {
   auto retry = [&](const char* what, auto&& call) -> rd_kafka_error_t* {
     for (int attempt = 1;; ++attempt) {
       rd_kafka_error_t* e = call();
+      heart_.beat();  // (each call returns within transaction.timeout.ms)
       if (!e || !rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries) return e;
       spdlog::warn("{}: {}: {}: retrying ({})", options_.name, what, rd_kafka_error_string(e),
                    attempt);
@@ -743,10 +766,13 @@ std::size_t StreamTask::queued_records() const {
 }
 
 Status StreamTask::run_clients(const std::atomic<bool>& stop) {
+  heart_.beat();
   DIGONCE_TRY(start());
+  heart_.clients_up = true;
   last_commit_ms_ = now_ms();
   Status result;
   while (!stop.load() && fatal_.ok()) {
+    heart_.beat();
     if (injected_fatal_.load(std::memory_order_relaxed) != RD_KAFKA_RESP_ERR_NO_ERROR)
       rd_kafka_test_fatal_error(producer_.get(),
                                 injected_fatal_.exchange(RD_KAFKA_RESP_ERR_NO_ERROR),
@@ -853,6 +879,9 @@ void StreamTask::teardown(bool clean) {
   parts_.clear();  // stores closed; writes of an uncommitted transaction are dropped
   metrics_.assigned.Set(0);
   assigned_count_ = 0;
+  heart_.clients_up = false;
+  heart_.joined = false;
+  heart_.beat();
   if (consumer_) forget_session_timeouts(consumer_.get());
   consumer_.reset();
   restorer_.reset();
@@ -943,8 +972,10 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
                  pause.count(), tries, kMaxRestarts);
     metrics_.restarts.Increment();
     for (auto until = std::chrono::steady_clock::now() + pause;
-         !stop.load() && std::chrono::steady_clock::now() < until;)
+         !stop.load() && std::chrono::steady_clock::now() < until;) {
+      heart_.beat();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     if (stop.load()) return {};
   }
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "streams/health.h"
 #include "streams/kafka.h"
 #include "streams/task_metrics.h"
 
@@ -152,6 +153,8 @@ class StreamTask {
   const TaskOptions& options() const { return options_; }
   /// Input partitions owned, restored and being processed (any thread may ask).
   int assigned_partitions() const { return assigned_count_.load(); }
+  /// Its loop's signs of life and state, for the probes (any thread may ask; streams/health.h).
+  LoopHealth health() const { return snapshot(options_.name, heart_, assigned_count_.load()); }
   /// For tests (any thread): at its loop's next turn the task's producer fails fatally with
   /// `err`, as it would when the broker says so (rd_kafka_test_fatal_error).
   void inject_fatal_error(rd_kafka_resp_err_t err) { injected_fatal_ = err; }
@@ -218,6 +221,8 @@ class StreamTask {
   std::optional<std::int64_t> checkpoint_trusted_ms_;  // changelog_trust(), set at each start
   std::map<std::int32_t, Assigned> parts_;
   std::atomic<int> assigned_count_{0};
+  // Beaten at every turn of the loop and in every wait (restores, retried calls, pauses).
+  Heartbeat heart_;
   std::unique_ptr<TxnOutput> output_;
   std::size_t pending_records_ = 0;
   std::size_t pending_dead_lettered_ = 0;  // of them, set aside on the dead-letter topic

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A stage started before its Kafka cluster (no broker needed): it waits, saying so, with its
 # metrics endpoint already answering (a liveness probe on it, as the Helm chart's, must not kill
-# a stage that waits), a second instance on its data folder stops at once, and SIGTERM ends the
+# a stage that waits: /healthz 200, /readyz 503 saying why), a second instance on its data folder stops at once, and SIGTERM ends the
 # wait with exit 0. Then what stops any command at
 # start: a config key nobody knows, a --log-level that is not one, an HTTP port out of range.
 #
@@ -23,6 +23,15 @@ check "ingest without a reachable broker waits, saying so"
 code=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' "http://127.0.0.1:$metrics/metrics" || true)
 [[ $code == 200 ]] || fail "metrics endpoint while waiting: HTTP $code"
 check "its metrics endpoint answers while it waits (HTTP 200)"
+code=$(curl -s -o "$work/healthz.json" -w '%{http_code}' "http://127.0.0.1:$metrics/healthz" || true)
+[[ $code == 200 ]] || fail "/healthz while waiting: HTTP $code: $(cat "$work/healthz.json")"
+code=$(curl -s -o "$work/readyz.json" -w '%{http_code}' "http://127.0.0.1:$metrics/readyz" || true)
+[[ $code == 503 ]] || fail "/readyz while waiting: HTTP $code, not 503: $(cat "$work/readyz.json")"
+grep -qF '"reason":"waiting for the Kafka brokers and topics"' "$work/readyz.json" ||
+  fail "/readyz while waiting does not say why: $(cat "$work/readyz.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$metrics/healthz" || true)
+[[ $code == 405 ]] || fail "POST /healthz: HTTP $code, not 405"
+check "while it waits, /healthz is 200 (alive) and /readyz 503, saying what it waits for"
 version=$("$DIGONCE_BIN" --version)
 [[ $version =~ ^digonce\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "digonce --version: '$version'"
 grep -c "^digonce_build_info{version=\"${version#digonce }\"} 1" "$work/metrics.txt" >/dev/null ||

@@ -88,9 +88,26 @@ d topics --brokers "$brokers" >"$work/topics.log" 2>&1 || fail "topics: $(cat "$
 if [[ $mode == gateway ]]; then
   start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
   ingest_pid=${pids[-1]}
-  start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" --metrics ''
+  probes=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" \
+    --metrics "127.0.0.1:$probes"
   start_gateway gateway
   echo "ok: ingest, detector and a gateway at $url on $brokers"
+  # The detector's probes on its metrics port: ready once both its loops are in their groups
+  # with their partitions restored; alive throughout.
+  ready=""
+  for _ in $(seq 1 300); do
+    ready=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$probes/readyz" || true)
+    [[ $(tail -n1 <<<"$ready") == 200 ]] && break
+    sleep 0.1
+  done
+  [[ $(tail -n1 <<<"$ready") == 200 ]] || fail "the detector's /readyz: $ready"
+  jq -e '.status == "ok" and ([.loops[].name] == ["detector", "ledger"]) and
+         all(.loops[]; .joined and .clients_up and .restoring == 0 and .assigned > 0)' \
+    <<<"$(sed '$d' <<<"$ready")" >/dev/null || fail "the detector's /readyz body: $ready"
+  live=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$probes/healthz" || true)
+  [[ $(tail -n1 <<<"$live") == 200 ]] || fail "the detector's /healthz: $live"
+  echo "ok: the detector's /readyz and /healthz are 200, naming its detector and ledger loops"
 else
   start_gateway serve
   echo "ok: serve at $url on $brokers"

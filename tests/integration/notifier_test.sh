@@ -72,8 +72,9 @@ kcat -P -b "$brokers" -t "${prefix}alerts" -K $'\t' -X enable.idempotence=true -
 say "seed $seed: $alerts alert events on ${prefix}alerts"
 
 start_notifier() {
+  notifier_metrics=$(free_port)
   "$bin" --config "$work/config.yaml" --topic-prefix "$prefix" notifier --brokers "$brokers" \
-    --metrics "127.0.0.1:$(free_port)" >>"$work/notifier.log" 2>&1 &
+    --metrics "127.0.0.1:$notifier_metrics" >>"$work/notifier.log" 2>&1 &
   notifier=$!
 }
 delivered() { python3 - "$work/hooks.ndjson" <<'PY'
@@ -87,6 +88,18 @@ PY
 }
 
 start_notifier
+# Its probes (docs/OPERATIONS.md, "Probes"): ready once its webhook's worker is in its group.
+for _ in $(seq 1 300); do
+  ready=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$notifier_metrics/readyz" || true)
+  [ "$(tail -n1 <<<"$ready")" = 200 ] && break
+  sleep 0.1
+done
+[ "$(tail -n1 <<<"$ready")" = 200 ] || die "the notifier's /readyz: $ready"
+grep -q '"name":"notifier [^"]*","quiet_s":[0-9.]*,"clients_up":true,"joined":true' <<<"$ready" ||
+  die "the notifier's /readyz body: $ready"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$notifier_metrics/healthz")" = 200 ] ||
+  die "the notifier's /healthz is not 200"
+say "the notifier's /readyz and /healthz are 200"
 kills=0
 deadline=$(($(date +%s) + 240))
 while [ "$(delivered)" -lt "$alerts" ]; do

@@ -444,15 +444,54 @@ TEST_CASE("a restore waits for a transaction open on the changelog, the previous
   REQUIRE(metric(registry, "digonce_restoring") == 1);
   std::this_thread::sleep_for(1500ms);
   CHECK(metric(registry, "digonce_restoring") == 1);  // still
+  // The probes (streams/health.h): not ready while it restores, but alive (the wait beats).
+  auto health = task.health();
+  CHECK(health.restoring == 1);
+  CHECK(health.joined);
+  CHECK(health.quiet_ms < 1500);
+  CHECK(streams::readiness({health}, 10'000).status == 503);
+  CHECK(streams::readiness({health}, 10'000).body.find("keys is restoring 1 partition") !=
+        std::string::npos);
+  CHECK(streams::liveness({health}, 10'000).status == 200);
   require_ok(rd_kafka_commit_transaction(previous.get(), kTimeoutMs), "commit_transaction");
   Client producer = make_client(RD_KAFKA_PRODUCER, {{"enable.idempotence", "true"}});
   produce(producer.get(), topics[0], "probe");
   require_ok(rd_kafka_flush(producer.get(), kTimeoutMs), "flush");
   auto got = wait_for_output(topics[1], 1);
+  health = task.health();
+  CHECK(health.restoring == 0);
+  CHECK(health.assigned == 1);
+  CHECK(streams::readiness({health}, 10'000).status == 200);
   stop = true;
   runner.join();
   CHECK_MESSAGE(result.ok(), (result.ok() ? "" : result.error().what()));
   CHECK(got == std::vector<std::string>{"late"});
+}
+
+TEST_CASE("the probes: a working task is ready; a stopped loop is quiet, stuck past the limit") {
+  CopyTask t;
+  auto health = t.task->health();
+  CHECK(health.clients_up);
+  CHECK(health.joined);
+  CHECK(health.quiet_ms < 1000);
+  CHECK(streams::readiness({health}, 2000).status == 200);
+  // Its thread stops for 4 s after the next record (as in a deadlock, or a call that does not
+  // return): the heartbeat goes quiet, and past a 2 s limit the liveness probe says stuck.
+  t.task->inject_pause(4000);
+  produce_values(t.in, 50, 51);
+  for (auto deadline = Clock::now() + 20s;
+       Clock::now() < deadline && t.task->health().quiet_ms <= 2500;)
+    std::this_thread::sleep_for(50ms);
+  health = t.task->health();
+  CHECK(health.quiet_ms > 2500);
+  auto stuck = streams::liveness({health}, 2000);
+  CHECK(stuck.status == 503);
+  CHECK(stuck.body.find("copy has given no sign of life") != std::string::npos);
+  CHECK(streams::readiness({health}, 2000).status == 503);
+  // It goes on after the pause: alive again.
+  CHECK(wait_for_output(t.out, 51) == expected(51));
+  CHECK(t.task->health().quiet_ms < 1000);
+  CHECK(streams::liveness({t.task->health()}, 2000).status == 200);
 }
 
 TEST_CASE("existing topics with settings below digonce's are reported") {

@@ -229,6 +229,10 @@ TEST_CASE("settings: the stages' batching knobs are read and checked") {
   REQUIRE(latency_first.ok());
   CHECK(latency_first->linger_ms == 2);
   CHECK(latency_first->fetch_min_bytes == 1);
+  CHECK(defaults->stall_s == 180);
+  auto patient = load("  stall_s: 600\n");
+  REQUIRE(patient.ok());
+  CHECK(patient->stall_s == 600);
   for (const char* bad :
        {"  linger_ms: -1\n", "  fetch_min_bytes: 0\n", "  commit_interval_ms: 0\n",
         "  commit_interval_ms: 100\n  max_commit_interval_ms: 50\n",
@@ -260,6 +264,7 @@ TEST_CASE("settings: the Street Manager feed's waiting messages, and the shipped
   CHECK(shipped->max_commit_interval_ms == 4 * built_in.commit_interval_ms);
   CHECK(shipped->linger_ms == built_in.linger_ms);
   CHECK(shipped->fetch_min_bytes == built_in.fetch_min_bytes);
+  CHECK(shipped->stall_s == built_in.stall_s);
   CHECK(shipped->max_batch == built_in.max_batch);
   CHECK(shipped->partitions == built_in.partitions);
   CHECK(shipped->alerts_partitions == built_in.alerts_partitions);
@@ -320,6 +325,10 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"notifier:\n  timeout_ms: 5\n  timeout_ms: 6\n",
             "notifier.timeout_ms: given twice (lines 2 and 3)"},
            {"detection:\n  max_vertices: 0\n", "detection.max_vertices must be at least 1"},
+           {"streams:\n  stall_s: 89\n", "streams: stall_s from 90 to 86400"},
+           {"streams:\n  stall_s: 86401\n", "streams: stall_s from 90 to 86400"},
+           {"streams:\n  stall_s: 100\nnotifier:\n  timeout_ms: 100000\n",
+            "notifier.timeout_ms must be shorter than streams.stall_s"},
        }) {
     CAPTURE(c.yaml);
     auto s = load_yaml(c.yaml);

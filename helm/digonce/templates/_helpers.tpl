@@ -122,10 +122,16 @@ spec:
           {{- end }}
           ports:
             - {name: metrics, containerPort: {{ $port }}}
+          # /healthz fails only for a loop stuck past streams.stall_s (restart it); /readyz
+          # while the stage waits for its brokers, joins its group or restores its partitions,
+          # so that a rolling update moves to the next pod once this one has its state back.
           livenessProbe:
-            tcpSocket: {port: metrics}
+            httpGet: {path: /healthz, port: metrics}
             initialDelaySeconds: 10
             periodSeconds: 10
+          readinessProbe:
+            httpGet: {path: /readyz, port: metrics}
+            periodSeconds: 5
           resources:
             {{- toYaml $spec.resources | nindent 12 }}
           volumeMounts:
