@@ -29,27 +29,44 @@ Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, 
                 locator),
       ledger_(filtered_, kAlertsFamily) {}
 
-Status Engine::check_layout() const {
+Result<Engine::LayoutRecord> Engine::read_layout() const {
   auto held = store_.get(kCellsFamily, kLayoutKey);
   if (!held) return held.error();
-  if (!*held) return {};
-  const std::string& text = **held;
+  LayoutRecord record;
+  if (!*held) return record;
+  record.text = std::move(**held);
   int layout = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), layout);
-  const bool number = ec == std::errc() && end == text.data() + text.size();
-  if (number && layout >= 1 && layout <= kLayout) return {};
-  Error e = error(number && layout > kLayout
-                      ? "the store was written by a newer digonce (store layout " + text +
+  const char* end_of_text = record.text.data() + record.text.size();
+  auto [end, ec] = std::from_chars(record.text.data(), end_of_text, layout);
+  const bool number = ec == std::errc() && end == end_of_text;
+  record.kind = !number || layout < 1 ? LayoutRecord::Damaged
+                : layout > kLayout    ? LayoutRecord::Newer
+                                      : LayoutRecord::Readable;
+  return record;
+}
+
+Error Engine::layout_error(const LayoutRecord& record) {
+  Error e = error(record.kind == LayoutRecord::Newer
+                      ? "the store was written by a newer digonce (store layout " + record.text +
                             "; this one reads layouts 1 to " + std::to_string(kLayout) + ")"
-                      : "the store's layout record holds \"" + text +
+                      : "the store's layout record holds \"" + record.text +
                             "\", which no digonce writes: the folder is damaged, or not a "
                             "digonce store");
   e.permanent = true;  // no retry mends it
   return e;
 }
 
+Status Engine::check_layout() const {
+  auto record = read_layout();
+  if (!record) return record.error();
+  if (record->kind != LayoutRecord::Readable) return layout_error(*record);
+  return {};
+}
+
 Status Engine::open() {
-  DIGONCE_TRY(check_layout());
+  auto record = read_layout();
+  if (!record) return record.error();
+  if (record->kind != LayoutRecord::Readable) return layout_error(*record);
   DIGONCE_TRY(detector_.open());
   DIGONCE_TRY(filtered_.load());
   DIGONCE_TRY(ledger_.for_each_open_pair(
@@ -62,10 +79,8 @@ Status Engine::open() {
     return true;
   }));
   // Recorded once the store is in this layout (open() has moved any older one).
-  auto held = store_.get(kCellsFamily, kLayoutKey);
-  if (!held) return held.error();
   const std::string layout = std::to_string(kLayout);
-  if (*held != layout) batch.put(kCellsFamily, kLayoutKey, layout);
+  if (record->text != layout) batch.put(kCellsFamily, kLayoutKey, layout);
   return batch.empty() ? Status{} : store_.write(batch);
 }
 

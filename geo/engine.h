@@ -40,8 +40,21 @@ class Engine {
   static constexpr int kLayout = 2;
   static const std::string kLayoutKey;
 
-  /// Refuses, with a permanent error, a store that records a layout above kLayout (written by a
-  /// newer digonce). open() calls it first; a caller may call it before, to say what to do.
+  /// What a store's layout record says.
+  struct LayoutRecord {
+    enum Kind {
+      Readable,  // kLayout, or an older one open() moves (none: layout 1)
+      Newer,     // a layout above kLayout: written by a newer digonce
+      Damaged,   // not a layout number any digonce writes
+    } kind = Readable;
+    std::string text;  // the record as held ("" when there is none)
+  };
+  Result<LayoutRecord> read_layout() const;
+  /// The permanent error for a record that is not Readable ("the store was written by a newer
+  /// digonce (store layout 3; ...)", or the damage).
+  static Error layout_error(const LayoutRecord& record);
+  /// Refuses, with that permanent error, a store whose record is not Readable. open() calls it
+  /// first; a caller may call read_layout() before, to say what to do.
   Status check_layout() const;
 
   /// Loads the index from the store, the pairs the detector reported from the ledger's open

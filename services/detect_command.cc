@@ -130,14 +130,13 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     }
   }
   geo::Engine engine(buffered, detector_options, (*tools)->geos, *(*tools)->locator);
-  if (auto layout = engine.check_layout(); !layout.ok()) {
-    if (!layout.error().permanent) return layout.error();
-    const std::string what = layout.error().what();
-    return error("--data-dir " + dir.string() + ": " + what +
-                 (what.find("newer digonce") != std::string::npos
+  auto layout = engine.read_layout();
+  if (!layout) return layout.error();
+  if (layout->kind != geo::Engine::LayoutRecord::Readable)
+    return error("--data-dir " + dir.string() + ": " + geo::Engine::layout_error(*layout).what() +
+                 (layout->kind == geo::Engine::LayoutRecord::Newer
                       ? ": run that digonce on it, or use another --data-dir"
                       : ": use another --data-dir"));
-  }
   if (auto opened = engine.open(); !opened.ok()) {
     if (!opened.error().permanent) return opened.error();
     return error("--data-dir " + dir.string() + ": " + opened.error().what() +

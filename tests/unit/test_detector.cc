@@ -401,10 +401,17 @@ TEST_CASE("an engine store records its layout; a newer layout is refused, an old
                      "\", which no digonce writes: the folder is damaged, or not a digonce store"));
     CHECK(engine.detector().live_works() == 0);  // refused before anything was read
     CHECK(layout() == value);                    // nor written
+    auto record = engine.read_layout();          // (what detect's advice follows)
+    REQUIRE(record.ok());
+    CHECK(record->kind == (value == "3" || value == "10" ? Engine::LayoutRecord::Newer
+                                                         : Engine::LayoutRecord::Damaged));
+    CHECK(record->text == value);
   }
   // An older layout (a store written before 2026-12-05 records none) is read, and recorded as 2.
   set_layout("1");
   Engine engine(store, DetectorOptions{}, geos, locator);
+  REQUIRE(engine.read_layout().ok());
+  CHECK(engine.read_layout()->kind == Engine::LayoutRecord::Readable);
   REQUIRE(engine.open().ok());
   CHECK(engine.detector().live_works() == 2);
   CHECK(layout() == "2");
