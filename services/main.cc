@@ -206,6 +206,16 @@ struct MetricsEndpoint {
   bool is_default = false;
 };
 
+// A metrics endpoint's server, with the probes (services/probes.h): four threads, and a request
+// that has not arrived in 10 s dropped, so that slow or idle clients (civetweb's default waits
+// 30 s for each) do not keep a probe waiting past its timeout.
+std::unique_ptr<prometheus::Exposer> make_exposer(const std::string& listen) {
+  return std::make_unique<prometheus::Exposer>(
+      std::vector<std::string>{"listening_ports", listen, "num_threads", "4", "request_timeout_ms",
+                               "10000"},
+      ds::probe_callbacks());
+}
+
 // The Prometheus endpoint of a stage process. A default port that is taken (another stage of the
 // same kind on this machine, say) gives way to one the system picks, with a warning naming it; a
 // port the user chose must be free.
@@ -214,7 +224,7 @@ digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
   std::unique_ptr<prometheus::Exposer> exposer;
   if (where.listen.empty()) return exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(where.listen, 2, ds::probe_callbacks());
+    exposer = make_exposer(where.listen);
     spdlog::info("metrics at http://{}/metrics (probes: /healthz, /readyz)", where.listen);
   } catch (const std::exception& e) {
     const auto colon = where.listen.rfind(':');
@@ -223,7 +233,7 @@ digonce::Result<std::unique_ptr<prometheus::Exposer>> expose_metrics(
                             " (is the port in use? choose another with --metrics HOST:PORT)");
     const std::string host = where.listen.substr(0, colon);
     try {
-      exposer = std::make_unique<prometheus::Exposer>(host + ":0", 2, ds::probe_callbacks());
+      exposer = make_exposer(host + ":0");
     } catch (const std::exception& e2) {
       return digonce::error("metrics endpoint " + host + ":0: " + e2.what());
     }

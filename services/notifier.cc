@@ -135,6 +135,7 @@ struct Notifier::Worker {
 
   void start() {
     thread = std::thread([this] {
+      streams::bind_heartbeat_to_this_thread(&heart);  // (a produce waiting for room beats it)
       status = run();
       if (!status.ok()) {
         spdlog::error("notifier {}: {}", webhook.name, status.error().what());
@@ -303,9 +304,10 @@ Status Notifier::Worker::run() {
       stored_at[m->partition] = m->offset + 1;
     }
   }
-  commit(true);
   heart.clients_up = false;
   heart.joined = false;
+  streams::Heartbeat::Waiting waiting(heart, "leave its group");
+  commit(true);
   rd_kafka_consumer_close(rk);
   rd_kafka_flush(producer.get(), 5000);
   return result;
@@ -337,8 +339,12 @@ Result<bool> Notifier::Worker::handle(const rd_kafka_message_t* m) {
         {"X-Digonce-Attempt", std::to_string(attempt)},
         {"X-Digonce-Signature", webhook_signature(webhook.secret, t, body)},
     };
-    auto r =
-        http_post(url, headers, body, std::chrono::milliseconds(ns.timeout_ms), webhook.ca_file);
+    auto r = [&] {
+      // (Bounded by notifier.timeout_ms, a name look-up aside: a wait, not a stuck loop.)
+      streams::Heartbeat::Waiting waiting(heart, "hear from its webhook");
+      return http_post(url, headers, body, std::chrono::milliseconds(ns.timeout_ms),
+                       webhook.ca_file);
+    }();
     bool permanent = false;
     if (r && r->status >= 200 && r->status < 300) {
       ok.Increment();
@@ -373,6 +379,7 @@ Result<bool> Notifier::Worker::handle(const rd_kafka_message_t* m) {
 
 Status Notifier::Worker::dead_letter(const rd_kafka_message_t* m, const std::string& reason,
                                      int attempts) {
+  streams::Heartbeat::Waiting waiting(heart, "write a dead letter");
   const std::string topic = settings.topic("notifications.dead");
   std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
   const std::string value(static_cast<const char*>(m->payload), m->len);

@@ -7,6 +7,18 @@
 
 namespace digonce::streams {
 
+namespace {
+thread_local Heartbeat* this_thread_heart = nullptr;
+}  // namespace
+
+void bind_heartbeat_to_this_thread(Heartbeat* heart) {
+  this_thread_heart = heart;
+}
+
+void beat_this_thread() {
+  if (this_thread_heart) this_thread_heart->beat();
+}
+
 LoopHealth snapshot(const std::string& name, const Heartbeat& heart, int assigned,
                     std::int64_t now_ms) {
   LoopHealth h;
@@ -16,6 +28,10 @@ LoopHealth snapshot(const std::string& name, const Heartbeat& heart, int assigne
   h.joined = heart.joined.load(std::memory_order_relaxed);
   h.restoring = heart.restoring.load(std::memory_order_relaxed);
   h.assigned = assigned;
+  if (const char* what = heart.waiting_on()) {
+    h.waiting_on = what;
+    h.waiting_ms = std::max<std::int64_t>(0, now_ms - heart.waiting_since_ms());
+  }
   return h;
 }
 
@@ -29,7 +45,7 @@ std::string seconds(std::int64_t ms) {
 
 // Why the loop is not alive ("" when it is).
 std::string stalled(const LoopHealth& l, std::int64_t stall_ms) {
-  if (l.quiet_ms <= stall_ms) return {};
+  if (l.quiet_ms <= stall_ms || !l.waiting_on.empty()) return {};
   return l.name + " has given no sign of life for " + seconds(l.quiet_ms) + " s (more than " +
          seconds(stall_ms) + " s): it is stuck";
 }
@@ -37,6 +53,8 @@ std::string stalled(const LoopHealth& l, std::int64_t stall_ms) {
 // Why the loop is not ready ("" when it is).
 std::string not_ready(const LoopHealth& l, std::int64_t stall_ms) {
   if (auto s = stalled(l, stall_ms); !s.empty()) return s;
+  if (!l.waiting_on.empty() && l.waiting_ms > kReadyWaitMs)
+    return l.name + " has been waiting " + seconds(l.waiting_ms) + " s to " + l.waiting_on;
   if (!l.clients_up) return l.name + " is starting its Kafka clients";
   if (!l.joined) return l.name + " is joining its consumer group";
   if (l.restoring > 0)
@@ -65,6 +83,11 @@ ProbeAnswer answer(const std::vector<LoopHealth>& loops, std::int64_t stall_ms, 
     list += std::string(",\"joined\":") + (l.joined ? "true" : "false");
     list += ",\"restoring\":" + std::to_string(l.restoring);
     if (l.assigned >= 0) list += ",\"assigned\":" + std::to_string(l.assigned);
+    if (!l.waiting_on.empty()) {
+      list += ",\"waiting_on\":";
+      append_json_string(list, l.waiting_on);
+      list += ",\"waiting_s\":" + seconds(l.waiting_ms);
+    }
     list += '}';
   }
   if (ready_check && !waiting.empty()) {

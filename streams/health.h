@@ -1,13 +1,16 @@
 // Liveness and readiness of a process's loops (stream tasks, notifier workers), for the probes
 // of a stage process: GET /healthz and GET /readyz on its metrics port (services/probes.h).
 //
-// A loop beats its Heartbeat at every turn and inside every wait it makes (a restore, a retried
-// transactional call, a pause between restarts, a webhook's backoff), so that a loop whose
-// heartbeat has been quiet for longer than the longest single call it makes (init_transactions'
-// and flush's 60 s) is stuck: a deadlock, a call that never returns. Liveness fails then, and
-// only then; a broker away is not a reason to restart a process (it waits, beating).
+// A loop beats its Heartbeat at every turn and inside every wait of its own (a restore, a pause
+// between restarts, a webhook's backoff). A call that waits for the brokers (starting the Kafka
+// clients, committing or aborting a transaction, leaving the group, writing a dead letter; with
+// librdkafka's recommended timeouts, some wait as long as the broker is away) is marked as such
+// (Heartbeat::Waiting): the loop is alive while in it. A loop quiet for longer than the stall
+// limit outside such a call is stuck (a deadlock, a loop that never ends): liveness fails then,
+// and only then; a broker away is not a reason to restart a process.
 // Readiness says whether the loop is doing its work: clients up, in its consumer group (an
-// assignment came, even an empty one), no partition being restored.
+// assignment came, even an empty one), no partition being restored, not waiting long for the
+// brokers.
 #pragma once
 
 #include <atomic>
@@ -36,9 +39,46 @@ class Heartbeat {
   std::atomic<bool> joined{false};      // its consumer has had an assignment from its group
   std::atomic<int> restoring{0};        // partitions whose store is being restored now
 
+  /// While one lives, the loop waits in a call for the brokers (`what`, a literal, e.g. "commit
+  /// transaction"): alive however long. The outermost one names the wait.
+  class Waiting {
+   public:
+    Waiting(Heartbeat& heart, const char* what) : heart_(heart) {
+      heart_.beat();
+      const char* none = nullptr;
+      outermost_ = heart_.waiting_on_.compare_exchange_strong(none, what);
+      if (outermost_) heart_.waiting_since_ms_.store(heart_.at_ms(), std::memory_order_relaxed);
+    }
+    ~Waiting() {
+      if (outermost_) heart_.waiting_on_.store(nullptr);
+      heart_.beat();
+    }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+
+   private:
+    Heartbeat& heart_;
+    bool outermost_ = false;
+  };
+  /// The wait in progress (null: none), and since when (steady ms).
+  const char* waiting_on() const { return waiting_on_.load(); }
+  std::int64_t waiting_since_ms() const {
+    return waiting_since_ms_.load(std::memory_order_relaxed);
+  }
+
  private:
   std::atomic<std::int64_t> at_ms_{0};
+  std::atomic<const char*> waiting_on_{nullptr};
+  std::atomic<std::int64_t> waiting_since_ms_{0};
 };
+
+/// The heartbeat of the loop running on this thread (null: none), for waits deep in shared code
+/// (a produce waiting for queue space beats it).
+void bind_heartbeat_to_this_thread(Heartbeat* heart);
+void beat_this_thread();
+
+/// How long a loop may wait for the brokers before readiness says so.
+inline constexpr std::int64_t kReadyWaitMs = 10'000;
 
 /// One loop, as a probe sees it.
 struct LoopHealth {
@@ -47,7 +87,9 @@ struct LoopHealth {
   bool clients_up = false;
   bool joined = false;
   int restoring = 0;
-  int assigned = 0;  // input partitions owned, restored and processed (-1: not counted)
+  int assigned = 0;             // input partitions owned, restored and processed (-1: not counted)
+  std::string waiting_on;       // the call for the brokers it is in ("": none)
+  std::int64_t waiting_ms = 0;  // for how long
 };
 
 /// A snapshot of `heart` for a loop called `name` owning `assigned` partitions.
@@ -60,12 +102,14 @@ struct ProbeAnswer {
   std::string body;
 };
 
-/// GET /healthz: 503 when a loop has been quiet for more than `stall_ms` (it is stuck: restart
-/// the process), else 200. A process with no loop yet (waiting for its brokers) is alive.
+/// GET /healthz: 503 when a loop has been quiet for more than `stall_ms` outside a wait for the
+/// brokers (it is stuck: restart the process), else 200. A process with no loop yet (waiting for
+/// its brokers) is alive.
 ProbeAnswer liveness(const std::vector<LoopHealth>& loops, std::int64_t stall_ms);
 
-/// GET /readyz: 200 when every loop is alive, its clients up, in its group and restoring
-/// nothing; else 503, saying which loop is not and why. `waiting` (non-empty: what the process
+/// GET /readyz: 200 when every loop is alive, its clients up, in its group, restoring nothing
+/// and not waiting for the brokers for more than kReadyWaitMs; else 503, saying which loop is
+/// not and why. `waiting` (non-empty: what the process
 /// waits for before its loops start, e.g. its brokers) makes it 503 with that reason.
 ProbeAnswer readiness(const std::vector<LoopHealth>& loops, std::int64_t stall_ms,
                       const std::string& waiting = {});

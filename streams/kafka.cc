@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "streams/health.h"
+
 namespace digonce::streams {
 namespace {
 
@@ -525,6 +527,7 @@ Status produce(rd_kafka_t* producer, const std::string& topic, std::int32_t part
       return kafka_error("produce to " + topic, err);
     }
     rd_kafka_poll(producer, 50);  // wait for delivery reports to make room
+    beat_this_thread();           // (waiting for the brokers: alive, streams/health.h)
   }
 }
 

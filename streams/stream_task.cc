@@ -113,7 +113,9 @@ void StreamTask::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     self->heart_.joined = true;
     s = self->assign(partitions);
   } else {
-    s = self->revoke(partitions, rd_kafka_assignment_lost(rk));
+    const bool lost = rd_kafka_assignment_lost(rk);
+    if (lost) self->heart_.joined = false;  // out of the group until it has rejoined
+    s = self->revoke(partitions, lost);
   }
   if (!s.ok() && self->fatal_.ok()) self->fatal_ = s;
 }
@@ -436,6 +438,8 @@ Status StreamTask::commit() {
 }
 
 Status StreamTask::commit_transactional() {
+  // (librdkafka's calls here wait as long as the brokers are away, with the recommended -1.)
+  Heartbeat::Waiting waiting(heart_, "commit a transaction");
   auto commit_started = std::chrono::steady_clock::now();
   for (auto& [p, a] : parts_)
     if (a.state && a.state->has_pending())
@@ -478,7 +482,6 @@ Status StreamTask::commit_transactional() {
   auto retry = [&](const char* what, auto&& call) -> rd_kafka_error_t* {
     for (int attempt = 1;; ++attempt) {
       rd_kafka_error_t* e = call();
-      heart_.beat();  // (each call returns within transaction.timeout.ms)
       if (!e || !rd_kafka_error_is_retriable(e) || attempt >= kTransactionRetries) return e;
       spdlog::warn("{}: {}: {}: retrying ({})", options_.name, what, rd_kafka_error_string(e),
                    attempt);
@@ -576,6 +579,7 @@ Status StreamTask::step_over_markers() {
 }
 
 Status StreamTask::commit_at_least_once() {
+  Heartbeat::Waiting waiting(heart_, "commit");
   for (auto& [p, a] : parts_)
     if (a.state && a.state->has_pending())
       DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
@@ -627,6 +631,7 @@ Status StreamTask::committed(const rd_kafka_topic_partition_list_t& offsets) {
 
 Status StreamTask::abort_transaction() {
   if (!transactional_) return {};
+  Heartbeat::Waiting waiting(heart_, "abort a transaction");
   // librdkafka sends EndTxn as soon as the transaction's AddPartitionsToTxn has been sent, not
   // answered; a coordinator that gets the EndTxn first sees no transaction and answers
   // INVALID_TXN_STATE, which librdkafka makes fatal (librdkafka#4849): a processing error
@@ -766,8 +771,10 @@ std::size_t StreamTask::queued_records() const {
 }
 
 Status StreamTask::run_clients(const std::atomic<bool>& stop) {
-  heart_.beat();
-  DIGONCE_TRY(start());
+  {
+    Heartbeat::Waiting waiting(heart_, "start its Kafka clients");
+    DIGONCE_TRY(start());
+  }
   heart_.clients_up = true;
   last_commit_ms_ = now_ms();
   Status result;
@@ -798,9 +805,11 @@ Status StreamTask::run_clients(const std::atomic<bool>& stop) {
         update_lag(true);
       }
     }
-    int wait = pending_records_ > 0 ? static_cast<int>(std::max<std::int64_t>(
-                                          0, options_.commit_interval_ms - (now - last_commit_ms_)))
-                                    : 100;
+    // (At most a second: the loop turns, and beats, at least that often.)
+    int wait = pending_records_ > 0
+                   ? static_cast<int>(std::clamp<std::int64_t>(
+                         options_.commit_interval_ms - (now - last_commit_ms_), 0, 1000))
+                   : 100;
     Message m(rd_kafka_consumer_poll(consumer_.get(), 0));
     if (!m && wait > 0) {
       // Nothing fetched is waiting: send the changelog written so far now, while the
@@ -872,6 +881,7 @@ void StreamTask::teardown(bool clean) {
           "{}: closing; as static member {} it keeps its partitions until its session "
           "ends (a restart within it takes them back at once)",
           options_.name, options_.group_instance_id);
+    Heartbeat::Waiting waiting(heart_, "leave its group");
     rd_kafka_consumer_close(consumer_.get());  // revokes (and, if clean, commits) what we own
     tearing_down_ = false;
   }
@@ -904,6 +914,10 @@ Status StreamTask::run(const std::atomic<bool>& stop) {
   constexpr int kMaxRestarts = 10;
   int tries = 0;
   stop_ = &stop;
+  bind_heartbeat_to_this_thread(&heart_);
+  struct Unbind {
+    ~Unbind() { bind_heartbeat_to_this_thread(nullptr); }
+  } unbind;
   for (;;) {
     // Commits are counted by the metric; restarts in a row are those that added none.
     auto commits_before = metrics_.committed.Value();

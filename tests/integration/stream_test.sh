@@ -45,7 +45,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/digonce-$mode.XXXXXX")"
 prefix="test-$mode-$seed-$$."
 say() { printf '[%s %s] %s\n' "$mode" "$(date +%T)" "$*"; }
 
-declare -A pids=()
+declare -A pids=() ports=()
 global=(--topic-prefix "$prefix")
 cluster_tool="$root/tools/kafka-cluster"
 cleanup() {
@@ -71,6 +71,12 @@ start_stage() {
   "$bin" "${global[@]}" "$command" --brokers "$brokers" --data-dir "$work/$name" \
     --instance-id "$name" --metrics "127.0.0.1:$port" >>"$work/$name.log" 2>&1 &
   pids[$name]=$!
+  ports[$name]=$port
+}
+# probe NAME PATH: the HTTP status of a stage's probe (docs/OPERATIONS.md, "Probes"); its body
+# in $work/NAME.PATH.json.
+probe() {
+  curl -s -m 5 -o "$work/$1.${2#/}.json" -w '%{http_code}' "http://127.0.0.1:${ports[$1]}$2" || true
 }
 alive() { kill -0 "${pids[$1]}" 2>/dev/null; }
 kill_stage() { kill "-$2" "${pids[$1]}" 2>/dev/null || true; wait "${pids[$1]}" 2>/dev/null || true; }
@@ -160,9 +166,20 @@ case "$mode" in
     sleep 4
     say "stopping the broker for ${DIGONCE_BROKER_DOWN_SECONDS:-20} s"
     "$root/tools/kafka" stop
-    sleep "${DIGONCE_BROKER_DOWN_SECONDS:-20}"
+    # While the broker is away the stages wait for it: alive (/healthz 200) all along, so that
+    # a liveness probe does not restart them; /readyz says what they wait for.
+    down_until=$(($(date +%s) + ${DIGONCE_BROKER_DOWN_SECONDS:-20}))
+    not_ready=0
+    while [ "$(date +%s)" -lt "$down_until" ]; do
+      for name in ingest detector; do
+        code=$(probe "$name" /healthz)
+        [ "$code" = 200 ] || die "$name's /healthz answered $code while the broker was away: $(cat "$work/$name.healthz.json")"
+        [ "$(probe "$name" /readyz)" = 503 ] && not_ready=$((not_ready + 1))
+      done
+      sleep 1
+    done
     "$root/tools/kafka" start >/dev/null
-    say "broker back"
+    say "broker back; /healthz was 200 throughout, /readyz 503 in $not_ready polls (the last: $(cat "$work/detector.readyz.json"))"
     ;;
   ledger)
     # The ledger group has two members, the detector process's ledger and this one: each kill

@@ -46,6 +46,33 @@ TEST_CASE("health: a heartbeat's snapshot") {
   CHECK(s.restoring == 1);
 }
 
+TEST_CASE("health: a wait for the brokers, named by its outermost scope") {
+  Heartbeat h;
+  CHECK(h.waiting_on() == nullptr);
+  {
+    Heartbeat::Waiting outer(h, "commit a transaction");
+    {
+      Heartbeat::Waiting inner(h, "leave its group");
+      CHECK(std::string(h.waiting_on()) == "commit a transaction");
+    }
+    CHECK(std::string(h.waiting_on()) == "commit a transaction");
+    auto s = snapshot("ledger", h, 1, h.waiting_since_ms() + 12'000);
+    CHECK(s.waiting_on == "commit a transaction");
+    CHECK(s.waiting_ms == 12'000);
+  }
+  CHECK(h.waiting_on() == nullptr);
+  CHECK(snapshot("ledger", h, 1).waiting_on.empty());
+  // A thread's bound heartbeat is the one shared code beats (a produce waiting for room).
+  const std::int64_t before = h.at_ms();
+  digonce::streams::beat_this_thread();  // none bound: nothing happens
+  digonce::streams::bind_heartbeat_to_this_thread(&h);
+  while (digonce::streams::steady_ms() == before) {
+  }
+  digonce::streams::beat_this_thread();
+  CHECK(h.at_ms() > before);
+  digonce::streams::bind_heartbeat_to_this_thread(nullptr);
+}
+
 TEST_CASE("health: liveness fails for a stuck loop only") {
   const std::int64_t stall = 180'000;
   struct Case {
@@ -77,6 +104,15 @@ TEST_CASE("health: liveness fails for a stuck loop only") {
        "detector has given no sign of life for 180.0 s (more than 180.0 s): it is stuck"},
       {"clients down (between restarts) is alive", {down(working("ledger"))}, 200, nullptr},
       {"restoring is alive", {restoring(working("detector"))}, 200, nullptr},
+      {"quiet past the limit, waiting for the brokers, is alive",
+       {[&] {
+         auto l = quiet(working("detector"), 10 * stall);
+         l.waiting_on = "commit a transaction";
+         l.waiting_ms = 10 * stall;
+         return l;
+       }()},
+       200,
+       nullptr},
   };
   for (const auto& c : cases) {
     CAPTURE(c.what);
@@ -136,6 +172,25 @@ TEST_CASE("health: readiness names what a loop is doing") {
        "",
        503,
        "ledger is restoring 3 partitions from its changelog"},
+      {"waiting briefly for the brokers",
+       {with(working("ledger"),
+             [](LoopHealth& l) {
+               l.waiting_on = "commit a transaction";
+               l.waiting_ms = 10'000;
+             })},
+       "",
+       200,
+       nullptr},
+      {"waiting long for the brokers",
+       {with(working("ledger"),
+             [](LoopHealth& l) {
+               l.waiting_on = "commit a transaction";
+               l.waiting_ms = 12'000;
+               l.quiet_ms = 12'000;
+             })},
+       "",
+       503,
+       "ledger has been waiting 12.0 s to commit a transaction"},
       {"stuck",
        {with(working("ledger"), [](LoopHealth& l) { l.quiet_ms = 200'000; })},
        "",
@@ -180,6 +235,12 @@ TEST_CASE("health: a loop's fields in the body; a notifier's partitions are not 
   CHECK(d["restoring"] == 0);
   CHECK(d["assigned"] == 3);
   CHECK_FALSE(body["loops"][1].contains("assigned"));
+  CHECK_FALSE(d.contains("waiting_on"));
+  l.waiting_on = "leave its group";
+  l.waiting_ms = 2500;
+  auto waiting = nlohmann::json::parse(liveness({l}, 90'000).body);
+  CHECK(waiting["loops"][0]["waiting_on"] == "leave its group");
+  CHECK(waiting["loops"][0]["waiting_s"] == doctest::Approx(2.5));
 }
 
 TEST_CASE("probes: the process's source, the stall limit, what it waits for") {
