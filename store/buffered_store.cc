@@ -121,16 +121,19 @@ void BufferedStore::Writes::clear() {
 // --- BufferedStore ---
 
 BufferedStore::~BufferedStore() {
-  if (in_flight_) (void)writer_.wait();
+  (void)wait();
 }
 
 Result<std::optional<std::string>> BufferedStore::get(Family f, std::string_view key) const {
   if (f >= families_) return error("no column family " + std::to_string(f));
   const Ref* r = pending_.find(f, key);
   const Writes* in = &pending_;
-  if (!r && sealed_live_) {
-    r = sealed_.find(f, key);
-    in = &sealed_;
+  // Then the sealed sets, newest first.
+  for (std::size_t back = 1; !r && back <= kDepth; ++back) {
+    const std::size_t i = (next_ + kDepth - back) % kDepth;
+    if (!live_[i]) continue;
+    r = sealed_[i].find(f, key);
+    in = &sealed_[i];
   }
   if (!r) return base_.get(f, key);
   if (r->value_size == kDeleted) return std::optional<std::string>();
@@ -210,30 +213,47 @@ Status BufferedStore::commit(const WriteBatch& extra) {
   DIGONCE_TRY(wait());
   DIGONCE_TRY(base_.write(pending_.batch(extra)));
   abort();
-  sealed_.clear();  // written already (wait() returned ok)
+  for (auto& sealed : sealed_) sealed.clear();  // written already (wait() returned ok)
   return {};
 }
 
 Status BufferedStore::commit_async(const WriteBatch& extra) {
-  DIGONCE_TRY(wait());
-  // The pending writes become the sealed ones; the previous sealed set, written already, is
-  // cleared and reused as the new pending set (its buffers keep their capacity: no allocation).
-  std::swap(pending_, sealed_);
+  // (After a failure the sealed sets stay live, for reads: a commit must wait() and see it.)
+  if (in_flight_ == kDepth || live_[next_]) DIGONCE_TRY(wait_oldest());
+  if (live_[next_]) return wait();  // its write failed
+  // The pending writes become the sealed set next_; that set, written already, is cleared and
+  // reused as the new pending set (its buffers keep their capacity: no allocation).
+  Writes& sealed = sealed_[next_];
+  std::swap(pending_, sealed);
   pending_.clear();
-  sealed_live_ = true;
-  in_flight_ = true;
-  writer_.start([this, extra] { return base_.write(sealed_.batch(extra)); });
+  live_[next_] = true;
+  ++in_flight_;
+  next_ = (next_ + 1) % kDepth;
+  writer_.start([this, &sealed, extra] { return base_.write(sealed.batch(extra)); });
   return {};
 }
 
-Status BufferedStore::wait() const {
-  if (!in_flight_) return {};
-  Status s = writer_.wait();
-  in_flight_ = false;
+Status BufferedStore::wait_oldest() const {
+  if (in_flight_ == 0) return {};
+  const std::size_t oldest = (next_ + kDepth - in_flight_) % kDepth;
+  Status s = writer_.wait_oldest();
+  --in_flight_;
   // On failure the sealed writes are not in the base: reads keep seeing them, and the caller,
   // told of the failure, decides (the state is then ahead of the base, as after a failed commit).
-  if (s.ok()) sealed_live_ = false;
+  if (s.ok()) live_[oldest] = false;
   return s;
+}
+
+Status BufferedStore::wait() const {
+  Status first;
+  while (in_flight_ > 0) {
+    Status s = wait_oldest();
+    if (first.ok() && !s.ok()) first = std::move(s);
+  }
+  if (!first.ok()) return first;
+  for (std::size_t i = 0; i < kDepth; ++i)
+    if (live_[i]) return error("an earlier write of this store failed; its writes are not stored");
+  return {};
 }
 
 }  // namespace digonce::store
@@ -252,31 +272,33 @@ BufferedStore::Writer::~Writer() {
 void BufferedStore::Writer::start(std::function<Status()> job) {
   {
     std::lock_guard lock(mutex_);
-    job_ = std::move(job);
-    busy_ = true;
+    queue_.push_back(std::move(job));
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_all();
 }
 
-Status BufferedStore::Writer::wait() {
+Status BufferedStore::Writer::wait_oldest() {
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [this] { return !busy_; });
-  return std::move(result_);
+  done_.wait(lock, [this] { return !results_.empty(); });
+  Status s = std::move(results_.front());
+  results_.erase(results_.begin());
+  return s;
 }
 
 void BufferedStore::Writer::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stop_ || job_; });
-    if (job_) {  // a job given before the stop still runs: its caller waits for it
-      auto job = std::move(job_);
-      job_ = nullptr;
+    wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (!queue_.empty()) {  // jobs given before the stop still run: their caller waits for them
+      auto job = std::move(queue_.front());
+      queue_.erase(queue_.begin());
+      const bool skip = failed_.has_value();
       lock.unlock();
-      Status s = job();
+      Status s = skip ? Status(*failed_) : job();
       lock.lock();
-      result_ = std::move(s);
-      busy_ = false;
+      if (!s.ok() && !failed_) failed_ = s.error();
+      results_.push_back(std::move(s));
       done_.notify_all();
       continue;
     }

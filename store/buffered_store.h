@@ -7,8 +7,11 @@
 //
 // commit_async() is group commit on a second thread: the pending writes are sealed and written
 // to the base by a writer thread while the caller goes on filling a new set of pending writes.
-// Reads see the sealed writes until they are written. At most one write is in flight; the next
-// commit waits for it (back-pressure). The base must allow get() while a write() runs on another
+// Reads see the sealed writes until they are written. At most kDepth (2) writes are in flight,
+// written in order; a commit that finds that many waits for the oldest (back-pressure), so a
+// write the writer takes longer over (RocksDB's flushes and compactions share its core) does not
+// stop the caller at once. A write after one that failed is not made: the base never holds a
+// later commit without an earlier one. The base must allow get() while a write() runs on another
 // thread (RocksStore does; MemoryStore does not).
 //
 // The pending writes are an append-only log in one buffer plus an open-addressing hash table
@@ -67,11 +70,14 @@ class BufferedStore final : public Store {
   /// Writes the pending writes and then `extra` to the base store, atomically, after any write
   /// in flight.
   Status commit(const WriteBatch& extra = {});
+  /// Writes in flight at most (commit_async).
+  static constexpr std::size_t kDepth = 2;
   /// Seals the pending writes (and `extra`) and has a writer thread write them to the base, as
-  /// commit() would; returns once the previous write in flight, if any, has finished, with that
-  /// write's status. The sealed writes are durable once wait() (or the next commit) returns ok.
+  /// commit() would, after the writes in flight; first, when kDepth are in flight, waits for the
+  /// oldest and returns its status if it failed (then nothing is sealed). The sealed writes are
+  /// durable once wait() (or a commit) returns ok.
   Status commit_async(const WriteBatch& extra = {});
-  /// Waits for the write in flight, if any; its status.
+  /// Waits for the writes in flight, if any; the first failure's status.
   Status wait() const;
   /// Forgets the pending writes (not a write already in flight).
   void abort() { pending_.clear(); }
@@ -116,9 +122,10 @@ class BufferedStore final : public Store {
   Store& base_;
   std::size_t families_;
   Writes pending_;
-  // One long-lived thread that runs one write at a time. (A thread per commit, as std::async
-  // gave, paid a thread's creation and RocksDB's thread-local set-up, its perf context, at
-  // every commit: 2-3 % of a profile at 1M works.)
+  // One long-lived thread that runs the writes in order, one at a time. (A thread per commit,
+  // as std::async gave, paid a thread's creation and RocksDB's thread-local set-up, its perf
+  // context, at every commit: 2-3 % of a profile at 1M works.) Once a job fails, the jobs after
+  // it are not run: each returns that failure.
   class Writer {
    public:
     Writer() = default;
@@ -126,24 +133,32 @@ class BufferedStore final : public Store {
     Writer& operator=(const Writer&) = delete;
     ~Writer();
     void start(std::function<Status()> job);
-    Status wait();
+    /// Waits for the oldest job started and not yet waited for; its status.
+    Status wait_oldest();
 
    private:
     void run();
     std::mutex mutex_;
     std::condition_variable wake_, done_;
-    std::function<Status()> job_;
-    Status result_;
-    bool busy_ = false, stop_ = false;
+    std::vector<std::function<Status()>> queue_;  // to run, oldest first
+    std::vector<Status> results_;                 // run, not yet waited for, oldest first
+    std::optional<Error> failed_;                 // the first failure: later jobs are skipped
+    bool stop_ = false;
     std::thread thread_;
   };
 
-  // The writes being written by the writer thread: read-only while `in_flight_`. They are
-  // cleared by the next writer (after its own write), off the caller's thread.
-  mutable Writes sealed_;
-  mutable bool in_flight_ = false;
-  mutable bool sealed_live_ = false;  // reads must consult sealed_
-  mutable Writer writer_;             // last: destroyed (joined) before what its job uses
+  // Waits for the oldest write in flight, if any; its status.
+  Status wait_oldest() const;
+
+  // The sealed sets, a ring: the writes given to the writer thread, read-only while in flight.
+  // The oldest in flight is sealed_[(next_ + kDepth - in_flight_) % kDepth]; the next commit
+  // seals into sealed_[next_], swapping it with the pending set (its buffers keep their
+  // capacity). `live_`: reads must consult it (in flight, or its write failed).
+  mutable Writes sealed_[kDepth];
+  mutable bool live_[kDepth] = {};
+  mutable std::size_t in_flight_ = 0;
+  std::size_t next_ = 0;
+  mutable Writer writer_;  // last: destroyed (joined) before what its jobs use
 };
 
 }  // namespace digonce::store

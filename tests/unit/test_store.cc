@@ -513,6 +513,66 @@ TEST_CASE("BufferedStore: commit_async writes on another thread; reads see the s
   CHECK(*(*base.get(0, "b")) == "1");
 }
 
+TEST_CASE("BufferedStore: two writes in flight, in order; the third commit waits for the first") {
+  GatedStore base(1);
+  BufferedStore buf(base, 1);
+  static_assert(BufferedStore::kDepth == 2);
+  auto put = [&](const char* k, const char* v) {
+    WriteBatch w;
+    w.put(0, k, v);
+    REQUIRE(buf.write(w).ok());
+  };
+  put("a", "1");
+  put("b", "1");
+  REQUIRE(buf.commit_async().ok());  // first: in flight (the gate is shut)
+  put("a", "2");
+  REQUIRE(buf.commit_async().ok());  // second: in flight too, at once
+  put("c", "3");
+  // Reads: pending, then the newest sealed set, then the older one, then the base.
+  CHECK(*(*buf.get(0, "a")) == "2");
+  CHECK(*(*buf.get(0, "b")) == "1");
+  CHECK(*(*buf.get(0, "c")) == "3");
+  CHECK(base.writes() == 0);
+  // A third commit waits for the oldest write.
+  auto third = std::async(std::launch::async, [&] { return buf.commit_async(); });
+  CHECK(third.wait_for(std::chrono::milliseconds(100)) == std::future_status::timeout);
+  base.release();
+  REQUIRE(third.get().ok());
+  CHECK(base.writes() == 1);
+  CHECK(*(*base.get(0, "a")) == "1");
+  base.release();
+  base.release();
+  REQUIRE(buf.wait().ok());
+  CHECK(base.writes() == 3);
+  CHECK(*(*base.get(0, "a")) == "2");
+  CHECK(*(*base.get(0, "c")) == "3");
+  CHECK(*(*buf.get(0, "b")) == "1");
+}
+
+TEST_CASE("BufferedStore: after a failed write the one behind it is not made") {
+  GatedStore base(1);
+  BufferedStore buf(base, 1);
+  WriteBatch w1, w2;
+  w1.put(0, "a", "1");
+  w2.put(0, "b", "2");
+  REQUIRE(buf.write(w1).ok());
+  REQUIRE(buf.commit_async().ok());
+  REQUIRE(buf.write(w2).ok());
+  REQUIRE(buf.commit_async().ok());
+  base.release(false);  // the first fails: the second must not land without it
+  auto failed = buf.wait();
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message.find("disk full") != std::string::npos);
+  CHECK(base.writes() == 0);
+  CHECK_FALSE((*base.get(0, "b")).has_value());
+  // Reads still see both; a later commit reports the failure instead of writing.
+  CHECK(*(*buf.get(0, "a")) == "1");
+  CHECK(*(*buf.get(0, "b")) == "2");
+  CHECK_FALSE(buf.commit_async().ok());
+  CHECK_FALSE(buf.commit().ok());
+  CHECK(base.writes() == 0);
+}
+
 TEST_CASE("BufferedStore: commit and scan wait for a write in flight") {
   GatedStore base(1);
   BufferedStore buf(base, 1);
