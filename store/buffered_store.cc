@@ -226,10 +226,10 @@ Status BufferedStore::commit_async(const WriteBatch& extra) {
   Writes& sealed = sealed_[next_];
   std::swap(pending_, sealed);
   pending_.clear();
-  live_[next_] = true;
+  live_[next_] = true;  // (should start() throw, reads still see it, and commits fail)
+  writer_.start([this, &sealed, extra] { return base_.write(sealed.batch(extra)); });
   ++in_flight_;
   next_ = (next_ + 1) % kDepth;
-  writer_.start([this, &sealed, extra] { return base_.write(sealed.batch(extra)); });
   return {};
 }
 
@@ -240,7 +240,11 @@ Status BufferedStore::wait_oldest() const {
   --in_flight_;
   // On failure the sealed writes are not in the base: reads keep seeing them, and the caller,
   // told of the failure, decides (the state is then ahead of the base, as after a failed commit).
-  if (s.ok()) live_[oldest] = false;
+  if (s.ok()) {
+    live_[oldest] = false;
+  } else if (!failure_) {
+    failure_ = s.error();
+  }
   return s;
 }
 
@@ -252,7 +256,9 @@ Status BufferedStore::wait() const {
   }
   if (!first.ok()) return first;
   for (std::size_t i = 0; i < kDepth; ++i)
-    if (live_[i]) return error("an earlier write of this store failed; its writes are not stored");
+    if (live_[i])
+      return failure_ ? Status(*failure_)
+                      : Status(error("an earlier write of this store was not made"));
   return {};
 }
 

@@ -39,11 +39,11 @@ class BufferedStore final : public Store {
   BufferedStore(Store& base, std::size_t families) : base_(base), families_(families) {}
   BufferedStore(const BufferedStore&) = delete;  // a writer thread may hold `this`
   BufferedStore& operator=(const BufferedStore&) = delete;
-  /// Waits for a write in flight (its error, if any, is lost: call wait() to see it).
+  /// Waits for the writes in flight (their error, if any, is lost: call wait() to see it).
   ~BufferedStore() override;
 
   Result<std::optional<std::string>> get(Family f, std::string_view key) const override;
-  /// Waits for a write in flight first.
+  /// Waits for the writes in flight first.
   Status scan(Family f, std::string_view prefix, const Visitor& visit) const override;
   Status write(const WriteBatch& batch) override;
 
@@ -77,7 +77,9 @@ class BufferedStore final : public Store {
   /// oldest and returns its status if it failed (then nothing is sealed). The sealed writes are
   /// durable once wait() (or a commit) returns ok.
   Status commit_async(const WriteBatch& extra = {});
-  /// Waits for the writes in flight, if any; the first failure's status.
+  /// Waits for the writes in flight, if any; the first failure's status. After a failure the
+  /// store stays failed: reads see every write not stored, and every wait or commit returns that
+  /// failure (the caller stops, as `digonce detect` does; nothing later is written).
   Status wait() const;
   /// Forgets the pending writes (not a write already in flight).
   void abort() { pending_.clear(); }
@@ -157,6 +159,7 @@ class BufferedStore final : public Store {
   mutable Writes sealed_[kDepth];
   mutable bool live_[kDepth] = {};
   mutable std::size_t in_flight_ = 0;
+  mutable std::optional<Error> failure_;  // the first write that failed
   std::size_t next_ = 0;
   mutable Writer writer_;  // last: destroyed (joined) before what its jobs use
 };

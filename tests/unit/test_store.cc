@@ -526,7 +526,14 @@ TEST_CASE("BufferedStore: two writes in flight, in order; the third commit waits
   put("b", "1");
   REQUIRE(buf.commit_async().ok());  // first: in flight (the gate is shut)
   put("a", "2");
-  REQUIRE(buf.commit_async().ok());  // second: in flight too, at once
+  // The second: in flight too, at once (one in flight at most would wait here: released after
+  // 2 s, so that such a store fails this check instead of hanging).
+  auto second = std::async(std::launch::async, [&] { return buf.commit_async(); });
+  const bool at_once = second.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  CHECK(at_once);
+  if (!at_once) base.release();
+  REQUIRE(second.get().ok());
+  if (!at_once) return;
   put("c", "3");
   // Reads: pending, then the newest sealed set, then the older one, then the base.
   CHECK(*(*buf.get(0, "a")) == "2");
@@ -558,8 +565,10 @@ TEST_CASE("BufferedStore: after a failed write the one behind it is not made") {
   REQUIRE(buf.write(w1).ok());
   REQUIRE(buf.commit_async().ok());
   REQUIRE(buf.write(w2).ok());
-  REQUIRE(buf.commit_async().ok());
+  // (A store with one write in flight would wait here for the first: given its verdict first.)
   base.release(false);  // the first fails: the second must not land without it
+  base.release(true);   // (what the second would get, were it written)
+  REQUIRE(buf.commit_async().ok());
   auto failed = buf.wait();
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.error().message.find("disk full") != std::string::npos);
@@ -568,8 +577,13 @@ TEST_CASE("BufferedStore: after a failed write the one behind it is not made") {
   // Reads still see both; a later commit reports the failure instead of writing.
   CHECK(*(*buf.get(0, "a")) == "1");
   CHECK(*(*buf.get(0, "b")) == "2");
-  CHECK_FALSE(buf.commit_async().ok());
-  CHECK_FALSE(buf.commit().ok());
+  // Every later commit gives the first failure, and writes nothing.
+  auto again = buf.commit_async();
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().message.find("disk full") != std::string::npos);
+  auto sync = buf.commit();
+  REQUIRE_FALSE(sync.ok());
+  CHECK(sync.error().message.find("disk full") != std::string::npos);
   CHECK(base.writes() == 0);
 }
 
