@@ -78,7 +78,33 @@ struct Options {
   bool keep = false;
   double phase_seconds = 300;
   double time_limit_s = 3'600;
+  std::string perf_control;  // "CTL,ACK": perf record's --control FIFOs
 };
+
+/// Turns a `perf record --control=fifo:CTL,ACK -D -1` on for the timed part of each stream phase
+/// and off again, so that a profile leaves out loading, settling and the untimed cancels.
+class PerfControl {
+ public:
+  Status open(const std::string& spec) {
+    const auto comma = spec.find(',');
+    if (comma == std::string::npos) return error("--perf-control wants CTL,ACK");
+    ctl_.open(spec.substr(0, comma));
+    ack_.open(spec.substr(comma + 1));
+    if (!ctl_ || !ack_) return error("--perf-control: cannot open " + spec);
+    return {};
+  }
+  void set(bool on) {
+    if (!ctl_.is_open()) return;
+    ctl_ << (on ? "enable" : "disable") << std::endl;
+    std::string reply;
+    std::getline(ack_, reply);  // "ack": perf has done it
+  }
+
+ private:
+  std::ofstream ctl_;
+  std::ifstream ack_;
+};
+PerfControl perf_control;
 
 using geo::IdentityLocator;
 
@@ -294,6 +320,7 @@ Result<StreamRow> stream(Instance& x, const Workload& w, const std::string& pref
   for (auto& e : events) e.work_ref.insert(0, prefix);
   const auto before = x.engine->detector().stats();
   const auto gets0 = x.counting->gets, writes0 = x.counting->writes;
+  perf_control.set(true);
   const double cpu0 = process_cpu_seconds(), thread0 = thread_cpu_seconds();
   Clock::duration committing{};
   const auto s0 = Clock::now();
@@ -318,6 +345,7 @@ Result<StreamRow> stream(Instance& x, const Workload& w, const std::string& pref
   row.commit_seconds = std::chrono::duration<double>(committing).count();
   row.thread_cpu = thread_cpu_seconds() - thread0;
   row.cpu = process_cpu_seconds() - cpu0;
+  perf_control.set(false);
   row.events = i;
   row.p50 = lat.percentile_us(50);
   row.p99 = lat.percentile_us(99);
@@ -773,7 +801,16 @@ int run(int argc, char** argv) {
   app.add_option("--phase-seconds", o.phase_seconds,
                  "Cut a check, stream or baseline phase after this long (default 300)");
   app.add_option("--time-limit", o.time_limit_s, "Stop after this many seconds (default 3600)");
+  app.add_option("--perf-control", o.perf_control,
+                 "CTL,ACK: the FIFOs of `perf record --control=fifo:CTL,ACK -D -1`, turned on "
+                 "only for the timed part of each stream phase (profiling)");
   CLI11_PARSE(app, argc, argv);
+  if (!o.perf_control.empty()) {
+    if (auto s = perf_control.open(o.perf_control); !s) {
+      std::fprintf(stderr, "digonce_bench: %s\n", s.error().what().c_str());
+      return 2;
+    }
+  }
 
   o.sizes.clear();
   for (auto& s : CLI::detail::split(sizes_text, ',')) o.sizes.push_back(std::stoull(s));

@@ -72,7 +72,13 @@ class SpaceTimeIndex {
         __builtin_prefetch(&buckets_[*at]);
         found[m++] = &buckets_[*at];
       }
-      for (std::size_t i = 0; i < m; ++i) __builtin_prefetch(found[i]->data());
+      // Every line of each bucket, not just its first: an element holds a handful of 40-byte
+      // entries, and a line not asked for now is a miss in the loop below.
+      for (std::size_t i = 0; i < m; ++i) {
+        const char* p = reinterpret_cast<const char*>(found[i]->data());
+        const char* end = reinterpret_cast<const char*>(found[i]->data() + found[i]->size());
+        for (; p < end; p += 64) __builtin_prefetch(p);
+      }
       for (std::size_t i = 0; i < m; ++i)
         for (const Entry& e : *found[i])
           if (keep(e)) visit(e);
