@@ -273,14 +273,12 @@ Status Notifier::Worker::run() {
     if (Clock::now() - last_commit > std::chrono::milliseconds(250)) commit(false);
     if (!m) continue;
     if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      // A fatal error, or the topic or group refused by an ACL: nothing would ever come (the
-      // stages stop so too).
-      if (rd_kafka_fatal_error(rk, nullptr, 0) || streams::authorization_error(m->err)) {
-        result = streams::kafka_error("consume " + topic, m->err);
+      // A fatal error, or the topic or group refused by an ACL, ends the worker (the stages
+      // stop so too); librdkafka retries the others.
+      if (auto ended = errors.stop_or_report(rk, *m, topic)) {
+        result = std::move(*ended);
         break;
       }
-      errors.report(*m);  // librdkafka retries it
       continue;
     }
     auto done = handle(m.get());

@@ -316,13 +316,10 @@ Status run_tail(const Settings& settings, const TailOptions& options, std::atomi
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
     if (!m) continue;
     if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      // A fatal error, or a fetch an ACL refuses: nothing would ever come.
-      if (rd_kafka_fatal_error(rk, nullptr, 0) || streams::authorization_error(m->err)) {
-        result = streams::kafka_error("consume " + topic, m->err);
+      if (auto ended = errors.stop_or_report(rk, *m, topic)) {  // fatal, or refused by an ACL
+        result = std::move(*ended);
         break;
       }
-      errors.report(*m);  // librdkafka retries it
       continue;
     }
     last = std::chrono::steady_clock::now();

@@ -451,6 +451,15 @@ std::string ConsumerErrorLog::report(const rd_kafka_message_t& m) {
   return log(m.err, std::move(text), std::move(brief));
 }
 
+std::optional<Error> ConsumerErrorLog::stop_or_report(rd_kafka_t* rk, const rd_kafka_message_t& m,
+                                                      const std::string& topic) {
+  if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
+  if (rd_kafka_fatal_error(rk, nullptr, 0) || authorization_error(m.err))
+    return kafka_error("consume " + topic, m.err);
+  report(m);  // librdkafka retries it
+  return std::nullopt;
+}
+
 std::string ConsumerErrorLog::report(const Error& e, std::string brief) {
   return log(RD_KAFKA_RESP_ERR__FAIL, e.what(), std::move(brief));
 }

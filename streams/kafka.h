@@ -130,6 +130,12 @@ class ConsumerErrorLog {
                             std::chrono::steady_clock::duration every = std::chrono::seconds(30));
   /// `m` holds an error (m.err != 0). Returns its text: librdkafka's, and kafka_error_hint.
   std::string report(const rd_kafka_message_t& m);
+  /// A reader's polled record `m` that holds an error (m.err != 0), from consumer `rk` of
+  /// `topic`: the error that ends the reader when nothing would ever come (a fatal error of the
+  /// client, or the topic or group refused by an ACL); else nothing, and the reader goes on (a
+  /// partition's end; an error librdkafka retries, reported as report() does).
+  std::optional<Error> stop_or_report(rd_kafka_t* rk, const rd_kafka_message_t& m,
+                                      const std::string& topic);
   /// An error of the reader's own (no record: it could not set its consumer up, say), logged
   /// and kept the same way, all of one kind. `brief` is what last(false) gives for it.
   std::string report(const Error& e, std::string brief);

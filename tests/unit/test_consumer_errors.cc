@@ -121,3 +121,33 @@ TEST_CASE("consumer errors: the brief form names the error, not the cluster") {
   errors.clear();
   CHECK(errors.last(false).empty());
 }
+
+TEST_CASE("consumer errors: what ends a reader, and what it reports and goes on from") {
+  CapturedLog log;
+  streams::ConsumerErrorLog errors("tail");
+  char errstr[256];
+  // A client with no brokers to reach: not fatal (it has not tried anything yet).
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(
+      rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr),
+      rd_kafka_destroy);
+  REQUIRE(rk);
+
+  // A partition's end: nothing to say.
+  auto eof = error_message(RD_KAFKA_RESP_ERR__PARTITION_EOF);
+  CHECK_FALSE(errors.stop_or_report(rk.get(), eof, "digonce.alerts"));
+  CHECK(errors.last().empty());
+  CHECK(log.lines() == 0);
+
+  // A broker away: librdkafka retries it; reported, and the reader goes on.
+  auto down = error_message(RD_KAFKA_RESP_ERR__TRANSPORT);
+  CHECK_FALSE(errors.stop_or_report(rk.get(), down, "digonce.alerts"));
+  CHECK(errors.last().find(rd_kafka_err2str(RD_KAFKA_RESP_ERR__TRANSPORT)) != std::string::npos);
+  CHECK(log.lines() == 1);
+
+  // The topic refused by an ACL: nothing would ever come, so it ends the reader, with the topic.
+  auto refused = error_message(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  auto ended = errors.stop_or_report(rk.get(), refused, "digonce.alerts");
+  REQUIRE(ended);
+  CHECK(ended->what().find("consume digonce.alerts") != std::string::npos);
+  CHECK(ended->what().find("TOPIC_AUTHORIZATION_FAILED") != std::string::npos);
+}
