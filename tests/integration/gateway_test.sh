@@ -88,7 +88,7 @@ d topics --brokers "$brokers" >"$work/topics.log" 2>&1 || fail "topics: $(cat "$
 if [[ $mode == gateway ]]; then
   start_stage ingest ingest --brokers "$brokers" --data-dir "$work/ingest" --metrics ''
   ingest_pid=${pids[-1]}
-  probes=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  probes=$(free_port)
   start_stage detector detector --brokers "$brokers" --data-dir "$work/detector" \
     --metrics "127.0.0.1:$probes"
   start_gateway gateway

@@ -18,12 +18,15 @@
 #                             then stdin's lines, and adds it to global
 #   other_ca_pem              prints the path of a CA certificate that signed nothing the broker
 #                             has (made once)
+#   free_port                 a port on 127.0.0.1 free to listen on (tools/lib.sh's)
 # Sets bin, brokers, work (a fresh folder, removed at exit unless DIGONCE_KEEP_WORK is set),
 # prefix (the test's own topic prefix) and kafka_tool. Needs DIGONCE_BIN and
 # DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
 # shellcheck shell=bash
 set -euo pipefail
 name="${1:?source lib.sh with the name of the test}"
+# free_port, and log/die (tools/lib.sh sets DIGONCE_ROOT and, unless set, DIGONCE_BUILD).
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)/lib.sh"
 bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
 brokers="${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
 kafka_tool="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)/kafka"
