@@ -188,6 +188,52 @@ void set_up_dead_letter_producer(rd_kafka_conf_t* conf, void* arg) {
   rd_kafka_conf_set_dr_msg_cb(conf, on_dead_letter_delivery);
   rd_kafka_conf_set_opaque(conf, arg);
 }
+
+// The consumer's rebalances, called inside its poll on the worker's thread (`opaque`: the
+// worker's heartbeat). In the group once an assignment has come (even an empty one), out of it
+// when the assignment is lost. Partitions given up in an orderly way (another instance joined,
+// or this one is leaving) have their stored offsets committed first, so that their next owner
+// sends again nothing this one delivered. Both protocols are handled (the worker asks for
+// eager: see Worker::run).
+void on_notifier_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto& heart = *static_cast<streams::Heartbeat*>(opaque);
+  heart.beat();
+  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  const bool cooperative = protocol && std::string_view(protocol) == "COOPERATIVE";
+  rd_kafka_error_t* error = nullptr;
+  rd_kafka_resp_err_t eager_error = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    heart.joined = true;
+    if (cooperative)
+      error = rd_kafka_incremental_assign(rk, partitions);
+    else
+      eager_error = rd_kafka_assign(rk, partitions);
+  } else {
+    if (rd_kafka_assignment_lost(rk)) {
+      heart.joined = false;  // out of the group until it has rejoined; its offsets are not ours
+    } else {
+      auto committed = rd_kafka_commit(rk, nullptr, 0);
+      if (committed && committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        spdlog::warn("notifier: commit before giving up partitions: {}",
+                     rd_kafka_err2str(committed));
+    }
+    if (cooperative)
+      error = rd_kafka_incremental_unassign(rk, partitions);
+    else
+      eager_error = rd_kafka_assign(rk, nullptr);
+  }
+  if (error) {
+    spdlog::warn("notifier: rebalance: {}", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else if (eager_error) {
+    spdlog::warn("notifier: rebalance: {}", rd_kafka_err2str(eager_error));
+  }
+}
+void set_up_notifier_consumer(rd_kafka_conf_t* conf, void* heart) {
+  rd_kafka_conf_set_rebalance_cb(conf, on_notifier_rebalance);
+  rd_kafka_conf_set_opaque(conf, heart);
+}
 }  // namespace
 
 Status Notifier::Worker::run() {
@@ -198,7 +244,17 @@ Status Notifier::Worker::run() {
   config["auto.offset.reset"] = settings.notifier.start_from;
   // A delivery may wait out a long backoff between two polls.
   config["max.poll.interval.ms"] = "3600000";
-  auto consumer = streams::make_client(RD_KAFKA_CONSUMER, config);
+  // Eager rebalancing, not the stages' cooperative-sticky: with cooperative rebalancing, the
+  // librdkafka of Debian 12 (2.0) takes a commit that meets a rebalance (ILLEGAL_GENERATION) as
+  // the loss of the whole assignment, so each instance joining or leaving made the others
+  // deliver again everything since their last good commit (hundreds of alerts in
+  // notifier_test.sh; librdkafka issue 4059, fixed in 2.10). With eager rebalancing every
+  // partition is revoked, and its offsets committed (on_notifier_rebalance), before the group
+  // moves on, and nothing is committed while it does. The members of a webhook's group all wait
+  // for the same endpoint, so pausing them all for a rebalance costs nothing a cooperative one
+  // would save.
+  config["partition.assignment.strategy"] = "range";
+  auto consumer = streams::make_client(RD_KAFKA_CONSUMER, config, set_up_notifier_consumer, &heart);
   if (!consumer) return consumer.error();
   rd_kafka_t* rk = consumer->get();
   rd_kafka_poll_set_consumer(rk);
@@ -261,9 +317,6 @@ Status Notifier::Worker::run() {
   };
   while (!stop.load()) {
     heart.beat();
-    if (!heart.joined.load(std::memory_order_relaxed))
-      if (const char* protocol = rd_kafka_rebalance_protocol(rk))
-        heart.joined = std::string_view(protocol) != "NONE";
     rd_kafka_poll(producer.get(), 0);
     streams::Message m(rd_kafka_consumer_poll(rk, 100));
     if (!m && Clock::now() - last_step > std::chrono::seconds(1)) {
