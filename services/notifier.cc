@@ -189,46 +189,27 @@ void set_up_dead_letter_producer(rd_kafka_conf_t* conf, void* arg) {
   rd_kafka_conf_set_opaque(conf, arg);
 }
 
-// The consumer's rebalances, called inside its poll on the worker's thread (`opaque`: the
-// worker's heartbeat). In the group once an assignment has come (even an empty one), out of it
-// when the assignment is lost. Partitions given up in an orderly way (another instance joined,
-// or this one is leaving) have their stored offsets committed first, so that their next owner
-// sends again nothing this one delivered. Both protocols are handled (the worker asks for
-// eager: see Worker::run).
+// The consumer's rebalances (eager: the worker asks for `range`, and kafka.client cannot change
+// it), called inside its poll on the worker's thread (`opaque`: the worker's heartbeat). In the
+// group once an assignment has come (even an empty one), out of it when the assignment is lost.
+// Partitions given up in an orderly way (another instance joined, or this one is leaving) have
+// their stored offsets committed first, so that their next owner sends again nothing this one
+// delivered.
 void on_notifier_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto& heart = *static_cast<streams::Heartbeat*>(opaque);
   heart.beat();
-  const char* protocol = rd_kafka_rebalance_protocol(rk);
-  const bool cooperative = protocol && std::string_view(protocol) == "COOPERATIVE";
-  rd_kafka_error_t* error = nullptr;
-  rd_kafka_resp_err_t eager_error = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+  const bool assigned = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+  if (assigned) {
     heart.joined = true;
-    if (cooperative)
-      error = rd_kafka_incremental_assign(rk, partitions);
-    else
-      eager_error = rd_kafka_assign(rk, partitions);
-  } else {
-    if (rd_kafka_assignment_lost(rk)) {
-      heart.joined = false;  // out of the group until it has rejoined; its offsets are not ours
-    } else {
-      auto committed = rd_kafka_commit(rk, nullptr, 0);
-      if (committed && committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        spdlog::warn("notifier: commit before giving up partitions: {}",
-                     rd_kafka_err2str(committed));
-    }
-    if (cooperative)
-      error = rd_kafka_incremental_unassign(rk, partitions);
-    else
-      eager_error = rd_kafka_assign(rk, nullptr);
+  } else if (rd_kafka_assignment_lost(rk)) {
+    heart.joined = false;  // out of the group until it has rejoined; its offsets are not ours
+  } else if (auto committed = rd_kafka_commit(rk, nullptr, 0);
+             committed && committed != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    spdlog::warn("notifier: commit before giving up partitions: {}", rd_kafka_err2str(committed));
   }
-  if (error) {
-    spdlog::warn("notifier: rebalance: {}", rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-  } else if (eager_error) {
-    spdlog::warn("notifier: rebalance: {}", rd_kafka_err2str(eager_error));
-  }
+  if (auto e = rd_kafka_assign(rk, assigned ? partitions : nullptr))
+    spdlog::warn("notifier: rebalance: {}", rd_kafka_err2str(e));
 }
 void set_up_notifier_consumer(rd_kafka_conf_t* conf, void* heart) {
   rd_kafka_conf_set_rebalance_cb(conf, on_notifier_rebalance);

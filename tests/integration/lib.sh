@@ -29,7 +29,7 @@ name="${1:?source lib.sh with the name of the test}"
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)/lib.sh"
 bin="${DIGONCE_BIN:?set DIGONCE_BIN}"
 brokers="${DIGONCE_KAFKA_BOOTSTRAP:?set DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start)}"
-kafka_tool="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)/kafka"
+kafka_tool="$DIGONCE_ROOT/tools/kafka"
 work=$(mktemp -d "${TMPDIR:-/tmp}/digonce-$name.XXXXXX")
 prefix="test-$name-$$."
 global=(--topic-prefix "$prefix")
