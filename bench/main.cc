@@ -857,7 +857,10 @@ int run(int argc, char** argv) {
     }
     boroughs.emplace(std::move(*map));
     locator = std::make_unique<geo::PlaceLocator>(**crs, &*boroughs);
-    locator_name = "PlaceLocator (PROJ to EPSG:4326, London boroughs)";
+    locator_name = (*crs)->metric_to_wgs84().fast_path()
+                       ? "PlaceLocator (EPSG:4326 through the copy of PROJ's OSTN15 pipeline, "
+                         "London boroughs)"
+                       : "PlaceLocator (PROJ to EPSG:4326, London boroughs)";
   } else {
     locator = std::make_unique<IdentityLocator>();
   }

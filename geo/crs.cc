@@ -101,6 +101,16 @@ Transform::~Transform() {
 Status Transform::apply(Shape& s) const {
   const std::size_t n = s.vertex_count();
   if (n == 0) return Status::Ok();
+  if (fast_ && fast_->enabled()) {
+    for (std::size_t i = 0; i < n; ++i) {
+      double x = s.xy[2 * i], y = s.xy[2 * i + 1];
+      if (auto st = apply(x, y); !st.ok())
+        return Error{"geometry", fmt::format("vertex {}: {}", i, st.error().message)};
+      s.xy[2 * i] = x;
+      s.xy[2 * i + 1] = y;
+    }
+    return Status::Ok();
+  }
   if (pj_) {
     proj_errno_reset(pj_);
     constexpr std::size_t stride = 2 * sizeof(double);
@@ -120,6 +130,7 @@ Status Transform::apply(Shape& s) const {
 
 Status Transform::apply(double& x, double& y) const {
   double x0 = x, y0 = y;
+  if (fast_ && fast_->apply(x0, y0, x, y)) return Status::Ok();
   if (pj_) {
     proj_errno_reset(pj_);
     // HUGE_VAL time: "no epoch", as proj_trans_generic passes when given no time array.
@@ -286,6 +297,8 @@ Result<std::unique_ptr<Transform>> CrsContext::make_transform(PJ* source,
   t->description_ = name ? name : "unnamed operation";
   t->uses_grid_ = proj_coordoperation_get_grid_used_count(ctx, chosen) > 0;
   t->accuracy_m_ = proj_coordoperation_get_accuracy(ctx, chosen);
+  if (source_name == "EPSG:27700" && target_name == "EPSG:4326")
+    t->fast_ = BngToWgs84::make(ctx, t->pj_, chosen);
   diagnose(*t, source, target, chosen);
   return t;
 }

@@ -1,4 +1,5 @@
-// The Locator of the engine in production: metric point -> EPSG:4326 with PROJ, and the highway
+// The Locator of the engine in production: metric point -> EPSG:4326 (Transform::apply: PROJ, or
+// for EPSG:27700 through OSTN15 its copy in geo/bng_to_wgs84.h), and the highway
 // authorities whose areas cover it, through the authority index.
 #pragma once
 

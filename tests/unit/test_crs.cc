@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "geo/crs.h"
 #include "geo/geos.h"
@@ -92,6 +96,78 @@ TEST_CASE("CrsContext: a shape is transformed vertex by vertex, as single points
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().field == "geometry");
   CHECK(st.error().message.find("vertex 1") != std::string::npos);
+}
+
+TEST_CASE("CrsContext: EPSG:27700 -> EPSG:4326 through the copy of PROJ's OSTN15 pipeline") {
+  auto crs = with_grid();
+  const Transform& t = crs->metric_to_wgs84();
+  REQUIRE(t.fast_path() != nullptr);
+  CHECK(crs->wgs84_to_metric().fast_path() == nullptr);  // only this direction is copied
+
+  // PROJ itself, in a context of its own: the same operation, picked the same way.
+  PJ_CONTEXT* ctx = proj_context_create();
+  const std::string default_dir = "/usr/share/proj";
+  const char* paths[] = {kGridDir.c_str(), default_dir.c_str()};
+  proj_context_set_search_paths(ctx, 2, paths);
+  proj_context_set_enable_network(ctx, 0);
+  PJ* raw = proj_create_crs_to_crs(ctx, "EPSG:27700", "EPSG:4326", nullptr);
+  REQUIRE(raw != nullptr);
+  PJ* proj = proj_normalize_for_visualization(ctx, raw);
+  REQUIRE(proj != nullptr);
+
+  // Great Britain and beyond (south of 49.75 N, west of 9 W, past the grid: PROJ's other
+  // operations), London densely, and the grid's cell corners' neighbourhood at random.
+  std::mt19937_64 rng(27700);
+  std::uniform_real_distribution<double> gx(-250000, 750000), gy(-150000, 1300000);
+  std::uniform_real_distribution<double> lx(500000, 560000), ly(150000, 210000);
+  std::vector<std::pair<double, double>> points;
+  points.reserve(100000);
+  for (int i = 0; i < 40000; ++i) points.emplace_back(gx(rng), gy(rng));
+  for (int i = 0; i < 60000; ++i) points.emplace_back(lx(rng), ly(rng));
+  std::sort(points.begin(), points.end(),  // rows: PROJ reads its grid in tiles
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::size_t same = 0, differ = 0;
+  double worst = 0;
+  for (auto [x, y] : points) {
+    PJ_COORD want = proj_trans(proj, PJ_FWD, proj_coord(x, y, 0, HUGE_VAL));
+    proj_errno_reset(proj);
+    double lon = x, lat = y;
+    auto st = t.apply(lon, lat);
+    if (!std::isfinite(want.xy.x) || !std::isfinite(want.xy.y)) {
+      CHECK_FALSE(st.ok());
+      continue;
+    }
+    REQUIRE(st.ok());
+    if (lon == want.xy.x && lat == want.xy.y) {
+      ++same;
+    } else {
+      ++differ;
+      worst = std::max({worst, std::fabs(lon - want.xy.x), std::fabs(lat - want.xy.y)});
+    }
+  }
+  proj_destroy(proj);
+  proj_destroy(raw);
+  proj_context_destroy(ctx);
+  const BngToWgs84* fast = t.fast_path();
+  REQUIRE(fast != nullptr);  // no block's check against PROJ failed
+  MESSAGE("answered by the copy: ", fast->answered(), ", left to PROJ: ", fast->declined(),
+          "; equal to PROJ bit for bit: ", same, ", differing: ", differ, " (worst ", worst,
+          " degree)");
+  CHECK(fast->answered() > 80000);
+  CHECK(fast->declined() > 1000);
+  CHECK(worst <= 1e-12);  // 0.1 micrometre; the output has 7 decimals (1 cm)
+  CHECK(differ == 0);     // these 100,000 all equal bit for bit (see geo/bng_to_wgs84.h)
+
+  // A shape goes vertex by vertex through the same path.
+  Shape line = make_line({530624.974, 178388.464, 530700.0, 178400.0, 91492.146, 11318.804});
+  Shape copy = line;
+  REQUIRE(t.apply(line).ok());
+  for (std::size_t i = 0; i < copy.vertex_count(); ++i) {
+    double x = copy.xy[2 * i], y = copy.xy[2 * i + 1];
+    REQUIRE(t.apply(x, y).ok());
+    CHECK(line.xy[2 * i] == x);
+    CHECK(line.xy[2 * i + 1] == y);
+  }
 }
 
 TEST_CASE("CrsContext: without the grid, a Helmert fallback (metres off) and one warning") {
