@@ -7,13 +7,15 @@
 //   2. check     query only: each event applied, its new alerts counted, then cancelled (untimed
 //                check, so that no event sees another): the standard workload's published counts,
 //                and for every workload the same counts as the GEOS baseline
-//   3. stream    the events, each a new work: query + insert + alerts (Engine::apply), in two
+//   3. stream    the events, each a new work: query + insert + alerts (Engine::apply), in three
 //                durability modes, each from the same N live works (a phase's events are
 //                cancelled, untimed, before the next):
 //                  per event: the event's writes are one RocksDB WriteBatch (WAL on, no fsync)
 //                             written before the next event starts
 //                  batched:   one WriteBatch every --commit-every events, as the stream pipeline
 //                             commits with each Kafka transaction
+//                  group:     the same on a second thread, handed over as soon as the thread is
+//                             free (--commit-when-free), in --commit-rounds rounds
 //   4. restart   close the store, reopen it and rebuild the index (Engine::open), timed
 //   5. floor     diagnostic: the same load and stream on an engine over a store that keeps
 //                nothing, i.e. the engine's computing alone (not durable, not a result)
@@ -64,6 +66,7 @@ struct Options {
   std::string data_dir;
   std::string shared_data;
   std::size_t commit_every = 1'000;
+  std::size_t commit_when_free = 64;  // group commit: 0 = every commit_every events only
   bool sync = false;
   std::size_t block_cache_mb = 64;  // the RocksOptions defaults
   std::size_t write_buffer_mb = 64;
@@ -153,6 +156,8 @@ struct StreamRow {
   double thread_cpu = 0;  // the engine thread's CPU seconds
   double cpu = 0;         // the process's CPU seconds (RocksDB's background threads too)
   double commit_seconds = 0;
+  std::size_t commits = 0;  // commits in the phase, the last (the wait at its end) included
+  double last_commit = 0;   // seconds: the wait for the last, after the last event
   double p50 = 0, p99 = 0, p999 = 0;
   double visited = 0, checks = 0;  // index entries and GEOS distance checks per event
   double gets = 0, writes = 0;     // store reads and written keys per event
@@ -226,6 +231,8 @@ struct Instance {
   Status commit() { return buffered ? buffered->commit() : Status{}; }
   /// Group commit: the writes go to RocksDB on a second thread (BufferedStore::commit_async).
   Status commit_async() { return buffered ? buffered->commit_async() : Status{}; }
+  /// A write handed to the second thread is still being made.
+  bool writing() const { return buffered && buffered->writing(); }
   std::size_t pending() const { return buffered ? buffered->pending_count() : 0; }
   void close() {
     engine.reset();
@@ -307,9 +314,13 @@ Status cancel_all(Instance& x, const std::vector<geo::WorkEvent>& events, std::s
 
 // The stream: each event applied (query + insert + alerts), a commit every `commit_every`; with
 // `async`, each commit is written by a second thread while the next events are applied (the
-// event's latency then includes waiting for the previous commit, when it is not done).
+// event's latency then includes waiting for the previous commit, when it is not done), and with
+// `commit_when_free` as well, a commit as soon as the writer is free and that many events are
+// pending (group commit at the writer's pace: the sets stay small where the writer keeps up, and
+// so does the last, which the phase waits for). The phase ends when its last write is made.
 Result<StreamRow> stream(Instance& x, const Workload& w, const std::string& prefix,
-                         std::size_t commit_every, bool async, Clock::time_point deadline) {
+                         std::size_t commit_every, bool async, Clock::time_point deadline,
+                         std::size_t commit_when_free = 0) {
   StreamRow row;
   Latencies lat;
   lat.reserve(w.events.size());
@@ -324,23 +335,30 @@ Result<StreamRow> stream(Instance& x, const Workload& w, const std::string& pref
   const double cpu0 = process_cpu_seconds(), thread0 = thread_cpu_seconds();
   Clock::duration committing{};
   const auto s0 = Clock::now();
-  std::size_t i = 0;
+  std::size_t i = 0, since = 0;
   for (; i < events.size(); ++i) {
     if ((i & 255) == 0 && Clock::now() > deadline) break;
     alerts.clear();
     const auto t0 = Clock::now();
     DIGONCE_TRY(x.engine->apply(events[i], alerts));
-    if ((i + 1) % commit_every == 0) {
+    ++since;
+    if (since == commit_every ||
+        (async && commit_when_free && since >= commit_when_free && !x.writing())) {
       const auto c0 = Clock::now();
       DIGONCE_TRY(async ? x.commit_async() : x.commit());
       committing += Clock::now() - c0;
+      ++row.commits;
+      since = 0;
     }
     lat.add(Clock::now() - t0);
     count_opened(alerts, row.counts);
   }
   const auto c0 = Clock::now();
   DIGONCE_TRY(x.commit());
-  committing += Clock::now() - c0;
+  const auto last = Clock::now() - c0;
+  committing += last;
+  ++row.commits;
+  row.last_commit = std::chrono::duration<double>(last).count();
   row.seconds = seconds_since(s0);
   row.commit_seconds = std::chrono::duration<double>(committing).count();
   row.thread_cpu = thread_cpu_seconds() - thread0;
@@ -409,12 +427,12 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
     r.system = system;
     if (r.timed) {
       say("[%s] %s: %zu events, %.0f events/s (%.0f per engine-thread CPU second, %.0f%% of the "
-          "time in commits, process CPU %.0f%% of wall), p50 %.1f us, p99 %.1f us, matches %s "
-          "%s\n",
+          "time in %zu commits, %.1f ms in the last, process CPU %.0f%% of wall), p50 %.1f us, "
+          "p99 %.1f us, matches %s %s\n",
           label.c_str(), system.c_str(), r.events,
           r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0,
           r.thread_cpu > 0 ? static_cast<double>(r.events) / r.thread_cpu : 0.0,
-          r.seconds > 0 ? 100 * r.commit_seconds / r.seconds : 0.0,
+          r.seconds > 0 ? 100 * r.commit_seconds / r.seconds : 0.0, r.commits, 1e3 * r.last_commit,
           r.seconds > 0 ? 100 * r.cpu / r.seconds : 0.0, r.p50, r.p99,
           counts_text(r.counts).c_str(), r.check.c_str());
     } else {
@@ -565,17 +583,21 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
   // mercy of whatever else the machine does in it.
   for (unsigned round = 0; round < o.commit_rounds; ++round) {
     settle();
-    say("[%s] stream, commit per %zu events on a second thread%s...\n", label.c_str(),
-        o.commit_every,
+    say("[%s] stream, group commit on a second thread%s...\n", label.c_str(),
         o.commit_rounds > 1 ? (", round " + std::to_string(round + 1)).c_str() : "");
     auto r = stream(x, w, "g" + (round ? std::to_string(round) + ":" : std::string()),
-                    o.commit_every, true, phase_deadline());
+                    o.commit_every, true, phase_deadline(), o.commit_when_free);
     if (!r) return r.error();
     stream_check(*r);
+    const std::string groups =
+        o.commit_when_free
+            ? "WriteBatch per " + thousands(static_cast<double>(o.commit_when_free)) + " to " +
+                  thousands(static_cast<double>(o.commit_every)) +
+                  " events, written on a second thread as soon as it is free"
+            : "WriteBatch per " + thousands(static_cast<double>(o.commit_every)) +
+                  " events written on a second thread";
     add_row(std::move(*r),
-            "digonce engine: stream, query + insert, WriteBatch per " +
-                thousands(static_cast<double>(o.commit_every)) +
-                " events written on a second thread" +
+            "digonce engine: stream, query + insert, " + groups +
                 (o.commit_rounds > 1 ? ", round " + std::to_string(round + 1) : std::string()));
   }
 
@@ -792,10 +814,14 @@ int run(int argc, char** argv) {
                  "same live works (default 1; more for profiling)")
       ->check(CLI::Range(1u, 1000000u));
   app.add_option("--commit-rounds", o.commit_rounds,
-                 "Run the group-commit phase (WriteBatch per --commit-every events, written on a "
-                 "second thread) this many times, each round from the same live works "
-                 "(default 1)")
+                 "Run the group-commit phase (a WriteBatch handed to a second thread as soon as "
+                 "it is free, or per --commit-every events) this many times, each round from the "
+                 "same live works (default 1)")
       ->check(CLI::Range(1u, 1000u));
+  app.add_option("--commit-when-free", o.commit_when_free,
+                 "Group commit: hand the writer thread the pending events as soon as it is free "
+                 "and at least this many are pending (default 64; 0: only every --commit-every "
+                 "events, as before 2026-12-06)");
   app.add_flag("--quick", o.quick, "10k live works only, 10,000 events per phase");
   app.add_flag("--keep", o.keep, "Keep the RocksDB folders");
   app.add_option("--phase-seconds", o.phase_seconds,
@@ -886,10 +912,15 @@ int run(int argc, char** argv) {
       o.write_buffer_mb, o.no_insert_hints ? "off" : "on");
   std::printf(
       "- events per phase: %s, at most the live works (london), 10,000 (roads, standard); batched "
-      "mode: %s events per "
-      "WriteBatch; phases cut after %.0f s\n",
+      "mode: %s events per WriteBatch; group commit: %s; phases cut after %.0f s\n",
       thousands(static_cast<double>(o.events)).c_str(),
-      thousands(static_cast<double>(o.commit_every)).c_str(), o.phase_seconds);
+      thousands(static_cast<double>(o.commit_every)).c_str(),
+      o.commit_when_free ? ("a WriteBatch to the writer thread as soon as it is free, of " +
+                            thousands(static_cast<double>(o.commit_when_free)) + " to " +
+                            thousands(static_cast<double>(o.commit_every)) + " events")
+                               .c_str()
+                         : "the same, on a second thread",
+      o.phase_seconds);
   if (roads) {
     auto layout = greater_london_layout(*roads);
     std::printf(

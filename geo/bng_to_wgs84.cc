@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <string_view>
 
 // The arithmetic below must run as PROJ's does: geo/CMakeLists.txt builds this file with
@@ -105,7 +106,14 @@ std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* 
   double w = 0, s = 0, e = 0, n = 0;
   if (!proj_get_area_of_use(ctx, chosen, &w, &s, &e, &n, nullptr) || w < -180 || e < w)
     return nullptr;
-  const PJ_GRID_INFO info = proj_grid_info(full_name);
+  // proj_grid_info works in PROJ's default context, which is not thread-safe; nothing else here
+  // uses that context, so one lock serialises every use of it.
+  static std::mutex default_context;
+  PJ_GRID_INFO info;
+  {
+    std::lock_guard lock(default_context);
+    info = proj_grid_info(full_name);
+  }
   if (info.n_lon < 2 || info.n_lat < 2 || !(info.cs_lon > 0) || !(info.cs_lat > 0)) return nullptr;
 
   std::unique_ptr<BngToWgs84> c(new BngToWgs84());

@@ -279,6 +279,7 @@ void BufferedStore::Writer::start(std::function<Status()> job) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(job));
+    ++started_;
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_all();
@@ -305,6 +306,7 @@ void BufferedStore::Writer::run() {
       lock.lock();
       if (!s.ok() && !failed_) failed_ = s.error();
       results_.push_back(std::move(s));
+      finished_.fetch_add(1, std::memory_order_release);
       done_.notify_all();
       continue;
     }

@@ -23,7 +23,9 @@
 // what makes RocksDB's memtable inserts cheap (each skip-list insert starts where the last ended).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -81,6 +83,10 @@ class BufferedStore final : public Store {
   /// store stays failed: reads see every write not stored, and every wait or commit returns that
   /// failure (the caller stops, as `digonce detect` does; nothing later is written).
   Status wait() const;
+  /// Whether a write handed over by commit_async is still being made (one atomic load, no lock):
+  /// for group commit that hands the writer the next set as soon as it is free, so that the
+  /// sets follow the writer's pace and the last one, which a caller waits for, stays small.
+  bool writing() const { return in_flight_ > 0 && !writer_.idle(); }
   /// Forgets the pending writes (not a write already in flight).
   void abort() { pending_.clear(); }
 
@@ -137,6 +143,8 @@ class BufferedStore final : public Store {
     void start(std::function<Status()> job);
     /// Waits for the oldest job started and not yet waited for; its status.
     Status wait_oldest();
+    /// Every job started has run (called by the thread that starts them).
+    bool idle() const { return finished_.load(std::memory_order_acquire) == started_; }
 
    private:
     void run();
@@ -146,6 +154,8 @@ class BufferedStore final : public Store {
     std::vector<Status> results_;                 // run, not yet waited for, oldest first
     std::optional<Error> failed_;                 // the first failure: later jobs are skipped
     bool stop_ = false;
+    std::uint64_t started_ = 0;               // by the starting thread
+    std::atomic<std::uint64_t> finished_{0};  // by the writer thread, after each job
     std::thread thread_;
   };
 

@@ -138,7 +138,7 @@ TEST_CASE("WriteBatch: ops read back as written, through growth, append and clea
   check(b, 0, 1);
   CHECK(b.bytes() == a.bytes() + 5);
   std::size_t n = 0;
-  for (const auto& op : b.ops()) n += op.key.size() > 0;
+  for (const auto& op : b.ops()) n += !op.key.empty();
   CHECK(n == 1001);
   a.clear();
   CHECK(a.empty());
@@ -524,7 +524,9 @@ TEST_CASE("BufferedStore: two writes in flight, in order; the third commit waits
   };
   put("a", "1");
   put("b", "1");
+  CHECK_FALSE(buf.writing());
   REQUIRE(buf.commit_async().ok());  // first: in flight (the gate is shut)
+  CHECK(buf.writing());
   put("a", "2");
   // The second: in flight too, at once (one in flight at most would wait here: released after
   // 2 s, so that such a store fails this check instead of hanging).
@@ -547,13 +549,33 @@ TEST_CASE("BufferedStore: two writes in flight, in order; the third commit waits
   REQUIRE(third.get().ok());
   CHECK(base.writes() == 1);
   CHECK(*(*base.get(0, "a")) == "1");
+  CHECK(buf.writing());  // the second and third
   base.release();
   base.release();
   REQUIRE(buf.wait().ok());
+  CHECK_FALSE(buf.writing());
   CHECK(base.writes() == 3);
   CHECK(*(*base.get(0, "a")) == "2");
   CHECK(*(*base.get(0, "c")) == "3");
   CHECK(*(*buf.get(0, "b")) == "1");
+}
+
+TEST_CASE("BufferedStore: writing() turns false when the writer has made every write") {
+  GatedStore base(1);
+  BufferedStore buf(base, 1);
+  WriteBatch w;
+  w.put(0, "a", "1");
+  REQUIRE(buf.write(w).ok());
+  REQUIRE(buf.commit_async().ok());
+  CHECK(buf.writing());
+  base.release();
+  // Without a wait(): the writer's own count says when it is free (what group commit polls).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (buf.writing() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK_FALSE(buf.writing());
+  CHECK(base.writes() == 1);
+  REQUIRE(buf.wait().ok());
 }
 
 TEST_CASE("BufferedStore: after a failed write the one behind it is not made") {
