@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
 #include <string_view>
+#include <utility>
+
+#include "geo/crs.h"
 
 // The arithmetic below must run as PROJ's does: geo/CMakeLists.txt builds this file with
 // -ffp-contract=off (no fused multiply-adds, which a -march with FMA would otherwise allow).
@@ -18,7 +22,11 @@ constexpr int kOrder = 6;                          // PROJ_ETMERC_ORDER
 constexpr double kDegToRad = .017453292519943296;  // PROJ's DEG_TO_RAD, as its units table has it
 constexpr int kBlock = 64;                         // grid cells a side in one block read at once
 constexpr double kAreaMargin = 0.01;       // degrees kept from the area's edges (about 1 km)
+constexpr double kBoxMargin = 1000;        // metres kept from the edges of PROJ's box
 constexpr double kCheckTolerance = 1e-12;  // degrees
+// A node's shift is read back as (node + shift) - node in doubles; below this (radians) the
+// float it came from is finer than the double sum keeps, and the cells around are left to PROJ.
+constexpr double kLeastShift = 0x1p-28;
 
 // The operation this file copies, as PROJ 9.1 writes the one it picks (proj_as_proj_string).
 constexpr std::string_view kPipeline =
@@ -106,19 +114,54 @@ std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* 
   double w = 0, s = 0, e = 0, n = 0;
   if (!proj_get_area_of_use(ctx, chosen, &w, &s, &e, &n, nullptr) || w < -180 || e < w)
     return nullptr;
-  // proj_grid_info works in PROJ's default context, which is not thread-safe; nothing else here
-  // uses that context, so one lock serialises every use of it.
-  static std::mutex default_context;
+  // proj_info and proj_grid_info use PROJ's process-wide state (the default context).
   PJ_GRID_INFO info;
   {
-    std::lock_guard lock(default_context);
+    std::lock_guard lock(proj_global_lock());
+    const PJ_INFO version = proj_info();
+    if (version.major != 9 || version.minor != 1) return nullptr;  // the PROJ this copies
     info = proj_grid_info(full_name);
   }
   if (info.n_lon < 2 || info.n_lat < 2 || !(info.cs_lon > 0) || !(info.cs_lat > 0)) return nullptr;
 
+  // The box PROJ tests an input point against (4D_api.cpp, reproject_bbox): the area's lon/lat
+  // box in the source's geographic CRS, 21 points an edge, projected; here shrunk by 1 km.
+  double box[4];
+  {
+    using Pj = std::unique_ptr<PJ, decltype(&proj_destroy)>;
+    Pj raw(proj_create_crs_to_crs(ctx, "EPSG:4277", "EPSG:27700", nullptr), &proj_destroy);
+    if (!raw) return nullptr;
+    Pj to_src(proj_normalize_for_visualization(ctx, raw.get()), &proj_destroy);
+    if (!to_src) return nullptr;
+    constexpr int kSteps = 20;
+    std::vector<double> bx, by;
+    for (int j = 0; j <= kSteps; ++j) {
+      const double lon = w + j * (e - w) / kSteps, lat = s + j * (n - s) / kSteps;
+      for (auto [px, py] :
+           {std::pair{lon, s}, std::pair{lon, n}, std::pair{w, lat}, std::pair{e, lat}}) {
+        bx.push_back(px);
+        by.push_back(py);
+      }
+    }
+    proj_trans_generic(to_src.get(), PJ_FWD, bx.data(), sizeof(double), bx.size(), by.data(),
+                       sizeof(double), by.size(), nullptr, 0, 0, nullptr, 0, 0);
+    box[0] = box[1] = std::numeric_limits<double>::infinity();
+    box[2] = box[3] = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < bx.size(); ++i) {
+      if (!std::isfinite(bx[i]) || !std::isfinite(by[i])) return nullptr;
+      box[0] = std::min(box[0], bx[i]);
+      box[1] = std::min(box[1], by[i]);
+      box[2] = std::max(box[2], bx[i]);
+      box[3] = std::max(box[3], by[i]);
+    }
+  }
+
   std::unique_ptr<BngToWgs84> c(new BngToWgs84());
-  c->ctx_ = ctx;
   c->pipeline_ = pipeline;
+  c->box_minx_ = box[0] + kBoxMargin;
+  c->box_miny_ = box[1] + kBoxMargin;
+  c->box_maxx_ = box[2] - kBoxMargin;
+  c->box_maxy_ = box[3] - kBoxMargin;
   c->shift_ = proj_create(ctx, kShiftStep);
   if (!c->shift_) return nullptr;
   c->area_west_ = (w + kAreaMargin) * kDegToRad;
@@ -197,6 +240,31 @@ std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* 
   // clang-format on
   const double Z = gatg(cbg.data(), kOrder, phi0, cos(2 * phi0), sin(2 * phi0));
   c->zb_ = -c->qn_ * (Z + clens(gtu.data(), kOrder, 2 * Z));
+
+  // The inverse transverse Mercator against PROJ's own step, bit for bit (a proj.ini that asks
+  // for the Evenden/Snyder algorithm, or a PROJ that computes otherwise, ends here).
+  {
+    using Pj = std::unique_ptr<PJ, decltype(&proj_destroy)>;
+    Pj tmerc(proj_create(ctx,
+                         "+proj=pipeline +step +inv +proj=tmerc +lat_0=49 +lon_0=-2 "
+                         "+k=0.9996012717 +x_0=400000 +y_0=-100000 +ellps=airy"),
+             &proj_destroy);
+    if (!tmerc) return nullptr;
+    constexpr double kAt[][2] = {{530624.974, 178388.464},  {91492.146, 11318.804},
+                                 {639821.835, 169565.858},  {331534.552, 431920.792},
+                                 {261912.151, 1147259.901}, {180000.5, 850000.25}};
+    for (const auto& at : kAt) {
+      const PJ_COORD want = proj_trans(tmerc.get(), PJ_FWD, proj_coord(at[0], at[1], 0, HUGE_VAL));
+      double lam = 0, phi = 0;
+      if (!c->inverse_tmerc(at[0], at[1], lam, phi) || lam != want.lp.lam || phi != want.lp.phi) {
+        spdlog::info(
+            "EPSG:27700 -> EPSG:4326: PROJ's transverse Mercator differs from the copy in "
+            "geo/bng_to_wgs84.cc at ({}, {}); PROJ answers every point",
+            at[0], at[1]);
+        return nullptr;
+      }
+    }
+  }
   spdlog::debug("EPSG:27700 -> EPSG:4326: PROJ's OSTN15 pipeline copied for single points ({})",
                 full_name);
   return c;
@@ -223,8 +291,10 @@ const BngToWgs84::Block* BngToWgs84::block(int bx, int by) {
       PJ_COORD out = proj_trans(shift_, PJ_FWD, proj_coord(lam, phi, 0, HUGE_VAL));
       if (out.lp.lam == HUGE_VAL || !std::isfinite(out.lp.lam) || !std::isfinite(out.lp.phi))
         continue;
-      b->lon[j * side + i] = static_cast<float>(out.lp.lam - lam);
-      b->lat[j * side + i] = static_cast<float>(out.lp.phi - phi);
+      const double d_lam = out.lp.lam - lam, d_phi = out.lp.phi - phi;
+      if (std::fabs(d_lam) < kLeastShift || std::fabs(d_phi) < kLeastShift) continue;
+      b->lon[j * side + i] = static_cast<float>(d_lam);
+      b->lat[j * side + i] = static_cast<float>(d_phi);
     }
   }
   proj_errno_reset(shift_);
@@ -271,11 +341,7 @@ bool BngToWgs84::check_block(int bx, int by) {
   return true;
 }
 
-bool BngToWgs84::apply(double x, double y, double& lon, double& lat) {
-  if (!enabled_) {
-    ++declined_;
-    return false;
-  }
+bool BngToWgs84::inverse_tmerc(double x, double y, double& lam, double& phi) const {
   // inv.cpp, inv_prepare: de-offset (to_meter is 1) and scale by 1/a.
   x = x - x0_;
   y = y - y0_;
@@ -284,10 +350,7 @@ bool BngToWgs84::apply(double x, double y, double& lon, double& lat) {
   // tmerc.cpp, exact_e_inv.
   double Cn = (y - zb_) / qn_;
   double Ce = x / qn_;
-  if (!(std::fabs(Ce) <= 2.623395162778)) {
-    ++declined_;
-    return false;
-  }
+  if (!(std::fabs(Ce) <= 2.623395162778)) return false;
   const double sin_arg_r = sin(2 * Cn);
   const double cos_arg_r = cos(2 * Cn);
   const double exp_2_Ce = exp(2 * Ce);
@@ -307,12 +370,19 @@ bool BngToWgs84::apply(double x, double y, double& lon, double& lat) {
   const double tmp = 2 * modulus_Ce / (sinhCe * sinhCe + 1);
   const double sin_2_Cn = sin_Cn * tmp;
   const double cos_2_Cn = tmp * modulus_Ce - 1.;
-  double phi = gatg(cgb_.data(), kOrder, Cn, cos_2_Cn, sin_2_Cn);
+  phi = gatg(cgb_.data(), kOrder, Cn, cos_2_Cn, sin_2_Cn);
   // inv.cpp, inv_finalize: back to Greenwich (from_greenwich is 0; adjlon changes nothing here).
-  double lam = Ce + lam0_;
+  lam = Ce + lam0_;
+  return true;
+}
 
-  // PROJ keeps its other operations for points outside this one's area.
-  if (!(lam > area_west_ && lam < area_east_ && phi > area_south_ && phi < area_north_)) {
+bool BngToWgs84::apply(double x, double y, double& lon, double& lat) {
+  // PROJ considers this operation only for a point inside its box (and keeps its others for the
+  // rest); NaN fails every comparison.
+  double lam = 0, phi = 0;
+  if (!enabled_ || !(x > box_minx_ && x < box_maxx_ && y > box_miny_ && y < box_maxy_) ||
+      !inverse_tmerc(x, y, lam, phi) ||
+      !(lam > area_west_ && lam < area_east_ && phi > area_south_ && phi < area_north_)) {
     ++declined_;
     return false;
   }
@@ -331,7 +401,7 @@ bool BngToWgs84::apply(double x, double y, double& lon, double& lat) {
     return false;
   }
   const Block* b = block(il / kBlock, ip / kBlock);
-  if (!b) {
+  if (!b || !enabled_) {  // (a block read for the check of this one may have failed its own)
     ++declined_;
     return false;
   }

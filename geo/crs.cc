@@ -92,6 +92,11 @@ std::vector<std::string> CrsDiagnostics::messages() const {
   return messages_;
 }
 
+std::mutex& proj_global_lock() {
+  static std::mutex lock;
+  return lock;
+}
+
 // --- Transform -------------------------------------------------------------------------------
 
 Transform::~Transform() {
@@ -381,8 +386,7 @@ Result<std::unique_ptr<CrsContext>> CrsContext::create(const CrsOptions& options
     // proj_info() fills a static PJ_INFO inside PROJ (its string rebuilt on each call), so two
     // contexts created at once on two threads must not read it together: the one lock here is
     // about PROJ's global, not state of ours.
-    static std::mutex proj_info_mutex;
-    std::lock_guard lock(proj_info_mutex);
+    std::lock_guard lock(proj_global_lock());
     const PJ_INFO info = proj_info();
     std::string_view rest(info.searchpath ? info.searchpath : "");
     while (!rest.empty()) {

@@ -68,6 +68,10 @@ struct CrsOptions {
 
 class CrsContext;
 
+/// PROJ's process-wide state (its default context, proj_info's static result) is not
+/// thread-safe: every use of it here holds this lock.
+std::mutex& proj_global_lock();
+
 /// One operation from a source CRS to a target CRS, axis order normalised for GeoJSON
 /// (x = easting/longitude, y = northing/latitude: proj_normalize_for_visualization).
 /// Made and owned by a CrsContext; used on its thread (PROJ updates state inside the PJ).

@@ -121,9 +121,17 @@ TEST_CASE("CrsContext: EPSG:27700 -> EPSG:4326 through the copy of PROJ's OSTN15
   std::uniform_real_distribution<double> gx(-250000, 750000), gy(-150000, 1300000);
   std::uniform_real_distribution<double> lx(500000, 560000), ly(150000, 210000);
   std::vector<std::pair<double, double>> points;
-  points.reserve(100000);
+  points.reserve(320000);
   for (int i = 0; i < 40000; ++i) points.emplace_back(gx(rng), gy(rng));
   for (int i = 0; i < 60000; ++i) points.emplace_back(lx(rng), ly(rng));
+  // Every 2 km over the National Grid: every block of the grid, and the band near 55 N whose
+  // latitude shifts are too small to read back exactly (their cells are left to PROJ).
+  for (double x = 1000; x < 700000; x += 2000)
+    for (double y = 1000; y < 1250000; y += 2000) points.emplace_back(x, y);
+  // Where the northing wraps round the globe to London's latitude: outside the box PROJ tests
+  // before it considers the operation, so PROJ's ballpark, not OSTN15 (110 m apart).
+  points.emplace_back(530000, 40180000);
+  points.emplace_back(530000, -39820000);
   std::sort(points.begin(), points.end(),  // rows: PROJ reads its grid in tiles
             [](const auto& a, const auto& b) { return a.second < b.second; });
   std::size_t same = 0, differ = 0;
@@ -153,10 +161,10 @@ TEST_CASE("CrsContext: EPSG:27700 -> EPSG:4326 through the copy of PROJ's OSTN15
   MESSAGE("answered by the copy: ", fast->answered(), ", left to PROJ: ", fast->declined(),
           "; equal to PROJ bit for bit: ", same, ", differing: ", differ, " (worst ", worst,
           " degree)");
-  CHECK(fast->answered() > 80000);
+  CHECK(fast->answered() > 280000);
   CHECK(fast->declined() > 1000);
   CHECK(worst <= 1e-12);  // 0.1 micrometre; the output has 7 decimals (1 cm)
-  CHECK(differ == 0);     // these 100,000 all equal bit for bit (see geo/bng_to_wgs84.h)
+  CHECK(differ == 0);     // all equal bit for bit (see geo/bng_to_wgs84.h)
 
   // A shape goes vertex by vertex through the same path.
   Shape line = make_line({530624.974, 178388.464, 530700.0, 178400.0, 91492.146, 11318.804});
