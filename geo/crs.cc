@@ -109,8 +109,14 @@ Status Transform::apply(Shape& s) const {
   if (fast_ && fast_->enabled()) {
     for (std::size_t i = 0; i < n; ++i) {
       double x = s.xy[2 * i], y = s.xy[2 * i + 1];
-      if (auto st = apply(x, y); !st.ok())
-        return Error{"geometry", fmt::format("vertex {}: {}", i, st.error().message)};
+      if (!apply(x, y).ok()) {
+        // The message of the path below (apply(x, y) left PROJ's errno in pj_).
+        const int err = pj_ ? proj_errno(pj_) : 0;
+        return Error{"geometry", fmt::format("vertex {} cannot be transformed from {} to {}: {}", i,
+                                             source_, target_,
+                                             err ? proj_context_errno_string(ctx_, err)
+                                                 : "the result is not a finite number")};
+      }
       s.xy[2 * i] = x;
       s.xy[2 * i + 1] = y;
     }

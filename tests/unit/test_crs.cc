@@ -166,6 +166,14 @@ TEST_CASE("CrsContext: EPSG:27700 -> EPSG:4326 through the copy of PROJ's OSTN15
   CHECK(worst <= 1e-12);  // 0.1 micrometre; the output has 7 decimals (1 cm)
   CHECK(differ == 0);     // all equal bit for bit (see geo/bng_to_wgs84.h)
 
+  // A vertex that cannot be transformed is named as on PROJ's own path.
+  Shape bad = make_line({530000, 180000, std::numeric_limits<double>::quiet_NaN(), 180000});
+  auto failed = t.apply(bad);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().field == "geometry");
+  CHECK(failed.error().message.find(
+            "vertex 1 cannot be transformed from EPSG:27700 to EPSG:4326") != std::string::npos);
+
   // A shape goes vertex by vertex through the same path.
   Shape line = make_line({530624.974, 178388.464, 530700.0, 178400.0, 91492.146, 11318.804});
   Shape copy = line;
