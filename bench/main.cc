@@ -243,6 +243,16 @@ struct Instance {
   }
 };
 
+// The group-commit policy, in the words of the tables and the progress lines.
+std::string group_commit_text(const Options& o) {
+  if (!o.commit_when_free)
+    return "WriteBatch per " + thousands(static_cast<double>(o.commit_every)) +
+           " events written on a second thread";
+  return "WriteBatch per " + thousands(static_cast<double>(o.commit_when_free)) + " to " +
+         thousands(static_cast<double>(o.commit_every)) +
+         " events, written on a second thread as soon as it is free";
+}
+
 geo::DetectorOptions detector_options(const Options& o) {
   geo::DetectorOptions d;
   d.finest_cell_m = o.finest_cell_m;
@@ -589,15 +599,8 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
                     o.commit_every, true, phase_deadline(), o.commit_when_free);
     if (!r) return r.error();
     stream_check(*r);
-    const std::string groups =
-        o.commit_when_free
-            ? "WriteBatch per " + thousands(static_cast<double>(o.commit_when_free)) + " to " +
-                  thousands(static_cast<double>(o.commit_every)) +
-                  " events, written on a second thread as soon as it is free"
-            : "WriteBatch per " + thousands(static_cast<double>(o.commit_every)) +
-                  " events written on a second thread";
     add_row(std::move(*r),
-            "digonce engine: stream, query + insert, " + groups +
+            "digonce engine: stream, query + insert, " + group_commit_text(o) +
                 (o.commit_rounds > 1 ? ", round " + std::to_string(round + 1) : std::string()));
   }
 
@@ -914,12 +917,7 @@ int run(int argc, char** argv) {
       "- events per phase: %s, at most the live works (london), 10,000 (roads, standard); batched "
       "mode: %s events per WriteBatch; group commit: %s; phases cut after %.0f s\n",
       thousands(static_cast<double>(o.events)).c_str(),
-      thousands(static_cast<double>(o.commit_every)).c_str(),
-      o.commit_when_free ? ("a WriteBatch to the writer thread as soon as it is free, of " +
-                            thousands(static_cast<double>(o.commit_when_free)) + " to " +
-                            thousands(static_cast<double>(o.commit_every)) + " events")
-                               .c_str()
-                         : "the same, on a second thread",
+      thousands(static_cast<double>(o.commit_every)).c_str(), group_commit_text(o).c_str(),
       o.phase_seconds);
   if (roads) {
     auto layout = greater_london_layout(*roads);

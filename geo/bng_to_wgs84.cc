@@ -7,7 +7,6 @@
 #include <limits>
 #include <mutex>
 #include <string_view>
-#include <utility>
 
 #include "geo/crs.h"
 
@@ -100,8 +99,9 @@ BngToWgs84::~BngToWgs84() {
   if (shift_) proj_destroy(shift_);
 }
 
-std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* chosen) {
-  if (!ctx || !pipeline || !chosen) return nullptr;
+std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* chosen,
+                                             PJ* from_lonlat) {
+  if (!ctx || !pipeline || !chosen || !from_lonlat) return nullptr;
   const char* text = proj_as_proj_string(ctx, chosen, PJ_PROJ_5, nullptr);
   if (!text || std::string_view(text) != kPipeline) return nullptr;
   const char* full_name = nullptr;
@@ -124,37 +124,15 @@ std::unique_ptr<BngToWgs84> BngToWgs84::make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* 
   }
   if (info.n_lon < 2 || info.n_lat < 2 || !(info.cs_lon > 0) || !(info.cs_lat > 0)) return nullptr;
 
-  // The box PROJ tests an input point against (4D_api.cpp, reproject_bbox): the area's lon/lat
-  // box in the source's geographic CRS, 21 points an edge, projected; here shrunk by 1 km.
+  // The box PROJ tests an input point against (4D_api.cpp, reproject_bbox: the area's lon/lat
+  // box in the source's geographic CRS, 21 points an edge, projected). Here the same box through
+  // WGS 84 (some 100 m from OSGB36 in Great Britain), shrunk by 1 km.
   double box[4];
-  {
-    using Pj = std::unique_ptr<PJ, decltype(&proj_destroy)>;
-    Pj raw(proj_create_crs_to_crs(ctx, "EPSG:4277", "EPSG:27700", nullptr), &proj_destroy);
-    if (!raw) return nullptr;
-    Pj to_src(proj_normalize_for_visualization(ctx, raw.get()), &proj_destroy);
-    if (!to_src) return nullptr;
-    constexpr int kSteps = 20;
-    std::vector<double> bx, by;
-    for (int j = 0; j <= kSteps; ++j) {
-      const double lon = w + j * (e - w) / kSteps, lat = s + j * (n - s) / kSteps;
-      for (auto [px, py] :
-           {std::pair{lon, s}, std::pair{lon, n}, std::pair{w, lat}, std::pair{e, lat}}) {
-        bx.push_back(px);
-        by.push_back(py);
-      }
-    }
-    proj_trans_generic(to_src.get(), PJ_FWD, bx.data(), sizeof(double), bx.size(), by.data(),
-                       sizeof(double), by.size(), nullptr, 0, 0, nullptr, 0, 0);
-    box[0] = box[1] = std::numeric_limits<double>::infinity();
-    box[2] = box[3] = -std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < bx.size(); ++i) {
-      if (!std::isfinite(bx[i]) || !std::isfinite(by[i])) return nullptr;
-      box[0] = std::min(box[0], bx[i]);
-      box[1] = std::min(box[1], by[i]);
-      box[2] = std::max(box[2], bx[i]);
-      box[3] = std::max(box[3], by[i]);
-    }
-  }
+  if (!proj_trans_bounds(ctx, from_lonlat, PJ_FWD, w, s, e, n, &box[0], &box[1], &box[2], &box[3],
+                         21) ||
+      !std::isfinite(box[0]) || !std::isfinite(box[1]) || !std::isfinite(box[2]) ||
+      !std::isfinite(box[3]))
+    return nullptr;
 
   std::unique_ptr<BngToWgs84> c(new BngToWgs84());
   c->pipeline_ = pipeline;

@@ -48,8 +48,9 @@ class BngToWgs84 {
   /// The copy of `chosen` (the operation PROJ picked inside `pipeline`, the transform from
   /// EPSG:27700 to EPSG:4326 in GeoJSON axis order); null when `chosen` is not the pipeline this
   /// file copies or its grid cannot be read. `pipeline` is kept for the checks and must outlive
-  /// the copy.
-  static std::unique_ptr<BngToWgs84> make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* chosen);
+  /// the copy; `from_lonlat` (EPSG:4326 -> EPSG:27700, GeoJSON order) is used here only.
+  static std::unique_ptr<BngToWgs84> make(PJ_CONTEXT* ctx, PJ* pipeline, PJ* chosen,
+                                          PJ* from_lonlat);
   ~BngToWgs84();
   BngToWgs84(const BngToWgs84&) = delete;
   BngToWgs84& operator=(const BngToWgs84&) = delete;

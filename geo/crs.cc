@@ -106,23 +106,12 @@ Transform::~Transform() {
 Status Transform::apply(Shape& s) const {
   const std::size_t n = s.vertex_count();
   if (n == 0) return Status::Ok();
-  if (fast_ && fast_->enabled()) {
-    for (std::size_t i = 0; i < n; ++i) {
-      double x = s.xy[2 * i], y = s.xy[2 * i + 1];
-      if (!apply(x, y).ok()) {
-        // The message of the path below (apply(x, y) left PROJ's errno in pj_).
-        const int err = pj_ ? proj_errno(pj_) : 0;
-        return Error{"geometry", fmt::format("vertex {} cannot be transformed from {} to {}: {}", i,
-                                             source_, target_,
-                                             err ? proj_context_errno_string(ctx_, err)
-                                                 : "the result is not a finite number")};
-      }
-      s.xy[2 * i] = x;
-      s.xy[2 * i + 1] = y;
-    }
-    return Status::Ok();
-  }
-  if (pj_) {
+  if (fast_path()) {
+    // Vertex by vertex, as single points go; up to the first that fails, which the check below
+    // names (with the errno PROJ left for it).
+    for (std::size_t i = 0; i < n; ++i)
+      if (!apply(s.xy[2 * i], s.xy[2 * i + 1]).ok()) break;
+  } else if (pj_) {
     proj_errno_reset(pj_);
     constexpr std::size_t stride = 2 * sizeof(double);
     proj_trans_generic(pj_, PJ_FWD, s.xy.data(), stride, n, s.xy.data() + 1, stride, n, nullptr, 0,
@@ -308,8 +297,8 @@ Result<std::unique_ptr<Transform>> CrsContext::make_transform(PJ* source,
   t->description_ = name ? name : "unnamed operation";
   t->uses_grid_ = proj_coordoperation_get_grid_used_count(ctx, chosen) > 0;
   t->accuracy_m_ = proj_coordoperation_get_accuracy(ctx, chosen);
-  if (source_name == "EPSG:27700" && target_name == "EPSG:4326")
-    t->fast_ = BngToWgs84::make(ctx, t->pj_, chosen);
+  if (source_name == "EPSG:27700" && target_name == "EPSG:4326" && from_lonlat)
+    t->fast_ = BngToWgs84::make(ctx, t->pj_, chosen, from_lonlat.get());
   diagnose(*t, source, target, chosen);
   return t;
 }
