@@ -200,6 +200,8 @@ TEST_CASE("CrsContext: without the grid, a Helmert fallback (metres off) and one
   CHECK(t.degraded());
   CHECK(t.description().find("OSGB36 to WGS 84 (6)") != std::string::npos);
   CHECK(t.accuracy_m() == doctest::Approx(2.0));
+  // PROJ picks another operation back to EPSG:4326 too: the copy of its grid pipeline stays off.
+  CHECK(plain->metric_to_wgs84().fast_path() == nullptr);
   REQUIRE(diagnostics->warnings() == 1);
   CHECK(diagnostics->messages()[0].find("uk_os_OSTN15_NTv2_OSGBtoETRS.tif") != std::string::npos);
 
@@ -259,7 +261,8 @@ TEST_CASE("CrsContext: axis order is x = easting/longitude, y = northing/latitud
 TEST_CASE("CrsContext: another region, metric CRS EPSG:2154 (France, Lambert-93)") {
   auto crs = with_grid("EPSG:2154");
   CHECK(crs->metric_crs() == "EPSG:2154");
-  double x = 2.3499, y = 48.8530;  // Notre-Dame de Paris
+  CHECK(crs->metric_to_wgs84().fast_path() == nullptr);  // the copy is of EPSG:27700's operation
+  double x = 2.3499, y = 48.8530;                        // Notre-Dame de Paris
   REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
   // Lambert-93: false easting 700 000 at 3°E, false northing 6 600 000 at 46.5°N.
   CHECK(x == doctest::Approx(652000).epsilon(0.005));
