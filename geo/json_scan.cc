@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <system_error>
 
 namespace digonce::geo {
@@ -102,16 +104,7 @@ class Scanner {
       path_ += key;
       if (!value(depth)) return false;
       path_.resize(base);
-      skip_ws();
-      if (peek() == ',') {
-        ++at_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++at_;
-        return true;
-      }
-      return fail(done() ? "unexpected end of input: expected ',' or '}'" : "expected ',' or '}'");
+      if (auto more = after_element('}'); !more || !*more) return more.has_value();
     }
   }
 
@@ -132,17 +125,22 @@ class Scanner {
       path_ += ']';
       if (!value(depth)) return false;
       path_.resize(base);
-      skip_ws();
-      if (peek() == ',') {
-        ++at_;
-        continue;
-      }
-      if (peek() == ']') {
-        ++at_;
-        return true;
-      }
-      return fail(done() ? "unexpected end of input: expected ',' or ']'" : "expected ',' or ']'");
+      if (auto more = after_element(']'); !more || !*more) return more.has_value();
     }
+  }
+
+  // After a member or an element: true at ',' (another follows), false at `close` (the object
+  // or array ends), nothing (a failure, recorded) otherwise.
+  std::optional<bool> after_element(char close) {
+    skip_ws();
+    const char c = peek();
+    if (c == ',' || c == close) {
+      ++at_;
+      return c == ',';
+    }
+    const std::string expected = std::string("expected ',' or '") + close + "'";
+    fail(done() ? "unexpected end of input: " + expected : expected);
+    return std::nullopt;
   }
 
   // A string literal; the raw text between the quotes goes to *key when asked (escapes kept:

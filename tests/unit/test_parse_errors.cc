@@ -208,6 +208,8 @@ std::vector<Row> json_rows() {
       {R"({"work_ref":"W",})", "", "at byte"},
       {R"({"work_ref" "W"})", "", "expected ':'"},
       {R"({"work_ref":"W" "promoter":"P"})", "", "expected ',' or '}'"},
+      {R"({"a":[1 2],"work_ref":"W"})", "a", "expected ',' or ']'"},
+      {R"({"a":{"b":1 "c":2}})", "a", "expected ',' or '}'"},
       // (A syntax error inside a member names it, as a bad value does.)
       {R"({"work_ref":"W\x"})", "work_ref", "invalid escape"},
       {"{\"work_ref\":\"W\x01\"}", "work_ref", "unescaped control character"},
