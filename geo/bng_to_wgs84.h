@@ -23,8 +23,8 @@
 // transverse Mercator matched a bare PROJ tmerc step bit for bit at a few points (a proj.ini
 // asking for another tmerc algorithm, or another PROJ, would not). Measured against PROJ on a
 // 1 km lattice over Great Britain (869,716 points answered) and in tests/unit/test_crs.cc
-// (100,000 points, and the points it must leave to PROJ): all equal bit for bit. Cost here:
-// 127 ns a point against PROJ's 415 ns.
+// (318,752 points: at random over Great Britain and London, a 2 km lattice, and points it must
+// leave to PROJ): all equal bit for bit. Cost here: 127 ns a point against PROJ's 415 ns.
 //
 // Not proven: that PROJ's list of operations for the pair stays as it is (OSTN15 first, the only
 // one of 1 m; PROJ takes the first whose box holds the point, and only a more accurate onshore

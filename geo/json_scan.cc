@@ -104,7 +104,9 @@ class Scanner {
       path_ += key;
       if (!value(depth)) return false;
       path_.resize(base);
-      if (auto more = after_element('}'); !more || !*more) return more.has_value();
+      const std::optional<bool> more = after_element('}');
+      if (!more) return false;  // a syntax error, recorded
+      if (!*more) return true;  // the object ends
     }
   }
 
@@ -125,7 +127,9 @@ class Scanner {
       path_ += ']';
       if (!value(depth)) return false;
       path_.resize(base);
-      if (auto more = after_element(']'); !more || !*more) return more.has_value();
+      const std::optional<bool> more = after_element(']');
+      if (!more) return false;  // a syntax error, recorded
+      if (!*more) return true;  // the array ends
     }
   }
 

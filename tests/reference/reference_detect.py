@@ -286,10 +286,11 @@ def main():
     expected = [k for k, v in want.items() if v[0] <= a.distance_m]
     kinds = dict(collections.Counter(k[0] for k in expected))
     print(f"{a.input}: {live} live works, {replay.stale} stale events, "
-          f"{len(replay.rejected_lines)} broken lines; reference open alerts {len(expected)} {kinds}; "
-          f"digonce open {len(got)}; {near_limit} pairs within {REPROJECTION_TOLERANCE_M * 1000:g} mm "
-          f"of the distance limit after reprojection, {decided_otherwise} of them decided otherwise "
-          f"than the reference's distance (allowed); {len(problems)} differences")
+          f"{len(replay.rejected_lines)} broken lines; "
+          f"reference open alerts {len(expected)} {kinds}; digonce open {len(got)}; "
+          f"{near_limit} pairs within {REPROJECTION_TOLERANCE_M * 1000:g} mm of the distance "
+          f"limit after reprojection, {decided_otherwise} of them decided otherwise than the "
+          f"reference's distance (allowed); {len(problems)} differences")
     for p in problems[:40]:
         print("  " + p)
     return 1 if problems else 0

@@ -261,8 +261,9 @@ TEST_CASE("CrsContext: axis order is x = easting/longitude, y = northing/latitud
 TEST_CASE("CrsContext: another region, metric CRS EPSG:2154 (France, Lambert-93)") {
   auto crs = with_grid("EPSG:2154");
   CHECK(crs->metric_crs() == "EPSG:2154");
-  CHECK(crs->metric_to_wgs84().fast_path() == nullptr);  // the copy is of EPSG:27700's operation
-  double x = 2.3499, y = 48.8530;                        // Notre-Dame de Paris
+  // The copy of PROJ's pipeline is of EPSG:27700's operation only.
+  CHECK(crs->metric_to_wgs84().fast_path() == nullptr);
+  double x = 2.3499, y = 48.8530;  // Notre-Dame de Paris
   REQUIRE(crs->wgs84_to_metric().apply(x, y).ok());
   // Lambert-93: false easting 700 000 at 3°E, false northing 6 600 000 at 46.5°N.
   CHECK(x == doctest::Approx(652000).epsilon(0.005));
