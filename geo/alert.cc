@@ -311,7 +311,10 @@ std::string alert_to_json(const Alert& a) {
     append_work(works, a.b);
     works.push_back(']');
     o.fixed("distance_m", a.distance_m, 3);
-    o.fixed("gap_days", static_cast<double>(a.gap) / static_cast<double>(kMicrosPerDay), 6);
+    // Six decimals (a tenth of a second), except that a gap above 0 never shows as 0: a
+    // collaboration's gap is more than 0 (contract section 2), however little more.
+    const double gap_days = static_cast<double>(a.gap) / static_cast<double>(kMicrosPerDay);
+    o.fixed("gap_days", a.gap > 0 ? std::max(gap_days, 1e-6) : gap_days, 6);
     auto& loc = o.key("location");
     {
       JsonObject p(loc);

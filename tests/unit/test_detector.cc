@@ -584,6 +584,19 @@ TEST_CASE("alert JSON carries the contract's fields") {
   CHECK(json.find("\"state\":\"open\"") != std::string::npos);
   CHECK(json.find("\"distance_m\":12.346") != std::string::npos);
   CHECK(json.find("\"gap_days\":-0.5") != std::string::npos);
+  // A gap of a few milliseconds rounds to 0 at six decimals; above 0 it shows as the least
+  // figure above 0 instead (a collaboration's gap_days is never 0), below 0 as 0.
+  for (const auto& [gap, shown] :
+       std::vector<std::pair<Micros, std::string>>{{20'000, "0.000001"},
+                                                   {1, "0.000001"},
+                                                   {0, "0"},
+                                                   {-20'000, "0"},
+                                                   {kMicrosPerDay / 10, "0.1"},
+                                                   {kMicrosPerDay * 90, "90"}}) {
+    a.gap = gap;
+    CAPTURE(gap);
+    CHECK(alert_to_json(a).find("\"gap_days\":" + shown + ",") != std::string::npos);
+  }
   CHECK(json.find("\"coordinates\":[-0.1234568,51.5]") != std::string::npos);
   CHECK(json.find("\"highway_authorities\":[\"5990\"]") != std::string::npos);
   CHECK(json.find("\"start\":\"1970-01-01T00:00:00Z\"") != std::string::npos);
