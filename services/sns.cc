@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "geo/json_reader.h"
 #include "services/http_client.h"
 
 namespace digonce::services {
@@ -44,10 +45,11 @@ Result<Url> allowed_url(const std::string& text, const std::vector<std::string>&
 }  // namespace
 
 Result<SnsMessage> parse_sns(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (auto err = parser.parse(json.data(), json.size(), true).get(root))
-    return error(std::string("invalid JSON: ") + simdjson::error_message(err));
+  // The reader of work events: bad JSON is named as there (the byte, and the member it is in).
+  geo::json::JsonReader reader;
+  auto parsed = reader.parse(json);
+  if (!parsed) return parsed.error();
+  const simdjson::dom::element root = *parsed;
   simdjson::dom::object o;
   if (root.get_object().get(o)) return error("an SNS message must be a JSON object");
   SnsMessage m;

@@ -50,6 +50,13 @@ TEST_CASE("parse_sns and the string SNS signs, per message type") {
         "SubscriptionConfirmation\n");
 
   CHECK(contains(parse_sns("{").error().what(), "invalid JSON"));
+  // Bad JSON is named as in a work event: the byte, and the member the fault is in.
+  auto bad = parse_sns(R"({"Type":"Notification","Message":[1,,2]})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().field == "Message[1]");
+  CHECK(contains(bad.error().what(), "invalid JSON at byte 36"));
+  CHECK(contains(parse_sns("{\"Type\":\"\xff\"}").error().what(), "invalid JSON at byte"));
+  CHECK(parse_sns(R"({"Type":"Notification","Type":"Notification"})").error().field == "Type");
   CHECK(parse_sns(R"({"MessageId":"id"})").error().field == "Type");
   CHECK(parse_sns(R"({"Type":"Other"})").error().field == "Type");
   CHECK(parse_sns(R"({"Type":"Notification","MessageId":3})").error().field == "MessageId");
