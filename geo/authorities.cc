@@ -7,13 +7,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <set>
 
+#include "base/ascii.h"
 #include "base/json_writer.h"
 #include "geo/parse.h"
 #include "geo/work.h"
@@ -25,13 +25,6 @@ namespace {
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char p, char q) {
-           return std::tolower(static_cast<unsigned char>(p)) ==
-                  std::tolower(static_cast<unsigned char>(q));
-         });
-}
 
 /// A property as text: strings as they are, integers in decimal (codes are sometimes numbers).
 std::optional<std::string> property_text(element v) {
@@ -536,7 +529,7 @@ const Authority* AuthorityMap::find(std::string_view code_or_name) const {
   // Names: a scan, fine for the few hundred authorities of a country; lookups by point, the hot
   // path, go through the tree.
   for (const auto& a : authorities_)
-    if (iequals(a.name, code_or_name)) return &a;
+    if (ascii_iequals(a.name, code_or_name)) return &a;
   return nullptr;
 }
 

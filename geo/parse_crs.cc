@@ -1,25 +1,15 @@
 // CRS names, and the structural rules the GeoJSON and WKT parsers share.
 #include <charconv>
 
+#include "base/ascii.h"
 #include "geo/parse_internal.h"
 
 namespace digonce::geo {
 namespace {
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 // Removes `prefix` (any case) from the front of s.
 bool consume(std::string_view& s, std::string_view prefix) {
-  if (s.size() < prefix.size() || !iequals(s.substr(0, prefix.size()), prefix)) return false;
+  if (!ascii_istarts_with(s, prefix)) return false;
   s.remove_prefix(prefix.size());
   return true;
 }
@@ -48,10 +38,11 @@ bool skip_version(std::string_view& s, char sep) {
 Result<std::string> normalize_crs(std::string_view name) {
   std::string_view s = name;
   std::optional<std::int32_t> code;
-  if (iequals(s, "CRS84") || iequals(s, "OGC:CRS84") ||
-      iequals(s, "urn:ogc:def:crs:OGC:1.3:CRS84") || iequals(s, "urn:ogc:def:crs:OGC::CRS84") ||
-      iequals(s, "http://www.opengis.net/def/crs/OGC/1.3/CRS84") ||
-      iequals(s, "https://www.opengis.net/def/crs/OGC/1.3/CRS84")) {
+  if (ascii_iequals(s, "CRS84") || ascii_iequals(s, "OGC:CRS84") ||
+      ascii_iequals(s, "urn:ogc:def:crs:OGC:1.3:CRS84") ||
+      ascii_iequals(s, "urn:ogc:def:crs:OGC::CRS84") ||
+      ascii_iequals(s, "http://www.opengis.net/def/crs/OGC/1.3/CRS84") ||
+      ascii_iequals(s, "https://www.opengis.net/def/crs/OGC/1.3/CRS84")) {
     code = 4326;  // CRS84 is WGS 84 with longitude first: EPSG:4326 as the contract reads it
   } else if (consume(s, "urn:ogc:def:crs:EPSG:")) {
     if (skip_version(s, ':')) code = epsg_code(s);

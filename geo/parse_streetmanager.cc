@@ -8,6 +8,7 @@
 // replayed older notification is stale. (The notification's "version" is the schema's version.)
 #include <array>
 
+#include "base/ascii.h"
 #include "geo/parse_internal.h"
 
 namespace digonce::geo::detail {
@@ -88,16 +89,6 @@ std::string normalize_name(std::string_view s) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto la = static_cast<char>(a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i]);
-    auto lb = static_cast<char>(b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i]);
-    if (la != lb) return false;
-  }
-  return true;
-}
-
 // The work's identity, which every object type has under its own member names.
 struct Names {
   std::string_view ref;
@@ -129,7 +120,7 @@ Result<WorkEvent> identity(const json::Fields& f, const Names& names) {
 Result<std::optional<Micros>> optional_time(const json::Fields& f, std::string_view key,
                                             DateEnd bare) {
   auto text = f.optional_string(key);
-  if (text && *text && ((*text)->empty() || iequals(**text, "null")))
+  if (text && *text && ((*text)->empty() || ascii_iequals(**text, "null")))
     return std::optional<Micros>{};
   return f.optional_timestamp(key, bare);
 }
@@ -190,7 +181,7 @@ Result<Category> permit_category(const json::Fields& f) {
       {"HS2 (Highway)", Category::Hs2Highway},
   };
   for (const auto& [name, c] : kText)
-    if (iequals(name, *text)) return c;
+    if (ascii_iequals(name, *text)) return c;
   if (auto c = parse_category(*text)) return *c;  // a ref's spelling in the text member
   return Category::Standard;
 }
@@ -205,10 +196,10 @@ Result<WorkStatus> permit_status(const json::Fields& f) {
   }
   DIGONCE_PARSE_ASSIGN(text, f.optional_string("work_status"));
   if (!text) return WorkStatus::Planned;
-  if (iequals(*text, "Works in progress")) return WorkStatus::InProgress;
-  if (iequals(*text, "Works completed") || iequals(*text, "Historical works"))
+  if (ascii_iequals(*text, "Works in progress")) return WorkStatus::InProgress;
+  if (ascii_iequals(*text, "Works completed") || ascii_iequals(*text, "Historical works"))
     return WorkStatus::Completed;
-  if (iequals(*text, "Works cancelled")) return WorkStatus::Cancelled;
+  if (ascii_iequals(*text, "Works cancelled")) return WorkStatus::Cancelled;
   return WorkStatus::Planned;
 }
 
@@ -219,10 +210,11 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
   // cancel spelt otherwise must not leave the work live).
   if (!known_event) {
     DIGONCE_PARSE_ASSIGN(permit_status, f.optional_string("permit_status"));
-    if (permit_status && (iequals(*permit_status, "cancelled") ||
-                          iequals(*permit_status, "revoked") || iequals(*permit_status, "refused")))
+    if (permit_status &&
+        (ascii_iequals(*permit_status, "cancelled") || ascii_iequals(*permit_status, "revoked") ||
+         ascii_iequals(*permit_status, "refused")))
       effect = Effect::Cancel;
-    else if (permit_status && iequals(*permit_status, "closed"))
+    else if (permit_status && ascii_iequals(*permit_status, "closed"))
       effect = Effect::Completed;
   }
   if (effect == Effect::Cancel) {
@@ -275,7 +267,7 @@ Result<WorkEvent> permit(const json::Fields& f, Effect effect, const ParseLimits
 Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimits& limits) {
   DIGONCE_PARSE_ASSIGN(w, identity(f, {"activity_reference_number", "highway_authority_swa_code"}));
   DIGONCE_PARSE_ASSIGN(cancelled, f.optional_string("cancelled"));
-  if (effect == Effect::Cancel || (cancelled && iequals(*cancelled, "Yes"))) {
+  if (effect == Effect::Cancel || (cancelled && ascii_iequals(*cancelled, "Yes"))) {
     w.event = EventType::Cancel;
     return w;
   }
@@ -299,7 +291,7 @@ Result<WorkEvent> activity(const json::Fields& f, Effect effect, const ParseLimi
   // Street Manager records some Section 58 restrictions as activities (activity_type
   // "section58", as the DfT schema lists it): they restrict the street like a SECTION_58 object.
   DIGONCE_PARSE_ASSIGN(activity_type, f.optional_string("activity_type"));
-  if (activity_type && iequals(*activity_type, "section58")) w.kind = WorkKind::Restriction;
+  if (activity_type && ascii_iequals(*activity_type, "section58")) w.kind = WorkKind::Restriction;
   DIGONCE_TRY(f.copy_string("traffic_management_type", w.traffic_management));
   return w;
 }
@@ -311,11 +303,11 @@ Result<WorkEvent> section58(const json::Fields& f, Effect effect, const ParseLim
   w.kind = WorkKind::Restriction;
   DIGONCE_PARSE_ASSIGN(status, f.optional_string("section_58_status"));
   if (effect == Effect::Cancel ||
-      (status && (iequals(*status, "closed") || iequals(*status, "cancelled")))) {
+      (status && (ascii_iequals(*status, "closed") || ascii_iequals(*status, "cancelled")))) {
     w.event = EventType::Cancel;
     return w;
   }
-  if (effect == Effect::InProgress || (status && iequals(*status, "in_force")))
+  if (effect == Effect::InProgress || (status && ascii_iequals(*status, "in_force")))
     w.status = WorkStatus::InProgress;
   DIGONCE_TRY(geometry(f, "section_58_coordinates", limits, w));
   DIGONCE_PARSE_ASSIGN(start, optional_time(f, "start_date", DateEnd::Start));

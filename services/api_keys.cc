@@ -3,9 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <sstream>
+
+#include "base/ascii.h"
 
 namespace digonce::services {
 
@@ -104,10 +105,9 @@ void ApiKeys::set_areas(
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (std::size_t i = 0; i < kScheme.size(); ++i)  // the scheme is case-insensitive (RFC 7235)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
-      return std::nullopt;
+  // The scheme is case-insensitive (RFC 7235).
+  if (authorization.size() <= kScheme.size() || !ascii_istarts_with(authorization, kScheme))
+    return std::nullopt;
   auto token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
@@ -117,10 +117,8 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
 
 std::optional<std::string> basic_password(std::string_view authorization) {
   constexpr std::string_view kScheme = "basic ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (std::size_t i = 0; i < kScheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
-      return std::nullopt;
+  if (authorization.size() <= kScheme.size() || !ascii_istarts_with(authorization, kScheme))
+    return std::nullopt;
   auto b64 = authorization.substr(kScheme.size());
   while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
   while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);

@@ -573,6 +573,8 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
   r.target = std::string(view(req.target()));
   r.authorization = std::string(view(req[http::field::authorization]));
   r.authorization_repeated = req.count(http::field::authorization) > 1;
+  for (auto [at, end] = req.equal_range(http::field::content_encoding); at != end; ++at)
+    r.content_encoding += (r.content_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
   r.body = std::move(req.body());
   api_->handle(std::move(r),
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/ascii.h"
 #include "base/json_writer.h"
 #include "geo/authorities.h"
 #include "geo/crs.h"
@@ -569,14 +570,42 @@ const ApiKey* HttpApi::authenticate(std::string_view authorization,
   } else if (auto password = basic_password(authorization)) {
     if (const ApiKey* key = keys_.find(*password)) return key;
     refusal = unauthorized("unknown API key");
-  } else if (authorization.size() >= 6 &&
-             (authorization.substr(0, 6) == "Basic " || authorization.substr(0, 6) == "basic ")) {
+  } else if (ascii_istarts_with(authorization, "basic ")) {
     refusal = unauthorized("Basic credentials must be base64(user:KEY)");
   } else {
     refusal = unauthorized("the Authorization header must be Bearer KEY");
   }
   return nullptr;
 }
+
+namespace {
+
+// A body in a content coding other than identity (gzip, say) would read as bad JSON at byte 0:
+// 415 says what is wrong instead, with the one coding taken (RFC 9110 sections 15.5.16 and
+// 12.5.3). Checked where a body is read, after the route, the method and the key.
+std::optional<ApiResponse> unsupported_coding(const ApiRequest& req) {
+  std::string_view codings = req.content_encoding;
+  while (!codings.empty()) {
+    const auto comma = std::min(codings.find(','), codings.size());
+    std::string_view coding = codings.substr(0, comma);
+    codings.remove_prefix(std::min(comma + 1, codings.size()));
+    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+      coding.remove_prefix(1);
+    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+      coding.remove_suffix(1);
+    if (coding.empty() || ascii_iequals(coding, "identity")) continue;
+    // Named as sent, in printable ASCII only (the answer is JSON, and UTF-8).
+    std::string shown;
+    for (char c : coding.substr(0, 64)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    ApiResponse res = api_error(
+        415, Error{"Content-Encoding", "'" + shown + "' is not taken: send the body uncompressed"});
+    res.headers.emplace_back("Accept-Encoding", "identity");
+    return res;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 void HttpApi::handle(ApiRequest&& req, Respond respond) {
   auto started = Clock::now();
@@ -663,11 +692,15 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   if (route == "feed") {
     if (key->role != Role::Feed && key->role != Role::Ops)
       return done(api_error(403, "the Street Manager feed takes a feed or ops key"));
+    if (auto refused = unsupported_coding(req)) return done(std::move(*refused));
     return streetmanager_feed(std::move(req.body), std::move(done));
   }
   if (key->role == Role::Feed)
     return done(api_error(403, "a feed key may only POST to /v1/feeds/streetmanager"));
-  if (route == "works" && method == "POST") return submit(*key, req.body, std::move(done));
+  if (route == "works" && method == "POST") {
+    if (auto refused = unsupported_coding(req)) return done(std::move(*refused));
+    return submit(*key, req.body, std::move(done));
+  }
   if (route == "works") return done(list_works(*key, *target));
   if (route == "alerts") return done(list_alerts(*key, *target));
   if (route == "areas") {

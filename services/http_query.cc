@@ -1,7 +1,10 @@
 #include "services/http_query.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "base/ascii.h"
 
 namespace digonce::services {
 namespace {
@@ -40,6 +43,18 @@ Result<std::string> percent_decode(std::string_view s, bool plus_is_space) {
 
 Result<Target> parse_target(std::string_view target) {
   Target t;
+  // The absolute form ("http://host:port/v1/alerts"), which a server must accept (RFC 9112
+  // section 3.2.2) and a proxy sends: its path and query are the target (an empty path is "/").
+  std::string origin_form;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!ascii_istarts_with(target, scheme)) continue;
+    const auto rest = target.substr(scheme.size());
+    const auto path = std::min(rest.find_first_of("/?"), rest.size());
+    origin_form = rest.substr(path);
+    if (origin_form.empty() || origin_form.front() != '/') origin_form.insert(0, "/");
+    target = origin_form;
+    break;
+  }
   auto q = target.find('?');
   auto path = percent_decode(target.substr(0, q), false);
   if (!path) return path.error().within("path");

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "base/ascii.h"
 #include "geo/json_reader.h"
 #include "services/http_client.h"
 
@@ -138,14 +139,7 @@ bool host_matches(std::string_view host, const std::vector<std::string>& pattern
              });
         continue;
       }
-      if (pl[i].size() != h[i].size()) {
-        ok = false;
-        break;
-      }
-      for (std::size_t j = 0; j < pl[i].size(); ++j)
-        if (std::tolower(static_cast<unsigned char>(pl[i][j])) !=
-            std::tolower(static_cast<unsigned char>(h[i][j])))
-          ok = false;
+      ok = ascii_iequals(pl[i], h[i]);
     }
     if (ok) return true;
   }

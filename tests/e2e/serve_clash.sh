@@ -199,6 +199,21 @@ grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metr
   fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
 check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
 
+# A gzipped body is refused as such (415, naming Content-Encoding, with Accept-Encoding), not as
+# bad JSON, also behind a first "identity" header; only once the key is taken (401 before). A
+# target in absolute form (as a proxy sends it) reaches its route.
+printf '{}' | gzip >"$work/body.gz"
+answer=$(curl -s -D "$work/415.headers" -w '\n%{http_code}' -H 'Authorization: Bearer dev-ops-key' \
+  -H 'Content-Encoding: identity' -H 'Content-Encoding: gzip' --data-binary @"$work/body.gz" "$base/v1/works")
+[[ $(tail -n1 <<<"$answer") == 415 ]] || fail "a gzipped body: not 415: $answer"
+[[ $(head -n1 <<<"$answer" | jq -r .field) == Content-Encoding ]] || fail "415 names no field: $answer"
+grep -qi '^Accept-Encoding: identity' "$work/415.headers" || fail "415 without Accept-Encoding"
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Encoding: gzip' --data-binary @"$work/body.gz" \
+  "$base/v1/works") == 401 ]] || fail "a gzipped body without a key: not 401"
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer dev-ops-key' \
+  --request-target "$base/v1/alerts?limit=1" "$base/") == 200 ]] || fail "absolute-form target: not 200"
+check "a gzipped body -> 415 (field Content-Encoding); an absolute-form target -> its route"
+
 # A FeatureCollection goes as a record per work, each keyed by its own work_ref: a later
 # submission of one of its works is not undone by it. (Under the first work_ref, ingest had to
 # forward the others, and a forwarded copy landed after the later submission and undid it: 51 of

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "base/ascii.h"
 #include "services/api_keys.h"
 
 using namespace digonce;
@@ -107,6 +108,20 @@ TEST_CASE("api keys: Bearer tokens") {
   CHECK_FALSE(bearer_token("Bearer ").has_value());
   CHECK_FALSE(bearer_token("Bearer").has_value());
   CHECK_FALSE(bearer_token("").has_value());
+  CHECK(bearer_token("BEARER abc") == std::optional<std::string_view>("abc"));
+  CHECK_FALSE(bearer_token("Bearerx abc").has_value());
+}
+
+TEST_CASE("ascii: case-insensitive comparisons of ASCII letters only") {
+  CHECK(ascii_iequals("Identity", "identity"));
+  CHECK(ascii_iequals("", ""));
+  CHECK_FALSE(ascii_iequals("identity", "identit"));
+  CHECK_FALSE(ascii_iequals("gzip", "gzIp "));
+  CHECK_FALSE(ascii_iequals("\xc9", "\xe9"));  // bytes past ASCII compare as they are
+  CHECK(ascii_istarts_with("HTTP://host/", "http://"));
+  CHECK(ascii_istarts_with("http://", "http://"));
+  CHECK_FALSE(ascii_istarts_with("http:/", "http://"));
+  CHECK_FALSE(ascii_istarts_with("/http://", "http://"));
 }
 
 TEST_CASE("api keys: who may do what") {

@@ -305,6 +305,16 @@ TEST_CASE("http query: targets, bbox and times") {
   CHECK_FALSE(parse_target("/v1/works/%zz").ok());
   CHECK_FALSE(parse_target("/v1/works/%4").ok());
   CHECK_FALSE(parse_target("/v1/%00").ok());
+  // The absolute form (RFC 9112 section 3.2.2): the path and query after the authority.
+  auto absolute = parse_target("HTTP://127.0.0.1:8080/v1/works/AB%2F12?limit=5");
+  REQUIRE(absolute.ok());
+  CHECK(absolute->path == "/v1/works/AB/12");
+  CHECK(absolute->query["limit"] == "5");
+  CHECK(parse_target("https://example.org")->path == "/");
+  auto empty_path = parse_target("http://example.org?limit=5");
+  REQUIRE(empty_path.ok());
+  CHECK(empty_path->path == "/");
+  CHECK(empty_path->query["limit"] == "5");
 
   auto b = parse_bbox("-0.2,51.4,0,51.6");
   REQUIRE(b.ok());
