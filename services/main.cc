@@ -390,7 +390,9 @@ int run(int argc, char** argv) {
   serve->add_option(
       "--http", http,
       "HTTP API address, HOST:PORT (default: the config's http.listen, shipped 127.0.0.1:8080)");
-  serve->add_option("--data-dir", data_dir, "State folder (default ./digonce-data)");
+  serve->add_option("--data-dir", data_dir,
+                    "State folder (default ./digonce-data; on the embedded broker, which forgets "
+                    "everything on exit, the works and alerts do not outlive the run)");
   serve->add_option("--api-keys", api_keys, "API key file (YAML)");
   serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster")
       ->check(broker_list());
