@@ -451,12 +451,20 @@ function hit(p) {
 
 const day = (t) => (t || "").slice(0, 10);
 
+// A collaboration's gap, in the unit a person reads at a glance (gap_days is exact to 0.1 s).
+function apart(days) {
+  const s = days * 86400;
+  if (s < 60) return "under a minute apart";
+  if (s < 86400) return `${(s / 3600).toFixed(1)} hours apart`;
+  return `${days} days apart`;
+}
+
 function describe(found) {
   if (found.area) return `${found.area.properties.name} · highway authority ${found.area.properties.code}`;
   if (found.alert) {
     const a = found.alert;
     return `${a.kind}: ${a.works.map((w) => w.work_ref).join(" / ")} · ${a.distance_m} m` +
-      (a.gap_days > 0 ? ` · ${a.gap_days} days apart` : "");
+      (a.gap_days > 0 ? ` · ${apart(a.gap_days)}` : "");
   }
   const w = found.work;
   return [w.work_ref, w.promoter, w.category || "standard", `${day(w.start)} → ${day(w.end)}`,
