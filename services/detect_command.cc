@@ -155,6 +155,13 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     if (!out_file) return error("cannot write " + options.output);
     out = &out_file;
   }
+  // The output as far as written, handed to the OS (or the failure to), before the events whose
+  // alerts it holds are committed to a kept store.
+  auto flush_output = [&]() -> Status {
+    out->flush();
+    if (!*out) return error("writing " + options.output + " failed");
+    return {};
+  };
 
   geo::ParseLimits limits;
   limits.max_vertices = settings.max_vertices;
@@ -207,13 +214,20 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
     }
     if (bad) ++bad_lines;
     // Group commit: RocksDB takes the batch on a second thread while the next lines are read.
-    if (buffered.pending_count() > 200000) DIGONCE_TRY(buffered.commit_async());
+    // Every 200,000 keys, or 1 GiB of writes (a work's revisions rewrite one key: the store
+    // takes at most 4 GiB uncommitted). The alerts of the events sealed go out first: a kept
+    // store whose events are committed opens nothing for them again, so their alerts must be
+    // in the output before (a crash after this flush repeats alerts on the next run; none is
+    // lost).
+    if (buffered.pending_count() > 200000 || buffered.pending_bytes() > (std::size_t{1} << 30)) {
+      DIGONCE_TRY(flush_output());
+      DIGONCE_TRY(buffered.commit_async());
+    }
     progress.update(events, bytes);
   }
   if (in->bad()) return error("reading " + options.input + " failed");
+  DIGONCE_TRY(flush_output());
   DIGONCE_TRY(buffered.commit());
-  out->flush();
-  if (!*out) return error("writing " + options.output + " failed");
   progress.done();
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -94,3 +94,45 @@ TEST_CASE("detect: a folder that recorded its CRS in detect.layout is held to it
   }
   std::filesystem::remove_all(base);
 }
+
+TEST_CASE("detect: an output that cannot be written leaves the kept store without those events") {
+  // Alerts that never reached the output must come again from the next run on the folder: the
+  // output is flushed, and checked, before the events behind it are committed.
+  const auto base = std::filesystem::temp_directory_path() / "digonce-test-detect-full";
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base);
+  const auto input = base / "works.ndjson";
+  std::ofstream(input)
+      << R"({"work_ref":"A","promoter":"P","geometry":{"type":"LineString","coordinates":)"
+         R"([[530000,180000],[530010,180000]]},"crs":"EPSG:27700","start":"2027-03-05",)"
+         R"("end":"2027-03-20"})"
+      << "\n"
+      << R"({"work_ref":"B","promoter":"P","geometry":{"type":"Point","coordinates":)"
+         R"([530010,180000]},"crs":"EPSG:27700","start":"2027-03-05","end":"2027-03-20"})"
+      << "\n";
+  DetectOptions options;
+  options.input = input.string();
+  options.data_dir = (base / "kept").string();
+  options.progress = false;
+  const Settings settings;
+
+  options.output = "/dev/full";  // every write fails: no space left on the device
+  auto failed = run_detect(settings, options);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().what() == "writing /dev/full failed");
+
+  options.output = (base / "again.ndjson").string();
+  REQUIRE(run_detect(settings, options).ok());
+  std::ifstream again(options.output);
+  std::string line, all;
+  int lines = 0;
+  while (std::getline(again, line)) {
+    all += line;
+    ++lines;
+  }
+  CHECK(lines == 1);
+  CHECK(all.find(R"("kind":"clash")") != std::string::npos);
+  CHECK(all.find(R"("work_ref":"A")") != std::string::npos);
+  CHECK(all.find(R"("work_ref":"B")") != std::string::npos);
+  std::filesystem::remove_all(base);
+}
