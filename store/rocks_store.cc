@@ -175,7 +175,11 @@ Status RocksStore::clear() {
   // step over, and none of RocksDB's DeleteRange, which with memtable insert hints (insert_hints)
   // hands the range-deletion table the main table's insert position and fails an assertion in
   // Debian's librocksdb 7.8 (the MemTable keeps one hint map for both of its skip lists).
-  for (auto*& h : handles_) {
+  // Last family first: a stream partition's checkpoint lives in its last family
+  // (streams/partition_state.cc), and a clear cut short (a crash, a failed drop) must not leave
+  // that checkpoint over families already emptied: without it the next start rebuilds.
+  for (auto it = handles_.rbegin(); it != handles_.rend(); ++it) {
+    auto*& h = *it;
     const std::string name = h->GetName();
     auto s = db_->DropColumnFamily(h);
     if (!s.ok()) return rocks_error("clear " + name, s);

@@ -46,7 +46,8 @@ class RocksStore final : public Store {
   Status scan(Family f, std::string_view prefix, const Visitor& visit) const override;
   Status write(const WriteBatch& batch) override;
 
-  /// Deletes every key of every family (used before a full restore from a changelog).
+  /// Deletes every key of every family (used before a full restore from a changelog), the last
+  /// family first.
   Status clear();
   /// Approximate on-disk size in bytes, for metrics.
   std::uint64_t approximate_size() const;
