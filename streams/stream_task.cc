@@ -580,16 +580,29 @@ Status StreamTask::step_over_markers() {
 
 Status StreamTask::commit_at_least_once() {
   Heartbeat::Waiting waiting(heart_, "commit");
+  // Whether everything produced so far has been delivered. (delivery_failed_ was cleared by the
+  // last commit or abort: a failure reported since, in a produce that waited for queue space,
+  // counts too.)
+  auto delivered = [&](const char* what) -> Result<bool> {
+    if (auto err = rd_kafka_flush(producer_.get(), 60000)) return kafka_error("flush", err);
+    if (!delivery_failed_) return true;
+    spdlog::warn("{}: {} delivery failed ({}): rewinding", options_.name, what, delivery_error_);
+    return false;
+  };
+  // The outputs delivered first, then the changelog. Without transactions nothing sent is taken
+  // back: the changelog records of a batch whose outputs failed would stay in the changelog, a
+  // restore would apply them, and the batch, read again, would meet state that already has it
+  // and send nothing (an alert never sent). A failure after the outputs are delivered only
+  // repeats them.
+  auto outputs = delivered("output");
+  if (!outputs) return outputs.error();
+  if (!*outputs) return abort_and_rewind();
   for (auto& [p, a] : parts_)
     if (a.state && a.state->has_pending())
       DIGONCE_TRY(a.state->log_pending(producer_.get(), options_.changelog_topic, p));
-  // (delivery_failed_ was cleared by the last commit or abort: a failure reported since, in a
-  // produce that waited for queue space, counts too.)
-  if (auto err = rd_kafka_flush(producer_.get(), 60000)) return kafka_error("flush", err);
-  if (delivery_failed_) {
-    spdlog::warn("{}: delivery failed ({}): rewinding", options_.name, delivery_error_);
-    return abort_and_rewind();
-  }
+  auto changelog = delivered("changelog");
+  if (!changelog) return changelog.error();
+  if (!*changelog) return abort_and_rewind();
   auto positions = assigned_positions(consumer_.get());
   if (!positions) return positions.error();
   const PartitionList& offsets = *positions;
