@@ -1,5 +1,5 @@
-// Case-insensitive comparisons of ASCII text (HTTP schemes, header values, codes), without a
-// locale: bytes outside A-Z compare as they are.
+// ASCII text helpers (HTTP schemes, header values, codes), without a locale: case-insensitive
+// comparisons, where bytes outside A-Z compare as they are, and trimming of spaces and tabs.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +21,13 @@ inline bool ascii_iequals(std::string_view a, std::string_view b) {
 /// Whether text starts with prefix but for the case of ASCII letters.
 inline bool ascii_istarts_with(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && ascii_iequals(text.substr(0, prefix.size()), prefix);
+}
+
+/// text without its leading and trailing spaces and tabs (HTTP's optional whitespace, OWS).
+inline std::string_view ascii_trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
 }
 
 }  // namespace digonce

@@ -108,9 +108,7 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   // The scheme is case-insensitive (RFC 7235).
   if (authorization.size() <= kScheme.size() || !ascii_istarts_with(authorization, kScheme))
     return std::nullopt;
-  auto token = authorization.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  const auto token = ascii_trim(authorization.substr(kScheme.size()));
   if (token.empty()) return std::nullopt;
   return token;
 }
@@ -119,9 +117,7 @@ std::optional<std::string> basic_password(std::string_view authorization) {
   constexpr std::string_view kScheme = "basic ";
   if (authorization.size() <= kScheme.size() || !ascii_istarts_with(authorization, kScheme))
     return std::nullopt;
-  auto b64 = authorization.substr(kScheme.size());
-  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
-  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
+  const auto b64 = ascii_trim(authorization.substr(kScheme.size()));
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;

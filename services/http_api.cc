@@ -587,12 +587,8 @@ std::optional<ApiResponse> unsupported_coding(const ApiRequest& req) {
   std::string_view codings = req.content_encoding;
   while (!codings.empty()) {
     const auto comma = std::min(codings.find(','), codings.size());
-    std::string_view coding = codings.substr(0, comma);
+    const std::string_view coding = ascii_trim(codings.substr(0, comma));
     codings.remove_prefix(std::min(comma + 1, codings.size()));
-    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
-      coding.remove_prefix(1);
-    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
-      coding.remove_suffix(1);
     if (coding.empty() || ascii_iequals(coding, "identity")) continue;
     // Named as sent, in printable ASCII only (the answer is JSON, and UTF-8).
     std::string shown;

@@ -89,9 +89,7 @@ Result<geo::Envelope> parse_bbox(std::string_view text) {
     auto comma = rest.find(',');
     if ((i < 3) != (comma != std::string_view::npos))
       return field_error("bbox", "must be minx,miny,maxx,maxy (four numbers, EPSG:4326)");
-    std::string_view part = rest.substr(0, comma);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    std::string_view part = ascii_trim(rest.substr(0, comma));
     if (!part.empty() && part.front() == '+') part.remove_prefix(1);
     auto r = std::from_chars(part.data(), part.data() + part.size(), v[i]);
     if (part.empty() || r.ec != std::errc() || r.ptr != part.data() + part.size() ||

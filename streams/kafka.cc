@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/ascii.h"
 #include "streams/health.h"
 
 namespace digonce::streams {
@@ -132,11 +133,9 @@ const std::map<std::string, char, std::less<>>& property_scopes() {
       // "name    |  C  | range | ..."
       const auto bar = line.find('|');
       if (bar == line.npos || line.find('|', bar + 1) == line.npos) continue;
-      std::string_view name = line.substr(0, bar);
-      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-      std::string_view scope = line.substr(bar + 1, line.find('|', bar + 1) - bar - 1);
-      while (!scope.empty() && scope.front() == ' ') scope.remove_prefix(1);
-      while (!scope.empty() && scope.back() == ' ') scope.remove_suffix(1);
+      const std::string_view name = ascii_trim(line.substr(0, bar));
+      const std::string_view scope =
+          ascii_trim(line.substr(bar + 1, line.find('|', bar + 1) - bar - 1));
       // Only the table's rows (not its header, "C/P", nor its rule of dashes).
       if (scope.size() != 1 || (scope[0] != 'C' && scope[0] != 'P' && scope[0] != '*')) continue;
       if (!name.empty() && name.find(' ') == name.npos) m.emplace(std::string(name), scope[0]);

@@ -110,9 +110,11 @@ TEST_CASE("api keys: Bearer tokens") {
   CHECK_FALSE(bearer_token("").has_value());
   CHECK(bearer_token("BEARER abc") == std::optional<std::string_view>("abc"));
   CHECK_FALSE(bearer_token("Bearerx abc").has_value());
+  CHECK(bearer_token("Bearer abc\t") == std::optional<std::string_view>("abc"));  // OWS
+  CHECK_FALSE(bearer_token("Bearer \t ").has_value());
 }
 
-TEST_CASE("ascii: case-insensitive comparisons of ASCII letters only") {
+TEST_CASE("ascii: case-insensitive comparisons of ASCII letters only, and trimming") {
   CHECK(ascii_iequals("Identity", "identity"));
   CHECK(ascii_iequals("", ""));
   CHECK_FALSE(ascii_iequals("identity", "identit"));
@@ -122,6 +124,11 @@ TEST_CASE("ascii: case-insensitive comparisons of ASCII letters only") {
   CHECK(ascii_istarts_with("http://", "http://"));
   CHECK_FALSE(ascii_istarts_with("http:/", "http://"));
   CHECK_FALSE(ascii_istarts_with("/http://", "http://"));
+  CHECK(ascii_trim(" \t gzip \t") == "gzip");
+  CHECK(ascii_trim("a b") == "a b");  // inner spaces stay
+  CHECK(ascii_trim(" \t ").empty());
+  CHECK(ascii_trim("").empty());
+  CHECK(ascii_trim("\ngzip") == "\ngzip");  // only spaces and tabs
 }
 
 TEST_CASE("api keys: who may do what") {
