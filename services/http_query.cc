@@ -90,9 +90,13 @@ Result<geo::Envelope> parse_bbox(std::string_view text) {
     if ((i < 3) != (comma != std::string_view::npos))
       return field_error("bbox", "must be minx,miny,maxx,maxy (four numbers, EPSG:4326)");
     std::string_view part = ascii_trim(rest.substr(0, comma));
-    if (!part.empty() && part.front() == '+') part.remove_prefix(1);
-    auto r = std::from_chars(part.data(), part.data() + part.size(), v[i]);
-    if (part.empty() || r.ec != std::errc() || r.ptr != part.data() + part.size() ||
+    // from_chars reads a '-' but not a '+': one '+' is taken, before a digit or '.' only.
+    std::string_view number = part;
+    if (number.size() > 1 && number.front() == '+' &&
+        ((number[1] >= '0' && number[1] <= '9') || number[1] == '.'))
+      number.remove_prefix(1);
+    auto r = std::from_chars(number.data(), number.data() + number.size(), v[i]);
+    if (number.empty() || r.ec != std::errc() || r.ptr != number.data() + number.size() ||
         !std::isfinite(v[i]))
       return field_error("bbox", "'" + std::string(part) + "' is not a number");
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);

@@ -320,9 +320,11 @@ TEST_CASE("http query: targets, bbox and times") {
   REQUIRE(b.ok());
   CHECK(b->minx == -0.2);
   CHECK(b->maxy == 51.6);
-  CHECK(parse_bbox(" -0.2, 51.4 ,0,51.6").ok());
-  for (const char* bad : {"", "1,2,3", "1,2,3,4,5", "a,1,2,3", "1,2,0,3", "1,2,3,1", "-181,0,0,1",
-                          "0,-91,1,1", "nan,0,1,1", "1,,2,3"}) {
+  CHECK(parse_bbox(" -0.2, 51.4 ,0,51.6").ok());  // spaces and tabs around a number (API.md)
+  CHECK(parse_bbox("\t-0.2,+51.4,0,51.6\t").ok());
+  for (std::string bad :
+       {"", "1,2,3", "1,2,3,4,5", "a,1,2,3", "1,2,0,3", "1,2,3,1", "-181,0,0,1", "0,-91,1,1",
+        "nan,0,1,1", "1,,2,3", "1, \t,2,3", "1,2 5,3,4", "+-1,0,1,1", "++1,0,1,1", "+,0,1,1"}) {
     CAPTURE(bad);
     auto r = parse_bbox(bad);
     REQUIRE_FALSE(r.ok());
