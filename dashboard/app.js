@@ -11,7 +11,8 @@ const state = {
   works: new Map(),   // work_ref -> work (geometry in EPSG:4326)
   areas: [],          // the highway authorities' areas (GET /v1/areas): GeoJSON features
   viewer: null,       // { org, role } of the key
-  alerts: new Map(),  // alert_id -> alert at its latest revision
+  alerts: new Map(),  // alert_id -> open (or updated) alert at its latest revision
+  closed: new Map(),  // alert_id -> revision of its close, for the last CLOSED_KEPT closes
   selected: null,     // alert_id
   socket: null,
   retryMs: 1000,
@@ -25,19 +26,36 @@ const $ = (id) => document.getElementById(id);
 // ---- the key
 
 let retryTimer = 0;  // the reconnection start() has scheduled, if any
+// Bumped by each start() and askForKey(): a start() that finds another has begun since it
+// awaited the server gives up, so that one key has one socket and a late answer for an old key
+// cannot undo what the user did since.
+let generation = 0;
+// Closed alerts are dropped (a tab left open for weeks would otherwise keep every alert ever
+// closed); their last revisions are remembered, so that a repeated older message does not bring
+// one back.
+const CLOSED_KEPT = 10000;
 
 // What one key saw, forgotten when another is given (the areas stay: they are the gateway's).
 function forgetKey() {
   state.works = new Map();
   state.alerts = new Map();
+  state.closed = new Map();
   state.selected = null;
   state.viewer = null;
   state.view = { zoom: 1, x: 0, y: 0, base: null };
+  $("who").textContent = "";
+  render();
+}
+
+// The socket closed without calling its onclose (a new one replaces it, or the key went).
+function dropSocket() {
+  if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
 }
 
 function askForKey(message) {
+  ++generation;
   clearTimeout(retryTimer);
-  if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
+  dropSocket();
   $("main").hidden = true;
   $("change-key").hidden = true;
   $("key-form").hidden = false;
@@ -60,19 +78,28 @@ $("change-key").addEventListener("click", () => {
   askForKey("");
 });
 
-// A WebSocket that fails its handshake does not say why: ask the REST API first, so that a bad
-// key is reported as such.
+// A WebSocket that fails its handshake does not say why: ask the REST API first (one alert is
+// enough), so that a bad key, a server too busy (429) or failing (5xx) is reported as such.
 async function start() {
   if (!state.key) return askForKey("");
+  const mine = ++generation;
+  clearTimeout(retryTimer);
+  let refused = null;
   try {
-    const res = await fetch("/v1/alerts?state=open", {
+    const res = await fetch("/v1/alerts?state=open&limit=1", {
       headers: { Authorization: "Bearer " + state.key },
     });
+    if (mine !== generation) return;  // another start() or the key form took over
     if (res.status === 401) return askForKey("This key is not known to the server.");
     if (res.status === 403)
       return askForKey("This key may not read works and alerts (a feed key only posts the feed).");
+    if (res.status === 429 || res.status >= 500) {
+      const after = Number(res.headers.get("Retry-After"));
+      refused = { text: `the server answered ${res.status}`, ms: after > 0 ? after * 1000 : 0 };
+    }
   } catch (err) {
-    // the server is down: connect() retries
+    if (mine !== generation) return;
+    // the server is down: the WebSocket fails too, and its close retries
   }
   loadAreas();
   $("key-form").hidden = true;
@@ -80,7 +107,19 @@ async function start() {
   $("main").hidden = false;
   $("change-key").hidden = false;
   resize();
+  if (refused) return retryLater(refused.text, refused.ms);
   connect();
+}
+
+// Shown as not live, and start() again after the backoff (or the server's Retry-After), which
+// doubles up to 15 s until a snapshot arrives.
+function retryLater(why, atLeastMs) {
+  const ms = Math.max(state.retryMs, atLeastMs || 0);
+  setStatus(`disconnected (${why}): retrying in ${Math.round(ms / 1000)} s`, "down");
+  $("alerts-heading").textContent = "Open alerts (not live: as last seen)";
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(start, ms);
+  state.retryMs = Math.min(state.retryMs * 2, 15000);
 }
 
 // The authorities' areas, drawn under the works: once per page (they change only with the
@@ -105,43 +144,58 @@ function setStatus(text, cls) {
 }
 
 function connect() {
+  dropSocket();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const url = `${scheme}://${location.host}/v1/stream?key=${encodeURIComponent(state.key)}`;
   const ws = new WebSocket(url);
   state.socket = ws;
   setStatus("connecting…", "");
-  ws.onopen = () => {
-    state.retryMs = 1000;
-    setStatus("loading…", "");
-  };
+  ws.onopen = () => setStatus("loading…", "");
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === "snapshot") {
       state.viewer = msg.data.viewer;
       $("who").textContent = `${msg.data.viewer.org} (${msg.data.viewer.role})`;
       state.works = new Map(msg.data.works.map((w) => [w.work_ref, w]));
-      state.alerts = new Map(msg.data.alerts.map((a) => [a.alert_id, a]));
+      state.alerts = new Map(msg.data.alerts.filter((a) => a.state !== "closed")
+        .map((a) => [a.alert_id, a]));
+      state.closed = new Map();
+      if (state.selected && !state.alerts.has(state.selected)) state.selected = null;
+      // The backoff starts again only now: a server that takes connections and closes them at
+      // once (1008, too slow) is not asked every second.
+      state.retryMs = 1000;
+      $("alerts-heading").textContent = "Open alerts";
       setStatus("live", "live");  // once what it shows is the server's state, not before
     } else if (msg.type === "work") {
       if (msg.data.removed) state.works.delete(msg.data.work_ref);
       else state.works.set(msg.data.work_ref, msg.data);
     } else if (msg.type === "alert") {
-      const held = state.alerts.get(msg.data.alert_id);
-      if (msg.data.removed) {
-        state.alerts.delete(msg.data.alert_id); // out of this key's sight, or gone
-        render();
-        return;
+      const a = msg.data;
+      if (a.removed) {
+        state.alerts.delete(a.alert_id); // out of this key's sight, or gone
+      } else {
+        const held = state.alerts.get(a.alert_id);
+        const known = held ? held.revision : state.closed.get(a.alert_id);
+        if (known === undefined || known <= a.revision) {
+          if (a.state === "closed") {
+            state.alerts.delete(a.alert_id);
+            state.closed.delete(a.alert_id);  // re-inserted last: the newest close
+            state.closed.set(a.alert_id, a.revision);
+            if (state.closed.size > CLOSED_KEPT) state.closed.delete(state.closed.keys().next().value);
+          } else {
+            state.closed.delete(a.alert_id);
+            state.alerts.set(a.alert_id, a);
+          }
+        }
       }
-      if (!held || held.revision <= msg.data.revision) state.alerts.set(msg.data.alert_id, msg.data);
+      if (state.selected && !state.alerts.has(state.selected)) state.selected = null;
     }
     render();
   };
   ws.onclose = (event) => {
+    if (state.socket !== ws) return;
     state.socket = null;
-    const why = event.reason ? ` (${event.reason})` : "";
-    setStatus(`disconnected${why}: retrying in ${Math.round(state.retryMs / 1000)} s`, "down");
-    retryTimer = setTimeout(start, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 15000);
+    retryLater(event.reason || "connection lost", 0);
   };
 }
 
@@ -194,7 +248,6 @@ window.addEventListener("resize", resize);
 
 function openAlerts() {
   return [...state.alerts.values()]
-    .filter((a) => a.state === "open" || a.state === "updated")
     .sort((a, b) => a.kind.localeCompare(b.kind) || a.alert_id.localeCompare(b.alert_id));
 }
 
@@ -343,7 +396,7 @@ function drawAreas(project) {
     if (!best || best[2] - best[0] < 80 * dpr) continue;
     const x = (best[0] + best[2]) / 2, y = (best[1] + best[3]) / 2;
     if (x < 0 || y < 0 || x > canvas.width || y > canvas.height) continue;
-    ctx.fillStyle = "#8a94a3";
+    ctx.fillStyle = "#5f6875";  // 5:1 on the pale areas
     ctx.fillText(f.properties.name, x, y);
   }
 }
@@ -449,14 +502,31 @@ function hit(p) {
   return null;
 }
 
-const day = (t) => (t || "").slice(0, 10);
+// A work's day, as the alerts' reasons give it: in London (the server writes UTC times, and a
+// start at 00:00 in summer time is 23:00Z the day before). As sent if it is not a time.
+const londonDay = new Intl.DateTimeFormat("en-GB", {
+  timeZone: "Europe/London", year: "numeric", month: "2-digit", day: "2-digit",
+});
+function day(t) {
+  const when = new Date(t || "");
+  if (Number.isNaN(when.getTime())) return (t || "").slice(0, 10);
+  const part = Object.fromEntries(londonDay.formatToParts(when).map((p) => [p.type, p.value]));
+  return `${part.year}-${part.month}-${part.day}`;
+}
+
+// A number with at most one decimal, and its unit, singular for exactly 1.
+function count(n, unit) {
+  const text = n >= 10 ? String(Math.round(n)) : String(Math.round(n * 10) / 10);
+  return `${text} ${unit}${text === "1" ? "" : "s"}`;
+}
 
 // A collaboration's gap, in the unit a person reads at a glance (gap_days is exact to 0.1 s).
 function apart(days) {
   const s = days * 86400;
   if (s < 60) return "under a minute apart";
-  if (s < 86400) return `${(s / 3600).toFixed(1)} hours apart`;
-  return `${days} days apart`;
+  if (s < 3600) return `${count(Math.floor(s / 60), "minute")} apart`;
+  if (s < 86400) return `${count(s / 3600, "hour")} apart`;
+  return `${count(days, "day")} apart`;
 }
 
 function describe(found) {
@@ -645,6 +715,9 @@ $("fit").addEventListener("click", fitAll);
 // and how many areas were loaded.
 window.digonce = {
   areas: () => state.areas.length,
+  alertsHeld: () => state.alerts.size,  // open alerts only: closed ones are dropped
+  apart,
+  day,
   screenOf(lonLat) {
     const view = projection(canvas.width, canvas.height);
     if (!view) return null;
@@ -660,9 +733,14 @@ function list() {
   $("counts").textContent = `${state.works.size} live works · ${alerts.length} open alerts`;
   $("no-alerts").hidden = alerts.length > 0;
   const ol = $("alerts");
+  // The list is drawn anew: the item that had the keyboard's focus gets it back.
+  const focused = ol.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   ol.replaceChildren(...alerts.map((a) => {
     const li = document.createElement("li");
     li.className = a.kind + (a.alert_id === state.selected ? " selected" : "");
+    li.dataset.id = a.alert_id;
+    li.tabIndex = 0;  // Tab reaches each alert; Enter or Space selects it, as a click does
+    if (a.alert_id === state.selected) li.setAttribute("aria-current", "true");
     const head = document.createElement("div");
     const kind = document.createElement("span");
     kind.className = "kind";
@@ -677,8 +755,14 @@ function list() {
     reason.textContent = a.reason;
     li.append(head, reason);
     li.addEventListener("click", () => select(a));
+    li.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      select(a);
+    });
     return li;
   }));
+  if (focused) [...ol.children].find((li) => li.dataset.id === focused)?.focus();
 }
 
 start();

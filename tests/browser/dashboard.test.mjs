@@ -1,10 +1,11 @@
 // The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core):
 // `digonce serve` on its embedded broker; a wrong key and a feed key are refused with a message;
 // Westminster's key connects, sees "live", and a clash submitted over the API appears in the
-// list within seconds, live, with both works and the authority; a click selects it; the map's
-// authority areas, scale bar, tooltips, wheel zoom, drag, pinch and Fit work; Camden's
-// key, in another browser context, sees no alert; no console errors. A screenshot goes to
-// $DIGONCE_BROWSER_OUT.
+// list within seconds, live, with both works and the authority; a click selects it, as Enter and
+// Space do; gaps and days read as a person reads them; the map's authority areas, scale bar,
+// tooltips, wheel zoom, drag, pinch and Fit work; Camden's key, in another browser context, sees
+// no alert; a cancelled work's clash leaves the list and the page's memory; no console errors. A
+// screenshot goes to $DIGONCE_BROWSER_OUT.
 //
 //   DIGONCE_BIN=build/bin/digonce node tests/browser/dashboard.test.mjs
 import { spawn } from "node:child_process";
@@ -148,6 +149,30 @@ async function main() {
   await westminster.waitForSelector("#alerts li.clash.selected", { timeout: 5000 });
   ok("a click selects the alert");
 
+  // The keyboard: Enter on the focused alert toggles its selection, as a click does, and the
+  // list drawn anew gives the focus back to it.
+  await item.first().focus();
+  await westminster.keyboard.press("Enter");
+  await westminster.waitForSelector("#alerts li.clash:not(.selected)", { timeout: 5000 });
+  await westminster.keyboard.press(" ");
+  await westminster.waitForSelector("#alerts li.clash.selected[aria-current=true]", { timeout: 5000 });
+  const focusedId = await westminster.evaluate(() => document.activeElement.dataset.id || "");
+  if (!focusedId.startsWith("clash-")) fail(`after Enter and Space the focus is on "${focusedId}"`);
+  ok("Enter and Space select an alert from the keyboard; the focus stays on it");
+
+  // Gaps and days as a person reads them (gap_days has 6 decimals; times come in UTC).
+  const shown = await westminster.evaluate(() => [
+    [0.0002, 0.001042, 0.03, 0.5, 1, 1.234722, 89.999988].map(window.digonce.apart),
+    ["2027-06-09T23:00:00Z", "2026-01-15T23:30:00Z", "2026-03-16T00:30:00+01:00", "soon"]
+      .map(window.digonce.day)]);
+  const expected = [
+    ["under a minute apart", "1 minute apart", "43 minutes apart", "12 hours apart",
+      "1 day apart", "1.2 days apart", "90 days apart"],
+    ["2027-06-10", "2026-01-15", "2026-03-15", "soon"]];
+  if (JSON.stringify(shown) !== JSON.stringify(expected))
+    fail(`gaps and days: ${JSON.stringify(shown)}, expected ${JSON.stringify(expected)}`);
+  ok(`gaps and days read as a person reads them: ${shown[0].join(", ")}; London days`);
+
   // The map: a scale bar; a tooltip names what is under the pointer; the wheel zooms; Fit fits.
   const metres = (label) => {
     const m = label.match(/^([0-9.]+) (m|km)$/);
@@ -254,6 +279,21 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   await westminster.screenshot({ path: join(outDir, "dashboard.png") });
   ok(`screenshot: ${join(outDir, "dashboard.png")}`);
+
+  // A work cancelled closes its clash: the alert leaves the list and is not kept (a tab left open
+  // for weeks holds the open alerts only), and its selection goes with it.
+  const cancelled = await fetch(`${base}/v1/works/UI-A-1`, {
+    method: "DELETE", headers: { Authorization: "Bearer dev-stpr-key" },
+  });
+  if (cancelled.status !== 202) fail(`DELETE /v1/works/UI-A-1: ${cancelled.status}`);
+  await westminster.locator("#alerts li", { hasText: "UI-A-1 / UI-B-1" }).first()
+    .waitFor({ state: "detached", timeout: 20000 })
+    .catch(() => fail("the clash of a cancelled work is still listed"));
+  const held = await westminster.evaluate(() => window.digonce.alertsHeld());
+  const listed = await westminster.locator("#alerts li").count();
+  if (held !== listed) fail(`${held} alerts held for ${listed} listed: closed ones are kept`);
+  if (await westminster.locator("#alerts li.selected").count()) fail("a closed alert is selected");
+  ok(`a cancelled work's clash leaves the list and the page's memory (${held} held, ${listed} listed)`);
   if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
   ok("no errors in the browser console");
 }
