@@ -3,6 +3,7 @@
 // when enabled (stderr is a terminal).
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <system_error>
 
 #include "base/result.h"
 
@@ -21,11 +23,18 @@ struct Input {
   std::istream* stream = &std::cin;
   std::uintmax_t size = 0;
 
+  /// Opened as `--input` (the flag of both commands that read one), or an error naming it and
+  /// why: a folder opens as a file on Linux and fails only at the first read, after a command
+  /// has emptied its output.
   Status open(const std::string& path) {
     if (path == "-") return {};
-    file.open(path, std::ios::binary);
-    if (!file) return error("cannot read " + path);
     std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      return error("--input " + path + ": is a folder, not a file");
+    file.open(path, std::ios::binary);
+    if (!file)
+      return error("--input " + path +
+                   ": cannot be read: " + std::generic_category().message(errno));
     size = std::filesystem::file_size(path, ec);
     stream = &file;
     return {};

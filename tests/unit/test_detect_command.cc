@@ -136,3 +136,27 @@ TEST_CASE("detect: an output that cannot be written leaves the kept store withou
   CHECK(all.find(R"("work_ref":"B")") != std::string::npos);
   std::filesystem::remove_all(base);
 }
+
+TEST_CASE("detect: an input that is a folder or missing is refused before the output is touched") {
+  const auto base = std::filesystem::temp_directory_path() / "digonce-test-detect-input";
+  std::filesystem::remove_all(base);
+  std::filesystem::create_directories(base / "folder");
+  DetectOptions options;
+  options.output = (base / "alerts.ndjson").string();
+  options.progress = false;
+  const Settings settings;
+  for (const auto& [input, says] :
+       {std::pair{base / "folder", std::string(": is a folder, not a file")},
+        std::pair{base / "missing.ndjson", std::string(": cannot be read: No such file")}}) {
+    CAPTURE(input);
+    std::ofstream(options.output) << "kept\n";  // a folder opened as a file emptied it
+    options.input = input.string();
+    auto run = run_detect(settings, options);
+    REQUIRE_FALSE(run.ok());
+    CHECK(run.error().what().find("--input " + input.string() + says) == 0);
+    std::ifstream kept(options.output);
+    std::string line;
+    CHECK((std::getline(kept, line) && line == "kept"));
+  }
+  std::filesystem::remove_all(base);
+}
