@@ -62,12 +62,26 @@ const char* kind_of() {
     return "a list of strings";
 }
 
-// A key's value, when the key is there; a value of the wrong type is an error naming the key.
+// A key's value, when the key is there; a value of the wrong type is an error naming the key,
+// as is a key written with no value (`secret:`), which yaml-cpp reads as the string "null": a
+// webhook signed with the key "null", a topic prefix "null".
 template <class T>
 void read(const YAML::Node& node, const char* key, T& out) {
   if (!node || !node[key]) return;
+  const YAML::Node value = node[key];
+  const std::string empty = std::string(key) +
+                            ": has no value: write one (\"\" for an empty string), or leave the "
+                            "key out for the default";
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (value.IsNull()) throw YAML::Exception(value.Mark(), empty);
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    if (value.IsSequence())
+      for (const auto& item : value)
+        if (item.IsNull())
+          throw YAML::Exception(item.Mark(), std::string(key) + ": an item has no value");
+  }
   try {
-    out = node[key].as<T>();
+    out = value.as<T>();
   } catch (const YAML::BadConversion& e) {
     throw YAML::Exception(e.mark, std::string(key) + ": must be " + kind_of<T>());
   }
@@ -180,6 +194,10 @@ Result<Settings> load_settings(const std::string& given) {
         "no configuration file ({} not found; --config names one): built-in defaults, "
         "without highway authority areas",
         resource_path("config/digonce.yaml"));
+    // The shared data's PROJ grids (OSTN15) all the same, as with a file: without them a
+    // transform from EPSG:4326 falls back to one about 2 m out.
+    if (!s.shared_data.empty())
+      s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
     return s;
   }
   s.config_path = path;
@@ -324,16 +342,17 @@ Result<Settings> load_settings(const std::string& given) {
     s.proj_search_paths.push_back((fs::path(s.shared_data) / "proj").string());
   // One message per value out of range, naming its key.
   const char* bad =
-      s.partitions < 1             ? "topics.partitions must be at least 1"
-      : s.alerts_partitions < 1    ? "topics.alerts_partitions must be at least 1"
-      : s.replication < 1          ? "topics.replication must be at least 1"
-      : !(s.rules.distance_m >= 0) ? "detection.distance_m must be 0 or more"
+      s.partitions < 1          ? "topics.partitions must be at least 1"
+      : s.alerts_partitions < 1 ? "topics.alerts_partitions must be at least 1"
+      : s.replication < 1       ? "topics.replication must be at least 1"
+      : !(s.rules.distance_m >= 0 && s.rules.distance_m <= 1e6)
+          ? "detection.distance_m from 0 to 1000000 (metres, as --distance-m)"
       : !(s.finest_cell_m >= 0.125 && s.finest_cell_m <= 67108864)
           ? "detection.finest_cell_m from 0.125 to 67108864 (the space-time index's deepest "
             "cell, 2^-3 m, and its whole square, 2^26 m)"
       : s.max_vertices < 1 ? "detection.max_vertices must be at least 1"
-      : !(s.tile_size_m > 0) || s.tile_size_m < 4 * s.rules.distance_m
-          ? "tiles.size_m must be at least 4 x detection.distance_m"
+      : !(s.tile_size_m > 0 && s.tile_size_m <= 67108864) || s.tile_size_m < 4 * s.rules.distance_m
+          ? "tiles.size_m from 4 x detection.distance_m to 67108864 (2^26 m)"
       : s.http_body_timeout_s < 1 || s.http_body_timeout_s > 3600
           ? "http.body_timeout_s from 1 to 3600"
       : s.commit_interval_ms < 1 ? "streams: commit_interval_ms must be at least 1"

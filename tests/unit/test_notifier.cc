@@ -309,8 +309,26 @@ TEST_CASE("settings: unknown keys, wrong types and bad values are refused, namin
            {"detection:\n  finest_cell_m: 0.001\n", "detection.finest_cell_m from 0.125"},
            {"detection:\n  finest_cell_m: 1e9\n", "detection.finest_cell_m from 0.125"},
            {"topics:\n  partitions: 0\n", "topics.partitions must be at least 1"},
-           {"detection:\n  distance_m: -1\n", "detection.distance_m must be 0 or more"},
-           {"tiles:\n  size_m: 50\n", "tiles.size_m must be at least 4 x"},
+           {"detection:\n  distance_m: -1\n", "detection.distance_m from 0 to 1000000"},
+           // A distance far beyond a street's made detect spin in the index (1e6 is --distance-m's
+           // bound too).
+           {"detection:\n  distance_m: 5e6\ntiles:\n  size_m: 2e7\n",
+            "detection.distance_m from 0 to 1000000"},
+           {"detection:\n  distance_m: .inf\ntiles:\n  size_m: .inf\n",
+            "detection.distance_m from 0 to 1000000"},
+           {"tiles:\n  size_m: 50\n", "tiles.size_m from 4 x detection.distance_m"},
+           {"tiles:\n  size_m: .inf\n", "tiles.size_m from 4 x detection.distance_m to 67108864"},
+           // A key with no value is not the string "null" (a webhook signed with the key "null").
+           {"topics:\n  prefix:\n", "prefix: has no value"},
+           {"detection:\n  metric_crs:\n", "metric_crs: has no value"},
+           {"http:\n  listen: ~\n", "listen: has no value"},
+           {"boundaries:\n", "boundaries: has no value"},
+           {"notifier:\n  webhooks:\n    - {name: a, url: \"http://127.0.0.1:30201/h\", secret: , "
+            "authorities: [\"*\"]}\n",
+            "secret: has no value"},
+           {"notifier:\n  webhooks:\n    - {name: a, url: \"http://127.0.0.1:30201/h\", secret: s, "
+            "authorities: [5990, ~]}\n",
+            "authorities: an item has no value"},
            {"streams:\n  linger_ms: -1\n", "streams: linger_ms from 0 to 14999"},
            {"http:\n  body_timeout_s: 0\n", "http.body_timeout_s from 1 to 3600"},
            // librdkafka refuses a linger.ms at or above message.timeout.ms, which a stage's
