@@ -539,6 +539,18 @@ Result<AuthorityOptions> load_authority_options(const std::string& yaml_path,
   try {
     YAML::Node root = YAML::LoadFile(yaml_path);
     if (!root.IsMap()) return error(yaml_path + ": not a YAML mapping");
+    // A misspelt key (`code:` for `codes:`) would otherwise be ignored without a word, and every
+    // alert named by the areas' own property values, which no authority's key or webhook knows;
+    // YAML keeps the first of two equal keys and drops the second.
+    std::set<std::string, std::less<>> seen;
+    for (const auto& kv : root) {
+      auto key = kv.first.as<std::string>();
+      if (!seen.insert(key).second) return Error{key, "given twice; write it once"};
+      if (key != "file" && key != "code_property" && key != "name_property" && key != "codes")
+        return Error{key,
+                     "unknown key (an authorities file takes file, code_property, "
+                     "name_property and codes)"};
+    }
     AuthorityOptions o;
     auto text = [&](const char* key, std::string& out) -> Status {
       YAML::Node n = root[key];
@@ -562,7 +574,8 @@ Result<AuthorityOptions> load_authority_options(const std::string& yaml_path,
         auto from = kv.first.as<std::string>();
         if (!kv.second.IsScalar() || kv.second.as<std::string>().empty())
           return Error{"codes." + from, "must be a code (a string or a number)"};
-        o.codes[from] = kv.second.as<std::string>();
+        if (!o.codes.emplace(from, kv.second.as<std::string>()).second)
+          return Error{"codes." + from, "given twice; write it once"};
       }
     }
     return o;

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
+#include <set>
 #include <sstream>
+#include <string_view>
 
 #include "base/ascii.h"
 
@@ -52,6 +55,25 @@ Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& sourc
     return fail("", std::string("not YAML: ") + e.what());
   }
   if (!root.IsMap()) return fail("", "must be a map with a `keys` list");
+  // A misspelt key would be ignored without a word, and of two equal keys YAML keeps the first
+  // and drops the second: `role: promoter, role: ops` gave a promoter.
+  auto check_keys = [&](const YAML::Node& map, const std::string& where,
+                        std::initializer_list<std::string_view> known) -> Status {
+    std::set<std::string, std::less<>> seen;
+    for (const auto& kv : map) {
+      auto name = kv.first.as<std::string>();
+      const std::string at = where.empty() ? name : where + "." + name;
+      if (!seen.insert(name).second) return fail(at, "given twice; write it once");
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string takes;
+        for (auto k : known) takes += (takes.empty() ? "" : ", ") + std::string(k);
+        return fail(at, "unknown key (" + (where.empty() ? std::string("the file") : where) +
+                            " takes " + takes + ")");
+      }
+    }
+    return {};
+  };
+  DIGONCE_TRY(check_keys(root, "", {"development", "keys"}));
   try {
     if (auto dev = root["development"]) out.development_ = dev.as<bool>();
   } catch (const YAML::Exception&) {
@@ -64,6 +86,7 @@ Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& sourc
     std::string where = "keys[" + std::to_string(i) + "]";
     const auto& entry = keys[i];
     if (!entry.IsMap()) return fail(where, "must be a map {key, org, role}");
+    DIGONCE_TRY(check_keys(entry, where, {"key", "org", "role"}));
     auto text = [&](const char* name) -> Result<std::string> {
       auto n = entry[name];
       if (!n || n.IsNull()) return fail(where + "." + name, "is required");

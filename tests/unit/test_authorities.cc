@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
@@ -84,6 +85,17 @@ TEST_CASE("load_authority_options: errors are values") {
   REQUIRE(absolute.ok());
   CHECK(absolute->path == "/x/a.geojson");
   CHECK(absolute->codes.at("A") == "12");
+  // A misspelt or repeated key is refused, naming it: `code:` for `codes:` left every alert
+  // named by the areas' own property values.
+  for (const auto& [text, field] : std::vector<std::pair<const char*, const char*>>{
+           {"file: a.geojson\ncode:\n  A: 12\n", "code"},
+           {"file: a.geojson\nfile: b.geojson\n", "file"},
+           {"file: a.geojson\ncodes:\n  A: 12\n  A: 13\n", "codes.A"}}) {
+    CAPTURE(text);
+    auto refused = load_authority_options(write("typo.yaml", text), "");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().field == field);
+  }
   std::filesystem::remove_all(dir);
 }
 
