@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -366,6 +368,33 @@ CLI::Validator finite_between(double low, double high, const std::string& unit) 
       unit);
 }
 
+// An option whose value may not be empty: `--crs ""` fell back to the default without a word.
+CLI::Validator nonempty() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "must not be empty (leave the option out for its default)" : "";
+      },
+      "");
+}
+
+// --metrics: HOST:PORT with a port from 0 to 65535, or '' (none). CivetServer said only "null
+// context ... (is the port in use?)" of "bogus" or "127.0.0.1:99999".
+CLI::Validator metrics_address() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty()) return {};
+        const auto colon = text.rfind(':');
+        const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+        const bool digits =
+            !port.empty() && port.size() <= 5 &&
+            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (colon == 0 || colon == std::string::npos || !digits || std::stoi(port) > 65535)
+          return "must be HOST:PORT (a port from 0 to 65535), or '' for none, not '" + text + "'";
+        return {};
+      },
+      "");
+}
+
 int run(int argc, char** argv) {
   SignalWatch& signals = signal_watch();
   CLI::App app{"digonce: streaming coordination of street works (clash and collaboration alerts)"};
@@ -376,27 +405,34 @@ int run(int argc, char** argv) {
   std::string config, brokers, data_dir, http, api_keys, instance, metrics, log_level = "info";
   app.add_option("--config", config,
                  "Configuration file (default: config/digonce.yaml under $DIGONCE_HOME when it is "
-                 "set, else the installed share/digonce, else the source tree; the log says "
-                 "which)");
+                 "set, else the installed share/digonce, else the source tree; the services' "
+                 "log says which)")
+      ->check(nonempty());
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::string topic_prefix;
   app.add_option(
-      "--topic-prefix", topic_prefix,
-      "Prefix of every topic name (default: the config's topics.prefix, shipped digonce.)");
+         "--topic-prefix", topic_prefix,
+         "Prefix of every topic name (default: the config's topics.prefix, shipped digonce.)")
+      ->check(nonempty());
 
   auto* serve =
       app.add_subcommand("serve", "Everything in one process (embedded broker unless --brokers)");
-  serve->add_option(
-      "--http", http,
-      "HTTP API address, HOST:PORT (default: the config's http.listen, shipped 127.0.0.1:8080)");
-  serve->add_option("--data-dir", data_dir,
-                    "State folder (default ./digonce-data; on the embedded broker, which forgets "
-                    "everything on exit, the works and alerts do not outlive the run)");
-  serve->add_option("--api-keys", api_keys, "API key file (YAML)");
+  serve
+      ->add_option(
+          "--http", http,
+          "HTTP API address, HOST:PORT (default: the config's http.listen, shipped 127.0.0.1:8080)")
+      ->check(nonempty());
+  serve
+      ->add_option("--data-dir", data_dir,
+                   "State folder (default ./digonce-data; on the embedded broker, which forgets "
+                   "everything on exit, the works and alerts do not outlive the run)")
+      ->check(nonempty());
+  serve->add_option("--api-keys", api_keys, "API key file (YAML)")->check(nonempty());
   serve->add_option("--brokers", brokers, "Kafka bootstrap servers of a real cluster")
       ->check(broker_list());
-  serve->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
+  serve->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)")
+      ->check(nonempty());
 
   std::map<std::string, std::pair<std::vector<ds::Stage>, std::string>> stage_commands = {
       {"ingest", {{ds::Stage::Ingest}, "127.0.0.1:9301"}},
@@ -412,10 +448,12 @@ int run(int argc, char** argv) {
     sub->add_option("--brokers", brokers, "Kafka bootstrap servers")
         ->required()
         ->check(broker_list());
-    sub->add_option("--data-dir", data_dir, "State folder");
-    sub->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)");
+    sub->add_option("--data-dir", data_dir, "State folder")->check(nonempty());
+    sub->add_option("--instance-id", instance, "Stable id of this instance (transactional ids)")
+        ->check(nonempty());
     sub->add_option("--metrics", metrics,
-                    "Prometheus endpoint HOST:PORT ('' to disable; default " + spec.second + ")");
+                    "Prometheus endpoint HOST:PORT ('' to disable; default " + spec.second + ")")
+        ->check(metrics_address());
     stage_apps[name] = sub;
   }
   auto* notifier = app.add_subcommand(
@@ -424,14 +462,16 @@ int run(int argc, char** argv) {
       ->required()
       ->check(broker_list());
   notifier->add_option("--data-dir", data_dir, "State folder (unused: offsets live in Kafka)");
-  notifier->add_option("--metrics", metrics,
-                       "Prometheus endpoint HOST:PORT ('' to disable; default 127.0.0.1:9304)");
+  notifier
+      ->add_option("--metrics", metrics,
+                   "Prometheus endpoint HOST:PORT ('' to disable; default 127.0.0.1:9304)")
+      ->check(metrics_address());
   auto* gateway = app.add_subcommand("gateway", "The HTTP API, live stream and dashboard");
   gateway->add_option("--brokers", brokers, "Kafka bootstrap servers")
       ->required()
       ->check(broker_list());
-  gateway->add_option("--http", http, "HTTP API address, HOST:PORT");
-  gateway->add_option("--api-keys", api_keys, "API key file (YAML)");
+  gateway->add_option("--http", http, "HTTP API address, HOST:PORT")->check(nonempty());
+  gateway->add_option("--api-keys", api_keys, "API key file (YAML)")->check(nonempty());
   gateway->add_option("--data-dir", data_dir, "State folder (unused)");
 
   auto* topics = app.add_subcommand("topics", "Create the topics on a cluster");
@@ -444,9 +484,11 @@ int run(int argc, char** argv) {
   std::string crs;
   auto* detect = app.add_subcommand("detect", "Offline detection over an NDJSON file of works");
   detect->add_option("--input", detect_options.input, "NDJSON of work events ('-': stdin)")
-      ->required();
+      ->required()
+      ->check(nonempty());
   detect->add_option("--output", detect_options.output, "NDJSON of alert events ('-': stdout)")
-      ->required();
+      ->required()
+      ->check(nonempty());
   detect
       ->add_option(
           "--distance-m", distance,
@@ -457,12 +499,17 @@ int run(int argc, char** argv) {
                    "Collaboration window in days (default: the config's "
                    "detection.collaboration_window_days, shipped 90)")
       ->check(finite_between(0, 36500, "days"));
-  detect->add_option(
-      "--crs", crs,
-      "Metric CRS for distances (default: the config's detection.metric_crs, shipped EPSG:27700)");
-  detect->add_option("--data-dir", detect_options.data_dir, "Keep the engine's store here");
+  detect
+      ->add_option("--crs", crs,
+                   "Metric CRS for distances (default: the config's detection.metric_crs, shipped "
+                   "EPSG:27700)")
+      ->check(nonempty());
+  detect->add_option("--data-dir", detect_options.data_dir, "Keep the engine's store here")
+      ->check(nonempty());
+  // (A flag's function gets the count of its uses, false ones, `--no-progress=false`, negative.)
   detect->add_flag(
-      "--no-progress", [&](std::int64_t) { detect_options.progress = false; }, "No progress line");
+      "--no-progress", [&](std::int64_t n) { detect_options.progress = n <= 0; },
+      "No progress line");
 
   ds::LoadOptions load_options;
   auto* load = app.add_subcommand(
@@ -493,10 +540,11 @@ int run(int argc, char** argv) {
   import
       ->add_option("--input", import_options.input,
                    "NDJSON of submissions, or one GeoJSON FeatureCollection ('-': stdin)")
-      ->required();
-  const auto no_progress = [&](std::int64_t) { import_options.progress = false; };
+      ->required()
+      ->check(nonempty());
+  const auto no_progress = [&](std::int64_t n) { import_options.progress = n <= 0; };
   import->add_flag_function("--no-progress", no_progress, "No progress line");
-  const auto no_crs_check = [&](std::int64_t) { import_options.check_crs = false; };
+  const auto no_crs_check = [&](std::int64_t n) { import_options.check_crs = n <= 0; };
   import->add_flag_function("--no-crs-check", no_crs_check,
                             "Parse only; leave CRS areas and geometry validity to ingest");
 
@@ -567,6 +615,18 @@ int run(int argc, char** argv) {
     }
   }
   if (!topic_prefix.empty()) settings.topic_prefix = topic_prefix;
+  // Kafka takes topic names of letters, digits, '.', '_' and '-' only: a prefix with anything
+  // else failed later, at the first topic, or with a broker's less plain words.
+  if (auto bad = std::find_if(settings.topic_prefix.begin(), settings.topic_prefix.end(),
+                              [](char c) {
+                                return !std::isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+                                       c != '_' && c != '-';
+                              });
+      bad != settings.topic_prefix.end() || settings.topic_prefix.size() > 200)
+    return fail((topic_prefix.empty() ? "config " + config_name + ": topics.prefix"
+                                      : std::string("--topic-prefix")) +
+                " '" + settings.topic_prefix +
+                "': a topic name takes only letters, digits, '.', '_' and '-' (200 at most here)");
   if (!data_dir.empty()) settings.data_dir = data_dir;
   if (!http.empty()) settings.http_listen = http;
   if (!instance.empty()) settings.instance_id = instance;
@@ -581,7 +641,7 @@ int run(int argc, char** argv) {
       std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); });
   // The commands that measure (or check submissions) need their metric CRS: a wrong one (or
   // detect's --crs: detect makes its tools at once) stops them now.
-  if (serve->parsed() || gateway->parsed() || a_stage)
+  if (serve->parsed() || gateway->parsed() || a_stage || (detect->parsed() && crs.empty()))
     if (auto s = ds::check_metric_crs(settings); !s.ok()) return fail(s.error().what());
   // detect's --crs is checked here too, so that its error names the option, not the config key.
   if (!crs.empty())

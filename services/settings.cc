@@ -170,6 +170,8 @@ std::string check_webhook(const WebhookSettings& w, const std::vector<WebhookSet
   if (auto u = parse_url(w.url); !u) return "url: " + u.error().what();
   if (w.secret.empty() && w.secret_env.empty())
     return "secret or secret_env is required (the signing key)";
+  if (!w.secret.empty() && !w.secret_env.empty())
+    return "secret and secret_env are both given: keep one (the signing key comes from one place)";
   if (!w.ca_file.empty() && w.url.rfind("https://", 0) != 0) return "ca_file is for an https url";
   if (w.authorities.empty()) return "authorities is required (codes, or \"*\" for every alert)";
   for (const auto& k : w.kinds)

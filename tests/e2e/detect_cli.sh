@@ -3,8 +3,8 @@
 # bad figures are refused with a message, a UTF-8 BOM before the first line and a huge number in
 # an unknown field lose nothing, "kind" values other than "section58" are ignored, a self-crossing
 # polygon is taken as repaired and its work named; a kept --data-dir goes on and refuses another
-# metric CRS; the output is never the input, nor emptied by a refused run; the heap asks for huge
-# pages unless told not to.
+# metric CRS; the output is never the input, nor emptied by a refused run (empty options, a
+# folder for --input, bad config values named); the heap asks for huge pages unless told not to.
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 work=$(mktemp -d)
@@ -41,6 +41,28 @@ if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --colla
 fi
 grep -q -- "--collaboration-days: must be a number of days" "$work/err" || fail "--collaboration-days -1: $(cat "$work/err")"
 check "bad --distance-m and --collaboration-days are refused: $(head -1 "$work/err")"
+
+# Empty values, a folder for --input, an output left as it was, and the config's values named.
+echo keep >"$work/kept2.out"
+refused() {  # refused PATTERN ARGS...: digonce ARGS must fail, saying PATTERN, --output intact
+  local pattern=$1
+  shift
+  if "$DIGONCE_BIN" "$@" 2>"$work/err"; then fail "accepted: $*"; fi
+  grep -q -- "$pattern" "$work/err" || fail "$*: expected '$pattern', got: $(cat "$work/err")"
+  [[ $(cat "$work/kept2.out") == keep ]] || fail "$*: the output was touched"
+}
+refused "--crs: must not be empty" detect --input "$work/touch.ndjson" --output "$work/kept2.out" --crs ""
+refused "--input $work: is a folder, not a file" detect --input "$work" --output "$work/kept2.out"
+refused "--topic-prefix 'a b': a topic name takes only" --topic-prefix "a b" detect \
+  --input "$work/touch.ndjson" --output "$work/kept2.out"
+printf 'detection:\n  distance_m: 5e6\ntiles:\n  size_m: 2e7\n' >"$work/far.yaml"
+refused "detection.distance_m from 0 to 1000000" --config "$work/far.yaml" detect \
+  --input "$work/touch.ndjson" --output "$work/kept2.out"
+printf 'topics:\n  prefix:\n' >"$work/null.yaml"
+refused "prefix: has no value" --config "$work/null.yaml" detect \
+  --input "$work/touch.ndjson" --output "$work/kept2.out"
+refused "--metrics: must be HOST:PORT" ingest --brokers 127.0.0.1:1 --metrics bogus
+check "empty options, a folder for --input, a bad topic prefix, a far distance and a key with no value in the config are refused, naming them; the output left as it was"
 
 # A BOM before the first line; a huge number and a "kind" of another system in unknown fields.
 {

@@ -70,7 +70,11 @@ TEST_CASE("load_authority_options: errors are values") {
     return (dir / name).string();
   };
   auto missing = load_authority_options((dir / "absent.yaml").string(), "");
-  CHECK_FALSE(missing.ok());
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().what() == (dir / "absent.yaml").string() + ": no such file");
+  auto folder = load_authority_options(dir.string(), "");
+  REQUIRE_FALSE(folder.ok());
+  CHECK(folder.error().what() == dir.string() + ": is a folder, not a file");
   auto broken = load_authority_options(write("broken.yaml", "file: [unclosed\n"), "");
   CHECK_FALSE(broken.ok());
   auto no_file = load_authority_options(write("nofile.yaml", "code_property: x\n"), "");

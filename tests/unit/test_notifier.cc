@@ -155,6 +155,8 @@ TEST_CASE("notifier settings: webhooks read, secrets from the environment, error
                  "name may hold only"));
   CHECK(contains(bad("{name: a, url: 'h/', secret: s, authorities: ['*']}"), "[a]: url:"));
   CHECK(contains(bad("{name: a, url: 'http://h/', authorities: ['*']}"), "secret or secret_env"));
+  CHECK(contains(bad("{name: a, url: 'http://h/', secret: s, secret_env: V, authorities: ['*']}"),
+                 "secret and secret_env are both given"));
   CHECK(contains(bad("{name: a, url: 'http://h/', secret: s}"), "authorities is required"));
   CHECK(contains(bad("{name: a, url: 'http://h/', secret: s, authorities: ['*'], kinds: [x]}"),
                  "'x' is not clash"));
