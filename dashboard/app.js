@@ -16,6 +16,7 @@ const state = {
   selected: null,     // alert_id
   socket: null,
   retryMs: 1000,
+  liveSince: 0,       // when the last snapshot came (Date.now()), 0 while not live
   // The user's zoom and pan over the fitted projection (canvas pixels); `base` holds the fit
   // still while they are in use, so that new works do not move the map under the pointer.
   view: { zoom: 1, x: 0, y: 0, base: null },
@@ -43,7 +44,10 @@ function forgetKey() {
   state.selected = null;
   state.viewer = null;
   state.view = { zoom: 1, x: 0, y: 0, base: null };
+  state.retryMs = 1000;
+  state.liveSince = 0;
   $("who").textContent = "";
+  $("alerts-heading").textContent = "Open alerts";
   render();
 }
 
@@ -95,7 +99,9 @@ async function start() {
       return askForKey("This key may not read works and alerts (a feed key only posts the feed).");
     if (res.status === 429 || res.status >= 500) {
       const after = Number(res.headers.get("Retry-After"));
-      refused = { text: `the server answered ${res.status}`, ms: after > 0 ? after * 1000 : 0 };
+      refused = {
+        text: `the server answered ${res.status}`, ms: after > 0 ? Math.min(after, 300) * 1000 : 0,
+      };
     }
   } catch (err) {
     if (mine !== generation) return;
@@ -116,7 +122,7 @@ async function start() {
 function retryLater(why, atLeastMs) {
   const ms = Math.max(state.retryMs, atLeastMs || 0);
   setStatus(`disconnected (${why}): retrying in ${Math.round(ms / 1000)} s`, "down");
-  $("alerts-heading").textContent = "Open alerts (not live: as last seen)";
+  if (state.viewer) $("alerts-heading").textContent = "Open alerts (not live: as last seen)";
   clearTimeout(retryTimer);
   retryTimer = setTimeout(start, ms);
   state.retryMs = Math.min(state.retryMs * 2, 15000);
@@ -161,9 +167,10 @@ function connect() {
         .map((a) => [a.alert_id, a]));
       state.closed = new Map();
       if (state.selected && !state.alerts.has(state.selected)) state.selected = null;
-      // The backoff starts again only now: a server that takes connections and closes them at
-      // once (1008, too slow) is not asked every second.
-      state.retryMs = 1000;
+      // The backoff starts again only once the connection has stayed live for 30 s (onclose): a
+      // client the server closes as too slow (1008) just after its snapshot is not reconnected
+      // every second.
+      state.liveSince = Date.now();
       $("alerts-heading").textContent = "Open alerts";
       setStatus("live", "live");  // once what it shows is the server's state, not before
     } else if (msg.type === "work") {
@@ -195,6 +202,8 @@ function connect() {
   ws.onclose = (event) => {
     if (state.socket !== ws) return;
     state.socket = null;
+    if (state.liveSince && Date.now() - state.liveSince > 30000) state.retryMs = 1000;
+    state.liveSince = 0;
     retryLater(event.reason || "connection lost", 0);
   };
 }
@@ -525,7 +534,7 @@ function apart(days) {
   const s = days * 86400;
   if (s < 60) return "under a minute apart";
   if (s < 3600) return `${count(Math.floor(s / 60), "minute")} apart`;
-  if (s < 86400) return `${count(s / 3600, "hour")} apart`;
+  if (s < 23.5 * 3600) return `${count(s / 3600, "hour")} apart`;  // then "1 day", not "24 hours"
   return `${count(days, "day")} apart`;
 }
 
@@ -734,7 +743,9 @@ function list() {
   $("no-alerts").hidden = alerts.length > 0;
   const ol = $("alerts");
   // The list is drawn anew: the item that had the keyboard's focus gets it back.
-  const focused = ol.contains(document.activeElement) ? document.activeElement.dataset.id : null;
+  const focusedItem = ol.contains(document.activeElement) ? document.activeElement : null;
+  const focused = focusedItem ? focusedItem.dataset.id : null;
+  const focusedAt = focusedItem ? [...ol.children].indexOf(focusedItem) : -1;
   ol.replaceChildren(...alerts.map((a) => {
     const li = document.createElement("li");
     li.className = a.kind + (a.alert_id === state.selected ? " selected" : "");
@@ -762,7 +773,11 @@ function list() {
     });
     return li;
   }));
-  if (focused) [...ol.children].find((li) => li.dataset.id === focused)?.focus();
+  if (focused) {  // that item, or if it has gone (closed), the one now in its place
+    const items = [...ol.children];
+    (items.find((li) => li.dataset.id === focused) ||
+      items[Math.min(focusedAt, items.length - 1)])?.focus();
+  }
 }
 
 start();

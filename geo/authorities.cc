@@ -537,7 +537,8 @@ Result<AuthorityOptions> load_authority_options(const std::string& yaml_path,
                                                 const std::string& data_dir) {
   {
     std::error_code ec;  // yaml-cpp says only "bad file" for either
-    if (!std::filesystem::exists(yaml_path, ec)) return error(yaml_path + ": no such file");
+    if (!std::filesystem::exists(yaml_path, ec))
+      return error(yaml_path + ": " + (ec ? ec.message() : std::string("no such file")));
     if (std::filesystem::is_directory(yaml_path, ec))
       return error(yaml_path + ": is a folder, not a file");
   }

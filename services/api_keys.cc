@@ -61,6 +61,8 @@ Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& sourc
                         std::initializer_list<std::string_view> known) -> Status {
     std::set<std::string, std::less<>> seen;
     for (const auto& kv : map) {
+      // A key that is a list or a map (a typo) must be refused here, not throw out of a SIGHUP.
+      if (!kv.first.IsScalar()) return fail(where, "a key must be a plain word");
       auto name = kv.first.as<std::string>();
       const std::string at = where.empty() ? name : where + "." + name;
       if (!seen.insert(name).second) return fail(at, "given twice; write it once");

@@ -388,7 +388,12 @@ CLI::Validator metrics_address() {
         const bool digits =
             !port.empty() && port.size() <= 5 &&
             std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-        if (colon == 0 || colon == std::string::npos || !digits || std::stoi(port) > 65535)
+        // An IPv6 host goes in brackets: "::1" would read as host ":", port 1.
+        const std::string host = colon == std::string::npos ? "" : text.substr(0, colon);
+        const bool bare_ipv6 =
+            host.find(':') != std::string::npos && !(host.front() == '[' && host.back() == ']');
+        if (colon == 0 || colon == std::string::npos || !digits || bare_ipv6 ||
+            std::stoi(port) > 65535)
           return "must be HOST:PORT (a port from 0 to 65535), or '' for none, not '" + text + "'";
         return {};
       },

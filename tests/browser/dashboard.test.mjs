@@ -162,12 +162,12 @@ async function main() {
 
   // Gaps and days as a person reads them (gap_days has 6 decimals; times come in UTC).
   const shown = await westminster.evaluate(() => [
-    [0.0002, 0.001042, 0.03, 0.5, 1, 1.234722, 89.999988].map(window.digonce.apart),
+    [0.0002, 0.001042, 0.03, 0.5, 0.99, 1, 1.234722, 89.999988].map(window.digonce.apart),
     ["2027-06-09T23:00:00Z", "2026-01-15T23:30:00Z", "2026-03-16T00:30:00+01:00", "soon"]
       .map(window.digonce.day)]);
   const expected = [
     ["under a minute apart", "1 minute apart", "43 minutes apart", "12 hours apart",
-      "1 day apart", "1.2 days apart", "90 days apart"],
+      "1 day apart", "1 day apart", "1.2 days apart", "90 days apart"],
     ["2027-06-10", "2026-01-15", "2026-03-15", "soon"]];
   if (JSON.stringify(shown) !== JSON.stringify(expected))
     fail(`gaps and days: ${JSON.stringify(shown)}, expected ${JSON.stringify(expected)}`);

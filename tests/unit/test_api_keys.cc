@@ -69,6 +69,9 @@ TEST_CASE("api keys: a bad key file is an error naming the file and the entry") 
                  "development, keys)"));
   CHECK(contains(parse_error("keys: [{key: abcdefgh12, org: STPR, role: promoter, role: ops}]"),
                  "keys[0].role: given twice"));
+  CHECK(contains(parse_error("keys: [{key: abcdefgh12, org: X, role: ops, [extra]}]"),
+                 "keys[0]: a key must be a plain word"));
+  CHECK(contains(parse_error("{[a]: 1}"), "a key must be a plain word"));
   CHECK(contains(parse_error("keys: [{key: abcdefgh12, org: STPR, rol: ops}]"),
                  "keys[0].rol: unknown key (keys[0] takes key, org, role)"));
   CHECK(contains(parse_error("keys: [oops"), "keys.yaml: not YAML"));
