@@ -15,6 +15,7 @@
 
 #include "base/ascii.h"
 #include "base/json_writer.h"
+#include "base/yaml_keys.h"
 #include "geo/parse.h"
 #include "geo/work.h"
 
@@ -549,15 +550,9 @@ Result<AuthorityOptions> load_authority_options(const std::string& yaml_path,
     // A misspelt key (`code:` for `codes:`) would otherwise be ignored without a word, and every
     // alert named by the areas' own property values, which no authority's key or webhook knows;
     // YAML keeps the first of two equal keys and drops the second.
-    std::set<std::string, std::less<>> seen;
-    for (const auto& kv : root) {
-      auto key = kv.first.as<std::string>();
-      if (!seen.insert(key).second) return Error{key, "given twice; write it once"};
-      if (key != "file" && key != "code_property" && key != "name_property" && key != "codes")
-        return Error{key,
-                     "unknown key (an authorities file takes file, code_property, "
-                     "name_property and codes)"};
-    }
+    if (auto bad = yaml_key_problem(root, {"file", "code_property", "name_property", "codes"},
+                                    "an authorities file"))
+      return Error{bad->key, bad->what};
     AuthorityOptions o;
     auto text = [&](const char* key, std::string& out) -> Status {
       YAML::Node n = root[key];

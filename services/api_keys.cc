@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <fstream>
-#include <initializer_list>
-#include <set>
 #include <sstream>
 #include <string_view>
 
 #include "base/ascii.h"
+#include "base/yaml_keys.h"
 
 namespace digonce::services {
 
@@ -58,21 +57,10 @@ Result<ApiKeys> ApiKeys::parse(const std::string& yaml, const std::string& sourc
   // A misspelt key would be ignored without a word, and of two equal keys YAML keeps the first
   // and drops the second: `role: promoter, role: ops` gave a promoter.
   auto check_keys = [&](const YAML::Node& map, const std::string& where,
-                        std::initializer_list<std::string_view> known) -> Status {
-    std::set<std::string, std::less<>> seen;
-    for (const auto& kv : map) {
-      // A key that is a list or a map (a typo) must be refused here, not throw out of a SIGHUP.
-      if (!kv.first.IsScalar()) return fail(where, "a key must be a plain word");
-      auto name = kv.first.as<std::string>();
-      const std::string at = where.empty() ? name : where + "." + name;
-      if (!seen.insert(name).second) return fail(at, "given twice; write it once");
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        std::string takes;
-        for (auto k : known) takes += (takes.empty() ? "" : ", ") + std::string(k);
-        return fail(at, "unknown key (" + (where.empty() ? std::string("the file") : where) +
-                            " takes " + takes + ")");
-      }
-    }
+                        const std::vector<std::string_view>& known) -> Status {
+    // A key that is a list or a map (a typo) must be refused here, not throw out of a SIGHUP.
+    if (auto bad = yaml_key_problem(map, known, where.empty() ? "the file" : where))
+      return error("API key file " + source + ": " + bad->message(where));
     return {};
   };
   DIGONCE_TRY(check_keys(root, "", {"development", "keys"}));

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "base/yaml_keys.h"
 #include "geo/authorities.h"
 #include "geo/crs.h"
 #include "services/http_client.h"
@@ -69,11 +70,11 @@ template <class T>
 void read(const YAML::Node& node, const char* key, T& out) {
   if (!node || !node[key]) return;
   const YAML::Node value = node[key];
-  const std::string empty = std::string(key) +
-                            ": has no value: write one (\"\" for an empty string), or leave the "
-                            "key out for the default";
   if constexpr (std::is_same_v<T, std::string>) {
-    if (value.IsNull()) throw YAML::Exception(value.Mark(), empty);
+    if (value.IsNull())
+      throw YAML::Exception(value.Mark(), std::string(key) +
+                                              ": has no value: write one (\"\" for an empty "
+                                              "string), or leave the key out for the default");
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     if (value.IsSequence())
       for (const auto& item : value)
@@ -130,21 +131,10 @@ std::string check_keys(const YAML::Node& node, const std::string& where) {
   const std::string name = where.empty() ? "the file" : where;
   if (node.IsNull()) return {};  // an empty section: the defaults
   if (!node.IsMap()) return name + " must be a mapping of keys to values";
-  std::map<std::string, int> seen;  // key -> its line
+  // A section written twice (a second `kafka:` appended for TLS) would be silently ignored.
+  if (auto bad = yaml_key_problem(node, section->keys, name)) return bad->message(where);
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
-    // YAML reads the first of two equal keys and drops the second without a word: a section
-    // written twice (a second `kafka:` appended for TLS) would be silently ignored.
-    const int line = kv.first.Mark().line + 1;
-    if (auto [at, fresh] = seen.emplace(key, line); !fresh)
-      return (where.empty() ? "" : where + ".") + key + ": given twice (lines " +
-             std::to_string(at->second) + " and " + std::to_string(line) + "); write it once";
-    if (std::find(section->keys.begin(), section->keys.end(), key) == section->keys.end()) {
-      std::string known;
-      for (auto k : section->keys) known += (known.empty() ? "" : ", ") + std::string(k);
-      return (where.empty() ? "" : where + ".") + key + ": unknown key (" + name +
-             " takes: " + known + ")";
-    }
     const std::string inner = where.empty() ? key : where + "." + key;
     if (inner == "notifier.webhooks") {
       if (kv.second.IsNull()) continue;

@@ -65,7 +65,7 @@ TEST_CASE("api keys: a bad key file is an error naming the file and the entry") 
   CHECK(contains(parse_error("development: true"), "keys.yaml: keys: must be a list"));
   // Misspelt and repeated keys are refused (YAML keeps the first of two equal keys).
   CHECK(contains(parse_error("other: 1"),
-                 "keys.yaml: other: unknown key (the file takes "
+                 "keys.yaml: other: unknown key (the file takes: "
                  "development, keys)"));
   CHECK(contains(parse_error("keys: [{key: abcdefgh12, org: STPR, role: promoter, role: ops}]"),
                  "keys[0].role: given twice"));
@@ -73,7 +73,7 @@ TEST_CASE("api keys: a bad key file is an error naming the file and the entry") 
                  "keys[0]: a key must be a plain word"));
   CHECK(contains(parse_error("{[a]: 1}"), "a key must be a plain word"));
   CHECK(contains(parse_error("keys: [{key: abcdefgh12, org: STPR, rol: ops}]"),
-                 "keys[0].rol: unknown key (keys[0] takes key, org, role)"));
+                 "keys[0].rol: unknown key (keys[0] takes: key, org, role)"));
   CHECK(contains(parse_error("keys: [oops"), "keys.yaml: not YAML"));
   CHECK(contains(parse_error("- a\n- b"), "keys.yaml: must be a map"));
   CHECK(contains(parse_error("keys: [plain]"), "keys[0]: must be a map"));

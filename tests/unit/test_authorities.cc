@@ -100,6 +100,14 @@ TEST_CASE("load_authority_options: errors are values") {
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().field == field);
   }
+  auto listed = load_authority_options(write("typo.yaml", "file: a.geojson\n[codes]: 1\n"), "");
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().what() == "a key must be a plain word (line 2)");
+  auto unknown = load_authority_options(write("typo.yaml", "file: a.geojson\ncode: 1\n"), "");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().what() ==
+        "code: unknown key (an authorities file takes: file, code_property, name_property, "
+        "codes)");
   std::filesystem::remove_all(dir);
 }
 
