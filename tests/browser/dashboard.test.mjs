@@ -4,8 +4,9 @@
 // list within seconds, live, with both works and the authority; a click selects it, as Enter and
 // Space do; gaps and days read as a person reads them; the map's authority areas, scale bar,
 // tooltips, wheel zoom, drag, pinch and Fit work; Camden's key, in another browser context, sees
-// no alert; a cancelled work's clash leaves the list and the page's memory; no console errors. A
-// screenshot goes to $DIGONCE_BROWSER_OUT.
+// no alert; a cancelled work's clash leaves the list and the page's memory; no console errors;
+// reconnection honours Retry-After and backs off (on a paused clock). A screenshot goes to
+// $DIGONCE_BROWSER_OUT.
 //
 //   DIGONCE_BIN=build/bin/digonce node tests/browser/dashboard.test.mjs
 import { spawn } from "node:child_process";
@@ -296,6 +297,81 @@ async function main() {
   ok(`a cancelled work's clash leaves the list and the page's memory (${held} held, ${listed} listed)`);
   if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
   ok("no errors in the browser console");
+
+  await reconnects(base);
+}
+
+// How the page comes back when the server refuses it or closes its stream, on a paused clock
+// (time moves only when the test moves it): the server's Retry-After is honoured, the backoff
+// doubles, a stream closed soon after its snapshot (a client closed as too slow) does not restart
+// the backoff, one live for over 30 s does. The status check and the stream are the test's own
+// (page.route, page.routeWebSocket); the page and its areas come from the server.
+async function reconnects(base) {
+  const context = await browser.newContext();
+  await context.clock.install({ time: new Date("2026-12-01T10:00:00Z") });
+  await context.clock.pauseAt(new Date("2026-12-01T10:00:01Z"));
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const answers = [
+    { status: 429, headers: { "Retry-After": "7" } },
+    { status: 503 },
+  ];
+  let checks = 0;
+  await page.route("**/v1/alerts?state=open&limit=1", (route) => {
+    const answer = answers[checks++] || { status: 200 };
+    route.fulfill({
+      ...answer, contentType: "application/json",
+      body: answer.status === 200 ? '{"alerts":[]}' : '{"error":"busy"}',
+    });
+  });
+  let stream = null;
+  let streams = 0;
+  await page.routeWebSocket(/\/v1\/stream/, (ws) => {
+    stream = ws;
+    ++streams;
+    ws.send(JSON.stringify({
+      type: "snapshot",
+      data: { viewer: { org: "5990", role: "authority" }, works: [], alerts: [] },
+    }));
+  });
+  const status = () => page.textContent("#status");
+  const statusIs = async (want, what) => {
+    await page.waitForFunction((w) => document.getElementById("status").textContent === w, want,
+      { timeout: 10000 }).catch(async () => fail(`${what}: status "${await status()}", not "${want}"`));
+  };
+
+  await page.goto(base);
+  await connectWith(page, "dev-westminster-key");
+  await statusIs("disconnected (the server answered 429): retrying in 7 s", "a 429 with Retry-After: 7");
+  await context.clock.fastForward(6000);
+  if (checks !== 1) fail(`asked again ${checks - 1} time(s) before the server's Retry-After`);
+  await context.clock.fastForward(1000);
+  await statusIs("disconnected (the server answered 503): retrying in 2 s", "a 503 after the 429");
+  ok("a 429's Retry-After is waited out; a 503 after it waits the doubled backoff, 2 s");
+  await context.clock.fastForward(2000);
+  await statusIs("live", "the third check answered 200");
+  if (streams !== 1) fail(`${streams} streams opened, not 1`);
+
+  stream.close({ code: 1008, reason: "too slow" });
+  await statusIs("disconnected (too slow): retrying in 4 s", "a stream closed just after its snapshot");
+  const heading = await page.textContent("#alerts-heading");
+  if (!heading.includes("not live")) fail(`the heading says "${heading}" while disconnected`);
+  ok("a stream closed just after its snapshot backs off further (4 s), the list marked not live");
+  await context.clock.fastForward(4000);
+  await statusIs("live", "the reconnection after 4 s");
+  if (streams !== 2) fail(`${streams} streams opened, not 2`);
+  if ((await page.textContent("#alerts-heading")) !== "Open alerts") fail("the heading stayed 'not live'");
+  await context.clock.fastForward(31000);
+  stream.close({ code: 1012, reason: "restart" });
+  await statusIs("disconnected (restart): retrying in 1 s", "a stream closed after 31 s live");
+  ok("a stream live for over 30 s starts the backoff again (1 s)");
+  await context.clock.fastForward(1000);
+  await statusIs("live", "the reconnection after 1 s");
+  if (checks !== 5 || streams !== 3) fail(`${checks} checks and ${streams} streams, not 5 and 3`);
+  if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
+  ok("each reconnection asks once and opens one stream (5 checks, 3 streams)");
+  await context.close();
 }
 
 try {
