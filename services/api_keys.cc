@@ -110,10 +110,17 @@ const ApiKey* ApiKeys::find(std::string_view key) const {
   return it == keys_.end() ? nullptr : &it->second;
 }
 
-void ApiKeys::set_areas(
+std::vector<std::string> ApiKeys::set_areas(
     const std::function<std::optional<geo::Envelope>(const std::string& org)>& area_of) {
-  for (auto& [text, key] : keys_)
-    if (key.role == Role::Authority) key.area = area_of(key.org);
+  std::vector<std::string> unknown;
+  for (auto& [text, key] : keys_) {
+    if (key.role != Role::Authority) continue;
+    key.area = area_of(key.org);
+    if (!key.area) unknown.push_back(key.org);
+  }
+  std::sort(unknown.begin(), unknown.end());
+  unknown.erase(std::unique(unknown.begin(), unknown.end()), unknown.end());
+  return unknown;
 }
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) {

@@ -51,8 +51,10 @@ class ApiKeys {
 
   /// The key, or null when it is unknown.
   const ApiKey* find(std::string_view key) const;
-  /// Sets the area of every authority key whose org `area_of` knows.
-  void set_areas(
+  /// Sets the area of every authority key whose org `area_of` knows; returns the orgs of the
+  /// authority keys it does not know (sorted, each once), for a warning: such a key sees only
+  /// what names its org (a typo in an org code would leave an authority an empty dashboard).
+  std::vector<std::string> set_areas(
       const std::function<std::optional<geo::Envelope>(const std::string& org)>& area_of);
   std::size_t size() const { return keys_.size(); }
   /// The file says `development: true`.

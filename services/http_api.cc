@@ -393,7 +393,7 @@ void HttpApi::set_up_checks() {
     return;
   }
   checks_->authorities = std::make_unique<geo::AuthorityMap>(std::move(*map));
-  keys_.set_areas([this](const std::string& org) { return area_of(org); });
+  attach_areas(keys_);
   // 10 m: a borough outline on a city map; London's 33 make 179 KB. Made here, before any
   // request: the map's GEOS context and the transform are not for concurrent use.
   areas_json_ = checks_->authorities->areas_geojson(checks_->crs->metric_to_wgs84(), 10.0);
@@ -416,8 +416,19 @@ std::optional<geo::Envelope> HttpApi::area_of(const std::string& org) const {
   return out;
 }
 
+void HttpApi::attach_areas(ApiKeys& keys) const {
+  auto unknown = keys.set_areas([this](const std::string& org) { return area_of(org); });
+  if (!checks_->authorities || unknown.empty()) return;
+  std::string orgs;
+  for (const auto& org : unknown) orgs += (orgs.empty() ? "" : ", ") + org;
+  spdlog::warn(
+      "gateway: authority keys of {} name no area in {}: they see only the works and alerts that "
+      "name their org (a typo in an org code?)",
+      orgs, settings_.boundaries);
+}
+
 void HttpApi::replace_keys(ApiKeys keys) {
-  keys.set_areas([this](const std::string& org) { return area_of(org); });
+  attach_areas(keys);
   keys_ = std::move(keys);
   metrics_.api_keys.Set(static_cast<double>(keys_.size()));
 }

@@ -132,6 +132,8 @@ class HttpApi {
   void set_up_checks();
   // The EPSG:4326 envelope of an authority's area, when the boundaries are loaded and know it.
   std::optional<geo::Envelope> area_of(const std::string& org) const;
+  /// Sets the authority keys' areas; warns of authority orgs the boundaries do not know.
+  void attach_areas(ApiKeys& keys) const;
 
   const ApiKey* authenticate(std::string_view authorization,
                              std::optional<ApiResponse>& refusal) const;

@@ -2,7 +2,8 @@
 # End to end through `digonce serve`: the API key file is read again on SIGHUP. A key added to
 # the file works, a key taken out is refused (401) and its open live stream is closed (1008,
 # "API key revoked"), while a stream whose key stays is left open; a file that does not parse
-# leaves the keys in force and says why. Needs curl and python3.
+# leaves the keys in force and says why; an authority key whose org no area has is warned of.
+# Needs curl and python3.
 #
 #   DIGONCE_BIN=build/bin/digonce tests/e2e/serve_key_reload.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -121,5 +122,17 @@ grep -q "SIGHUP: API keys not reloaded, the keys in force stay: .*role" "$log" |
 [[ $(curl -s "$base/metrics" | awk '$1 == "digonce_gateway_api_keys" { print $2 }') == 2 ]] ||
   fail "digonce_gateway_api_keys != 2"
 check "broken file refused, keys in force kept: $(grep -o 'API keys not reloaded.*' "$log" | head -n1)"
+
+# An authority key whose org no area has (a typo: 5909 for Westminster's 5990) is taken, with a
+# warning naming the org; one whose org is known is not warned of.
+write_keys new-tfl-key TFL promoter ops-e2e-key OPS ops typo-auth-key 5909 authority \
+  westminster-e2e-key 5990 authority
+kill -HUP "$pid"
+for _ in $(seq 1 50); do [[ $(status typo-auth-key) == 200 ]] && break; sleep 0.1; done
+[[ $(status typo-auth-key) == 200 ]] || fail "the authority key of an unknown org was refused"
+grep -q "authority keys of 5909 name no area in .*london-authorities.yaml" "$log" ||
+  fail "no warning naming the authority org no area has"
+! grep -q "authority keys of .*5990" "$log" || fail "warned of 5990, which has an area"
+check "authority key of an org no area has: taken, with a warning: $(grep -o 'authority keys of 5909.*' "$log")"
 
 stop_serve

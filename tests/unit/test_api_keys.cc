@@ -89,11 +89,14 @@ TEST_CASE("api keys: areas are set on authority keys only") {
   auto keys = parse_ok(
       "keys:\n  - {key: auth-key-1, org: '5990', role: authority}\n"
       "  - {key: prom-key-1, org: '5990', role: promoter}\n"
-      "  - {key: auth-key-2, org: '9999', role: authority}\n");
-  keys.set_areas([](const std::string& org) -> std::optional<geo::Envelope> {
+      "  - {key: auth-key-2, org: '9999', role: authority}\n"
+      "  - {key: auth-key-3, org: '9999', role: authority}\n"
+      "  - {key: prom-key-2, org: '8888', role: promoter}\n");
+  const auto unknown = keys.set_areas([](const std::string& org) -> std::optional<geo::Envelope> {
     if (org == "5990") return geo::Envelope{0, 0, 1, 1};
     return std::nullopt;
   });
+  CHECK(unknown == std::vector<std::string>{"9999"});  // the promoter's org is not asked about
   CHECK(keys.find("auth-key-1")->area.has_value());
   CHECK_FALSE(keys.find("prom-key-1")->area.has_value());
   CHECK_FALSE(keys.find("auth-key-2")->area.has_value());
