@@ -67,24 +67,26 @@ const char* kind_of() {
 // as is a key written with no value (`secret:`), which yaml-cpp reads as the string "null": a
 // webhook signed with the key "null", a topic prefix "null".
 template <class T>
-void read(const YAML::Node& node, const char* key, T& out) {
+void read(const YAML::Node& node, std::string_view path, T& out) {
+  // `path` is the key's dotted path, for the messages; its last part is the key in `node`.
+  const std::string key(path.substr(path.rfind('.') + 1));
   if (!node || !node[key]) return;
   const YAML::Node value = node[key];
+  const std::string name(path);
   if constexpr (std::is_same_v<T, std::string>) {
     if (value.IsNull())
-      throw YAML::Exception(value.Mark(), std::string(key) +
+      throw YAML::Exception(value.Mark(), name +
                                               ": has no value: write one (\"\" for an empty "
                                               "string), or leave the key out for the default");
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     if (value.IsSequence())
       for (const auto& item : value)
-        if (item.IsNull())
-          throw YAML::Exception(item.Mark(), std::string(key) + ": an item has no value");
+        if (item.IsNull()) throw YAML::Exception(item.Mark(), name + ": an item has no value");
   }
   try {
     out = value.as<T>();
   } catch (const YAML::BadConversion& e) {
-    throw YAML::Exception(e.mark, std::string(key) + ": must be " + kind_of<T>());
+    throw YAML::Exception(e.mark, name + ": must be " + kind_of<T>());
   }
 }
 
@@ -203,21 +205,21 @@ Result<Settings> load_settings(const std::string& given) {
     YAML::Node root = YAML::LoadFile(path);
     if (auto bad = check_keys(root, ""); !bad.empty()) return error("config " + path + ": " + bad);
     auto dir = fs::path(path).parent_path();
-    read(root["topics"], "prefix", s.topic_prefix);
-    read(root["topics"], "partitions", s.partitions);
-    read(root["topics"], "alerts_partitions", s.alerts_partitions);
-    read(root["topics"], "replication", s.replication);
+    read(root["topics"], "topics.prefix", s.topic_prefix);
+    read(root["topics"], "topics.partitions", s.partitions);
+    read(root["topics"], "topics.alerts_partitions", s.alerts_partitions);
+    read(root["topics"], "topics.replication", s.replication);
     auto det = root["detection"];
-    read(det, "distance_m", s.rules.distance_m);
+    read(det, "detection.distance_m", s.rules.distance_m);
     double days = 90;
-    read(det, "collaboration_window_days", days);
+    read(det, "detection.collaboration_window_days", days);
     if (!(days >= 0 && days <= 36500))
       return error("config " + path + ": detection.collaboration_window_days from 0 to 36500");
     s.rules.collaboration_window = static_cast<geo::Micros>(days * geo::kMicrosPerDay);
-    read(det, "metric_crs", s.metric_crs);
-    read(det, "max_vertices", s.max_vertices);
-    read(det, "finest_cell_m", s.finest_cell_m);
-    read(root["tiles"], "size_m", s.tile_size_m);
+    read(det, "detection.metric_crs", s.metric_crs);
+    read(det, "detection.max_vertices", s.max_vertices);
+    read(det, "detection.finest_cell_m", s.finest_cell_m);
+    read(root["tiles"], "tiles.size_m", s.tile_size_m);
     boundaries_given = static_cast<bool>(root["boundaries"]);
     if (boundaries_given) {
       std::string given_boundaries;
@@ -226,16 +228,16 @@ Result<Settings> load_settings(const std::string& given) {
       s.boundaries = given_boundaries.empty() ? std::string()  // "": no authority areas
                                               : (b.is_absolute() ? b : dir / b).string();
     }
-    read(root["proj"], "search_paths", s.proj_search_paths);
-    read(root["streams"], "commit_interval_ms", s.commit_interval_ms);
-    read(root["streams"], "max_commit_interval_ms", s.max_commit_interval_ms);
-    read(root["streams"], "max_batch", s.max_batch);
-    read(root["streams"], "linger_ms", s.linger_ms);
-    read(root["streams"], "fetch_min_bytes", s.fetch_min_bytes);
-    read(root["streams"], "static_membership", s.static_membership);
-    read(root["streams"], "stall_s", s.stall_s);
-    read(root["http"], "listen", s.http_listen);
-    read(root["http"], "body_timeout_s", s.http_body_timeout_s);
+    read(root["proj"], "proj.search_paths", s.proj_search_paths);
+    read(root["streams"], "streams.commit_interval_ms", s.commit_interval_ms);
+    read(root["streams"], "streams.max_commit_interval_ms", s.max_commit_interval_ms);
+    read(root["streams"], "streams.max_batch", s.max_batch);
+    read(root["streams"], "streams.linger_ms", s.linger_ms);
+    read(root["streams"], "streams.fetch_min_bytes", s.fetch_min_bytes);
+    read(root["streams"], "streams.static_membership", s.static_membership);
+    read(root["streams"], "streams.stall_s", s.stall_s);
+    read(root["http"], "http.listen", s.http_listen);
+    read(root["http"], "http.body_timeout_s", s.http_body_timeout_s);
     if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
       if (!c.IsMap())
         throw YAML::Exception(c.Mark(), "kafka.client must be a mapping of librdkafka properties");
@@ -261,32 +263,33 @@ Result<Settings> load_settings(const std::string& given) {
     if (root["feeds"] && root["feeds"]["streetmanager"]) {
       auto f = root["feeds"]["streetmanager"];
       auto& fs = s.streetmanager_feed;
-      read(f, "verify_signatures", fs.verify_signatures);
-      read(f, "cert_hosts", fs.cert_hosts);
-      read(f, "subscribe_hosts", fs.subscribe_hosts);
-      read(f, "topic_arns", fs.topic_arns);
-      read(f, "allow_http", fs.allow_http);
-      read(f, "timeout_ms", fs.timeout_ms);
-      read(f, "max_waiting", fs.max_waiting);
+      read(f, "feeds.streetmanager.verify_signatures", fs.verify_signatures);
+      read(f, "feeds.streetmanager.cert_hosts", fs.cert_hosts);
+      read(f, "feeds.streetmanager.subscribe_hosts", fs.subscribe_hosts);
+      read(f, "feeds.streetmanager.topic_arns", fs.topic_arns);
+      read(f, "feeds.streetmanager.allow_http", fs.allow_http);
+      read(f, "feeds.streetmanager.timeout_ms", fs.timeout_ms);
+      read(f, "feeds.streetmanager.max_waiting", fs.max_waiting);
     }
     if (auto n = root["notifier"]) {
       auto& ns = s.notifier;
-      read(n, "timeout_ms", ns.timeout_ms);
-      read(n, "max_attempts", ns.max_attempts);
-      read(n, "backoff_initial_ms", ns.backoff_initial_ms);
-      read(n, "backoff_max_ms", ns.backoff_max_ms);
-      read(n, "start_from", ns.start_from);
+      read(n, "notifier.timeout_ms", ns.timeout_ms);
+      read(n, "notifier.max_attempts", ns.max_attempts);
+      read(n, "notifier.backoff_initial_ms", ns.backoff_initial_ms);
+      read(n, "notifier.backoff_max_ms", ns.backoff_max_ms);
+      read(n, "notifier.start_from", ns.start_from);
       if (n["webhooks"]) {
         for (const auto& w : n["webhooks"]) {
           WebhookSettings ws;
-          read(w, "name", ws.name);
-          read(w, "url", ws.url);
-          read(w, "secret", ws.secret);
-          read(w, "ca_file", ws.ca_file);
-          read(w, "secret_env", ws.secret_env);
-          read(w, "authorities", ws.authorities);
-          read(w, "kinds", ws.kinds);
-          read(w, "states", ws.states);
+          const std::string at = "notifier.webhooks[" + std::to_string(ns.webhooks.size()) + "].";
+          read(w, at + "name", ws.name);
+          read(w, at + "url", ws.url);
+          read(w, at + "secret", ws.secret);
+          read(w, at + "ca_file", ws.ca_file);
+          read(w, at + "secret_env", ws.secret_env);
+          read(w, at + "authorities", ws.authorities);
+          read(w, at + "kinds", ws.kinds);
+          read(w, at + "states", ws.states);
           const std::string where =
               "notifier.webhooks[" +
               (ws.name.empty() ? std::to_string(ns.webhooks.size()) : ws.name) + "]";
