@@ -38,4 +38,8 @@ Status EmbeddedBroker::create_topic(const std::string& name, int partitions) {
   return {};
 }
 
+rd_kafka_mock_cluster_s* EmbeddedBroker::mock() const {
+  return impl_->cluster;
+}
+
 }  // namespace digonce::streams

@@ -25,6 +25,8 @@ class EmbeddedBroker {
   const std::string& bootstraps() const { return bootstraps_; }
   /// Creates a topic (the mock cluster ignores topic configs such as compaction).
   Status create_topic(const std::string& name, int partitions);
+  /// The mock cluster itself, for tests that inject errors (rdkafka_mock.h).
+  rd_kafka_mock_cluster_s* mock() const;
 
  private:
   EmbeddedBroker() = default;

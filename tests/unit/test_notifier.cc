@@ -1,15 +1,24 @@
 // The notifier's pieces that need no broker (URLs, signatures, routing) and settings: the
-// notifier's and the stages' (services/http_client.h, services/notifier.h, services/settings.h).
+// notifier's and the stages' (services/http_client.h, services/notifier.h, services/settings.h);
+// and, on the embedded broker, a worker whose assignment is lost.
 #include <doctest/doctest.h>
 
+#include <librdkafka/rdkafka.h>  // before rdkafka_mock.h
+#include <librdkafka/rdkafka_mock.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "services/http_client.h"
 #include "services/notifier.h"
 #include "services/settings.h"
+#include "streams/embedded_broker.h"
+#include "streams/health.h"
 #include "streams/kafka.h"
 
 using namespace digonce;
@@ -526,4 +535,56 @@ TEST_CASE("recent_connection_failure: a broker address nobody listens on is name
   }
   CHECK(why.find("last connection failure: 127.0.0.1:1/bootstrap") != std::string::npos);
   CHECK(why.find("Connection refused") != std::string::npos);
+}
+
+TEST_CASE(
+    "notifier: a lost assignment takes the worker out of its group (not ready) until it "
+    "rejoins") {
+  // On the embedded broker: once in its group, the worker's heartbeat is answered
+  // UNKNOWN_MEMBER_ID (the group forgot it, as after a long pause), so librdkafka reports the
+  // assignment lost; the worker must say it is out of the group (readiness 503) and, once it has
+  // joined again, in it.
+  auto broker = streams::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  Settings settings;
+  settings.topic_prefix = "lost.";
+  // Heartbeats every 100 ms, so that the injected error is met at once, and a short session, so
+  // that the group does not wait long for the forgotten member before it takes the worker back.
+  streams::set_client_properties(
+      {{"heartbeat.interval.ms", "100"}, {"session.timeout.ms", "4500"}});
+  struct Reset {
+    ~Reset() { streams::set_client_properties({}); }
+  } reset;
+  settings.brokers = (*broker)->bootstraps();
+  REQUIRE((*broker)->create_topic(settings.topic("alerts"), 2).ok());
+  WebhookSettings hook;
+  hook.name = "nobody";
+  hook.url = "http://127.0.0.1:9/hooks";
+  hook.secret = "s";
+  hook.authorities = {"NOBODY"};
+  settings.notifier.webhooks = {hook};
+  prometheus::Registry registry;
+  Notifier notifier(settings, registry);
+  REQUIRE(notifier.start().ok());
+  REQUIRE(notifier.health().size() == 1);
+  auto joined = [&] { return notifier.health().at(0).joined; };
+  // Waits up to 30 s for joined() == want; false if it never came.
+  auto wait_for = [&](bool want) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         std::chrono::steady_clock::now() < until;) {
+      if (joined() == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  };
+  REQUIRE(wait_for(true));
+  CHECK(streams::readiness(notifier.health(), 60000).status == 200);
+  constexpr std::int16_t kHeartbeat = 12;  // the Kafka protocol's Heartbeat request
+  rd_kafka_mock_push_request_errors((*broker)->mock(), kHeartbeat, 1,
+                                    RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
+  CHECK(wait_for(false));
+  CHECK(streams::readiness(notifier.health(), 60000).status == 503);
+  CHECK(wait_for(true));
+  notifier.stop();
+  CHECK(notifier.status().ok());
 }
