@@ -285,9 +285,9 @@ PairFact Detector::related_fact(const WorkSummary& e, std::uint64_t seq, const S
   f.kind = r.kind;
   f.distance_m = r.distance;
   f.gap = r.gap;
+  // The contract's highway_authorities: those whose area holds the location, and only those
+  // (the authority a work names is in its summary: routing adds it, the field does not).
   locator_.locate(r.x, r.y, f.lon, f.lat, f.authorities);
-  for (const auto* given : {&f.a.authority, &f.b.authority})
-    if (!given->empty()) f.authorities.push_back(*given);
   std::sort(f.authorities.begin(), f.authorities.end());
   f.authorities.erase(std::unique(f.authorities.begin(), f.authorities.end()), f.authorities.end());
   return f;

@@ -117,17 +117,21 @@ Result<LiveAlert> parse_live_alert(std::string_view json) {
     return field_error("revision", "is required (an integer)");
   array works;
   if ((*o)["works"].get_array().get(works)) return field_error("works", "is required (an array)");
-  for (element w : works) {
-    std::string_view ref, promoter;
-    if (!w["work_ref"].get_string().get(ref)) a.work_refs.emplace_back(ref);
-    if (!w["promoter"].get_string().get(promoter)) a.promoters.emplace_back(promoter);
-  }
   array authorities;
   if (!(*o)["highway_authorities"].get_array().get(authorities)) {
     for (element e : authorities) {
       std::string_view code;
       if (!e.get_string().get(code)) a.authorities.emplace_back(code);
     }
+  }
+  for (element w : works) {
+    std::string_view ref, promoter, authority;
+    if (!w["work_ref"].get_string().get(ref)) a.work_refs.emplace_back(ref);
+    if (!w["promoter"].get_string().get(promoter)) a.promoters.emplace_back(promoter);
+    // The authority a work names reads the alert too, though its area need not hold the location.
+    if (!w["highway_authority"].get_string().get(authority) &&
+        std::find(a.authorities.begin(), a.authorities.end(), authority) == a.authorities.end())
+      a.authorities.emplace_back(authority);
   }
   a.json = std::string(json);
   return a;

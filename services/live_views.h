@@ -55,7 +55,7 @@ struct LiveAlert {
   std::int64_t revision = 0;
   std::vector<std::string> work_refs;
   std::vector<std::string> promoters;
-  std::vector<std::string> authorities;
+  std::vector<std::string> authorities;  // highway_authorities, then those the works name
   std::string json;
 
   bool open() const { return state == "open" || state == "updated"; }

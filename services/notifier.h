@@ -31,7 +31,7 @@ struct AlertRoute {
   std::int64_t revision = 0;
   std::string kind;
   std::string state;
-  std::vector<std::string> authorities;
+  std::vector<std::string> authorities;  // highway_authorities, then those the works name
 };
 
 /// Reads the routing fields of an alert event's JSON; an error names the field.

@@ -4,7 +4,9 @@
 # an unknown field lose nothing, "kind" values other than "section58" are ignored, a self-crossing
 # polygon is taken as repaired and its work named; a kept --data-dir goes on and refuses another
 # metric CRS; the output is never the input, nor emptied by a refused run (empty options, a
-# folder for --input, bad config values named); the heap asks for huge pages unless told not to.
+# folder for --input, bad config values named); an alert's highway_authorities are the areas
+# holding its location, not the authorities the works name; the heap asks for huge pages unless
+# told not to.
 set -euo pipefail
 : "${DIGONCE_BIN:?set DIGONCE_BIN to the digonce binary}"
 work=$(mktemp -d)
@@ -29,6 +31,21 @@ check "--distance-m 0: only the works that touch (A-B)"
 "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/d25.ndjson" 2>"$work/err"
 [[ $(pairs "$work/d25.ndjson") == "A-B A-C B-C " ]] || fail "default 25 m: got $(pairs "$work/d25.ndjson")"
 check "default distance: A-B, A-C, B-C"
+
+# highway_authorities is the contract's: the authorities whose area holds the location, not those
+# the works name (TfL and the City's 5030 on two works in Westminster; a Manchester pair naming
+# its own authority, outside the London boundaries: none). The works keep what they name.
+cat >"$work/named.ndjson" <<'NDJSON'
+{"work_ref":"A","promoter":"P1","highway_authority":"TFL","crs":"EPSG:27700","geometry":{"type":"Point","coordinates":[530000,180000]},"start":"2026-06-01","end":"2026-06-10"}
+{"work_ref":"B","promoter":"P2","highway_authority":"5030","crs":"EPSG:27700","geometry":{"type":"Point","coordinates":[530010,180000]},"start":"2026-06-01","end":"2026-06-10"}
+{"work_ref":"C","promoter":"P1","highway_authority":"4215","crs":"EPSG:27700","geometry":{"type":"Point","coordinates":[383000,398000]},"start":"2026-06-01","end":"2026-06-10"}
+{"work_ref":"D","promoter":"P2","crs":"EPSG:27700","geometry":{"type":"Point","coordinates":[383010,398000]},"start":"2026-06-01","end":"2026-06-10"}
+NDJSON
+"$DIGONCE_BIN" detect --input "$work/named.ndjson" --output "$work/named.out" --no-progress 2>"$work/err"
+got=$(jq -c '[([.works[].work_ref] | join("-")), .highway_authorities, [.works[].highway_authority]]' "$work/named.out" | sort | tr '\n' ' ')
+[[ $got == '["A-B",["5990"],["TFL","5030"]] ["C-D",[],["4215",null]] ' ]] ||
+  fail "highway_authorities: $got"
+check "highway_authorities hold the areas holding the location only (A-B: 5990; C-D in Manchester: none); the works keep the authority they name"
 
 for bad in -5 nan inf 1e9 abc; do
   if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --distance-m "$bad" 2>"$work/err"; then

@@ -283,6 +283,18 @@ TEST_CASE("live alerts: fields read from the contract's alert JSON") {
   CHECK(a->promoters == std::vector<std::string>{"STPR", "TFL"});
   CHECK(a->authorities == std::vector<std::string>{"5990"});
   CHECK(a->open());
+  // The authority a work names reads the alert, though highway_authorities (the areas holding
+  // the location, as the contract has it) does not hold it.
+  std::string named = alert_json("clash-9", "open", 4, "STPR", "TFL", "5990");
+  named.replace(named.find(R"("promoter":"TFL",)"), 17,
+                R"("promoter":"TFL","highway_authority":"TFL",)");
+  auto b = parse_live_alert(named);
+  REQUIRE(b.ok());
+  CHECK(b->authorities == std::vector<std::string>{"5990", "TFL"});
+  ApiKey tfl{"k", "TFL", Role::Authority}, camden{"k", "5210", Role::Authority};
+  CHECK(visible_to(&tfl, *b));
+  CHECK_FALSE(visible_to(&tfl, *a));
+  CHECK_FALSE(visible_to(&camden, *b));
 }
 
 TEST_CASE("http query: targets, bbox and times") {

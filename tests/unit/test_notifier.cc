@@ -110,6 +110,13 @@ TEST_CASE("read_alert_route reads an alert event and names a missing field") {
   CHECK(r->kind == "clash");
   CHECK(r->state == "open");
   CHECK(r->authorities == std::vector<std::string>{"5990", "5210"});
+  // The authority a work names hears of the alert too (once), after highway_authorities.
+  auto named = read_alert_route(
+      R"({"alert_id":"c","kind":"clash","state":"open","revision":1,"works":[)"
+      R"({"work_ref":"A","highway_authority":"TFL"},{"work_ref":"B","highway_authority":"5990"},)"
+      R"({"work_ref":"C"}],"highway_authorities":["5990"],"reason":"r"})");
+  REQUIRE(named.ok());
+  CHECK(named->authorities == std::vector<std::string>{"5990", "TFL"});
 
   CHECK(contains(read_alert_route("{").error().what(), "invalid JSON"));
   CHECK(contains(read_alert_route("[]").error().what(), "JSON object"));
