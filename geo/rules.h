@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "geo/work.h"
@@ -21,6 +22,17 @@ struct Rules {
   double distance_m = 25.0;
   Micros collaboration_window = 90 * kMicrosPerDay;
 };
+
+/// A window of `days` days (0 or more: 0.7 from a flag or a config file) in microseconds, rounded
+/// to the nearest: 0.7 * 86,400,000,000 is 60,479,999,999.99999 in floating point, and truncated
+/// it left out a gap of exactly 0.7 days, which the contract's "gap <= collaboration_window_days"
+/// keeps. Whole days and the fraction apart: a product over 2^51 microseconds (32,768 days) is
+/// itself rounded to half a microsecond, which could tip the result.
+inline Micros window_of_days(double days) {
+  const double whole = std::floor(days);
+  return static_cast<Micros>(whole) * kMicrosPerDay +
+         static_cast<Micros>(std::llround((days - whole) * static_cast<double>(kMicrosPerDay)));
+}
 
 /// The parts of a work the rules look at.
 struct RuleSide {

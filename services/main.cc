@@ -638,9 +638,7 @@ int run(int argc, char** argv) {
   // None given: the gateway falls back to the development keys, saying so (load_keys).
   if (!api_keys.empty()) settings.api_keys = api_keys;
   if (distance >= 0) settings.rules.distance_m = distance;  // 0: only works that touch
-  if (days >= 0)
-    settings.rules.collaboration_window =
-        static_cast<digonce::geo::Micros>(days * digonce::geo::kMicrosPerDay);
+  if (days >= 0) settings.rules.collaboration_window = digonce::geo::window_of_days(days);
   if (!crs.empty()) settings.metric_crs = crs;
   const bool a_stage =
       std::any_of(stage_apps.begin(), stage_apps.end(), [](auto& e) { return e.second->parsed(); });

@@ -215,7 +215,7 @@ Result<Settings> load_settings(const std::string& given) {
     read(det, "detection.collaboration_window_days", days);
     if (!(days >= 0 && days <= 36500))
       return error("config " + path + ": detection.collaboration_window_days from 0 to 36500");
-    s.rules.collaboration_window = static_cast<geo::Micros>(days * geo::kMicrosPerDay);
+    s.rules.collaboration_window = geo::window_of_days(days);
     read(det, "detection.metric_crs", s.metric_crs);
     read(det, "detection.max_vertices", s.max_vertices);
     read(det, "detection.finest_cell_m", s.finest_cell_m);

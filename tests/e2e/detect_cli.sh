@@ -58,6 +58,15 @@ if "$DIGONCE_BIN" detect --input "$work/touch.ndjson" --output "$work/x" --colla
 fi
 grep -q -- "--collaboration-days: must be a number of days" "$work/err" || fail "--collaboration-days -1: $(cat "$work/err")"
 check "bad --distance-m and --collaboration-days are refused: $(head -1 "$work/err")"
+# A gap of exactly 0.7 days under --collaboration-days 0.7 is a collaboration (gap <= window).
+cat >"$work/window.ndjson" <<'NDJSON'
+{"work_ref":"A","promoter":"P","geometry":{"type":"Point","coordinates":[530000,180000]},"crs":"EPSG:27700","start":"2026-05-20T00:00:00Z","end":"2026-06-01T00:00:00Z"}
+{"work_ref":"B","promoter":"P","geometry":{"type":"Point","coordinates":[530010,180000]},"crs":"EPSG:27700","start":"2026-06-01T16:48:00Z","end":"2026-06-05T00:00:00Z"}
+NDJSON
+"$DIGONCE_BIN" detect --input "$work/window.ndjson" --output "$work/window.out" --collaboration-days 0.7 --no-progress 2>"$work/err"
+[[ $(jq -r '.kind + " " + (.gap_days | tostring)' "$work/window.out") == "collaboration 0.7" ]] ||
+  fail "--collaboration-days 0.7, gap 0.7 days: $(cat "$work/window.out")"
+check "--collaboration-days 0.7 keeps a gap of exactly 0.7 days (a collaboration)"
 
 # Empty values, a folder for --input, an output left as it was, and the config's values named.
 echo keep >"$work/kept2.out"

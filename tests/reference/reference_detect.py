@@ -22,6 +22,7 @@ import argparse
 import collections
 import datetime as dt
 import json
+import math
 import re
 import sys
 
@@ -173,7 +174,9 @@ def expected_pairs(works, distance_m, window_days):
     keep = left < right
     left, right = left[keep], right[keep]
     dist = shapely.distance(geoms[left], geoms[right])
-    window = window_days * MICROS_PER_DAY
+    # 0.7 days is 60,480,000,000 us, not 1 us less (whole days apart, as digonce does)
+    whole = math.floor(window_days)
+    window = whole * MICROS_PER_DAY + round((window_days - whole) * MICROS_PER_DAY)
     out = {}
     for i, j, d in zip(left.tolist(), right.tolist(), dist.tolist()):
         (ra, a), (rb, b) = live[i], live[j]

@@ -92,6 +92,18 @@ TEST_CASE("the limits: exactly 25 m and exactly 90 days qualify, a hair more doe
   CHECK(touching[0].gap == 0);
 }
 
+TEST_CASE("a window of a fraction of days is that many days to the microsecond") {
+  // 0.7 * 86,400,000,000 is 60,479,999,999.99999 in floating point: truncated, a gap of exactly
+  // 0.7 days fell outside a 0.7-day window (nearly four in five one-decimal values did the same).
+  CHECK(window_of_days(0.7) == 60'480'000'000);
+  CHECK(window_of_days(90) == 90 * kMicrosPerDay);
+  CHECK(window_of_days(0) == 0);
+  int exact = 0;
+  for (int tenths = 0; tenths <= 36500 * 10; ++tenths)
+    exact += window_of_days(tenths / 10.0) == Micros{tenths} * (kMicrosPerDay / 10);
+  CHECK(exact == 36500 * 10 + 1);
+}
+
 TEST_CASE("the 25 m limit holds far from the origin, where the index's float boxes are coarse") {
   // At x ~ 1.2e6 a float is a multiple of 0.125 m; x.3125 is exact in double but not in float.
   // The index keeps each work's box in floats rounded outward, so a pair exactly at the limit on
