@@ -11,20 +11,26 @@ bool blank(std::string_view s) {
   return true;
 }
 
-// What Format::Auto takes a JSON object for (see parse.h).
+// What Format::Auto takes a JSON object for (see parse.h). A top-level `work_ref` is the
+// contract's own work event, whose unknown fields are kept and ignored: a `"type": "Feature"`,
+// `"Type": "Notification"` or `object_type` beside it is one of those, not another format (a
+// Feature with `properties`, or a collection with `features`, is still GeoJSON).
 Format detect(const json::object& o) {
+  const bool contract = json::member(o, "work_ref").has_value();
   std::string_view type;
   auto sns_type = json::member(o, "Type");
-  if (sns_type && sns_type->get_string().get(type) == simdjson::SUCCESS &&
+  if (!contract && sns_type && sns_type->get_string().get(type) == simdjson::SUCCESS &&
       (type == "Notification" || type == "SubscriptionConfirmation" ||
        type == "UnsubscribeConfirmation"))
     return Format::StreetManager;
-  if (json::member(o, "object_type") && json::member(o, "object_data"))
+  if (!contract && json::member(o, "object_type") && json::member(o, "object_data"))
     return Format::StreetManager;
   auto geojson_type = json::member(o, "type");
-  if (geojson_type && geojson_type->get_string().get(type) == simdjson::SUCCESS &&
-      (type == "Feature" || type == "FeatureCollection"))
-    return Format::GeoJson;
+  if (geojson_type && geojson_type->get_string().get(type) == simdjson::SUCCESS) {
+    if (type == "Feature" && (!contract || json::member(o, "properties"))) return Format::GeoJson;
+    if (type == "FeatureCollection" && (!contract || json::member(o, "features")))
+      return Format::GeoJson;
+  }
   return Format::WorkJson;
 }
 

@@ -242,6 +242,32 @@ TEST_CASE("parse: a GeoJSON Feature carries the contract fields in its propertie
   CHECK(as_work.field(0, "promoter") == "promoter");
 }
 
+TEST_CASE("parse: a work event's unknown fields do not make it another format") {
+  // The contract keeps and ignores unknown fields: a top-level work_ref is a work event, though
+  // a "type", "Type" or "object_type" beside it would otherwise look like GeoJSON or Street
+  // Manager.
+  const std::string base = R"("work_ref":"U1","promoter":"STPR","crs":"EPSG:27700",)"
+                           R"("geometry":{"type":"Point","coordinates":[530000,180000]},)"
+                           R"("start":"2026-06-01","end":"2026-06-10")";
+  for (const char* extra :
+       {R"("type":"Feature")", R"("type":"FeatureCollection")", R"("Type":"Notification")",
+        R"("object_type":"trench","object_data":{"depth_m":1})"}) {
+    CAPTURE(extra);
+    auto w = one_work("{" + std::string(extra) + "," + base + "}");
+    CHECK(w.work_ref == "U1");
+    CHECK(w.geometry == make_point(530000, 180000));
+  }
+  // A Feature with properties is still a Feature, work_ref at the top or not (the properties'
+  // work_ref is the one taken), and a Feature without a work_ref is still named as one.
+  auto feature = one_work(
+      R"({"type":"Feature","work_ref":"TOP","geometry":{"type":"Point","coordinates":[0.1,51.5]},)"
+      R"("properties":{"work_ref":"F2","promoter":"STPR","start":"2026-06-01","end":"2026-06-10"}})");
+  CHECK(feature.work_ref == "F2");
+  Parsed bare = parse_submission(R"({"type":"Feature","geometry":null})");
+  REQUIRE(bare.errors.size() == 1);
+  CHECK(bare.errors[0].field == "properties");
+}
+
 TEST_CASE("parse: a FeatureCollection yields one work per feature, CRS inherited or overridden") {
   Parsed p = parse_submission(R"({"type":"FeatureCollection",
     "crs":{"type":"name","properties":{"name":"EPSG:27700"}},
