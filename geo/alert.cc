@@ -210,9 +210,21 @@ std::string describe(const Alert& a) {
       put_apart(out, a.distance_m);
       put_where(out, a);
       out += " and both occupy the street from ";
-      put_start(out, from);
-      out += " to ";
-      put_end(out, to);
+      // The overlap's ends come from two works that may write days differently (a Street
+      // Manager start at a UK midnight, 23:00Z in summer, is the next day; a contract bare-date
+      // end is a UTC day): where their days would read backwards ("from 2026-06-11 to
+      // 2026-06-10"), both are given as UTC times.
+      const std::int64_t from_day = start_day(from).value_or(floor_div(from, kMicrosPerDay));
+      const std::int64_t to_day = end_day(to).value_or(floor_div(to, kMicrosPerDay));
+      if (from_day > to_day) {
+        put_time_of(out, from);
+        out += " to ";
+        put_time_of(out, to);
+      } else {
+        put_start(out, from);
+        out += " to ";
+        put_end(out, to);
+      }
       out += ": agree an order with each other or share one closure.";
       break;
     }

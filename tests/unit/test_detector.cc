@@ -751,6 +751,19 @@ TEST_CASE("describe: days as the works write them, and how long after") {
     CHECK(describe(a).find("from 2027-01-06 23:00 UTC to 2027-01-08 18:00:05 UTC") !=
           std::string::npos);
   }
+  SUBCASE("an overlap whose days would read backwards is given in UTC times") {
+    // A Street Manager start at a UK midnight (10 June 23:00Z is 11 June) meets a contract end
+    // on a bare date (10 June, 23:59:59Z): the overlap is an hour of 10 June UTC.
+    a.kind = AlertKind::Clash;
+    a.a = summary("A", "2026-06-01T00:00:00Z", "2026-06-10T23:59:59Z");
+    a.b = summary("B", "2026-06-10T23:00:00Z", "2026-06-20T22:59:59Z");
+    std::string r = describe(a);
+    CAPTURE(r);
+    CHECK(r.find("from 2026-06-10 23:00 UTC to 2026-06-10 23:59:59 UTC") != std::string::npos);
+    a.a.end = at("2026-06-10T23:30:00Z");
+    r = describe(a);
+    CHECK(r.find("from 2026-06-10 23:00 UTC to 2026-06-10 23:30 UTC") != std::string::npos);
+  }
   SUBCASE("a restriction: its dates, and whether the work is planned to end before it starts") {
     a.kind = AlertKind::Restriction;
     a.a = summary("S58-1", "2027-06-01T00:00:00Z", "2027-12-31T23:59:59Z");
