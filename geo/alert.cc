@@ -299,6 +299,10 @@ std::string describe_close(const Alert& a, CloseCause cause, std::string_view ca
       return "Closed: work " + ref + " was cancelled.";
     case CloseCause::Completed:
       return "Closed: work " + ref + " was completed.";
+    case CloseCause::Immediate:
+      return "Closed: work " + ref +
+             " is now immediate (urgent or emergency), and immediate works may go ahead inside a "
+             "Section 58 restriction.";
     case CloseCause::Apart:
     case CloseCause::None:
       break;

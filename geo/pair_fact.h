@@ -31,6 +31,7 @@ enum class CloseCause : std::uint8_t {
   Cancelled = 1,  // `cause_ref` was cancelled
   Completed = 2,  // `cause_ref` was completed
   Apart = 3,      // new geometry or dates: no longer within distance_m and the window
+  Immediate = 4,  // `cause_ref` is now immediate_*, which a Section 58 restriction does not hold
 };
 
 struct PairFact {

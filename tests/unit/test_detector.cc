@@ -256,6 +256,20 @@ TEST_CASE("restriction: a work starting before a Section 58 restriction ends, no
                      Category::ImmediateEmergency))
             .size() == 1);  // only the clash with W1
   CHECK(h.apply(work("W3", make_point(150, 10), kT0 + day(180), kT0 + day(181))).empty());
+  // W1 made immediate: its restriction alert closes, saying why (it is as near as before).
+  auto now_immediate =
+      work("W1", make_point(100, 10), kT0 + day(30), kT0 + day(31), Category::ImmediateUrgent);
+  now_immediate.version = 2;
+  auto closed = h.apply(now_immediate);
+  REQUIRE(closed.size() == 2);  // the restriction closed; the clash with W2 updated or kept
+  const auto restriction = std::find_if(closed.begin(), closed.end(), [](const Alert& a) {
+    return a.kind == AlertKind::Restriction;
+  });
+  REQUIRE(restriction != closed.end());
+  CHECK(restriction->state == AlertState::Closed);
+  CHECK(restriction->reason ==
+        "Closed: work W1 is now immediate (urgent or emergency), and immediate works may go ahead "
+        "inside a Section 58 restriction.");
   // Two restrictions never alert each other.
   CHECK(h.apply(work("S58-2", make_point(0, 1), kT0, kT0 + day(10), Category::Standard,
                      WorkKind::Restriction))
