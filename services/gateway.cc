@@ -575,6 +575,10 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
   r.authorization_repeated = req.count(http::field::authorization) > 1;
   for (auto [at, end] = req.equal_range(http::field::content_encoding); at != end; ++at)
     r.content_encoding += (r.content_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
+  for (auto [at, end] = req.equal_range(http::field::transfer_encoding); at != end; ++at)
+    r.transfer_encoding +=
+        (r.transfer_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
+  r.host_missing = req.version() >= 11 && req.count(http::field::host) == 0;
   r.body = std::move(req.body());
   api_->handle(std::move(r),
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });

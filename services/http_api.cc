@@ -612,6 +612,24 @@ std::optional<ApiResponse> unsupported_coding(const ApiRequest& req) {
   return std::nullopt;
 }
 
+// A transfer coding other than chunked (gzip, chunked) is not undone here: the body would read as
+// bad JSON at byte 0. RFC 9112 section 6.1: 501 for a transfer coding not understood.
+std::optional<ApiResponse> unsupported_transfer_coding(const ApiRequest& req) {
+  std::string_view codings = req.transfer_encoding;
+  while (!codings.empty()) {
+    const auto comma = std::min(codings.find(','), codings.size());
+    const std::string_view coding = ascii_trim(codings.substr(0, comma));
+    codings.remove_prefix(std::min(comma + 1, codings.size()));
+    if (coding.empty() || ascii_iequals(coding, "chunked")) continue;
+    std::string shown;
+    for (char c : coding.substr(0, 64)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    return api_error(501, Error{"Transfer-Encoding", "'" + shown +
+                                                         "' is not taken: send the body "
+                                                         "uncompressed (chunked is taken)"});
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void HttpApi::handle(ApiRequest&& req, Respond respond) {
@@ -619,7 +637,8 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   auto target = parse_target(req.target);
   const std::string path = target ? target->path : std::string();
 
-  std::string route = "static";
+  // A target that cannot be read is counted as `unread`, as a malformed request is.
+  std::string route = target ? "static" : "unread";
   if (path == "/healthz")
     route = "healthz";
   else if (path == "/metrics")
@@ -648,6 +667,9 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   };
   if (!target) return done(api_error(400, target.error()));
   if (req.authorization_repeated) return done(repeated_authorization());
+  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400.
+  if (req.host_missing) return done(api_error(400, "missing: HTTP/1.1 requires it", "Host"));
+  if (auto refused = unsupported_transfer_coding(req)) return done(std::move(*refused));
   const std::string& method = req.method;
   bool get = method == "GET" || method == "HEAD";
 
@@ -675,9 +697,12 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
     return done(std::move(res));
   }
   if (route == "unknown") return done(api_error(404, "no such API path: " + path));
-  if (route == "stream")
-    return done(api_error(
-        426, "the live stream is a WebSocket: connect with ws://HOST" + path + "?key=KEY"));
+  if (route == "stream") {
+    auto upgrade = api_error(
+        426, "the live stream is a WebSocket: connect with ws://HOST" + path + "?key=KEY");
+    upgrade.headers.emplace_back("Upgrade", "websocket");  // RFC 9110 15.5.22: which protocol
+    return done(std::move(upgrade));
+  }
 
   bool allowed = route == "works"    ? (get || method == "POST")
                  : route == "work"   ? (get || method == "DELETE")
@@ -776,12 +801,14 @@ ApiResponse HttpApi::list_works(const ApiKey& key, const Target& target) {
     if (!bbox) return api_error(400, bbox.error());
     q.bbox = *bbox;
   }
-  if (auto it = target.query.find("from"); it != target.query.end()) {
+  // An empty from= or to= bounds nothing: the contract writes the query `&from=&to=`, so a
+  // client filling in no date gets every work (as an empty authority= does for alerts).
+  if (auto it = target.query.find("from"); it != target.query.end() && !it->second.empty()) {
     auto t = parse_time_param(it->second, geo::DateEnd::Start, "from");
     if (!t) return api_error(400, t.error());
     q.from = *t;
   }
-  if (auto it = target.query.find("to"); it != target.query.end()) {
+  if (auto it = target.query.find("to"); it != target.query.end() && !it->second.empty()) {
     auto t = parse_time_param(it->second, geo::DateEnd::End, "to");
     if (!t) return api_error(400, t.error());
     q.to = *t;

@@ -37,12 +37,14 @@
 namespace digonce::services {
 
 struct ApiRequest {
-  std::string method;            // "GET", "POST", ...
-  std::string target;            // as sent: path and query
-  std::string authorization;     // the Authorization header; "" when absent
-  std::string content_encoding;  // the Content-Encoding headers, joined by ", "; "" if none
+  std::string method;             // "GET", "POST", ...
+  std::string target;             // as sent: path and query
+  std::string authorization;      // the Authorization header; "" when absent
+  std::string content_encoding;   // the Content-Encoding headers, joined by ", "; "" if none
+  std::string transfer_encoding;  // the Transfer-Encoding headers, joined by ", "; "" if none
   std::string body;
   bool authorization_repeated = false;  // the header came more than once: refused (400)
+  bool host_missing = false;            // an HTTP/1.1 request without Host: refused (400)
 };
 
 struct ApiResponse {

@@ -69,7 +69,9 @@ Result<Target> parse_target(std::string_view target) {
     auto eq = pair.find('=');
     auto name = percent_decode(pair.substr(0, eq), true);
     auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!name || !value) return field_error("query", "bad percent escape");
+    // The parameter named, when its name can be read (bbox: bad percent escape).
+    if (!name) return name.error().within("query");
+    if (!value) return value.error().within(*name);
     if (!t.query.emplace(*name, std::move(*value)).second) t.repeated.insert(*name);
   }
   return t;

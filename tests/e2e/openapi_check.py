@@ -115,6 +115,14 @@ for template, item in spec["paths"].items():
         checked += 1
         print(f"ok: {method.upper()} {path} -> {status}, body as documented")
 
+# A plain GET of the stream: 426 says which protocol (RFC 9110 15.5.22).
+try:
+    urllib.request.urlopen(urllib.request.Request(args.base + "/v1/stream"), timeout=20)
+    sys.exit("FAIL: GET /v1/stream without an upgrade was answered 2xx")
+except urllib.error.HTTPError as e:
+    assert e.code == 426 and e.headers.get("Upgrade") == "websocket", (e.code, dict(e.headers))
+print("ok: GET /v1/stream without an upgrade -> 426 with Upgrade: websocket")
+
 # Every list's items, validated one by one (a list may be empty above).
 alerts = json.loads(call("GET", "/v1/alerts")[1])["alerts"]
 alert_schema = inline(spec["components"]["schemas"]["Alert"])

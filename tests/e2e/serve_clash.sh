@@ -118,6 +118,10 @@ for _ in $(seq 1 100); do
 done
 jq -e '[.works[].work_ref] == ["E2E-A-1", "E2E-B-1"]' >/dev/null <<<"$works" || fail "GET /v1/works: $works"
 check "GET /v1/works?bbox=... lists both works"
+# The contract's own query template leaves the dates empty: they bound nothing.
+blank=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=-0.13,51.50,-0.12,51.51&from=&to=")
+jq -e '[.works[].work_ref] == ["E2E-A-1", "E2E-B-1"]' >/dev/null <<<"$blank" || fail "GET /v1/works?...&from=&to=: $blank"
+check "GET /v1/works?bbox=...&from=&to= (the contract's template, dates left empty) lists both works"
 jq -e 'all(.works[]; .highway_authority == "5990" and .highway_authority_derived == true)' >/dev/null <<<"$works" ||
   fail "GET /v1/works: the derived highway_authority 5990 is missing: $works"
 jq -e '.works[0].geometry.coordinates == [[-0.127, 51.503], [-0.1265, 51.504]]' >/dev/null <<<"$works" ||
@@ -198,6 +202,22 @@ grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metr
   grep -q '^digonce_gateway_requests_total{code="413",route="unread"} 1' <<<"$metrics" ||
   fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
 check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
+# A transfer coding other than chunked is not undone: 501 naming it, not "invalid JSON at byte 0";
+# an HTTP/1.1 request without Host is 400 (RFC 9112); a bad escape in a parameter names it.
+printf '{}' | gzip >"$work/te.gz"
+answer=$(curl -s -w '\n%{http_code}' -H 'Authorization: Bearer dev-ops-key' -H 'Transfer-Encoding: gzip, chunked' \
+  --data-binary @"$work/te.gz" "$base/v1/works")
+[[ $(tail -n1 <<<"$answer") == 501 && $(head -n1 <<<"$answer" | jq -r .field) == Transfer-Encoding ]] ||
+  fail "Transfer-Encoding: gzip, chunked: $answer"
+exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+printf 'GET /v1/areas HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nConnection: close\r\n\r\n' >&3
+nohost=$(timeout 5 cat <&3 | tr -d '\r')
+exec 3>&-
+[[ $(head -n1 <<<"$nohost") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$nohost" | jq -r .field) == Host ]] ||
+  fail "an HTTP/1.1 request without Host: $(head -c 300 <<<"$nohost")"
+escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ")
+[[ $(jq -r .field <<<"$escape") == bbox ]] || fail "a bad escape in bbox: $escape"
+check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it; bbox=%ZZ -> 400 naming bbox"
 
 # A gzipped body is refused as such (415, naming Content-Encoding, with Accept-Encoding), not as
 # bad JSON, also behind a first "identity" header; only once the key is taken (401 before). A

@@ -304,6 +304,10 @@ TEST_CASE("http query: targets, bbox and times") {
   CHECK(t->query["bbox"] == "-0.2,51.4,0,51.6");
   CHECK(t->query["x"] == "a b");
   CHECK(t->query.count("flag") == 1);
+  // A bad escape names its parameter when the name can be read.
+  CHECK(parse_target("/v1/works?bbox=%ZZ").error().field == "bbox");
+  CHECK(parse_target("/v1/works?after=%00").error().what() == "after: an encoded NUL");
+  CHECK(parse_target("/v1/works?b%Gx=1").error().field == "query");
   // A filter given twice would silently be one of them: the lists refuse it; a name they do
   // not read (a cache-buster) may repeat.
   auto twice = parse_target("/v1/works?bbox=0,0,1,1&_=1&bbox=0,0,0,0&_=2");
