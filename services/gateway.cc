@@ -153,8 +153,10 @@ class Gateway {
   void stream_opened(const std::shared_ptr<StreamSession>& s);
   void stream_closed(const std::shared_ptr<StreamSession>& s);
   void stream_dropped() { api_->metrics().stream_dropped.Increment(); }
-  /// A request answered before its route was read (too large, malformed): route "unread".
+  /// A live-stream handshake answered: 101, or the status it was refused with.
+  void stream_answered(int status) { api_->metrics().observe("stream", status, 0); }
   const Settings& settings() const { return settings_; }
+  /// A request answered before its route was read (too large, malformed): route "unread".
   Response refuse_unread(int status, const std::string& why) {
     api_->metrics().observe("unread", status, 0);
     return to_beast(api_error(status, why));
@@ -199,6 +201,9 @@ void StreamSession::start(const Request& req) {
       [](websocket::response_type& res) { res.set(http::field::server, "digonce"); }));
   ws_.read_message_max(64 * 1024);
   ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+    // Counted once its answer is written: 101, or what Beast refused it with (a handshake
+    // handshake_problem() lets through; the connection may also have gone).
+    self->gateway_.stream_answered(ec ? 400 : 101);
     if (ec) return;
     self->gateway_.stream_opened(self);
     self->read();
@@ -584,7 +589,27 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });
 }
 
+// What is wrong with a WebSocket handshake that Beast would refuse in plain text of its own
+// (and after it was counted as opened): answered here as every other error is, in JSON.
+std::optional<ApiResponse> handshake_problem(const Request& req) {
+  if (req[http::field::sec_websocket_version] != "13") {
+    // RFC 6455 section 4.4: 426 with the version this server speaks.
+    auto res = api_error(426, "must be 13", "Sec-WebSocket-Version");
+    res.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return res;
+  }
+  // A base64 nonce of 16 bytes: 24 characters, the last two "==" (RFC 6455 section 4.1).
+  const auto nonce = view(req[http::field::sec_websocket_key]);
+  if (nonce.size() != 24 || !nonce.ends_with("=="))
+    return api_error(400, "must be a base64 nonce of 16 bytes", "Sec-WebSocket-Key");
+  return std::nullopt;
+}
+
 std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
+  if (auto bad = handshake_problem(req)) {
+    api_->metrics().observe("stream", bad->status, 0);
+    return to_beast(std::move(*bad));
+  }
   auto key = req.count(http::field::authorization) > 1
                  ? std::variant<const ApiKey*, ApiResponse>(repeated_authorization())
                  : api_->stream_key(view(req.target()), view(req[http::field::authorization]));
@@ -597,7 +622,6 @@ std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
 
 void Gateway::open_stream(beast::tcp_stream&& stream, const Request& req, const ApiKey& key) {
   if (stopping_) return;
-  api_->metrics().observe("stream", 101, 0);
   std::make_shared<StreamSession>(std::move(stream), key, *this)->start(req);
 }
 

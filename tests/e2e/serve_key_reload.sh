@@ -38,6 +38,21 @@ curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
 grep -q '^HTTP/1.1 401' "$work/ws401.txt" && grep -qi '^WWW-Authenticate: Bearer' "$work/ws401.txt" ||
   fail "stream with an unknown key: $(head -c 400 "$work/ws401.txt")"
 check "stream with an unknown key in the query: 401 with WWW-Authenticate"
+# A handshake Beast would refuse in plain text is refused in JSON, naming the header, and not
+# counted as an opened stream (101).
+opened() { metric digonce_gateway_requests_total 'code="101",route="stream"'; }
+before=$(opened)
+curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+  -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$base/v1/stream?key=ops-e2e-key" >"$work/ws426.txt" || true
+grep -q '^HTTP/1.1 426' "$work/ws426.txt" && grep -qi '^Sec-WebSocket-Version: 13' "$work/ws426.txt" &&
+  grep -q '"field":"Sec-WebSocket-Version"' "$work/ws426.txt" ||
+  fail "a handshake without Sec-WebSocket-Version: $(head -c 400 "$work/ws426.txt")"
+curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+  -H 'Sec-WebSocket-Key: short' "$base/v1/stream?key=ops-e2e-key" >"$work/ws400.txt" || true
+grep -q '^HTTP/1.1 400' "$work/ws400.txt" && grep -q '"field":"Sec-WebSocket-Key"' "$work/ws400.txt" ||
+  fail "a handshake with a bad Sec-WebSocket-Key: $(head -c 400 "$work/ws400.txt")"
+[[ $(opened) == "$before" ]] || fail "refused handshakes were counted as opened streams ($before -> $(opened))"
+check "bad handshakes: 426 (Sec-WebSocket-Version: 13) and 400 in JSON naming the header, not counted as 101"
 
 # Two live streams: one whose key will be revoked, one whose key stays. Each writes what happened
 # (the close code and reason, or "open" if it is still open after the wait) to a file.
