@@ -65,9 +65,10 @@ enum class Format { Auto, WorkJson, GeoJson, StreetManager };
 
 /// Parses one submission. Auto detects: SNS envelope
 /// ("Type":"Notification"/"SubscriptionConfirmation"), Street Manager message (object_type +
-/// object_data), GeoJSON Feature/FeatureCollection, else contract work JSON; an object with a
-/// top-level work_ref is contract work JSON unless it is a Feature with properties or a
-/// FeatureCollection with features (the contract's unknown fields are ignored).
+/// object_data), GeoJSON Feature/FeatureCollection, else contract work JSON. After the SNS
+/// envelope (always one: only its signed Message is read), an object with a top-level work_ref
+/// is contract work JSON unless it is a Feature with properties or a FeatureCollection with
+/// features (the contract's unknown fields are ignored).
 Parsed parse_submission(std::string_view bytes, const ParseLimits& limits = {},
                         Format format = Format::Auto);
 

@@ -11,15 +11,18 @@ bool blank(std::string_view s) {
   return true;
 }
 
-// What Format::Auto takes a JSON object for (see parse.h). A top-level `work_ref` is the
-// contract's own work event, whose unknown fields are kept and ignored: a `"type": "Feature"`,
-// `"Type": "Notification"` or `object_type` beside it is one of those, not another format (a
-// Feature with `properties`, or a collection with `features`, is still GeoJSON).
+// What Format::Auto takes a JSON object for (see parse.h). An SNS envelope first, whatever else
+// it holds. Then a top-level `work_ref` is the contract's own work event, whose unknown fields
+// are kept and ignored: a `"type": "Feature"` or `object_type` beside it is one of those, not
+// another format (a Feature with `properties`, or a collection with `features`, is still
+// GeoJSON).
 Format detect(const json::object& o) {
   const bool contract = json::member(o, "work_ref").has_value();
   std::string_view type;
+  // An SNS envelope stays one, work_ref or not: only its signed Message is read, so fields added
+  // beside it (a work_ref, a geometry) must not turn a signed notification into a work.
   auto sns_type = json::member(o, "Type");
-  if (!contract && sns_type && sns_type->get_string().get(type) == simdjson::SUCCESS &&
+  if (sns_type && sns_type->get_string().get(type) == simdjson::SUCCESS &&
       (type == "Notification" || type == "SubscriptionConfirmation" ||
        type == "UnsubscribeConfirmation"))
     return Format::StreetManager;

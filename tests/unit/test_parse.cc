@@ -244,14 +244,12 @@ TEST_CASE("parse: a GeoJSON Feature carries the contract fields in its propertie
 
 TEST_CASE("parse: a work event's unknown fields do not make it another format") {
   // The contract keeps and ignores unknown fields: a top-level work_ref is a work event, though
-  // a "type", "Type" or "object_type" beside it would otherwise look like GeoJSON or Street
-  // Manager.
+  // a "type" or "object_type" beside it would otherwise look like GeoJSON or Street Manager.
   const std::string base = R"("work_ref":"U1","promoter":"STPR","crs":"EPSG:27700",)"
                            R"("geometry":{"type":"Point","coordinates":[530000,180000]},)"
                            R"("start":"2026-06-01","end":"2026-06-10")";
-  for (const char* extra :
-       {R"("type":"Feature")", R"("type":"FeatureCollection")", R"("Type":"Notification")",
-        R"("object_type":"trench","object_data":{"depth_m":1})"}) {
+  for (const char* extra : {R"("type":"Feature")", R"("type":"FeatureCollection")",
+                            R"("object_type":"trench","object_data":{"depth_m":1})"}) {
     CAPTURE(extra);
     auto w = one_work("{" + std::string(extra) + "," + base + "}");
     CHECK(w.work_ref == "U1");
@@ -446,6 +444,15 @@ TEST_CASE("parse: Street Manager bare PERMIT message, event_type spelt work-star
     CHECK(enveloped.start == w.start);
     CHECK(enveloped.end == w.end);
     CHECK(enveloped.geometry == w.geometry);
+    // Fields added beside a (signed) envelope's Message are not read: a work_ref and a geometry
+    // at the top do not turn the notification into a work of the sender's choosing.
+    const std::string forged = R"({"work_ref":"FORGED","promoter":"X","start":"2026-01-01",)"
+                               R"("end":"2026-01-02","geometry":{"type":"Point",)"
+                               R"("coordinates":[0,51]},)" +
+                               envelope.substr(1);
+    auto still = one_work(forged);
+    CHECK(still.work_ref == w.work_ref);
+    CHECK(still.geometry == w.geometry);
   }
   SUBCASE("without actual dates: the proposed time and the end of the proposed end date") {
     std::string planned = replace(sample, R"("actual_start_date_time": "2020-06-11T10:11:00.000Z")",
