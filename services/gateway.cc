@@ -364,6 +364,13 @@ void HttpSession::on_request(beast::error_code ec) {
   }
   Request req = parser_->release();
   head_ = req.method() == http::verb::head;
+  // RFC 9112 section 6.3: a Transfer-Encoding that does not end in chunked leaves the body's
+  // length unknown (the parser read none), so what follows could be taken for the next request.
+  if (req.count(http::field::transfer_encoding) && !req.chunked()) {
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(
+        400, "Transfer-Encoding must end in chunked (or send Content-Length instead)"));
+  }
   if (websocket::is_upgrade(req)) {
     auto key = gateway_.stream_key(req);
     if (auto* refusal = std::get_if<Response>(&key)) {
@@ -592,6 +599,8 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
 // What is wrong with a WebSocket handshake that Beast would refuse in plain text of its own
 // (and after it was counted as opened): answered here as every other error is, in JSON.
 std::optional<ApiResponse> handshake_problem(const Request& req) {
+  if (req.count(http::field::host) == 0)  // RFC 9112 section 3.2, as for every other request
+    return api_error(400, "missing: HTTP/1.1 requires it", "Host");
   if (req[http::field::sec_websocket_version] != "13") {
     // RFC 6455 section 4.4: 426 with the version this server speaks.
     auto res = api_error(426, "must be 13", "Sec-WebSocket-Version");

@@ -218,6 +218,15 @@ exec 3>&-
 escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ")
 [[ $(jq -r .field <<<"$escape") == bbox ]] || fail "a bad escape in bbox: $escape"
 check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it; bbox=%ZZ -> 400 naming bbox"
+# A Transfer-Encoding that does not end in chunked leaves the body's length unknown: 400 and the
+# connection closed, so that a request hidden in the body is never read as the next one.
+exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+printf 'POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\nTransfer-Encoding: gzip\r\n\r\nGET /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n\r\n' >&3
+smuggled=$(timeout 5 cat <&3 | tr -d '\r')
+exec 3>&-
+[[ $(grep -c '^HTTP/1.1 ' <<<"$smuggled") == 1 && $(head -n1 <<<"$smuggled") == "HTTP/1.1 400 Bad Request" ]] ||
+  fail "Transfer-Encoding: gzip: $(head -c 400 <<<"$smuggled")"
+check "Transfer-Encoding: gzip (not ending in chunked) -> 400 and the connection closed: the request behind it is not answered"
 
 # A gzipped body is refused as such (415, naming Content-Encoding, with Accept-Encoding), not as
 # bad JSON, also behind a first "identity" header; only once the key is taken (401 before). A
