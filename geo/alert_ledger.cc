@@ -192,7 +192,13 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
     a.state = AlertState::Closed;
     ++a.revision;
     state.revisions[static_cast<std::size_t>(a.kind)] = a.revision;
-    a.reason = describe_close(a, fact.cause, fact.cause_ref, now);
+    // A restriction's work that has become immediate_* is exempt, however near it still is: the
+    // fact says Apart (as older ledgers read it) and holds the work's new category.
+    const WorkSummary& by = fact.a.ref == fact.cause_ref ? fact.a : fact.b;
+    const WorkSummary& other = &by == &fact.a ? fact.b : fact.a;
+    const bool exempt = fact.cause == CloseCause::Apart && is_immediate(by.category) &&
+                        other.kind == WorkKind::Restriction;
+    a.reason = describe_close(a, exempt ? CloseCause::Immediate : fact.cause, fact.cause_ref, now);
     out.push_back(std::move(a));
   };
   // Emits `next`, which becomes the pair's open alert.

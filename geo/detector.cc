@@ -375,11 +375,8 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       f.seq_a = e_first ? seq : xs.seq;
       f.seq_b = e_first ? xs.seq : seq;
       f.related = false;
-      // A restriction's work that has become immediate_* is exempt, however near it still is.
-      const bool exempt = is_immediate(e.category) && other.kind == WorkKind::Restriction;
       f.cause = !upsert || e.status == WorkStatus::Cancelled ? CloseCause::Cancelled
                 : e.status == WorkStatus::Completed          ? CloseCause::Completed
-                : exempt                                     ? CloseCause::Immediate
                                                              : CloseCause::Apart;
       f.cause_ref = e.work_ref;
       facts.push_back(std::move(f));

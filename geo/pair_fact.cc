@@ -101,7 +101,7 @@ bool decode_fact(std::string_view in, PairFact& f) {
       if (!get_string(in, at, a)) return false;
   } else {
     auto cause = static_cast<std::uint8_t>(in[at++]);
-    if (cause > static_cast<std::uint8_t>(CloseCause::Immediate)) return false;
+    if (cause > static_cast<std::uint8_t>(CloseCause::Apart)) return false;
     f.cause = static_cast<CloseCause>(cause);
     if (!get_string(in, at, f.cause_ref)) return false;
   }

@@ -31,6 +31,8 @@ enum class CloseCause : std::uint8_t {
   Cancelled = 1,  // `cause_ref` was cancelled
   Completed = 2,  // `cause_ref` was completed
   Apart = 3,      // new geometry or dates: no longer within distance_m and the window
+  // Never in a fact (its encoding stops at Apart, which older ledgers check): the ledger reads
+  // an Apart whose `cause_ref` is now immediate_* beside a Section 58 restriction as this.
   Immediate = 4,  // `cause_ref` is now immediate_*, which a Section 58 restriction does not hold
 };
 
