@@ -758,7 +758,12 @@ function list() {
     kind.textContent = a.kind;
     const meta = document.createElement("span");
     meta.className = "meta";
-    const authorities = (a.highway_authorities || []).join(", ") || "no authority";
+    // The authorities whose area holds the place, then any a work names (TfL on a red route):
+    // each of them is sent the alert.
+    const named = a.works.map((w) => w.highway_authority)
+      .filter((code) => code && !(a.highway_authorities || []).includes(code));
+    const authorities = [...(a.highway_authorities || []), ...new Set(named)].join(", ") ||
+      "no authority";
     meta.textContent = ` · ${a.works.map((w) => w.work_ref).join(" / ")} · ` +
       `${a.distance_m} m · authorities: ${authorities}`;
     head.append(kind, meta);

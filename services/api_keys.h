@@ -2,12 +2,13 @@
 // and has one role.
 //   promoter   submits and cancels its own works (work.promoter == org); reads its own works and
 //              the alerts that involve one of them
-//   authority  reads the works in its area and the alerts whose highway_authorities hold org; a
-//              work is in its area when its highway_authority is org, or when its geometry
-//              meets the authority's area (ingest's highway_authority_areas in
-//              works.current), or, for a record without those (written before them, or by an
-//              ingest without boundaries) that names no authority, when its envelope meets the
-//              envelope of the authority's area (when the gateway has the boundaries)
+//   authority  reads the works in its area and the alerts whose highway_authorities hold org
+//              or one of whose works names it (its highway_authority); a work is in its area when
+//              its highway_authority is org, or when its geometry meets the authority's area
+//              (ingest's highway_authority_areas in works.current), or, for a record without those
+//              (written before them, or by an ingest without boundaries) that names no authority,
+//              when its envelope meets the envelope of the authority's area (when the gateway has
+//              the boundaries)
 //   ops        everything
 // The decisions are pure functions of the key and the item's owners, so the HTTP gateway, the
 // live stream and the tests share them.

@@ -131,7 +131,7 @@ std::optional<StateFilter> parse_state_filter(std::string_view s);
 
 struct AlertQuery {
   StateFilter state = StateFilter::All;
-  std::string authority;  // only alerts whose highway_authorities hold it; "" = any
+  std::string authority;  // only alerts whose highway_authorities or works name it; "" = any
   const ApiKey* viewer = nullptr;
   std::string after;      // only alert_ids after this one (paging)
   std::size_t limit = 0;  // at most this many (0: all)

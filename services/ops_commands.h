@@ -34,7 +34,7 @@ Status run_import(const Settings& settings, const ImportOptions& options, Import
 struct TailOptions {
   std::string topic = "alerts";  // without the prefix
   bool from_beginning = false;
-  std::string authority;      // alerts only: keep those whose highway_authorities hold it
+  std::string authority;      // alerts only: those whose highway_authorities or works name it
   std::string kind;           // alerts only
   std::string state;          // alerts only
   bool envelope = false;      // {"topic","partition","offset","key","headers","value"} lines
