@@ -591,43 +591,41 @@ const ApiKey* HttpApi::authenticate(std::string_view authorization,
 
 namespace {
 
-// A body in a content coding other than identity (gzip, say) would read as bad JSON at byte 0:
-// 415 says what is wrong instead, with the one coding taken (RFC 9110 sections 15.5.16 and
-// 12.5.3). Checked where a body is read, after the route, the method and the key.
-std::optional<ApiResponse> unsupported_coding(const ApiRequest& req) {
-  std::string_view codings = req.content_encoding;
+// The first coding of a comma-separated list (Content-Encoding, Transfer-Encoding) other than
+// `taken`, named as sent in printable ASCII only (the answer is JSON, and UTF-8); nullopt if none.
+std::optional<std::string> coding_not_taken(std::string_view codings, std::string_view taken) {
   while (!codings.empty()) {
     const auto comma = std::min(codings.find(','), codings.size());
     const std::string_view coding = ascii_trim(codings.substr(0, comma));
     codings.remove_prefix(std::min(comma + 1, codings.size()));
-    if (coding.empty() || ascii_iequals(coding, "identity")) continue;
-    // Named as sent, in printable ASCII only (the answer is JSON, and UTF-8).
+    if (coding.empty() || ascii_iequals(coding, taken)) continue;
     std::string shown;
     for (char c : coding.substr(0, 64)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-    ApiResponse res = api_error(
-        415, Error{"Content-Encoding", "'" + shown + "' is not taken: send the body uncompressed"});
-    res.headers.emplace_back("Accept-Encoding", "identity");
-    return res;
+    return shown;
   }
   return std::nullopt;
+}
+
+// A body in a content coding other than identity (gzip, say) would read as bad JSON at byte 0:
+// 415 says what is wrong instead, with the one coding taken (RFC 9110 sections 15.5.16 and
+// 12.5.3). Checked where a body is read, after the route, the method and the key.
+std::optional<ApiResponse> unsupported_coding(const ApiRequest& req) {
+  auto shown = coding_not_taken(req.content_encoding, "identity");
+  if (!shown) return std::nullopt;
+  ApiResponse res = api_error(
+      415, Error{"Content-Encoding", "'" + *shown + "' is not taken: send the body uncompressed"});
+  res.headers.emplace_back("Accept-Encoding", "identity");
+  return res;
 }
 
 // A transfer coding other than chunked (gzip, chunked) is not undone here: the body would read as
 // bad JSON at byte 0. RFC 9112 section 6.1: 501 for a transfer coding not understood.
 std::optional<ApiResponse> unsupported_transfer_coding(const ApiRequest& req) {
-  std::string_view codings = req.transfer_encoding;
-  while (!codings.empty()) {
-    const auto comma = std::min(codings.find(','), codings.size());
-    const std::string_view coding = ascii_trim(codings.substr(0, comma));
-    codings.remove_prefix(std::min(comma + 1, codings.size()));
-    if (coding.empty() || ascii_iequals(coding, "chunked")) continue;
-    std::string shown;
-    for (char c : coding.substr(0, 64)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-    return api_error(501, Error{"Transfer-Encoding", "'" + shown +
-                                                         "' is not taken: send the body "
-                                                         "uncompressed (chunked is taken)"});
-  }
-  return std::nullopt;
+  auto shown = coding_not_taken(req.transfer_encoding, "chunked");
+  if (!shown) return std::nullopt;
+  return api_error(501, Error{"Transfer-Encoding", "'" + *shown +
+                                                       "' is not taken: send the body "
+                                                       "uncompressed (chunked is taken)"});
 }
 
 }  // namespace
