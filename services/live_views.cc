@@ -6,6 +6,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "services/alert_audience.h"
 #include "streams/admin.h"
 #include "streams/kafka.h"
 
@@ -125,14 +126,11 @@ Result<LiveAlert> parse_live_alert(std::string_view json) {
     }
   }
   for (element w : works) {
-    std::string_view ref, promoter, authority;
+    std::string_view ref, promoter;
     if (!w["work_ref"].get_string().get(ref)) a.work_refs.emplace_back(ref);
     if (!w["promoter"].get_string().get(promoter)) a.promoters.emplace_back(promoter);
-    // The authority a work names reads the alert too, though its area need not hold the location.
-    if (!w["highway_authority"].get_string().get(authority) &&
-        std::find(a.authorities.begin(), a.authorities.end(), authority) == a.authorities.end())
-      a.authorities.emplace_back(authority);
   }
+  add_named_authorities(works, a.authorities);
   a.json = std::string(json);
   return a;
 }

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "services/alert_audience.h"
 #include "services/http_client.h"
 #include "streams/kafka.h"
 
@@ -56,13 +57,8 @@ Result<AlertRoute> read_alert_route(std::string_view json) {
     if (a.get_string().get(v)) return field_error("highway_authorities", "must hold strings only");
     r.authorities.emplace_back(v);
   }
-  // The authority either work names hears of the alert too (TfL on a red route, an authority
-  // outside the configured boundaries), though its area need not hold the location.
   simdjson::dom::array works;
-  if (!o["works"].get_array().get(works))
-    for (auto w : works)
-      if (!w["highway_authority"].get_string().get(v) && !contains(r.authorities, std::string(v)))
-        r.authorities.emplace_back(v);
+  if (!o["works"].get_array().get(works)) add_named_authorities(works, r.authorities);
   return r;
 }
 
