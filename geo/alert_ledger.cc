@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/varint.h"
+#include "geo/rules.h"
 #include "store/keys.h"
 
 namespace digonce::geo {
@@ -196,8 +197,8 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
     // fact says Apart (as older ledgers read it) and holds the work's new category.
     const WorkSummary& by = fact.a.ref == fact.cause_ref ? fact.a : fact.b;
     const WorkSummary& other = &by == &fact.a ? fact.b : fact.a;
-    const bool exempt = fact.cause == CloseCause::Apart && is_immediate(by.category) &&
-                        other.kind == WorkKind::Restriction;
+    const bool exempt = fact.cause == CloseCause::Apart &&
+                        exempt_from_restriction(by.kind, by.category, other.kind);
     a.reason = describe_close(a, exempt ? CloseCause::Immediate : fact.cause, fact.cause_ref, now);
     out.push_back(std::move(a));
   };

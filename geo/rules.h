@@ -46,6 +46,15 @@ inline Micros time_gap(const RuleSide& a, const RuleSide& b) {
   return std::max(a.start, b.start) - std::min(a.end, b.end);
 }
 
+/// A work of an immediate_* category may go ahead under a Section 58 restriction: the two are no
+/// pair, however near and whenever (contract section 2). False unless `other` is a restriction and
+/// `work` is not.
+inline bool exempt_from_restriction(WorkKind work_kind, Category work_category,
+                                    WorkKind other_kind) {
+  return other_kind == WorkKind::Restriction && work_kind != WorkKind::Restriction &&
+         is_immediate(work_category);
+}
+
 /// The time and kind part of the rules: false when no distance could make the pair qualify.
 /// Used to filter index entries before any geometry is looked at.
 inline bool time_may_qualify(const Rules& r, const RuleSide& a, const RuleSide& b) {
@@ -54,7 +63,8 @@ inline bool time_may_qualify(const Rules& r, const RuleSide& a, const RuleSide& 
   if (ra || rb) {
     const RuleSide& work = ra ? b : a;
     const RuleSide& restriction = ra ? a : b;
-    return !is_immediate(work.category) && work.start < restriction.end;
+    return !exempt_from_restriction(work.kind, work.category, restriction.kind) &&
+           work.start < restriction.end;
   }
   return time_gap(a, b) <= r.collaboration_window;
 }

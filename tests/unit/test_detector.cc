@@ -92,6 +92,24 @@ TEST_CASE("the limits: exactly 25 m and exactly 90 days qualify, a hair more doe
   CHECK(touching[0].gap == 0);
 }
 
+TEST_CASE("an immediate work is exempt from a restriction, and only from one") {
+  const auto R = WorkKind::Restriction, W = WorkKind::Work;
+  CHECK(exempt_from_restriction(W, Category::ImmediateEmergency, R));
+  CHECK(exempt_from_restriction(W, Category::ImmediateUrgent, R));
+  CHECK_FALSE(exempt_from_restriction(W, Category::Major, R));
+  CHECK_FALSE(exempt_from_restriction(W, Category::ImmediateUrgent, W));  // two works: rules apply
+  CHECK_FALSE(exempt_from_restriction(R, Category::ImmediateUrgent, R));
+  // The time rule agrees, from either side.
+  const Rules rules;
+  const RuleSide urgent{W, Category::ImmediateUrgent, day(1), day(2)};
+  const RuleSide major{W, Category::Major, day(1), day(2)};
+  const RuleSide restriction{R, Category::Standard, day(0), day(900)};
+  CHECK_FALSE(time_may_qualify(rules, urgent, restriction));
+  CHECK_FALSE(time_may_qualify(rules, restriction, urgent));
+  CHECK(time_may_qualify(rules, major, restriction));
+  CHECK(time_may_qualify(rules, urgent, major));
+}
+
 TEST_CASE("a window of a fraction of days is that many days to the microsecond") {
   // 0.7 * 86,400,000,000 is 60,479,999,999.99999 in floating point: truncated, a gap of exactly
   // 0.7 days fell outside a 0.7-day window (nearly four in five one-decimal values did the same).
