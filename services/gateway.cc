@@ -156,10 +156,11 @@ class Gateway {
   /// A live-stream handshake answered: 101, or the status it was refused with.
   void stream_answered(int status) { api_->metrics().observe("stream", status, 0); }
   const Settings& settings() const { return settings_; }
-  /// A request answered before its route was read (too large, malformed): route "unread".
-  Response refuse_unread(int status, const std::string& why) {
+  /// A request answered before its route was read (too large, malformed, without Host): route
+  /// "unread".
+  Response refuse_unread(int status, const std::string& why, std::string_view field = {}) {
     api_->metrics().observe("unread", status, 0);
-    return to_beast(api_error(status, why));
+    return to_beast(api_error(status, why, field));
   }
 
  private:
@@ -202,7 +203,7 @@ void StreamSession::start(const Request& req) {
   ws_.read_message_max(64 * 1024);
   ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
     // Counted once its answer is written: 101, or what Beast refused it with (a handshake
-    // handshake_problem() lets through; the connection may also have gone).
+    // HttpApi::stream_key lets through; the connection may also have gone).
     self->gateway_.stream_answered(ec ? 400 : 101);
     if (ec) return;
     self->gateway_.stream_opened(self);
@@ -370,6 +371,12 @@ void HttpSession::on_request(beast::error_code ec) {
     keep_alive_ = false;
     return write(gateway_.refuse_unread(
         400, "Transfer-Encoding must end in chunked (or send Content-Length instead)"));
+  }
+  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400, an upgrade too, and
+  // the connection closed, as for every request refused before its route is read.
+  if (req.version() >= 11 && req.count(http::field::host) == 0) {
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(400, "missing: HTTP/1.1 requires it", "Host"));
   }
   if (websocket::is_upgrade(req)) {
     auto key = gateway_.stream_key(req);
@@ -590,40 +597,21 @@ void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
   for (auto [at, end] = req.equal_range(http::field::transfer_encoding); at != end; ++at)
     r.transfer_encoding +=
         (r.transfer_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
-  r.host_missing = req.version() >= 11 && req.count(http::field::host) == 0;
   r.body = std::move(req.body());
   api_->handle(std::move(r),
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });
 }
 
-// What is wrong with a WebSocket handshake that Beast would refuse in plain text of its own
-// (and after it was counted as opened): answered here as every other error is, in JSON.
-std::optional<ApiResponse> handshake_problem(const Request& req) {
-  if (req.count(http::field::host) == 0)  // RFC 9112 section 3.2, as for every other request
-    return api_error(400, "missing: HTTP/1.1 requires it", "Host");
-  if (req[http::field::sec_websocket_version] != "13") {
-    // RFC 6455 section 4.4: 426 with the version this server speaks.
-    auto res = api_error(426, "must be 13", "Sec-WebSocket-Version");
-    res.headers.emplace_back("Sec-WebSocket-Version", "13");
-    return res;
-  }
-  // A base64 nonce of 16 bytes: 24 characters, the last two "==" (RFC 6455 section 4.1).
-  const auto nonce = view(req[http::field::sec_websocket_key]);
-  if (nonce.size() != 24 || !nonce.ends_with("=="))
-    return api_error(400, "must be a base64 nonce of 16 bytes", "Sec-WebSocket-Key");
-  return std::nullopt;
-}
-
 std::variant<const ApiKey*, Response> Gateway::stream_key(const Request& req) {
-  if (auto bad = handshake_problem(req)) {
-    api_->metrics().observe("stream", bad->status, 0);
-    return to_beast(std::move(*bad));
-  }
-  auto key = req.count(http::field::authorization) > 1
-                 ? std::variant<const ApiKey*, ApiResponse>(repeated_authorization())
-                 : api_->stream_key(view(req.target()), view(req[http::field::authorization]));
+  StreamRequest r;
+  r.target = view(req.target());
+  r.authorization = view(req[http::field::authorization]);
+  r.authorization_repeated = req.count(http::field::authorization) > 1;
+  r.websocket_version = view(req[http::field::sec_websocket_version]);
+  r.websocket_key = view(req[http::field::sec_websocket_key]);
+  auto key = api_->stream_key(r);
   if (auto* refusal = std::get_if<ApiResponse>(&key)) {
-    api_->metrics().observe("stream", refusal->status, 0);
+    stream_answered(refusal->status);
     return to_beast(std::move(*refusal));
   }
   return std::get<const ApiKey*>(key);

@@ -565,11 +565,14 @@ ApiResponse bad_work_ref() {
   return api_error(400, "a work_ref is 1-64 characters of A-Z a-z 0-9 _ . / -", "work_ref");
 }
 
-}  // namespace
-
+// The 400 of a request with more than one Authorization header: which one counts is not defined
+// (RFC 9110 5.3 allows a field line twice only for a list), and a proxy in front may read the
+// other.
 ApiResponse repeated_authorization() {
   return api_error(400, "the Authorization header is given more than once: send it once");
 }
+
+}  // namespace
 
 const ApiKey* HttpApi::authenticate(std::string_view authorization,
                                     std::optional<ApiResponse>& refusal) const {
@@ -665,8 +668,6 @@ void HttpApi::handle(ApiRequest&& req, Respond respond) {
   };
   if (!target) return done(api_error(400, target.error()));
   if (req.authorization_repeated) return done(repeated_authorization());
-  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400.
-  if (req.host_missing) return done(api_error(400, "missing: HTTP/1.1 requires it", "Host"));
   if (auto refused = unsupported_transfer_coding(req)) return done(std::move(*refused));
   const std::string& method = req.method;
   bool get = method == "GET" || method == "HEAD";
@@ -1228,11 +1229,21 @@ void HttpApi::produce_all(std::vector<std::pair<std::string, std::string>> recor
 
 // ---- the live stream
 
-std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view raw_target,
-                                                             std::string_view authorization) const {
-  auto target = parse_target(raw_target);
+std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(const StreamRequest& req) const {
+  auto target = parse_target(req.target);
   if (!target) return api_error(400, target.error());
   if (target->path != "/v1/stream") return api_error(404, "no WebSocket at " + target->path);
+  if (req.authorization_repeated) return repeated_authorization();
+  // What Beast would refuse in plain text of its own, answered in JSON as every other error.
+  if (req.websocket_version != "13") {
+    // RFC 6455 section 4.4: 426 with the version this server speaks.
+    auto res = api_error(426, "must be 13", "Sec-WebSocket-Version");
+    res.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return res;
+  }
+  // A base64 nonce of 16 bytes: 24 characters, the last two "==" (RFC 6455 section 4.1).
+  if (req.websocket_key.size() != 24 || !req.websocket_key.ends_with("=="))
+    return api_error(400, "must be a base64 nonce of 16 bytes", "Sec-WebSocket-Key");
   // Browsers cannot set headers on a WebSocket: the key may come in the query instead.
   const ApiKey* key = nullptr;
   if (auto it = target->query.find("key"); it != target->query.end()) {
@@ -1240,7 +1251,7 @@ std::variant<const ApiKey*, ApiResponse> HttpApi::stream_key(std::string_view ra
     if (!key) return unauthorized("unknown API key");
   } else {
     std::optional<ApiResponse> refusal;
-    key = authenticate(authorization, refusal);
+    key = authenticate(req.authorization, refusal);
     if (!key) return std::move(*refusal);
   }
   if (key->role == Role::Feed)

@@ -44,7 +44,16 @@ struct ApiRequest {
   std::string transfer_encoding;  // the Transfer-Encoding headers, joined by ", "; "" if none
   std::string body;
   bool authorization_repeated = false;  // the header came more than once: refused (400)
-  bool host_missing = false;            // an HTTP/1.1 request without Host: refused (400)
+};
+
+/// A WebSocket upgrade to the live stream, as the gateway read it (the views live as long as the
+/// request). Whether the upgrade is one, and Host, are the gateway's to check.
+struct StreamRequest {
+  std::string_view target;         // as sent: path and query
+  std::string_view authorization;  // the Authorization header; "" when absent
+  bool authorization_repeated = false;
+  std::string_view websocket_version;  // Sec-WebSocket-Version
+  std::string_view websocket_key;      // Sec-WebSocket-Key
 };
 
 struct ApiResponse {
@@ -59,10 +68,6 @@ ApiResponse api_error(int status, std::string_view message, std::string_view fie
                       std::string_view extra_members = {});
 /// The same for an Error: its what() and its field.
 ApiResponse api_error(int status, const Error& e);
-/// The 400 of a request with more than one Authorization header: which one counts is not
-/// defined (RFC 9110 5.3 allows a field line twice only for a list), and a proxy in front may
-/// read the other.
-ApiResponse repeated_authorization();
 
 struct GatewayMetrics {
   explicit GatewayMetrics(prometheus::Registry& r);
@@ -103,9 +108,11 @@ class HttpApi {
   /// Answers one request; `respond` runs exactly once, on the HTTP thread, now or later.
   void handle(ApiRequest&& req, Respond respond);
 
-  /// The key of a live-stream request (`?key=KEY` or the Bearer header), or the refusal.
-  std::variant<const ApiKey*, ApiResponse> stream_key(std::string_view target,
-                                                      std::string_view authorization) const;
+  /// The key of a live-stream request (`?key=KEY` or the Bearer header), or the refusal, in JSON
+  /// as every error, in this order: 400 a bad target, 404 another path, 400 a repeated
+  /// Authorization, 426 a Sec-WebSocket-Version other than 13, 400 a malformed Sec-WebSocket-Key,
+  /// then 401 or 403 for the key.
+  std::variant<const ApiKey*, ApiResponse> stream_key(const StreamRequest& req) const;
   /// The first message of a live stream: the works and open alerts the key may read.
   std::string snapshot(const ApiKey& key) const;
   /// The stream message of a change: the work, or {"work_ref", "removed": true}.

@@ -51,6 +51,11 @@ curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-W
   -H 'Sec-WebSocket-Key: short' "$base/v1/stream?key=ops-e2e-key" >"$work/ws400.txt" || true
 grep -q '^HTTP/1.1 400' "$work/ws400.txt" && grep -q '"field":"Sec-WebSocket-Key"' "$work/ws400.txt" ||
   fail "a handshake with a bad Sec-WebSocket-Key: $(head -c 400 "$work/ws400.txt")"
+# The path comes before the handshake: an upgrade to no stream is 404, whatever its version.
+curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 8' \
+  -H 'Sec-WebSocket-Key: short' "$base/v1/nowhere?key=ops-e2e-key" >"$work/ws404.txt" || true
+grep -q '^HTTP/1.1 404' "$work/ws404.txt" ||
+  fail "an upgrade to another path: $(head -c 400 "$work/ws404.txt")"
 exec 3<>"/dev/tcp/$(cut -d: -f1 <<<"${base#http://}")/$(cut -d: -f2 <<<"${base#http://}")"
 printf 'GET /v1/stream?key=ops-e2e-key HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n' >&3
 nohost=$(timeout 5 head -c 2000 <&3 | tr -d '\r' || true)
@@ -58,7 +63,7 @@ exec 3>&-
 grep -q '^HTTP/1.1 400' <<<"$nohost" && grep -q '"field":"Host"' <<<"$nohost" ||
   fail "a handshake without Host: $(head -c 400 <<<"$nohost")"
 [[ $(opened) == "$before" ]] || fail "refused handshakes were counted as opened streams ($before -> $(opened))"
-check "bad handshakes: 426 (Sec-WebSocket-Version: 13), 400 (a bad key, no Host) in JSON naming the header, not counted as 101"
+check "bad handshakes: 426 (Sec-WebSocket-Version: 13), 400 (a bad key, no Host) in JSON naming the header, 404 to another path, not counted as 101"
 
 # Two live streams: one whose key will be revoked, one whose key stays. Each writes what happened
 # (the close code and reason, or "open" if it is still open after the wait) to a file.
