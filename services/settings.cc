@@ -63,32 +63,44 @@ const char* kind_of() {
     return "a list of strings";
 }
 
-// A key's value, when the key is there; a value of the wrong type is an error naming the key,
-// as is a key written with no value (`secret:`), which yaml-cpp reads as the string "null": a
-// webhook signed with the key "null", a topic prefix "null".
-template <class T>
-void read(const YAML::Node& node, std::string_view path, T& out) {
-  // `path` is the key's dotted path, for the messages; its last part is the key in `node`.
-  const std::string key(path.substr(path.rfind('.') + 1));
-  if (!node || !node[key]) return;
-  const YAML::Node value = node[key];
-  const std::string name(path);
-  if constexpr (std::is_same_v<T, std::string>) {
-    if (value.IsNull())
-      throw YAML::Exception(value.Mark(), name +
-                                              ": has no value: write one (\"\" for an empty "
-                                              "string), or leave the key out for the default");
-  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-    if (value.IsSequence())
-      for (const auto& item : value)
-        if (item.IsNull()) throw YAML::Exception(item.Mark(), name + ": an item has no value");
+// One mapping of the file and its dotted path, for messages: `topics.read("prefix", x)` reads
+// topics.prefix and names it so in an error.
+struct Mapping {
+  YAML::Node node;   // undefined when the file leaves the mapping out
+  std::string path;  // "topics", "notifier.webhooks[0]"; "" is the top level
+
+  std::string name(std::string_view key) const {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
   }
-  try {
-    out = value.as<T>();
-  } catch (const YAML::BadConversion& e) {
-    throw YAML::Exception(e.mark, name + ": must be " + kind_of<T>());
+  Mapping at(const std::string& key) const {
+    return {node ? node[key] : YAML::Node(YAML::NodeType::Undefined), name(key)};
   }
-}
+
+  // The key's value, when the key is there; a value of the wrong type is an error naming the
+  // key, as is a key written with no value (`secret:`), which yaml-cpp reads as the string
+  // "null": a webhook signed with the key "null", a topic prefix "null".
+  template <class T>
+  void read(const std::string& key, T& out) const {
+    if (!node || !node[key]) return;
+    const YAML::Node value = node[key];
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (value.IsNull())
+        throw YAML::Exception(value.Mark(), name(key) +
+                                                ": has no value: write one (\"\" for an empty "
+                                                "string), or leave the key out for the default");
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (value.IsSequence())
+        for (const auto& item : value)
+          if (item.IsNull())
+            throw YAML::Exception(item.Mark(), name(key) + ": an item has no value");
+    }
+    try {
+      out = value.as<T>();
+    } catch (const YAML::BadConversion& e) {
+      throw YAML::Exception(e.mark, name(key) + ": must be " + kind_of<T>());
+    }
+  }
+};
 
 // The keys a config file may hold, by section; anything else is a typo that would otherwise be
 // ignored without a word (a misspelt `notifier:` turned every webhook off).
@@ -205,39 +217,43 @@ Result<Settings> load_settings(const std::string& given) {
     YAML::Node root = YAML::LoadFile(path);
     if (auto bad = check_keys(root, ""); !bad.empty()) return error("config " + path + ": " + bad);
     auto dir = fs::path(path).parent_path();
-    read(root["topics"], "topics.prefix", s.topic_prefix);
-    read(root["topics"], "topics.partitions", s.partitions);
-    read(root["topics"], "topics.alerts_partitions", s.alerts_partitions);
-    read(root["topics"], "topics.replication", s.replication);
-    auto det = root["detection"];
-    read(det, "detection.distance_m", s.rules.distance_m);
+    const Mapping file{root, ""};
+    const auto topics = file.at("topics");
+    topics.read("prefix", s.topic_prefix);
+    topics.read("partitions", s.partitions);
+    topics.read("alerts_partitions", s.alerts_partitions);
+    topics.read("replication", s.replication);
+    const auto det = file.at("detection");
+    det.read("distance_m", s.rules.distance_m);
     double days = 90;
-    read(det, "detection.collaboration_window_days", days);
+    det.read("collaboration_window_days", days);
     if (!(days >= 0 && days <= 36500))
       return error("config " + path + ": detection.collaboration_window_days from 0 to 36500");
     s.rules.collaboration_window = geo::window_of_days(days);
-    read(det, "detection.metric_crs", s.metric_crs);
-    read(det, "detection.max_vertices", s.max_vertices);
-    read(det, "detection.finest_cell_m", s.finest_cell_m);
-    read(root["tiles"], "tiles.size_m", s.tile_size_m);
+    det.read("metric_crs", s.metric_crs);
+    det.read("max_vertices", s.max_vertices);
+    det.read("finest_cell_m", s.finest_cell_m);
+    file.at("tiles").read("size_m", s.tile_size_m);
     boundaries_given = static_cast<bool>(root["boundaries"]);
     if (boundaries_given) {
       std::string given_boundaries;
-      read(root, "boundaries", given_boundaries);
+      file.read("boundaries", given_boundaries);
       auto b = fs::path(given_boundaries);
       s.boundaries = given_boundaries.empty() ? std::string()  // "": no authority areas
                                               : (b.is_absolute() ? b : dir / b).string();
     }
-    read(root["proj"], "proj.search_paths", s.proj_search_paths);
-    read(root["streams"], "streams.commit_interval_ms", s.commit_interval_ms);
-    read(root["streams"], "streams.max_commit_interval_ms", s.max_commit_interval_ms);
-    read(root["streams"], "streams.max_batch", s.max_batch);
-    read(root["streams"], "streams.linger_ms", s.linger_ms);
-    read(root["streams"], "streams.fetch_min_bytes", s.fetch_min_bytes);
-    read(root["streams"], "streams.static_membership", s.static_membership);
-    read(root["streams"], "streams.stall_s", s.stall_s);
-    read(root["http"], "http.listen", s.http_listen);
-    read(root["http"], "http.body_timeout_s", s.http_body_timeout_s);
+    file.at("proj").read("search_paths", s.proj_search_paths);
+    const auto streams = file.at("streams");
+    streams.read("commit_interval_ms", s.commit_interval_ms);
+    streams.read("max_commit_interval_ms", s.max_commit_interval_ms);
+    streams.read("max_batch", s.max_batch);
+    streams.read("linger_ms", s.linger_ms);
+    streams.read("fetch_min_bytes", s.fetch_min_bytes);
+    streams.read("static_membership", s.static_membership);
+    streams.read("stall_s", s.stall_s);
+    const auto http = file.at("http");
+    http.read("listen", s.http_listen);
+    http.read("body_timeout_s", s.http_body_timeout_s);
     if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
       if (!c.IsMap())
         throw YAML::Exception(c.Mark(), "kafka.client must be a mapping of librdkafka properties");
@@ -260,36 +276,36 @@ Result<Settings> load_settings(const std::string& given) {
         (from_env ? s.kafka_client_env : s.kafka_client)[name] = value;
       }
     }
-    if (root["feeds"] && root["feeds"]["streetmanager"]) {
-      auto f = root["feeds"]["streetmanager"];
+    {
+      const auto f = file.at("feeds").at("streetmanager");
       auto& fs = s.streetmanager_feed;
-      read(f, "feeds.streetmanager.verify_signatures", fs.verify_signatures);
-      read(f, "feeds.streetmanager.cert_hosts", fs.cert_hosts);
-      read(f, "feeds.streetmanager.subscribe_hosts", fs.subscribe_hosts);
-      read(f, "feeds.streetmanager.topic_arns", fs.topic_arns);
-      read(f, "feeds.streetmanager.allow_http", fs.allow_http);
-      read(f, "feeds.streetmanager.timeout_ms", fs.timeout_ms);
-      read(f, "feeds.streetmanager.max_waiting", fs.max_waiting);
+      f.read("verify_signatures", fs.verify_signatures);
+      f.read("cert_hosts", fs.cert_hosts);
+      f.read("subscribe_hosts", fs.subscribe_hosts);
+      f.read("topic_arns", fs.topic_arns);
+      f.read("allow_http", fs.allow_http);
+      f.read("timeout_ms", fs.timeout_ms);
+      f.read("max_waiting", fs.max_waiting);
     }
-    if (auto n = root["notifier"]) {
+    if (const auto n = file.at("notifier"); n.node) {
       auto& ns = s.notifier;
-      read(n, "notifier.timeout_ms", ns.timeout_ms);
-      read(n, "notifier.max_attempts", ns.max_attempts);
-      read(n, "notifier.backoff_initial_ms", ns.backoff_initial_ms);
-      read(n, "notifier.backoff_max_ms", ns.backoff_max_ms);
-      read(n, "notifier.start_from", ns.start_from);
-      if (n["webhooks"]) {
-        for (const auto& w : n["webhooks"]) {
+      n.read("timeout_ms", ns.timeout_ms);
+      n.read("max_attempts", ns.max_attempts);
+      n.read("backoff_initial_ms", ns.backoff_initial_ms);
+      n.read("backoff_max_ms", ns.backoff_max_ms);
+      n.read("start_from", ns.start_from);
+      if (n.node["webhooks"]) {
+        for (const auto& item : n.node["webhooks"]) {
           WebhookSettings ws;
-          const std::string at = "notifier.webhooks[" + std::to_string(ns.webhooks.size()) + "].";
-          read(w, at + "name", ws.name);
-          read(w, at + "url", ws.url);
-          read(w, at + "secret", ws.secret);
-          read(w, at + "ca_file", ws.ca_file);
-          read(w, at + "secret_env", ws.secret_env);
-          read(w, at + "authorities", ws.authorities);
-          read(w, at + "kinds", ws.kinds);
-          read(w, at + "states", ws.states);
+          const Mapping w{item, "notifier.webhooks[" + std::to_string(ns.webhooks.size()) + "]"};
+          w.read("name", ws.name);
+          w.read("url", ws.url);
+          w.read("secret", ws.secret);
+          w.read("ca_file", ws.ca_file);
+          w.read("secret_env", ws.secret_env);
+          w.read("authorities", ws.authorities);
+          w.read("kinds", ws.kinds);
+          w.read("states", ws.states);
           const std::string where =
               "notifier.webhooks[" +
               (ws.name.empty() ? std::to_string(ns.webhooks.size()) : ws.name) + "]";
