@@ -5,8 +5,8 @@
 // Space do; gaps and days read as a person reads them; the map's authority areas, scale bar,
 // tooltips, wheel zoom, drag, pinch and Fit work; Camden's key, in another browser context, sees
 // no alert; a cancelled work's clash leaves the list and the page's memory; no console errors;
-// reconnection honours Retry-After and backs off (on a paused clock). A screenshot goes to
-// $DIGONCE_BROWSER_OUT.
+// reconnection honours Retry-After and backs off (on a paused clock); a late answer for a key
+// changed since changes nothing. A screenshot goes to $DIGONCE_BROWSER_OUT.
 //
 //   DIGONCE_BIN=build/bin/digonce node tests/browser/dashboard.test.mjs
 import { spawn } from "node:child_process";
@@ -299,6 +299,7 @@ async function main() {
   ok("no errors in the browser console");
 
   await reconnects(base);
+  await keyChangeRace(base);
 }
 
 // How the page comes back when the server refuses it or closes its stream, on a paused clock
@@ -371,6 +372,52 @@ async function reconnects(base) {
   if (checks !== 5 || streams !== 3) fail(`${checks} checks and ${streams} streams, not 5 and 3`);
   if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
   ok("each reconnection asks once and opens one stream (5 checks, 3 streams)");
+  await context.close();
+}
+
+// A key changed while the server still thinks about the old one: the late answer for the old key
+// (here a 401) must not undo what the user did since (ask for a key again, or open a second
+// stream). The checks and the stream are the test's own; the first check is held until the second
+// key is live.
+async function keyChangeRace(base) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  let release = null;
+  await page.route("**/v1/alerts?state=open&limit=1", (route) => {
+    const key = route.request().headers()["authorization"];
+    if (key === "Bearer dev-westminster-key") {
+      release = () => route.fulfill({ status: 401, contentType: "application/json",
+                                       body: '{"error":"unknown API key"}' });
+    } else {
+      route.fulfill({ status: 200, contentType: "application/json", body: '{"alerts":[]}' });
+    }
+  });
+  const streams = [];
+  await page.routeWebSocket(/\/v1\/stream/, (ws) => {
+    streams.push(new URL(ws.url()).searchParams.get("key"));
+    ws.send(JSON.stringify({
+      type: "snapshot",
+      data: { viewer: { org: "5210", role: "authority" }, works: [], alerts: [] },
+    }));
+  });
+  await page.goto(base);
+  await connectWith(page, "dev-westminster-key");
+  for (let i = 0; i < 100 && !release; ++i) await page.waitForTimeout(50);
+  if (!release) fail("the first key's check never reached the server");
+  await connectWith(page, "dev-camden-key");  // the form is still shown: the first is unanswered
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live", null,
+    { timeout: 10000 }).catch(() => fail("the second key did not go live while the first waited"));
+  await release();
+  await page.waitForTimeout(500);  // the late answer's turn
+  const status = await page.textContent("#status");
+  if (status !== "live") fail(`after the first key's late 401 the status is "${status}"`);
+  if (await page.isVisible("#key-form")) fail("the first key's late 401 brought the key form back");
+  if (streams.join() !== "dev-camden-key") fail(`streams opened for: ${streams.join(", ")}`);
+  if (!(await page.textContent("#who")).includes("5210")) fail("the viewer is not Camden's");
+  if (errors.length) fail(`browser errors: ${errors.join(" | ")}`);
+  ok("a key changed while the old one's check is unanswered: its late 401 changes nothing (one stream)");
   await context.close();
 }
 
