@@ -1,7 +1,8 @@
 // Who an alert event reaches, read the same way by the notifier (which webhooks get it) and the
 // live views (who may read it): the authorities of the areas that hold its location (its
 // `highway_authorities`), and the authority each of its works names, though its area need not
-// hold the location (TfL on a red route, an authority outside the configured boundaries).
+// hold the location (TfL on a red route, an authority outside the configured boundaries). The
+// dashboard lists an alert's authorities by the same rule (dashboard/app.js, list()).
 #pragma once
 
 #include <simdjson.h>

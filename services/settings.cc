@@ -66,14 +66,17 @@ const char* kind_of() {
 // One mapping of the file and its dotted path, for messages: `topics.read("prefix", x)` reads
 // topics.prefix and names it so in an error.
 struct Mapping {
-  YAML::Node node;   // undefined when the file leaves the mapping out
+  YAML::Node node;   // an Undefined node (false) when the file leaves the mapping out
   std::string path;  // "topics", "notifier.webhooks[0]"; "" is the top level
 
   std::string name(std::string_view key) const {
     return path.empty() ? std::string(key) : path + "." + std::string(key);
   }
+  // A key absent from a const node reads as yaml-cpp's invalid node, which throws on IsNull() or
+  // Mark(): made an Undefined one, safe to ask.
   Mapping at(const std::string& key) const {
-    return {node ? node[key] : YAML::Node(YAML::NodeType::Undefined), name(key)};
+    YAML::Node value = node ? node[key] : YAML::Node();
+    return {value ? value : YAML::Node(YAML::NodeType::Undefined), name(key)};
   }
 
   // The key's value, when the key is there; a value of the wrong type is an error naming the
@@ -234,7 +237,7 @@ Result<Settings> load_settings(const std::string& given) {
     det.read("max_vertices", s.max_vertices);
     det.read("finest_cell_m", s.finest_cell_m);
     file.at("tiles").read("size_m", s.tile_size_m);
-    boundaries_given = static_cast<bool>(root["boundaries"]);
+    boundaries_given = static_cast<bool>(file.at("boundaries").node);
     if (boundaries_given) {
       std::string given_boundaries;
       file.read("boundaries", given_boundaries);
@@ -254,7 +257,7 @@ Result<Settings> load_settings(const std::string& given) {
     const auto http = file.at("http");
     http.read("listen", s.http_listen);
     http.read("body_timeout_s", s.http_body_timeout_s);
-    if (auto c = root["kafka"] ? root["kafka"]["client"] : YAML::Node(); c && !c.IsNull()) {
+    if (auto c = file.at("kafka").at("client").node; c && !c.IsNull()) {
       if (!c.IsMap())
         throw YAML::Exception(c.Mark(), "kafka.client must be a mapping of librdkafka properties");
       for (const auto& kv : c) {
@@ -306,9 +309,7 @@ Result<Settings> load_settings(const std::string& given) {
           w.read("authorities", ws.authorities);
           w.read("kinds", ws.kinds);
           w.read("states", ws.states);
-          const std::string where =
-              "notifier.webhooks[" +
-              (ws.name.empty() ? std::to_string(ns.webhooks.size()) : ws.name) + "]";
+          const std::string where = ws.name.empty() ? w.path : "notifier.webhooks[" + ws.name + "]";
           if (auto bad = check_webhook(ws, ns.webhooks); !bad.empty())
             return error("config " + path + ": " + where + ": " + bad);
           ns.webhooks.push_back(std::move(ws));
