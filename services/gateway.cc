@@ -289,6 +289,21 @@ void HttpSession::on_header(beast::error_code ec) {
   const auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
   version_ = req.version();
+  head_ = req.method() == http::verb::head;
+  // Refused on its headers, before any of its body is read or a 100 Continue sent.
+  // RFC 9112 section 6.3: a Transfer-Encoding that does not end in chunked leaves the body's
+  // length unknown, so what follows could be taken for the next request.
+  if (req.count(http::field::transfer_encoding) && !req.chunked()) {
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(
+        400, "Transfer-Encoding must end in chunked (or send Content-Length instead)"));
+  }
+  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400, an upgrade too, and
+  // the connection closed, as for every request refused before its route is read.
+  if (req.version() >= 11 && req.count(http::field::host) == 0) {
+    keep_alive_ = false;
+    return write(gateway_.refuse_unread(400, "missing: HTTP/1.1 requires it", "Host"));
+  }
   // curl and others wait (a second) for "100 Continue" before sending a larger body.
   if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
     continue_ =
@@ -364,20 +379,6 @@ void HttpSession::on_request(beast::error_code ec) {
     return;  // a malformed request, a timeout, a reset: the connection ends
   }
   Request req = parser_->release();
-  head_ = req.method() == http::verb::head;
-  // RFC 9112 section 6.3: a Transfer-Encoding that does not end in chunked leaves the body's
-  // length unknown (the parser read none), so what follows could be taken for the next request.
-  if (req.count(http::field::transfer_encoding) && !req.chunked()) {
-    keep_alive_ = false;
-    return write(gateway_.refuse_unread(
-        400, "Transfer-Encoding must end in chunked (or send Content-Length instead)"));
-  }
-  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400, an upgrade too, and
-  // the connection closed, as for every request refused before its route is read.
-  if (req.version() >= 11 && req.count(http::field::host) == 0) {
-    keep_alive_ = false;
-    return write(gateway_.refuse_unread(400, "missing: HTTP/1.1 requires it", "Host"));
-  }
   if (websocket::is_upgrade(req)) {
     auto key = gateway_.stream_key(req);
     if (auto* refusal = std::get_if<Response>(&key)) {

@@ -215,9 +215,16 @@ nohost=$(timeout 5 cat <&3 | tr -d '\r')
 exec 3>&-
 [[ $(head -n1 <<<"$nohost") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$nohost" | jq -r .field) == Host ]] ||
   fail "an HTTP/1.1 request without Host: $(head -c 300 <<<"$nohost")"
+# ... refused on its headers: no 100 Continue, no wait for the body it announces.
+exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+printf 'POST /v1/works HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n' >&3
+early=$(timeout 5 cat <&3 | tr -d '\r')
+exec 3>&-
+[[ $(head -n1 <<<"$early") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$early" | jq -r .field) == Host ]] ||
+  fail "a POST without Host announcing a body: $(head -c 300 <<<"$early")"
 escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ")
 [[ $(jq -r .field <<<"$escape") == bbox ]] || fail "a bad escape in bbox: $escape"
-check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it; bbox=%ZZ -> 400 naming bbox"
+check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it, before any body; bbox=%ZZ -> 400 naming bbox"
 # A Transfer-Encoding that does not end in chunked leaves the body's length unknown: 400 and the
 # connection closed, so that a request hidden in the body is never read as the next one.
 exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
