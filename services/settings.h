@@ -73,7 +73,7 @@ struct Settings {
   int linger_ms = 50;           // stage producers' librdkafka linger.ms
   int fetch_min_bytes = 65536;  // stage consumers' librdkafka fetch.min.bytes
   /// Stage consumers join their groups as static members (group.instance.id = their
-  /// transactional id) on a real broker: docs/OPERATIONS.md, "State, restarts and recovery".
+  /// transactional id) on a real broker: docs/OPERATIONS.md, "Processes".
   bool static_membership = true;
   /// A stage's loop quiet this long is stuck: its /healthz says 503 (streams/health.h).
   int stall_s = 180;
