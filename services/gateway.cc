@@ -285,6 +285,12 @@ void HttpSession::read() {
 }
 
 void HttpSession::on_header(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    // A Content-Length over the limit, refused on the headers (413): they are all read, so the
+    // answer goes in the request's version, and a HEAD's without a body.
+    version_ = parser_->get().version();
+    head_ = parser_->get().method() == http::verb::head;
+  }
   if (ec) return on_request(ec);
   const auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
@@ -415,7 +421,8 @@ void HttpSession::write(Response&& res) {
 }
 
 // The answer is sent and the connection ends: our side is shut, and what the client still sends
-// (the rest of a body refused with 408 or 413) is read and dropped until it closes too, for
+// (the rest of a body refused with 408 or 413, or the body of a request refused on its headers)
+// is read and dropped until it closes too, for
 // kLinger at most. Closing with unread data would reset the connection, and a client still
 // sending could lose the answer before reading it (what nginx's lingering_close is for).
 void HttpSession::linger() {
