@@ -285,17 +285,14 @@ void HttpSession::read() {
 }
 
 void HttpSession::on_header(beast::error_code ec) {
-  if (ec == http::error::body_limit) {
-    // A Content-Length over the limit, refused on the headers (413): they are all read, so the
-    // answer goes in the request's version, and a HEAD's without a body.
-    version_ = parser_->get().version();
-    head_ = parser_->get().method() == http::verb::head;
-  }
-  if (ec) return on_request(ec);
+  if (ec && ec != http::error::body_limit) return on_request(ec);
   const auto& req = parser_->get();
-  keep_alive_ = req.keep_alive();
   version_ = req.version();
   head_ = req.method() == http::verb::head;
+  // A Content-Length over the limit (413) is found once the headers are all read: the answer goes
+  // in the request's version, and a HEAD's without a body.
+  if (ec) return on_request(ec);
+  keep_alive_ = req.keep_alive();
   // Refused on its headers, before any of its body is read or a 100 Continue sent.
   // RFC 9112 section 6.3: a Transfer-Encoding that does not end in chunked leaves the body's
   // length unknown, so what follows could be taken for the next request.
@@ -594,17 +591,22 @@ void Gateway::drain(Clock::time_point deadline) {
 
 // ---- Gateway: requests
 
+// Every line of a header field, joined by ", " (RFC 9110 5.3); "" when there is none.
+std::string joined(const Request& req, http::field field) {
+  std::string out;
+  for (auto [at, end] = req.equal_range(field); at != end; ++at)
+    out += (out.empty() ? "" : ", ") + std::string(view(at->value()));
+  return out;
+}
+
 void Gateway::handle(Request&& req, std::function<void(Response&&)> reply) {
   ApiRequest r;
   r.method = std::string(view(req.method_string()));
   r.target = std::string(view(req.target()));
   r.authorization = std::string(view(req[http::field::authorization]));
   r.authorization_repeated = req.count(http::field::authorization) > 1;
-  for (auto [at, end] = req.equal_range(http::field::content_encoding); at != end; ++at)
-    r.content_encoding += (r.content_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
-  for (auto [at, end] = req.equal_range(http::field::transfer_encoding); at != end; ++at)
-    r.transfer_encoding +=
-        (r.transfer_encoding.empty() ? "" : ", ") + std::string(view(at->value()));
+  r.content_encoding = joined(req, http::field::content_encoding);
+  r.transfer_encoding = joined(req, http::field::transfer_encoding);
   r.body = std::move(req.body());
   api_->handle(std::move(r),
                [reply = std::move(reply)](ApiResponse&& res) { reply(to_beast(std::move(res))); });

@@ -75,7 +75,7 @@ struct Mapping {
   // A key absent from a const node reads as yaml-cpp's invalid node, which throws on IsNull() or
   // Mark(): made an Undefined one, safe to ask.
   Mapping at(const std::string& key) const {
-    YAML::Node value = node ? node[key] : YAML::Node();
+    const YAML::Node value = node ? node[key] : YAML::Node(YAML::NodeType::Undefined);
     return {value ? value : YAML::Node(YAML::NodeType::Undefined), name(key)};
   }
 
@@ -84,8 +84,8 @@ struct Mapping {
   // "null": a webhook signed with the key "null", a topic prefix "null".
   template <class T>
   void read(const std::string& key, T& out) const {
-    if (!node || !node[key]) return;
-    const YAML::Node value = node[key];
+    const YAML::Node value = at(key).node;
+    if (!value) return;
     if constexpr (std::is_same_v<T, std::string>) {
       if (value.IsNull())
         throw YAML::Exception(value.Mark(), name(key) +

@@ -202,6 +202,14 @@ grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metr
   grep -q '^digonce_gateway_requests_total{code="413",route="unread"} 1' <<<"$metrics" ||
   fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
 check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
+# Sends raw request bytes (printf escapes) on a new connection and prints what comes back until the
+# server closes it, or for 5 s (the check that reads it then says what was missing).
+raw_exchange() {
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+  printf '%b' "$1" >&3
+  timeout 5 cat <&3 | tr -d '\r' || true
+  exec 3>&-
+}
 # A transfer coding other than chunked is not undone: 501 naming it, not "invalid JSON at byte 0";
 # an HTTP/1.1 request without Host is 400 (RFC 9112); a bad escape in a parameter names it.
 printf '{}' | gzip >"$work/te.gz"
@@ -209,17 +217,11 @@ answer=$(curl -s -w '\n%{http_code}' -H 'Authorization: Bearer dev-ops-key' -H '
   --data-binary @"$work/te.gz" "$base/v1/works")
 [[ $(tail -n1 <<<"$answer") == 501 && $(head -n1 <<<"$answer" | jq -r .field) == Transfer-Encoding ]] ||
   fail "Transfer-Encoding: gzip, chunked: $answer"
-exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-printf 'GET /v1/areas HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nConnection: close\r\n\r\n' >&3
-nohost=$(timeout 5 cat <&3 | tr -d '\r' || true)  # (a timeout: the check below says so)
-exec 3>&-
+nohost=$(raw_exchange 'GET /v1/areas HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nConnection: close\r\n\r\n')
 [[ $(head -n1 <<<"$nohost") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$nohost" | jq -r .field) == Host ]] ||
   fail "an HTTP/1.1 request without Host: $(head -c 300 <<<"$nohost")"
 # ... refused on its headers: no 100 Continue, no wait for the body it announces.
-exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-printf 'POST /v1/works HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n' >&3
-early=$(timeout 5 cat <&3 | tr -d '\r' || true)  # (a timeout: the check below says so)
-exec 3>&-
+early=$(raw_exchange 'POST /v1/works HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n')
 [[ $(head -n1 <<<"$early") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$early" | jq -r .field) == Host ]] ||
   fail "a POST without Host announcing a body: $(head -c 300 <<<"$early")"
 escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ")
@@ -227,10 +229,7 @@ escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ
 check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it, before any body; bbox=%ZZ -> 400 naming bbox"
 # A Transfer-Encoding that does not end in chunked leaves the body's length unknown: 400 and the
 # connection closed, so that a request hidden in the body is never read as the next one.
-exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-printf 'POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\nTransfer-Encoding: gzip\r\n\r\nGET /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n\r\n' >&3
-smuggled=$(timeout 5 cat <&3 | tr -d '\r' || true)  # (a timeout: the check below says so)
-exec 3>&-
+smuggled=$(raw_exchange 'POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\nTransfer-Encoding: gzip\r\n\r\nGET /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n\r\n')
 [[ $(grep -c '^HTTP/1.1 ' <<<"$smuggled") == 1 && $(head -n1 <<<"$smuggled") == "HTTP/1.1 400 Bad Request" ]] ||
   fail "Transfer-Encoding: gzip: $(head -c 400 <<<"$smuggled")"
 check "Transfer-Encoding: gzip (not ending in chunked) -> 400 and the connection closed: the request behind it is not answered"
