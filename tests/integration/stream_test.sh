@@ -262,7 +262,8 @@ done
 # The same alerts against the independent reference of the rules (tests/reference/): Python,
 # Shapely and pyproj, no digonce code.
 "$root/.venv/bin/python" "$root/tests/reference/reference_detect.py" --input "$work/events.ndjson" \
-  --alerts "$work/stream.tsv" --crs EPSG:27700 --proj-data "$data/proj" >"$work/reference-check.txt" ||
+  --alerts "$work/stream.tsv" --crs EPSG:27700 --proj-data "$data/proj" \
+  --authorities "$root/config/london-authorities.yaml" --shared-data "$data" >"$work/reference-check.txt" ||
   { cat "$work/reference-check.txt"; die "the alerts differ from the independent reference"; }
 say "PASS: independent reference: $(head -n 1 "$work/reference-check.txt" | sed 's/^[^:]*: //')"
 # Every broken record is in works.rejected (once per key: a chunk resent after a broker restart

@@ -41,7 +41,8 @@ for region in $(jq -r '.[].name' "$work/regions.json"); do
     fi
     if "$python" "$root/tests/reference/reference_detect.py" --input "$work/$region.ndjson" \
       --alerts "$out.alerts" --crs "$crs" --distance-m "$1" --collaboration-days "$2" \
-      --detect-stderr "$out.err" --proj-data "$data/proj"; then
+      --detect-stderr "$out.err" --proj-data "$data/proj" \
+      --authorities "$root/config/london-authorities.yaml" --shared-data "$data"; then
       echo "ok: $region, --crs $crs --distance-m $1 --collaboration-days $2"
     else
       echo "FAIL: $region, --crs $crs --distance-m $1 --collaboration-days $2"

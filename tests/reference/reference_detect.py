@@ -149,6 +149,8 @@ class Replay:
         geom, reprojected = self.to_metric(geom, crs)
         status = rec.get("status", "planned")
         return dict(
+            promoter=rec["promoter"],
+            street_name=rec.get("street_name"),
             live=status in ("planned", "in_progress"),
             geom=geom,
             reprojected=reprojected,
@@ -199,6 +201,83 @@ def expected_pairs(works, distance_m, window_days):
     return out
 
 
+# digonce writes a location's longitude and latitude to 7 decimals (at most 0.6 cm off, at
+# London's latitude); the reference transforms it back with its own PROJ. A location may be this
+# much farther than half the pair's distance from a work.
+LOCATION_TOLERANCE_M = 0.02
+# A location this near (in degrees, about 10 cm) to an area's boundary may be found inside or
+# outside it: digonce tests the point in the metric CRS, the reference in longitude/latitude.
+BOUNDARY_TOLERANCE_DEG = 1e-6
+
+
+def load_areas(yaml_path, data_dir):
+    """[(code, polygon in lon/lat)] from an authorities YAML (config/london-authorities.yaml):
+    the GeoJSON it names, each feature's code property mapped through its codes."""
+    import yaml
+
+    with open(yaml_path) as f:
+        conf = yaml.safe_load(f)
+    path = conf["file"]
+    if not path.startswith("/"):
+        path = f"{data_dir}/{path}"
+    with open(path) as f:
+        features = json.load(f)["features"]
+    codes = {str(k): str(v) for k, v in (conf.get("codes") or {}).items()}
+    prop = conf.get("code_property", "gss_code")
+    out = []
+    for ft in features:
+        value = str(ft["properties"][prop])
+        out.append((codes.get(value, value), shape(ft["geometry"])))
+    return out
+
+
+def check_alert(key, al, works, to_metric, areas, problems):
+    """The fields of an open alert beside its pair's kind, distance and gap (contract section 3):
+    `works` are the two works' final states; `location` is no farther than half the pair's
+    distance from either work (it is where they come closest: the middle of the nearest points);
+    `highway_authorities` are the areas holding it; `reason` names both works. Returns 1 when the
+    location was too near an area's boundary for its authorities to be checked, else 0."""
+    refs = [w["work_ref"] for w in al["works"]]
+    if refs != sorted(refs):
+        problems.append(f"{key}: works not sorted by work_ref: {refs}")
+    for w in al["works"]:
+        held = works[w["work_ref"]]
+        want = {"promoter": held["promoter"], "category": held["category"],
+                "street_name": held["street_name"]}
+        for field, value in want.items():
+            if w.get(field) != value:
+                problems.append(f"{key}: {w['work_ref']}'s {field} is {w.get(field)!r}, "
+                                f"its last event says {value!r}")
+        for field in ("start", "end"):
+            if micros(w[field], field == "end") != held[field]:
+                problems.append(f"{key}: {w['work_ref']}'s {field} is {w[field]}, its last event "
+                                f"says {dt.datetime.fromtimestamp(held[field] / 1e6, dt.timezone.utc)}")
+        if w["work_ref"] not in al["reason"]:
+            problems.append(f"{key}: the reason does not name {w['work_ref']}: {al['reason']!r}")
+    loc = al["location"]
+    lon, lat = loc["coordinates"]
+    if loc["type"] != "Point" or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        problems.append(f"{key}: location {loc} is not a point in longitude and latitude")
+        return 0
+    x, y = to_metric.transform(lon, lat)
+    p = shapely.Point(x, y)
+    for ref in refs:
+        far = shapely.distance(p, works[ref]["geom"])
+        if far > al["distance_m"] / 2 + LOCATION_TOLERANCE_M:
+            problems.append(f"{key}: location ({lon}, {lat}) is {far:.3f} m from {ref}, more than "
+                            f"half the pair's distance {al['distance_m']} m")
+    if areas is None:
+        return 0
+    q = shapely.Point(lon, lat)
+    if any(shapely.distance(q, poly.boundary) < BOUNDARY_TOLERANCE_DEG for _, poly in areas):
+        return 1
+    want = sorted({code for code, poly in areas if poly.covers(q)})
+    if sorted(al["highway_authorities"]) != want:
+        problems.append(f"{key}: highway_authorities {al['highway_authorities']}, the areas "
+                        f"holding ({lon}, {lat}) are {want}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--input", required=True)
@@ -208,6 +287,9 @@ def main():
     ap.add_argument("--collaboration-days", type=float, default=90.0)
     ap.add_argument("--detect-stderr")
     ap.add_argument("--proj-data", help="a folder of PROJ grids (the OSTN15 grid)")
+    ap.add_argument("--authorities", help="the authorities YAML digonce detect was given "
+                    "(config/london-authorities.yaml): check each alert's highway_authorities")
+    ap.add_argument("--shared-data", help="the folder the authorities YAML's file is under")
     a = ap.parse_args()
     if a.proj_data:
         datadir.append_data_dir(a.proj_data)
@@ -247,6 +329,9 @@ def main():
     # many digonce decided otherwise than the reference's own distance says (allowed).
     near_limit = sum(1 for v in want.values() if v[2])
     decided_otherwise = 0
+    to_metric = Transformer.from_crs("EPSG:4326", a.crs, always_xy=True)
+    areas = load_areas(a.authorities, a.shared_data) if a.authorities else None
+    near_boundary = 0
     for k in sorted(set(want) | set(got)):
         if k in want and k in got:
             d, gap, near = want[k]
@@ -257,6 +342,7 @@ def main():
                 problems.append(f"{k}: distance {al['distance_m']} m, reference {d:.4f} m")
             if abs(al["gap_days"] - gap / MICROS_PER_DAY) > 2e-6:
                 problems.append(f"{k}: gap {al['gap_days']} days, reference {gap / MICROS_PER_DAY:.6f}")
+            near_boundary += check_alert(k, al, replay.works, to_metric, areas, problems)
         elif k in want:
             d, gap, near = want[k]
             if near:
@@ -293,7 +379,9 @@ def main():
           f"reference open alerts {len(expected)} {kinds}; digonce open {len(got)}; "
           f"{near_limit} pairs within {REPROJECTION_TOLERANCE_M * 1000:g} mm of the distance "
           f"limit after reprojection, {decided_otherwise} of them decided otherwise than the "
-          f"reference's distance (allowed); {len(problems)} differences")
+          f"reference's distance (allowed); "
+          f"{near_boundary} locations within {BOUNDARY_TOLERANCE_DEG:g} degrees of an area's "
+          f"boundary (authorities not checked); {len(problems)} differences")
     for p in problems[:40]:
         print("  " + p)
     return 1 if problems else 0
