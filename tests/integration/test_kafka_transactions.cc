@@ -52,6 +52,7 @@ Client make_transactional_producer(Deliveries& deliveries) {
 
 std::vector<std::string> batch(const std::string& prefix) {
   std::vector<std::string> values;
+  values.reserve(kBatchSize);
   for (int i = 0; i < kBatchSize; ++i) values.push_back(prefix + "-" + std::to_string(i));
   return values;
 }

@@ -67,6 +67,7 @@ void produce_values_in_transaction(const std::string& topic, int from, int to, b
 
 std::vector<std::string> expected(int n) {
   std::vector<std::string> v;
+  v.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) v.push_back("out-v" + std::to_string(i));
   return v;
 }

@@ -95,7 +95,8 @@ TEST_CASE("load_authority_options: errors are values") {
            {"file: a.geojson\ncode:\n  A: 12\n", "code"},
            {"file: a.geojson\nfile: b.geojson\n", "file"},
            {"file: a.geojson\ncodes:\n  A: 12\n  A: 13\n", "codes.A"}}) {
-    CAPTURE(text);
+    const char* const yaml = text;  // CAPTURE keeps a reference: not to a structured binding
+    CAPTURE(yaml);
     auto refused = load_authority_options(write("typo.yaml", text), "");
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().field == field);

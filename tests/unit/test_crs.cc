@@ -126,8 +126,8 @@ TEST_CASE("CrsContext: EPSG:27700 -> EPSG:4326 through the copy of PROJ's OSTN15
   for (int i = 0; i < 60000; ++i) points.emplace_back(lx(rng), ly(rng));
   // Every 2 km over the National Grid: every block of the grid, and the band near 55 N whose
   // latitude shifts are too small to read back exactly (their cells are left to PROJ).
-  for (double x = 1000; x < 700000; x += 2000)
-    for (double y = 1000; y < 1250000; y += 2000) points.emplace_back(x, y);
+  for (int x = 1000; x < 700000; x += 2000)
+    for (int y = 1000; y < 1250000; y += 2000) points.emplace_back(x, y);
   // Where the northing wraps round the globe to London's latitude: outside the box PROJ tests
   // before it considers the operation, so PROJ's ballpark, not OSTN15 (110 m apart).
   points.emplace_back(530000, 40180000);

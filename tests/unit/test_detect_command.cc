@@ -148,7 +148,8 @@ TEST_CASE("detect: an input that is a folder or missing is refused before the ou
   for (const auto& [input, says] :
        {std::pair{base / "folder", std::string(": is a folder, not a file")},
         std::pair{base / "missing.ndjson", std::string(": cannot be read: No such file")}}) {
-    CAPTURE(input);
+    const auto path = input;  // CAPTURE keeps a reference: not to a structured binding
+    CAPTURE(path);
     std::ofstream(options.output) << "kept\n";  // a folder opened as a file emptied it
     options.input = input.string();
     auto run = run_detect(settings, options);

@@ -638,7 +638,8 @@ TEST_CASE("alert JSON carries the contract's fields") {
                                                    {kMicrosPerDay / 10, "0.1"},
                                                    {kMicrosPerDay * 90, "90"}}) {
     a.gap = gap;
-    CAPTURE(gap);
+    const Micros g = gap;  // CAPTURE keeps a reference: not of a structured binding (clang 14)
+    CAPTURE(g);
     CHECK(alert_to_json(a).find("\"gap_days\":" + shown + ",") != std::string::npos);
   }
   CHECK(json.find("\"coordinates\":[-0.1234568,51.5]") != std::string::npos);

@@ -29,7 +29,7 @@ using PairSet = std::set<std::tuple<int, std::string, std::string>>;
 std::size_t scale(std::size_t n) {
   // DIGONCE_TEST_SCALE=0.1 shrinks the randomized tests (e.g. under sanitizers).
   const char* s = std::getenv("DIGONCE_TEST_SCALE");
-  double f = s ? std::atof(s) : 1.0;
+  double f = s ? std::strtod(s, nullptr) : 1.0;
   return std::max<std::size_t>(1000, static_cast<std::size_t>(static_cast<double>(n) * f));
 }
 
@@ -42,6 +42,7 @@ PairSet brute_force(const std::map<std::string, WorkEvent>& live, const Rules& r
     Geos::GeomPtr g;
   };
   std::vector<Item> items;
+  items.reserve(live.size());
   for (const auto& [ref, w] : live)
     items.push_back({w.geometry.envelope(), &w, *geos.to_geos(w.geometry)});
   std::sort(items.begin(), items.end(),

@@ -39,12 +39,14 @@ std::string alert_json(const std::string& id, const std::string& state, int revi
 
 std::vector<std::string> refs(const std::vector<std::shared_ptr<const LiveWork>>& works) {
   std::vector<std::string> out;
+  out.reserve(works.size());
   for (const auto& w : works) out.push_back(w->work_ref);
   return out;
 }
 
 std::vector<std::string> ids(const std::vector<std::shared_ptr<const LiveAlert>>& alerts) {
   std::vector<std::string> out;
+  out.reserve(alerts.size());
   for (const auto& a : alerts) out.push_back(a->alert_id);
   return out;
 }

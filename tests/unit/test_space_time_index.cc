@@ -56,7 +56,8 @@ TEST_CASE("SpaceTimeIndex: queries find exactly the stored works that meet the w
         });
     for (const auto& [id, h] : held) {
       if (!h.env.intersects(window)) continue;
-      CHECK_MESSAGE(found.count(id) == 1, "work ", id,
+      const std::uint32_t work = id;  // doctest's messages keep a reference: not to a binding
+      CHECK_MESSAGE(found.count(work) == 1, "work ", work,
                     " meets the window but was not visited once");
     }
     for (auto id : found) CHECK(held.count(id) == 1);
