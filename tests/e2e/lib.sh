@@ -32,6 +32,18 @@ fail() {
 }
 check() { echo "ok: $*"; }
 
+# raw_exchange URL BYTES: sends BYTES (printf escapes: \r\n) on a new connection to URL's host and
+# port and prints what comes back, without carriage returns, until the server closes the
+# connection, or for 5 s (the check that reads it then says what was missing).
+raw_exchange() {
+  local hostport=${1#http://}
+  hostport=${hostport%%/*}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+  printf '%b' "$2" >&3
+  timeout 5 cat <&3 | tr -d '\r' || true
+  exec 3>&-
+}
+
 start_serve() {
   "$DIGONCE_BIN" "$@" serve --http 127.0.0.1:0 --data-dir "$work/data" \
     --api-keys "${E2E_API_KEYS:-$root/config/dev-api-keys.yaml}" >"$log" 2>&1 &

@@ -188,11 +188,7 @@ grep -q '^digonce_gateway_requests_total{' <<<"$metrics" || fail "/metrics lacks
 check "/metrics serves Prometheus text"
 # A request that is not HTTP as it should be is answered 400 before the connection closes, and
 # counted (route "unread"), as is a body over 8 MiB (413).
-hostport=${base#http://}
-exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n' >&3
-first=$(timeout 5 head -n1 <&3 | tr -d '\r')
-exec 3>&-
+first=$(raw_exchange "$base" 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n' | head -n1)
 [[ $first == "HTTP/1.1 400 Bad Request" ]] || fail "a malformed request: '$first', expected a 400"
 head -c 9000000 /dev/zero | tr '\0' a >"$work/big.txt"
 [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer dev-ops-key' --data-binary @"$work/big.txt" "$base/v1/works") == 413 ]] ||
@@ -202,14 +198,6 @@ grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metr
   grep -q '^digonce_gateway_requests_total{code="413",route="unread"} 1' <<<"$metrics" ||
   fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
 check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
-# Sends raw request bytes (printf escapes) on a new connection and prints what comes back until the
-# server closes it, or for 5 s (the check that reads it then says what was missing).
-raw_exchange() {
-  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-  printf '%b' "$1" >&3
-  timeout 5 cat <&3 | tr -d '\r' || true
-  exec 3>&-
-}
 # A transfer coding other than chunked is not undone: 501 naming it, not "invalid JSON at byte 0";
 # an HTTP/1.1 request without Host is 400 (RFC 9112); a bad escape in a parameter names it.
 printf '{}' | gzip >"$work/te.gz"
@@ -217,11 +205,11 @@ answer=$(curl -s -w '\n%{http_code}' -H 'Authorization: Bearer dev-ops-key' -H '
   --data-binary @"$work/te.gz" "$base/v1/works")
 [[ $(tail -n1 <<<"$answer") == 501 && $(head -n1 <<<"$answer" | jq -r .field) == Transfer-Encoding ]] ||
   fail "Transfer-Encoding: gzip, chunked: $answer"
-nohost=$(raw_exchange 'GET /v1/areas HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nConnection: close\r\n\r\n')
+nohost=$(raw_exchange "$base" 'GET /v1/areas HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nConnection: close\r\n\r\n')
 [[ $(head -n1 <<<"$nohost") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$nohost" | jq -r .field) == Host ]] ||
   fail "an HTTP/1.1 request without Host: $(head -c 300 <<<"$nohost")"
 # ... refused on its headers: no 100 Continue, no wait for the body it announces.
-early=$(raw_exchange 'POST /v1/works HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n')
+early=$(raw_exchange "$base" 'POST /v1/works HTTP/1.1\r\nAuthorization: Bearer dev-ops-key\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n')
 [[ $(head -n1 <<<"$early") == "HTTP/1.1 400 Bad Request" && $(tail -n1 <<<"$early" | jq -r .field) == Host ]] ||
   fail "a POST without Host announcing a body: $(head -c 300 <<<"$early")"
 escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ")
@@ -229,7 +217,7 @@ escape=$(curl -s -H 'Authorization: Bearer dev-ops-key' "$base/v1/works?bbox=%ZZ
 check "Transfer-Encoding: gzip, chunked -> 501 naming it; no Host -> 400 naming it, before any body; bbox=%ZZ -> 400 naming bbox"
 # A Transfer-Encoding that does not end in chunked leaves the body's length unknown: 400 and the
 # connection closed, so that a request hidden in the body is never read as the next one.
-smuggled=$(raw_exchange 'POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\nTransfer-Encoding: gzip\r\n\r\nGET /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n\r\n')
+smuggled=$(raw_exchange "$base" 'POST /v1/works HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\nTransfer-Encoding: gzip\r\n\r\nGET /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-ops-key\r\n\r\n')
 [[ $(grep -c '^HTTP/1.1 ' <<<"$smuggled") == 1 && $(head -n1 <<<"$smuggled") == "HTTP/1.1 400 Bad Request" ]] ||
   fail "Transfer-Encoding: gzip: $(head -c 400 <<<"$smuggled")"
 check "Transfer-Encoding: gzip (not ending in chunked) -> 400 and the connection closed: the request behind it is not answered"

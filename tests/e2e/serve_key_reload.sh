@@ -56,10 +56,7 @@ curl -si --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-W
   -H 'Sec-WebSocket-Key: short' "$base/v1/nowhere?key=ops-e2e-key" >"$work/ws404.txt" || true
 grep -q '^HTTP/1.1 404' "$work/ws404.txt" ||
   fail "an upgrade to another path: $(head -c 400 "$work/ws404.txt")"
-exec 3<>"/dev/tcp/$(cut -d: -f1 <<<"${base#http://}")/$(cut -d: -f2 <<<"${base#http://}")"
-printf 'GET /v1/stream?key=ops-e2e-key HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n' >&3
-nohost=$(timeout 5 head -c 2000 <&3 | tr -d '\r' || true)
-exec 3>&-
+nohost=$(raw_exchange "$base" 'GET /v1/stream?key=ops-e2e-key HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
 grep -q '^HTTP/1.1 400' <<<"$nohost" && grep -q '"field":"Host"' <<<"$nohost" ||
   fail "a handshake without Host: $(head -c 400 <<<"$nohost")"
 [[ $(opened) == "$before" ]] || fail "refused handshakes were counted as opened streams ($before -> $(opened))"
