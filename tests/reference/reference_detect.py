@@ -318,6 +318,14 @@ def main():
             prev = last.get(al["alert_id"])
             if prev and al["revision"] != prev["revision"] + 1:
                 problems.append(f"{al['alert_id']}: revision {al['revision']} after {prev['revision']}")
+            # The lifecycle of section 2: opened at revision 1, then updated or closed while open,
+            # and opened again (never "updated") once closed.
+            was = prev["state"] if prev else None
+            allowed = {None: {"open"}, "open": {"updated", "closed"},
+                       "updated": {"updated", "closed"}, "closed": {"open"}}[was]
+            if al["state"] not in allowed or (prev is None and al["revision"] != 1):
+                problems.append(f"{al['alert_id']}: {al['state']} (revision {al['revision']}) "
+                                f"after {was or 'nothing'}")
             last[al["alert_id"]] = al
     got = {}
     for al in last.values():
