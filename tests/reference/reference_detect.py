@@ -211,7 +211,7 @@ BOUNDARY_TOLERANCE_DEG = 1e-6
 
 
 def load_areas(yaml_path, data_dir):
-    """[(code, polygon in lon/lat)] from an authorities YAML (config/london-authorities.yaml):
+    """[(code, polygon in lon/lat, its boundary)] from an authorities YAML (config/london-authorities.yaml):
     the GeoJSON it names, each feature's code property mapped through its codes."""
     import yaml
 
@@ -227,16 +227,18 @@ def load_areas(yaml_path, data_dir):
     out = []
     for ft in features:
         value = str(ft["properties"][prop])
-        out.append((codes.get(value, value), shape(ft["geometry"])))
+        poly = shape(ft["geometry"])
+        out.append((codes.get(value, value), poly, poly.boundary))
     return out
 
 
-def check_alert(key, al, works, to_metric, areas, problems):
+def check_alert(key, al, replay, areas, problems):
     """The fields of an open alert beside its pair's kind, distance and gap (contract section 3):
     `works` are the two works' final states; `location` is no farther than half the pair's
     distance from either work (it is where they come closest: the middle of the nearest points);
     `highway_authorities` are the areas holding it; `reason` names both works. Returns 1 when the
     location was too near an area's boundary for its authorities to be checked, else 0."""
+    works = replay.works
     refs = [w["work_ref"] for w in al["works"]]
     if refs != sorted(refs):
         problems.append(f"{key}: works not sorted by work_ref: {refs}")
@@ -259,8 +261,7 @@ def check_alert(key, al, works, to_metric, areas, problems):
     if loc["type"] != "Point" or not (-180 <= lon <= 180 and -90 <= lat <= 90):
         problems.append(f"{key}: location {loc} is not a point in longitude and latitude")
         return 0
-    x, y = to_metric.transform(lon, lat)
-    p = shapely.Point(x, y)
+    p, _ = replay.to_metric(shapely.Point(lon, lat), "EPSG:4326")
     for ref in refs:
         far = shapely.distance(p, works[ref]["geom"])
         if far > al["distance_m"] / 2 + LOCATION_TOLERANCE_M:
@@ -269,9 +270,9 @@ def check_alert(key, al, works, to_metric, areas, problems):
     if areas is None:
         return 0
     q = shapely.Point(lon, lat)
-    if any(shapely.distance(q, poly.boundary) < BOUNDARY_TOLERANCE_DEG for _, poly in areas):
+    if any(shapely.dwithin(q, boundary, BOUNDARY_TOLERANCE_DEG) for _, _, boundary in areas):
         return 1
-    want = sorted({code for code, poly in areas if poly.covers(q)})
+    want = sorted({code for code, poly, _ in areas if poly.covers(q)})
     if sorted(al["highway_authorities"]) != want:
         problems.append(f"{key}: highway_authorities {al['highway_authorities']}, the areas "
                         f"holding ({lon}, {lat}) are {want}")
@@ -337,7 +338,6 @@ def main():
     # many digonce decided otherwise than the reference's own distance says (allowed).
     near_limit = sum(1 for v in want.values() if v[2])
     decided_otherwise = 0
-    to_metric = Transformer.from_crs("EPSG:4326", a.crs, always_xy=True)
     areas = load_areas(a.authorities, a.shared_data) if a.authorities else None
     near_boundary = 0
     for k in sorted(set(want) | set(got)):
@@ -350,7 +350,7 @@ def main():
                 problems.append(f"{k}: distance {al['distance_m']} m, reference {d:.4f} m")
             if abs(al["gap_days"] - gap / MICROS_PER_DAY) > 2e-6:
                 problems.append(f"{k}: gap {al['gap_days']} days, reference {gap / MICROS_PER_DAY:.6f}")
-            near_boundary += check_alert(k, al, replay.works, to_metric, areas, problems)
+            near_boundary += check_alert(k, al, replay, areas, problems)
         elif k in want:
             d, gap, near = want[k]
             if near:
