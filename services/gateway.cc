@@ -274,7 +274,6 @@ void StreamSession::ended() {
 // ---- HttpSession
 
 void HttpSession::read() {
-  head_ = false;  // a refusal before the next request's method is read has its body
   parser_.emplace();
   parser_->body_limit(kMaxBody);
   parser_->header_limit(16 * 1024);
@@ -285,12 +284,13 @@ void HttpSession::read() {
 }
 
 void HttpSession::on_header(beast::error_code ec) {
-  if (ec && ec != http::error::body_limit) return on_request(ec);
+  // Every answer, a refusal too, goes in this request's version (a message says 1.1 and its
+  // method is unknown until the start line is read: Beast reads it before the fields, so a bad
+  // field, or a Content-Length over the limit, is answered in the version the request gave, and
+  // a HEAD's without a body).
   const auto& req = parser_->get();
-  version_ = req.version();
+  version_ = req.version() == 10 ? 10 : 11;
   head_ = req.method() == http::verb::head;
-  // A Content-Length over the limit (413) is found once the headers are all read: the answer goes
-  // in the request's version, and a HEAD's without a body.
   if (ec) return on_request(ec);
   keep_alive_ = req.keep_alive();
   // Refused on its headers, before any of its body is read or a 100 Continue sent.

@@ -198,6 +198,17 @@ grep -q '^digonce_gateway_requests_total{code="400",route="unread"} 1' <<<"$metr
   grep -q '^digonce_gateway_requests_total{code="413",route="unread"} 1' <<<"$metrics" ||
   fail "the 400 and 413 before routing are not counted: $(grep unread <<<"$metrics")"
 check "a malformed request -> 400 before the close, a 9 MB body -> 413; both counted (route unread)"
+# A refusal goes in its own request's version, not the one before it on the connection; a HEAD's
+# has no body.
+pair=$(raw_exchange "$base" 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n')
+statuses() { grep -o 'HTTP/1\.[01] [0-9][0-9][0-9]' | tr '\n' '|'; }  # (a body ends with no newline)
+[[ $(statuses <<<"$pair") == "HTTP/1.0 200|HTTP/1.1 400|" ]] ||
+  fail "HTTP/1.0 then a malformed HTTP/1.1 request: $(head -c 400 <<<"$pair")"
+pair=$(raw_exchange "$base" 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /healthz HTTP/1.0\r\nContent-Length: zz\r\n\r\n')
+[[ $(statuses <<<"$pair") == "HTTP/1.1 200|HTTP/1.0 400|" ]] ||
+  fail "HTTP/1.1 then a malformed HTTP/1.0 HEAD: $(head -c 400 <<<"$pair")"
+[[ $pair != *'HTTP/1.0 400'*malformed* ]] || fail "a refused HEAD has a body: $(head -c 600 <<<"$pair")"
+check "a malformed request is refused in its own HTTP version after another on the same connection; a HEAD's refusal has no body"
 # A transfer coding other than chunked is not undone: 501 naming it, not "invalid JSON at byte 0";
 # an HTTP/1.1 request without Host is 400 (RFC 9112); a bad escape in a parameter names it.
 printf '{}' | gzip >"$work/te.gz"
