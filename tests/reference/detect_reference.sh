@@ -3,7 +3,9 @@
 # (tests/reference/README.md): streams of work events in eight regions and seven metric CRSs
 # (gen_regions.py), each run through `digonce detect --crs <the region's CRS>`, twice (the
 # contract's thresholds, then others), and the open alerts at the end compared with what
-# reference_detect.py (Python, Shapely, pyproj; no digonce code) finds. Needs .venv (tools/setup).
+# reference_detect.py (Python, Shapely, pyproj; no digonce code) finds; the EPSG:27700 regions'
+# streams also as Street Manager notifications (to_streetmanager.py), checked against the
+# reference's verdict on their contract twin. Needs .venv (tools/setup).
 #
 #   DIGONCE_BIN=build/bin/digonce tests/reference/detect_reference.sh [--works N --events N --seed N]
 #
@@ -49,5 +51,24 @@ for region in $(jq -r '.[].name' "$work/regions.json"); do
       failed=1
     fi
   done
+  # The same region's stream as Street Manager notifications (EPSG:27700 regions): `digonce
+  # detect` reads those, the reference their contract twin (to_streetmanager.py).
+  [[ $crs == EPSG:27700 ]] || continue
+  out="$work/$region-sm"
+  "$python" "$root/tests/reference/to_streetmanager.py" --input "$work/$region.ndjson" \
+    --sm "$out.ndjson" --twin "$out-twin.ndjson" --proj-data "$data/proj"
+  rc=0
+  "$DIGONCE_BIN" detect --input "$out.ndjson" --output "$out.alerts" --crs "$crs" 2>"$out.err" || rc=$?
+  if [[ $rc != 0 ]]; then
+    echo "FAIL: digonce detect exited $rc on $region as Street Manager notifications: $(tail -n 5 "$out.err")"
+    failed=1
+  elif "$python" "$root/tests/reference/reference_detect.py" --input "$out-twin.ndjson" \
+    --alerts "$out.alerts" --crs "$crs" --detect-stderr "$out.err" --proj-data "$data/proj" \
+    --authorities "$root/config/london-authorities.yaml" --shared-data "$data"; then
+    echo "ok: $region as Street Manager notifications, --crs $crs"
+  else
+    echo "FAIL: $region as Street Manager notifications, --crs $crs"
+    failed=1
+  fi
 done
 exit $failed
