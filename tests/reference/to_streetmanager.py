@@ -54,6 +54,22 @@ def uk_date(t):
     return sm_time(midnight.astimezone(UTC))
 
 
+def uk_midnight(d):
+    """The UK midnight that starts date d, in UTC."""
+    return dt.datetime(d.year, d.month, d.day, tzinfo=LONDON).astimezone(UTC)
+
+
+def date_end(value):
+    """What an end date written as `value` stands for (docs/API.md, "Dates"): to the second before
+    the next UK midnight where it is a UK midnight; a UTC midnight that is not one (summer) stands
+    for that UTC day."""
+    local = value.astimezone(LONDON)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        d = local.date() + dt.timedelta(days=1)
+        return uk_midnight(d) - dt.timedelta(seconds=1)
+    return value + dt.timedelta(days=1, seconds=-1)
+
+
 def is_date_value(t):
     """Would Street Manager's reader take t as a date (a UTC or a UK midnight)?"""
     local = t.astimezone(LONDON)
@@ -156,10 +172,24 @@ class Converter:
         geom = self.geometry.to_bng(ev["geometry"], ev.get("crs", "EPSG:4326"))
         start = parse_time(ev["start"], False)
         end = parse_time(ev["end"], True)
+        # Where the event gives bare dates, the notification gives dates only, as Street Manager
+        # mostly does: UK midnights, or a fifth of the time UTC midnights (some producers'); the
+        # twin then holds the instants the documented reading of those dates gives.
+        dates = None
+        if len(ev["start"]) == 10 and len(ev["end"]) == 10:
+            d0, d1 = dt.date.fromisoformat(ev["start"]), dt.date.fromisoformat(ev["end"])
+            if rng.random() < 0.2:
+                s0 = dt.datetime(d0.year, d0.month, d0.day, tzinfo=UTC)
+                s1 = dt.datetime(d1.year, d1.month, d1.day, tzinfo=UTC)
+            else:
+                s0, s1 = uk_midnight(d0), uk_midnight(d1)
+            dates = (sm_time(s0), sm_time(s1))
+            start, end = s0, date_end(s1)
+        no_time = rng.choice([None, "", "null"])  # how a time that is not known is written
+        twin.update(geometry=geom, crs=BNG, start=sm_time(start), end=sm_time(end))
         status = ev.get("status", "planned")
         category = ev.get("category", "standard")
         street = ev.get("street_name")
-        twin.update(geometry=geom, crs=BNG, start=sm_time(start), end=sm_time(end))
         if street is not None:
             twin["street_name"] = street
 
@@ -170,7 +200,7 @@ class Converter:
             if not live:  # completed: the restriction is closed, which is a cancel
                 twin = {"work_ref": ref, "promoter": promoter, "version": reference,
                         "event": "cancel"}
-            if as_activity or is_date_value(end):
+            if as_activity or (is_date_value(end) and not dates):
                 note = self.activity(ref, promoter, reference,
                                      rng.choice(["ACTIVITY_CREATED", "ACTIVITY_UPDATED"]) if live
                                      else "ACTIVITY_CANCELLED")
@@ -178,6 +208,9 @@ class Converter:
                 d.update(activity_coordinates=wkt(geom, rng), activity_type="section58",
                          start_date=uk_date(start), start_time=sm_time(start),
                          end_date=uk_date(end), end_time=sm_time(end), cancelled="No")
+                if dates:
+                    d.update(start_date=dates[0], start_time=no_time, end_date=dates[1],
+                             end_time=no_time)
             else:
                 if not live:
                     event = rng.choice(["SECTION_58_CLOSED", "SECTION_58_CANCELLED"])
@@ -187,8 +220,9 @@ class Converter:
                     event = rng.choice(["SECTION_58_CREATED", "SECTION_58_UPDATED"])
                 note = self.section58(ref, promoter, reference, event)
                 d = note["object_data"]
-                d.update(section_58_coordinates=wkt(geom, rng), start_date=sm_time(start),
-                         end_date=sm_time(end),
+                d.update(section_58_coordinates=wkt(geom, rng),
+                         start_date=dates[0] if dates else sm_time(start),
+                         end_date=dates[1] if dates else sm_time(end),
                          section_58_status={"planned": "proposed", "in_progress": "in_force"}
                          .get(status, "closed"))
             if street is not None and live:
@@ -208,9 +242,12 @@ class Converter:
         d.update(works_location_coordinates=wkt(geom, rng),
                  proposed_start_date=uk_date(start), proposed_start_time=sm_time(start),
                  proposed_end_date=uk_date(end), proposed_end_time=sm_time(end),
-                 actual_start_date_time=None, actual_end_date_time=None,
+                 actual_start_date_time=no_time, actual_end_date_time=no_time,
                  work_status_ref=status, permit_status="closed" if event == "PERMIT_CLOSED"
                  else "granted")
+        if dates:
+            d.update(proposed_start_date=dates[0], proposed_start_time=no_time,
+                     proposed_end_date=dates[1], proposed_end_time=no_time)
         if status != "planned" and rng.random() < 0.5:  # what happened, the same instants
             d["actual_start_date_time"] = sm_time(start)
             if status == "completed":
