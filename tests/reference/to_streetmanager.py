@@ -6,7 +6,8 @@
 Writes two files of the same events, line for line:
 - SM: each event as the Street Manager open-data notification that says it (docs/API.md, "How
   Street Manager notifications become work events", written from that table, not from digonce's
-  code): PERMIT objects for works, SECTION_58 objects or ACTIVITY objects of activity_type
+  code): PERMIT objects for works (a tenth of their events as ACTIVITY objects: skips,
+  scaffolding, street events), SECTION_58 objects or ACTIVITY objects of activity_type
   "section58" for restrictions; WKT in EPSG:27700; `event_reference` for the version; the
   event types' several spellings; a quarter of them inside an SNS envelope.
 - TWIN: the same events as contract work events (geometry in EPSG:27700 with the very
@@ -226,6 +227,28 @@ class Converter:
                          section_58_status={"planned": "proposed", "in_progress": "in_force"}
                          .get(status, "closed"))
             if street is not None and live:
+                d["street_name"] = street
+            return note, twin
+
+        if rng.random() < 0.1:
+            # An activity (a skip, scaffolding, a street event) occupies the street as a work of
+            # its authority: standard, planned; one that is over is cancelled (docs/API.md).
+            if status == "completed":
+                twin = {"work_ref": ref, "promoter": promoter, "version": reference,
+                        "event": "cancel"}
+            else:
+                twin["category"] = "standard"
+            note = self.activity(ref, promoter, reference,
+                                 "ACTIVITY_CANCELLED" if status == "completed" else
+                                 rng.choice(["ACTIVITY_CREATED", "ACTIVITY_UPDATED"]))
+            d = note["object_data"]
+            d.update(activity_coordinates=wkt(geom, rng),
+                     activity_type=rng.choice(["skip", "scaffolding", "event", "other"]),
+                     start_date=dates[0] if dates else uk_date(start),
+                     start_time=no_time if dates else sm_time(start),
+                     end_date=dates[1] if dates else uk_date(end),
+                     end_time=no_time if dates else sm_time(end), cancelled="No")
+            if street is not None:
                 d["street_name"] = street
             return note, twin
 
