@@ -28,28 +28,30 @@ echo "gen_regions.py ${gen_args[*]}"
 "$python" "$root/tests/reference/gen_regions.py" --out "$work" \
   --roads "$data/london/os-highways-roadlinks-clerkenwell.json" "${gen_args[@]}"
 failed=0
+# check LABEL INPUT TWIN OUT [OPTION...]: `digonce detect` on INPUT (with the options) against the
+# reference on TWIN (the same events as contract work events; INPUT itself for those).
+check() {
+  local label=$1 input=$2 twin=$3 out=$4 rc=0
+  shift 4
+  "$DIGONCE_BIN" detect --input "$input" --output "$out.alerts" "$@" 2>"$out.err" || rc=$?
+  if [[ $rc != 0 ]]; then
+    echo "FAIL: digonce detect exited $rc on $label: $(tail -n 5 "$out.err")"
+    failed=1
+  elif "$python" "$root/tests/reference/reference_detect.py" --input "$twin" \
+    --alerts "$out.alerts" "$@" --detect-stderr "$out.err" --proj-data "$data/proj" \
+    --authorities "$root/config/london-authorities.yaml" --shared-data "$data"; then
+    echo "ok: $label"
+  else
+    echo "FAIL: $label"
+    failed=1
+  fi
+}
 for region in $(jq -r '.[].name' "$work/regions.json"); do
   crs=$(jq -r ".[] | select(.name == \"$region\") | .crs" "$work/regions.json")
   for rules in "25 90" "40 30"; do
     set -- $rules
-    out="$work/$region-$1-$2"
-    rc=0
-    "$DIGONCE_BIN" detect --input "$work/$region.ndjson" --output "$out.alerts" --crs "$crs" \
-      --distance-m "$1" --collaboration-days "$2" 2>"$out.err" || rc=$?
-    if [[ $rc != 0 ]]; then
-      echo "FAIL: digonce detect exited $rc on $region: $(tail -n 5 "$out.err")"
-      failed=1
-      continue
-    fi
-    if "$python" "$root/tests/reference/reference_detect.py" --input "$work/$region.ndjson" \
-      --alerts "$out.alerts" --crs "$crs" --distance-m "$1" --collaboration-days "$2" \
-      --detect-stderr "$out.err" --proj-data "$data/proj" \
-      --authorities "$root/config/london-authorities.yaml" --shared-data "$data"; then
-      echo "ok: $region, --crs $crs --distance-m $1 --collaboration-days $2"
-    else
-      echo "FAIL: $region, --crs $crs --distance-m $1 --collaboration-days $2"
-      failed=1
-    fi
+    check "$region, --crs $crs --distance-m $1 --collaboration-days $2" "$work/$region.ndjson" \
+      "$work/$region.ndjson" "$work/$region-$1-$2" --crs "$crs" --distance-m "$1" --collaboration-days "$2"
   done
   # The same region's stream as Street Manager notifications (EPSG:27700 regions): `digonce
   # detect` reads those, the reference their contract twin (to_streetmanager.py).
@@ -57,18 +59,7 @@ for region in $(jq -r '.[].name' "$work/regions.json"); do
   out="$work/$region-sm"
   "$python" "$root/tests/reference/to_streetmanager.py" --input "$work/$region.ndjson" \
     --sm "$out.ndjson" --twin "$out-twin.ndjson" --proj-data "$data/proj"
-  rc=0
-  "$DIGONCE_BIN" detect --input "$out.ndjson" --output "$out.alerts" --crs "$crs" 2>"$out.err" || rc=$?
-  if [[ $rc != 0 ]]; then
-    echo "FAIL: digonce detect exited $rc on $region as Street Manager notifications: $(tail -n 5 "$out.err")"
-    failed=1
-  elif "$python" "$root/tests/reference/reference_detect.py" --input "$out-twin.ndjson" \
-    --alerts "$out.alerts" --crs "$crs" --detect-stderr "$out.err" --proj-data "$data/proj" \
-    --authorities "$root/config/london-authorities.yaml" --shared-data "$data"; then
-    echo "ok: $region as Street Manager notifications, --crs $crs"
-  else
-    echo "FAIL: $region as Street Manager notifications, --crs $crs"
-    failed=1
-  fi
+  check "$region as Street Manager notifications, --crs $crs" "$out.ndjson" "$out-twin.ndjson" \
+    "$out" --crs "$crs"
 done
 exit $failed

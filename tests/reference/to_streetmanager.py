@@ -32,6 +32,9 @@ from pyproj import Transformer, datadir
 UTC = dt.timezone.utc
 LONDON = ZoneInfo("Europe/London")
 BNG = "EPSG:27700"
+ACTIVITY_TIMES = ("start_date", "start_time", "end_date", "end_time")
+PERMIT_TIMES = ("proposed_start_date", "proposed_start_time", "proposed_end_date",
+                "proposed_end_time")
 
 
 def parse_time(text, end):
@@ -48,16 +51,14 @@ def sm_time(t):
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
 
 
-def uk_date(t):
-    """The date field Street Manager writes for t: the UK midnight that starts its UK day, in UTC."""
-    local = t.astimezone(LONDON)
-    midnight = dt.datetime(local.year, local.month, local.day, tzinfo=LONDON)
-    return sm_time(midnight.astimezone(UTC))
-
-
 def uk_midnight(d):
     """The UK midnight that starts date d, in UTC."""
     return dt.datetime(d.year, d.month, d.day, tzinfo=LONDON).astimezone(UTC)
+
+
+def uk_date(t):
+    """The date field Street Manager writes for t: the UK midnight that starts its UK day, in UTC."""
+    return sm_time(uk_midnight(t.astimezone(LONDON).date()))
 
 
 def date_end(value):
@@ -187,6 +188,9 @@ class Converter:
             dates = (sm_time(s0), sm_time(s1))
             start, end = s0, date_end(s1)
         no_time = rng.choice([None, "", "null"])  # how a time that is not known is written
+        # (start date, start time, end date, end time) as every object type writes them.
+        when = (dates[0], no_time, dates[1], no_time) if dates else \
+            (uk_date(start), sm_time(start), uk_date(end), sm_time(end))
         twin.update(geometry=geom, crs=BNG, start=sm_time(start), end=sm_time(end))
         status = ev.get("status", "planned")
         category = ev.get("category", "standard")
@@ -207,11 +211,7 @@ class Converter:
                                      else "ACTIVITY_CANCELLED")
                 d = note["object_data"]
                 d.update(activity_coordinates=wkt(geom, rng), activity_type="section58",
-                         start_date=uk_date(start), start_time=sm_time(start),
-                         end_date=uk_date(end), end_time=sm_time(end), cancelled="No")
-                if dates:
-                    d.update(start_date=dates[0], start_time=no_time, end_date=dates[1],
-                             end_time=no_time)
+                         cancelled="No", **dict(zip(ACTIVITY_TIMES, when)))
             else:
                 if not live:
                     event = rng.choice(["SECTION_58_CLOSED", "SECTION_58_CANCELLED"])
@@ -244,10 +244,7 @@ class Converter:
             d = note["object_data"]
             d.update(activity_coordinates=wkt(geom, rng),
                      activity_type=rng.choice(["skip", "scaffolding", "event", "other"]),
-                     start_date=dates[0] if dates else uk_date(start),
-                     start_time=no_time if dates else sm_time(start),
-                     end_date=dates[1] if dates else uk_date(end),
-                     end_time=no_time if dates else sm_time(end), cancelled="No")
+                     cancelled="No", **dict(zip(ACTIVITY_TIMES, when)))
             if street is not None:
                 d["street_name"] = street
             return note, twin
@@ -263,14 +260,9 @@ class Converter:
         note = self.permit(ref, promoter, reference, event)
         d = note["object_data"]
         d.update(works_location_coordinates=wkt(geom, rng),
-                 proposed_start_date=uk_date(start), proposed_start_time=sm_time(start),
-                 proposed_end_date=uk_date(end), proposed_end_time=sm_time(end),
-                 actual_start_date_time=no_time, actual_end_date_time=no_time,
+                 **dict(zip(PERMIT_TIMES, when)), actual_start_date_time=no_time, actual_end_date_time=no_time,
                  work_status_ref=status, permit_status="closed" if event == "PERMIT_CLOSED"
                  else "granted")
-        if dates:
-            d.update(proposed_start_date=dates[0], proposed_start_time=no_time,
-                     proposed_end_date=dates[1], proposed_end_time=no_time)
         if status != "planned" and rng.random() < 0.5:  # what happened, the same instants
             d["actual_start_date_time"] = sm_time(start)
             if status == "completed":
