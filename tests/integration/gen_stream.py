@@ -3,7 +3,8 @@
 
 Works follow the road links of ../shared/data/london/os-highways-roadlinks-clerkenwell.json (a run
 of consecutive vertices of one link, or a point on it); the stream mixes new works, updates (new
-dates, a new stretch of street, a completion) with increasing versions, and cancels.
+dates, a new stretch of street, a completion) with increasing versions, and cancels; with
+--restrictions, some new works are Section 58 restrictions.
 
     gen_stream.py --roads ROADS.json --events 50000 --seed 1 --out events.ndjson [--kcat]
 
@@ -27,6 +28,8 @@ def main():
     ap.add_argument("--kcat", action="store_true")
     ap.add_argument("--bad-every", type=int, default=0,
                     help="also write a broken record after every N events (BAD-n keys)")
+    ap.add_argument("--restrictions", type=float, default=0.0,
+                    help="the share of new works that are Section 58 restrictions")
     a = ap.parse_args()
 
     with open(a.roads) as f:
@@ -111,6 +114,10 @@ def main():
                 e = {"work_ref": ref, "promoter": rng.choice(promoters), "version": 1,
                      "geometry": geometry(), "start": s, "end": t,
                      "category": rng.choice(categories)}
+                # (Drawn only when asked for, so that the streams without are as they were.)
+                if a.restrictions and rng.random() < a.restrictions:
+                    del e["category"]
+                    e["kind"] = "section58"
                 live[ref] = e
                 refs.append(ref)
             line = json.dumps(e, separators=(",", ":"))

@@ -3,6 +3,11 @@
 #
 #   stream_test.sh chaos           ingest and detector are killed with SIGKILL at random moments
 #                                  (at least DIGONCE_CHAOS_KILLS times) while events stream in
+#   stream_test.sh streetmanager   as chaos, the events sent as Street Manager notifications
+#                                  (tests/reference/to_streetmanager.py: PERMIT, ACTIVITY and
+#                                  SECTION_58 objects, WKT in EPSG:27700, a quarter in SNS
+#                                  envelopes), 5 % of the new works Section 58 restrictions,
+#                                  and 80 of the 200 broken records broken notifications
 #   stream_test.sh broker-restart  the broker is restarted mid-stream, once at once and once after
 #                                  20 s away (longer than the session and transaction timeouts)
 #   stream_test.sh scale-out       a second detector joins mid-stream, then the first one leaves
@@ -23,12 +28,13 @@
 # updates and cancels (gen_stream.py), produced in chunks under a fresh topic prefix. At the end the
 # alerts read back with read_committed must hold no (alert_id, revision) twice and the open alerts
 # must equal what `digonce detect` gives on the same events (check_alerts.py), and what the
-# independent reference of the rules finds (tests/reference/reference_detect.py; needs .venv).
+# independent reference of the rules finds (tests/reference/reference_detect.py; needs .venv; in
+# streetmanager mode on the notifications' contract twin, to_streetmanager.py's --twin).
 #
 # Needs DIGONCE_BIN (build/bin/digonce) and DIGONCE_KAFKA_BOOTSTRAP (tools/kafka start).
 # DIGONCE_KEEP_WORK=1 keeps the work folder (events, stage logs) after a pass too.
 set -euo pipefail
-mode="${1:?usage: stream_test.sh chaos|broker-restart|scale-out|ledger|cluster}"
+mode="${1:?usage: stream_test.sh chaos|streetmanager|broker-restart|scale-out|ledger|cluster}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$root/tools/lib.sh"
@@ -99,12 +105,25 @@ if [ "$mode" = cluster ]; then
   global+=(--config "$work/config.yaml")
 fi
 say "seed $seed, $events events, topic prefix $prefix, work folder $work, brokers $brokers"
-python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
-  --events "$events" --seed "$seed" --bad-every "$bad_every" --out "$work/events.ndjson"
-python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json" \
-  --events "$events" --seed "$seed" --bad-every "$bad_every" --out "$work/events.kcat" --kcat \
-  2>/dev/null
-"$bin" detect --input "$work/events.ndjson" --output "$work/reference.ndjson" --no-progress \
+# Street Manager's stream carries Section 58 restrictions too (SECTION_58 and ACTIVITY objects).
+generate=(python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json"
+  --events "$events" --seed "$seed" --bad-every "$bad_every")
+[ "$mode" = streetmanager ] && generate+=(--restrictions 0.05)
+"${generate[@]}" --out "$work/events.ndjson"
+"${generate[@]}" --out "$work/events.kcat" --kcat 2>/dev/null
+# What the reference checks read: the events as sent (for digonce detect) and as contract events
+# (for the independent reference).
+input="$work/events.ndjson" twin="$work/events.ndjson"
+if [ "$mode" = streetmanager ]; then
+  grep -v '^{not json\|"work_ref": "BAD-' "$work/events.ndjson" >"$work/good.ndjson"
+  "$root/.venv/bin/python" "$root/tests/reference/to_streetmanager.py" --input "$work/good.ndjson" \
+    --sm "$work/sm.ndjson" --twin "$work/twin.ndjson" --seed "$seed" --proj-data "$data/proj"
+  python3 "$here/sm_kcat.py" --kcat "$work/events.kcat" --sm "$work/sm.ndjson" \
+    --out "$work/sm.kcat"
+  mv "$work/sm.kcat" "$work/events.kcat"
+  input="$work/sm.ndjson" twin="$work/twin.ndjson"
+fi
+"$bin" detect --input "$input" --output "$work/reference.ndjson" --no-progress \
   2>"$work/detect.log" &
 detect_pid=$!
 "$bin" "${global[@]}" topics --brokers "$brokers" >/dev/null
@@ -141,7 +160,7 @@ producer=$!
 producing() { kill -0 "$producer" 2>/dev/null; }
 
 case "$mode" in
-  chaos)
+  chaos | streetmanager)
     kills=0
     while producing || [ "$kills" -lt "$kills_wanted" ]; do
       sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 1.5 + (r % 2500) / 1000 }')"
@@ -261,7 +280,7 @@ while :; do
 done
 # The same alerts against the independent reference of the rules (tests/reference/): Python,
 # Shapely and pyproj, no digonce code.
-"$root/.venv/bin/python" "$root/tests/reference/reference_detect.py" --input "$work/events.ndjson" \
+"$root/.venv/bin/python" "$root/tests/reference/reference_detect.py" --input "$twin" \
   --alerts "$work/stream.tsv" --crs EPSG:27700 --proj-data "$data/proj" \
   --authorities "$root/config/london-authorities.yaml" --shared-data "$data" >"$work/reference-check.txt" ||
   { cat "$work/reference-check.txt"; die "the alerts differ from the independent reference"; }
