@@ -106,8 +106,8 @@ if [ "$mode" = cluster ]; then
 fi
 say "seed $seed, $events events, topic prefix $prefix, work folder $work, brokers $brokers"
 # Street Manager's stream carries Section 58 restrictions too (SECTION_58 and ACTIVITY objects).
-generate=(python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadlinks-clerkenwell.json"
-  --events "$events" --seed "$seed" --bad-every "$bad_every")
+generate=(python3 "$here/gen_stream.py" --events "$events" --seed "$seed" --bad-every "$bad_every"
+  --roads "$data/london/os-highways-roadlinks-clerkenwell.json")
 [ "$mode" = streetmanager ] && generate+=(--restrictions 0.05)
 "${generate[@]}" --out "$work/events.ndjson"
 "${generate[@]}" --out "$work/events.kcat" --kcat 2>/dev/null
@@ -115,7 +115,8 @@ generate=(python3 "$here/gen_stream.py" --roads "$data/london/os-highways-roadli
 # (for the independent reference).
 input="$work/events.ndjson" twin="$work/events.ndjson"
 if [ "$mode" = streetmanager ]; then
-  grep -v '^{not json\|"work_ref": "BAD-' "$work/events.ndjson" >"$work/good.ndjson"
+  # The good events are the records not keyed BAD-n.
+  grep -v '^BAD-' "$work/events.kcat" | cut -f 2- >"$work/good.ndjson"
   "$root/.venv/bin/python" "$root/tests/reference/to_streetmanager.py" --input "$work/good.ndjson" \
     --sm "$work/sm.ndjson" --twin "$work/twin.ndjson" --seed "$seed" --proj-data "$data/proj"
   python3 "$here/sm_kcat.py" --kcat "$work/events.kcat" --sm "$work/sm.ndjson" \

@@ -51,7 +51,8 @@ for region in $(jq -r '.[].name' "$work/regions.json"); do
   for rules in "25 90" "40 30"; do
     set -- $rules
     check "$region, --crs $crs --distance-m $1 --collaboration-days $2" "$work/$region.ndjson" \
-      "$work/$region.ndjson" "$work/$region-$1-$2" --crs "$crs" --distance-m "$1" --collaboration-days "$2"
+      "$work/$region.ndjson" "$work/$region-$1-$2" --crs "$crs" --distance-m "$1" \
+      --collaboration-days "$2"
   done
   # The same region's stream as Street Manager notifications (EPSG:27700 regions): `digonce
   # detect` reads those, the reference their contract twin (to_streetmanager.py).

@@ -259,8 +259,8 @@ class Converter:
                                 "WORK_START_REVERTED"])
         note = self.permit(ref, promoter, reference, event)
         d = note["object_data"]
-        d.update(works_location_coordinates=wkt(geom, rng),
-                 **dict(zip(PERMIT_TIMES, when)), actual_start_date_time=no_time, actual_end_date_time=no_time,
+        d.update(works_location_coordinates=wkt(geom, rng), **dict(zip(PERMIT_TIMES, when)),
+                 actual_start_date_time=no_time, actual_end_date_time=no_time,
                  work_status_ref=status, permit_status="closed" if event == "PERMIT_CLOSED"
                  else "granted")
         if status != "planned" and rng.random() < 0.5:  # what happened, the same instants
