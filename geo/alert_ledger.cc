@@ -1,8 +1,10 @@
 #include "geo/alert_ledger.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/varint.h"
@@ -82,6 +84,24 @@ bool decode_open_alert(std::string_view b, std::uint32_t revision, Alert& out) {
   return true;
 }
 
+// Calls visit(partner, record) for each entry of a group record, until it returns false; false
+// if the record is damaged.
+template <class Visit>
+bool for_each_entry(std::string_view group, Visit&& visit) {
+  std::size_t at = 0;
+  while (at < group.size()) {
+    std::uint64_t n = 0;
+    if (!get_varint(group, at, n) || n > group.size() - at) return false;
+    const std::string_view partner = group.substr(at, n);
+    at += n;
+    if (!get_varint(group, at, n) || n > group.size() - at) return false;
+    const std::string_view record = group.substr(at, n);
+    at += n;
+    if (!visit(partner, record)) return true;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct AlertLedger::PairState {
@@ -97,8 +117,31 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(std::string_view key, std:
                                                       std::string_view ref_b) const {
   auto v = store_.get(family_, key);
   if (!v) return v.error();
-  if (!*v) return PairState{};
-  return decode_pair(**v, ref_a, ref_b);
+  if (*v) return decode_pair(**v, ref_a, ref_b);
+  // No record of its own: the pair's record may be in the group of the work that came second.
+  for (auto [owner, partner] : {std::pair{ref_a, ref_b}, std::pair{ref_b, ref_a}}) {
+    auto entry = group_entry(owner, partner);
+    if (!entry) return entry.error();
+    if (*entry) return decode_pair(**entry, ref_a, ref_b);
+  }
+  return PairState{};
+}
+
+Result<std::optional<std::string>> AlertLedger::group_entry(std::string_view owner,
+                                                            std::string_view partner) const {
+  std::string key;
+  group_key(owner, key);
+  auto group = store_.get(family_, key);
+  if (!group) return group.error();
+  std::optional<std::string> found;
+  if (!*group) return found;
+  const bool intact = for_each_entry(**group, [&](std::string_view p, std::string_view record) {
+    if (p != partner) return true;
+    found.emplace(record);
+    return false;
+  });
+  if (!intact) return error("corrupt ledger group record of " + std::string(owner));
+  return found;
 }
 
 Result<AlertLedger::PairState> AlertLedger::decode_pair(std::string_view b, std::string_view ref_a,
@@ -142,8 +185,31 @@ void AlertLedger::record_key(std::string_view ref_a, std::string_view ref_b, std
   append_pair_key(ref_a, ref_b, out);
 }
 
+void AlertLedger::group_key(std::string_view ref, std::string& out) {
+  out.assign("g");
+  out.append(ref);
+}
+
+void AlertLedger::begin_group(std::string_view owner) {
+  grouping_ = true;
+  group_owner_.assign(owner);
+  group_.clear();
+  group_pairs_ = 0;
+}
+
+Status AlertLedger::end_group() {
+  grouping_ = false;
+  if (group_pairs_ == 0) return {};
+  group_pairs_ = 0;
+  std::string key;
+  group_key(group_owner_, key);
+  batch_.clear();
+  batch_.put(family_, key, group_);
+  return store_.write(batch_);
+}
+
 void AlertLedger::save_pair(std::string_view key, const PairState& s, const Alert* open,
-                            store::WriteBatch& batch) {
+                            std::string_view group_partner, store::WriteBatch& batch) {
   std::string& v = value_;
   v.clear();
   store::put_u64_be(v, s.seq_a);
@@ -153,6 +219,14 @@ void AlertLedger::save_pair(std::string_view key, const PairState& s, const Aler
   if (open) {
     v.push_back(static_cast<char>(open->state));
     encode_open_alert(*open, v);
+  }
+  if (!group_partner.empty()) {  // a new pair: no legacy records
+    put_varint(group_, group_partner.size());
+    group_.append(group_partner);
+    put_varint(group_, v.size());
+    group_.append(v);
+    ++group_pairs_;
+    return;
   }
   batch.put(family_, key, v);
   for (const auto& k : s.legacy_alerts) batch.del(family_, k);
@@ -170,6 +244,15 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
     if (new_pair && (loaded->seq_a || loaded->seq_b))
       return error("ledger: a pair said to be new has a record: " + fact.a.ref + ", " + fact.b.ref);
     state = std::move(*loaded);
+  }
+  // A new pair of the group's owner goes into the group while it has room. (The key ends with
+  // the refs: "p" ref_a "\n" ref_b.)
+  std::string_view group_partner;
+  if (grouping_ && new_pair && group_pairs_ < kGroupMaxPairs) {
+    if (fact.a.ref == group_owner_)
+      group_partner = key.substr(key.size() - fact.b.ref.size());
+    else if (fact.b.ref == group_owner_)
+      group_partner = key.substr(1, fact.a.ref.size());
   }
   if (fact.seq_a + fact.seq_b < state.seq_a + state.seq_b) {
     ++stats_.stale_facts;
@@ -229,9 +312,9 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
     close(std::nullopt);
   }
 
-  save_pair(key, state, opened ? &out[*opened] : open, batch);
+  save_pair(key, state, opened ? &out[*opened] : open, group_partner, batch);
   stats_.alerts += out.size() - emitted;
-  return store_.write(batch);
+  return batch.empty() ? Status{} : store_.write(batch);
 }
 
 Status AlertLedger::scan_open_pairs(
@@ -247,6 +330,33 @@ Status AlertLedger::scan_open_pairs(
     }
     if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
     failed = visit(k.substr(1, split - 1), k.substr(split + 1), v);
+    return failed.ok();
+  });
+  DIGONCE_TRY(status);
+  DIGONCE_TRY(failed);
+  // Then the pairs in group records that have no record of their own (a pair's own record,
+  // once written, is the one that counts: it was read above).
+  std::string own_key;
+  status = store_.scan(family_, "g", [&](std::string_view k, std::string_view group) {
+    const std::string_view owner = k.substr(1);
+    const bool intact = for_each_entry(group, [&](std::string_view partner, std::string_view v) {
+      if (v.size() < kPairHeadSize) {
+        failed = error("corrupt ledger group record of " + std::string(owner));
+        return false;
+      }
+      if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
+      const std::string_view a = std::min(owner, partner), b = std::max(owner, partner);
+      record_key(a, b, own_key);
+      auto own = store_.get(family_, own_key);
+      if (!own) {
+        failed = own.error();
+        return false;
+      }
+      if (*own) return true;
+      failed = visit(a, b, v);
+      return failed.ok();
+    });
+    if (!intact) failed = error("corrupt ledger group record of " + std::string(owner));
     return failed.ok();
   });
   DIGONCE_TRY(status);

@@ -12,6 +12,14 @@
 // State (alerts family): one record per pair, "p" refA "\n" refB -> seq_a, seq_b, the pair's
 // open kind, the last revision of each kind's alert (0: never), and while an alert is open its
 // state and content. One key per pair: a new pair costs one write.
+// A work's first event opens pairs no record holds yet (geo::Engine knows them: new_pair), and
+// writing each its own record cost RocksDB's writer a key per pair, most of an event's keys
+// (docs/PERFORMANCE.md). Between begin_group(ref) and end_group(), the records of the new pairs
+// of `ref` go into one record instead, "g" ref -> entries (partner ref, the pair's record), at
+// most kGroupMaxPairs of them (the rest get records of their own). A group record is written once
+// and never changed: a pair's next write puts its own "p" record, which from then on is the one
+// read. So a pair's record is its "p" record if there is one, else its entry in the group of
+// whichever of its works came second, else none (store layout 3, geo/engine.h).
 // Stores written before 2026-11-30 held the alerts apart ("a" alert_id -> revision, state,
 // content) beside 17-byte pair records; they are read as they are, and a pair's next write puts
 // its record in the current form and deletes its "a" records.
@@ -48,10 +56,21 @@ class AlertLedger {
 
   /// The key of a pair's record in the alerts family: "p" + pair_key(ref_a, ref_b).
   static void record_key(std::string_view ref_a, std::string_view ref_b, std::string& out);
+  /// The key of a work's group record: "g" + ref.
+  static void group_key(std::string_view ref, std::string& out);
+  static constexpr std::size_t kGroupMaxPairs = 32;
 
-  /// Every alert whose current state is open or updated, in pair key order.
+  /// Until end_group(), the records of new pairs (apply's `new_pair`) with `owner` go into its
+  /// group record instead of records of their own. Only for a work's first event: its group
+  /// record must not exist yet (end_group() would replace it). Resets a group left open.
+  void begin_group(std::string_view owner);
+  /// Writes the group's record, if any pair went into it, and ends the group.
+  Status end_group();
+
+  /// Every alert whose current state is open or updated: those with records of their own in
+  /// pair key order, then those in group records, in the groups' key order.
   Status for_each_open(const std::function<void(const Alert&)>& visit) const;
-  /// The two work refs of every pair whose alert is open or updated, in key order.
+  /// The two work refs of every pair whose alert is open or updated, in the same order.
   Status for_each_open_pair(
       const std::function<Status(std::string_view a, std::string_view b)>& visit) const;
 
@@ -62,12 +81,17 @@ class AlertLedger {
   Result<PairState> load_pair(std::string_view key, std::string_view ref_a,
                               std::string_view ref_b) const;
   /// Puts the pair's record; `open` is its open alert after the fact, if any.
+  /// Puts it in the group instead when `group_partner` (the other work of a new pair of the
+  /// group's owner) is given.
   void save_pair(std::string_view key, const PairState& s, const Alert* open,
-                 store::WriteBatch& batch);
+                 std::string_view group_partner, store::WriteBatch& batch);
   /// A pair record of either form; the refs name the pair's "a" records in an older store.
   Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,
                                 std::string_view ref_b) const;
-  /// Calls visit(ref_a, ref_b, record) for every pair whose alert is open, in key order.
+  /// The pair's record in the group of `owner`, if that group holds one.
+  Result<std::optional<std::string>> group_entry(std::string_view owner,
+                                                 std::string_view partner) const;
+  /// Calls visit(ref_a, ref_b, record) for every pair whose alert is open (the order above).
   Status scan_open_pairs(const std::function<Status(std::string_view a, std::string_view b,
                                                     std::string_view record)>& visit) const;
 
@@ -78,6 +102,11 @@ class AlertLedger {
   store::WriteBatch batch_;
   std::string value_;
   std::string key_;
+  // The group begun by begin_group(): its owner, its entries so far, how many.
+  bool grouping_ = false;
+  std::string group_owner_;
+  std::string group_;
+  std::size_t group_pairs_ = 0;
 };
 
 }  // namespace digonce::geo

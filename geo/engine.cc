@@ -23,7 +23,7 @@ DetectorOptions without_markers(DetectorOptions o) {
 
 Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, Locator& locator)
     : store_(store),
-      filtered_(store, {{kWorksFamily, "r"}, {kAlertsFamily, "p"}}),
+      filtered_(store, {{kWorksFamily, "r"}, {kAlertsFamily, "p"}, {kAlertsFamily, "g"}}),
       registry_(filtered_, kWorksFamily),
       detector_(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, without_markers(options), geos,
                 locator),
@@ -147,11 +147,15 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
     AlertLedger::record_key(facts_[i].a.ref, facts_[i].b.ref, pair_keys_[i]);
     filtered_.prefetch(kAlertsFamily, pair_keys_[i]);
   }
+  // Its new pairs' records go into one record, its group (alert_ledger.h): one key for the
+  // writer instead of one per pair.
+  if (first_sight) ledger_.begin_group(e.work_ref);
   for (std::size_t i = 0; i < facts_.size(); ++i) {
     auto& f = facts_[i];
     const bool new_pair = first_sight && (f.a.ref == e.work_ref || f.b.ref == e.work_ref);
     DIGONCE_TRY(ledger_.apply(std::move(f), out, new_pair, pair_keys_[i]));
   }
+  if (first_sight) DIGONCE_TRY(ledger_.end_group());
   for (std::size_t i = first; i < out.size(); ++i) {
     auto k = static_cast<std::size_t>(out[i].kind);
     switch (out[i].state) {

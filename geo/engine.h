@@ -35,15 +35,17 @@ class Engine {
 
   /// The layout of an engine store this code reads and writes, recorded in the cells family
   /// (kLayoutKey): 2 since 2026-12-05, when a live work's order moved into its cell record and
-  /// the registry stopped recording live works. A digonce that reads an older layout only would
-  /// misread a newer one, so a layout above kLayout is refused (docs/OPERATIONS.md, "Upgrading").
-  static constexpr int kLayout = 2;
+  /// the registry stopped recording live works; 3 since 2026-12-07, when the records of the pairs a
+  /// work's first event opens went into one group record (alert_ledger.h). A digonce that reads
+  /// an older layout only would misread a newer one, so a layout above kLayout is refused
+  /// (docs/OPERATIONS.md, "Upgrading"). Layouts 1 and 2 are read as they are.
+  static constexpr int kLayout = 3;
   static const std::string kLayoutKey;
 
   /// What a store's layout record says.
   struct LayoutRecord {
     enum Kind {
-      Readable,  // kLayout, or an older one open() moves (none: layout 1)
+      Readable,  // kLayout, or an older one open() moves (none: layouts 1 and 2 are read as held)
       Newer,     // a layout above kLayout: written by a newer digonce
       Damaged,   // not a layout number any digonce writes
     } kind = Readable;
@@ -73,8 +75,9 @@ class Engine {
 
  private:
   store::Store& store_;
-  // The registry's and the ledger's records ("r" keys of works, "p" keys of alerts) behind a
-  // filter in memory: most reads are of records that do not exist yet (a new work, a new pair).
+  // The registry's and the ledger's records ("r" keys of works, "p" and "g" keys of alerts)
+  // behind a filter in memory: most reads are of records that do not exist yet (a new work, a
+  // new pair).
   store::PresenceFilteredStore filtered_;
   WorkRegistry registry_;
   Detector detector_;

@@ -66,9 +66,9 @@ TEST_CASE("detect: a folder that recorded its CRS in detect.layout is held to it
   }
   SUBCASE("a store of a newer digonce, or with a layout no digonce writes, is refused") {
     const std::pair<std::string, std::string> cases[] = {
-        {"3",
-         "the store was written by a newer digonce (store layout 3; this one reads layouts 1 to "
-         "2): run that digonce on it, or use another --data-dir"},
+        {"4",
+         "the store was written by a newer digonce (store layout 4; this one reads layouts 1 to "
+         "3): run that digonce on it, or use another --data-dir"},
         {"x",
          "the store's layout record holds \"x\", which no digonce writes: the folder is "
          "damaged, or not a digonce store: use another --data-dir"},

@@ -1,6 +1,8 @@
 // The detector and the alert lifecycle on hand-made cases: every rule, each change of a pair.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "detection_fixtures.h"
 #include "geo/engine.h"
 #include "store/keys.h"
@@ -419,7 +421,7 @@ TEST_CASE("an engine store records its layout; a newer layout is refused, an old
     return held->value_or("(none)");
   };
   open_clash_and_close(store, geos, locator);
-  CHECK(layout() == "2");
+  CHECK(layout() == "3");
   // Shorter than any work record: a digonce that knew no such key refused the store as corrupt
   // instead of reading its live works without their registry records.
   CHECK(layout().size() < 8);
@@ -429,7 +431,7 @@ TEST_CASE("an engine store records its layout; a newer layout is refused, an old
     REQUIRE(store.write(b).ok());
   };
   // A newer layout is refused as such; a value no digonce writes as damage.
-  for (const char* held : {"3", "10", "2x", "", "0", "-1"}) {
+  for (const char* held : {"4", "10", "3x", "", "0", "-1"}) {
     CAPTURE(held);
     set_layout(held);
     Engine engine(store, DetectorOptions{}, geos, locator);
@@ -438,27 +440,27 @@ TEST_CASE("an engine store records its layout; a newer layout is refused, an old
     CHECK(opened.error().permanent);
     const std::string value = held;
     CHECK(opened.error().what() ==
-          (value == "3" || value == "10"
+          (value == "4" || value == "10"
                ? "the store was written by a newer digonce (store layout " + value +
-                     "; this one reads layouts 1 to 2)"
+                     "; this one reads layouts 1 to 3)"
                : "the store's layout record holds \"" + value +
                      "\", which no digonce writes: the folder is damaged, or not a digonce store"));
     CHECK(engine.detector().live_works() == 0);  // refused before anything was read
     CHECK(layout() == value);                    // nor written
     auto record = engine.read_layout();          // (what detect's advice follows)
     REQUIRE(record.ok());
-    CHECK(record->kind == (value == "3" || value == "10" ? Engine::LayoutRecord::Newer
+    CHECK(record->kind == (value == "4" || value == "10" ? Engine::LayoutRecord::Newer
                                                          : Engine::LayoutRecord::Damaged));
     CHECK(record->text == value);
   }
-  // An older layout (a store written before 2026-12-05 records none) is read, and recorded as 2.
+  // An older layout (a store written before 2026-12-05 records none) is read, and recorded as 3.
   set_layout("1");
   Engine engine(store, DetectorOptions{}, geos, locator);
   REQUIRE(engine.read_layout().ok());
   CHECK(engine.read_layout()->kind == Engine::LayoutRecord::Readable);
   REQUIRE(engine.open().ok());
   CHECK(engine.detector().live_works() == 2);
-  CHECK(layout() == "2");
+  CHECK(layout() == "3");
   // The pipeline's detector, which shares the cells family's format, passes over the record.
   Detector detector(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, DetectorOptions{}, geos,
                     locator);
@@ -751,6 +753,147 @@ TEST_CASE("ledger: one record per pair; a store with the older alert records goe
     CHECK(out[1].revision == 4);
     CHECK(open_now() == std::vector<std::pair<std::string, std::uint32_t>>{{collab, 4}});
   }
+}
+
+TEST_CASE("ledger: a work's first pairs share a group record until each has one of its own") {
+  store::MemoryStore store(1);
+  AlertLedger ledger(store, 0);
+  // A fact about the pair of x and y (in either order), each at its event sequence number.
+  auto fact = [](std::string x, std::string y, std::uint64_t seq_x, std::uint64_t seq_y,
+                 std::optional<AlertKind> kind, double distance = 5) {
+    if (y < x) {
+      std::swap(x, y);
+      std::swap(seq_x, seq_y);
+    }
+    PairFact f;
+    f.a.ref = x;
+    f.b.ref = y;
+    f.a.promoter = f.b.promoter = "PROM";
+    f.seq_a = seq_x;
+    f.seq_b = seq_y;
+    f.related = kind.has_value();
+    f.kind = kind.value_or(AlertKind::Clash);
+    f.distance_m = distance;
+    if (!kind) {
+      f.cause = CloseCause::Cancelled;
+      f.cause_ref = x;
+    }
+    return f;
+  };
+  auto keys = [&] { return keys_of(store, 0, ""); };
+
+  using Open = std::vector<std::pair<std::string, std::uint32_t>>;
+  auto open_in = [](const AlertLedger& l) {
+    Open out;
+    REQUIRE(
+        l.for_each_open([&](const Alert& a) { out.emplace_back(a.alert_id, a.revision); }).ok());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto sorted = [](Open v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const auto clash = [](const char* a, const char* b) {
+    return make_alert_id(AlertKind::Clash, a, b);
+  };
+  const auto collab = [](const char* a, const char* b) {
+    return make_alert_id(AlertKind::Collaboration, a, b);
+  };
+
+  // M's first event meets A and B (before M in key order) and Z (after it); a fact about two
+  // older works in the same event is not the group's, nor is a new pair outside a group.
+  std::vector<Alert> out;
+  ledger.begin_group("M");
+  REQUIRE(ledger.apply(fact("M", "A", 1, 1, AlertKind::Clash), out, true).ok());
+  REQUIRE(ledger.apply(fact("M", "B", 1, 3, AlertKind::Collaboration), out, true).ok());
+  REQUIRE(ledger.apply(fact("M", "Z", 1, 2, AlertKind::Clash), out, true).ok());
+  REQUIRE(ledger.apply(fact("A", "B", 2, 3, AlertKind::Clash), out).ok());
+  REQUIRE(ledger.end_group().ok());
+  REQUIRE(out.size() == 4);
+  for (const auto& a : out) {
+    CHECK(a.state == AlertState::Open);
+    CHECK(a.revision == 1);
+  }
+  CHECK(keys() == std::vector<std::string>{"gM", "p" + pair_key("A", "B")});
+  const Open first = {
+      {clash("A", "M"), 1}, {collab("B", "M"), 1}, {clash("M", "Z"), 1}, {clash("A", "B"), 1}};
+  CHECK(open_in(ledger) == sorted(first));
+  // The pairs whose alerts are open, from both kinds of record, each once.
+  std::vector<std::string> pairs;
+  REQUIRE(ledger
+              .for_each_open_pair([&](std::string_view a, std::string_view b) {
+                pairs.push_back(pair_key(a, b));
+                return Status{};
+              })
+              .ok());
+  std::sort(pairs.begin(), pairs.end());
+  CHECK(pairs == std::vector<std::string>{pair_key("A", "B"), pair_key("A", "M"),
+                                          pair_key("B", "M"), pair_key("M", "Z")});
+
+  // The next fact about a grouped pair reads its entry and puts the pair's own record, which is
+  // the one read from then on.
+  out.clear();
+  REQUIRE(ledger.apply(fact("M", "A", 2, 1, AlertKind::Clash, 4), out).ok());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].alert_id == clash("A", "M"));
+  CHECK(out[0].state == AlertState::Updated);
+  CHECK(out[0].revision == 2);
+  CHECK(keys() ==
+        std::vector<std::string>{"gM", "p" + pair_key("A", "B"), "p" + pair_key("A", "M")});
+  REQUIRE(ledger.apply(fact("M", "A", 3, 1, AlertKind::Clash, 3), out).ok());
+  CHECK(out.back().revision == 3);  // from the pair's own record, not the group's entry
+  // An entry's sequence numbers hold: an older fact about a grouped pair is stale.
+  REQUIRE(ledger.apply(fact("M", "B", 1, 2, AlertKind::Clash), out).ok());
+  CHECK(ledger.stats().stale_facts == 1);
+  CHECK(out.size() == 2);
+  // So do its content (a fact saying the same: nothing to say) and its revisions.
+  REQUIRE(ledger.apply(fact("M", "Z", 2, 2, AlertKind::Clash), out).ok());
+  CHECK(out.size() == 2);
+  out.clear();
+  REQUIRE(ledger.apply(fact("M", "B", 2, 3, std::nullopt), out).ok());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].alert_id == collab("B", "M"));
+  CHECK(out[0].state == AlertState::Closed);
+  CHECK(out[0].revision == 2);
+  REQUIRE(ledger.apply(fact("M", "B", 3, 3, AlertKind::Collaboration), out).ok());
+  CHECK(out.back().revision == 3);  // opened again: its revisions go on
+  const Open now = {
+      {clash("A", "M"), 3}, {collab("B", "M"), 3}, {clash("M", "Z"), 1}, {clash("A", "B"), 1}};
+  CHECK(open_in(ledger) == sorted(now));
+  // A ledger opened on the store later (a restart) reads the same.
+  AlertLedger again(store, 0);
+  CHECK(open_in(again) == sorted(now));
+
+  // A group holds kGroupMaxPairs pairs; the rest of a first event's new pairs get records of
+  // their own.
+  const std::size_t n = AlertLedger::kGroupMaxPairs + 3;
+  ledger.begin_group("N");
+  for (std::size_t i = 0; i < n; ++i)
+    REQUIRE(
+        ledger.apply(fact("N", "W" + std::to_string(100 + i), 1, 1, AlertKind::Clash), out, true)
+            .ok());
+  REQUIRE(ledger.end_group().ok());
+  auto held = keys();
+  CHECK(std::count(held.begin(), held.end(), "gN") == 1);
+  CHECK(std::count_if(held.begin(), held.end(),
+                      [](const std::string& k) { return k.rfind("pN\n", 0) == 0; }) == 3);
+  CHECK(open_in(again).size() == now.size() + n);
+  // A first event without a new pair writes no group.
+  ledger.begin_group("Q");
+  REQUIRE(ledger.end_group().ok());
+  held = keys();
+  CHECK(std::count(held.begin(), held.end(), "gQ") == 0);
+
+  // A damaged group record is an error, not a pair without a record.
+  store::WriteBatch b;
+  b.put(0, "gM",
+        std::string("\x05"
+                    "A",
+                    2));  // an entry's ref of 5 bytes, with 1 left
+  REQUIRE(store.write(b).ok());
+  CHECK_FALSE(ledger.apply(fact("M", "Y", 2, 1, AlertKind::Clash), out).ok());
+  CHECK_FALSE(again.for_each_open([](const Alert&) {}).ok());
 }
 
 TEST_CASE("describe: days as the works write them, and how long after") {
