@@ -111,6 +111,9 @@ struct AlertLedger::PairState {
   std::uint32_t revisions[kKinds] = {0, 0, 0};  // the last revision of each kind's alert
   std::optional<Alert> open;                    // the open alert (of open_kind), if any
   std::vector<std::string> legacy_alerts;       // "a" keys of an older store, to delete
+  // Where the pair's record lives: 0, its "p" record; 1 or 2, in the group of its work a or b
+  // (its entry there until its first change, then its own record beside the group).
+  std::uint8_t grouped_by = 0;
 };
 
 Result<AlertLedger::PairState> AlertLedger::load_pair(std::string_view key, std::string_view ref_a,
@@ -118,11 +121,27 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(std::string_view key, std:
   auto v = store_.get(family_, key);
   if (!v) return v.error();
   if (*v) return decode_pair(**v, ref_a, ref_b);
-  // No record of its own: the pair's record may be in the group of the work that came second.
-  for (auto [owner, partner] : {std::pair{ref_a, ref_b}, std::pair{ref_b, ref_a}}) {
-    auto entry = group_entry(owner, partner);
-    if (!entry) return entry.error();
-    if (*entry) return decode_pair(**entry, ref_a, ref_b);
+  // No "p" record: the pair may have been opened by the first event of one of its works, and be
+  // in that work's group: its own record beside the group if it has changed since, else its
+  // entry in the group.
+  std::string own_key;
+  for (std::uint8_t side = 1; side <= 2; ++side) {
+    const std::string_view owner = side == 1 ? ref_a : ref_b;
+    const std::string_view partner = side == 1 ? ref_b : ref_a;
+    grouped_record_key(owner, partner, own_key);
+    auto own = store_.get(family_, own_key);
+    if (!own) return own.error();
+    std::optional<std::string> record = std::move(*own);
+    if (!record) {
+      auto entry = group_entry(owner, partner);
+      if (!entry) return entry.error();
+      record = std::move(*entry);
+    }
+    if (!record) continue;
+    if (record->size() < kPairHeadSize) return error("corrupt ledger pair record");
+    auto s = decode_pair(*record, ref_a, ref_b);
+    if (s) s->grouped_by = side;
+    return s;
   }
   return PairState{};
 }
@@ -190,6 +209,13 @@ void AlertLedger::group_key(std::string_view ref, std::string& out) {
   out.append(ref);
 }
 
+void AlertLedger::grouped_record_key(std::string_view owner, std::string_view partner,
+                                     std::string& out) {
+  group_key(owner, out);
+  out.push_back('\n');
+  out.append(partner);
+}
+
 void AlertLedger::begin_group(std::string_view owner) {
   grouping_ = true;
   group_owner_.assign(owner);
@@ -208,8 +234,9 @@ Status AlertLedger::end_group() {
   return store_.write(batch_);
 }
 
-void AlertLedger::save_pair(std::string_view key, const PairState& s, const Alert* open,
-                            std::string_view group_partner, store::WriteBatch& batch) {
+void AlertLedger::save_pair(std::string_view key, std::string_view ref_a, std::string_view ref_b,
+                            const PairState& s, const Alert* open, std::string_view group_partner,
+                            store::WriteBatch& batch) {
   std::string& v = value_;
   v.clear();
   store::put_u64_be(v, s.seq_a);
@@ -226,6 +253,12 @@ void AlertLedger::save_pair(std::string_view key, const PairState& s, const Aler
     put_varint(group_, v.size());
     group_.append(v);
     ++group_pairs_;
+    return;
+  }
+  if (s.grouped_by) {  // a pair of a group: its own record goes beside the group
+    grouped_record_key(s.grouped_by == 1 ? ref_a : ref_b, s.grouped_by == 1 ? ref_b : ref_a,
+                       own_key_);
+    batch.put(family_, own_key_, v);
     return;
   }
   batch.put(family_, key, v);
@@ -245,14 +278,16 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
       return error("ledger: a pair said to be new has a record: " + fact.a.ref + ", " + fact.b.ref);
     state = std::move(*loaded);
   }
-  // A new pair of the group's owner goes into the group while it has room. (The key ends with
-  // the refs: "p" ref_a "\n" ref_b.)
+  // The refs, in the key ("p" ref_a "\n" ref_b), which outlives the fact's strings.
+  const std::string_view ref_a = key.substr(1, fact.a.ref.size());
+  const std::string_view ref_b = key.substr(key.size() - fact.b.ref.size());
+  // A new pair of the group's owner goes into the group while it has room.
   std::string_view group_partner;
   if (grouping_ && new_pair && group_pairs_ < kGroupMaxPairs) {
-    if (fact.a.ref == group_owner_)
-      group_partner = key.substr(key.size() - fact.b.ref.size());
-    else if (fact.b.ref == group_owner_)
-      group_partner = key.substr(1, fact.a.ref.size());
+    if (ref_a == group_owner_)
+      group_partner = ref_b;
+    else if (ref_b == group_owner_)
+      group_partner = ref_a;
   }
   if (fact.seq_a + fact.seq_b < state.seq_a + state.seq_b) {
     ++stats_.stale_facts;
@@ -312,7 +347,7 @@ Status AlertLedger::apply(PairFact fact, std::vector<Alert>& out, bool new_pair,
     close(std::nullopt);
   }
 
-  save_pair(key, state, opened ? &out[*opened] : open, group_partner, batch);
+  save_pair(key, ref_a, ref_b, state, opened ? &out[*opened] : open, group_partner, batch);
   stats_.alerts += out.size() - emitted;
   return batch.empty() ? Status{} : store_.write(batch);
 }
@@ -334,33 +369,63 @@ Status AlertLedger::scan_open_pairs(
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
-  // Then the pairs in group records that have no record of their own (a pair's own record,
-  // once written, is the one that counts: it was read above).
-  std::string own_key;
-  status = store_.scan(family_, "g", [&](std::string_view k, std::string_view group) {
-    const std::string_view owner = k.substr(1);
+  // Then the groups, in one pass: a group's record ("g" ref), then the own records of those of
+  // its pairs that have changed since ("g" ref "\n" partner: right after it in key order, as a
+  // ref holds no control character). A pair counts by its own record when it has one, else by
+  // its entry.
+  std::string owner;                    // the current group's work
+  std::string group;                    // its record
+  std::vector<std::string> superseded;  // its pairs with own records
+  bool in_group = false;
+  auto corrupt = [&] { return error("corrupt ledger group record of " + owner); };
+  auto end_group = [&]() -> Status {
+    if (!in_group) return {};
+    in_group = false;
+    Status st;
     const bool intact = for_each_entry(group, [&](std::string_view partner, std::string_view v) {
       if (v.size() < kPairHeadSize) {
-        failed = error("corrupt ledger group record of " + std::string(owner));
+        st = corrupt();
         return false;
       }
-      if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
-      const std::string_view a = std::min(owner, partner), b = std::max(owner, partner);
-      record_key(a, b, own_key);
-      auto own = store_.get(family_, own_key);
-      if (!own) {
-        failed = own.error();
-        return false;
-      }
-      if (*own) return true;
-      failed = visit(a, b, v);
-      return failed.ok();
+      if (static_cast<std::uint8_t>(v[16]) == kNoKind ||
+          std::find(superseded.begin(), superseded.end(), partner) != superseded.end())
+        return true;
+      const std::string_view o = owner;
+      st = visit(std::min(o, partner), std::max(o, partner), v);
+      return st.ok();
     });
-    if (!intact) failed = error("corrupt ledger group record of " + std::string(owner));
+    if (!intact) return corrupt();
+    return st;
+  };
+  status = store_.scan(family_, "g", [&](std::string_view k, std::string_view v) {
+    const std::string_view rest = k.substr(1);
+    const auto split = rest.find('\n');
+    if (split == std::string_view::npos) {  // the next group
+      failed = end_group();
+      owner.assign(rest);
+      group.assign(v);
+      superseded.clear();
+      in_group = true;
+      return failed.ok();
+    }
+    const std::string_view o = rest.substr(0, split), partner = rest.substr(split + 1);
+    if (!in_group || o != owner) {
+      failed = error("ledger: a grouped pair's record without its group: " + std::string(o) + ", " +
+                     std::string(partner));
+      return false;
+    }
+    superseded.emplace_back(partner);
+    if (v.size() < kPairHeadSize) {
+      failed = error("corrupt ledger pair record");
+      return false;
+    }
+    if (static_cast<std::uint8_t>(v[16]) == kNoKind) return true;
+    failed = visit(std::min(o, partner), std::max(o, partner), v);
     return failed.ok();
   });
   DIGONCE_TRY(status);
-  return failed;
+  DIGONCE_TRY(failed);
+  return end_group();
 }
 
 Status AlertLedger::for_each_open(const std::function<void(const Alert&)>& visit) const {

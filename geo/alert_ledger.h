@@ -16,10 +16,12 @@
 // writing each its own record cost RocksDB's writer a key per pair, most of an event's keys
 // (docs/PERFORMANCE.md). Between begin_group(ref) and end_group(), the records of the new pairs
 // of `ref` go into one record instead, "g" ref -> entries (partner ref, the pair's record), at
-// most kGroupMaxPairs of them (the rest get records of their own). A group record is written once
-// and never changed: a pair's next write puts its own "p" record, which from then on is the one
-// read. So a pair's record is its "p" record if there is one, else its entry in the group of
-// whichever of its works came second, else none (store layout 3, geo/engine.h).
+// most kGroupMaxPairs of them (the rest get "p" records). A group record is written once and
+// never changed: a grouped pair's next write puts its own record beside the group, "g" ref "\n"
+// partner, which from then on is the one read (and a scan of the groups meets it right after its
+// group, so that a restart needs no look-up per pair). So a pair's record is its "p" record, or
+// its own record beside the group of whichever of its works came second, or its entry in that
+// group, or none (store layout 3, geo/engine.h).
 // Stores written before 2026-11-30 held the alerts apart ("a" alert_id -> revision, state,
 // content) beside 17-byte pair records; they are read as they are, and a pair's next write puts
 // its record in the current form and deletes its "a" records.
@@ -58,6 +60,10 @@ class AlertLedger {
   static void record_key(std::string_view ref_a, std::string_view ref_b, std::string& out);
   /// The key of a work's group record: "g" + ref.
   static void group_key(std::string_view ref, std::string& out);
+  /// The key of the own record of a pair of `owner`'s group, once it has changed: "g" owner
+  /// "\n" partner (right after the group's key: a ref holds no control character).
+  static void grouped_record_key(std::string_view owner, std::string_view partner,
+                                 std::string& out);
   static constexpr std::size_t kGroupMaxPairs = 32;
 
   /// Until end_group(), the records of new pairs (apply's `new_pair`) with `owner` go into its
@@ -83,8 +89,9 @@ class AlertLedger {
   /// Puts the pair's record; `open` is its open alert after the fact, if any.
   /// Puts it in the group instead when `group_partner` (the other work of a new pair of the
   /// group's owner) is given.
-  void save_pair(std::string_view key, const PairState& s, const Alert* open,
-                 std::string_view group_partner, store::WriteBatch& batch);
+  void save_pair(std::string_view key, std::string_view ref_a, std::string_view ref_b,
+                 const PairState& s, const Alert* open, std::string_view group_partner,
+                 store::WriteBatch& batch);
   /// A pair record of either form; the refs name the pair's "a" records in an older store.
   Result<PairState> decode_pair(std::string_view record, std::string_view ref_a,
                                 std::string_view ref_b) const;
@@ -102,6 +109,7 @@ class AlertLedger {
   store::WriteBatch batch_;
   std::string value_;
   std::string key_;
+  std::string own_key_;
   // The group begun by begin_group(): its owner, its entries so far, how many.
   bool grouping_ = false;
   std::string group_owner_;

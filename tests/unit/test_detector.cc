@@ -831,16 +831,15 @@ TEST_CASE("ledger: a work's first pairs share a group record until each has one 
   CHECK(pairs == std::vector<std::string>{pair_key("A", "B"), pair_key("A", "M"),
                                           pair_key("B", "M"), pair_key("M", "Z")});
 
-  // The next fact about a grouped pair reads its entry and puts the pair's own record, which is
-  // the one read from then on.
+  // The next fact about a grouped pair reads its entry and puts the pair's own record beside the
+  // group, which is the one read from then on.
   out.clear();
   REQUIRE(ledger.apply(fact("M", "A", 2, 1, AlertKind::Clash, 4), out).ok());
   REQUIRE(out.size() == 1);
   CHECK(out[0].alert_id == clash("A", "M"));
   CHECK(out[0].state == AlertState::Updated);
   CHECK(out[0].revision == 2);
-  CHECK(keys() ==
-        std::vector<std::string>{"gM", "p" + pair_key("A", "B"), "p" + pair_key("A", "M")});
+  CHECK(keys() == std::vector<std::string>{"gM", "gM\nA", "p" + pair_key("A", "B")});
   REQUIRE(ledger.apply(fact("M", "A", 3, 1, AlertKind::Clash, 3), out).ok());
   CHECK(out.back().revision == 3);  // from the pair's own record, not the group's entry
   // An entry's sequence numbers hold: an older fact about a grouped pair is stale.
@@ -885,8 +884,16 @@ TEST_CASE("ledger: a work's first pairs share a group record until each has one 
   held = keys();
   CHECK(std::count(held.begin(), held.end(), "gQ") == 0);
 
-  // A damaged group record is an error, not a pair without a record.
+  // A grouped pair's own record without its group, and a damaged group record, are errors, not
+  // pairs without records.
   store::WriteBatch b;
+  b.put(0, "gK\nL", store.get(0, "gM\nA")->value());
+  REQUIRE(store.write(b).ok());
+  auto refused = again.for_each_open([](const Alert&) {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().what() == "ledger: a grouped pair's record without its group: K, L");
+  b.clear();
+  b.del(0, "gK\nL");
   b.put(0, "gM",
         std::string("\x05"
                     "A",
