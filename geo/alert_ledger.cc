@@ -121,6 +121,7 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(std::string_view key, std:
   auto v = store_.get(family_, key);
   if (!v) return v.error();
   if (*v) return decode_pair(**v, ref_a, ref_b);
+  if (!groups_) return PairState{};
   // No "p" record: the pair may have been opened by the first event of one of its works, and be
   // in that work's group: its own record beside the group if it has changed since, else its
   // entry in the group.
@@ -217,7 +218,7 @@ void AlertLedger::grouped_record_key(std::string_view owner, std::string_view pa
 }
 
 void AlertLedger::begin_group(std::string_view owner) {
-  grouping_ = true;
+  grouping_ = groups_;
   group_owner_.assign(owner);
   group_.clear();
   group_pairs_ = 0;
@@ -369,6 +370,7 @@ Status AlertLedger::scan_open_pairs(
   });
   DIGONCE_TRY(status);
   DIGONCE_TRY(failed);
+  if (!groups_) return {};
   // Then the groups, in one pass: a group's record ("g" ref), then the own records of those of
   // its pairs that have changed since ("g" ref "\n" partner: right after it in key order, as a
   // ref holds no control character). A pair counts by its own record when it has one, else by

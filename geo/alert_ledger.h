@@ -44,8 +44,11 @@ struct LedgerStats {
 
 class AlertLedger {
  public:
-  AlertLedger(store::Store& store, store::Family alerts_family)
-      : store_(store), family_(alerts_family) {}
+  /// `groups`: the store may hold group records (geo::Engine's), and begin_group() makes them.
+  /// Without, a pair's record is its "p" record only: the pipeline's ledger stage, whose facts
+  /// come from detectors elsewhere, makes no groups and reads none.
+  AlertLedger(store::Store& store, store::Family alerts_family, bool groups = false)
+      : store_(store), family_(alerts_family), groups_(groups) {}
 
   /// Applies a fact; appends the alert events it causes (none, one, or a close and an open).
   /// (By value: a caller done with its fact moves it, and the alert takes its strings.)
@@ -68,7 +71,8 @@ class AlertLedger {
 
   /// Until end_group(), the records of new pairs (apply's `new_pair`) with `owner` go into its
   /// group record instead of records of their own. Only for a work's first event: its group
-  /// record must not exist yet (end_group() would replace it). Resets a group left open.
+  /// record must not exist yet (end_group() would replace it). Resets a group left open. Does
+  /// nothing in a ledger without groups.
   void begin_group(std::string_view owner);
   /// Writes the group's record, if any pair went into it, and ends the group.
   Status end_group();
@@ -104,6 +108,7 @@ class AlertLedger {
 
   store::Store& store_;
   store::Family family_;
+  bool groups_;
   LedgerStats stats_;
   // Reused by apply(): no allocation per fact once grown.
   store::WriteBatch batch_;

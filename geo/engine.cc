@@ -27,7 +27,7 @@ Engine::Engine(store::Store& store, const DetectorOptions& options, Geos& geos, 
       registry_(filtered_, kWorksFamily),
       detector_(store, {kWorksFamily, kCellsFamily, kAlertsFamily}, without_markers(options), geos,
                 locator),
-      ledger_(filtered_, kAlertsFamily) {}
+      ledger_(filtered_, kAlertsFamily, /*groups=*/true) {}
 
 Result<Engine::LayoutRecord> Engine::read_layout() const {
   auto held = store_.get(kCellsFamily, kLayoutKey);

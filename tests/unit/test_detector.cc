@@ -757,7 +757,7 @@ TEST_CASE("ledger: one record per pair; a store with the older alert records goe
 
 TEST_CASE("ledger: a work's first pairs share a group record until each has one of its own") {
   store::MemoryStore store(1);
-  AlertLedger ledger(store, 0);
+  AlertLedger ledger(store, 0, /*groups=*/true);
   // A fact about the pair of x and y (in either order), each at its event sequence number.
   auto fact = [](std::string x, std::string y, std::uint64_t seq_x, std::uint64_t seq_y,
                  std::optional<AlertKind> kind, double distance = 5) {
@@ -861,7 +861,7 @@ TEST_CASE("ledger: a work's first pairs share a group record until each has one 
       {clash("A", "M"), 3}, {collab("B", "M"), 3}, {clash("M", "Z"), 1}, {clash("A", "B"), 1}};
   CHECK(open_in(ledger) == sorted(now));
   // A ledger opened on the store later (a restart) reads the same.
-  AlertLedger again(store, 0);
+  AlertLedger again(store, 0, true);
   CHECK(open_in(again) == sorted(now));
 
   // A group holds kGroupMaxPairs pairs; the rest of a first event's new pairs get records of
@@ -883,6 +883,14 @@ TEST_CASE("ledger: a work's first pairs share a group record until each has one 
   REQUIRE(ledger.end_group().ok());
   held = keys();
   CHECK(std::count(held.begin(), held.end(), "gQ") == 0);
+
+  // A ledger without groups (the pipeline's ledger stage) makes none.
+  store::MemoryStore plain_store(1);
+  AlertLedger plain(plain_store, 0);
+  plain.begin_group("M");
+  REQUIRE(plain.apply(fact("M", "A", 1, 1, AlertKind::Clash), out, true).ok());
+  REQUIRE(plain.end_group().ok());
+  CHECK(keys_of(plain_store, 0, "") == std::vector<std::string>{"p" + pair_key("A", "M")});
 
   // A grouped pair's own record without its group, and a damaged group record, are errors, not
   // pairs without records.
