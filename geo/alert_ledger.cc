@@ -124,25 +124,25 @@ Result<AlertLedger::PairState> AlertLedger::load_pair(std::string_view key, std:
   if (!groups_) return PairState{};
   // No "p" record: the pair may have been opened by the first event of one of its works, and be
   // in that work's group: its own record beside the group if it has changed since, else its
-  // entry in the group.
-  std::string own_key;
-  for (std::uint8_t side = 1; side <= 2; ++side) {
-    const std::string_view owner = side == 1 ? ref_a : ref_b;
-    const std::string_view partner = side == 1 ? ref_b : ref_a;
-    grouped_record_key(owner, partner, own_key);
-    auto own = store_.get(family_, own_key);
-    if (!own) return own.error();
-    std::optional<std::string> record = std::move(*own);
-    if (!record) {
-      auto entry = group_entry(owner, partner);
-      if (!entry) return entry.error();
-      record = std::move(*entry);
-    }
-    if (!record) continue;
+  // entry in the group. The own records first, on both sides (the read filter answers for an
+  // absent one), then the groups (which mostly exist: real reads).
+  auto found = [&](std::optional<std::string>& record, std::uint8_t side) -> Result<PairState> {
     if (record->size() < kPairHeadSize) return error("corrupt ledger pair record");
     auto s = decode_pair(*record, ref_a, ref_b);
     if (s) s->grouped_by = side;
     return s;
+  };
+  std::string own_key;
+  for (std::uint8_t side = 1; side <= 2; ++side) {
+    grouped_record_key(side == 1 ? ref_a : ref_b, side == 1 ? ref_b : ref_a, own_key);
+    auto own = store_.get(family_, own_key);
+    if (!own) return own.error();
+    if (*own) return found(*own, side);
+  }
+  for (std::uint8_t side = 1; side <= 2; ++side) {
+    auto entry = group_entry(side == 1 ? ref_a : ref_b, side == 1 ? ref_b : ref_a);
+    if (!entry) return entry.error();
+    if (*entry) return found(*entry, side);
   }
   return PairState{};
 }
@@ -224,12 +224,23 @@ void AlertLedger::begin_group(std::string_view owner) {
   group_pairs_ = 0;
 }
 
+void AlertLedger::drop_group() {
+  grouping_ = false;
+  group_.clear();
+  group_pairs_ = 0;
+}
+
 Status AlertLedger::end_group() {
   grouping_ = false;
   if (group_pairs_ == 0) return {};
   group_pairs_ = 0;
   std::string key;
   group_key(group_owner_, key);
+  if (kCheckNewPairs) {  // a group is written once: at its work's first event
+    auto held = store_.get(family_, key);
+    if (!held) return held.error();
+    if (*held) return error("ledger: a second group record for " + group_owner_);
+  }
   batch_.clear();
   batch_.put(family_, key, group_);
   return store_.write(batch_);

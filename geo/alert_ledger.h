@@ -74,8 +74,11 @@ class AlertLedger {
   /// record must not exist yet (end_group() would replace it). Resets a group left open. Does
   /// nothing in a ledger without groups.
   void begin_group(std::string_view owner);
-  /// Writes the group's record, if any pair went into it, and ends the group.
+  /// Writes the group's record, if any pair went into it, and ends the group. (Debug builds
+  /// fail if the work has a group record already.)
   Status end_group();
+  /// Ends the group without writing it: for a caller whose event failed part way.
+  void drop_group();
 
   /// Every alert whose current state is open or updated: those with records of their own in
   /// pair key order, then those in group records, in the groups' key order.

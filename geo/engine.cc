@@ -153,7 +153,10 @@ Status Engine::apply(const WorkEvent& e, std::vector<Alert>& out) {
   for (std::size_t i = 0; i < facts_.size(); ++i) {
     auto& f = facts_[i];
     const bool new_pair = first_sight && (f.a.ref == e.work_ref || f.b.ref == e.work_ref);
-    DIGONCE_TRY(ledger_.apply(std::move(f), out, new_pair, pair_keys_[i]));
+    if (auto done = ledger_.apply(std::move(f), out, new_pair, pair_keys_[i]); !done.ok()) {
+      ledger_.drop_group();
+      return done;
+    }
   }
   if (first_sight) DIGONCE_TRY(ledger_.end_group());
   for (std::size_t i = first; i < out.size(); ++i) {

@@ -884,6 +884,26 @@ TEST_CASE("ledger: a work's first pairs share a group record until each has one 
   held = keys();
   CHECK(std::count(held.begin(), held.end(), "gQ") == 0);
 
+  // A work whose ref begins with another's ("M1", "M"): its group and its pairs' own records
+  // sort after M's own records, and each pair still counts once.
+  ledger.begin_group("M1");
+  REQUIRE(ledger.apply(fact("M1", "B", 1, 3, AlertKind::Clash), out, true).ok());
+  REQUIRE(ledger.apply(fact("M1", "C", 1, 1, AlertKind::Clash), out, true).ok());
+  REQUIRE(ledger.end_group().ok());
+  out.clear();
+  REQUIRE(ledger.apply(fact("M1", "B", 2, 3, AlertKind::Clash, 2), out).ok());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].revision == 2);
+  held = keys();
+  CHECK(std::count(held.begin(), held.end(), "gM1\nB") == 1);
+  CHECK(open_in(again).size() == now.size() + n + 2);
+#ifndef NDEBUG
+  // A group is written once (Debug builds check it).
+  ledger.begin_group("M1");
+  REQUIRE(ledger.apply(fact("M1", "D", 1, 1, AlertKind::Clash), out, true).ok());
+  CHECK_FALSE(ledger.end_group().ok());
+#endif
+
   // A ledger without groups (the pipeline's ledger stage) makes none.
   store::MemoryStore plain_store(1);
   AlertLedger plain(plain_store, 0);
