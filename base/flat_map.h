@@ -1,6 +1,7 @@
 // An open-addressing hash map from 64-bit keys to small values: linear probing, power-of-two
 // capacity, backward-shift deletion (no tombstones). About 3x faster than std::unordered_map for
-// the index's cell lookups, and 16 bytes a slot instead of ~50 a node.
+// the index's cell lookups, and a slot is the key (8 bytes) and the value instead of a ~50-byte
+// node.
 #pragma once
 
 #include <cstdint>

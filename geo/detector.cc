@@ -29,7 +29,7 @@ std::uint32_t entry_flags(WorkKind kind, Category category) {
 RuleSide side_of_entry(const SpaceTimeIndex::Entry& e) {
   return RuleSide{(e.flags & kFlagRestriction) ? WorkKind::Restriction : WorkKind::Work,
                   (e.flags & kFlagImmediate) ? Category::ImmediateUrgent : Category::Standard,
-                  e.start, e.end};
+                  e.start(), e.end()};
 }
 
 }  // namespace
@@ -171,7 +171,7 @@ void Detector::add_slot(const WorkEvent& e, std::uint64_t seq, std::uint32_t id)
   s.authority = strings_.intern(e.highway_authority);
   s.category = e.category;
   s.kind = e.kind;
-  s.element = index_.insert(s.env, {id, entry_flags(e.kind, e.category), e.start, e.end});
+  s.element = index_.insert(s.env, id, entry_flags(e.kind, e.category), e.start, e.end);
 }
 
 void Detector::remove_marker(std::uint32_t a, std::uint32_t b, store::WriteBatch& batch) {

@@ -15,6 +15,7 @@
 // finest cell share it, which keeps the number of cells a query visits small.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -72,9 +73,24 @@ class XzGrid {
   }
 
  private:
+  // 2^level, from a table: std::ldexp is a libm call (scalbn), and a query asks for four cells
+  // a level. Multiplying by a power of two is exact, so the cells are those ldexp gives.
+  static double pow2(int level) {
+    static constexpr auto kPow2 = [] {
+      std::array<double, 64> t{};
+      double v = 1;
+      for (double& x : t) {
+        x = v;
+        v *= 2;
+      }
+      return t;
+    }();
+    return kPow2[static_cast<std::size_t>(level)];
+  }
+
   std::int64_t cell(double offset, int level) const {
-    double c = std::floor(std::ldexp(offset / extent_, level));
-    double n = std::ldexp(1.0, level);
+    const double n = pow2(level);
+    double c = std::floor(offset / extent_ * n);
     if (!(c >= 0)) return 0;  // also NaN
     return static_cast<std::int64_t>(c >= n ? n - 1 : c);
   }

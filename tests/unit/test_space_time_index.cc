@@ -6,6 +6,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "geo/space_time_index.h"
 
@@ -31,7 +33,7 @@ TEST_CASE("SpaceTimeIndex: queries find exactly the stored works that meet the w
     if (held.empty() || size(rng) < 0.6) {
       const Envelope env = random_env();
       const std::uint32_t id = next_id++;
-      const std::uint64_t key = index.insert(env, {id, 0, 0, 1});
+      const std::uint64_t key = index.insert(env, id, 0, 0, 1);
       held[id] = {env, key};
     } else {
       auto it = held.begin();
@@ -81,7 +83,7 @@ TEST_CASE("SpaceTimeIndex: one element's entries grow, shrink and are freed with
   SpaceTimeIndex index(XzGrid::for_metric_crs(128));
   std::uint64_t key = 0;
   for (std::uint32_t id = 0; id < 100; ++id)
-    key = index.insert(Envelope{500000, 500000, 500001, 500001}, {id, id, 0, 1});
+    key = index.insert(Envelope{500000, 500000, 500001, 500001}, id, id, 0, 1);
   CHECK(index.element_count() == 1);
   const std::size_t full = index.memory_bytes();
   for (std::uint32_t id = 0; id < 100; id += 2) index.remove(key, id);
@@ -101,5 +103,40 @@ TEST_CASE("SpaceTimeIndex: one element's entries grow, shrink and are freed with
   for (std::uint32_t id = 1; id < 100; id += 2) index.remove(key, id);
   CHECK(index.element_count() == 0);
   CHECK(index.memory_bytes() < full);
-  index.insert(Envelope{500000, 500000, 500001, 500001}, {7, 0, 0, 1});
+  index.insert(Envelope{500000, 500000, 500001, 500001}, 7, 0, 0, 1);
+}
+
+TEST_CASE("SpaceTimeIndex: an entry's interval is whole minutes, rounded outward") {
+  // The entry keeps bounds of the interval, not the interval: a filter on them may let a work
+  // through, never drop one. Times on both sides of 1970, on a minute, and beyond an int32 of
+  // minutes (then the extremes).
+  constexpr Micros kMinute = SpaceTimeIndex::kMicrosPerMinute;
+  constexpr Micros kFar = Micros{1} << 62;
+  const std::vector<std::pair<Micros, Micros>> intervals = {
+      {0, 1},
+      {-1, 0},
+      {-kMinute, kMinute},
+      {kMinute + 1, 2 * kMinute - 1},
+      {-kMinute - 1, -kMinute + 1},
+      {1'790'000'000'000'000, 1'790'000'000'000'001},
+      {-kFar, kFar},
+      {kFar, kFar + 1},
+      {-kFar - 1, -kFar}};
+  SpaceTimeIndex index(XzGrid::for_metric_crs(128));
+  for (std::uint32_t id = 0; id < intervals.size(); ++id)
+    index.insert(Envelope{1000.0 * id, 0, 1000.0 * id + 1, 1}, id, 0, intervals[id].first,
+                 intervals[id].second);
+  std::size_t seen = 0;
+  index.query(
+      Envelope{-1e7, -1e7, 1e7, 1e7}, [](const SpaceTimeIndex::Entry&) { return true; },
+      [&](const SpaceTimeIndex::Entry& e) {
+        ++seen;
+        const auto [start, end] = intervals[e.id];
+        CAPTURE(e.id);
+        CHECK(e.start() <= start);
+        CHECK(e.end() >= end);
+        if (start > -kFar / 2 && start < kFar / 2) CHECK(start - e.start() < kMinute);
+        if (end > -kFar / 2 && end < kFar / 2) CHECK(e.end() - end < kMinute);
+      });
+  CHECK(seen == intervals.size());
 }
