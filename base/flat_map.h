@@ -27,7 +27,12 @@ class FlatMap64 {
   }
   const V* find(std::uint64_t key) const { return const_cast<FlatMap64*>(this)->find(key); }
   /// Asks the processor to fetch key's home slot: find(key) soon after does not wait for memory.
-  void prefetch(std::uint64_t key) const { __builtin_prefetch(&slots_[home(key)]); }
+  /// Both ends of it, for a slot that is not a power of two in size can straddle two lines.
+  void prefetch(std::uint64_t key) const {
+    const char* slot = reinterpret_cast<const char*>(&slots_[home(key)]);
+    __builtin_prefetch(slot);
+    __builtin_prefetch(slot + sizeof(Slot) - 1);
+  }
 
   /// The value at key, default-constructed and inserted if absent; `inserted` says which.
   V& get_or_insert(std::uint64_t key, bool& inserted) {
