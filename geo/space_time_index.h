@@ -37,7 +37,7 @@ class SpaceTimeIndex {
     float box[4];               // min x, min y, max x, max y; holds the envelope
 
     /// Bounds of the work's interval: start() <= its start, end() >= its end. A minute at the
-    /// int32's extreme stands for every time beyond it (year 6055 on either side of 1970).
+    /// int32's extreme stands for every time beyond it (some 4,083 years from 1970 either way).
     Micros start() const {
       return start_minute == std::numeric_limits<std::int32_t>::min()
                  ? std::numeric_limits<Micros>::min()
