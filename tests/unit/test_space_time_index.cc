@@ -128,7 +128,8 @@ TEST_CASE("SpaceTimeIndex: an entry's interval is whole minutes, rounded outward
                  intervals[id].second);
   std::size_t seen = 0;
   index.query(
-      Envelope{-1e7, -1e7, 1e7, 1e7}, [](const SpaceTimeIndex::Entry&) { return true; },
+      Envelope{-10, -10, 1000.0 * intervals.size() + 10, 10},
+      [](const SpaceTimeIndex::Entry&) { return true; },
       [&](const SpaceTimeIndex::Entry& e) {
         ++seen;
         const auto [start, end] = intervals[e.id];
