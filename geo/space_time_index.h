@@ -79,13 +79,12 @@ class SpaceTimeIndex {
   /// keep(entry) is true. An entry is visited once.
   template <class Keep, class Visit>
   void query(const Envelope& window, Keep&& keep, Visit&& visit) const {
-    // With a million works neither the element table, nor the bucket headers, nor the buckets
-    // fit in cache, and a query looks up about twenty elements: each lookup would wait for three
-    // memory reads in a row. So the keys are gathered a batch at a time and go through stages
-    // that each start the next stage's reads for the whole batch (the key's slot, which holds
-    // the bucket's pointer and size, then the bucket's entries), so that the processor overlaps
-    // the misses of a batch instead of taking them one by one. The order of visits is the
-    // elements' order.
+    // With a million works neither the element table nor the entries fit in cache, and a query
+    // looks up about fourteen elements: each lookup would wait for two memory reads in a row. So
+    // the keys are gathered a batch at a time and go through stages that each start the next
+    // stage's reads for the whole batch (the key's slot, which holds the bucket's pointer and size,
+    // then the bucket's entries), so that the processor overlaps the misses of a batch instead of
+    // taking them one by one. The order of visits is the elements' order.
     constexpr std::size_t kBatch = 32;
     std::uint64_t keys[kBatch];
     std::size_t n = 0;
@@ -95,7 +94,7 @@ class SpaceTimeIndex {
       for (std::size_t i = 0; i < n; ++i) {
         const Bucket* b = elements_.find(keys[i]);
         if (!b) continue;
-        // Every line of the bucket, not just its first: an element holds a handful of 40-byte
+        // Every line of the bucket, not just its first: an element holds a handful of 32-byte
         // entries, and a line not asked for now is a miss in the loop below.
         const char* p = reinterpret_cast<const char*>(b->data);
         const char* end = reinterpret_cast<const char*>(b->data + b->size);
@@ -126,9 +125,9 @@ class SpaceTimeIndex {
  private:
   /// An element's entries. The pointer and size sit in the element's hash slot, so a lookup
   /// reaches the entries in two dependent reads (slot, entries) rather than three (slot, a
-  /// bucket header in a separate array, entries). Plain memory (malloc/realloc, freed when the
-  /// element empties or the index goes), because the hash map copies its slots as it moves them.
-  /// 64-aligned, so that no entry straddles two lines.
+  /// bucket header in a separate array, entries). Plain memory (aligned_alloc and free: freed
+  /// when the element empties or the index goes), because the hash map copies its slots as it
+  /// moves them. 64-aligned, so that no entry straddles two lines.
   struct Bucket {
     Entry* data = nullptr;
     std::uint32_t size = 0;
