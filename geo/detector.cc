@@ -346,7 +346,10 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
                    !entry.farther_than(env, d);
           },
           [&](const SpaceTimeIndex::Entry& entry) { candidates_.push_back(entry.id); });
-      for (auto x : candidates_) __builtin_prefetch(&slots_[x]);
+      for (auto x : candidates_) {
+        __builtin_prefetch(&slots_[x]);
+        __builtin_prefetch(&slots_[x].ref);  // its second line: relate() orders by the refs
+      }
       for (auto x : candidates_) slots_[x].shape.prefetch();
       for (auto x : candidates_) evaluate(x);
     } else if (id != kNone) {
