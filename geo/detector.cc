@@ -27,8 +27,8 @@ std::uint32_t entry_flags(WorkKind kind, Category category) {
 }
 
 RuleSide side_of_entry(const SpaceTimeIndex::Entry& e) {
-  return RuleSide{(e.flags & kFlagRestriction) ? WorkKind::Restriction : WorkKind::Work,
-                  (e.flags & kFlagImmediate) ? Category::ImmediateUrgent : Category::Standard,
+  return RuleSide{(e.flags() & kFlagRestriction) ? WorkKind::Restriction : WorkKind::Work,
+                  (e.flags() & kFlagImmediate) ? Category::ImmediateUrgent : Category::Standard,
                   e.start(), e.end()};
 }
 
@@ -339,13 +339,12 @@ Status Detector::apply(const WorkEvent& e, std::uint64_t seq, bool present,
       // the exact checks, in the index's order.
       candidates_.clear();
       index_.query(
-          env.expanded(d),
+          env, d,
           [&](const SpaceTimeIndex::Entry& entry) {
             ++stats_.entries_visited;
-            return entry.id != id && time_may_qualify(options_.rules, rs, side_of_entry(entry)) &&
-                   !entry.farther_than(env, d);
+            return entry.id() != id && time_may_qualify(options_.rules, rs, side_of_entry(entry));
           },
-          [&](const SpaceTimeIndex::Entry& entry) { candidates_.push_back(entry.id); });
+          [&](const SpaceTimeIndex::Entry& entry) { candidates_.push_back(entry.id()); });
       for (auto x : candidates_) {
         __builtin_prefetch(&slots_[x]);
         __builtin_prefetch(&slots_[x].ref);  // its second line: relate() orders by the refs

@@ -79,7 +79,7 @@ struct DetectorOptions {
 
 struct DetectorStats {
   std::uint64_t events = 0;
-  std::uint64_t entries_visited = 0;  // index entries looked at
+  std::uint64_t entries_visited = 0;  // index entries near enough, whose time is then tested
   std::uint64_t exact_checks = 0;     // GEOS distance-within calls
   std::uint64_t facts = 0;
 };

@@ -6,18 +6,27 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 namespace digonce::geo {
 namespace {
 
-float down(double v) {
-  float f = static_cast<float>(v);
-  return static_cast<double>(f) > v ? std::nextafter(f, -std::numeric_limits<float>::infinity())
-                                    : f;
+// The largest q with corner + q * step <= v (corner + q * step is exact, so the test is too);
+// 0 also when v is below the corner (0 stands for everything below) or NaN.
+std::uint8_t step_down(double v, double corner, double step) {
+  if (!(v >= corner)) return 0;
+  double q = std::min(255.0, std::floor((v - corner) / step));
+  while (q > 0 && corner + q * step > v) --q;
+  return static_cast<std::uint8_t>(q);
 }
-float up(double v) {
-  float f = static_cast<float>(v);
-  return static_cast<double>(f) < v ? std::nextafter(f, std::numeric_limits<float>::infinity()) : f;
+// The smallest q with corner + q * step >= v; 255 (everything above) when there is none below it
+// or v is NaN.
+std::uint8_t step_up(double v, double corner, double step) {
+  if (!(v <= corner + 254 * step)) return 255;
+  double q = std::max(0.0, std::ceil((v - corner) / step));
+  while (q < 255 && corner + q * step < v) ++q;
+  return static_cast<std::uint8_t>(q);
 }
 
 // Whole minutes since 1970, rounded down (or up), held in an int32; beyond its range, its
@@ -40,12 +49,15 @@ SpaceTimeIndex::~SpaceTimeIndex() {
 
 std::uint64_t SpaceTimeIndex::insert(const Envelope& env, std::uint32_t id, std::uint32_t flags,
                                      Micros start, Micros end) {
+  if (id > kMaxId || flags > kMaxFlags)
+    throw std::length_error("space-time index: work id " + std::to_string(id) + " or flags " +
+                            std::to_string(flags) + " beyond what an entry holds");
   std::uint64_t key = grid_.element(env);
   bool inserted = false;
   Bucket& bucket = elements_.get_or_insert(key, inserted);
   if (bucket.size == bucket.capacity) {
-    // Two entries, then doubling; rounded to whole lines, which aligned_alloc wants anyway.
-    const std::uint32_t grown = bucket.capacity == 0 ? 2 : bucket.capacity * 2;
+    // A line's four entries, then doubling: whole lines, which aligned_alloc wants anyway.
+    const std::uint32_t grown = bucket.capacity == 0 ? 4 : bucket.capacity * 2;
     void* data = std::aligned_alloc(64, std::size_t{grown} * sizeof(Entry));
     if (!data) throw std::bad_alloc();
     if (bucket.size > 0) std::memcpy(data, bucket.data, std::size_t{bucket.size} * sizeof(Entry));
@@ -55,14 +67,15 @@ std::uint64_t SpaceTimeIndex::insert(const Envelope& env, std::uint32_t id, std:
     bucket.capacity = grown;
   }
   Entry& e = bucket.data[bucket.size++];
-  e.id = id;
-  e.flags = flags;
+  e.id_and_flags = id | (flags << 30);
   e.start_minute = minutes(start, false);
   e.end_minute = minutes(end, true);
-  e.box[0] = down(env.minx);
-  e.box[1] = down(env.miny);
-  e.box[2] = up(env.maxx);
-  e.box[3] = up(env.maxy);
+  const XzGrid::Corner c = grid_.corner(key);
+  const double step = c.side * kStepPerSide;
+  e.box[0] = step_down(env.minx, c.x, step);
+  e.box[1] = step_down(env.miny, c.y, step);
+  e.box[2] = step_up(env.maxx, c.x, step);
+  e.box[3] = step_up(env.maxy, c.y, step);
   ++level_counts_[static_cast<std::size_t>(XzGrid::level_of(key))];
   ++size_;
   return key;
@@ -72,7 +85,7 @@ void SpaceTimeIndex::remove(std::uint64_t key, std::uint32_t id) {
   Bucket* bucket = elements_.find(key);
   if (!bucket) return;
   for (std::uint32_t i = 0; i < bucket->size; ++i) {
-    if (bucket->data[i].id != id) continue;
+    if (bucket->data[i].id() != id) continue;
     bucket->data[i] = bucket->data[bucket->size - 1];
     --bucket->size;
     --level_counts_[static_cast<std::size_t>(XzGrid::level_of(key))];
@@ -84,6 +97,16 @@ void SpaceTimeIndex::remove(std::uint64_t key, std::uint32_t id) {
     entry_capacity_ -= bucket->capacity;
     elements_.erase(key);
   }
+}
+
+Envelope SpaceTimeIndex::box(std::uint64_t key, const Entry& e) const {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const XzGrid::Corner c = grid_.corner(key);
+  const double step = c.side * kStepPerSide;
+  return Envelope{e.box[0] == 0 ? -kInf : c.x + e.box[0] * step,
+                  e.box[1] == 0 ? -kInf : c.y + e.box[1] * step,
+                  e.box[2] == kBoxTop ? kInf : c.x + e.box[2] * step,
+                  e.box[3] == kBoxTop ? kInf : c.y + e.box[3] * step};
 }
 
 std::size_t SpaceTimeIndex::memory_bytes() const {

@@ -64,6 +64,18 @@ class XzGrid {
       for (std::int64_t j = j0; j <= j1; ++j) f(pack(level, i, j));
   }
 
+  /// The lower-left corner of element `key` and the side of its cells (the element is the 2x2
+  /// block of cells from that corner). Exact: multiples of a power of two below 2^53.
+  struct Corner {
+    double x, y, side;
+  };
+  Corner corner(std::uint64_t key) const {
+    constexpr std::uint64_t kIndexMask = (std::uint64_t{1} << 29) - 1;
+    const double side = extent_ / pow2(level_of(key));
+    return Corner{x0_ + static_cast<double>((key >> 29) & kIndexMask) * side,
+                  y0_ + static_cast<double>(key & kIndexMask) * side, side};
+  }
+
   static int level_of(std::uint64_t key) { return static_cast<int>(key >> 58); }
   static std::uint64_t pack(int level, std::int64_t i, std::int64_t j) {
     // clang-tidy 14's analyzer calls 0 << 58 undefined on uint64_t (it is not).
