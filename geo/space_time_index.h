@@ -1,10 +1,10 @@
 // The in-memory space-time index: XZ elements of the metric CRS (geo/xz_grid.h), each holding the
-// ids and time intervals of the works stored in it.
+// ids, time intervals and boxes of the works stored in it.
 //
 // Candidates are found by cell and time: the elements a query window can meet are visited level
-// by level (only levels that hold something), and each entry's interval is tested in place, before
-// anything else about the work is looked at. The index is a cache: geo/detector.h rebuilds it from
-// the store at open, and the store's cells family holds the same keys.
+// by level (only levels that hold something), and each entry's box and interval are tested in
+// place, before anything else about the work is looked at. The index is a cache: geo/detector.h
+// rebuilds it from the store at open, and the store's cells family holds the same keys.
 #pragma once
 
 #include <algorithm>
