@@ -99,16 +99,6 @@ void SpaceTimeIndex::remove(std::uint64_t key, std::uint32_t id) {
   }
 }
 
-Envelope SpaceTimeIndex::box(std::uint64_t key, const Entry& e) const {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  const XzGrid::Corner c = grid_.corner(key);
-  const double step = c.side * kStepPerSide;
-  return Envelope{e.box[0] == 0 ? -kInf : c.x + e.box[0] * step,
-                  e.box[1] == 0 ? -kInf : c.y + e.box[1] * step,
-                  e.box[2] == kBoxTop ? kInf : c.x + e.box[2] * step,
-                  e.box[3] == kBoxTop ? kInf : c.y + e.box[3] * step};
-}
-
 std::size_t SpaceTimeIndex::memory_bytes() const {
   return elements_.memory_bytes() + entry_capacity_ * sizeof(Entry);
 }

@@ -88,7 +88,6 @@ class SpaceTimeIndex {
     // size, then the bucket's entries), so that the processor overlaps the misses of a batch
     // instead of taking them one by one. The order of visits is the elements' order.
     constexpr std::size_t kBatch = 32;
-    constexpr double kInf = std::numeric_limits<double>::infinity();
     const double limit = d * (1 + 1e-12) + 1e-9;
     const double limit2 = limit * limit;
     std::uint64_t keys[kBatch];
@@ -109,17 +108,13 @@ class SpaceTimeIndex {
         found[m++] = b;
       }
       for (std::size_t i = 0; i < m; ++i) {
-        // The box's bounds are the corner plus whole steps: exact, as the float box's were, so
-        // the distances below round as they did (once, in the subtraction).
+        // The box's bounds are exact (box_at), so the distances below round once, in the
+        // subtraction.
         const XzGrid::Corner c = grid_.corner(found_keys[i]);
-        const double step = c.side * kStepPerSide;
         for (const Entry *e = found[i]->data, *end = e + found[i]->size; e != end; ++e) {
-          const double minx = e->box[0] == 0 ? -kInf : c.x + e->box[0] * step;
-          const double miny = e->box[1] == 0 ? -kInf : c.y + e->box[1] * step;
-          const double maxx = e->box[2] == kBoxTop ? kInf : c.x + e->box[2] * step;
-          const double maxy = e->box[3] == kBoxTop ? kInf : c.y + e->box[3] * step;
-          const double dx = std::max({0.0, minx - env.maxx, env.minx - maxx});
-          const double dy = std::max({0.0, miny - env.maxy, env.miny - maxy});
+          const Envelope b = box_at(c, *e);
+          const double dx = std::max({0.0, b.minx - env.maxx, env.minx - b.maxx});
+          const double dy = std::max({0.0, b.miny - env.maxy, env.miny - b.maxy});
           if (dx * dx + dy * dy > limit2) continue;
           if (keep(*e)) visit(*e);
         }
@@ -140,7 +135,7 @@ class SpaceTimeIndex {
 
   /// The box an entry of element `key` holds, as bounds (infinite where it stands for
   /// everything beyond the element's edge).
-  Envelope box(std::uint64_t key, const Entry& e) const;
+  Envelope box(std::uint64_t key, const Entry& e) const { return box_at(grid_.corner(key), e); }
 
   std::size_t size() const { return size_; }
   std::size_t element_count() const { return elements_.size(); }
@@ -162,6 +157,16 @@ class SpaceTimeIndex {
   // A box step is a 256th of the element's width, two cells: a power of two, so exact.
   static constexpr double kStepPerSide = 2.0 / 256;
   static constexpr std::uint8_t kBoxTop = 255;
+  /// An entry's box in an element with this corner: the corner plus whole steps, exact
+  /// (multiples of a power of two), and infinite on a side that stands for everything beyond.
+  static Envelope box_at(const XzGrid::Corner& c, const Entry& e) {
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    const double step = c.side * kStepPerSide;
+    return Envelope{e.box[0] == 0 ? -kInf : c.x + e.box[0] * step,
+                    e.box[1] == 0 ? -kInf : c.y + e.box[1] * step,
+                    e.box[2] == kBoxTop ? kInf : c.x + e.box[2] * step,
+                    e.box[3] == kBoxTop ? kInf : c.y + e.box[3] * step};
+  }
 
   XzGrid grid_;
   FlatMap64<Bucket> elements_;      // element key -> its entries
