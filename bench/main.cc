@@ -457,6 +457,13 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
     tables.stream.push_back(std::move(r));
   };
 
+  // How much of the process is on huge pages while an engine is live: the line at the end of the
+  // run is read after the engines are gone.
+  auto say_huge_pages = [&](const char* when) {
+    say("[%s] %s: %.0f of %.0f MiB resident on huge pages\n", label.c_str(), when,
+        static_cast<double>(anon_huge_page_bytes()) / (1024.0 * 1024.0),
+        static_cast<double>(rss_bytes()) / (1024.0 * 1024.0));
+  };
   auto stream_check = [&](StreamRow& r) {
     if (r.events != w.events.size() || !w.expected_stream_total) return;
     r.check = r.counts.total() == *w.expected_stream_total
@@ -484,6 +491,7 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
     const double apply_s = std::chrono::duration<double>(in_apply).count();
     say("[%s] compute floor: load of %zu works: %.2f s in Engine::apply, %.0f works/s\n",
         label.c_str(), w.works, apply_s, static_cast<double>(w.works) / apply_s);
+    say_huge_pages("compute floor, after its load");
     // Each round streams the same events (under a prefix of its own) from the same live works:
     // more rounds give a profiler enough samples, and show the spread within one process.
     for (unsigned round = 0; round < o.floor_rounds; ++round) {
@@ -611,6 +619,8 @@ Status run_workload(const Workload& w, const Options& o, geo::Geos& geos, geo::L
     add_row(std::move(*r), system + (o.commit_rounds > 1 ? ", round " + std::to_string(round + 1)
                                                          : std::string()));
   }
+
+  say_huge_pages("after the stream phases");
 
   // 4. restart
   {
@@ -763,8 +773,10 @@ void print_tables(const Tables& t, const Options& o) {
       "is due. RocksDB: WAL on, fsync %s. The engine-thread CPU rate leaves out RocksDB's "
       "background flushes and compactions (other threads) and time lost to other processes.\n",
       o.sync ? "on every commit" : "off");
-  std::printf("\nOn huge pages at the end: %.0f MiB of the process's anonymous memory.\n",
-              static_cast<double>(anon_huge_page_bytes()) / (1024.0 * 1024.0));
+  std::printf(
+      "\nOn huge pages at the end, after the engines were closed: %.0f MiB of the process's "
+      "anonymous memory (while each was live: the progress lines on stderr).\n",
+      static_cast<double>(anon_huge_page_bytes()) / (1024.0 * 1024.0));
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0)
     std::printf("\nLoad average at the end: %.2f (1 min), %.2f (5 min), %.2f (15 min).\n", load[0],
