@@ -73,6 +73,7 @@ struct Options {
   std::size_t block_cache_mb = 64;  // the RocksOptions defaults
   std::size_t write_buffer_mb = 64;
   bool no_insert_hints = false;
+  bool skip_list_cells = false;
   double finest_cell_m = 128.0;  // DetectorOptions' default
   bool no_baseline = false;
   bool no_compute_floor = false;
@@ -281,6 +282,7 @@ store::RocksOptions rocks_options(const Options& o) {
   ro.block_cache_bytes = o.block_cache_mb << 20;
   ro.write_buffer_bytes = o.write_buffer_mb << 20;
   ro.insert_hints = !o.no_insert_hints;
+  if (!o.skip_list_cells) ro.vector_memtable_families = geo::kEngineLogFamilies;
   return ro;
 }
 
@@ -783,15 +785,27 @@ void print_tables(const Tables& t, const Options& o) {
                 load[1], load[2]);
 }
 
+struct RocksFloor {
+  double put_us = 0, get_us = 0;
+  // The cells family alone (its memtables as the engine's store has them): CPU a key of the
+  // writing thread, and of the whole process once the flushes and compactions are done too.
+  double cells_thread_us = 0, cells_process_us = 0;
+};
+
 // What one RocksDB key costs here, with the options the engine's store gets: random 12-byte keys
 // with 120-byte values written in WriteBatches of 1,000, then reads of absent keys. The floor
-// under an engine that writes several keys per event.
-Result<std::pair<double, double>> rocksdb_floor(const Options& o) {
+// under an engine that writes several keys per event. Then the cells family alone, as the
+// engine writes it: batches sorted by key (BufferedStore hands RocksDB each family's keys in
+// order), 200-byte values, 400,000 keys (two 64 MiB memtables' worth, so flushes fall inside),
+// and the process's CPU counted until the store is closed (its memtables flushed) and idle.
+Result<RocksFloor> rocksdb_floor(const Options& o) {
   fs::path dir = fs::path(o.data_dir) / ("bench-rocksdb-floor-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::remove_all(dir, ec);
   const store::RocksOptions ro = rocks_options(o);
-  double put_us = 0, get_us = 0;
+  RocksFloor r;
+  double& put_us = r.put_us;
+  double& get_us = r.get_us;
   {
     auto db = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
     if (!db) return db.error();
@@ -826,7 +840,39 @@ Result<std::pair<double, double>> rocksdb_floor(const Options& o) {
     get_us = (thread_cpu_seconds() - t1) * 1e6 / kGets;
   }
   fs::remove_all(dir, ec);
-  return std::pair{put_us, get_us};
+  {
+    std::uint64_t x = 2463534242ULL;
+    auto next = [&x] {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      return x;
+    };
+    std::string value(200, 'c');
+    char key[16];
+    constexpr int kBatches = 400, kPerBatch = 1'000;
+    const double p0 = process_cpu_seconds(), t0 = thread_cpu_seconds();
+    {
+      auto db = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
+      if (!db) return db.error();
+      for (int b = 0; b < kBatches; ++b) {
+        store::WriteBatch batch;
+        for (int i = 0; i < kPerBatch; ++i) {
+          std::snprintf(key, sizeof key, "c%011llu",
+                        static_cast<unsigned long long>(next() % 100'000'000'000ULL));
+          value[0] = static_cast<char>('a' + i % 26);
+          batch.put(geo::kCellsFamily, key, value);
+        }
+        batch.sort_by_key();
+        DIGONCE_TRY((*db)->write(batch));
+      }
+      r.cells_thread_us = (thread_cpu_seconds() - t0) * 1e6 / (kBatches * kPerBatch);
+      (*db)->wait_for_background(60);
+    }  // closing flushes the last memtable
+    r.cells_process_us = (process_cpu_seconds() - p0) * 1e6 / (kBatches * kPerBatch);
+  }
+  fs::remove_all(dir, ec);
+  return r;
 }
 
 std::string machine_line() {
@@ -871,6 +917,9 @@ int run(int argc, char** argv) {
   app.add_option("--write-buffer-mb", o.write_buffer_mb, "RocksDB write buffer (default 64)");
   app.add_flag("--no-insert-hints", o.no_insert_hints,
                "Memtable inserts without RocksDB's insert hints (each from the top)");
+  app.add_flag("--skip-list-cells", o.skip_list_cells,
+               "The cells family's memtables as skip lists, like the others (default: vectors, "
+               "as digonce detect has them)");
   app.add_option("--finest-cell-m", o.finest_cell_m, "The index's finest XZ cell (default 128)");
   app.add_flag("--no-baseline", o.no_baseline, "Skip the GEOS STRtree baseline");
   app.add_flag("--no-compute-floor", o.no_compute_floor,
@@ -975,9 +1024,11 @@ int run(int argc, char** argv) {
   std::printf("- machine: %s\n", machine_line().c_str());
   std::printf(
       "- engine: geo::Engine, rules 25 m / 90 days, finest cell %g m; locator: %s; RocksDB WAL "
-      "on, fsync %s, block cache %zu MiB, write buffers %zu MiB, memtable insert hints %s\n",
+      "on, fsync %s, block cache %zu MiB, write buffers %zu MiB, memtable insert hints %s, cells' "
+      "memtables %s\n",
       o.finest_cell_m, locator_name.c_str(), o.sync ? "per commit" : "off", o.block_cache_mb,
-      o.write_buffer_mb, o.no_insert_hints ? "off" : "on");
+      o.write_buffer_mb, o.no_insert_hints ? "off" : "on",
+      o.skip_list_cells ? "skip lists" : "vectors");
   std::printf(
       "- events per phase: %s, at most the live works (london), 10,000 (roads, standard); batched "
       "mode: %s events per WriteBatch; group commit: %s; phases cut after %.0f s\n",
@@ -1003,8 +1054,11 @@ int run(int argc, char** argv) {
   if (auto floor = rocksdb_floor(o)) {
     std::printf(
         "- RocksDB alone here, same options: %.2f µs of CPU per key written (random keys, 120-byte "
-        "values, WriteBatches of 1,000), %.2f µs per read of an absent key\n",
-        floor->first, floor->second);
+        "values, WriteBatches of 1,000), %.2f µs per read of an absent key; the cells family "
+        "alone (%s, sorted batches, 200-byte values): %.2f µs of the writing thread a key, %.2f "
+        "µs of process CPU a key with its flushes and compactions\n",
+        floor->put_us, floor->get_us, o.skip_list_cells ? "skip lists" : "vector memtables",
+        floor->cells_thread_us, floor->cells_process_us);
   } else {
     say("digonce_bench: RocksDB floor: %s\n", floor.error().what().c_str());
   }

@@ -20,6 +20,10 @@ inline constexpr store::Family kWorksFamily = 0;
 inline constexpr store::Family kCellsFamily = 1;
 inline constexpr store::Family kAlertsFamily = 2;
 inline constexpr store::Family kMetaFamily = 3;
+/// The families that the engine writes on every event and reads back only when it opens (a scan,
+/// and a get of its layout, CRS and grid records): each live work's record under its index key.
+/// A RocksStore can keep their memtables as vectors (RocksOptions::vector_memtable_families).
+inline const std::vector<store::Family> kEngineLogFamilies = {kCellsFamily};
 
 struct EngineStats {
   std::uint64_t events = 0;

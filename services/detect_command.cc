@@ -98,6 +98,7 @@ Status run_detect(const Settings& settings, const DetectOptions& options) {
   } remove_at_end{temporary ? dir : fs::path()};
   store::RocksOptions rocks_options;
   rocks_options.wal = !temporary;
+  rocks_options.vector_memtable_families = geo::kEngineLogFamilies;
   auto rocks = store::RocksStore::open(dir.string(), geo::kEngineFamilies, rocks_options);
   if (!rocks) return rocks.error();
   store::BufferedStore buffered(**rocks, geo::kEngineFamilies.size());

@@ -170,6 +170,10 @@ std::vector<std::string> DetectorFactory::families() const {
   return {geo::kEngineFamilies[0], geo::kEngineFamilies[1], geo::kEngineFamilies[2]};
 }
 
+std::vector<store::Family> DetectorFactory::vector_memtable_families() const {
+  return geo::kEngineLogFamilies;  // the families above are the engine's first three, in order
+}
+
 Result<std::unique_ptr<streams::PartitionProcessor>> DetectorFactory::create(std::int32_t partition,
                                                                              store::Store* store) {
   if (!tools_) {

@@ -39,6 +39,7 @@ class DetectorFactory final : public streams::ProcessorFactory {
                   prometheus::Registry& registry);
   ~DetectorFactory() override;
   std::vector<std::string> families() const override;
+  std::vector<store::Family> vector_memtable_families() const override;
   Result<std::unique_ptr<streams::PartitionProcessor>> create(std::int32_t partition,
                                                               store::Store* store) override;
 

@@ -29,11 +29,13 @@ std::string span(std::int64_t ms) {
 }  // namespace
 
 Result<std::unique_ptr<PartitionState>> PartitionState::open(
-    const std::string& dir, const std::vector<std::string>& families) {
+    const std::string& dir, const std::vector<std::string>& families,
+    const std::vector<store::Family>& vector_memtable_families) {
   auto all = families;
   all.push_back("streams");
   store::RocksOptions options;
   options.wal = false;  // the changelog is the log
+  options.vector_memtable_families = vector_memtable_families;
   auto rocks = store::RocksStore::open(dir, all, options);
   if (!rocks) return rocks.error();
   std::unique_ptr<PartitionState> s(new PartitionState());

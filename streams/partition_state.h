@@ -55,9 +55,11 @@ inline constexpr std::chrono::seconds kOpenTransactionWait{60};
 
 class PartitionState {
  public:
-  /// Opens the store in `dir` with the processor's families plus one for the runtime.
-  static Result<std::unique_ptr<PartitionState>> open(const std::string& dir,
-                                                      const std::vector<std::string>& families);
+  /// Opens the store in `dir` with the processor's families plus one for the runtime, those of
+  /// `vector_memtable_families` with vector memtables (store::RocksOptions).
+  static Result<std::unique_ptr<PartitionState>> open(
+      const std::string& dir, const std::vector<std::string>& families,
+      const std::vector<store::Family>& vector_memtable_families = {});
 
   /// What the processor reads and writes.
   store::BufferedStore& store() { return *buffered_; }

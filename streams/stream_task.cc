@@ -258,7 +258,8 @@ Status StreamTask::assign(rd_kafka_topic_partition_list_t* partitions) {
       auto dir = std::filesystem::path(options_.data_dir) / options_.name / std::to_string(p);
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
-      auto state = PartitionState::open(dir.string(), factory_.families());
+      auto state = PartitionState::open(dir.string(), factory_.families(),
+                                        factory_.vector_memtable_families());
       if (!state) return state.error();
       metrics_.restoring(p).Set(1);
       auto started = std::chrono::steady_clock::now();

@@ -67,6 +67,9 @@ class ProcessorFactory {
   virtual ~ProcessorFactory() = default;
   /// Column families of each partition's store; none for a stateless task.
   virtual std::vector<std::string> families() const = 0;
+  /// Those of the families above whose memtables RocksDB keeps as vectors: written on every
+  /// record, read back only when a processor is created (store::RocksOptions).
+  virtual std::vector<store::Family> vector_memtable_families() const { return {}; }
   /// The processor of a partition, over its restored store (null when stateless). Called on
   /// assignment, and again after an abort so that no uncommitted state survives in memory.
   virtual Result<std::unique_ptr<PartitionProcessor>> create(std::int32_t partition,
