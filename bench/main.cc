@@ -792,64 +792,59 @@ struct RocksFloor {
   double cells_thread_us = 0, cells_process_us = 0;
 };
 
+// Random 12-byte keys for the RocksDB probe: a letter, then 11 digits from xorshift64.
+struct RandomKeys {
+  std::uint64_t x;
+  char key[16];
+  const char* next(char letter) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::snprintf(key, sizeof key, "%c%011llu", letter,
+                  static_cast<unsigned long long>(x % 100'000'000'000ULL));
+    return key;
+  }
+};
+
 // What one RocksDB key costs here, with the options the engine's store gets: random 12-byte keys
 // with 120-byte values written in WriteBatches of 1,000, then reads of absent keys. The floor
 // under an engine that writes several keys per event. Then the cells family alone, as the
 // engine writes it: batches sorted by key (BufferedStore hands RocksDB each family's keys in
-// order), 200-byte values, 400,000 keys (two 64 MiB memtables' worth, so flushes fall inside),
-// and the process's CPU counted until the store is closed (its memtables flushed) and idle.
+// order), 200-byte values, 400,000 keys (about 90 MiB: with the default 64 MiB write buffers,
+// one flush falls among the writes), and the process's CPU counted until the store has been
+// idle and is closed (its last memtable flushed).
 Result<RocksFloor> rocksdb_floor(const Options& o) {
   fs::path dir = fs::path(o.data_dir) / ("bench-rocksdb-floor-" + std::to_string(::getpid()));
   std::error_code ec;
   fs::remove_all(dir, ec);
   const store::RocksOptions ro = rocks_options(o);
   RocksFloor r;
-  double& put_us = r.put_us;
-  double& get_us = r.get_us;
   {
     auto db = store::RocksStore::open(dir.string(), geo::kEngineFamilies, ro);
     if (!db) return db.error();
-    std::uint64_t x = 88172645463325252ULL;
-    auto next = [&x] {  // xorshift64
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      return x;
-    };
+    RandomKeys keys{88172645463325252ULL, {}};
     const std::string value(120, 'v');
-    char key[16];
     constexpr int kBatches = 300, kPerBatch = 1'000, kGets = 100'000;
     const double t0 = thread_cpu_seconds();
     for (int b = 0; b < kBatches; ++b) {
       store::WriteBatch batch;
       for (int i = 0; i < kPerBatch; ++i) {
-        std::snprintf(key, sizeof key, "w%011llu",
-                      static_cast<unsigned long long>(next() % 100'000'000'000ULL));
-        batch.put(static_cast<store::Family>(i % 3), key, value);
+        batch.put(static_cast<store::Family>(i % 3), keys.next('w'), value);
       }
       DIGONCE_TRY((*db)->write(batch));
     }
-    put_us = (thread_cpu_seconds() - t0) * 1e6 / (kBatches * kPerBatch);
+    r.put_us = (thread_cpu_seconds() - t0) * 1e6 / (kBatches * kPerBatch);
     const double t1 = thread_cpu_seconds();
     for (int i = 0; i < kGets; ++i) {
-      std::snprintf(key, sizeof key, "r%011llu",
-                    static_cast<unsigned long long>(next() % 100'000'000'000ULL));
-      auto v = (*db)->get(static_cast<store::Family>(i % 3), key);
+      auto v = (*db)->get(static_cast<store::Family>(i % 3), keys.next('r'));
       if (!v) return v.error();
     }
-    get_us = (thread_cpu_seconds() - t1) * 1e6 / kGets;
+    r.get_us = (thread_cpu_seconds() - t1) * 1e6 / kGets;
   }
   fs::remove_all(dir, ec);
   {
-    std::uint64_t x = 2463534242ULL;
-    auto next = [&x] {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      return x;
-    };
+    RandomKeys keys{2463534242ULL, {}};
     std::string value(200, 'c');
-    char key[16];
     constexpr int kBatches = 400, kPerBatch = 1'000;
     const double p0 = process_cpu_seconds(), t0 = thread_cpu_seconds();
     {
@@ -858,10 +853,8 @@ Result<RocksFloor> rocksdb_floor(const Options& o) {
       for (int b = 0; b < kBatches; ++b) {
         store::WriteBatch batch;
         for (int i = 0; i < kPerBatch; ++i) {
-          std::snprintf(key, sizeof key, "c%011llu",
-                        static_cast<unsigned long long>(next() % 100'000'000'000ULL));
           value[0] = static_cast<char>('a' + i % 26);
-          batch.put(geo::kCellsFamily, key, value);
+          batch.put(geo::kCellsFamily, keys.next('c'), value);
         }
         batch.sort_by_key();
         DIGONCE_TRY((*db)->write(batch));
